@@ -1,0 +1,1 @@
+"""Plotly figure builders: plain arrays in, `plotly.graph_objects.Figure` out."""
