@@ -1,0 +1,366 @@
+"""A process-wide manager of background jobs (training runs, baselines, sweeps).
+
+A job is a function ``fn(report, stop_event)`` run in a daemon thread, so a person can switch
+pages while a network trains and come back to it. The manager caps how many jobs run at once;
+a job over the cap waits in a first-in, first-out queue. While it runs, the job calls
+``report(**progress)`` to publish its latest figures, which any page can read from
+``job.progress`` without waiting for the job.
+
+Example:
+    manager = JobManager(max_concurrent=2)
+
+    def count(report, stop_event):
+        for step in range(10):
+            if stop_event.is_set():
+                return step
+            report(step=step, record=True)
+        return 10
+
+    job = manager.submit("Count to ten", count, owner="session-1")
+    manager.wait(job.id, timeout=5)
+    job.state, job.result  # ("finished", 10)
+
+Everything here is thread-safe: one lock and one condition guard all jobs' state, and waiting
+uses the condition, never a busy loop. Streamlit is not imported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+QUEUED = "queued"
+RUNNING = "running"
+FINISHED = "finished"
+STOPPED = "stopped"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+JOB_STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CANCELLED)
+ACTIVE_STATES = frozenset({QUEUED, RUNNING})
+DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED})
+
+ReportFunction = Callable[..., None]
+JobFunction = Callable[[ReportFunction, threading.Event], Any]
+
+
+class Job:
+    """One background job, as seen by the pages.
+
+    Read its attributes at any time from any thread; they are snapshots taken under the
+    manager's lock. Create jobs with `JobManager.submit`, never directly.
+
+    Attributes:
+        id: A unique id (12 hexadecimal characters).
+        name: The display name given at submission.
+        owner: Who submitted it (e.g. a session id), or None.
+        kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
+        state: One of `JOB_STATES`.
+        result: What ``fn`` returned (also set for a stopped job), else None.
+        error: The exception's message of a failed job, fit to show a user, else None.
+        traceback: The full traceback of a failed job, for logs only (never show it).
+        submitted_at, started_at, finished_at: ``time.time()`` stamps (None until reached).
+    """
+
+    def __init__(
+        self, manager: JobManager, name: str, fn: JobFunction, owner: str | None, kind: str,
+        history_limit: int,
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.name = name
+        self.owner = owner
+        self.kind = kind
+        self.state = QUEUED
+        self.result: Any = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.submitted_at = time.time()
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.stop_event = threading.Event()
+        self._manager = manager
+        self._fn = fn
+        self._progress: dict[str, Any] = {}
+        self._history: deque[dict[str, Any]] = deque(maxlen=history_limit)
+        self._progress_updates = 0
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id!r}, name={self.name!r}, state={self.state!r})"
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """A copy of the latest progress snapshot (all keys ever reported, latest values)."""
+        with self._manager._lock:
+            return dict(self._progress)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """A copy of the recorded events (oldest first), e.g. one per epoch."""
+        with self._manager._lock:
+            return [dict(entry) for entry in self._history]
+
+    @property
+    def progress_updates(self) -> int:
+        """How many times the job has called ``report`` (lets pages skip unchanged redraws)."""
+        with self._manager._lock:
+            return self._progress_updates
+
+    @property
+    def queue_position(self) -> int | None:
+        """1 for the next job to start, 2 for the one after, ...; None when not queued."""
+        return self._manager._queue_position(self)
+
+    @property
+    def done(self) -> bool:
+        """True once the job finished, stopped, failed or was cancelled."""
+        return self.state in DONE_STATES
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once `stop` was called."""
+        return self.stop_event.is_set()
+
+    @property
+    def queued_seconds(self) -> float:
+        """How long the job waited in the queue (so far, if it is still waiting)."""
+        end = self.started_at or self.finished_at or time.time()
+        return max(0.0, end - self.submitted_at)
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """How long the job has run (0 while queued)."""
+        if self.started_at is None:
+            return 0.0
+        return max(0.0, (self.finished_at or time.time()) - self.started_at)
+
+    def stop(self) -> None:
+        """Ask the job to stop.
+
+        A running job sees its ``stop_event`` set and should return soon; it then ends in
+        state ``"stopped"`` (its return value is kept as ``result``). A queued job is taken
+        out of the queue and ends in state ``"cancelled"`` without running. Stopping a job
+        that is already done does nothing.
+        """
+        self._manager._stop(self)
+
+    def _report(self, record: bool = False, **progress: Any) -> None:
+        """Merge ``progress`` into the snapshot; with ``record=True`` also append it to history."""
+        with self._manager._lock:
+            self._progress.update(progress)
+            self._progress_updates += 1
+            if record:
+                entry = dict(progress)
+                entry.setdefault("elapsed_seconds", self.elapsed_seconds)
+                self._history.append(entry)
+
+
+class JobManager:
+    """Runs jobs in daemon threads, at most ``max_concurrent`` at a time.
+
+    Args:
+        max_concurrent: How many jobs may run at once; the rest wait in a FIFO queue.
+        keep_finished: How many done jobs to remember for `jobs`/`get`; older done jobs are
+            forgotten (their results should be in the run store by then).
+        history_limit: How many recorded events each job keeps (the oldest are dropped).
+
+    Raises:
+        ValueError: If a limit is below 1.
+    """
+
+    def __init__(self, max_concurrent: int = 2, keep_finished: int = 50,
+                 history_limit: int = 1000) -> None:
+        for label, value in (("max_concurrent", max_concurrent),
+                             ("keep_finished", keep_finished), ("history_limit", history_limit)):
+            if int(value) < 1:
+                raise ValueError(f"{label} must be at least 1, got {value}.")
+        self.max_concurrent = int(max_concurrent)
+        self.keep_finished = int(keep_finished)
+        self.history_limit = int(history_limit)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._jobs: dict[str, Job] = {}
+        self._order: dict[str, int] = {}
+        self._sequence = itertools.count()
+        self._queue: deque[Job] = deque()
+        self._threads: dict[str, threading.Thread] = {}
+        self._closed = False
+
+    def submit(self, name: str, fn: JobFunction, owner: str | None = None,
+               kind: str = "train") -> Job:
+        """Queue ``fn`` to run in the background and start it when a slot is free.
+
+        Args:
+            name: A display name, e.g. ``"784-128-10 relu, adam 0.001, 20 ep"``.
+            fn: Called as ``fn(report, stop_event)`` in a daemon thread. ``report(**values)``
+                merges ``values`` into the job's progress snapshot; ``report(record=True,
+                **values)`` also appends them to the job's history (use it for epoch-level
+                records). ``fn`` should check ``stop_event`` often and return early when it is
+                set. Its return value becomes ``job.result``; an exception fails the job.
+            owner: Who submits it (e.g. a session id), so pages can list their own jobs.
+            kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
+
+        Returns:
+            The new `Job`, in state ``"queued"`` or already ``"running"``.
+
+        Raises:
+            ValueError: If ``fn`` is not callable or ``name`` is empty.
+            RuntimeError: If the manager was shut down.
+        """
+        if not callable(fn):
+            raise ValueError("A job needs a function to run, called as fn(report, stop_event).")
+        if not str(name).strip():
+            raise ValueError("A job needs a non-empty name.")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The job manager was shut down; no new jobs can start.")
+            job = Job(self, str(name).strip(), fn, owner, kind, self.history_limit)
+            self._jobs[job.id] = job
+            self._order[job.id] = next(self._sequence)
+            self._queue.append(job)
+            self._start_waiting_jobs()
+            self._changed.notify_all()
+            return job
+
+    def get(self, job_id: str) -> Job | None:
+        """Return the job with this id, or None if it is unknown or was forgotten."""
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def jobs(self, owner: str | None = None) -> list[Job]:
+        """Return the remembered jobs, newest first; only ``owner``'s when one is given."""
+        with self._lock:
+            selected = [job for job in self._jobs.values()
+                        if owner is None or job.owner == owner]
+            return sorted(selected, key=lambda job: self._order[job.id], reverse=True)
+
+    def active_jobs(self, owner: str | None = None) -> list[Job]:
+        """Return the queued and running jobs, newest first (``owner``'s only if given)."""
+        return [job for job in self.jobs(owner) if job.state in ACTIVE_STATES]
+
+    @property
+    def running_count(self) -> int:
+        """How many jobs are running now."""
+        with self._lock:
+            return sum(job.state == RUNNING for job in self._jobs.values())
+
+    @property
+    def queued_count(self) -> int:
+        """How many jobs wait in the queue."""
+        with self._lock:
+            return len(self._queue)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job is done (finished, stopped, failed or cancelled).
+
+        Args:
+            job_id: The job's id.
+            timeout: Seconds to wait at most; None waits for ever.
+
+        Returns:
+            The done `Job`.
+
+        Raises:
+            ValueError: If no job has this id.
+            TimeoutError: If the job is still queued or running after ``timeout`` seconds.
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise ValueError(f"No job with id {job_id!r} (it may have been forgotten).")
+            if not self._changed.wait_for(lambda: job.done, timeout=timeout):
+                raise TimeoutError(
+                    f"Job {job.name!r} is still {job.state} after {timeout} seconds.")
+            return job
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Cancel queued jobs, ask running ones to stop and refuse new ones.
+
+        Args:
+            wait: Whether to wait for running jobs' threads to end.
+            timeout: Seconds to wait for each thread at most (None: for ever).
+        """
+        with self._lock:
+            self._closed = True
+            for job in list(self._queue):
+                self._stop(job)
+            threads = list(self._threads.values())
+            for job in self._jobs.values():
+                if job.state == RUNNING:
+                    job.stop_event.set()
+        if wait:
+            for thread in threads:
+                thread.join(timeout)
+
+    def _queue_position(self, job: Job) -> int | None:
+        with self._lock:
+            for position, queued_job in enumerate(self._queue, start=1):
+                if queued_job is job:
+                    return position
+            return None
+
+    def _stop(self, job: Job) -> None:
+        with self._lock:
+            job.stop_event.set()
+            if job.state == QUEUED:
+                self._queue.remove(job)
+                job.state = CANCELLED
+                job.finished_at = time.time()
+                self._forget_old_jobs()
+                self._changed.notify_all()
+
+    def _start_waiting_jobs(self) -> None:
+        """Start queued jobs while there are free slots (caller holds the lock)."""
+        while self._queue and self.running_count < self.max_concurrent:
+            job = self._queue.popleft()
+            job.state = RUNNING
+            job.started_at = time.time()
+            thread = threading.Thread(target=self._run, args=(job,), daemon=True,
+                                      name=f"job-{job.id}")
+            self._threads[job.id] = thread
+            thread.start()
+
+    def _run(self, job: Job) -> None:
+        result: Any = None
+        error: str | None = None
+        details: str | None = None
+        try:
+            result = job._fn(job._report, job.stop_event)
+        except Exception as exception:  # noqa: BLE001 - a job's failure must not kill the thread silently.
+            error = str(exception) or type(exception).__name__
+            details = traceback.format_exc()
+            logger.error("Job %s (%s) failed:\n%s", job.id, job.name, details)
+        with self._lock:
+            job.result = result
+            job.error = error
+            job.traceback = details
+            job.finished_at = time.time()
+            if error is not None:
+                job.state = FAILED
+            elif job.stop_event.is_set():
+                job.state = STOPPED
+            else:
+                job.state = FINISHED
+            self._threads.pop(job.id, None)
+            if not self._closed:
+                self._start_waiting_jobs()
+            self._forget_old_jobs()
+            self._changed.notify_all()
+
+    def _forget_old_jobs(self) -> None:
+        """Drop the oldest done jobs beyond ``keep_finished`` (caller holds the lock)."""
+        done = [job for job in self._jobs.values() if job.done]
+        if len(done) <= self.keep_finished:
+            return
+        done.sort(key=lambda job: self._order[job.id])
+        for job in done[: len(done) - self.keep_finished]:
+            del self._jobs[job.id]
+            del self._order[job.id]
