@@ -1,0 +1,21 @@
+"""MNIST Studio: train a neural network on handwritten digits and see what it learned."""
+
+import streamlit as st
+
+import ui
+
+st.set_page_config(
+    page_title="MNIST Studio",
+    page_icon=":material/draw:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+navigation = st.navigation(
+    [
+        st.Page(page.path, title=page.title, icon=page.icon, default=page.default)
+        for page in ui.PAGES
+    ]
+)
+ui.sidebar_status()
+navigation.run()

@@ -1,0 +1,184 @@
+"""Shared fixtures: a temporary run store for every test, and a real app in a real Chromium.
+
+Browser tests use `streamlit_server` (a `streamlit run app.py` on a free port, started once
+per test session) and `page` (a fresh Playwright page in Debian's Chromium). Screenshots go
+to `test-output/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OUTPUT_DIR = PROJECT_ROOT / "test-output"
+SERVER_START_TIMEOUT = 90
+
+# Users never see error details (.streamlit/config.toml); tests want the full message.
+os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
+
+
+def app_test(page_path: str | None = None, timeout: float = 120):
+    """Return an AppTest of the whole app (navigation and sidebar), switched to a page.
+
+    Running a page through `app.py` is how users get it, and it lets the page use
+    `st.page_link`. Set session state on the returned object, then call `.run()`.
+
+    Args:
+        page_path: A page script relative to the project, e.g. ``"pages/explore.py"``;
+            None for the default (Home) page.
+        timeout: Seconds each run may take.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=timeout)
+    if page_path is not None:
+        app.switch_page(page_path)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def isolated_run_store(tmp_path_factory, monkeypatch):
+    """Point the run store at a fresh folder so tests never touch the user's runs."""
+    folder = tmp_path_factory.mktemp("runs")
+    monkeypatch.setenv("MNIST_STUDIO_RUNS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Return the folder for screenshots and other test artefacts."""
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not answer in time:\n{log_path.read_text()[-4000:]}")
+
+
+def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` on a free port; return (process, base URL, log path)."""
+    port = _free_port()
+    log_path = tmp_folder / f"streamlit-{port}.log"
+    env = {**os.environ, "MNIST_STUDIO_RUNS_DIR": str(tmp_folder / "runs")}
+    env.update(extra_env or {})
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log_file = log_path.open("w")
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_health(base_url, process, log_path)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, base_url, log_path
+
+
+def stop_streamlit(process: subprocess.Popen) -> None:
+    """Stop a server started by `start_streamlit`."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory):
+    """A running MNIST Studio for the whole test session; yields its base URL."""
+    folder = tmp_path_factory.mktemp("server")
+    process, base_url, _ = start_streamlit(folder)
+    yield base_url
+    stop_streamlit(process)
+
+
+def chromium_path() -> str | None:
+    """Return the Chromium to drive: $CHROMIUM_PATH, Debian's, or None for Playwright's."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium driven by Playwright, shared by the test session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (its own browser context, so its own Streamlit session)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    new_page = context.new_page()
+    yield new_page
+    context.close()
+
+
+def wait_for_app(page, timeout: float = 60_000) -> None:
+    """Wait until the Streamlit app has rendered and its script has finished running."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout
+    )
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def page_errors(page) -> list[str]:
+    """Return the texts of error boxes and exceptions shown on the page."""
+    selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+    return [element.inner_text() for element in page.query_selector_all(selector)]

@@ -1,0 +1,220 @@
+"""The one place for MNIST Studio's Streamlit glue: pages, cached loaders, session state, sidebar.
+
+Pages import this module; `core` never does. Heavy modules (TensorFlow, the job manager, the
+run store) are imported inside the functions that need them, so light pages start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core import settings
+
+# Session-state keys shared by several pages.
+KEY_SESSION_ID = "session_id"
+KEY_DATASET = "session_dataset"
+KEY_CURRENT_MODEL = "current_model"
+
+DEFAULT_MODEL_DIR = settings.PROJECT_ROOT / "models" / "default"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page of the app: its script, its title in the navigation and its icon."""
+
+    path: str
+    title: str
+    icon: str
+    default: bool = False
+
+
+# The navigation, in the order a learner uses it. Tests iterate over this list, so a page
+# added here is picked up by the smoke tests automatically.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/home.py", "Home", ":material/home:", default=True),
+    PageSpec("pages/explore.py", "Explore the data", ":material/grid_view:"),
+    PageSpec("pages/train.py", "Train", ":material/model_training:"),
+    PageSpec("pages/evaluate.py", "Evaluate", ":material/analytics:"),
+    PageSpec("pages/draw.py", "Draw a digit", ":material/draw:"),
+    PageSpec("pages/compare.py", "Compare runs", ":material/compare_arrows:"),
+)
+
+
+def url_path(page: PageSpec) -> str:
+    """Return the page's URL path, as st.navigation derives it from the file name."""
+    return Path(page.path).stem
+
+
+def page_path(name: str) -> str:
+    """Return the script path of the page whose file is `pages/<name>.py`, for st.page_link."""
+    return f"pages/{name}.py"
+
+
+# --- Per-session identity -----------------------------------------------------------------
+
+
+def session_id() -> str:
+    """Return a stable random id for this browser session (the owner of its jobs and runs)."""
+    if KEY_SESSION_ID not in st.session_state:
+        st.session_state[KEY_SESSION_ID] = uuid.uuid4().hex
+    return st.session_state[KEY_SESSION_ID]
+
+
+# --- Data ---------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the MNIST data…")
+def default_dataset():
+    """Return the process-wide, read-only dataset from the configured IDX folder."""
+    from core.data import load_default_dataset
+
+    return load_default_dataset()
+
+
+def current_dataset():
+    """Return this session's dataset: an uploaded one if set, else the default.
+
+    When the configured data folder cannot be read, the page shows the reader's message and
+    stops instead of failing with a traceback.
+    """
+    dataset = st.session_state.get(KEY_DATASET)
+    if dataset is not None:
+        return dataset
+    try:
+        return default_dataset()
+    except (OSError, ValueError) as error:
+        st.error(f"The dataset could not be loaded: {error}")
+        st.info(
+            "Check the `data_dir` setting (environment variable `MNIST_STUDIO_DATA_DIR` or "
+            "`.streamlit/secrets.toml`); it must name a folder with the four IDX files."
+        )
+        st.stop()
+
+
+def set_session_dataset(dataset) -> None:
+    """Make `dataset` this session's dataset (None goes back to the default)."""
+    if dataset is None:
+        st.session_state.pop(KEY_DATASET, None)
+    else:
+        st.session_state[KEY_DATASET] = dataset
+
+
+# --- Jobs and runs ------------------------------------------------------------------------
+
+
+@st.cache_resource
+def job_manager():
+    """Return the process-wide job manager that runs training in background threads."""
+    from core.jobs import JobManager
+
+    return JobManager(max_concurrent=settings.max_concurrent_jobs())
+
+
+@st.cache_resource
+def _run_store(folder: str):
+    from core.runs import RunStore
+
+    return RunStore(Path(folder))
+
+
+def run_store():
+    """Return the run store in the configured folder (one per folder per process)."""
+    return _run_store(str(settings.runs_dir()))
+
+
+# --- Models -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentModel:
+    """The model the Evaluate and Draw pages use by default for this session."""
+
+    model: Any
+    label: str
+    config: Any = None
+    run_id: str | None = None
+
+
+def current_model() -> CurrentModel | None:
+    """Return this session's current model, or None before one was trained or picked."""
+    return st.session_state.get(KEY_CURRENT_MODEL)
+
+
+def set_current_model(model, label: str, config=None, run_id: str | None = None) -> None:
+    """Make a trained model this session's current model."""
+    st.session_state[KEY_CURRENT_MODEL] = CurrentModel(
+        model=model, label=label, config=config, run_id=run_id
+    )
+
+
+@st.cache_resource(show_spinner="Loading the default model…")
+def default_model() -> tuple[Any, dict] | None:
+    """Return the shipped default model and its metadata, or None if it is not there.
+
+    Returns:
+        ``(model, metadata)`` where metadata is the parsed ``models/default/model.json``.
+    """
+    model_path = DEFAULT_MODEL_DIR / "model.keras"
+    if not model_path.exists():
+        return None
+    import keras
+
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    metadata_path = DEFAULT_MODEL_DIR / "model.json"
+    metadata = json.loads(metadata_path.read_text()) if metadata_path.exists() else {}
+    return model, metadata
+
+
+# --- Sidebar ------------------------------------------------------------------------------
+
+ACTIVE_STATES = ("queued", "running")
+
+
+def _session_jobs() -> list:
+    """Return this session's jobs, newest first."""
+    return list(job_manager().jobs(owner=session_id()))
+
+
+def _job_line(job) -> str:
+    progress = job.progress or {}
+    if job.state == "queued":
+        return f"**{job.name}**: waiting in the queue (position {job.queue_position})"
+    if job.state == "running":
+        epoch = progress.get("epoch")
+        epochs = progress.get("epochs")
+        where = f", epoch {epoch}/{epochs}" if epoch and epochs else ""
+        return f"**{job.name}**: training{where}"
+    return f"**{job.name}**: {job.state}"
+
+
+def _render_status() -> None:
+    current = current_model()
+    st.caption("Current model")
+    st.markdown(current.label if current else "_none yet: train one or pick a stored run_")
+    jobs = _session_jobs()
+    active = [job for job in jobs if job.state in ACTIVE_STATES]
+    if not active:
+        if jobs:
+            st.caption(f"Last job: {jobs[0].name} ({jobs[0].state})")
+        return
+    st.caption("Training")
+    for job in active:
+        st.markdown(_job_line(job))
+        fraction = float((job.progress or {}).get("fraction") or 0.0)
+        st.progress(min(max(fraction, 0.0), 1.0))
+
+
+def sidebar_status() -> None:
+    """Show the current model and this session's jobs in the sidebar, live while any runs."""
+    running = any(job.state in ACTIVE_STATES for job in _session_jobs())
+    with st.sidebar:
+        if running:
+            st.fragment(run_every=1.0)(_render_status)()
+        else:
+            _render_status()
