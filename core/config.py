@@ -1,0 +1,389 @@
+"""The training configuration: one frozen, self-validating value, and the presets.
+
+A `TrainingConfig` is the only thing the training code reads. It checks every field when it
+is created (so a bad value never reaches Keras), serialises to JSON for the run store and to
+URL query parameters for share links, and reads both back.
+
+Example:
+    >>> config = TrainingConfig(hidden_layers=(256,), epochs=5)
+    >>> config.summary()
+    '784-256-10 relu, adam 0.001, 5 ep'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+# Bounds of every numeric field, named so the page and the error messages agree.
+MAX_HIDDEN_LAYERS = 8
+MAX_NEURONS = 2048
+MAX_CONV_BLOCKS = 4
+MAX_CONV_FILTERS = 512
+MAX_DROPOUT = 0.8
+MIN_LEARNING_RATE = 1e-6
+MAX_LEARNING_RATE = 1.0
+MAX_BATCH_SIZE = 60_000
+MAX_EPOCHS = 200
+MAX_VALIDATION_FRACTION = 0.5
+MIN_TRAIN_SIZE = 100
+MAX_TRAIN_SIZE = 60_000
+MAX_SEED = 2**31 - 1
+
+ARCHITECTURES = {
+    "dense": "Dense (fully connected, as in the article)",
+    "cnn": "Convolutional front + dense",
+}
+ACTIVATIONS = {
+    "relu": "ReLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "elu": "ELU",
+    "selu": "SELU",
+}
+SCALINGS = {
+    "unit": "Scale pixels to [0, 1]",
+    "raw": "Raw pixels 0-255 (as in the article)",
+}
+SPLITS = {
+    "official": "Official 60,000 / 10,000",
+    "article": "Article: 45,000 / 15,000 from the training file",
+}
+
+
+def _adam(learning_rate: float):
+    import keras
+
+    return keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def _sgd(learning_rate: float):
+    import keras
+
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+
+
+def _rmsprop(learning_rate: float):
+    import keras
+
+    return keras.optimizers.RMSprop(learning_rate=learning_rate)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer choice: its display label, a sensible learning rate and a builder.
+
+    Attributes:
+        label: What the page shows.
+        default_learning_rate: The learning rate that usually works for it.
+        build: Function `learning_rate -> keras.optimizers.Optimizer` (imports Keras lazily).
+    """
+
+    label: str
+    default_learning_rate: float
+    build: Callable[[float], Any]
+
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "adam": OptimizerSpec("Adam", 0.001, _adam),
+    "sgd": OptimizerSpec("SGD with momentum 0.9", 0.01, _sgd),
+    "rmsprop": OptimizerSpec("RMSprop", 0.001, _rmsprop),
+}
+
+
+def _check_choice(name: str, value: Any, choices: Mapping[str, Any]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(sorted(choices))}; got {value!r}.")
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number; got {value!r}.")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:,} and {high:,}; got {value:,}.")
+
+
+def _check_float(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number; got {value!r}.")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every hyperparameter of one training run. Invalid values raise `ValueError`.
+
+    Attributes:
+        architecture: "dense" (Flatten + Dense layers) or "cnn" (Conv2D + MaxPooling blocks
+            before the Dense layers).
+        hidden_layers: Neuron counts of the hidden Dense layers, 0 to 8 layers of 1 to 2048.
+        conv_filters: Filter counts of the convolutional blocks (used when "cnn"), 1 to 4
+            blocks of 1 to 512 filters.
+        activation: Activation of the hidden layers: relu, sigmoid, tanh, elu or selu.
+        dropout: Dropout rate after each hidden Dense layer, 0 (none) to 0.8.
+        optimizer: "adam", "sgd" (with momentum 0.9) or "rmsprop".
+        learning_rate: Step size of the optimizer, 1e-6 to 1.
+        batch_size: Images per gradient step, 1 to 60,000.
+        epochs: Passes over the training images, 1 to 200.
+        scaling: "unit" divides pixels by 255 inside the model; "raw" feeds 0-255 as the
+            article does.
+        split: "official" (60,000/10,000) or "article" (45,000/15,000 of the training file).
+        validation_fraction: Share of the training part held out for validation, 0 to 0.5.
+        train_size: Train on a stratified subset of this many images (100 to 60,000), or
+            None for all of them.
+        seed: Random seed for the split, the weights and the shuffling.
+    """
+
+    architecture: str = "dense"
+    hidden_layers: tuple[int, ...] = (256,)
+    conv_filters: tuple[int, ...] = (32, 64)
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    batch_size: int = 128
+    epochs: int = 5
+    scaling: str = "unit"
+    split: str = "official"
+    validation_fraction: float = 0.1
+    train_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or widgets become tuples, so the value stays hashable.
+        for name in ("hidden_layers", "conv_filters"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(value))
+        _check_choice("Architecture", self.architecture, ARCHITECTURES)
+        self._check_layers(
+            "Hidden layers", self.hidden_layers, 0, MAX_HIDDEN_LAYERS, MAX_NEURONS, "neurons"
+        )
+        self._check_layers(
+            "Convolutional blocks",
+            self.conv_filters,
+            1,
+            MAX_CONV_BLOCKS,
+            MAX_CONV_FILTERS,
+            "filters",
+        )
+        _check_choice("Activation", self.activation, ACTIVATIONS)
+        _check_float("Dropout", self.dropout, 0.0, MAX_DROPOUT)
+        _check_choice("Optimizer", self.optimizer, OPTIMIZERS)
+        _check_float("Learning rate", self.learning_rate, MIN_LEARNING_RATE, MAX_LEARNING_RATE)
+        _check_int("Batch size", self.batch_size, 1, MAX_BATCH_SIZE)
+        _check_int("Epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_choice("Input scaling", self.scaling, SCALINGS)
+        _check_choice("Split", self.split, SPLITS)
+        _check_float("Validation fraction", self.validation_fraction, 0.0, MAX_VALIDATION_FRACTION)
+        if self.train_size is not None:
+            _check_int("Training-set size", self.train_size, MIN_TRAIN_SIZE, MAX_TRAIN_SIZE)
+        _check_int("Seed", self.seed, 0, MAX_SEED)
+        # Whole floats (e.g. 0 from a JSON file) are stored as floats for equality.
+        object.__setattr__(self, "dropout", float(self.dropout))
+        object.__setattr__(self, "learning_rate", float(self.learning_rate))
+        object.__setattr__(self, "validation_fraction", float(self.validation_fraction))
+
+    @staticmethod
+    def _check_layers(
+        name: str, sizes: Any, min_count: int, max_count: int, max_size: int, unit: str
+    ) -> None:
+        if not isinstance(sizes, tuple):
+            raise ValueError(f"{name} must be a list of {unit} counts; got {sizes!r}.")
+        if not min_count <= len(sizes) <= max_count:
+            raise ValueError(f"{name}: use between {min_count} and {max_count}; got {len(sizes)}.")
+        for size in sizes:
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= max_size:
+                raise ValueError(f"{name}: each needs 1 to {max_size:,} {unit}; got {size!r}.")
+
+    # Serialisation ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a JSON-ready dict (tuples become lists)."""
+        data = asdict(self)
+        data["hidden_layers"] = list(self.hidden_layers)
+        data["conv_filters"] = list(self.conv_filters)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingConfig:
+        """Build a configuration from `to_dict()` output; missing keys take the defaults.
+
+        Raises:
+            ValueError: On an unknown key or an invalid value.
+        """
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown configuration keys: {', '.join(unknown)}.")
+        return cls(**dict(data))
+
+    def to_json(self) -> str:
+        """Return the configuration as a JSON string with sorted keys."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingConfig:
+        """Read a configuration written by `to_json`.
+
+        Raises:
+            ValueError: When the text is not a JSON object or holds an invalid value.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"The configuration is not valid JSON: {error}.") from error
+        if not isinstance(data, dict):
+            raise ValueError("The configuration JSON must be an object of field: value.")
+        return cls.from_dict(data)
+
+    def to_query_params(self) -> dict[str, str]:
+        """Return the configuration as URL query parameters (text values only)."""
+        return {name: _QUERY_FORMATTERS[name](value) for name, value in self.to_dict().items()}
+
+    @classmethod
+    def from_query_params(
+        cls, params: Mapping[str, str], base: TrainingConfig | None = None
+    ) -> tuple[TrainingConfig, list[str]]:
+        """Read a configuration from URL query parameters, tolerating junk.
+
+        Each known parameter with a valid value replaces the base configuration's field;
+        unknown parameters and invalid values are skipped and reported.
+
+        Args:
+            params: Parameter name -> text value (e.g. `st.query_params`).
+            base: The configuration to start from (default: `TrainingConfig()`).
+
+        Returns:
+            The configuration and the sorted names of the ignored parameters.
+        """
+        config = base if base is not None else cls()
+        ignored = []
+        for name in sorted(params):
+            parser = _QUERY_PARSERS.get(name)
+            if parser is None:
+                ignored.append(name)
+                continue
+            try:
+                config = replace(config, **{name: parser(str(params[name]))})
+            except (ValueError, TypeError, OverflowError):
+                ignored.append(name)
+        return config, ignored
+
+    # Description --------------------------------------------------------------------------
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Neuron counts of the dense part, e.g. (784, 128, 10) for the article's network."""
+        return (784, *self.hidden_layers, 10)
+
+    def summary(self, num_classes: int = 10) -> str:
+        """Return a one-line description, e.g. "784-128-10 relu, adam 0.001, 20 ep"."""
+        dense = "-".join(str(size) for size in (*self.hidden_layers, num_classes))
+        if self.architecture == "cnn":
+            convs = "-".join(str(size) for size in self.conv_filters)
+            network = f"conv {convs}, dense {dense}"
+        else:
+            network = f"784-{dense}"
+        text = f"{network} {self.activation}, {self.optimizer} {self.learning_rate:g}"
+        text += f", {self.epochs} ep"
+        if self.dropout:
+            text += f", dropout {self.dropout:g}"
+        if self.train_size is not None:
+            text += f", {self.train_size:,} images"
+        return text
+
+
+def _format_sizes(sizes: list[int]) -> str:
+    return ",".join(str(size) for size in sizes) if sizes else "none"
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    text = text.strip().lower()
+    if text in {"", "none"}:
+        return ()
+    return tuple(int(part) for part in text.split(","))
+
+
+def _parse_optional_int(text: str) -> int | None:
+    return None if text.strip().lower() in {"", "all", "none"} else int(text)
+
+
+_QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
+    "architecture": str,
+    "hidden_layers": _format_sizes,
+    "conv_filters": _format_sizes,
+    "activation": str,
+    "dropout": lambda value: f"{value:g}",
+    "optimizer": str,
+    "learning_rate": lambda value: f"{value:g}",
+    "batch_size": str,
+    "epochs": str,
+    "scaling": str,
+    "split": str,
+    "validation_fraction": lambda value: f"{value:g}",
+    "train_size": lambda value: "all" if value is None else str(value),
+    "seed": str,
+}
+_QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
+    "architecture": str.strip,
+    "hidden_layers": _parse_sizes,
+    "conv_filters": _parse_sizes,
+    "activation": str.strip,
+    "dropout": float,
+    "optimizer": str.strip,
+    "learning_rate": float,
+    "batch_size": int,
+    "epochs": int,
+    "scaling": str.strip,
+    "split": str.strip,
+    "validation_fraction": float,
+    "train_size": _parse_optional_int,
+    "seed": int,
+}
+
+# Measured on this project's 2-core CPU machine; see bench/README.md ("Training").
+PRESETS: dict[str, TrainingConfig] = {
+    "As in the article": TrainingConfig(
+        hidden_layers=(128,),
+        activation="relu",
+        optimizer="adam",
+        learning_rate=0.001,
+        batch_size=128,
+        epochs=20,
+        scaling="raw",
+        split="article",
+        validation_fraction=0.0,
+    ),
+    "Recommended": TrainingConfig(
+        hidden_layers=(256,),
+        activation="relu",
+        optimizer="adam",
+        learning_rate=0.001,
+        batch_size=128,
+        epochs=5,
+        scaling="unit",
+        validation_fraction=0.1,
+    ),
+    "Quick look": TrainingConfig(
+        hidden_layers=(64,),
+        batch_size=128,
+        epochs=2,
+        train_size=10_000,
+        validation_fraction=0.1,
+    ),
+    "Convolutional": TrainingConfig(
+        architecture="cnn",
+        conv_filters=(32, 64),
+        hidden_layers=(128,),
+        dropout=0.5,
+        batch_size=128,
+        epochs=4,
+        validation_fraction=0.1,
+    ),
+}
+DEFAULT_PRESET = "Recommended"

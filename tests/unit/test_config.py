@@ -1,0 +1,141 @@
+"""Tests of core.config: bounds, JSON and query-parameter round trips, presets."""
+
+import json
+
+import pytest
+
+from core.config import OPTIMIZERS, PRESETS, TrainingConfig
+
+# field -> (valid values at the bounds, invalid values just beyond them)
+BOUNDS = {
+    "hidden_layers": ([(), (1,), (2048,), (8,) * 8], [(0,), (2049,), (8,) * 9, (-3,)]),
+    "conv_filters": ([(1,), (512,), (4,) * 4], [(), (0,), (513,), (4,) * 5]),
+    "dropout": ([0.0, 0.8], [-0.01, 0.81, float("nan")]),
+    "learning_rate": ([1e-6, 1.0], [9e-7, 1.01, 0.0, float("inf")]),
+    "batch_size": ([1, 60_000], [0, 60_001, 12.5, True]),
+    "epochs": ([1, 200], [0, 201, "5"]),
+    "validation_fraction": ([0.0, 0.5], [-0.1, 0.51]),
+    "train_size": ([None, 100, 60_000], [99, 60_001]),
+    "seed": ([0, 2**31 - 1], [-1, 2**31]),
+    "activation": (["relu", "sigmoid", "tanh", "elu", "selu"], ["softmax", "ReLU", ""]),
+    "optimizer": (["adam", "sgd", "rmsprop"], ["adagrad", None]),
+    "architecture": (["dense", "cnn"], ["rnn"]),
+    "scaling": (["unit", "raw"], ["standard"]),
+    "split": (["official", "article"], ["random"]),
+}
+CASES_OK = [(field, value) for field, (good, _) in BOUNDS.items() for value in good]
+CASES_BAD = [(field, value) for field, (_, bad) in BOUNDS.items() for value in bad]
+
+
+@pytest.mark.parametrize(("field", "value"), CASES_OK)
+def test_values_at_the_bounds_are_accepted(field, value):
+    config = TrainingConfig(**{field: value})
+    assert getattr(config, field) == value
+
+
+@pytest.mark.parametrize(("field", "value"), CASES_BAD)
+def test_values_beyond_the_bounds_raise_a_helpful_value_error(field, value):
+    with pytest.raises(ValueError) as error:
+        TrainingConfig(**{field: value})
+    message = str(error.value)
+    assert message.endswith(".")
+    # The message names the setting so the person knows what to change.
+    label = field.split("_")[0].lower()
+    assert label[:4] in message.lower() or "training-set" in message.lower()
+
+
+def test_error_message_gives_the_range():
+    with pytest.raises(ValueError, match=r"Epochs must be between 1 and 200; got 500\."):
+        TrainingConfig(epochs=500)
+
+
+def test_lists_become_tuples_and_config_is_frozen():
+    config = TrainingConfig(hidden_layers=[64, 32])
+    assert config.hidden_layers == (64, 32)
+    with pytest.raises(AttributeError):
+        config.epochs = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_json_round_trip(name):
+    config = PRESETS[name]
+    text = config.to_json()
+    assert json.loads(text)["hidden_layers"] == list(config.hidden_layers)
+    assert TrainingConfig.from_json(text) == config
+
+
+def test_json_round_trip_of_non_default_values():
+    config = TrainingConfig(
+        architecture="cnn",
+        hidden_layers=(),
+        conv_filters=(8, 16, 32),
+        activation="selu",
+        dropout=0.25,
+        optimizer="rmsprop",
+        learning_rate=3e-4,
+        batch_size=1,
+        epochs=200,
+        scaling="raw",
+        split="article",
+        validation_fraction=0.0,
+        train_size=2_000,
+        seed=42,
+    )
+    assert TrainingConfig.from_json(config.to_json()) == config
+    assert TrainingConfig.from_dict(config.to_dict()) == config
+
+
+def test_from_json_rejects_bad_text_and_unknown_keys():
+    with pytest.raises(ValueError, match="not valid JSON"):
+        TrainingConfig.from_json("{epochs: 3")
+    with pytest.raises(ValueError, match="object"):
+        TrainingConfig.from_json("[1, 2]")
+    with pytest.raises(ValueError, match="Unknown configuration keys: neurons"):
+        TrainingConfig.from_json('{"neurons": 5}')
+
+
+def test_query_params_round_trip():
+    config = TrainingConfig(
+        hidden_layers=(), dropout=0.3, train_size=5_000, learning_rate=0.0005, seed=7
+    )
+    params = config.to_query_params()
+    assert all(isinstance(value, str) for value in params.values())
+    assert params["hidden_layers"] == "none"
+    rebuilt, ignored = TrainingConfig.from_query_params(params)
+    assert rebuilt == config
+    assert ignored == []
+
+
+def test_query_params_with_junk_fall_back_per_field_and_name_what_was_ignored():
+    params = {
+        "epochs": "lots",
+        "hidden_layers": "64,32",
+        "dropout": "0.95",
+        "batch_size": "",
+        "utm_source": "mail",
+        "activation": "tanh",
+    }
+    config, ignored = TrainingConfig.from_query_params(params)
+    assert config.hidden_layers == (64, 32)
+    assert config.activation == "tanh"
+    default = TrainingConfig()
+    assert config.epochs == default.epochs
+    assert config.dropout == default.dropout
+    assert config.batch_size == default.batch_size
+    assert ignored == ["batch_size", "dropout", "epochs", "utm_source"]
+
+
+def test_presets_match_the_issue():
+    article = PRESETS["As in the article"]
+    assert article.summary() == "784-128-10 relu, adam 0.001, 20 ep"
+    assert (article.batch_size, article.scaling, article.split) == (128, "raw", "article")
+    assert article.validation_fraction == 0.0
+    assert PRESETS["Convolutional"].architecture == "cnn"
+    assert set(PRESETS) == {"As in the article", "Recommended", "Quick look", "Convolutional"}
+
+
+def test_optimizer_registry_builds_keras_optimizers():
+    sgd = OPTIMIZERS["sgd"].build(0.05)
+    assert float(sgd.learning_rate) == pytest.approx(0.05)
+    assert sgd.momentum == pytest.approx(0.9)
+    assert type(OPTIMIZERS["rmsprop"].build(0.001)).__name__ == "RMSprop"

@@ -1,0 +1,74 @@
+"""Tests of core.model: layers, parameter counts, scaling and seeding."""
+
+import numpy as np
+import pytest
+
+from core.config import PRESETS, TrainingConfig
+from core.model import build_model, count_parameters, model_summary_table
+
+
+def test_article_network_has_101_770_parameters():
+    config = PRESETS["As in the article"]
+    model = build_model(config)
+    table = model_summary_table(model)
+    assert list(table.columns) == ["layer", "type", "output shape", "parameters"]
+    dense = table[table["type"] == "Dense"]
+    assert dense["parameters"].tolist() == [100_480, 1_290]
+    assert table["parameters"].sum() == 101_770
+    assert model.count_params() == 101_770
+    assert count_parameters(config) == 101_770
+    # Raw pixels: no rescaling layer.
+    assert "Rescaling" not in table["type"].tolist()
+    assert table.iloc[-1]["output shape"] == "(batch, 10)"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainingConfig(hidden_layers=()),
+        TrainingConfig(hidden_layers=(300, 100), dropout=0.2),
+        TrainingConfig(architecture="cnn", conv_filters=(8, 16, 32, 64), hidden_layers=(16,)),
+        PRESETS["Convolutional"],
+    ],
+)
+def test_count_parameters_matches_keras(config):
+    assert count_parameters(config) == build_model(config).count_params()
+
+
+def test_unit_scaling_adds_rescaling_first_and_outputs_probabilities():
+    model = build_model(TrainingConfig(scaling="unit"), num_classes=3)
+    types = model_summary_table(model)["type"].tolist()
+    assert types[:3] == ["InputLayer", "Rescaling", "Flatten"]
+    pixels = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    probabilities = model.predict(pixels, verbose=0)
+    assert probabilities.shape == (4, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_cnn_has_conv_and_pooling_blocks():
+    model = build_model(TrainingConfig(architecture="cnn", conv_filters=(4, 8), hidden_layers=()))
+    table = model_summary_table(model)
+    assert table["type"].tolist().count("Conv2D") == 2
+    assert table["type"].tolist().count("MaxPooling2D") == 2
+    assert table.set_index("layer").loc["pool_2", "output shape"] == "(batch, 7, 7, 8)"
+
+
+def test_same_seed_gives_same_initial_weights():
+    first = build_model(TrainingConfig(seed=3)).get_weights()
+    second = build_model(TrainingConfig(seed=3)).get_weights()
+    other = build_model(TrainingConfig(seed=4)).get_weights()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_optimizer_and_loss_come_from_the_config():
+    model = build_model(TrainingConfig(optimizer="sgd", learning_rate=0.02))
+    assert type(model.optimizer).__name__ == "SGD"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
+    assert model.loss == "sparse_categorical_crossentropy"
+
+
+def test_too_few_classes_raise():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        build_model(TrainingConfig(), num_classes=1)
