@@ -1,0 +1,524 @@
+"""The MNIST data layer: datasets of IDX files, splits, input scaling and one-hot labels.
+
+Images are kept as read-only ``uint8`` arrays of shape ``(N, 28, 28)`` and labels as
+``uint8`` arrays of shape ``(N,)``; they are converted per use (`scale_images`, `one_hot`).
+The bundled MNIST files are loaded once per process (`load_default_dataset`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from core import settings
+from core.idx import IdxHeader, read_idx
+
+IMAGE_SIZE = (28, 28)
+DIGIT_CLASS_NAMES = tuple(str(digit) for digit in range(10))
+
+# The standard file names of an MNIST-style folder (each may also end in ".gz").
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+STANDARD_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+# Fraction of an uploaded training pair held out as the test set when no test pair is given.
+UPLOAD_TEST_FRACTION = 1 / 6
+
+IdxSource = str | Path | bytes | bytearray | memoryview | BinaryIO
+
+
+class DatasetError(ValueError):
+    """The files are valid IDX but do not make a usable dataset (e.g. counts disagree)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images and labels of a training and a test set.
+
+    Attributes:
+        name: A name to show, e.g. "MNIST".
+        train_images: Read-only ``uint8`` array ``(N, 28, 28)``.
+        train_labels: Read-only ``uint8`` array ``(N,)``.
+        test_images: Read-only ``uint8`` array ``(M, 28, 28)``.
+        test_labels: Read-only ``uint8`` array ``(M,)``.
+        class_names: One name per class, e.g. ("0", ..., "9").
+        headers: File name -> IDX header of each file the dataset was read from.
+    """
+
+    name: str
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: tuple[str, ...] = DIGIT_CLASS_NAMES
+    headers: dict[str, IdxHeader] = field(default_factory=dict, compare=False)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.class_names)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of the data, computed once per object (e.g. a key for cached tables)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for array in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array).data)
+        digest.update("\x00".join(self.class_names).encode())
+        return digest.hexdigest()
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _check_pair(
+    images: np.ndarray,
+    labels: np.ndarray,
+    images_name: str,
+    labels_name: str,
+    num_classes: int,
+) -> None:
+    """Check that an images array and a labels array make a usable labelled set."""
+    if images.ndim != 3:
+        raise DatasetError(
+            f"The file '{images_name}' should hold images (3 dimensions: count, rows, columns) "
+            f"but holds an array of shape {images.shape}. Did you swap the images and labels?"
+        )
+    if images.shape[1:] != IMAGE_SIZE:
+        raise DatasetError(
+            f"The file '{images_name}' holds {images.shape[1]}x{images.shape[2]} images; "
+            "MNIST Studio needs 28x28 images like MNIST's."
+        )
+    if labels.ndim != 1:
+        raise DatasetError(
+            f"The file '{labels_name}' should hold labels (1 dimension) but holds an array of "
+            f"shape {labels.shape}. Did you swap the images and labels?"
+        )
+    if len(images) == 0:
+        raise DatasetError(f"The file '{images_name}' holds no images.")
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"The file '{images_name}' holds {len(images):,} images but '{labels_name}' holds "
+            f"{len(labels):,} labels; they must be the same number."
+        )
+    largest = int(labels.max())
+    if largest >= num_classes:
+        raise DatasetError(
+            f"The file '{labels_name}' has the label {largest}, but there are only "
+            f"{num_classes} classes (labels 0 to {num_classes - 1}). Set class names for "
+            "more classes, or check the file."
+        )
+
+
+def _resolve_class_names(class_names: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if class_names is None:
+        return DIGIT_CLASS_NAMES
+    names = tuple(str(name) for name in class_names)
+    if len(names) < 2:
+        raise DatasetError(f"A dataset needs at least two class names, not {len(names)}.")
+    return names
+
+
+def _find_file(folder: Path, stem: str) -> Path:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    raise DatasetError(
+        f"The folder '{folder}' has no file '{stem}' or '{stem}.gz'. A dataset folder needs the "
+        f"four standard IDX files: {', '.join(STANDARD_FILES)} (each optionally gzipped)."
+    )
+
+
+def load_idx_folder(
+    folder: str | Path,
+    name: str | None = None,
+    class_names: tuple[str, ...] | list[str] | None = None,
+) -> Dataset:
+    """Load a folder holding the four standard MNIST-style IDX files.
+
+    Args:
+        folder: The folder with ``train-images-idx3-ubyte[.gz]``,
+            ``train-labels-idx1-ubyte[.gz]``, ``t10k-images-idx3-ubyte[.gz]`` and
+            ``t10k-labels-idx1-ubyte[.gz]`` (e.g. MNIST or Fashion-MNIST).
+        name: The dataset's name; the folder's name when omitted.
+        class_names: One name per class; the digits "0".."9" when omitted.
+
+    Returns:
+        The dataset, with read-only arrays.
+
+    Raises:
+        DatasetError: A file is missing or the files do not fit together.
+        IdxError: A file is not valid IDX.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"The data folder '{folder}' does not exist.")
+    names = _resolve_class_names(class_names)
+    paths = {stem: _find_file(folder, stem) for stem in STANDARD_FILES}
+    arrays = {stem: _read_only(read_idx(path)) for stem, path in paths.items()}
+    headers = {paths[stem].name: IdxHeader.for_array(array) for stem, array in arrays.items()}
+    for images_stem, labels_stem in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
+        _check_pair(
+            arrays[images_stem],
+            arrays[labels_stem],
+            paths[images_stem].name,
+            paths[labels_stem].name,
+            len(names),
+        )
+    return Dataset(
+        name=name or folder.name,
+        train_images=arrays[TRAIN_IMAGES],
+        train_labels=arrays[TRAIN_LABELS],
+        test_images=arrays[TEST_IMAGES],
+        test_labels=arrays[TEST_LABELS],
+        class_names=names,
+        headers=headers,
+    )
+
+
+@lru_cache(maxsize=1)
+def load_default_dataset() -> Dataset:
+    """Return the dataset of the configured data folder, loaded once per process.
+
+    The folder is `core.settings.data_dir()` (the bundled MNIST unless
+    ``MNIST_STUDIO_DATA_DIR`` says otherwise) and the class names come from
+    `core.settings.class_names()`. The arrays are read-only: never modify them.
+
+    Raises:
+        DatasetError: A file is missing or the files do not fit together.
+        IdxError: A file is not valid IDX.
+    """
+    folder = settings.data_dir()
+    bundled = folder.resolve() == (settings.PROJECT_ROOT / "data" / "mnist").resolve()
+    return load_idx_folder(
+        folder,
+        name="MNIST" if bundled else folder.name,
+        class_names=settings.class_names(),
+    )
+
+
+def _upload_name(source: IdxSource, fallback: str) -> str:
+    file_name = getattr(source, "name", None)
+    if isinstance(file_name, str) and file_name:
+        return Path(file_name).name
+    if isinstance(source, str | Path):
+        return Path(source).name
+    return fallback
+
+
+def _read_upload(source: IdxSource, file_name: str) -> tuple[np.ndarray, IdxHeader]:
+    if hasattr(source, "seek"):
+        source.seek(0)
+    array = _read_only(read_idx(source, name=file_name))
+    return array, IdxHeader.for_array(array)
+
+
+def _split(
+    images: np.ndarray,
+    labels: np.ndarray,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
+    seed: int = 0,
+    stratify: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`train_test_split`, stratified by label unless a class is too small for it."""
+    # scikit-learn takes seconds to import, so pages that only browse data never pay for it.
+    from sklearn.model_selection import train_test_split
+
+    try:
+        return train_test_split(
+            images,
+            labels,
+            test_size=test_size,
+            train_size=train_size,
+            random_state=seed,
+            stratify=labels if stratify else None,
+        )
+    except ValueError:
+        if not stratify:
+            raise
+        # Too few images of some class to stratify: fall back to a plain random split.
+        return train_test_split(
+            images, labels, test_size=test_size, train_size=train_size, random_state=seed
+        )
+
+
+def dataset_from_idx_files(
+    images: IdxSource,
+    labels: IdxSource,
+    test_images: IdxSource | None = None,
+    test_labels: IdxSource | None = None,
+    name: str = "Uploaded",
+    class_names: tuple[str, ...] | list[str] | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Make a dataset from IDX files given as bytes, paths or file objects (e.g. uploads).
+
+    Without a test pair, a stratified sixth of the images (chosen with `seed`) is held out
+    as the test set.
+
+    Args:
+        images: The training images file.
+        labels: The training labels file.
+        test_images: The test images file, or None.
+        test_labels: The test labels file, or None.
+        name: The dataset's name.
+        class_names: One name per class; the digits "0".."9" when omitted.
+        seed: Random seed of the held-out test set.
+
+    Returns:
+        The dataset, with read-only arrays.
+
+    Raises:
+        DatasetError: The files do not make a usable dataset.
+        IdxError: A file is not valid IDX.
+    """
+    names = _resolve_class_names(class_names)
+    if (test_images is None) != (test_labels is None):
+        raise DatasetError(
+            "Give both a test images file and a test labels file, or neither (then a sixth "
+            "of the training images is held out for testing)."
+        )
+    images_name = _upload_name(images, "images file")
+    labels_name = _upload_name(labels, "labels file")
+    train_x, images_header = _read_upload(images, images_name)
+    train_y, labels_header = _read_upload(labels, labels_name)
+    _check_pair(train_x, train_y, images_name, labels_name, len(names))
+    headers = {images_name: images_header, labels_name: labels_header}
+    if test_images is not None and test_labels is not None:
+        test_images_name = _upload_name(test_images, "test images file")
+        test_labels_name = _upload_name(test_labels, "test labels file")
+        test_x, test_images_header = _read_upload(test_images, test_images_name)
+        test_y, test_labels_header = _read_upload(test_labels, test_labels_name)
+        _check_pair(test_x, test_y, test_images_name, test_labels_name, len(names))
+        headers |= {test_images_name: test_images_header, test_labels_name: test_labels_header}
+    else:
+        if len(train_x) < 2:
+            raise DatasetError(
+                f"The file '{images_name}' holds only {len(train_x)} image; at least 2 are "
+                "needed to hold one out for testing."
+            )
+        train_x, test_x, train_y, test_y = _split(
+            train_x, train_y, test_size=UPLOAD_TEST_FRACTION, seed=seed
+        )
+        for array in (train_x, test_x, train_y, test_y):
+            _read_only(array)
+    return Dataset(
+        name=name,
+        train_images=train_x,
+        train_labels=train_y,
+        test_images=test_x,
+        test_labels=test_y,
+        class_names=names,
+        headers=headers,
+    )
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The arrays a training run uses, all ``uint8``; ``x_val`` may be empty ``(0, 28, 28)``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+SplitFunction = Callable[[Dataset, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _official_split(dataset: Dataset, seed: int) -> tuple[np.ndarray, ...]:
+    """The files' own training and test sets (60,000/10,000 for MNIST)."""
+    return dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels
+
+
+def _article_split(dataset: Dataset, seed: int) -> tuple[np.ndarray, ...]:
+    """The article's split: 75%/25% of the training files (45,000/15,000 for MNIST)."""
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(
+        dataset.train_images, dataset.train_labels, test_size=0.25, random_state=seed
+    )
+    return x_train, y_train, x_test, y_test
+
+
+# Split strategy name -> function(dataset, seed) -> (x_train, y_train, x_test, y_test).
+SPLITS: dict[str, SplitFunction] = {
+    "official": _official_split,
+    "article": _article_split,
+}
+
+
+def make_splits(
+    dataset: Dataset,
+    split: str = "official",
+    validation_fraction: float = 0.1,
+    train_size: int | None = None,
+    seed: int = 0,
+) -> Splits:
+    """Split a dataset into training, validation and test arrays.
+
+    Args:
+        dataset: The dataset to split.
+        split: A key of `SPLITS`: "official" (the files' train/test sets) or "article"
+            (`train_test_split` of the training files into 75%/25%, random_state=seed).
+        validation_fraction: Fraction of the training part held out (stratified) for
+            validation, in [0, 1); 0 gives an empty validation set.
+        train_size: If given, the training part is subsampled (stratified) to this many
+            images after the validation set is taken out.
+        seed: Random seed of every split.
+
+    Returns:
+        The splits, all ``uint8``.
+
+    Raises:
+        ValueError: An unknown split, or a fraction or size out of range.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split '{split}'; choose one of: {', '.join(SPLITS)}.")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(
+            f"The validation fraction must be at least 0 and below 1, not {validation_fraction}."
+        )
+    x_train, y_train, x_test, y_test = SPLITS[split](dataset, seed)
+    if validation_fraction > 0:
+        x_train, x_val, y_train, y_val = _split(
+            x_train, y_train, test_size=validation_fraction, seed=seed
+        )
+    else:
+        x_val = np.empty((0, *x_train.shape[1:]), dtype=x_train.dtype)
+        y_val = np.empty((0,), dtype=y_train.dtype)
+    if train_size is not None:
+        if isinstance(train_size, bool) or not isinstance(train_size, int | np.integer):
+            raise ValueError(f"The training size must be a whole number, not {train_size!r}.")
+        if not 1 <= train_size <= len(x_train):
+            raise ValueError(
+                f"The training size must be between 1 and {len(x_train):,} (the images left for "
+                f"training), not {train_size:,}."
+            )
+        if train_size < len(x_train):
+            x_train, _, y_train, _ = _split(x_train, y_train, train_size=int(train_size), seed=seed)
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
+
+
+def _pixel_scale_unit(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def _pixel_scale_raw(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32)
+
+
+# Scaling name -> function(uint8 images) -> float32 images.
+SCALINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "unit": _pixel_scale_unit,
+    "raw": _pixel_scale_raw,
+}
+
+
+def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = False) -> np.ndarray:
+    """Convert ``uint8`` images to ``float32`` model input.
+
+    Args:
+        images: Images ``(N, 28, 28)`` (or a single ``(28, 28)`` image), values 0-255.
+        scaling: "unit" divides by 255 to get values in [0, 1]; "raw" keeps 0-255, as in
+            the article.
+        flatten: Whether to reshape to ``(N, rows * columns)``.
+
+    Returns:
+        A new ``float32`` array.
+
+    Raises:
+        ValueError: An unknown scaling.
+    """
+    if scaling not in SCALINGS:
+        raise ValueError(f"Unknown scaling '{scaling}'; choose one of: {', '.join(SCALINGS)}.")
+    scaled = SCALINGS[scaling](np.asarray(images))
+    if flatten:
+        scaled = scaled.reshape(len(scaled), -1) if scaled.ndim > 2 else scaled.reshape(1, -1)
+    return scaled
+
+
+def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """Return one-hot vectors of integer labels, e.g. 6 -> [0, 0, 0, 0, 0, 0, 1, 0, 0, 0].
+
+    Args:
+        labels: Integer labels ``(N,)`` in ``[0, num_classes)``.
+        num_classes: Length of each vector.
+
+    Returns:
+        A ``float32`` array ``(N, num_classes)``.
+
+    Raises:
+        ValueError: Labels that are not whole numbers in range.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"Labels must be a 1-dimensional array, not of shape {labels.shape}.")
+    if labels.size and labels.dtype.kind not in "iu":
+        raise ValueError(f"Labels must be whole numbers, not {labels.dtype} values.")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"Labels must be between 0 and {num_classes - 1}; found {labels.min()} to "
+            f"{labels.max()}."
+        )
+    return np.eye(num_classes, dtype=np.float32)[labels.astype(np.intp)]
+
+
+def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Return how many labels each class has, as an ``int64`` array ``(num_classes,)``."""
+    return np.bincount(np.asarray(labels, dtype=np.intp), minlength=num_classes)[:num_classes]
+
+
+def mean_images(images: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Return the mean image of each class, ``float32`` ``(num_classes, rows, columns)``.
+
+    A class without images gets an all-zero image.
+    """
+    sums = np.zeros((num_classes, images.shape[1] * images.shape[2]), dtype=np.float64)
+    flat = images.reshape(len(images), -1)
+    for label in range(num_classes):
+        members = flat[labels == label]
+        if len(members):
+            sums[label] = members.mean(axis=0, dtype=np.float64)
+    return sums.reshape(num_classes, *images.shape[1:]).astype(np.float32)
+
+
+def header_table(headers: dict[str, IdxHeader]) -> pd.DataFrame:
+    """Return one row per IDX file: magic number, type, count, rows, columns, size."""
+    rows = []
+    for file_name, header in headers.items():
+        rows.append(
+            {
+                "file": file_name,
+                "magic": f"0x{header.magic:08X} ({header.magic})",
+                "type": header.type_name,
+                "dimensions": header.ndim,
+                "count": header.count,
+                "rows": header.shape[1] if header.ndim > 1 else None,
+                "columns": header.shape[2] if header.ndim > 2 else None,
+                "bytes": header.header_bytes + header.payload_bytes,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def filter_indices(labels: np.ndarray, label: int | None = None) -> np.ndarray:
+    """Return the indices of the images with `label` (all indices when `label` is None)."""
+    if label is None:
+        return np.arange(len(labels))
+    return np.flatnonzero(labels == label)
