@@ -1,0 +1,234 @@
+"""Tests of the run store: SQLite records and model files that survive reopening."""
+
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from core.runs import (
+    LIST_COLUMNS,
+    SCHEMA_VERSION,
+    MissingModelFileError,
+    RunNotFoundError,
+    RunStore,
+    RunStoreError,
+)
+
+CONFIG = {"architecture": "dense", "hidden_layers": [128], "epochs": 3, "scaling": "unit"}
+HISTORY = {"loss": [0.5, 0.3, 0.2], "accuracy": np.array([0.85, 0.9, 0.94], dtype=np.float32)}
+MATRIX = np.diag([98, 113, 103, 101, 98, 89, 96, 103, 97, 101]).astype(np.int64)
+
+
+def save_network(store, name="first", model=None, owner=None, status="finished",
+                 accuracy=0.94):
+    return store.save_run(
+        "network", name, CONFIG, HISTORY,
+        metrics={"test_accuracy": np.float32(accuracy), "test_loss": 0.21},
+        timings={"train_seconds": 4.5, "predict_seconds": 0.25},
+        confusion_matrix=MATRIX, model=model, status=status, owner=owner,
+        parameters=101_770, summary="784-128-10 relu, adam 0.001, 3 ep",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "store")
+
+
+def tiny_keras_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((28, 28)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Flatten(),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])  # fmt: skip
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_save_list_get_rename_delete(store):
+    first = save_network(store, "first", owner="alice", accuracy=0.94)
+    second = save_network(store, "second", owner="bob", status="stopped", accuracy=0.9)
+
+    table = store.list_runs()
+    assert list(table.columns) == LIST_COLUMNS
+    assert list(table["id"]) == [second, first]  # Newest first.
+    row = table.set_index("id").loc[first]
+    assert row["name"] == "first" and row["kind"] == "network" and row["status"] == "finished"
+    assert row["parameters"] == 101_770 and row["epochs"] == 3
+    assert row["test_accuracy"] == pytest.approx(0.94) and row["test_loss"] == 0.21
+    assert row["train_seconds"] == 4.5 and row["summary"].startswith("784-128-10")
+    assert not row["has_model"] and row["dataset"] == "MNIST"
+    assert list(store.list_runs(owner="bob")["name"]) == ["second"]
+    assert store.list_runs(owner="nobody").empty
+
+    run = store.get_run(first)
+    assert run.config == CONFIG
+    assert run.history["accuracy"] == pytest.approx([0.85, 0.9, 0.94])
+    assert run.metrics["test_accuracy"] == pytest.approx(0.94)
+    assert run.timings == {"train_seconds": 4.5, "predict_seconds": 0.25}
+    np.testing.assert_array_equal(run.confusion_matrix, MATRIX)
+    assert run.created.tzinfo is not None and run.model_path is None
+
+    store.rename_run(first, "  wider   network ")
+    assert store.get_run(first).name == "wider network"
+    with pytest.raises(RunStoreError, match="needs a name"):
+        store.rename_run(first, "   ")
+    store.delete_run(second)
+    assert list(store.list_runs()["id"]) == [first]
+    with pytest.raises(RunNotFoundError, match="No run"):
+        store.get_run(second)
+    with pytest.raises(RunNotFoundError):
+        store.rename_run(second, "gone")
+
+
+def test_runs_survive_reopening_and_the_schema_is_versioned(tmp_path):
+    folder = tmp_path / "store"
+    run_id = save_network(RunStore(folder), "kept")
+    reopened = RunStore(folder)
+    assert list(reopened.list_runs()["name"]) == ["kept"]
+    assert reopened.get_run(run_id).metrics["test_loss"] == 0.21
+    with sqlite3.connect(folder / "runs.sqlite") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_keras_model_round_trip_and_no_temporary_files(store):
+    model = tiny_keras_model()
+    images = np.random.default_rng(0).integers(0, 256, size=(16, 28, 28), dtype=np.uint8)
+    expected = model.predict(images, verbose=0)
+
+    run_id = save_network(store, "with model", model=model)
+    assert sorted(path.name for path in store.models_folder.iterdir()) == [f"{run_id}.keras"]
+    run = store.get_run(run_id)
+    assert run.has_model and run.model_size == run.model_path.stat().st_size > 0
+
+    reloaded = store.load_model(run_id)
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, rtol=1e-6)
+
+    # Bytes of a .keras file are stored as they are.
+    copy_id = save_network(store, "copy", model=run.model_path.read_bytes())
+    assert store.get_run(copy_id).model_path.read_bytes() == run.model_path.read_bytes()
+
+    store.delete_run(run_id)
+    assert not run.model_path.exists()
+    assert [path.name for path in store.models_folder.iterdir()] == [f"{copy_id}.keras"]
+
+
+def test_a_failing_model_writer_stores_nothing(store):
+    def broken_writer(model_file):
+        model_file.write(b"half a model")
+        raise OSError("disk full")
+
+    with pytest.raises(RunStoreError, match="disk full"):
+        save_network(store, "broken", model=broken_writer)
+    assert store.list_runs().empty
+    assert list(store.models_folder.iterdir()) == []
+
+
+def test_baseline_estimators_are_stored_and_checked_before_loading(store):
+    from sklearn.naive_bayes import GaussianNB
+
+    rng = np.random.default_rng(1)
+    features, labels = rng.normal(size=(60, 4)), np.arange(60) % 3
+    estimator = GaussianNB().fit(features, labels)
+    run_id = store.save_run(
+        "baseline", "Naive Bayes", {"baseline": "Gaussian naive Bayes"}, None,
+        metrics={"test_accuracy": 0.55}, timings={"train_seconds": 0.1, "predict_seconds": 0.1},
+        model=estimator,
+    )  # fmt: skip
+    row = store.list_runs().iloc[0]
+    assert row["kind"] == "baseline" and row["has_model"] and pd_isna(row["test_loss"])
+    assert pd_isna(row["epochs"])
+    loaded = store.load_model(run_id)
+    np.testing.assert_array_equal(loaded.predict(features), estimator.predict(features))
+
+    # A file altered after saving is never unpickled.
+    path = store.get_run(run_id).model_path
+    path.write_bytes(path.read_bytes() + b"\x00")
+    with pytest.raises(MissingModelFileError, match="changed after it was saved"):
+        store.load_model(run_id)
+    # Pickled bytes from elsewhere are refused outright.
+    with pytest.raises(RunStoreError, match="fitted scikit-learn estimator"):
+        store.save_run("baseline", "bytes", {}, None, {"test_accuracy": 0.5}, {},
+                       model=b"pickled elsewhere")
+
+
+def pd_isna(value):
+    import pandas as pd
+
+    return pd.isna(value)
+
+
+def test_a_missing_model_file_is_reported_without_breaking_the_list(store):
+    model = tiny_keras_model()
+    run_id = save_network(store, "lost model", model=model)
+    store.get_run(run_id).model_path.unlink()
+
+    table = store.list_runs()
+    assert list(table["name"]) == ["lost model"] and not table["has_model"].iloc[0]
+    assert store.get_run(run_id).metrics["test_accuracy"] == pytest.approx(0.94)
+    (problem,) = store.problems()
+    assert "lost model" in problem and "missing" in problem
+    with pytest.raises(MissingModelFileError, match="is missing"):
+        store.load_model(run_id)
+    store.delete_run(run_id)  # A missing file does not stop the deletion.
+    assert store.list_runs().empty and store.problems() == []
+
+
+@pytest.mark.parametrize("keep_bytes", [50, 3000])
+def test_a_truncated_database_gives_a_clear_error_and_no_crash(tmp_path, keep_bytes):
+    folder = tmp_path / "store"
+    store = RunStore(folder)
+    for number in range(30):
+        save_network(store, f"run {number}")
+    database = folder / "runs.sqlite"
+    assert database.stat().st_size > keep_bytes
+    with database.open("r+b") as database_file:
+        database_file.truncate(keep_bytes)
+
+    for opened in (store, RunStore(folder)):  # Already open, and opened afterwards.
+        table = opened.list_runs()
+        assert list(table.columns) == LIST_COLUMNS and len(table) < 30
+        (problem,) = opened.problems()
+        assert "cannot be read" in problem and "runs.sqlite" in problem
+    reopened = RunStore(folder)
+    with pytest.raises(RunStoreError, match="cannot be read"):
+        save_network(reopened, "new")
+    with pytest.raises(RunStoreError, match="cannot be read"):
+        reopened.get_run("20260101-000000-000000")
+
+
+def test_threads_can_save_at_the_same_time(store):
+    errors = []
+
+    def save(number):
+        try:
+            save_network(store, f"thread {number}")
+        except Exception as error:  # noqa: BLE001 - collected and asserted below.
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(store.list_runs()["name"]) == sorted(f"thread {n}" for n in range(8))
+
+
+def test_bad_arguments_raise_clear_errors(store):
+    with pytest.raises(RunStoreError, match="kind"):
+        store.save_run("forest", "x", {}, None, {}, {})
+    with pytest.raises(RunStoreError, match="status"):
+        store.save_run("network", "x", {}, None, {}, {}, status="crashed")
+    with pytest.raises(RunStoreError, match="square"):
+        store.save_run("network", "x", {}, None, {}, {}, confusion_matrix=np.zeros((2, 3)))
+    with pytest.raises(RunStoreError, match="at most"):
+        store.save_run("network", "x" * 500, {}, None, {}, {})
+    assert store.list_runs().empty
