@@ -1,0 +1,536 @@
+"""Figures of the Evaluate page: confusion matrices, image galleries, weights and activations.
+
+Every function takes plain arrays and returns a `plotly.graph_objects.Figure`. Figures that
+the page lets a person click (the confusion matrix and the image gallery) carry an invisible
+scatter trace with one marker per cell or image, because Streamlit reports selections on
+scatter points but not on heat maps; each marker's ``customdata`` says what was clicked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+CONFUSION_COLORSCALE = "Blues"
+DIVERGING_COLORSCALE = "RdBu"
+ACTIVATION_COLORSCALE = "Viridis"
+# Digits are drawn dark on white, as on paper: 0 (background) is white, 255 (ink) black.
+DIGIT_COLORSCALE = [[0.0, "#ffffff"], [1.0, "#111111"]]
+SELECTED_COLOR = "#d62728"
+INVISIBLE = "rgba(0,0,0,0)"
+CLICK_MARKER_SIZE = 30
+MAX_WEIGHT_TILES = 64
+TILE_GAP = 2
+
+
+def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
+    if class_names is None:
+        return [str(index) for index in range(num_classes)]
+    names = [str(name) for name in class_names]
+    if len(names) != num_classes:
+        raise ValueError(
+            f"Got {len(names)} class names for {num_classes} classes; give one name per class."
+        )
+    return names
+
+
+def _check_confusion(confusion) -> np.ndarray:
+    matrix = np.asarray(confusion)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
+        raise ValueError(
+            f"A confusion matrix must be square with at least 2 classes; got {matrix.shape}."
+        )
+    if np.any(matrix < 0):
+        raise ValueError("A confusion matrix holds counts, which cannot be negative.")
+    return matrix
+
+
+def normalize_rows(confusion) -> np.ndarray:
+    """Return each row of a confusion matrix divided by its total (0 for empty rows).
+
+    Row ``t`` then says which fraction of the images of true class ``t`` went to each
+    predicted class; the diagonal is the per-class recall.
+    """
+    matrix = _check_confusion(confusion).astype(np.float64)
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+def _cell_click_trace(matrix: np.ndarray, rates: np.ndarray, names: list[str]) -> go.Scatter:
+    """An invisible marker on every cell so that a click selects (true, predicted)."""
+    num_classes = matrix.shape[0]
+    true_grid, predicted_grid = np.meshgrid(
+        np.arange(num_classes), np.arange(num_classes), indexing="ij"
+    )
+    true_flat, predicted_flat = true_grid.ravel(), predicted_grid.ravel()
+    customdata = np.column_stack(
+        [true_flat, predicted_flat, matrix.ravel(), rates.ravel()]
+    ).tolist()
+    hover_names = np.column_stack([np.asarray(names)[true_flat], np.asarray(names)[predicted_flat]])
+    return go.Scatter(
+        x=predicted_flat,
+        y=true_flat,
+        mode="markers",
+        marker={"symbol": "square", "size": CLICK_MARKER_SIZE, "color": INVISIBLE},
+        customdata=customdata,
+        text=[f"true {true}, predicted {predicted}" for true, predicted in hover_names],
+        hovertemplate=(
+            "%{text}<br>%{customdata[2]:,} images"
+            "<br>%{customdata[3]:.1%} of this true class<extra></extra>"
+        ),
+        selected={"marker": {"opacity": 1}},
+        unselected={"marker": {"opacity": 1}},
+        showlegend=False,
+        name="cells",
+    )
+
+
+def confusion_matrix_figure(
+    confusion,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    selected: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Return a confusion matrix heat map whose cells can be clicked.
+
+    Args:
+        confusion: ``(C, C)`` counts; row = true class, column = predicted class.
+        class_names: Axis labels (default "0".."C-1").
+        normalize: Colour and label the cells by the fraction of their true class (each
+            row sums to 100%) instead of by counts.
+        selected: An optional ``(true, predicted)`` cell to outline.
+        title: Optional figure title.
+
+    Returns:
+        A heat map with the numbers in the cells and a hover giving count and rate. Its
+        second trace has one invisible marker per cell with ``customdata = [true,
+        predicted, count, rate]``, so a click selects that cell.
+
+    Raises:
+        ValueError: If the matrix is not square counts or the names do not match.
+    """
+    matrix = _check_confusion(confusion)
+    num_classes = matrix.shape[0]
+    names = _names(class_names, num_classes)
+    rates = normalize_rows(matrix)
+    values = rates if normalize else matrix
+    cell_text = (
+        [[f"{rate:.0%}" if rate >= 0.005 else "" for rate in row] for row in rates]
+        if normalize
+        else [[f"{count:,}" for count in row] for row in matrix]
+    )
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(range(num_classes)),
+            y=list(range(num_classes)),
+            text=cell_text,
+            texttemplate="%{text}",
+            colorscale=CONFUSION_COLORSCALE,
+            zmin=0,
+            zmax=1 if normalize else max(int(matrix.max()), 1),
+            colorbar={"title": "share" if normalize else "images", "thickness": 12},
+            hoverinfo="skip",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    figure.add_trace(_cell_click_trace(matrix, rates, names))
+    if selected is not None:
+        true_label, predicted_label = (int(value) for value in selected)
+        if 0 <= true_label < num_classes and 0 <= predicted_label < num_classes:
+            figure.add_shape(
+                type="rect",
+                x0=predicted_label - 0.5,
+                x1=predicted_label + 0.5,
+                y0=true_label - 0.5,
+                y1=true_label + 0.5,
+                line={"color": SELECTED_COLOR, "width": 3},
+            )
+    axis = {"tickmode": "array", "tickvals": list(range(num_classes)), "ticktext": names}
+    figure.update_layout(
+        title=title,
+        xaxis={**axis, "title": "predicted class", "side": "bottom", "constrain": "domain"},
+        yaxis={**axis, "title": "true class", "autorange": "reversed", "scaleanchor": "x"},
+        height=480,
+        margin={"l": 60, "r": 20, "t": 40 if title else 20, "b": 50},
+        clickmode="event+select",
+        dragmode=False,
+        plot_bgcolor="white",
+    )
+    return figure
+
+
+def tile_images(images, columns: int, gap: int = TILE_GAP, fill=np.nan) -> np.ndarray:
+    """Lay equally sized 2-D images out in a grid, row by row.
+
+    Args:
+        images: ``(N, height, width)`` array.
+        columns: Images per row.
+        gap: Pixels between neighbouring images.
+        fill: Value of the gaps and of the empty places in the last row.
+
+    Returns:
+        A float64 array of shape ``(rows*(height+gap)-gap, columns*(width+gap)-gap)``.
+
+    Raises:
+        ValueError: If there are no images, they are not 2-D, or ``columns`` is below 1.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[0] == 0:
+        raise ValueError(f"Expected a non-empty stack of 2-D images; got shape {images.shape}.")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1; got {columns}.")
+    count, height, width = images.shape
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    grid = np.full(
+        (rows * (height + gap) - gap, columns * (width + gap) - gap), fill, dtype=np.float64
+    )
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def _tile_centres(count: int, columns: int, height: int, width: int, gap: int):
+    positions = np.arange(count)
+    rows, cols = np.divmod(positions, columns)
+    x = cols * (width + gap) + (width - 1) / 2
+    y = rows * (height + gap) + (height - 1) / 2
+    return x, y
+
+
+def image_grid_figure(
+    images,
+    captions: Sequence[str] | None = None,
+    customdata: Sequence | None = None,
+    columns: int = 8,
+    tile_height: int = 80,
+    hover: Sequence[str] | None = None,
+) -> go.Figure:
+    """Return a gallery of 28x28 digits in one figure; clicking a digit selects it.
+
+    Args:
+        images: ``(N, 28, 28)`` pixels 0-255.
+        captions: Optional short text under each image (e.g. "9 · 98%").
+        customdata: Optional value per image (e.g. its index in the test set), returned in
+            the selection when the image is clicked; defaults to 0..N-1.
+        columns: Images per row.
+        tile_height: Height of one row in screen pixels.
+        hover: Optional longer hover text per image.
+
+    Returns:
+        A figure: one heat map of the tiled images and one invisible marker per image
+        (``customdata`` = the given value), with the captions drawn below the images.
+
+    Raises:
+        ValueError: If the images are empty or the per-image lists have another length.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[0] == 0:
+        raise ValueError(f"Expected a non-empty stack of images; got shape {images.shape}.")
+    count, height, width = images.shape
+    for name, values in (("captions", captions), ("customdata", customdata), ("hover", hover)):
+        if values is not None and len(values) != count:
+            raise ValueError(f"Got {len(values)} {name} for {count} images; give one per image.")
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    caption_space = 9 if captions is not None else 0
+    gap = TILE_GAP + caption_space
+    grid = tile_images(images, columns, gap=gap)
+    # The captions sit in the gap under each row, so the last row needs room as well.
+    if caption_space:
+        grid = np.vstack([grid, np.full((gap, grid.shape[1]), np.nan)])
+    x, y = _tile_centres(count, columns, height, width, gap)
+    if customdata is None:
+        customdata = list(range(count))
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid,
+            colorscale=DIGIT_COLORSCALE,
+            zmin=0,
+            zmax=255,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="markers",
+            marker={"symbol": "square", "size": max(tile_height - 30, 10), "color": INVISIBLE},
+            customdata=list(customdata),
+            text=list(hover) if hover is not None else [str(value) for value in customdata],
+            hovertemplate="%{text}<extra></extra>",
+            selected={"marker": {"opacity": 1}},
+            unselected={"marker": {"opacity": 1}},
+            showlegend=False,
+            name="images",
+        )
+    )
+    if captions is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y + height / 2 + caption_space / 2,
+                mode="text",
+                text=list(captions),
+                textfont={"size": 11},
+                hoverinfo="skip",
+                showlegend=False,
+                name="captions",
+            )
+        )
+    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    figure.update_layout(
+        xaxis={**hidden, "range": [-0.5, grid.shape[1] - 0.5], "constrain": "domain"},
+        yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
+        height=rows * tile_height + 20,
+        margin={"l": 0, "r": 0, "t": 10, "b": 10},
+        plot_bgcolor="white",
+        clickmode="event+select",
+        dragmode=False,
+    )
+    return figure
+
+
+def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int = 8) -> go.Figure:
+    """Return one small image per neuron (or filter) of the first learned layer.
+
+    Args:
+        weights: ``(units, height, width)``, e.g. ``(128, 28, 28)`` from
+            `core.evaluation.first_layer_weights`.
+        max_tiles: Show at most this many units (the first ones).
+        columns: Tiles per row.
+
+    Returns:
+        A heat map with a diverging colour scale symmetric around 0 (red: negative,
+        blue: positive weight); hovering shows the unit number, pixel and weight.
+
+    Raises:
+        ValueError: If the weights are not a non-empty stack of 2-D tiles.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 3 or weights.shape[0] == 0:
+        raise ValueError(f"Expected weights of shape (units, height, width); got {weights.shape}.")
+    if max_tiles < 1:
+        raise ValueError(f"max_tiles must be at least 1; got {max_tiles}.")
+    shown = weights[:max_tiles]
+    count, height, width = shown.shape
+    columns = max(1, min(columns, count))
+    grid = tile_images(shown, columns, gap=TILE_GAP)
+    units = tile_images(
+        np.broadcast_to(np.arange(count)[:, None, None], shown.shape), columns, gap=TILE_GAP
+    )
+    limit = float(np.nanmax(np.abs(shown))) or 1.0
+    rows = -(-count // columns)
+    customdata = np.where(np.isnan(units), -1, units).astype(int)
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(grid, 4),
+            customdata=customdata,
+            colorscale=DIVERGING_COLORSCALE,
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            colorbar={"title": "weight", "thickness": 12},
+            hovertemplate="unit %{customdata}<br>weight %{z:.3f}<extra></extra>",
+        )
+    )
+    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    tile_pixels = 70 if height >= 10 else 40
+    figure.update_layout(
+        xaxis={**hidden, "constrain": "domain"},
+        yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
+        height=rows * tile_pixels + 30,
+        margin={"l": 0, "r": 0, "t": 10, "b": 10},
+        plot_bgcolor="white",
+    )
+    return figure
+
+
+def activation_strips_figure(
+    activations: Sequence[tuple[str, np.ndarray]],
+    output_names: Sequence[str] | None = None,
+) -> go.Figure:
+    """Return one horizontal strip per layer, a cell per neuron coloured by its activation.
+
+    Args:
+        activations: ``(layer name, 1-D activations)`` pairs, e.g. from
+            `core.evaluation.layer_activations`.
+        output_names: Optional class names used as the last strip's labels.
+
+    Returns:
+        A figure with one row per layer; each row has its own colour range, since layers
+        differ in scale (the output layer holds probabilities).
+
+    Raises:
+        ValueError: If there are no layers or a layer's activations are not 1-D.
+    """
+    if not activations:
+        raise ValueError("There are no layer activations to show.")
+    figure = make_subplots(
+        rows=len(activations),
+        cols=1,
+        subplot_titles=[f"{name} ({len(values)})" for name, values in activations],
+        vertical_spacing=min(0.12, 0.5 / len(activations)),
+    )
+    for row, (name, values) in enumerate(activations, start=1):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"The activations of layer {name} must be a non-empty 1-D array.")
+        is_last = row == len(activations)
+        labels = (
+            list(output_names)
+            if is_last and output_names is not None and len(output_names) == values.size
+            else [str(index) for index in range(values.size)]
+        )
+        figure.add_trace(
+            go.Heatmap(
+                z=[np.round(values, 4)],
+                x=labels,
+                colorscale=ACTIVATION_COLORSCALE,
+                showscale=False,
+                xgap=1 if values.size <= 128 else 0,
+                hovertemplate=f"{name}<br>unit %{{x}}: %{{z:.3f}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+        figure.update_yaxes(visible=False, row=row, col=1)
+        figure.update_xaxes(
+            type="category", showticklabels=values.size <= 32, tickfont={"size": 10},
+            row=row, col=1,
+        )  # fmt: skip
+    figure.update_layout(
+        height=90 * len(activations) + 40,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        showlegend=False,
+    )
+    return figure
+
+
+def _side_by_side(first, second, names, run_names) -> go.Figure:
+    rates = [normalize_rows(first), normalize_rows(second)]
+    figure = make_subplots(rows=1, cols=2, subplot_titles=list(run_names), horizontal_spacing=0.08)
+    for column, (matrix, rate) in enumerate(zip((first, second), rates, strict=True), start=1):
+        figure.add_trace(
+            go.Heatmap(
+                z=rate,
+                x=names,
+                y=names,
+                customdata=matrix,
+                text=[[f"{value:.0%}" if value >= 0.005 else "" for value in row] for row in rate],
+                texttemplate="%{text}",
+                colorscale=CONFUSION_COLORSCALE,
+                zmin=0,
+                zmax=1,
+                showscale=column == 2,
+                colorbar={"title": "share", "thickness": 12},
+                hovertemplate=(
+                    "true %{y}, predicted %{x}<br>%{customdata:,} images (%{z:.1%})<extra></extra>"
+                ),
+                xgap=1,
+                ygap=1,
+            ),
+            row=1,
+            col=column,
+        )
+    figure.update_xaxes(type="category", title="predicted class")
+    figure.update_yaxes(type="category", autorange="reversed")
+    figure.update_yaxes(title="true class", row=1, col=1)
+    return figure
+
+
+def _difference(first, second, names, run_names) -> go.Figure:
+    difference = normalize_rows(second) - normalize_rows(first)
+    limit = float(np.abs(difference).max()) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=difference,
+            x=names,
+            y=names,
+            text=[
+                [f"{value * 100:+.1f}" if abs(value) >= 0.0005 else "" for value in row]
+                for row in difference
+            ],
+            texttemplate="%{text}",
+            colorscale=DIVERGING_COLORSCALE,
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            colorbar={"title": "points", "thickness": 12},
+            hovertemplate=(
+                f"true %{{y}}, predicted %{{x}}<br>{run_names[1]} minus {run_names[0]}: "
+                "%{z:+.2%}<extra></extra>"
+            ),
+            xgap=1,
+            ygap=1,
+        )
+    )
+    figure.update_layout(
+        title=f"{run_names[1]} minus {run_names[0]} (percentage points of each true class)",
+        xaxis={"type": "category", "title": "predicted class"},
+        yaxis={"type": "category", "title": "true class", "autorange": "reversed"},
+    )
+    return figure
+
+
+# Display label -> builder(first, second, class names, run names) of a comparison figure.
+COMPARISON_MODES: dict[str, Callable[..., go.Figure]] = {
+    "Side by side": _side_by_side,
+    "Difference": _difference,
+}
+
+
+def confusion_comparison_figure(
+    first,
+    second,
+    run_names: Sequence[str] = ("A", "B"),
+    mode: str = "Side by side",
+    class_names: Sequence[str] | None = None,
+) -> go.Figure:
+    """Compare two runs' confusion matrices, as shares of each true class.
+
+    Rows are normalised first, so runs evaluated on test sets of different sizes compare
+    fairly. In "Difference" mode a blue cell means the second run sends more images there
+    than the first: on the diagonal that is better, off it worse.
+
+    Args:
+        first: ``(C, C)`` counts of the first run.
+        second: ``(C, C)`` counts of the second run.
+        run_names: Names of the two runs, shown in titles and hover.
+        mode: A key of `COMPARISON_MODES`.
+        class_names: Axis labels.
+
+    Returns:
+        The comparison figure.
+
+    Raises:
+        ValueError: If the matrices differ in shape, or the mode is unknown.
+    """
+    first, second = _check_confusion(first), _check_confusion(second)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"The two runs have different numbers of classes ({first.shape[0]} and "
+            f"{second.shape[0]}), so their confusion matrices cannot be compared."
+        )
+    if mode not in COMPARISON_MODES:
+        raise ValueError(
+            f"Unknown comparison mode {mode!r}; choose one of: {', '.join(COMPARISON_MODES)}."
+        )
+    if len(run_names) != 2:
+        raise ValueError("Give exactly two run names.")
+    names = _names(class_names, first.shape[0])
+    figure = COMPARISON_MODES[mode](first, second, names, [str(name) for name in run_names])
+    figure.update_layout(
+        height=460, margin={"l": 60, "r": 20, "t": 60, "b": 50}, plot_bgcolor="white"
+    )
+    return figure
