@@ -1,0 +1,169 @@
+"""Figures of the Explore page: pixel heat maps, one-hot vectors, class counts, mean images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Dark digits on white, like ink on paper; the same scale for every image figure.
+INK_SCALE = "Greys"
+TRAIN_COLOR = "#4f46e5"
+TEST_COLOR = "#f59e0b"
+
+
+def pixel_heatmap(image: np.ndarray, title: str | None = None) -> go.Figure:
+    """Return a heat map of one image's pixel values; hovering shows row, column and value.
+
+    Args:
+        image: A ``(rows, columns)`` array of pixel values 0-255.
+        title: An optional figure title.
+
+    Returns:
+        The figure, with row 0 at the top and square pixels.
+
+    Raises:
+        ValueError: The image is not 2-dimensional.
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"A pixel heat map needs one 2-D image, not an array of {image.shape}.")
+    figure = go.Figure(
+        go.Heatmap(
+            z=image,
+            zmin=0,
+            zmax=255,
+            colorscale=INK_SCALE,
+            colorbar={"title": {"text": "value"}, "thickness": 12},
+            hovertemplate="row %{y}, column %{x}<br>value %{z}<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title="row")
+    figure.update_xaxes(constrain="domain", title="column", side="top")
+    figure.update_layout(
+        title=title,
+        height=460,
+        margin={"l": 40, "r": 10, "t": 60 if title else 40, "b": 10},
+        plot_bgcolor="#e5e7eb",
+    )
+    return figure
+
+
+def one_hot_figure(vector: np.ndarray, class_names: Sequence[str]) -> go.Figure:
+    """Return a one-row heat map of a one-hot label vector, each cell labelled with its value.
+
+    Args:
+        vector: The ``(num_classes,)`` one-hot vector.
+        class_names: One name per class, shown under the cells.
+
+    Returns:
+        The figure.
+    """
+    vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+    if vector.shape[1] != len(class_names):
+        raise ValueError(
+            f"The vector has {vector.shape[1]} entries but there are {len(class_names)} classes."
+        )
+    figure = go.Figure(
+        go.Heatmap(
+            z=vector,
+            x=[str(name) for name in class_names],
+            y=["one-hot"],
+            zmin=0,
+            zmax=1,
+            colorscale=[[0, "#f4f5fb"], [1, TRAIN_COLOR]],
+            showscale=False,
+            text=[[f"{value:g}" for value in vector[0]]],
+            texttemplate="%{text}",
+            hovertemplate="class %{x}: %{z:g}<extra></extra>",
+            xgap=2,
+        )
+    )
+    figure.update_xaxes(type="category", title="class", side="bottom")
+    figure.update_yaxes(showticklabels=False)
+    figure.update_layout(height=130, margin={"l": 10, "r": 10, "t": 10, "b": 40})
+    return figure
+
+
+def class_distribution(
+    train_counts: np.ndarray, test_counts: np.ndarray, class_names: Sequence[str]
+) -> go.Figure:
+    """Return grouped bars of how many training and test images each class has.
+
+    Args:
+        train_counts: ``(num_classes,)`` image counts of the training set.
+        test_counts: ``(num_classes,)`` image counts of the test set.
+        class_names: One name per class.
+
+    Returns:
+        The figure.
+    """
+    names = [str(name) for name in class_names]
+    figure = go.Figure(
+        [
+            go.Bar(name="training", x=names, y=np.asarray(train_counts), marker_color=TRAIN_COLOR),
+            go.Bar(name="test", x=names, y=np.asarray(test_counts), marker_color=TEST_COLOR),
+        ]
+    )
+    figure.update_traces(hovertemplate="class %{x}: %{y:,} images")
+    figure.update_xaxes(type="category", title="class")
+    figure.update_yaxes(title="images")
+    figure.update_layout(
+        barmode="group",
+        height=340,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return figure
+
+
+def mean_images_figure(
+    means: np.ndarray, class_names: Sequence[str], columns: int = 5
+) -> go.Figure:
+    """Return a grid of the mean image of each class; hovering shows the mean pixel value.
+
+    Args:
+        means: ``(num_classes, rows, columns)`` mean images, values 0-255.
+        class_names: One name per class, used as subplot titles.
+        columns: Images per grid row.
+
+    Returns:
+        The figure.
+    """
+    means = np.asarray(means)
+    count = len(means)
+    grid_rows = max(1, -(-count // columns))
+    figure = make_subplots(
+        rows=grid_rows,
+        cols=columns,
+        subplot_titles=[str(name) for name in class_names],
+        horizontal_spacing=0.02,
+        vertical_spacing=0.08,
+    )
+    for index, image in enumerate(means):
+        figure.add_trace(
+            go.Heatmap(
+                z=image,
+                zmin=0,
+                zmax=255,
+                colorscale=INK_SCALE,
+                showscale=False,
+                hovertemplate=(
+                    f"class {class_names[index]}<br>row %{{y}}, column %{{x}}"
+                    "<br>mean %{z:.1f}<extra></extra>"
+                ),
+            ),
+            row=index // columns + 1,
+            col=index % columns + 1,
+        )
+    figure.update_xaxes(showticklabels=False, constrain="domain")
+    figure.update_yaxes(showticklabels=False, autorange="reversed", constrain="domain")
+    for index in range(count):
+        axis_suffix = "" if index == 0 else str(index + 1)
+        figure.update_layout({f"yaxis{axis_suffix}": {"scaleanchor": f"x{axis_suffix}"}})
+    figure.update_layout(height=190 * grid_rows, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure

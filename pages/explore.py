@@ -1,0 +1,216 @@
+"""Explore: browse the digits, look at one image's pixels, read the data's facts, load your own."""
+
+import math
+
+import streamlit as st
+
+import ui
+from core import data as data_lib
+from core.figures import explore as figures
+
+GRID_COLUMNS = 10
+GRID_ROWS = 4
+PER_PAGE = GRID_COLUMNS * GRID_ROWS
+THUMBNAIL_WIDTH = 64
+ARTICLE_INDEX = 999
+ALL_LABELS = "All labels"
+
+# Display label -> (images attribute, labels attribute) of the Dataset.
+IMAGE_SETS = {
+    "Training set": ("train_images", "train_labels"),
+    "Test set": ("test_images", "test_labels"),
+}
+
+# Upload widget key -> what the file is, in the order dataset_from_idx_files takes them.
+UPLOADS = {
+    "explore_upload_images": "Training images (idx3)",
+    "explore_upload_labels": "Training labels (idx1)",
+    "explore_upload_test_images": "Test images (idx3, optional)",
+    "explore_upload_test_labels": "Test labels (idx1, optional)",
+}
+KEY_UPLOAD_MESSAGE = "explore_upload_message"
+
+
+@st.cache_data(show_spinner=False, hash_funcs={data_lib.Dataset: lambda ds: ds.fingerprint})
+def dataset_tables(dataset: data_lib.Dataset):
+    """Class counts of both sets and the mean training image of each class (cached)."""
+    train_counts = data_lib.class_counts(dataset.train_labels, dataset.num_classes)
+    test_counts = data_lib.class_counts(dataset.test_labels, dataset.num_classes)
+    means = data_lib.mean_images(dataset.train_images, dataset.train_labels, dataset.num_classes)
+    return train_counts, test_counts, means
+
+
+def use_uploaded_files() -> None:
+    """Button callback: make the uploaded pair the session's dataset, or keep the old one."""
+    files = [st.session_state.get(key) for key in UPLOADS]
+    if files[0] is None or files[1] is None:
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
+        return
+    try:
+        dataset = data_lib.dataset_from_idx_files(*files, name=files[0].name)
+    except ValueError as error:
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {error}")
+        return
+    ui.set_session_dataset(dataset)
+    st.session_state[KEY_UPLOAD_MESSAGE] = (
+        "success",
+        f"Now exploring '{dataset.name}': {len(dataset.train_images):,} training and "
+        f"{len(dataset.test_images):,} test images.",
+    )
+
+
+def use_default_dataset() -> None:
+    """Button callback: go back to the configured dataset."""
+    ui.set_session_dataset(None)
+    st.session_state[KEY_UPLOAD_MESSAGE] = ("success", "Back to the default dataset.")
+
+
+def clamp_state(key: str, lowest: int, highest: int, default: int) -> None:
+    """Keep a number widget's remembered value inside its current range."""
+    value = st.session_state.get(key, default)
+    st.session_state[key] = min(max(value, lowest), highest)
+
+
+st.title("Explore the data")
+dataset = ui.current_dataset()
+st.caption(
+    f"**{dataset.name}**: {len(dataset.train_images):,} training and "
+    f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
+    f"{dataset.num_classes} classes."
+)
+
+set_name = st.radio("Images from", list(IMAGE_SETS), horizontal=True, key="explore_set")
+images = getattr(dataset, IMAGE_SETS[set_name][0])
+labels = getattr(dataset, IMAGE_SETS[set_name][1])
+
+browse_tab, image_tab, facts_tab, upload_tab = st.tabs(
+    ["Browse", "One image", "Dataset facts", "Your own files"]
+)
+
+with browse_tab:
+    filter_column, page_column, _ = st.columns([2, 1, 3])
+    label_choice = filter_column.selectbox(
+        "Show label", [ALL_LABELS, *dataset.class_names], key="explore_label_filter"
+    )
+    label = None if label_choice == ALL_LABELS else dataset.class_names.index(label_choice)
+    indices = data_lib.filter_indices(labels, label)
+    if len(indices) == 0:
+        st.info(f"The {set_name.lower()} has no images labelled {label_choice}.")
+    else:
+        page_count = math.ceil(len(indices) / PER_PAGE)
+        clamp_state("explore_page", 1, page_count, 1)
+        page = page_column.number_input(
+            f"Page (of {page_count:,})", min_value=1, max_value=page_count, key="explore_page"
+        )
+        shown = indices[(page - 1) * PER_PAGE : page * PER_PAGE]
+        st.image(
+            [images[index] for index in shown],
+            caption=[f"#{index} · {dataset.class_names[labels[index]]}" for index in shown],
+            width=THUMBNAIL_WIDTH,
+        )
+        which = "all labels" if label is None else f"label {label_choice}"
+        first = (page - 1) * PER_PAGE + 1
+        st.caption(
+            f"Images {first:,}–{first + len(shown) - 1:,} of {len(indices):,} ({which}) in the "
+            f"{set_name.lower()}; each caption is the image's index and its label."
+        )
+
+with image_tab:
+    clamp_state("explore_index", 0, len(images) - 1, min(ARTICLE_INDEX, len(images) - 1))
+    index = st.number_input(
+        f"Image index (0 to {len(images) - 1:,})",
+        min_value=0,
+        max_value=len(images) - 1,
+        key="explore_index",
+        help="Index 999 of the MNIST training set is the 6 the tutorial looks at.",
+    )
+    label_index = int(labels[index])
+    pixels_column, label_column = st.columns([3, 2])
+    with pixels_column:
+        st.plotly_chart(
+            figures.pixel_heatmap(images[index]),
+            key="explore_pixels",
+            config={"displayModeBar": False},
+        )
+        st.caption(
+            "Each cell is one pixel: 0 is white paper, 255 full ink. Hover to read a value. "
+            "Networks learn best from small inputs, so the Train page usually divides these "
+            "by 255 to get values from 0 to 1."
+        )
+    with label_column:
+        st.metric("Label", dataset.class_names[label_index])
+        vector = data_lib.one_hot(labels[index : index + 1], dataset.num_classes)[0]
+        st.plotly_chart(
+            figures.one_hot_figure(vector, dataset.class_names),
+            key="explore_one_hot",
+            config={"displayModeBar": False},
+        )
+        st.code(f"labels_np_onehot[{index}]\n{vector.astype(int).tolist()}", language="python")
+        st.caption(
+            "One-hot: the label as a vector with a 1 at the class's position and 0 elsewhere. "
+            "The network's last layer outputs one probability per class, and training "
+            "compares those with this vector."
+        )
+
+with facts_tab:
+    train_counts, test_counts, means = dataset_tables(dataset)
+    columns = st.columns(4)
+    columns[0].metric("Training images", f"{len(dataset.train_images):,}")
+    columns[1].metric("Test images", f"{len(dataset.test_images):,}")
+    columns[2].metric("Classes", dataset.num_classes)
+    columns[3].metric("Pixels per image", f"{28 * 28} (28×28)")
+
+    st.subheader("The files")
+    st.dataframe(
+        data_lib.header_table(dataset.headers),
+        hide_index=True,
+        key="explore_headers",
+        column_config={"bytes": st.column_config.NumberColumn("bytes (unpacked)", format="%d")},
+    )
+    with st.expander("What is the IDX format?"):
+        st.markdown(
+            "IDX is the simple binary format MNIST ships in. A file starts with a **magic "
+            "number**: two zero bytes, a type code (0x08 = unsigned bytes) and the number of "
+            "dimensions (3 for images, 1 for labels). Then comes the size of each dimension "
+            "(count, rows, columns), then the values themselves, one byte each. Every file "
+            "is checked: wrong magic numbers, cut-off or over-long files are refused."
+        )
+
+    distribution_column, means_column = st.columns(2)
+    with distribution_column:
+        st.subheader("Images per class")
+        st.plotly_chart(
+            figures.class_distribution(train_counts, test_counts, dataset.class_names),
+            key="explore_distribution",
+        )
+        st.caption("Roughly balanced classes mean accuracy is a fair summary of the model.")
+    with means_column:
+        st.subheader("The mean image of each class")
+        st.plotly_chart(
+            figures.mean_images_figure(means, dataset.class_names),
+            key="explore_means",
+            config={"displayModeBar": False},
+        )
+        st.caption("The average of every training image with that label: where the ink usually is.")
+
+with upload_tab:
+    st.markdown(
+        "Load your own IDX files (for example Fashion-MNIST): an images file and a labels "
+        "file, gzipped or not. Without a test pair, a sixth of the images is held out for "
+        "testing. The files only live in this browser session."
+    )
+    upload_columns = st.columns(2)
+    for position, (key, description) in enumerate(UPLOADS.items()):
+        upload_columns[position % 2].file_uploader(description, key=key)
+    button_column, reset_column, _ = st.columns([1, 1, 2])
+    button_column.button(
+        "Use these files", key="explore_upload_use", type="primary", on_click=use_uploaded_files
+    )
+    if st.session_state.get(ui.KEY_DATASET) is not None:
+        reset_column.button(
+            "Back to the default dataset", key="explore_upload_reset", on_click=use_default_dataset
+        )
+    message = st.session_state.get(KEY_UPLOAD_MESSAGE)
+    if message is not None:
+        kind, text = message
+        {"error": st.error, "info": st.info, "success": st.success}[kind](text)
