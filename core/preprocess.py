@@ -10,7 +10,8 @@ off-centre, too big) or a photo (dark ink on paper) goes through the same steps 
 2. invert when the picture is dark ink on a light background,
 3. remove the background level and faint noise, crop to the ink's bounding box,
 4. scale the longer side to 20 pixels with Lanczos resampling,
-5. paste into 28x28 and shift (whole pixels, as MNIST did) so the centre of mass is at (14, 14).
+5. paste into 28x28 and shift (whole pixels, as MNIST did) so the centre of mass is at (14, 14)
+   (the shift stops at the frame's edge, so no ink is cut off).
 
 The result is float32 in 0-255: every model in MNIST Studio takes raw 0-255 pixels.
 """
@@ -116,9 +117,10 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
 def _pil_to_array(image: Image.Image) -> np.ndarray:
     """Convert a PIL image of any mode to an L, RGB or RGBA uint8 array."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit scans use 0-65535; an 8-bit picture stored as 16-bit keeps 0-255.
         values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
-        return np.clip(values / top * 255.0, 0, 255).astype(np.uint8)
+        top = 65535.0 if values.max() > 255 else 255.0
+        return np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8)
     if image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
         top = 1.0 if values.max() <= 1.0 else 255.0
@@ -277,11 +279,15 @@ def preprocess_digit(image: np.ndarray | Image.Image) -> np.ndarray:
     column = (FRAME_SIZE - new_width) // 2
     frame[row : row + new_height, column : column + new_width] = small
     center_row, center_column = ndimage.center_of_mass(frame)
+    # Whole-pixel shifts, limited so that no ink leaves the frame.
     offset = (
-        round(CENTER_OF_MASS[0] - center_row),
-        round(CENTER_OF_MASS[1] - center_column),
+        int(np.clip(round(CENTER_OF_MASS[0] - center_row), -row, FRAME_SIZE - new_height - row)),
+        int(
+            np.clip(
+                round(CENTER_OF_MASS[1] - center_column), -column, FRAME_SIZE - new_width - column
+            )
+        ),
     )
-    # Whole-pixel shifts keep the strokes sharp, as in MNIST itself.
     centred = ndimage.shift(frame, offset, order=0, mode="constant", cval=0.0)
     return centred.astype(np.float32)
 
