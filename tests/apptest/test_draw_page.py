@@ -1,0 +1,151 @@
+"""AppTest of the Draw page: the default model, uploads, bad uploads and the model choice.
+
+The drawing canvas is a custom component that AppTest cannot drive (it returns no image
+there); drawing is tested in a real Chromium in tests/browser/test_draw_browser.py. Uploads
+go through the same preprocessing and prediction code as drawings.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import ui
+from core.data import load_default_dataset
+from tests.conftest import app_test
+
+PAGE = "pages/draw.py"
+DEFAULT_LABEL = "Default model (ships with MNIST Studio)"
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def photo_of_test_digit(index: int) -> tuple[bytes, int]:
+    """A test digit as dark ink on white paper, 4x larger, off-centre; and its label."""
+    dataset = load_default_dataset()
+    digit = Image.fromarray(255 - dataset.test_images[index]).resize((112, 112))
+    paper = Image.new("L", (200, 160), 255)
+    paper.paste(digit, (70, 20))
+    return png_bytes(np.asarray(paper)), int(dataset.test_labels[index])
+
+
+def constant_model(digit: int):
+    """A real Keras model that ignores its input and always predicts `digit`."""
+    import keras
+
+    bias = np.zeros(10, dtype="float32")
+    bias[digit] = 5.0
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                10,
+                activation="softmax",
+                kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(bias),
+            ),
+        ]
+    )
+    return model
+
+
+def upload(app, data: bytes, name: str = "digit.png", mime: str = "image/png"):
+    app.radio(key="draw_input").set_value("Upload a picture").run()
+    app.file_uploader(key="draw_upload").set_value((name, data, mime)).run()
+    assert not app.exception, [exception.message for exception in app.exception]
+    return app
+
+
+def predicted_digit(app) -> str | None:
+    metrics = [metric for metric in app.metric if metric.label == "Predicted digit"]
+    return metrics[0].value if metrics else None
+
+
+def test_page_renders_with_the_default_model_and_asks_for_a_drawing():
+    app = app_test(PAGE)
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Draw a digit"
+    model_box = app.selectbox(key="draw_model")
+    assert model_box.value == DEFAULT_LABEL
+    assert any("test accuracy" in caption.value for caption in app.caption)
+    assert any("Draw a digit" in info.value for info in app.info)
+    assert predicted_digit(app) is None
+    assert app.slider(key="draw_brush").value == 18
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 4])
+def test_uploaded_photo_of_a_digit_is_predicted(index):
+    data, label = photo_of_test_digit(index)
+    app = upload(app_test(PAGE), data)
+    assert not app.error
+    assert predicted_digit(app) == str(label)
+    assert any("Confidence" in markdown.value for markdown in app.markdown)
+    assert any(image for image in app.get("imgs")), "the 28x28 input is shown"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("notes.png", b"these are not pixels", "not an image that can be read"),
+        ("half.png", png_bytes(np.zeros((50, 50), np.uint8))[:40], "truncated or damaged"),
+    ],
+)
+def test_bad_upload_shows_an_error_and_no_prediction(name, data, message):
+    app = upload(app_test(PAGE), data, name=name)
+    assert len(app.error) == 1
+    assert message in app.error[0].value and name in app.error[0].value
+    assert predicted_digit(app) is None
+
+
+def test_blank_upload_says_draw_a_digit():
+    app = upload(app_test(PAGE), png_bytes(np.full((80, 80), 255, np.uint8)))
+    assert not app.error
+    assert any("Draw a digit" in info.value for info in app.info)
+    assert predicted_digit(app) is None
+
+
+def test_the_sessions_current_model_is_offered_first_and_used():
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=constant_model(3), label="Always three"
+    )
+    data, label = photo_of_test_digit(0)
+    assert label != 3
+    upload(app, data)
+    assert app.selectbox(key="draw_model").value == "Your current model: Always three"
+    assert predicted_digit(app) == "3"
+    app.selectbox(key="draw_model").set_value(DEFAULT_LABEL).run()
+    assert predicted_digit(app) == str(label)
+
+
+def test_a_stored_run_can_be_chosen(isolated_run_store):
+    from core.config import TrainingConfig
+    from core.runs import RunStore
+
+    RunStore(isolated_run_store).save_run(
+        kind="network",
+        name="Always four",
+        config=TrainingConfig().to_dict(),
+        history=None,
+        metrics={"test_accuracy": 0.1, "test_loss": 2.3},
+        timings={"train_seconds": 1.0, "predict_seconds": 0.1},
+        model=constant_model(4),
+    )
+    app = app_test(PAGE)
+    data, _ = photo_of_test_digit(0)
+    upload(app, data)
+    labels = app.selectbox(key="draw_model").options
+    stored = [label for label in labels if label.startswith("Stored run: Always four")]
+    assert len(stored) == 1 and "10.0%" in stored[0]
+    app.selectbox(key="draw_model").set_value(stored[0]).run()
+    assert not app.exception
+    assert predicted_digit(app) == "4"
