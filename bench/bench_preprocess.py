@@ -73,15 +73,20 @@ def main() -> None:
     model = keras.saving.load_model(DEFAULT_MODEL, safe_mode=True)
     compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
-    print(f"Default model: {DEFAULT_MODEL.relative_to(PROJECT_ROOT)}, "
-          f"{model.count_params():,} parameters; {len(canvases)} drawings 280x280x4 uint8")  # fmt: skip
+    print(
+        f"Default model: {DEFAULT_MODEL.relative_to(PROJECT_ROOT)}, "
+        f"{model.count_params():,} parameters; {len(canvases)} drawings 280x280x4 uint8"
+    )
     report("preprocess_digit", time_calls(preprocess_digit, canvases))
     report(
         "model(x, training=False)",
         time_calls(lambda d: np.asarray(model(d[np.newaxis], training=False)), digits),
     )
     report("tf.function(model)", time_calls(lambda d: compiled(d[np.newaxis]).numpy(), digits))
-    report("model.predict(x)", time_calls(lambda d: model.predict(d[np.newaxis], verbose=0), digits))
+    report(
+        "model.predict(x)",
+        time_calls(lambda d: model.predict(d[np.newaxis], verbose=0), digits),
+    )
     report(
         "canvas -> probabilities (page's path)",
         time_calls(lambda c: predict_probabilities(model, preprocess_digit(c)), canvases),
