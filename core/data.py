@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import pandas as pd
 
 from core import settings
 from core.idx import IdxHeader, read_idx
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMAGE_SIZE = (28, 28)
 DIGIT_CLASS_NAMES = tuple(str(digit) for digit in range(10))
@@ -499,18 +501,22 @@ def mean_images(images: np.ndarray, labels: np.ndarray, num_classes: int) -> np.
 
 
 def header_table(headers: dict[str, IdxHeader]) -> pd.DataFrame:
-    """Return one row per IDX file: magic number, type, count, rows, columns, size."""
+    """Return one row per IDX file: magic number, type, count, rows, columns, size.
+
+    Rows and columns are text ("–" for label files, which have neither).
+    """
+    import pandas as pd
+
     rows = []
     for file_name, header in headers.items():
         rows.append(
             {
                 "file": file_name,
-                "magic": f"0x{header.magic:08X} ({header.magic})",
+                "magic": f"0x{header.magic:08X}",
                 "type": header.type_name,
-                "dimensions": header.ndim,
                 "count": header.count,
-                "rows": header.shape[1] if header.ndim > 1 else None,
-                "columns": header.shape[2] if header.ndim > 2 else None,
+                "rows": str(header.shape[1]) if header.ndim > 1 else "–",
+                "columns": str(header.shape[2]) if header.ndim > 2 else "–",
                 "bytes": header.header_bytes + header.payload_bytes,
             }
         )

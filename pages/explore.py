@@ -158,14 +158,17 @@ with facts_tab:
     columns[0].metric("Training images", f"{len(dataset.train_images):,}")
     columns[1].metric("Test images", f"{len(dataset.test_images):,}")
     columns[2].metric("Classes", dataset.num_classes)
-    columns[3].metric("Pixels per image", f"{28 * 28} (28×28)")
+    columns[3].metric("Image size", "28×28")
 
     st.subheader("The files")
     st.dataframe(
         data_lib.header_table(dataset.headers),
         hide_index=True,
         key="explore_headers",
-        column_config={"bytes": st.column_config.NumberColumn("bytes (unpacked)", format="%d")},
+        column_config={
+            "count": st.column_config.NumberColumn(format="localized"),
+            "bytes": st.column_config.NumberColumn("bytes unpacked", format="localized"),
+        },
     )
     with st.expander("What is the IDX format?"):
         st.markdown(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 # Dark digits on white, like ink on paper; the same scale for every image figure.
 INK_SCALE = "Greys"
@@ -128,42 +128,40 @@ def mean_images_figure(
 
     Args:
         means: ``(num_classes, rows, columns)`` mean images, values 0-255.
-        class_names: One name per class, used as subplot titles.
+        class_names: One name per class, shown above its image.
         columns: Images per grid row.
 
     Returns:
         The figure.
     """
     means = np.asarray(means)
-    count = len(means)
-    grid_rows = max(1, -(-count // columns))
-    figure = make_subplots(
-        rows=grid_rows,
-        cols=columns,
-        subplot_titles=[str(name) for name in class_names],
-        horizontal_spacing=0.02,
-        vertical_spacing=0.08,
-    )
-    for index, image in enumerate(means):
-        figure.add_trace(
-            go.Heatmap(
-                z=image,
-                zmin=0,
-                zmax=255,
-                colorscale=INK_SCALE,
-                showscale=False,
-                hovertemplate=(
-                    f"class {class_names[index]}<br>row %{{y}}, column %{{x}}"
-                    "<br>mean %{z:.1f}<extra></extra>"
-                ),
-            ),
-            row=index // columns + 1,
-            col=index % columns + 1,
+    if means.ndim != 3 or len(means) != len(class_names):
+        raise ValueError(
+            f"Expected one mean image per class ({len(class_names)}), not an array of "
+            f"shape {means.shape}."
         )
-    figure.update_xaxes(showticklabels=False, constrain="domain")
-    figure.update_yaxes(showticklabels=False, autorange="reversed", constrain="domain")
-    for index in range(count):
-        axis_suffix = "" if index == 0 else str(index + 1)
-        figure.update_layout({f"yaxis{axis_suffix}": {"scaleanchor": f"x{axis_suffix}"}})
-    figure.update_layout(height=190 * grid_rows, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    figure = px.imshow(
+        means,
+        facet_col=0,
+        facet_col_wrap=columns,
+        facet_row_spacing=0.08,
+        facet_col_spacing=0.02,
+        color_continuous_scale=INK_SCALE,
+        zmin=0,
+        zmax=255,
+    )
+    figure.for_each_annotation(
+        lambda annotation: annotation.update(
+            text=str(class_names[int(annotation.text.split("=")[-1])])
+        )
+    )
+    figure.update_traces(hovertemplate="row %{y}, column %{x}<br>mean %{z:.1f}<extra></extra>")
+    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
+    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
+    grid_rows = -(-len(means) // columns)
+    figure.update_layout(
+        height=150 * grid_rows + 40,
+        coloraxis_showscale=False,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
     return figure
