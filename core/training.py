@@ -1,0 +1,446 @@
+"""Train a network on a dataset with live progress and a stop switch.
+
+`train_model` is the one training path of the app, used by the Train page's background
+job, the tests and the benchmark:
+
+1. split the dataset (`core.data.make_splits`),
+2. build the compiled model (`core.model.build_model`),
+3. fit it with a Keras callback that reports progress and honours a stop event,
+4. evaluate it on the held-out test images (loss, accuracy, confusion matrix).
+
+Speed without changing the maths: several batches run per call into TensorFlow
+(`steps_per_execution`, chosen so one call takes about a tenth of a second), and the
+images stay `uint8` until the model's first layer. The gradient steps, their order and the
+seeded shuffling are the same as a plain `model.fit`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.config import TrainingConfig
+from core.model import count_parameters
+
+ProgressFunction = Callable[[dict[str, Any]], None]
+
+# At most this many batch-level progress events a second (epoch events always go out).
+PROGRESS_EVENTS_PER_SECOND = 4.0
+# One call into TensorFlow should take about this long, so Stop acts well under a second.
+TARGET_SECONDS_PER_EXECUTION = 0.1
+MAX_STEPS_PER_EXECUTION = 64
+# A conservative estimate of this kind of machine's training throughput, used only to pick
+# steps_per_execution; see bench/README.md for measured figures.
+ASSUMED_FLOPS_PER_SECOND = 15e9
+PREDICT_BATCH_SIZE = 1024
+# Probabilities are clipped like Keras does before the log in cross-entropy.
+EPSILON = 1e-7
+
+PROGRESS_KEYS = (
+    "phase",
+    "epoch",
+    "epochs",
+    "batch",
+    "batches",
+    "fraction",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "samples_per_second",
+    "elapsed",
+    "eta",
+)
+
+
+@dataclass
+class TrainingResult:
+    """What one training run produced.
+
+    Attributes:
+        model: The trained (or, when stopped, partly trained) compiled Keras model.
+        config: The configuration it was trained with.
+        history: Per-epoch lists: loss, accuracy, val_loss, val_accuracy (the validation
+            lists are empty without a validation set). A stopped run's unfinished epoch is
+            not in it.
+        stopped: True when Stop ended the training early.
+        seconds: Wall-clock seconds of training (the fit, without the final evaluation).
+        test_loss: Cross-entropy on the test images.
+        test_accuracy: Share of test images classified correctly (0 to 1).
+        confusion_matrix: Counts, true class in rows, predicted class in columns.
+        epochs_trained: Epochs done, with a fraction for a stopped epoch (e.g. 2.4).
+        samples_per_second: Training images processed per second.
+        evaluate_seconds: Seconds spent predicting the test images.
+        parameters: Number of parameters of the model.
+        num_train, num_val, num_test: Sizes of the three splits.
+    """
+
+    model: Any
+    config: TrainingConfig
+    history: dict[str, list[float]]
+    stopped: bool
+    seconds: float
+    test_loss: float
+    test_accuracy: float
+    confusion_matrix: np.ndarray
+    epochs_trained: float
+    samples_per_second: float
+    evaluate_seconds: float
+    parameters: int
+    num_train: int
+    num_val: int
+    num_test: int
+    test_predictions: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Test metrics, as the run store takes them."""
+        return {"test_accuracy": self.test_accuracy, "test_loss": self.test_loss}
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Timings, as the run store takes them."""
+        return {
+            "train_seconds": self.seconds,
+            "predict_seconds": self.evaluate_seconds,
+            "samples_per_second": self.samples_per_second,
+        }
+
+
+def training_flops_per_sample(config: TrainingConfig, num_classes: int = 10) -> float:
+    """Estimate floating-point operations to train on one image (forward + backward).
+
+    A forward pass costs 2 operations per weight use (multiply and add); the backward pass
+    about twice the forward pass. Dense weights are used once per image; a convolution's
+    weights once per output position.
+
+    Args:
+        config: The training configuration.
+        num_classes: Number of output classes.
+
+    Returns:
+        The estimated operations per training image.
+    """
+    forward = 0.0
+    if config.architecture == "cnn":
+        channels, side = 1, 28
+        for filters in config.conv_filters:
+            forward += 2.0 * side * side * 9 * channels * filters
+            channels, side = filters, side // 2
+        inputs = side * side * channels
+    else:
+        inputs = 784
+    for units in (*config.hidden_layers, num_classes):
+        forward += 2.0 * inputs * units
+        inputs = units
+    return 3.0 * forward
+
+
+def choose_steps_per_execution(
+    config: TrainingConfig, num_train: int, num_classes: int = 10
+) -> int:
+    """Pick how many batches run per call into TensorFlow.
+
+    More batches per call cut Python overhead (large for a small model on a CPU); fewer keep
+    Stop and the progress bar responsive. Aim for about `TARGET_SECONDS_PER_EXECUTION`.
+
+    Args:
+        config: The training configuration.
+        num_train: Number of training images.
+        num_classes: Number of output classes.
+
+    Returns:
+        A step count between 1 and `MAX_STEPS_PER_EXECUTION`, at most the batches per epoch.
+    """
+    step_seconds = training_flops_per_sample(config, num_classes) * config.batch_size
+    step_seconds /= ASSUMED_FLOPS_PER_SECOND
+    steps = int(TARGET_SECONDS_PER_EXECUTION / max(step_seconds, 1e-9))
+    batches = math.ceil(num_train / config.batch_size)
+    return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of predicted probabilities against integer labels.
+
+    The same number as Keras's categorical cross-entropy with one-hot labels (what the
+    article uses) and its sparse variant with integer labels.
+
+    Args:
+        probabilities: (N, classes) predicted probabilities.
+        labels: (N,) integer labels.
+
+    Returns:
+        The mean of -log(probability of the true class), probabilities clipped to
+        [1e-7, 1 - 1e-7] as Keras does.
+    """
+    chosen = probabilities[np.arange(len(labels)), labels.astype(np.int64)]
+    return float(-np.mean(np.log(np.clip(chosen, EPSILON, 1.0 - EPSILON))))
+
+
+def _progress_callback(
+    *,
+    epochs: int,
+    batches: int,
+    batch_size: int,
+    num_train: int,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    on_progress: ProgressFunction | None,
+    stop_event: threading.Event | None,
+):
+    """Return a Keras callback that reports progress, validates and watches Stop."""
+    import keras
+
+    class ProgressCallback(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: dict[str, list[float]] = {
+                "loss": [],
+                "accuracy": [],
+                "val_loss": [],
+                "val_accuracy": [],
+            }
+            self.stopped = False
+            self.epoch = 0
+            self.batch = 0
+            self.start = time.perf_counter()
+            self.last_event = 0.0
+            self.events = 0
+            self.latest: dict[str, Any] = {}
+            self.validation_seconds = 0.0
+
+        # Helpers ---------------------------------------------------------------------
+
+        def _check_stop(self) -> None:
+            if stop_event is not None and stop_event.is_set() and not self.stopped:
+                self.stopped = True
+                self.model.stop_training = True
+
+        def steps_done(self) -> int:
+            return self.epoch * batches + self.batch
+
+        def epochs_trained(self) -> float:
+            return self.epoch + self.batch / batches
+
+        def _emit(self, kind: str, **values: Any) -> None:
+            elapsed = time.perf_counter() - self.start
+            steps = self.steps_done()
+            # Samples seen so far: whole epochs plus this epoch's batches (last may be short).
+            samples = self.epoch * num_train + min(self.batch * batch_size, num_train)
+            fraction = min(1.0, steps / (epochs * batches))
+            train_seconds = max(elapsed - self.validation_seconds, 1e-9)
+            per_step = train_seconds / steps if steps else None
+            eta = None
+            if per_step is not None:
+                remaining = (epochs * batches - steps) * per_step
+                if self.epoch and self.validation_seconds:
+                    remaining += (epochs - self.epoch) * self.validation_seconds / self.epoch
+                eta = max(0.0, remaining)
+            event = {
+                "kind": kind,
+                "phase": "training",
+                "epoch": min(self.epoch + 1, epochs) if kind != "epoch" else self.epoch,
+                "epochs": epochs,
+                "batch": self.batch,
+                "batches": batches,
+                "fraction": fraction,
+                "epochs_trained": self.epochs_trained(),
+                "samples_per_second": samples / train_seconds if steps else None,
+                "elapsed": elapsed,
+                "eta": eta,
+            }
+            event.update(values)
+            self.latest = event
+            self.events += 1
+            self.last_event = time.perf_counter()
+            if on_progress is not None:
+                on_progress(event)
+
+        # Keras hooks -----------------------------------------------------------------
+
+        def on_train_begin(self, logs=None) -> None:
+            self.start = time.perf_counter()
+            self._emit("start", loss=None, accuracy=None, val_loss=None, val_accuracy=None)
+            self._check_stop()
+
+        def on_epoch_begin(self, epoch, logs=None) -> None:
+            self.epoch = epoch
+            self.batch = 0
+            self._check_stop()
+
+        def on_train_batch_begin(self, batch, logs=None) -> None:
+            self._check_stop()
+
+        def on_train_batch_end(self, batch, logs=None) -> None:
+            # With steps_per_execution, `batch` is the last batch of the chunk (0-based).
+            self.batch = min(batch + 1, batches)
+            self._check_stop()
+            now = time.perf_counter()
+            if now - self.last_event >= 1.0 / PROGRESS_EVENTS_PER_SECOND:
+                logs = logs or {}
+                self._emit(
+                    "batch",
+                    loss=_float(logs.get("loss")),
+                    accuracy=_float(logs.get("accuracy")),
+                    # The latest epoch's validation figures, until the next epoch ends.
+                    val_loss=self.latest.get("val_loss"),
+                    val_accuracy=self.latest.get("val_accuracy"),
+                )
+
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            if self.stopped and self.batch < batches:
+                # An unfinished epoch is not a point on the epoch curves.
+                return
+            logs = logs or {}
+            self.epoch = epoch + 1
+            self.batch = 0
+            loss, accuracy = _float(logs.get("loss")), _float(logs.get("accuracy"))
+            val_loss = val_accuracy = None
+            if validation is not None:
+                started = time.perf_counter()
+                x_val, y_val = validation
+                probabilities = self.model.predict(x_val, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+                val_loss = cross_entropy(probabilities, y_val)
+                val_accuracy = float(np.mean(probabilities.argmax(axis=1) == y_val))
+                self.validation_seconds += time.perf_counter() - started
+                self.history["val_loss"].append(val_loss)
+                self.history["val_accuracy"].append(val_accuracy)
+                logs["val_loss"], logs["val_accuracy"] = val_loss, val_accuracy
+            self.history["loss"].append(loss)
+            self.history["accuracy"].append(accuracy)
+            self._emit(
+                "epoch",
+                loss=loss,
+                accuracy=accuracy,
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
+            )
+            self._check_stop()
+
+    return ProgressCallback()
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def train_model(
+    config: TrainingConfig,
+    dataset: Any,
+    on_progress: ProgressFunction | None = None,
+    stop_event: threading.Event | None = None,
+) -> TrainingResult:
+    """Train the network of `config` on `dataset` and evaluate it on the test images.
+
+    Args:
+        config: The training configuration.
+        dataset: A `core.data.Dataset`.
+        on_progress: Called (in the training thread) with a progress dict: keys `kind`
+            ("start", "batch", "epoch", "evaluating", "done"), `phase`, `epoch`, `epochs`,
+            `batch`, `batches`, `fraction` (0-1 overall), `loss`, `accuracy` (running
+            averages over the epoch so far), `val_loss`, `val_accuracy` (epoch events),
+            `samples_per_second`, `elapsed`, `eta` (seconds), `epochs_trained`. Batch
+            events come at most `PROGRESS_EVENTS_PER_SECOND` times a second.
+        stop_event: When set, training ends after the current chunk of batches; the partly
+            trained model is evaluated and returned with `stopped=True`.
+
+    Returns:
+        The `TrainingResult`.
+
+    Raises:
+        ValueError: When the dataset cannot be split as the configuration asks (e.g. a
+            training-set size larger than the images available).
+    """
+    from core.data import make_splits
+    from core.model import build_model
+
+    splits = make_splits(
+        dataset,
+        split=config.split,
+        validation_fraction=config.validation_fraction,
+        train_size=config.train_size,
+        seed=config.seed,
+    )
+    num_classes = dataset.num_classes
+    num_train = len(splits.x_train)
+    if num_train == 0:
+        raise ValueError("No training images are left; lower the validation fraction.")
+    batch_size = min(config.batch_size, num_train)
+    batches = math.ceil(num_train / batch_size)
+    steps_per_execution = choose_steps_per_execution(config, num_train, num_classes)
+    model = build_model(config, num_classes, steps_per_execution=steps_per_execution)
+    validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
+    callback = _progress_callback(
+        epochs=config.epochs,
+        batches=batches,
+        batch_size=batch_size,
+        num_train=num_train,
+        validation=validation,
+        on_progress=on_progress,
+        stop_event=stop_event,
+    )
+
+    started = time.perf_counter()
+    if stop_event is None or not stop_event.is_set():
+        model.fit(
+            splits.x_train,
+            splits.y_train,
+            batch_size=batch_size,
+            epochs=config.epochs,
+            shuffle=True,
+            callbacks=[callback],
+            verbose=0,
+        )
+    else:
+        callback.stopped = True
+    seconds = time.perf_counter() - started
+    stopped = callback.stopped
+
+    if on_progress is not None:
+        on_progress({**callback.latest, "kind": "evaluating", "phase": "evaluating"})
+    evaluate_started = time.perf_counter()
+    probabilities = model.predict(splits.x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    evaluate_seconds = time.perf_counter() - evaluate_started
+    predictions = probabilities.argmax(axis=1)
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(splits.y_test, predictions, labels=np.arange(num_classes))
+    train_seconds = max(seconds - callback.validation_seconds, 1e-9)
+    epochs_trained = callback.epochs_trained() if stopped else float(callback.epoch)
+    result = TrainingResult(
+        model=model,
+        config=config,
+        history=callback.history,
+        stopped=stopped,
+        seconds=seconds,
+        test_loss=cross_entropy(probabilities, splits.y_test),
+        test_accuracy=float(np.mean(predictions == splits.y_test)),
+        confusion_matrix=matrix,
+        epochs_trained=epochs_trained,
+        samples_per_second=epochs_trained * num_train / train_seconds,
+        evaluate_seconds=evaluate_seconds,
+        parameters=count_parameters(config, num_classes),
+        num_train=num_train,
+        num_val=len(splits.x_val),
+        num_test=len(splits.x_test),
+        test_predictions=predictions,
+    )
+    if on_progress is not None:
+        on_progress(
+            {
+                **callback.latest,
+                "kind": "done",
+                "phase": "done",
+                "fraction": 1.0 if not stopped else callback.latest.get("fraction", 0.0),
+                "eta": 0.0,
+                "test_loss": result.test_loss,
+                "test_accuracy": result.test_accuracy,
+                "stopped": stopped,
+            }
+        )
+    return result

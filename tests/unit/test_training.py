@@ -1,0 +1,128 @@
+"""Tests of core.training: a short real training, progress events, Stop, seeding."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from core.config import TrainingConfig
+from core.data import load_default_dataset
+from core.training import (
+    MAX_STEPS_PER_EXECUTION,
+    PROGRESS_KEYS,
+    choose_steps_per_execution,
+    cross_entropy,
+    train_model,
+)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_default_dataset()
+
+
+def test_short_training_on_2000_images_learns(dataset):
+    config = TrainingConfig(hidden_layers=(128,), train_size=2_000, epochs=4, seed=1)
+    events = []
+    result = train_model(config, dataset, on_progress=events.append)
+
+    assert result.test_accuracy > 0.80
+    assert not result.stopped
+    assert (result.num_train, result.num_val, result.num_test) == (2_000, 6_000, 10_000)
+    assert len(result.history["loss"]) == 4
+    assert len(result.history["val_accuracy"]) == 4
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert result.confusion_matrix.shape == (10, 10)
+    assert result.confusion_matrix.sum() == 10_000
+    # The confusion matrix's diagonal is the accuracy.
+    assert np.trace(result.confusion_matrix) / 10_000 == pytest.approx(result.test_accuracy)
+    assert result.parameters == 101_770
+    assert result.epochs_trained == 4.0
+
+    kinds = [event["kind"] for event in events]
+    assert kinds[0] == "start"
+    assert kinds.count("epoch") == 4
+    assert kinds[-2:] == ["evaluating", "done"]
+    for event in events:
+        assert set(PROGRESS_KEYS) <= set(event)
+    fractions = [event["fraction"] for event in events]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    epoch_events = [event for event in events if event["kind"] == "epoch"]
+    assert [event["epoch"] for event in epoch_events] == [1, 2, 3, 4]
+    assert epoch_events[-1]["val_accuracy"] == pytest.approx(result.history["val_accuracy"][-1])
+    assert epoch_events[-1]["samples_per_second"] > 0
+    assert events[-1]["test_accuracy"] == result.test_accuracy
+
+
+def test_stop_ends_early_and_keeps_a_usable_model(dataset):
+    config = TrainingConfig(
+        hidden_layers=(128,), train_size=20_000, batch_size=32, epochs=50, validation_fraction=0
+    )
+    stop_event = threading.Event()
+    events = []
+
+    def on_progress(event):
+        events.append(event)
+        if event["kind"] == "batch":
+            stop_event.set()
+
+    result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+
+    assert result.stopped
+    # Stopped inside the first epoch: no finished epoch, a fraction of one trained.
+    assert 0 < result.epochs_trained < 1
+    assert result.history["loss"] == []
+    assert max(event["fraction"] for event in events) < 0.02
+    # The partly trained model is kept and works.
+    assert result.test_accuracy > 0.6
+    probabilities = result.model.predict(dataset.test_images[:5], verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_stop_before_start_returns_the_untrained_model(dataset):
+    stop_event = threading.Event()
+    stop_event.set()
+    config = TrainingConfig(train_size=500, epochs=3)
+    result = train_model(config, dataset, stop_event=stop_event)
+    assert result.stopped
+    assert result.epochs_trained == 0
+    assert result.test_accuracy < 0.5
+
+
+def test_same_config_and_seed_give_the_same_result(dataset):
+    config = TrainingConfig(hidden_layers=(32,), train_size=1_000, epochs=2, dropout=0.2, seed=5)
+    first = train_model(config, dataset)
+    second = train_model(config, dataset)
+    assert first.history == second.history
+    assert first.test_accuracy == second.test_accuracy
+    np.testing.assert_array_equal(first.confusion_matrix, second.confusion_matrix)
+    other = train_model(TrainingConfig(**{**config.to_dict(), "seed": 6}), dataset)
+    assert other.history["loss"] != first.history["loss"]
+
+
+def test_too_large_training_size_is_a_value_error(dataset):
+    config = TrainingConfig(train_size=60_000, validation_fraction=0.1)
+    with pytest.raises(ValueError, match="training size"):
+        train_model(config, dataset)
+
+
+def test_steps_per_execution_stays_in_bounds():
+    small = TrainingConfig(hidden_layers=(16,), batch_size=32)
+    huge = TrainingConfig(hidden_layers=(2048,) * 8, batch_size=60_000)
+    assert choose_steps_per_execution(small, 60_000) == MAX_STEPS_PER_EXECUTION
+    assert choose_steps_per_execution(small, 100) == 4  # never more than the batches
+    assert choose_steps_per_execution(huge, 60_000) == 1
+
+
+def test_cross_entropy_matches_keras():
+    import keras
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(10), size=50).astype(np.float32)
+    labels = rng.integers(0, 10, size=50)
+    expected = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    assert cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
+    one_hot = np.eye(10, dtype=np.float32)[labels]
+    categorical = keras.losses.CategoricalCrossentropy()(one_hot, probabilities)
+    assert cross_entropy(probabilities, labels) == pytest.approx(float(categorical), rel=1e-5)
