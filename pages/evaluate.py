@@ -1,0 +1,422 @@
+"""Evaluate: where the model is right, where it is wrong, and a look inside the network."""
+
+import uuid
+
+import numpy as np
+import streamlit as st
+
+import ui
+from core import settings
+from core.data import Dataset, make_splits
+from core.evaluation import (
+    Evaluation,
+    cell_indices,
+    evaluate,
+    first_layer_weights,
+    layer_activations,
+    misclassified,
+)
+from core.figures import evaluation as figures
+from core.figures.explore import pixel_heatmap
+from core.figures.prediction import probability_bars
+
+GALLERY_SIZE = 40
+GALLERY_COLUMNS = 10
+MAX_WEIGHT_TILES = 64
+ANY = "Any"
+CURRENT = "current"
+DEFAULT = "default"
+RUN_PREFIX = "run:"
+KEY_MODEL_TOKEN = "evaluate_model_token"
+
+# Widget keys.
+KEY_MODEL = "evaluate_model"
+KEY_NORMALIZE = "evaluate_normalize"
+KEY_TRUE = "evaluate_true"
+KEY_PREDICTED = "evaluate_predicted"
+KEY_CONFUSION = "evaluate_confusion"
+KEY_CELL_GALLERY = "evaluate_cell_gallery"
+KEY_IMAGE = "evaluate_image_index"
+KEY_MISTAKE_TRUE = "evaluate_mistake_true"
+KEY_MISTAKE_PREDICTED = "evaluate_mistake_predicted"
+KEY_MISTAKE_GALLERY = "evaluate_mistake_gallery"
+KEY_COMPARE_WITH = "evaluate_compare_with"
+KEY_COMPARE_MODE = "evaluate_compare_mode"
+KEY_CELL_FOR = "evaluate_cell_model"  # the model whose evaluation chose the default cell
+
+
+# --- Models and their evaluations (cached) ---------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the stored model…", max_entries=8)
+def load_stored_model(runs_folder: str, run_id: str):
+    """Load a stored run's Keras model once per process."""
+    return ui.run_store().load_model(run_id)
+
+
+@st.cache_resource(show_spinner=False, hash_funcs={Dataset: lambda dataset: dataset.fingerprint})
+def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The test images a run was not trained on: the test files, or the article's 15,000."""
+    if split == "official":
+        return dataset.test_images, dataset.test_labels
+    splits = make_splits(dataset, split=split, validation_fraction=0.0, seed=seed)
+    return splits.x_test, splits.y_test
+
+
+@st.cache_resource(
+    show_spinner="Evaluating the model on the test images…",
+    max_entries=16,
+    hash_funcs={Dataset: lambda dataset: dataset.fingerprint},
+)
+def cached_evaluation(model_key: str, dataset: Dataset, split: str, seed: int, _model):
+    """Evaluate a model once per (model, data set, split); every widget reuses the result."""
+    images, labels = held_out_set(dataset, split, seed)
+    return evaluate(_model, images, labels, class_names=dataset.class_names)
+
+
+def _config_value(config, name: str, default):
+    if config is None:
+        return default
+    if isinstance(config, dict):
+        return config.get(name, default)
+    return getattr(config, name, default)
+
+
+def session_model_key(model) -> str:
+    """A key that names this session's current model object for the caches."""
+    token = st.session_state.get(KEY_MODEL_TOKEN)
+    if token is None or token[0] is not model:
+        token = (model, uuid.uuid4().hex)
+        st.session_state[KEY_MODEL_TOKEN] = token
+    return f"session:{token[1]}"
+
+
+def model_options() -> dict[str, str]:
+    """Option key -> label of every model this page can evaluate."""
+    options = {}
+    current = ui.current_model()
+    if current is not None:
+        options[CURRENT] = f"{current.label} (this session)"
+    try:
+        runs = ui.run_store().list_runs()
+    except (OSError, ValueError):
+        runs = None
+    if runs is not None and len(runs):
+        networks = runs[(runs["kind"] == "network") & runs["has_model"]]
+        for run in networks.itertuples():
+            if current is not None and current.run_id == run.id:
+                continue
+            accuracy = "" if np.isnan(run.test_accuracy) else f", {run.test_accuracy:.1%}"
+            options[RUN_PREFIX + run.id] = f"{run.name} ({run.summary}{accuracy})"
+    if (ui.DEFAULT_MODEL_DIR / "model.keras").exists():
+        options[DEFAULT] = "Shipped default model"
+    return options
+
+
+def resolve_model(option: str):
+    """Return (cache key, model, config) of a model option; raises ValueError on failure."""
+    if option == CURRENT:
+        current = ui.current_model()
+        key = f"run:{current.run_id}" if current.run_id else session_model_key(current.model)
+        return key, current.model, current.config
+    if option == DEFAULT:
+        loaded = ui.default_model()
+        if loaded is None:
+            raise ValueError("The shipped default model is not there.")
+        model, metadata = loaded
+        return DEFAULT, model, metadata.get("config")
+    run_id = option.removeprefix(RUN_PREFIX)
+    model = load_stored_model(str(settings.runs_dir()), run_id)
+    if not hasattr(model, "layers"):
+        raise ValueError("This run is a scikit-learn baseline; evaluate networks here.")
+    return option, model, ui.run_store().get_run(run_id).config
+
+
+def evaluation_of(option: str, dataset: Dataset):
+    """Return (model, evaluation, held-out images, split) of a model option."""
+    key, model, config = resolve_model(option)
+    split = _config_value(config, "split", "official")
+    seed = int(_config_value(config, "seed", 0))
+    num_outputs = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    if num_outputs is not None and num_outputs != dataset.num_classes:
+        raise ValueError(
+            f"The model predicts {num_outputs} classes but the data set has "
+            f"{dataset.num_classes}; pick a model trained on this data set."
+        )
+    evaluation = cached_evaluation(key, dataset, split, seed, model)
+    return model, evaluation, held_out_set(dataset, split, seed)[0], split
+
+
+# --- Widgets ---------------------------------------------------------------------------------
+
+
+def pick_cell(evaluation: Evaluation, option: str) -> tuple[int, int]:
+    """The true/predicted selectboxes (the fallback to clicking a confusion-matrix cell)."""
+    classes = list(range(evaluation.num_classes))
+    if st.session_state.get(KEY_CELL_FOR) != option or KEY_TRUE not in st.session_state:
+        # Start at the most frequent mistake.
+        mistakes = evaluation.confusion.copy()
+        np.fill_diagonal(mistakes, -1)
+        true_label, predicted_label = np.unravel_index(mistakes.argmax(), mistakes.shape)
+        st.session_state[KEY_TRUE] = int(true_label)
+        st.session_state[KEY_PREDICTED] = int(predicted_label)
+        st.session_state[KEY_CELL_FOR] = option
+    name = evaluation.class_names.__getitem__
+    left, right = st.columns(2)
+    true_label = left.selectbox("True class", classes, key=KEY_TRUE, format_func=name)
+    predicted_label = right.selectbox(
+        "Predicted class", classes, key=KEY_PREDICTED, format_func=name
+    )
+    return true_label, predicted_label
+
+
+def on_cell_click() -> None:
+    """Copy a clicked confusion-matrix cell into the true/predicted selectboxes."""
+    points = st.session_state[KEY_CONFUSION].selection.points
+    if points:
+        true_label, predicted_label = points[0]["customdata"][:2]
+        st.session_state[KEY_TRUE] = int(true_label)
+        st.session_state[KEY_PREDICTED] = int(predicted_label)
+
+
+def on_gallery_click(gallery_key: str) -> None:
+    """Show a clicked gallery image in the per-digit probabilities section."""
+    points = st.session_state[gallery_key].selection.points
+    if points:
+        st.session_state[KEY_IMAGE] = int(points[0]["customdata"])
+
+
+def on_random_image(count: int) -> None:
+    st.session_state[KEY_IMAGE] = int(np.random.default_rng().integers(count))
+
+
+def gallery(evaluation: Evaluation, images: np.ndarray, indices: np.ndarray, key: str) -> None:
+    """Show up to GALLERY_SIZE images with their predicted class and its probability."""
+    if len(indices) == 0:
+        st.info("No images here.")
+        return
+    shown = indices[:GALLERY_SIZE]
+    names = evaluation.class_names
+    captions = [
+        f"{names[evaluation.predictions[index]]} · {evaluation.confidences[index]:.0%}"
+        for index in shown
+    ]
+    hover = [
+        f"test image {index}: true {names[evaluation.labels[index]]}, predicted "
+        f"{names[evaluation.predictions[index]]} ({evaluation.confidences[index]:.1%})"
+        for index in shown
+    ]
+    figure = figures.image_grid_figure(
+        images[shown], captions=captions, customdata=shown.tolist(), hover=hover,
+        columns=GALLERY_COLUMNS,
+    )  # fmt: skip
+    st.plotly_chart(
+        figure, key=key, on_select=lambda: on_gallery_click(key), selection_mode="points",
+        config={"displayModeBar": False},
+    )  # fmt: skip
+    more = f"the first {len(shown)} of {len(indices):,}" if len(indices) > len(shown) else "all"
+    st.caption(
+        f"Showing {more} images, most confident first; each caption is the predicted class "
+        "and its probability. Click an image to see all its probabilities below."
+    )
+
+
+# --- Page ------------------------------------------------------------------------------------
+
+st.title("Evaluate")
+st.caption(
+    "How well does a trained network do on digits it never saw during training, which ones "
+    "does it confuse, and what has it learned inside?"
+)
+
+dataset = ui.current_dataset()
+options = model_options()
+if CURRENT not in options:
+    st.info(
+        "No model trained in this session yet. Train one on the Train page"
+        + (", or pick a stored run below." if options else ".")
+    )
+    st.page_link(ui.page_path("train"), label="Go to Train", icon=":material/model_training:")
+    if not options:
+        st.stop()
+
+option = st.selectbox(
+    "Model", list(options), key=KEY_MODEL, format_func=lambda key: options.get(key, key)
+)
+try:
+    model, evaluation, images, split = evaluation_of(option, dataset)
+except ValueError as error:
+    st.error(f"This model cannot be evaluated: {error}")
+    st.stop()
+names = evaluation.class_names
+
+# Headline metrics and the per-digit report.
+st.header("How good is it?")
+held_out = "the article's held-out 15,000" if split == "article" else "the test set's"
+st.caption(
+    f"Measured on {held_out} {evaluation.num_examples:,} images of '{dataset.name}', "
+    "which the model never trained on."
+)
+accuracy_column, loss_column, mistakes_column = st.columns(3)
+accuracy_column.metric("Accuracy", f"{evaluation.accuracy:.2%}")
+loss_column.metric("Loss (cross-entropy)", f"{evaluation.loss:.4f}")
+mistakes_column.metric("Misclassified", f"{evaluation.num_mistakes:,}")
+with st.expander("Precision, recall and F1 per digit"):
+    st.markdown(
+        "**Precision**: of the images predicted as this digit, the share that really are. "
+        "**Recall**: of the images of this digit, the share found. **F1** is their harmonic "
+        "mean; **support** is how many test images have this label."
+    )
+st.dataframe(
+    evaluation.report,
+    key="evaluate_report",
+    column_config={
+        column: st.column_config.NumberColumn(column, format="%.3f")
+        for column in ("precision", "recall", "f1-score")
+    },
+)
+
+# The confusion matrix and the gallery of one cell.
+st.header("Which digits does it confuse?")
+st.caption(
+    "Row = true digit, column = predicted digit; the diagonal holds the correct predictions. "
+    "Click a cell (or choose the pair below) to see its images."
+)
+normalize = st.toggle("Show shares of each true digit instead of counts", key=KEY_NORMALIZE)
+matrix_column, cell_column = st.columns([5, 6])
+with cell_column:
+    true_label, predicted_label = pick_cell(evaluation, option)
+with matrix_column:
+    st.plotly_chart(
+        figures.confusion_matrix_figure(
+            evaluation.confusion, names, normalize=normalize,
+            selected=(true_label, predicted_label),
+        ),
+        key=KEY_CONFUSION, on_select=on_cell_click, selection_mode="points",
+        config={"displayModeBar": False},
+    )  # fmt: skip
+with cell_column:
+    cell = cell_indices(evaluation, true_label, predicted_label)
+    verdict = "correct" if true_label == predicted_label else "mistakes"
+    st.subheader(
+        f"True {names[true_label]}, predicted {names[predicted_label]}: "
+        f"{len(cell):,} images ({verdict})"
+    )
+    gallery(evaluation, images, cell, KEY_CELL_GALLERY)
+
+# One image's probabilities.
+st.header("Per-digit probabilities")
+st.caption(
+    "The last layer is a softmax: it turns the network's scores into ten probabilities that "
+    "add up to 1. The prediction is the largest one."
+)
+if KEY_IMAGE not in st.session_state or st.session_state[KEY_IMAGE] >= evaluation.num_examples:
+    st.session_state[KEY_IMAGE] = int(cell[0]) if len(cell) else 0
+pick_column, image_column, bars_column = st.columns([2, 3, 5])
+with pick_column:
+    index = st.number_input(
+        "Test image", min_value=0, max_value=evaluation.num_examples - 1, step=1, key=KEY_IMAGE
+    )
+    st.button(
+        "Random image", key="evaluate_random", icon=":material/casino:",
+        on_click=on_random_image, args=(evaluation.num_examples,),
+    )  # fmt: skip
+    st.caption("Or click any image in a gallery.")
+with image_column:
+    true_name = names[evaluation.labels[index]]
+    image_figure = pixel_heatmap(images[index], title=f"Test image {index}, true label {true_name}")
+    image_figure.update_layout(height=320)
+    st.plotly_chart(image_figure, key="evaluate_image", config={"displayModeBar": False})
+with bars_column:
+    st.plotly_chart(
+        probability_bars(evaluation.probabilities[index], names, int(evaluation.labels[index])),
+        key="evaluate_probabilities", config={"displayModeBar": False},
+    )  # fmt: skip
+
+# Every mistake.
+st.header("All mistakes")
+class_choices = [ANY, *range(evaluation.num_classes)]
+label_of = lambda value: value if value == ANY else names[value]  # noqa: E731
+filter_true, filter_predicted = st.columns(2)
+mistake_true = filter_true.selectbox(
+    "True digit", class_choices, key=KEY_MISTAKE_TRUE, format_func=label_of
+)
+mistake_predicted = filter_predicted.selectbox(
+    "Predicted digit", class_choices, key=KEY_MISTAKE_PREDICTED, format_func=label_of
+)
+mistakes = misclassified(
+    evaluation,
+    true_label=None if mistake_true == ANY else mistake_true,
+    predicted_label=None if mistake_predicted == ANY else mistake_predicted,
+)
+st.caption(f"{len(mistakes):,} misclassified images match.")
+gallery(evaluation, images, mistakes, KEY_MISTAKE_GALLERY)
+
+# Inside the network.
+st.header("Inside the network")
+weights_column, activations_column = st.columns(2)
+with weights_column:
+    st.subheader("First-layer weights")
+    try:
+        weights = first_layer_weights(model)
+    except ValueError as error:
+        st.info(f"Not available for this model: {error}")
+    else:
+        is_dense = weights.shape[1:] == (28, 28)
+        st.caption(
+            (
+                "Each tile is one neuron of the first hidden layer: its weight for every "
+                "pixel. Blue pixels push the neuron up when inked, red ones push it down."
+            )
+            if is_dense
+            else "Each tile is one 3x3 filter of the first convolution layer."
+        )
+        st.plotly_chart(
+            figures.weight_tiles_figure(weights, max_tiles=MAX_WEIGHT_TILES),
+            key="evaluate_weights", config={"displayModeBar": False},
+        )  # fmt: skip
+        if len(weights) > MAX_WEIGHT_TILES:
+            st.caption(f"The first {MAX_WEIGHT_TILES} of {len(weights)} are shown.")
+with activations_column:
+    st.subheader(f"Activations for test image {index}")
+    st.caption(
+        "What every neuron of each layer outputs for the image above: bright cells light up. "
+        "The last strip is the softmax output."
+    )
+    try:
+        activations = layer_activations(model, images[index])
+    except ValueError as error:
+        st.info(f"Not available for this model: {error}")
+    else:
+        st.plotly_chart(
+            figures.activation_strips_figure(activations, output_names=names),
+            key="evaluate_activations", config={"displayModeBar": False},
+        )  # fmt: skip
+
+# Compare with another model.
+st.header("Compare with another model")
+others = [key for key in options if key != option]
+if not others:
+    st.info("Train or store a second model to compare confusion matrices.")
+    st.stop()
+compare_column, mode_column = st.columns([3, 2])
+other = compare_column.selectbox(
+    "Compare with", others, key=KEY_COMPARE_WITH, format_func=lambda key: options[key]
+)
+mode = mode_column.radio(
+    "Show", list(figures.COMPARISON_MODES), key=KEY_COMPARE_MODE, horizontal=True
+)
+try:
+    _, other_evaluation, _, _ = evaluation_of(other, dataset)
+    comparison = figures.confusion_comparison_figure(
+        evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
+        run_names=(options[option][:40], options[other][:40]),
+    )  # fmt: skip
+except ValueError as error:
+    st.error(f"Cannot compare: {error}")
+    st.stop()
+st.caption(
+    f"Accuracy {evaluation.accuracy:.2%} vs {other_evaluation.accuracy:.2%}. Cells are shares "
+    "of each true digit, so test sets of different sizes compare fairly."
+)
+st.plotly_chart(comparison, key="evaluate_comparison", config={"displayModeBar": False})

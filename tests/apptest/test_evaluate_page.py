@@ -1,0 +1,126 @@
+"""The Evaluate page with a real (small) model in the session, and without one."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+import ui
+from core.evaluation import cell_indices, evaluate, misclassified
+from tests.conftest import app_test
+
+PAGE = "pages/evaluate.py"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A 784-32-10 network trained for one epoch on 2,000 images, and its evaluation."""
+    from core.config import TrainingConfig
+    from core.data import load_default_dataset
+    from core.model import build_model
+
+    dataset = load_default_dataset()
+    config = TrainingConfig(hidden_layers=(32,), epochs=1, batch_size=64, seed=2)
+    model = build_model(config)
+    model.fit(dataset.train_images[:2000], dataset.train_labels[:2000], epochs=1, verbose=0)
+    return model, config, evaluate(model, dataset.test_images, dataset.test_labels)
+
+
+def page_with_model(trained):
+    model, config, _ = trained
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="Test net 784-32-10", config=config
+    )
+    return app.run()
+
+
+def chart(app, key):
+    """The plotly figure (as a dict) of the chart with this widget key."""
+    for element in app.get("plotly_chart"):
+        if element.proto.id and key in element.proto.id:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart with key {key}")
+
+
+def values(data):
+    """A plotly JSON array as NumPy (plotly 6 sends NumPy arrays base64-encoded)."""
+    if isinstance(data, dict) and "bdata" in data:
+        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+        shape = [int(size) for size in str(data.get("shape", array.size)).split(",")]
+        return array.reshape(shape)
+    return np.asarray(data)
+
+
+def gallery_ids(app, key):
+    return values(chart(app, key)["data"][1]["customdata"]).tolist()
+
+
+def test_every_section_renders_with_a_model(trained):
+    _, _, expected = trained
+    app = page_with_model(trained)
+    assert not app.exception, [exception.message for exception in app.exception]
+    assert not app.error, [error.value for error in app.error]
+    headers = [header.value for header in app.header]
+    assert headers == [
+        "How good is it?",
+        "Which digits does it confuse?",
+        "Per-digit probabilities",
+        "All mistakes",
+        "Inside the network",
+        "Compare with another model",
+    ]
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Accuracy"] == f"{expected.accuracy:.2%}"
+    assert metrics["Misclassified"] == f"{expected.num_mistakes:,}"
+    report = app.dataframe[0].value
+    assert report.loc["3", "support"] == 1010
+    assert report.loc["7", "recall"] == pytest.approx(expected.report.loc["7", "recall"])
+    confusion = chart(app, "evaluate_confusion")
+    assert values(confusion["data"][0]["z"]).tolist() == expected.confusion.tolist()
+    for key in ("evaluate_probabilities", "evaluate_weights", "evaluate_activations"):
+        assert chart(app, key)["data"]
+    # The default cell is the most frequent mistake.
+    mistakes = expected.confusion.copy()
+    np.fill_diagonal(mistakes, -1)
+    true_label, predicted_label = np.unravel_index(mistakes.argmax(), mistakes.shape)
+    assert app.selectbox(key="evaluate_true").value == true_label
+    assert app.selectbox(key="evaluate_predicted").value == predicted_label
+    # With only one model there is nothing to compare with.
+    assert "second model" in app.info[-1].value
+
+
+def test_choosing_a_cell_shows_that_pairs_images(trained):
+    _, _, expected = trained
+    app = page_with_model(trained)
+    app.selectbox(key="evaluate_true").set_value(4)
+    app.selectbox(key="evaluate_predicted").set_value(9).run()
+    assert not app.exception
+    shown = gallery_ids(app, "evaluate_cell_gallery")
+    assert shown == cell_indices(expected, 4, 9)[:40].tolist()
+    assert all(expected.labels[index] == 4 for index in shown)
+    assert all(expected.predictions[index] == 9 for index in shown)
+    assert f"{expected.confusion[4, 9]:,} images" in app.subheader[0].value
+
+
+def test_mistake_filter_and_image_pick(trained):
+    _, _, expected = trained
+    app = page_with_model(trained)
+    app.selectbox(key="evaluate_mistake_true").set_value(7).run()
+    assert gallery_ids(app, "evaluate_mistake_gallery") == misclassified(expected, 7)[:40].tolist()
+    app.number_input(key="evaluate_image_index").set_value(123).run()
+    bars = chart(app, "evaluate_probabilities")["data"][0]
+    np.testing.assert_allclose(values(bars["y"]), expected.probabilities[123], atol=1e-6)
+    assert (
+        "sum of probabilities = 1.000"
+        in chart(app, "evaluate_probabilities")["layout"]["title"]["text"]
+    )
+
+
+def test_without_a_model_the_page_links_to_train():
+    app = app_test(PAGE).run()
+    assert not app.exception
+    assert "Train" in app.info[0].value
+    links = [element.proto.page for element in app.get("page_link")]
+    assert "train" in " ".join(links)
