@@ -54,6 +54,14 @@ def isolated_run_store(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def mnist():
+    """The bundled MNIST dataset (one read-only copy per process)."""
+    from core.data import load_default_dataset
+
+    return load_default_dataset()
+
+
+@pytest.fixture(scope="session")
 def output_dir() -> Path:
     """Return the folder for screenshots and other test artefacts."""
     OUTPUT_DIR.mkdir(exist_ok=True)

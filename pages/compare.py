@@ -1,0 +1,367 @@
+"""Compare runs: every stored run side by side, classical baselines, sweeps and export."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from core import settings
+from core.baselines import BASELINES
+from core.config import PRESETS, TrainingConfig
+from core.figures.compare import overlaid_curves, sweep_parallel_coordinates, tradeoff_scatter
+from core.imports import UploadError, config_from_json, model_from_keras_file
+from core.runs import RunStoreError
+from core.sweeps import (
+    SweepGrid,
+    estimate_seconds,
+    measured_flops_per_second,
+    sweep_configs,
+)
+
+KEY_CONFIRM_DELETE = "compare_confirm_delete"
+KEY_SWEEP = "compare_sweep"
+TABLE_COLUMNS = {
+    "created": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+    "name": "Name",
+    "kind": "Kind",
+    "summary": "Configuration",
+    "parameters": st.column_config.NumberColumn("Parameters", format="%d"),
+    "epochs": "Epochs",
+    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
+    "test_accuracy": st.column_config.ProgressColumn(
+        "Test accuracy", format="percent", min_value=0.0, max_value=1.0
+    ),
+    "test_loss": st.column_config.NumberColumn("Test loss", format="%.3f"),
+    "status": "Status",
+}
+
+st.title("Compare runs")
+st.caption(
+    "Every finished or stopped training is kept as a run. Put runs side by side to answer "
+    "the article's exercises: do more neurons help? Do more layers make training slower? "
+    "How does a Random Forest do?"
+)
+
+store = ui.run_store()
+owner = ui.session_id() if settings.demo_mode() else None
+runs = store.list_runs(owner=owner)
+for problem in store.problems():
+    st.warning(problem)
+
+
+def run_label(run_id: str) -> str:
+    row = runs.set_index("id").loc[run_id]
+    accuracy = "–" if pd.isna(row.test_accuracy) else f"{row.test_accuracy:.1%}"
+    return f"{row['name']} · {accuracy} · {row.created:%Y-%m-%d %H:%M}"
+
+
+def active_jobs_ui(kind: str) -> None:
+    """Show this session's jobs of one kind with their progress and a Stop button."""
+    jobs = [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == kind]
+    for job in jobs[:12]:
+        progress = job.progress or {}
+        fraction = min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0)
+        columns = st.columns([3, 4, 1])
+        columns[0].markdown(f"**{job.name}**")
+        if job.state == "queued":
+            columns[1].caption(f"waiting in the queue, position {job.queue_position}")
+        elif job.state == "running":
+            columns[1].progress(fraction, text=progress.get("stage") or "training")
+        else:
+            columns[1].caption(job.state if not job.error else f"failed: {job.error}")
+        if not job.done and columns[2].button("Stop", key=f"compare_stop_{job.id}"):
+            job.stop()
+
+
+tab_runs, tab_baselines, tab_sweep, tab_files = st.tabs(
+    ["Runs", "Classical baselines", "Sweep", "Import and export"]
+)
+
+with tab_runs:
+    if runs.empty:
+        st.info("No stored runs yet. Train a network or a baseline, and it shows up here.")
+        st.page_link(ui.page_path("train"), label="Go to the Train page", icon=":material/school:")
+    else:
+        filter_columns = st.columns([2, 1, 1])
+        text = filter_columns[0].text_input(
+            "Filter by name or configuration", key="compare_filter_text"
+        )
+        kinds = filter_columns[1].multiselect(
+            "Kind", sorted(runs["kind"].unique()), key="compare_filter_kind"
+        )
+        statuses = filter_columns[2].multiselect(
+            "Status", sorted(runs["status"].unique()), key="compare_filter_status"
+        )
+        shown = runs
+        if text:
+            mask = shown["name"].str.contains(text, case=False, regex=False)
+            mask |= shown["summary"].str.contains(text, case=False, regex=False)
+            shown = shown[mask]
+        if kinds:
+            shown = shown[shown["kind"].isin(kinds)]
+        if statuses:
+            shown = shown[shown["status"].isin(statuses)]
+        st.dataframe(
+            shown,
+            column_order=list(TABLE_COLUMNS),
+            column_config=TABLE_COLUMNS,
+            hide_index=True,
+            key="compare_table",
+        )
+        st.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
+
+        selected = st.multiselect(
+            "Runs to compare",
+            list(shown["id"]),
+            default=list(shown["id"][:2]) if len(shown) >= 2 else None,
+            format_func=run_label,
+            key="compare_selected",
+        )
+        if selected:
+            histories = {}
+            for run_id in selected:
+                try:
+                    run = store.get_run(run_id)
+                except RunStoreError as error:
+                    st.warning(str(error))
+                    continue
+                if run.history:
+                    histories[run.name] = run.history
+            if histories:
+                curve_columns = st.columns(2)
+                for column, metric in zip(curve_columns, ("loss", "accuracy"), strict=True):
+                    column.plotly_chart(
+                        overlaid_curves(histories, metric), key=f"compare_curves_{metric}"
+                    )
+                st.caption("Solid lines: training set; dashed: validation set.")
+            else:
+                st.caption("The selected runs have no training curves (baselines have none).")
+
+        scatter_columns = st.columns(2)
+        for column, axis in zip(scatter_columns, ("train_seconds", "parameters"), strict=True):
+            column.plotly_chart(tradeoff_scatter(runs, axis), key=f"compare_scatter_{axis}")
+        st.caption(
+            "Up is better, left is cheaper. The x axes are logarithmic: each step is ten "
+            "times more time or parameters."
+        )
+
+        st.subheader("One run")
+        focused = st.selectbox(
+            "Run", list(shown["id"]) or list(runs["id"]), format_func=run_label,
+            key="compare_focus",
+        )  # fmt: skip
+        run = store.get_run(focused)
+        action_columns = st.columns(3)
+        with action_columns[0]:
+            new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")
+            if st.button("Rename", key="compare_rename_button") and new_name != run.name:
+                try:
+                    store.rename_run(run.id, new_name)
+                    st.rerun()
+                except RunStoreError as error:
+                    st.error(str(error))
+        with action_columns[1]:
+            if run.kind == "network" and run.has_model:
+                if st.button("Use as current model", key="compare_use_button"):
+                    try:
+                        model = store.load_model(run.id)
+                        config = TrainingConfig.from_dict(run.config)
+                        ui.set_current_model(model, run.name, config=config, run_id=run.id)
+                        st.success(f"{run.name} is now the current model.")
+                    except (RunStoreError, ValueError) as error:
+                        st.error(str(error))
+            else:
+                st.caption("Only a network run with its model file can be the current model.")
+        with action_columns[2]:
+            if st.session_state.get(KEY_CONFIRM_DELETE) != run.id:
+                if st.button("Delete…", key="compare_delete_button"):
+                    st.session_state[KEY_CONFIRM_DELETE] = run.id
+                    st.rerun()
+            else:
+                st.warning(f"Delete **{run.name}** and its model file for good?")
+                confirm_columns = st.columns(2)
+                if confirm_columns[0].button("Yes, delete", key="compare_delete_confirm"):
+                    store.delete_run(run.id)
+                    st.session_state.pop(KEY_CONFIRM_DELETE, None)
+                    current = ui.current_model()
+                    if current and current.run_id == run.id:
+                        st.session_state.pop(ui.KEY_CURRENT_MODEL, None)
+                    st.rerun()
+                if confirm_columns[1].button("Cancel", key="compare_delete_cancel"):
+                    st.session_state.pop(KEY_CONFIRM_DELETE, None)
+                    st.rerun()
+
+        download_columns = st.columns(3)
+        if run.model_path and run.model_path.exists():
+            extension = run.model_path.suffix
+            download_columns[0].download_button(
+                f"Model ({extension})",
+                run.model_path.read_bytes(),
+                file_name=f"{run.id}{extension}",
+                key="compare_download_model",
+            )
+        if run.history:
+            download_columns[1].download_button(
+                "History (CSV)",
+                pd.DataFrame(run.history).rename_axis("epoch").to_csv().encode(),
+                file_name=f"{run.id}-history.csv",
+                mime="text/csv",
+                key="compare_download_history",
+            )
+        download_columns[2].download_button(
+            "Configuration (JSON)",
+            json.dumps({"config": run.config, "name": run.name}, indent=2).encode(),
+            file_name=f"{run.id}-config.json",
+            mime="application/json",
+            key="compare_download_config",
+        )
+
+with tab_baselines:
+    st.caption(
+        "Classical machine learning on the same images: each pixel is one input feature. "
+        "A Random Forest votes over many decision trees; logistic regression is a network "
+        "with no hidden layer; k-nearest neighbours copies the label of the most similar "
+        "training images; naive Bayes models each pixel on its own."
+    )
+    chosen = st.multiselect(
+        "Baselines", list(BASELINES), default=["Random Forest"], key="compare_baselines"
+    )
+    data_columns = st.columns(3)
+    train_size = data_columns[0].number_input(
+        "Training images", 100, 60_000, 10_000, step=1_000, key="compare_baseline_train_size"
+    )
+    scaling = data_columns[1].selectbox(
+        "Input scaling", ["unit", "raw"], key="compare_baseline_scaling",
+        format_func={"unit": "[0, 1]", "raw": "raw 0-255"}.get,
+    )  # fmt: skip
+    seed = data_columns[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_baseline_seed")
+    for key in chosen:
+        st.caption(f"**{key}**: {BASELINES[key].description}")
+    if st.button("Train baselines", type="primary", key="compare_baseline_train") and chosen:
+        from core.workflows import baseline_job
+
+        config = TrainingConfig(
+            scaling=scaling, train_size=int(train_size), seed=int(seed), validation_fraction=0.0
+        )
+        dataset = ui.current_dataset()
+        for key in chosen:
+            ui.job_manager().submit(
+                key,
+                baseline_job(key, config, dataset, store, owner=ui.session_id()),
+                owner=ui.session_id(),
+                kind="baseline",
+            )
+    st.fragment(run_every=1.0)(active_jobs_ui)("baseline")
+
+with tab_sweep:
+    st.caption(
+        "A sweep trains every combination of the values you choose, one run each, so you "
+        "see which settings matter. Runs wait in the training queue and are stored as usual."
+    )
+    base_name = st.selectbox("Start from preset", list(PRESETS), key="compare_sweep_base")
+    sweep_columns = st.columns(4)
+    neurons = sweep_columns[0].multiselect(
+        "Neurons per layer", [16, 32, 64, 128, 256, 512, 1024], default=[64, 128],
+        key="compare_sweep_neurons",
+    )  # fmt: skip
+    layers = sweep_columns[1].multiselect(
+        "Hidden layers", list(range(0, 9)), default=[1, 2], key="compare_sweep_layers"
+    )
+    epochs = sweep_columns[2].multiselect(
+        "Epochs", [1, 2, 3, 5, 10, 20], default=[2], key="compare_sweep_epochs"
+    )
+    learning_rates = sweep_columns[3].multiselect(
+        "Learning rate", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.1], default=[0.001],
+        key="compare_sweep_learning_rates",
+    )  # fmt: skip
+    max_size = int(settings.get_setting("max_sweep_size", "24"))
+    try:
+        grid = SweepGrid(tuple(neurons), tuple(layers), tuple(epochs), tuple(learning_rates))
+        configs = sweep_configs(PRESETS[base_name], grid, max_size=max_size)
+    except ValueError as error:
+        st.error(str(error))
+        configs = []
+    if configs:
+        network_runs = [
+            {"config": store.get_run(run_id).config, **row}
+            for run_id, row in runs[runs["kind"] == "network"].set_index("id").head(20).iterrows()
+        ]
+        seconds = estimate_seconds(configs, measured_flops_per_second(network_runs))
+        st.info(
+            f"{len(configs)} runs, about {seconds / 60:.1f} minutes in all "
+            f"(at most {max_size} runs per sweep)."
+        )
+        if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
+            from core.workflows import network_job
+
+            dataset = ui.current_dataset()
+            job_ids = []
+            for config in configs:
+                job = ui.job_manager().submit(
+                    f"Sweep: {config.summary()}",
+                    network_job(config, dataset, store, owner=ui.session_id()),
+                    owner=ui.session_id(),
+                    kind="sweep",
+                )
+                job_ids.append(job.id)
+            st.session_state[KEY_SWEEP] = job_ids
+
+    job_ids = st.session_state.get(KEY_SWEEP, [])
+    if job_ids:
+        st.fragment(run_every=1.0)(active_jobs_ui)("sweep")
+        rows = []
+        for job_id in job_ids:
+            job = ui.job_manager().get(job_id)
+            if job is None or not job.result:
+                continue
+            config = job.result["result"].config
+            rows.append(
+                {
+                    "neurons": config.hidden_layers[0] if config.hidden_layers else 0,
+                    "layers": len(config.hidden_layers),
+                    "epochs": config.epochs,
+                    "learning_rate": config.learning_rate,
+                    "test_accuracy": job.result["result"].test_accuracy,
+                    "train_seconds": job.result["result"].seconds,
+                    "config": config,
+                }
+            )
+        if rows:
+            results = pd.DataFrame(rows).sort_values("test_accuracy", ascending=False)
+            st.dataframe(results.drop(columns="config"), hide_index=True, key="compare_sweep_table")
+            if len(results) > 1:
+                st.plotly_chart(sweep_parallel_coordinates(results), key="compare_sweep_parcoords")
+            best = results.iloc[0]["config"]
+            if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
+                st.switch_page(ui.page_path("train"), query_params=best.to_query_params())
+
+with tab_files:
+    st.caption(
+        "Load a configuration exported from here (or written by hand) into the Train page, "
+        "or bring in a Keras model trained elsewhere. Models are loaded in Keras's safe mode, "
+        "which refuses files that would run arbitrary code."
+    )
+    config_file = st.file_uploader(
+        "Configuration (JSON)", type=["json"], key="compare_import_config"
+    )
+    if config_file is not None:
+        try:
+            imported = config_from_json(config_file.getvalue(), config_file.name)
+        except UploadError as error:
+            st.error(str(error))
+        else:
+            st.success(f"Read {imported.summary()}.")
+            if st.button("Open in the Train page", key="compare_import_open"):
+                st.switch_page(ui.page_path("train"), query_params=imported.to_query_params())
+    model_file = st.file_uploader(
+        "Keras model (.keras)", type=["keras"], key="compare_import_model"
+    )
+    if model_file is not None:
+        try:
+            model = model_from_keras_file(model_file.getvalue(), model_file.name)
+        except UploadError as error:
+            st.error(str(error))
+        else:
+            ui.set_current_model(model, f"Imported: {model_file.name}")
+            st.success(f"{model_file.name} is now the current model for Evaluate and Draw.")
