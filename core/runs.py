@@ -236,10 +236,7 @@ class RunStore:
                 "Choose another folder with the runs_dir setting."
             ) from error
         self._open_error: str | None = None
-        try:
-            self._initialise()
-        except sqlite3.DatabaseError as error:
-            self._open_error = self._damaged_message(error)
+        self._try_to_open()
         self._remove_stale_temporary_files()
 
     def __repr__(self) -> str:
@@ -444,7 +441,7 @@ class RunStore:
         return messages
 
     def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
-        if self._open_error is not None:
+        if self._open_error is not None and not self._try_to_open():
             return [], [self._open_error]
         query = ("SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
                  "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
@@ -594,6 +591,20 @@ class RunStore:
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def _try_to_open(self) -> bool:
+        """Create or check the database; remember why it failed. Returns True when usable.
+
+        A store that could not be opened tries again on the next call, so moving a damaged
+        file aside takes effect without restarting the app.
+        """
+        try:
+            self._initialise()
+        except sqlite3.DatabaseError as error:
+            self._open_error = self._damaged_message(error)
+            return False
+        self._open_error = None
+        return True
+
     def _damaged_message(self, error: Exception, readable: int | None = None) -> str:
         read = "" if not readable else f" The first {readable} runs could be read."
         return (f"The run store database {self.database_path} cannot be read ({error})."
@@ -601,7 +612,7 @@ class RunStore:
                 "restore it from a backup.")
 
     def _raise_if_damaged(self) -> None:
-        if self._open_error is not None:
+        if self._open_error is not None and not self._try_to_open():
             raise DamagedRunStoreError(self._open_error)
 
     def _fetch_row(self, run_id: str) -> dict[str, Any]:

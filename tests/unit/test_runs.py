@@ -20,8 +20,7 @@ HISTORY = {"loss": [0.5, 0.3, 0.2], "accuracy": np.array([0.85, 0.9, 0.94], dtyp
 MATRIX = np.diag([98, 113, 103, 101, 98, 89, 96, 103, 97, 101]).astype(np.int64)
 
 
-def save_network(store, name="first", model=None, owner=None, status="finished",
-                 accuracy=0.94):
+def save_network(store, name="first", model=None, owner=None, status="finished", accuracy=0.94):
     return store.save_run(
         "network", name, CONFIG, HISTORY,
         metrics={"test_accuracy": np.float32(accuracy), "test_loss": 0.21},
@@ -155,8 +154,9 @@ def test_baseline_estimators_are_stored_and_checked_before_loading(store):
         store.load_model(run_id)
     # Pickled bytes from elsewhere are refused outright.
     with pytest.raises(RunStoreError, match="fitted scikit-learn estimator"):
-        store.save_run("baseline", "bytes", {}, None, {"test_accuracy": 0.5}, {},
-                       model=b"pickled elsewhere")
+        store.save_run(
+            "baseline", "bytes", {}, None, {"test_accuracy": 0.5}, {}, model=b"pickled elsewhere"
+        )
 
 
 def pd_isna(value):
@@ -202,6 +202,14 @@ def test_a_truncated_database_gives_a_clear_error_and_no_crash(tmp_path, keep_by
         save_network(reopened, "new")
     with pytest.raises(RunStoreError, match="cannot be read"):
         reopened.get_run("20260101-000000-000000")
+
+    # Moving the damaged file aside gives a fresh, working store without reopening.
+    database.rename(folder / "damaged.sqlite")
+    for suffix in ("-wal", "-shm"):
+        (folder / f"runs.sqlite{suffix}").unlink(missing_ok=True)
+    assert reopened.list_runs().empty and reopened.problems() == []
+    save_network(reopened, "fresh start")
+    assert list(RunStore(folder).list_runs()["name"]) == ["fresh start"]
 
 
 def test_threads_can_save_at_the_same_time(store):
