@@ -334,7 +334,7 @@ class JobManager:
         details: str | None = None
         try:
             result = job._fn(job._report, job.stop_event)
-        except Exception as exception:  # noqa: BLE001 - a job's failure must not kill the thread silently.
+        except Exception as exception:  # A job's failure must not kill its thread silently.
             error = str(exception) or type(exception).__name__
             details = traceback.format_exc()
             logger.error("Job %s (%s) failed:\n%s", job.id, job.name, details)

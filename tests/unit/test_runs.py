@@ -218,7 +218,7 @@ def test_threads_can_save_at_the_same_time(store):
     def save(number):
         try:
             save_network(store, f"thread {number}")
-        except Exception as error:  # noqa: BLE001 - collected and asserted below.
+        except Exception as error:  # Collected and asserted below.
             errors.append(error)
 
     threads = [threading.Thread(target=save, args=(number,)) for number in range(8)]
