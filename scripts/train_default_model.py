@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "seconds": round(train_seconds, 1),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "python scripts/train_default_model.py "
-        + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": shlex.join(
+            ["python", "scripts/train_default_model.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "keras_version": keras.__version__,
         "file_bytes": model_path.stat().st_size,
     }
