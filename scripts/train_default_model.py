@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "models" / "default")
-    arguments = parser.parse_args(argv)
+    script_arguments = list(argv if argv is not None else sys.argv[1:])
+    arguments = parser.parse_args(script_arguments)
 
     from dataclasses import replace
 
@@ -206,9 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "seconds": round(train_seconds, 1),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(
-            ["python", "scripts/train_default_model.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": shlex.join(["python", "scripts/train_default_model.py", *script_arguments]),
         "keras_version": keras.__version__,
         "file_bytes": model_path.stat().st_size,
     }
