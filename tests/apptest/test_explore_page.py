@@ -1,0 +1,154 @@
+"""The Explore page: browsing with a label filter, looking up one image, uploading files."""
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+from core.data import load_default_dataset
+from core.idx import idx_bytes
+from core.settings import PROJECT_ROOT
+
+PAGE = str(PROJECT_ROOT / "pages" / "explore.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    page = AppTest.from_file(PAGE, default_timeout=60)
+    page.run()
+    assert not page.exception, [exception.message for exception in page.exception]
+    return page
+
+
+def grid_captions(app: AppTest) -> list[str]:
+    return app.image[0].captions
+
+
+def caption_labels(app: AppTest) -> list[str]:
+    return [caption.split(" · ")[1] for caption in grid_captions(app)]
+
+
+def caption_indices(app: AppTest) -> list[int]:
+    return [int(caption.split(" · ")[0].lstrip("#")) for caption in grid_captions(app)]
+
+
+def label_metric(app: AppTest) -> str:
+    return next(metric.value for metric in app.metric if metric.label == "Label")
+
+
+def test_page_opens_on_the_first_training_images(app):
+    assert app.title[0].value == "Explore the data"
+    assert caption_indices(app) == list(range(40))
+    labels = load_default_dataset().train_labels
+    assert caption_labels(app) == [str(label) for label in labels[:40]]
+
+
+def test_filter_by_label_shows_only_that_label(app):
+    app.selectbox(key="explore_label_filter").set_value("6").run()
+    assert caption_labels(app) == ["6"] * 40
+    labels = load_default_dataset().train_labels
+    expected = np.flatnonzero(labels == 6)
+    assert caption_indices(app) == expected[:40].tolist()
+    assert any("of 5,918 (label 6)" in caption.value for caption in app.caption)
+
+    app.number_input(key="explore_page").set_value(3).run()
+    assert caption_indices(app) == expected[80:120].tolist()
+    assert set(caption_labels(app)) == {"6"}
+
+
+def test_filter_works_on_the_test_set(app):
+    app.radio(key="explore_set").set_value("Test set").run()
+    app.selectbox(key="explore_label_filter").set_value("1").run()
+    test_labels = load_default_dataset().test_labels
+    assert caption_indices(app) == np.flatnonzero(test_labels == 1)[:40].tolist()
+    assert any("of 1,135 (label 1)" in caption.value for caption in app.caption)
+
+
+def test_last_page_is_kept_in_range_when_the_filter_changes(app):
+    app.number_input(key="explore_page").set_value(1_500).run()
+    assert caption_indices(app) == list(range(59_960, 60_000))
+    app.selectbox(key="explore_label_filter").set_value("5").run()
+    assert not app.exception
+    assert app.number_input(key="explore_page").value == 136  # ceil(5,421 / 40)
+    assert set(caption_labels(app)) == {"5"}
+
+
+def test_index_999_shows_the_articles_six(app):
+    assert app.number_input(key="explore_index").value == 999
+    assert label_metric(app) == "6"
+    codes = [code.value for code in app.code]
+    assert "labels_np_onehot[999]\n[0, 0, 0, 0, 0, 0, 1, 0, 0, 0]" in codes
+
+
+def test_index_lookup_shows_that_images_label(app):
+    app.number_input(key="explore_index").set_value(7).run()
+    assert label_metric(app) == "3"  # training labels start 5 0 4 1 9 2 1 3
+    app.radio(key="explore_set").set_value("Test set").run()
+    assert label_metric(app) == "9"  # test labels start 7 2 1 0 4 1 4 9
+    assert any("[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]" in code.value for code in app.code)
+
+
+def test_dataset_facts_show_sizes_and_headers(app):
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Training images"] == "60,000"
+    assert metrics["Test images"] == "10,000"
+    headers = app.dataframe[0].value.set_index("file")
+    assert headers.loc["train-images-idx3-ubyte.gz", "magic"] == "0x00000803"
+    assert headers.loc["t10k-labels-idx1-ubyte.gz", "count"] == 10_000
+
+
+def test_a_bad_upload_shows_the_readers_error_and_keeps_the_dataset(app):
+    images = np.zeros((12, 28, 28), dtype=np.uint8)
+    app.file_uploader(key="explore_upload_images").set_value(
+        ("digits.idx3", idx_bytes(images)[:-10], "application/octet-stream")
+    )
+    app.file_uploader(key="explore_upload_labels").set_value(
+        ("labels.idx1", idx_bytes(np.arange(12, dtype=np.uint8) % 10), "application/octet-stream")
+    )
+    app.button(key="explore_upload_use").click().run()
+    assert not app.exception
+    errors = [error.value for error in app.error]
+    assert len(errors) == 1
+    assert "'digits.idx3' is cut off" in errors[0]
+    assert ui.KEY_DATASET not in app.session_state
+    assert app.caption[0].value.startswith("**MNIST**: 60,000 training")
+
+
+def test_mismatched_uploads_show_an_error(app):
+    app.file_uploader(key="explore_upload_images").set_value(
+        ("digits.idx3", idx_bytes(np.zeros((12, 28, 28), dtype=np.uint8)), "")
+    )
+    app.file_uploader(key="explore_upload_labels").set_value(
+        ("labels.idx1", idx_bytes(np.zeros(11, dtype=np.uint8)), "")
+    )
+    app.button(key="explore_upload_use").click().run()
+    assert "holds 12 images but 'labels.idx1' holds 11 labels" in app.error[0].value
+    assert ui.KEY_DATASET not in app.session_state
+
+
+def test_a_good_upload_becomes_the_sessions_dataset_until_reset(app):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(120, 28, 28), dtype=np.uint8)
+    labels = (np.arange(120) % 10).astype(np.uint8)
+    app.file_uploader(key="explore_upload_images").set_value(
+        ("fashion-images.idx3.gz", idx_bytes(images, compress=True), "application/gzip")
+    )
+    app.file_uploader(key="explore_upload_labels").set_value(
+        ("fashion-labels.idx1", idx_bytes(labels), "application/octet-stream")
+    )
+    app.button(key="explore_upload_use").click().run()
+    assert not app.exception
+    assert not app.error
+    assert "Now exploring 'fashion-images.idx3.gz': 100 training and 20 test images" in (
+        app.success[0].value
+    )
+    assert app.session_state[ui.KEY_DATASET].train_images.shape == (100, 28, 28)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert (metrics["Training images"], metrics["Test images"]) == ("100", "20")
+    # The single-image view stays in range for the small dataset.
+    assert app.number_input(key="explore_index").value == 99
+
+    app.button(key="explore_upload_reset").click().run()
+    assert ui.KEY_DATASET not in app.session_state
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Training images"] == "60,000"
