@@ -298,15 +298,26 @@ class TrainingConfig:
         return text
 
 
-def _format_sizes(sizes: list[int]) -> str:
+def format_sizes(sizes: list[int] | tuple[int, ...]) -> str:
+    """Write layer sizes for a URL or a text box: "256,128", or "none" for no layers."""
     return ",".join(str(size) for size in sizes) if sizes else "none"
 
 
-def _parse_sizes(text: str) -> tuple[int, ...]:
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """Read layer sizes such as "256, 128" ("none" or "" for no layers).
+
+    Raises:
+        ValueError: When a part is not a whole number.
+    """
     text = text.strip().lower()
     if text in {"", "none"}:
         return ()
-    return tuple(int(part) for part in text.split(","))
+    try:
+        return tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError as error:
+        raise ValueError(
+            f"Write layer sizes as whole numbers separated by commas, e.g. 256,128; got {text!r}."
+        ) from error
 
 
 def _parse_optional_int(text: str) -> int | None:
@@ -315,8 +326,8 @@ def _parse_optional_int(text: str) -> int | None:
 
 _QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "architecture": str,
-    "hidden_layers": _format_sizes,
-    "conv_filters": _format_sizes,
+    "hidden_layers": format_sizes,
+    "conv_filters": format_sizes,
     "activation": str,
     "dropout": lambda value: f"{value:g}",
     "optimizer": str,
@@ -331,8 +342,8 @@ _QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 _QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
     "architecture": str.strip,
-    "hidden_layers": _parse_sizes,
-    "conv_filters": _parse_sizes,
+    "hidden_layers": parse_sizes,
+    "conv_filters": parse_sizes,
     "activation": str.strip,
     "dropout": float,
     "optimizer": str.strip,

@@ -1,0 +1,491 @@
+"""Train: set up a network, train it live in the background, stop it, keep every run."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+from core.config import (
+    ACTIVATIONS,
+    ARCHITECTURES,
+    DEFAULT_PRESET,
+    MAX_BATCH_SIZE,
+    MAX_DROPOUT,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    MAX_SEED,
+    MAX_TRAIN_SIZE,
+    MAX_VALIDATION_FRACTION,
+    MIN_LEARNING_RATE,
+    MIN_TRAIN_SIZE,
+    OPTIMIZERS,
+    PRESETS,
+    SCALINGS,
+    SPLITS,
+    TrainingConfig,
+    format_sizes,
+    parse_sizes,
+)
+from core.figures.training import training_curves
+from core.model import count_parameters
+
+POLL_SECONDS = 0.5
+MAX_BATCH_POINTS = 1500
+CUSTOM = "Custom"
+
+# Widget keys (all start with "train_").
+KEY_PRESET = "train_preset"
+KEY_ARCHITECTURE = "train_architecture"
+KEY_HIDDEN = "train_hidden_layers"
+KEY_FILTERS = "train_conv_filters"
+KEY_ACTIVATION = "train_activation"
+KEY_DROPOUT = "train_dropout"
+KEY_OPTIMIZER = "train_optimizer"
+KEY_LEARNING_RATE = "train_learning_rate"
+KEY_BATCH = "train_batch_size"
+KEY_EPOCHS = "train_epochs"
+KEY_SCALING = "train_scaling"
+KEY_SPLIT = "train_split"
+KEY_VALIDATION = "train_validation_fraction"
+KEY_SUBSET = "train_use_subset"
+KEY_TRAIN_SIZE = "train_train_size"
+KEY_SEED = "train_seed"
+KEY_START = "train_start"
+KEY_STOP = "train_stop"
+# Session keys of this page (not widgets).
+KEY_SAVED_CONFIG = "train_saved_config"
+KEY_IGNORED = "train_ignored_params"
+KEY_HANDLED_JOB = "train_handled_job"
+
+
+# --- Configuration <-> widgets and URL -------------------------------------------------------
+
+
+def widget_values(config: TrainingConfig) -> dict:
+    """Return widget key -> value showing `config`."""
+    return {
+        KEY_ARCHITECTURE: config.architecture,
+        KEY_HIDDEN: format_sizes(config.hidden_layers),
+        KEY_FILTERS: format_sizes(config.conv_filters),
+        KEY_ACTIVATION: config.activation,
+        KEY_DROPOUT: config.dropout,
+        KEY_OPTIMIZER: config.optimizer,
+        KEY_LEARNING_RATE: config.learning_rate,
+        KEY_BATCH: config.batch_size,
+        KEY_EPOCHS: config.epochs,
+        KEY_SCALING: config.scaling,
+        KEY_SPLIT: config.split,
+        KEY_VALIDATION: config.validation_fraction,
+        KEY_SUBSET: config.train_size is not None,
+        KEY_TRAIN_SIZE: config.train_size or 10_000,
+        KEY_SEED: config.seed,
+    }
+
+
+def show_config(config: TrainingConfig) -> None:
+    """Put `config` into the widgets (before they are drawn) and remember it."""
+    st.session_state.update(widget_values(config))
+    st.session_state[KEY_SAVED_CONFIG] = config.to_json()
+
+
+def preset_name(config: TrainingConfig) -> str:
+    """Return the preset that equals `config`, or "Custom"."""
+    return next((name for name, preset in PRESETS.items() if preset == config), CUSTOM)
+
+
+def apply_preset() -> None:
+    """Callback of the preset box: load the chosen preset into the widgets."""
+    name = st.session_state[KEY_PRESET]
+    if name in PRESETS:
+        show_config(PRESETS[name])
+
+
+def initialise_widgets() -> None:
+    """Fill the widgets on the first visit: from the link, else the last settings, else a preset.
+
+    Widget values are lost when a person visits another page, so the page keeps the last
+    configuration as JSON and restores it from there.
+    """
+    if KEY_ARCHITECTURE in st.session_state:
+        return
+    params = st.query_params.to_dict()
+    saved = st.session_state.get(KEY_SAVED_CONFIG)
+    if params or saved is None:
+        config, ignored = TrainingConfig.from_query_params(params, base=PRESETS[DEFAULT_PRESET])
+        if ignored:
+            # Shown for as long as the configuration is the one the link gave.
+            st.session_state[KEY_IGNORED] = (
+                config.to_json(),
+                [f"{name}={params[name]}" for name in ignored],
+            )
+    else:
+        config = TrainingConfig.from_json(saved)
+    show_config(config)
+
+
+def values_from_state() -> dict:
+    """Return the configuration fields as the widgets hold them (text for layer lists)."""
+    state = st.session_state
+    return {
+        "architecture": state[KEY_ARCHITECTURE],
+        "hidden_layers": state[KEY_HIDDEN],
+        "conv_filters": state[KEY_FILTERS],
+        "activation": state[KEY_ACTIVATION],
+        "dropout": float(state[KEY_DROPOUT]),
+        "optimizer": state[KEY_OPTIMIZER],
+        "learning_rate": float(state[KEY_LEARNING_RATE]),
+        "batch_size": int(state[KEY_BATCH]),
+        "epochs": int(state[KEY_EPOCHS]),
+        "scaling": state[KEY_SCALING],
+        "split": state[KEY_SPLIT],
+        "validation_fraction": float(state[KEY_VALIDATION]),
+        "train_size": int(state[KEY_TRAIN_SIZE]) if state[KEY_SUBSET] else None,
+        "seed": int(state[KEY_SEED]),
+    }
+
+
+def sync_preset_box() -> None:
+    """Show the preset the widgets match, or "Custom" once a person changed something."""
+    try:
+        st.session_state[KEY_PRESET] = preset_name(config_from(values_from_state()))
+    except ValueError:
+        st.session_state[KEY_PRESET] = CUSTOM
+
+
+def architecture_ui() -> None:
+    """Draw the architecture controls."""
+    st.radio(
+        "Network type",
+        list(ARCHITECTURES),
+        format_func=ARCHITECTURES.get,
+        key=KEY_ARCHITECTURE,
+        help="A dense network sees the image as 784 numbers. A convolutional front first "
+        "slides small 3x3 filters over it to find strokes and corners.",
+    )
+    st.text_input(
+        "Hidden layers (neurons per layer)",
+        key=KEY_HIDDEN,
+        help="Comma separated, e.g. 128 or 256,128; 'none' for no hidden layer. "
+        "0 to 8 layers of 1 to 2,048 neurons.",
+    )
+    st.text_input(
+        "Convolution filters per block",
+        key=KEY_FILTERS,
+        disabled=st.session_state[KEY_ARCHITECTURE] != "cnn",
+        help="Each block is a 3x3 convolution and a 2x2 max pooling, e.g. 32,64.",
+    )
+    st.selectbox("Activation", list(ACTIVATIONS), format_func=ACTIVATIONS.get, key=KEY_ACTIVATION)
+    st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, key=KEY_DROPOUT)
+
+
+def optimisation_ui() -> None:
+    """Draw the optimisation controls."""
+    st.selectbox(
+        "Optimizer",
+        list(OPTIMIZERS),
+        format_func=lambda name: OPTIMIZERS[name].label,
+        key=KEY_OPTIMIZER,
+    )
+    st.number_input(
+        "Learning rate",
+        min_value=MIN_LEARNING_RATE,
+        max_value=MAX_LEARNING_RATE,
+        step=0.0005,
+        format="%.6f",
+        key=KEY_LEARNING_RATE,
+    )
+    st.number_input("Batch size", 1, MAX_BATCH_SIZE, step=32, key=KEY_BATCH)
+    st.number_input("Epochs", 1, MAX_EPOCHS, step=1, key=KEY_EPOCHS)
+
+
+def data_ui() -> None:
+    """Draw the data controls."""
+    st.radio("Input scaling", list(SCALINGS), format_func=SCALINGS.get, key=KEY_SCALING)
+    st.selectbox("Train/test split", list(SPLITS), format_func=SPLITS.get, key=KEY_SPLIT)
+    st.slider("Validation fraction", 0.0, MAX_VALIDATION_FRACTION, step=0.05, key=KEY_VALIDATION)
+    st.checkbox("Train on a subset (quicker)", key=KEY_SUBSET)
+    st.number_input(
+        "Training images",
+        MIN_TRAIN_SIZE,
+        MAX_TRAIN_SIZE,
+        step=1000,
+        key=KEY_TRAIN_SIZE,
+        disabled=not st.session_state[KEY_SUBSET],
+    )
+    st.number_input("Random seed", 0, MAX_SEED, step=1, key=KEY_SEED)
+
+
+def config_from(values: dict) -> TrainingConfig:
+    """Build the configuration from the widgets' values (raises ValueError)."""
+    values = dict(values)
+    values["hidden_layers"] = parse_sizes(values["hidden_layers"])
+    values["conv_filters"] = parse_sizes(values["conv_filters"])
+    return TrainingConfig(**values)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def summary_table(config_json: str, num_classes: int):
+    """The model's layer table (built once per configuration)."""
+    from core.model import build_model, model_summary_table
+
+    return model_summary_table(build_model(TrainingConfig.from_json(config_json), num_classes))
+
+
+# --- Jobs ---------------------------------------------------------------------------------
+
+
+def training_job(config: TrainingConfig, dataset, store, owner: str):
+    """Return the job function that trains, saves the run and compares with the last one."""
+
+    def run(report, stop_event):
+        from core.training import comparison_note, train_model
+
+        batch_points: list[dict] = []
+
+        def on_progress(event: dict) -> None:
+            if event["kind"] == "batch":
+                batch_points.append(
+                    {key: event[key] for key in ("epochs_trained", "loss", "accuracy")}
+                )
+                if len(batch_points) > MAX_BATCH_POINTS:
+                    del batch_points[::2]
+                report(batch_points=tuple(batch_points), **event)
+            else:
+                report(record=event["kind"] == "epoch", **event)
+
+        result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+        previous = _previous_run(store, owner)
+        run_id = store.save_run(
+            kind="network",
+            name=config.summary(dataset.num_classes),
+            config=config.to_dict(),
+            history=result.history,
+            metrics=result.metrics,
+            timings=result.timings,
+            confusion_matrix=result.confusion_matrix,
+            model=result.model,
+            status="stopped" if result.stopped else "finished",
+            owner=owner,
+            parameters=result.parameters,
+            dataset=dataset.name,
+            summary=config.summary(dataset.num_classes),
+            epochs=int(result.epochs_trained),
+        )
+        note = None
+        if previous is not None:
+            note = comparison_note(*previous, config, result.test_accuracy, result.seconds)
+        return {"result": result, "run_id": run_id, "note": note}
+
+    return run
+
+
+def _previous_run(store, owner: str):
+    """Return (config, accuracy, seconds) of the owner's latest stored network run, or None."""
+    runs = store.list_runs(owner=owner)
+    runs = runs[(runs["kind"] == "network") & runs["test_accuracy"].notna()]
+    if runs.empty:
+        return None
+    latest = runs.sort_values("created").iloc[-1]
+    try:
+        config = TrainingConfig.from_dict(store.get_run(latest["id"]).config)
+    except ValueError:
+        return None
+    return config, float(latest["test_accuracy"]), float(latest["train_seconds"])
+
+
+def latest_training_job():
+    """Return this session's newest training job (running, queued or done), or None."""
+    jobs = [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
+    return jobs[0] if jobs else None
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "–"
+    seconds = float(seconds)
+    return f"{seconds:.1f} s" if seconds < 90 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def progress_view(job) -> None:
+    """Progress bar, throughput and growing curves of a queued or running job."""
+    if job.state == "queued":
+        st.info(
+            f"**{job.name}** is waiting in the queue, position {job.queue_position}: "
+            "other trainings are using the machine. It starts by itself."
+        )
+        return
+    progress = job.progress
+    epoch, epochs = progress.get("epoch") or 1, progress.get("epochs") or 1
+    batch, batches = progress.get("batch") or 0, progress.get("batches") or 1
+    phase = progress.get("phase")
+    if phase == "evaluating":
+        text = "Measuring accuracy on the test images…"
+    elif job.stop_requested:
+        text = "Stopping…"
+    else:
+        text = f"Epoch {epoch} of {epochs} · batch {batch:,} of {batches:,}"
+    st.progress(min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0), text=text)
+    speed = progress.get("samples_per_second")
+    columns = st.columns(4)
+    columns[0].metric("Images per second", f"{speed:,.0f}" if speed else "–")
+    columns[1].metric("Elapsed", _duration(progress.get("elapsed")))
+    columns[2].metric("Time left (estimate)", _duration(progress.get("eta")))
+    loss = progress.get("loss")
+    columns[3].metric("Training loss", f"{loss:.3f}" if loss is not None else "–")
+    st.plotly_chart(
+        training_curves(job.history, progress.get("batch_points", ()), epochs),
+        key="train_curves",
+    )
+
+
+def result_view(job) -> None:
+    """What a finished or stopped job produced."""
+    if job.state == "failed":
+        st.error(f"The training failed: {job.error}")
+        return
+    if job.state == "cancelled" or not job.result:
+        st.info("The training was cancelled before it started.")
+        return
+    result, run_id, note = job.result["result"], job.result["run_id"], job.result["note"]
+    if result.stopped:
+        st.warning(
+            f"Stopped after {result.epochs_trained:.1f} of {result.config.epochs} epochs; "
+            "the partly trained model was kept and evaluated."
+        )
+    else:
+        st.success("Training finished.")
+    columns = st.columns(4)
+    columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
+    columns[1].metric("Test loss", f"{result.test_loss:.4f}")
+    columns[2].metric("Training time", _duration(result.seconds))
+    columns[3].metric("Images per second", f"{result.samples_per_second:,.0f}")
+    if note:
+        st.markdown(f"**Against your previous run:** {note}.")
+    st.caption(
+        f"Tested on {result.num_test:,} images the network never saw "
+        f"(trained on {result.num_train:,}, validated on {result.num_val:,}). "
+        f"Saved as run `{run_id}`; it is now your current model."
+    )
+    history = [
+        {
+            "epoch": index + 1,
+            **{key: values[index] for key, values in result.history.items() if index < len(values)},
+        }
+        for index in range(len(result.history["loss"]))
+    ]
+    st.plotly_chart(
+        training_curves(history, job.progress.get("batch_points", ()), result.config.epochs),
+        key="train_final_curves",
+    )
+    links = st.columns(3)
+    links[0].page_link(ui.page_path("evaluate"), label="Evaluate it", icon=":material/analytics:")
+    links[1].page_link(ui.page_path("draw"), label="Draw a digit for it", icon=":material/draw:")
+    links[2].page_link(
+        ui.page_path("compare"), label="Compare runs", icon=":material/compare_arrows:"
+    )
+
+
+def job_view(job_id: str) -> None:
+    """The live part of the page: progress while the job runs, the result when it is done."""
+    job = ui.job_manager().get(job_id)
+    if job is None:
+        return
+    if not job.done:
+        st.button("Stop", key=KEY_STOP, on_click=job.stop, icon=":material/stop:", type="secondary")
+        progress_view(job)
+        return
+    if job.result and st.session_state.get(KEY_HANDLED_JOB) != job.id:
+        # The job just ended: make its model current, then rerun the whole page so the
+        # sidebar shows it and the live view stops polling.
+        result = job.result["result"]
+        st.session_state[KEY_HANDLED_JOB] = job.id
+        label = f"{job.name} ({result.test_accuracy:.2%})"
+        ui.set_current_model(result.model, label, config=result.config, run_id=job.result["run_id"])
+        st.rerun()
+    result_view(job)
+
+
+# --- Page ---------------------------------------------------------------------------------
+
+st.title("Train a network")
+st.caption(
+    "Choose how the network is built and trained, press **Train**, and watch it learn. "
+    "Training runs in the background: you can visit other pages and come back."
+)
+with st.expander("The ideas in one sentence each"):
+    st.markdown(
+        "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
+        "passes the sum through an *activation*.\n"
+        "- **Layer**: neurons that all see the same inputs; a *hidden* layer sits between "
+        "the 784 pixels and the 10 outputs.\n"
+        "- **Activation**: the bend that lets layers learn more than straight lines "
+        "(ReLU keeps positives and zeroes negatives).\n"
+        "- **Softmax**: turns the 10 output scores into probabilities that add up to 1.\n"
+        "- **Batch**: the images looked at before each small weight update.\n"
+        "- **Epoch**: one pass over all training images.\n"
+        "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
+        "keeps numbers near 1 so training is steadier (the article used raw pixels)."
+    )
+
+initialise_widgets()
+sync_preset_box()
+st.selectbox(
+    "Preset",
+    [*PRESETS, CUSTOM],
+    key=KEY_PRESET,
+    on_change=apply_preset,
+    help="'As in the article' reproduces the tutorial; 'Recommended' reaches about 98% in "
+    "a few seconds; 'Convolutional' goes beyond 99%.",
+)
+architecture_column, optimisation_column, data_column = st.columns(3)
+with architecture_column:
+    st.subheader("Architecture")
+    architecture_ui()
+with optimisation_column:
+    st.subheader("Optimisation")
+    optimisation_ui()
+with data_column:
+    st.subheader("Data")
+    data_ui()
+
+try:
+    config = config_from(values_from_state())
+except ValueError as error:
+    st.error(str(error))
+    st.stop()
+
+link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
+if ignored and link_config == config.to_json():
+    st.warning(
+        "Some settings in the link were not understood and were left at their defaults: "
+        + ", ".join(f"`{item}`" for item in ignored)
+    )
+# Mirror the configuration into the URL so the link reproduces it.
+st.session_state[KEY_SAVED_CONFIG] = config.to_json()
+st.query_params.from_dict(config.to_query_params())
+
+dataset = ui.current_dataset()
+parameters = count_parameters(config, dataset.num_classes)
+st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+with st.expander("Model summary: layers and parameters"):
+    st.caption(
+        "A dense layer has one weight per input per neuron plus one bias per neuron: the "
+        "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
+    )
+    st.dataframe(summary_table(config.to_json(), dataset.num_classes), hide_index=True)
+
+if st.button("Train", key=KEY_START, type="primary", icon=":material/play_arrow:"):
+    job = ui.job_manager().submit(
+        config.summary(dataset.num_classes),
+        training_job(config, dataset, ui.run_store(), ui.session_id()),
+        owner=ui.session_id(),
+        kind="train",
+    )
+    st.rerun()
+
+job = latest_training_job()
+if job is None:
+    st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
+    st.stop()
+st.subheader(f"Latest training: {job.name}")
+st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
