@@ -4,6 +4,7 @@ what the writer writes."""
 import gzip
 import io
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -230,14 +231,33 @@ class CountingReader(io.BytesIO):
 
 
 def test_gzip_bomb_is_refused_without_decompressing_it():
-    # A valid header declaring 40 MB, followed by 40 MB of zeros: about 175 kB compressed.
-    header = bytes([0, 0, 8, 3]) + struct.pack(">3I", 51_020, 28, 28)
-    compressed = gzip.compress(header + bytes(51_020 * 28 * 28), compresslevel=1, mtime=0)
-    source = CountingReader(compressed)
-    with pytest.raises(IdxTooLargeError, match="'bomb.gz'"):
-        read_idx(source, name="bomb.gz", max_bytes=10_000_000)
-    # Only the start of the stream was read to get at the header.
-    assert source.consumed < len(compressed) // 4
+    # A valid header declaring 400 MB, then 400 gzip members of 1 MB of zeros each: about
+    # 400 kB of file that would inflate to 400 MB.
+    header = bytes([0, 0, 8, 3]) + struct.pack(">3I", 510_204, 28, 28)
+    zeros = gzip.compress(bytes(1 << 20), mtime=0)
+    source = CountingReader(gzip.compress(header, mtime=0) + zeros * 400)
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxTooLargeError, match="'bomb.gz'"):
+            read_idx(source, name="bomb.gz", max_bytes=100_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # nothing near the declared size was allocated
+    assert source.consumed < len(source.getvalue()) // 4  # only the start was read
+
+
+def test_multi_member_gzip_reads_like_gzip_does(images):
+    content = idx_bytes(images)
+    middle = len(content) // 2
+    two_members = gzip.compress(content[:middle]) + gzip.compress(content[middle:])
+    np.testing.assert_array_equal(read_idx(two_members), images)
+    assert gzip.decompress(two_members) == content
+
+
+def test_bytes_after_the_gzip_data_are_refused(images):
+    with pytest.raises(IdxCompressionError, match="'tail.gz'.*after the end of the gzip data"):
+        read_idx(idx_bytes(images, compress=True) + b"junk", name="tail.gz")
 
 
 def test_garbage_is_refused():

@@ -1,0 +1,99 @@
+"""Time loading and validating the bundled MNIST, and the Explore page's reruns.
+
+Run with `.venv/bin/python bench/bench_data.py`. Prints medians over several repeats;
+targets: dataset load under 0.5 s, an Explore page rerun under 0.3 s.
+"""
+
+from __future__ import annotations
+
+import gzip
+import statistics
+import struct
+import sys
+import time
+import zlib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core import settings  # noqa: E402
+from core.data import load_idx_folder  # noqa: E402
+from core.idx import IdxTooLargeError, read_idx  # noqa: E402
+
+repeats = 7
+page_reruns = 10
+data_folder = settings.PROJECT_ROOT / "data" / "mnist"
+train_images_file = data_folder / "train-images-idx3-ubyte.gz"
+
+
+def median_seconds(function, repeats: int) -> float:
+    """Median wall-clock seconds of `repeats` calls of `function`."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def refuse_huge_header() -> None:
+    bomb = gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 10**9, 28, 28))
+    try:
+        read_idx(bomb, name="bomb")
+    except IdxTooLargeError:
+        return
+    raise RuntimeError("the huge header was not refused")
+
+
+def zlib_floor() -> None:
+    """Decompress the training images in one zlib call: the lower bound for reading them."""
+    zlib.decompressobj(wbits=31).decompress(train_images_file.read_bytes())
+
+
+def explore_page_timings() -> tuple[float, float, float]:
+    """Return (first run, median plain rerun, median rerun after changing the filter)."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(
+        str(settings.PROJECT_ROOT / "pages" / "explore.py"), default_timeout=120
+    )
+    first = median_seconds(app.run, 1)
+    if app.exception:
+        raise RuntimeError(app.exception[0].message)
+    rerun = median_seconds(app.run, page_reruns)
+    labels = iter(["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"] * 2)
+
+    def change_filter() -> None:
+        app.selectbox(key="explore_label_filter").set_value(next(labels)).run()
+
+    interaction = median_seconds(change_filter, page_reruns)
+    return first, rerun, interaction
+
+
+def main() -> None:
+    load_seconds = median_seconds(lambda: load_idx_folder(data_folder), repeats)
+    read_seconds = median_seconds(lambda: read_idx(train_images_file), repeats)
+    floor_seconds = median_seconds(zlib_floor, repeats)
+    rows = [
+        ("load + validate bundled MNIST (4 files)", load_seconds, 0.5),
+        ("  read train-images (47 MB unpacked)", read_seconds, None),
+        ("  zlib one-shot floor for the same file", floor_seconds, None),
+        ("refuse a 16-byte file declaring 784 GB", median_seconds(refuse_huge_header, 101), None),
+    ]
+    first, rerun, interaction = explore_page_timings()
+    rows += [
+        ("Explore page first run (AppTest, cold caches)", first, None),
+        ("Explore page rerun (AppTest)", rerun, 0.3),
+        ("Explore page rerun after a filter change", interaction, 0.3),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'measurement':<{width}}  {'median':>10}  target")
+    for name, seconds, target in rows:
+        figure = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
+        goal = f"< {target} s ({'met' if seconds < target else 'MISSED'})" if target else ""
+        print(f"{name:<{width}}  {figure:>10}  {goal}")
+    print(f"\nreading train-images costs {read_seconds / floor_seconds:.2f}x the zlib floor")
+
+
+if __name__ == "__main__":
+    main()
