@@ -126,10 +126,16 @@ def stop_streamlit(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory):
+def server_runs_dir(tmp_path_factory) -> Path:
+    """The run store folder of `streamlit_server` (tests may add runs to it directly)."""
+    return tmp_path_factory.mktemp("server-runs")
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory, server_runs_dir):
     """A running MNIST Studio for the whole test session; yields its base URL."""
     folder = tmp_path_factory.mktemp("server")
-    process, base_url, _ = start_streamlit(folder)
+    process, base_url, _ = start_streamlit(folder, {"MNIST_STUDIO_RUNS_DIR": str(server_runs_dir)})
     yield base_url
     stop_streamlit(process)
 

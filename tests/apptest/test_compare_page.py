@@ -1,0 +1,98 @@
+"""The Compare page: the runs table, overlaid curves, delete with confirmation, sweep limits."""
+
+import pytest
+
+from core.config import TrainingConfig
+from core.runs import RunStore
+from core.training import train_model
+from core.workflows import store_network
+from tests.conftest import app_test
+
+
+@pytest.fixture(scope="module")
+def trained_results(mnist):
+    """Two tiny trained networks, trained once for the module."""
+    return [
+        train_model(TrainingConfig(hidden_layers=(units,), epochs=2, train_size=600), mnist)
+        for units in (16, 48)
+    ]
+
+
+@pytest.fixture
+def store_with_runs(isolated_run_store, trained_results):
+    store = RunStore(isolated_run_store)
+    ids = [store_network(store, result, name=f"net {index}")
+           for index, result in enumerate(trained_results)]  # fmt: skip
+    return store, ids
+
+
+def test_table_lists_every_run_and_two_selected_show_overlaid_curves(store_with_runs):
+    store, ids = store_with_runs
+    app = app_test("pages/compare.py")
+    app.run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert set(table["name"]) == {"net 0", "net 1"}
+    assert set(app.multiselect(key="compare_selected").value) == set(ids)
+    curves = app.get("plotly_chart")
+    loss_figure = next(chart for chart in curves if "Loss" in chart.proto.spec)
+    # Two runs, each with a training and a validation curve.
+    assert loss_figure.proto.spec.count('"mode":"lines+markers"') == 4
+
+    app.multiselect(key="compare_selected").set_value([ids[0]]).run()
+    loss_figure = next(chart for chart in app.get("plotly_chart") if "Loss" in chart.proto.spec)
+    assert loss_figure.proto.spec.count('"mode":"lines+markers"') == 2
+
+
+def test_delete_asks_first_then_removes_the_run_and_its_file(store_with_runs):
+    store, ids = store_with_runs
+    app = app_test("pages/compare.py")
+    app.run()
+    focused = app.selectbox(key="compare_focus").value
+    model_path = store.get_run(focused).model_path
+    app.button(key="compare_delete_button").click().run()
+    assert any("for good?" in warning.value for warning in app.warning)
+    assert len(store.list_runs()) == 2
+    app.button(key="compare_delete_cancel").click().run()
+    assert len(store.list_runs()) == 2
+
+    app.button(key="compare_delete_button").click().run()
+    app.button(key="compare_delete_confirm").click().run()
+    assert not app.exception
+    remaining = store.list_runs()
+    assert list(remaining["id"]) == [run_id for run_id in ids if run_id != focused]
+    assert not model_path.exists()
+
+
+def test_rename_and_use_as_current_model(store_with_runs):
+    store, ids = store_with_runs
+    app = app_test("pages/compare.py")
+    app.run()
+    focused = app.selectbox(key="compare_focus").value
+    app.text_input(key=f"compare_rename_{focused}").set_value("my best run")
+    app.button(key="compare_rename_button").click().run()
+    assert store.get_run(focused).name == "my best run"
+    app.button(key="compare_use_button").click().run()
+    current = app.session_state["current_model"]
+    assert current.run_id == focused and current.label == "my best run"
+
+
+def test_sweep_form_refuses_an_oversized_grid(store_with_runs):
+    app = app_test("pages/compare.py")
+    app.run()
+    app.multiselect(key="compare_sweep_neurons").set_value([16, 32, 64, 128, 256, 512]).run()
+    app.multiselect(key="compare_sweep_layers").set_value([1, 2, 3]).run()
+    app.multiselect(key="compare_sweep_epochs").set_value([1, 2]).run()
+    assert any("36 configurations; the limit is 24" in error.value for error in app.error)
+    assert not [button for button in app.button if button.key == "compare_sweep_run"]
+
+    app.multiselect(key="compare_sweep_layers").set_value([1]).run()
+    assert not app.error
+    assert any("12 runs, about" in info.value for info in app.info)
+
+
+def test_empty_store_shows_a_hint():
+    app = app_test("pages/compare.py")
+    app.run()
+    assert not app.exception
+    assert any("No stored runs yet" in info.value for info in app.info)
