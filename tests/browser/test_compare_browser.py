@@ -1,6 +1,7 @@
 """The Compare page in a real Chromium: table and scatter render; a download delivers a file."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_compare_page_shows_table_scatter_and_downloads_a_configuration(
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Configuration (JSON)").click()
     download = download_info.value
-    content = json.loads(open(download.path()).read())
+    content = json.loads(Path(download.path()).read_text())
     assert content["name"].startswith("browser net")
     assert TrainingConfig.from_dict(content["config"]).train_size == 500
     page.screenshot(path=str(output_dir / "compare-runs.png"), full_page=True)
