@@ -1,0 +1,125 @@
+"""The Train page: controls, presets, the URL round trip and a tiny real training."""
+
+import pytest
+
+import ui
+from core.config import PRESETS, TrainingConfig
+from tests.conftest import app_test
+
+PAGE = "pages/train.py"
+
+
+def train_page(**params):
+    app = app_test(PAGE)
+    for name, value in params.items():
+        app.query_params[name] = value
+    return app.run()
+
+
+def test_first_visit_shows_the_recommended_preset_and_writes_it_to_the_url():
+    app = train_page()
+    assert not app.exception
+    assert app.selectbox(key="train_preset").value == "Recommended"
+    config, ignored = TrainingConfig.from_query_params(dict(app.query_params))
+    assert config == PRESETS["Recommended"]
+    assert ignored == []
+    assert not app.warning
+
+
+def test_article_preset_shows_101_770_parameters():
+    app = train_page()
+    app.selectbox(key="train_preset").set_value("As in the article").run()
+    assert not app.exception
+    assert app.text_input(key="train_hidden_layers").value == "128"
+    assert app.number_input(key="train_epochs").value == 20
+    assert app.radio(key="train_scaling").value == "raw"
+    assert any("101,770 parameters" in element.value for element in app.markdown)
+    table = app.dataframe[0].value
+    assert table["parameters"].sum() == 101_770
+    assert table["parameters"].tolist()[-2:] == [100_480, 1_290]
+
+
+def test_url_query_round_trip():
+    config = TrainingConfig(
+        hidden_layers=(64, 32), activation="tanh", dropout=0.2, epochs=3, train_size=5_000, seed=9
+    )
+    app = train_page(**config.to_query_params())
+    assert not app.exception
+    assert not app.warning
+    assert app.text_input(key="train_hidden_layers").value == "64,32"
+    assert app.selectbox(key="train_activation").value == "tanh"
+    assert app.checkbox(key="train_use_subset").value is True
+    assert app.number_input(key="train_train_size").value == 5_000
+    assert app.selectbox(key="train_preset").value == "Custom"
+    rebuilt, ignored = TrainingConfig.from_query_params(dict(app.query_params))
+    assert (rebuilt, ignored) == (config, [])
+
+
+def test_junk_in_the_link_falls_back_and_is_named():
+    app = train_page(epochs="many", dropout="3", hidden_layers="32", colour="blue")
+    assert not app.exception
+    warning = app.warning[0].value
+    assert "epochs=many" in warning and "dropout=3" in warning and "colour=blue" in warning
+    assert app.text_input(key="train_hidden_layers").value == "32"
+    assert app.number_input(key="train_epochs").value == PRESETS["Recommended"].epochs
+    # Once the person changes a setting the warning goes away.
+    app.number_input(key="train_epochs").set_value(2).run()
+    assert not app.warning
+    assert app.query_params["epochs"] == ["2"] or app.query_params["epochs"] == "2"
+
+
+def test_bad_layer_text_is_an_error_not_a_traceback():
+    app = train_page()
+    app.text_input(key="train_hidden_layers").set_value("128,lots").run()
+    assert not app.exception
+    assert "whole numbers separated by commas" in app.error[0].value
+    app.text_input(key="train_hidden_layers").set_value("4096").run()
+    assert "2,048 neurons" in app.error[0].value
+
+
+def test_changing_controls_and_training_saves_the_run(isolated_run_store):
+    app = train_page()
+    app.selectbox(key="train_preset").set_value("Quick look").run()
+    app.text_input(key="train_hidden_layers").set_value("32").run()
+    app.number_input(key="train_epochs").set_value(1).run()
+    app.number_input(key="train_train_size").set_value(1_000).run()
+    app.number_input(key="train_batch_size").set_value(16).run()
+    assert app.selectbox(key="train_preset").value == "Custom"
+    app.button(key="train_start").click().run()
+    assert not app.exception
+
+    session_jobs = ui.job_manager().jobs(owner=app.session_state[ui.KEY_SESSION_ID])
+    assert len(session_jobs) == 1
+    job = session_jobs[0]
+    assert job.name == "784-32-10 relu, adam 0.001, 1 ep, 1,000 images"
+    ui.job_manager().wait(job.id, timeout=300)
+    assert job.state == "finished", job.error
+
+    app.run()
+    assert not app.exception
+    metrics = {metric.label: metric.value for metric in app.metric}
+    accuracy = float(metrics["Test accuracy"].rstrip("%")) / 100
+    assert accuracy == pytest.approx(job.result["result"].test_accuracy, abs=5e-5)
+    assert accuracy > 0.5
+    assert app.success[0].value == "Training finished."
+    # The model is the session's current model, and the run is in the store.
+    current = app.session_state[ui.KEY_CURRENT_MODEL]
+    assert current.run_id == job.result["run_id"]
+    from core.runs import RunStore
+
+    runs = RunStore(isolated_run_store).list_runs()
+    assert runs["id"].tolist() == [job.result["run_id"]]
+    assert runs["test_accuracy"].iloc[0] == pytest.approx(accuracy, abs=5e-5)
+    assert runs["parameters"].iloc[0] == 784 * 32 + 32 + 32 * 10 + 10
+    assert runs["status"].iloc[0] == "finished"
+
+    # A second run is compared with the first.
+    app.text_input(key="train_hidden_layers").set_value("64").run()
+    app.button(key="train_start").click().run()
+    second = ui.job_manager().jobs(owner=app.session_state[ui.KEY_SESSION_ID])[0]
+    ui.job_manager().wait(second.id, timeout=300)
+    app.run()
+    assert not app.exception
+    note = second.result["note"]
+    assert note.startswith("more neurons, ")
+    assert any(note in element.value for element in app.markdown)
