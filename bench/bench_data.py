@@ -89,7 +89,7 @@ def main() -> None:
     width = max(len(name) for name, _, _ in rows)
     print(f"{'measurement':<{width}}  {'median':>10}  target")
     for name, seconds, target in rows:
-        figure = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
+        figure = f"{seconds * 1000:8.2f} ms" if seconds < 1 else f"{seconds:8.2f} s "
         goal = f"< {target} s ({'met' if seconds < target else 'MISSED'})" if target else ""
         print(f"{name:<{width}}  {figure:>10}  {goal}")
     print(f"\nreading train-images costs {read_seconds / floor_seconds:.2f}x the zlib floor")

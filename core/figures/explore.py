@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 
 # Dark digits on white, like ink on paper; the same scale for every image figure.
@@ -122,46 +121,67 @@ def class_distribution(
 
 
 def mean_images_figure(
-    means: np.ndarray, class_names: Sequence[str], columns: int = 5
+    means: np.ndarray, class_names: Sequence[str], columns: int = 5, gap: int = 4
 ) -> go.Figure:
-    """Return a grid of the mean image of each class; hovering shows the mean pixel value.
+    """Return a grid of the mean image of each class; hovering shows class and mean value.
+
+    The images are laid out in one heat map (a mosaic with blank gaps), which draws much
+    faster than one subplot per class.
 
     Args:
         means: ``(num_classes, rows, columns)`` mean images, values 0-255.
-        class_names: One name per class, shown above its image.
+        class_names: One name per class, written above its image.
         columns: Images per grid row.
+        gap: Blank pixels between images.
 
     Returns:
         The figure.
     """
-    means = np.asarray(means)
+    means = np.asarray(means, dtype=np.float32)
     if means.ndim != 3 or len(means) != len(class_names):
         raise ValueError(
             f"Expected one mean image per class ({len(class_names)}), not an array of "
             f"shape {means.shape}."
         )
-    figure = px.imshow(
-        means,
-        facet_col=0,
-        facet_col_wrap=columns,
-        facet_row_spacing=0.08,
-        facet_col_spacing=0.02,
-        color_continuous_scale=INK_SCALE,
-        zmin=0,
-        zmax=255,
-    )
-    figure.for_each_annotation(
-        lambda annotation: annotation.update(
-            text=str(class_names[int(annotation.text.split("=")[-1])])
+    count, height, width = means.shape
+    columns = max(1, min(columns, count))
+    grid_rows = -(-count // columns)
+    cell_height, cell_width = height + gap, width + gap
+    mosaic = np.full((grid_rows * cell_height - gap, columns * cell_width - gap), np.nan)
+    names = np.full(mosaic.shape, "", dtype=object)
+    annotations = []
+    for index, image in enumerate(means):
+        top, left = (index // columns) * cell_height, (index % columns) * cell_width
+        mosaic[top : top + height, left : left + width] = image
+        names[top : top + height, left : left + width] = str(class_names[index])
+        annotations.append(
+            {
+                "x": left + (width - 1) / 2,
+                "y": top - 0.5,
+                "text": str(class_names[index]),
+                "showarrow": False,
+                "yanchor": "bottom",
+                "font": {"size": 13},
+            }
+        )
+    figure = go.Figure(
+        go.Heatmap(
+            z=mosaic,
+            customdata=names,
+            zmin=0,
+            zmax=255,
+            colorscale=INK_SCALE,
+            showscale=False,
+            hoverongaps=False,
+            hovertemplate="class %{customdata}<br>mean pixel %{z:.1f}<extra></extra>",
         )
     )
-    figure.update_traces(hovertemplate="row %{y}, column %{x}<br>mean %{z:.1f}<extra></extra>")
-    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    grid_rows = -(-len(means) // columns)
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     figure.update_layout(
-        height=150 * grid_rows + 40,
-        coloraxis_showscale=False,
+        annotations=annotations,
+        height=170 * grid_rows + 20,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure
