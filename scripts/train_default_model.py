@@ -129,6 +129,18 @@ def accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
+def save_for_prediction(model, path: Path) -> None:
+    """Save an uncompiled copy of a model: architecture and weights, no optimizer state.
+
+    The file is a third of the size, and loading it gives no optimizer warnings.
+    """
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    copy.save(path)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
@@ -172,11 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
     drawn_accuracy = accuracy(model, drawn, y_test[drawn_indices])
     plain_subset_accuracy = accuracy(model, x_test[drawn_indices], y_test[drawn_indices])
 
-    # Saved without the optimizer's state: the file only needs to predict.
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     arguments.output.mkdir(parents=True, exist_ok=True)
     model_path = arguments.output / "model.keras"
-    model.save(model_path)
+    save_for_prediction(model, model_path)
 
     metadata = {
         "name": "Default model (shipped)",
