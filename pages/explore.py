@@ -188,7 +188,7 @@ with facts_tab:
         )
         st.caption("Roughly balanced classes mean accuracy is a fair summary of the model.")
     with means_column:
-        st.subheader("The mean image of each class")
+        st.subheader("Mean image per class")
         st.plotly_chart(
             figures.mean_images_figure(means, dataset.class_names),
             key="explore_means",

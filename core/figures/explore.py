@@ -121,7 +121,7 @@ def class_distribution(
 
 
 def mean_images_figure(
-    means: np.ndarray, class_names: Sequence[str], columns: int = 5, gap: int = 4
+    means: np.ndarray, class_names: Sequence[str], columns: int = 5, gap: int = 3
 ) -> go.Figure:
     """Return a grid of the mean image of each class; hovering shows class and mean value.
 
@@ -132,7 +132,8 @@ def mean_images_figure(
         means: ``(num_classes, rows, columns)`` mean images, values 0-255.
         class_names: One name per class, written above its image.
         columns: Images per grid row.
-        gap: Blank pixels between images.
+        gap: Blank pixels between images side by side (three times that between rows,
+            where the class names go).
 
     Returns:
         The figure.
@@ -146,12 +147,14 @@ def mean_images_figure(
     count, height, width = means.shape
     columns = max(1, min(columns, count))
     grid_rows = -(-count // columns)
-    cell_height, cell_width = height + gap, width + gap
-    mosaic = np.full((grid_rows * cell_height - gap, columns * cell_width - gap), np.nan)
+    row_gap = 3 * gap
+    cell_height, cell_width = height + row_gap, width + gap
+    mosaic = np.full((grid_rows * cell_height, columns * cell_width - gap), np.nan)
     names = np.full(mosaic.shape, "", dtype=object)
     annotations = []
     for index, image in enumerate(means):
-        top, left = (index // columns) * cell_height, (index % columns) * cell_width
+        top = (index // columns) * cell_height + row_gap
+        left = (index % columns) * cell_width
         mosaic[top : top + height, left : left + width] = image
         names[top : top + height, left : left + width] = str(class_names[index])
         annotations.append(
@@ -180,8 +183,8 @@ def mean_images_figure(
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     figure.update_layout(
         annotations=annotations,
-        height=170 * grid_rows + 20,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=140 * grid_rows,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure
