@@ -19,6 +19,7 @@ from tests.conftest import app_test
 
 PAGE = "pages/draw.py"
 DEFAULT_LABEL = "Default model (ships with MNIST Studio)"
+NOISE = np.random.default_rng(0).integers(0, 256, (60, 60), dtype=np.uint8)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -58,6 +59,7 @@ def constant_model(digit: int):
 
 
 def upload(app, data: bytes, name: str = "digit.png", mime: str = "image/png"):
+    app.run()
     app.radio(key="draw_input").set_value("Upload a picture").run()
     app.file_uploader(key="draw_upload").set_value((name, data, mime)).run()
     assert not app.exception, [exception.message for exception in app.exception]
@@ -89,14 +91,15 @@ def test_uploaded_photo_of_a_digit_is_predicted(index):
     assert not app.error
     assert predicted_digit(app) == str(label)
     assert any("Confidence" in markdown.value for markdown in app.markdown)
-    assert any(image for image in app.get("imgs")), "the 28x28 input is shown"
+    # The uploaded picture and the 28x28 input the model sees.
+    assert len(app.get("image")) == 2
 
 
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
         ("notes.png", b"these are not pixels", "not an image that can be read"),
-        ("half.png", png_bytes(np.zeros((50, 50), np.uint8))[:40], "truncated or damaged"),
+        ("half.png", png_bytes(NOISE)[: len(png_bytes(NOISE)) // 2], "truncated or damaged"),
     ],
 )
 def test_bad_upload_shows_an_error_and_no_prediction(name, data, message):
