@@ -282,10 +282,14 @@ st.caption(
     "Row = true digit, column = predicted digit; the diagonal holds the correct predictions. "
     "Click a cell (or choose the pair below) to see its images."
 )
-normalize = st.toggle("Show shares of each true digit instead of counts", key=KEY_NORMALIZE)
-matrix_column, cell_column = st.columns([5, 6])
-with cell_column:
+matrix_column, picker_column = st.columns([3, 2])
+with picker_column:
+    normalize = st.toggle("Shares per true digit", key=KEY_NORMALIZE)
     true_label, predicted_label = pick_cell(evaluation, option)
+    st.caption(
+        "A cell's count divided by its row total is the share of that digit sent to that "
+        "prediction; the diagonal shares are the per-digit recall."
+    )
 with matrix_column:
     st.plotly_chart(
         figures.confusion_matrix_figure(
@@ -295,14 +299,13 @@ with matrix_column:
         key=KEY_CONFUSION, on_select=on_cell_click, selection_mode="points",
         config={"displayModeBar": False},
     )  # fmt: skip
-with cell_column:
-    cell = cell_indices(evaluation, true_label, predicted_label)
-    verdict = "correct" if true_label == predicted_label else "mistakes"
-    st.subheader(
-        f"True {names[true_label]}, predicted {names[predicted_label]}: "
-        f"{len(cell):,} images ({verdict})"
-    )
-    gallery(evaluation, images, cell, KEY_CELL_GALLERY)
+cell = cell_indices(evaluation, true_label, predicted_label)
+verdict = "correct" if true_label == predicted_label else "mistakes"
+st.subheader(
+    f"True {names[true_label]}, predicted {names[predicted_label]}: "
+    f"{len(cell):,} images ({verdict})"
+)
+gallery(evaluation, images, cell, KEY_CELL_GALLERY)
 
 # One image's probabilities.
 st.header("Per-digit probabilities")
@@ -312,20 +315,21 @@ st.caption(
 )
 if KEY_IMAGE not in st.session_state or st.session_state[KEY_IMAGE] >= evaluation.num_examples:
     st.session_state[KEY_IMAGE] = int(cell[0]) if len(cell) else 0
-pick_column, image_column, bars_column = st.columns([2, 3, 5])
-with pick_column:
-    index = st.number_input(
-        "Test image", min_value=0, max_value=evaluation.num_examples - 1, step=1, key=KEY_IMAGE
-    )
-    st.button(
-        "Random image", key="evaluate_random", icon=":material/casino:",
-        on_click=on_random_image, args=(evaluation.num_examples,),
-    )  # fmt: skip
-    st.caption("Or click any image in a gallery.")
+pick_column, random_column, hint_column = st.columns([2, 2, 3], vertical_alignment="bottom")
+index = pick_column.number_input(
+    "Test image", min_value=0, max_value=evaluation.num_examples - 1, step=1, key=KEY_IMAGE
+)
+random_column.button(
+    "Random image", key="evaluate_random", icon=":material/casino:",
+    on_click=on_random_image, args=(evaluation.num_examples,),
+)  # fmt: skip
+hint_column.caption("Or click any image in a gallery on this page.")
+image_column, bars_column = st.columns([2, 3])
 with image_column:
-    true_name = names[evaluation.labels[index]]
-    image_figure = pixel_heatmap(images[index], title=f"Test image {index}, true label {true_name}")
-    image_figure.update_layout(height=320)
+    image_figure = pixel_heatmap(
+        images[index], title=f"True label {names[evaluation.labels[index]]}"
+    )
+    image_figure.update_layout(height=340)
     st.plotly_chart(image_figure, key="evaluate_image", config={"displayModeBar": False})
 with bars_column:
     st.plotly_chart(
@@ -354,44 +358,45 @@ gallery(evaluation, images, mistakes, KEY_MISTAKE_GALLERY)
 
 # Inside the network.
 st.header("Inside the network")
-weights_column, activations_column = st.columns(2)
-with weights_column:
-    st.subheader("First-layer weights")
-    try:
-        weights = first_layer_weights(model)
-    except ValueError as error:
-        st.info(f"Not available for this model: {error}")
-    else:
-        is_dense = weights.shape[1:] == (28, 28)
-        st.caption(
-            (
-                "Each tile is one neuron of the first hidden layer: its weight for every "
-                "pixel. Blue pixels push the neuron up when inked, red ones push it down."
-            )
-            if is_dense
-            else "Each tile is one 3x3 filter of the first convolution layer."
-        )
-        st.plotly_chart(
-            figures.weight_tiles_figure(weights, max_tiles=MAX_WEIGHT_TILES),
-            key="evaluate_weights", config={"displayModeBar": False},
-        )  # fmt: skip
-        if len(weights) > MAX_WEIGHT_TILES:
-            st.caption(f"The first {MAX_WEIGHT_TILES} of {len(weights)} are shown.")
-with activations_column:
-    st.subheader(f"Activations for test image {index}")
-    st.caption(
-        "What every neuron of each layer outputs for the image above: bright cells light up. "
-        "The last strip is the softmax output."
+st.subheader("First-layer weights")
+try:
+    weights = first_layer_weights(model)
+except ValueError as error:
+    st.info(f"Not available for this model: {error}")
+else:
+    is_dense = weights.shape[1:] == (28, 28)
+    shown = (
+        f" (the first {MAX_WEIGHT_TILES} of {len(weights)})"
+        if len(weights) > MAX_WEIGHT_TILES
+        else ""
     )
-    try:
-        activations = layer_activations(model, images[index])
-    except ValueError as error:
-        st.info(f"Not available for this model: {error}")
-    else:
-        st.plotly_chart(
-            figures.activation_strips_figure(activations, output_names=names),
-            key="evaluate_activations", config={"displayModeBar": False},
-        )  # fmt: skip
+    st.caption(
+        (
+            f"Each tile is one neuron of the first hidden layer{shown}: its weight for every "
+            "pixel. Blue pixels push the neuron up when inked, red ones push it down, so a "
+            "tile shows the stroke pattern the neuron looks for."
+        )
+        if is_dense
+        else f"Each tile is one 3x3 filter of the first convolution layer{shown}."
+    )
+    st.plotly_chart(
+        figures.weight_tiles_figure(weights, max_tiles=MAX_WEIGHT_TILES),
+        key="evaluate_weights", config={"displayModeBar": False},
+    )  # fmt: skip
+st.subheader(f"Activations for test image {index}")
+st.caption(
+    "What every neuron of each layer outputs for the image above; bright cells light up. "
+    "The last strip is the softmax output, the probabilities of the chart above."
+)
+try:
+    activations = layer_activations(model, images[index])
+except ValueError as error:
+    st.info(f"Not available for this model: {error}")
+else:
+    st.plotly_chart(
+        figures.activation_strips_figure(activations, output_names=names),
+        key="evaluate_activations", config={"displayModeBar": False},
+    )  # fmt: skip
 
 # Compare with another model.
 st.header("Compare with another model")
@@ -410,7 +415,7 @@ try:
     _, other_evaluation, _, _ = evaluation_of(other, dataset)
     comparison = figures.confusion_comparison_figure(
         evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
-        run_names=(options[option][:40], options[other][:40]),
+        run_names=(options[option][:32], options[other][:32]),
     )  # fmt: skip
 except ValueError as error:
     st.error(f"Cannot compare: {error}")

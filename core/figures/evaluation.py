@@ -130,6 +130,7 @@ def confusion_matrix_figure(
             y=list(range(num_classes)),
             text=cell_text,
             texttemplate="%{text}",
+            textfont={"size": 11},
             colorscale=CONFUSION_COLORSCALE,
             zmin=0,
             zmax=1 if normalize else max(int(matrix.max()), 1),
@@ -151,15 +152,21 @@ def confusion_matrix_figure(
                 y1=true_label + 0.5,
                 line={"color": SELECTED_COLOR, "width": 3},
             )
-    axis = {"tickmode": "array", "tickvals": list(range(num_classes)), "ticktext": names}
+    axis = {
+        "tickmode": "array",
+        "tickvals": list(range(num_classes)),
+        "ticktext": names,
+        "fixedrange": True,
+        "showgrid": False,
+        "zeroline": False,
+    }
     figure.update_layout(
         title=title,
-        xaxis={**axis, "title": "predicted class", "side": "bottom", "constrain": "domain"},
-        yaxis={**axis, "title": "true class", "autorange": "reversed", "scaleanchor": "x"},
-        height=480,
-        margin={"l": 60, "r": 20, "t": 40 if title else 20, "b": 50},
+        xaxis={**axis, "title": "predicted class", "range": [-0.5, num_classes - 0.5]},
+        yaxis={**axis, "title": "true class", "range": [num_classes - 0.5, -0.5]},
+        height=460,
+        margin={"l": 60, "r": 10, "t": 40 if title else 10, "b": 50},
         clickmode="event+select",
-        dragmode=False,
         plot_bgcolor="white",
     )
     return figure
@@ -282,21 +289,20 @@ def image_grid_figure(
                 y=y + height / 2 + caption_space / 2,
                 mode="text",
                 text=list(captions),
-                textfont={"size": 11},
+                textfont={"size": 10},
                 hoverinfo="skip",
                 showlegend=False,
                 name="captions",
             )
         )
-    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    hidden = {"visible": False, "showgrid": False, "zeroline": False, "fixedrange": True}
     figure.update_layout(
-        xaxis={**hidden, "range": [-0.5, grid.shape[1] - 0.5], "constrain": "domain"},
-        yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
-        height=rows * tile_height + 20,
-        margin={"l": 0, "r": 0, "t": 10, "b": 10},
+        xaxis={**hidden, "range": [-0.5, grid.shape[1] - 0.5]},
+        yaxis={**hidden, "range": [grid.shape[0] - 0.5, -0.5]},
+        height=rows * tile_height + 10,
+        margin={"l": 0, "r": 0, "t": 5, "b": 5},
         plot_bgcolor="white",
         clickmode="event+select",
-        dragmode=False,
     )
     return figure
 

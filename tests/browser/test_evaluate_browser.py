@@ -1,0 +1,69 @@
+"""The Evaluate page in a real Chromium: the confusion matrix renders and a click opens a cell."""
+
+import re
+
+import pytest
+
+from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server_with_a_run(tmp_path_factory):
+    """A running app whose run store holds one small trained network."""
+    from core.config import TrainingConfig
+    from core.data import load_default_dataset
+    from core.evaluation import evaluate
+    from core.model import build_model
+    from core.runs import RunStore
+
+    folder = tmp_path_factory.mktemp("evaluate-server")
+    dataset = load_default_dataset()
+    config = TrainingConfig(hidden_layers=(32,), epochs=1, batch_size=64, seed=3)
+    model = build_model(config)
+    model.fit(dataset.train_images[:2000], dataset.train_labels[:2000], epochs=1, verbose=0)
+    evaluation = evaluate(model, dataset.test_images, dataset.test_labels)
+    RunStore(folder / "runs").save_run(
+        kind="network",
+        name="Browser test net",
+        config=config.to_dict(),
+        history={"loss": [1.0]},
+        metrics={"test_accuracy": evaluation.accuracy, "test_loss": evaluation.loss},
+        timings={"train_seconds": 1.0, "predict_seconds": 0.1},
+        confusion_matrix=evaluation.confusion,
+        model=model,
+    )
+    process, base_url, _ = start_streamlit(folder)
+    yield base_url, evaluation
+    stop_streamlit(process)
+
+
+def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page, output_dir):
+    base_url, evaluation = server_with_a_run
+    page.goto(f"{base_url}/evaluate")
+    wait_for_app(page, timeout=120_000)
+    assert page_errors(page) == []
+    plot_area = page.locator(".st-key-evaluate_confusion .nsewdrag").first
+    plot_area.wait_for(state="visible")
+    # Ten by ten cells with their counts written in them.
+    page.screenshot(path=str(output_dir / "evaluate-page.png"), full_page=True)
+    cell_texts = page.locator(".st-key-evaluate_confusion text").all_text_contents()
+    assert f"{evaluation.confusion[3, 3]:,}" in cell_texts
+
+    # Click the cell true 3 / predicted 3 (rows are true digits, top to bottom).
+    box = plot_area.bounding_box()
+    cell_width, cell_height = box["width"] / 10, box["height"] / 10
+    x, y = box["x"] + 3.5 * cell_width, box["y"] + 3.5 * cell_height
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    heading = page.get_by_text(re.compile(r"True 3, predicted 3: [\d,]+ images"))
+    heading.wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert f"{evaluation.confusion[3, 3]:,} images" in heading.inner_text()
+    gallery = page.locator(".st-key-evaluate_cell_gallery .js-plotly-plot")
+    gallery.wait_for(state="visible")
+    assert page_errors(page) == []
+    page.locator(".st-key-evaluate_cell_gallery").screenshot(
+        path=str(output_dir / "evaluate-cell-gallery.png")
+    )
