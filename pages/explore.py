@@ -205,7 +205,7 @@ with upload_tab:
     upload_columns = st.columns(2)
     for position, (key, description) in enumerate(UPLOADS.items()):
         upload_columns[position % 2].file_uploader(description, key=key)
-    button_column, reset_column, _ = st.columns([1, 1, 2])
+    button_column, reset_column, _ = st.columns([1, 1.4, 1.6])
     button_column.button(
         "Use these files", key="explore_upload_use", type="primary", on_click=use_uploaded_files
     )
