@@ -1,0 +1,86 @@
+"""The Train page in a real Chromium: live progress and curves, and Stop."""
+
+import time
+
+import pytest
+
+from core.config import TrainingConfig
+from tests.conftest import page_errors, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'
+CURVES_POINTS = """() => {
+    const plot = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
+    if (!plot || !plot.data) return -1;
+    return plot.data.reduce((total, trace) => total + (trace.x ? trace.x.length : 0), 0);
+}"""
+
+
+def open_train_page(page, base_url, config):
+    # Tall enough that a screenshot shows the controls and the live view together.
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    query = "&".join(f"{name}={value}" for name, value in config.to_query_params().items())
+    page.goto(f"{base_url}/train?{query}")
+    wait_for_app(page)
+    assert page_errors(page) == []
+
+
+def press(page, label):
+    page.locator('[data-testid="stMain"] button').filter(has_text=label).first.click()
+
+
+def test_progress_bar_and_curves_update_while_training(streamlit_server, page, output_dir):
+    config = TrainingConfig(hidden_layers=(128,), batch_size=32, epochs=2, train_size=8_000, seed=3)
+    open_train_page(page, streamlit_server, config)
+    press(page, "Train")
+    page.wait_for_selector(PROGRESS, timeout=60_000)
+
+    seen = []  # (progress value, points drawn) while the progress bar is on screen
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        bar = page.query_selector(PROGRESS)
+        if bar is None:
+            break
+        value = bar.get_attribute("aria-valuenow")
+        points = page.evaluate(CURVES_POINTS)
+        if value is not None and (not seen or seen[-1] != (value, points)):
+            seen.append((value, points))
+            if len(seen) == 3:
+                page.screenshot(path=str(output_dir / "train-live.png"), full_page=True)
+        page.wait_for_timeout(200)
+
+    progress_values = [float(value) for value, _ in seen]
+    point_counts = [points for _, points in seen if points > 0]
+    assert len(set(progress_values)) >= 3, seen
+    assert progress_values == sorted(progress_values)
+    # The curves grew at least twice before the job finished.
+    assert len(set(point_counts)) >= 3, seen
+    assert point_counts == sorted(point_counts)
+
+    page.get_by_text("Training finished.").wait_for(timeout=120_000)
+    main = page.inner_text('[data-testid="stMain"]')
+    assert "Test accuracy" in main
+    assert "now your current model" in main
+    assert page_errors(page) == []
+    page.screenshot(path=str(output_dir / "train-finished.png"), full_page=True)
+
+
+def test_stop_ends_a_long_training(streamlit_server, page, output_dir):
+    config = TrainingConfig(hidden_layers=(256,), batch_size=32, epochs=100, seed=4)
+    open_train_page(page, streamlit_server, config)
+    press(page, "Train")
+    page.wait_for_selector(PROGRESS, timeout=60_000)
+    # Wait for the first chunk of batches (TensorFlow first traces the training step).
+    page.wait_for_function(
+        f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0",
+        timeout=180_000,
+    )
+    press(page, "Stop")
+    page.get_by_text("Stopped after").wait_for(timeout=60_000)
+    main = page.inner_text('[data-testid="stMain"]')
+    assert "of 100 epochs" in main
+    assert "Test accuracy" in main
+    assert page.query_selector(PROGRESS) is None
+    assert page_errors(page) == []
+    page.screenshot(path=str(output_dir / "train-stopped.png"), full_page=True)
