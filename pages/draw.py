@@ -17,7 +17,9 @@ from core.preprocess import (
 )
 
 CANVAS_SIZE = 280
-PREVIEW_SIZE = 196  # The 28x28 input shown 7x larger, each pixel a crisp square.
+PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
+DEFAULT_BRUSH = 18
+CANVAS_TOOLBAR_SPACE = 36
 KEY_CANVAS_VERSION = "draw_canvas_version"
 KEY_LOADED_RUN = "draw_loaded_run"
 INPUT_DRAW = "Draw on the canvas"
@@ -92,11 +94,10 @@ def clear_canvas() -> None:
 
 def canvas_ui():
     """Show the drawing canvas with its brush and clear controls; return its RGBA array."""
-    controls = st.columns([3, 1], vertical_alignment="bottom")
-    brush = controls[0].slider("Brush width", 6, 40, 18, key="draw_brush")
-    controls[1].button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/delete:")
+    # Room for the canvas's own toolbar, which floats just above it.
+    st.space(CANVAS_TOOLBAR_SPACE)
     result = st_canvas(
-        stroke_width=brush,
+        stroke_width=st.session_state.get("draw_brush", DEFAULT_BRUSH),
         stroke_color="#FFFFFF",
         background_color="#000000",
         update_streamlit=True,
@@ -106,6 +107,9 @@ def canvas_ui():
         return_image_data=True,
         key=f"draw_canvas_{st.session_state.get(KEY_CANVAS_VERSION, 0)}",
     )
+    controls = st.columns([3, 2], vertical_alignment="bottom")
+    controls[0].slider("Brush width", 6, 40, DEFAULT_BRUSH, key="draw_brush")
+    controls[1].button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/delete:")
     return result.image_data
 
 
@@ -132,34 +136,33 @@ st.caption(
 )
 
 model = model_ui()
-drawing_column, input_column, prediction_column = st.columns([1.1, 0.9, 1.6], gap="large")
+source = st.radio(
+    "Input", [INPUT_DRAW, INPUT_UPLOAD], key="draw_input", horizontal=True,
+    label_visibility="collapsed",
+)  # fmt: skip
+drawing_column, input_column = st.columns(2, gap="large")
 
 with drawing_column:
-    source = st.radio(
-        "Input", [INPUT_DRAW, INPUT_UPLOAD], key="draw_input", horizontal=True,
-        label_visibility="collapsed",
-    )  # fmt: skip
     picture = canvas_ui() if source == INPUT_DRAW else upload_ui()
 
 with input_column:
-    st.subheader("What the model sees")
+    st.markdown("**What the model sees**")
+    digit = None
     if picture is None:
-        digit = None
         st.info("Draw a digit on the canvas." if source == INPUT_DRAW else "Upload a picture.")
     else:
         try:
             digit = preprocess_digit(picture)
         except BlankDrawingError:
-            digit = None
             st.info("Draw a digit: the canvas is (almost) empty.")
         except ValueError as error:
-            digit = None
             st.error(f"This picture cannot be used: {error}")
     if digit is not None:
+        preview_column, prediction_column = st.columns(2)
         preview = Image.fromarray(digit.astype(np.uint8)).resize(
             (PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST
         )
-        st.image(preview, caption="28x28 pixels, 0-255, as in MNIST")
+        preview_column.image(preview, caption="28x28 pixels, 0-255, as in MNIST")
     with st.expander("Why resize and centre the drawing?"):
         st.markdown(
             "MNIST digits were scaled so their longer side fits a **20x20** box and then "
@@ -168,11 +171,7 @@ with input_column:
             "same treatment; otherwise the model would be shown something it never saw "
             "while training."
         )
-
-with prediction_column:
-    st.subheader("Prediction")
     if digit is None:
-        st.caption("The prediction appears here once there is a digit to look at.")
         st.stop()
     try:
         probabilities = predict_probabilities(model, digit)
@@ -180,11 +179,13 @@ with prediction_column:
         st.error(f"This model cannot predict a 28x28 digit: {error}")
         st.stop()
     top = int(np.argmax(probabilities))
-    st.metric("Predicted digit", str(top), help="The class with the highest probability.")
-    st.markdown(f"Confidence: **{probabilities[top]:.1%}**")
-    st.plotly_chart(probability_bars(probabilities), key="draw_probabilities")
-    st.caption(
-        "The last layer is a softmax: it turns the network's scores into 10 probabilities "
-        "that add up to 1. The highest one is the prediction; a low maximum means the "
-        "model is unsure."
+    prediction_column.metric(
+        "Predicted digit", str(top), help="The class with the highest probability."
     )
+    prediction_column.markdown(f"Confidence: **{probabilities[top]:.1%}**")
+
+st.plotly_chart(probability_bars(probabilities), key="draw_probabilities")
+st.caption(
+    "The last layer is a softmax: it turns the network's scores into 10 probabilities that "
+    "add up to 1. The highest one is the prediction; a low maximum means the model is unsure."
+)
