@@ -83,7 +83,7 @@ def one_hot_figure(vector: np.ndarray, class_names: Sequence[str]) -> go.Figure:
         )
     )
     figure.update_xaxes(type="category", title="class", side="bottom")
-    figure.update_yaxes(showticklabels=False)
+    figure.update_yaxes(visible=False)
     figure.update_layout(height=130, margin={"l": 10, "r": 10, "t": 10, "b": 40})
     return figure
 

@@ -9,7 +9,7 @@ from core.data import load_default_dataset
 from core.idx import idx_bytes
 from core.settings import PROJECT_ROOT
 
-PAGE = str(PROJECT_ROOT / "pages" / "explore.py")
+PAGE = str(PROJECT_ROOT / next(spec.path for spec in ui.PAGES if spec.path.endswith("explore.py")))
 
 
 @pytest.fixture

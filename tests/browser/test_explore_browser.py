@@ -2,13 +2,19 @@
 
 import pytest
 
+import ui
 from tests.conftest import page_errors, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
 def test_index_999_shows_the_six_from_the_article(streamlit_server, page, output_dir):
-    page.goto(f"{streamlit_server}/explore")
+    # Arrive the way a visitor does: the Home page, then the navigation.
+    explore = next(spec for spec in ui.PAGES if ui.url_path(spec) == "explore")
+    page.goto(streamlit_server)
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_text(explore.title).click()
+    page.wait_for_url(f"**/{ui.url_path(explore)}")
     wait_for_app(page)
     page.get_by_role("tab", name="One image").click()
     index_box = page.get_by_role("spinbutton", name="Image index (0 to 59,999)")
