@@ -52,6 +52,7 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     assert f"{evaluation.confusion[3, 3]:,}" in cell_texts
 
     # Click the cell true 3 / predicted 3 (rows are true digits, top to bottom).
+    plot_area.scroll_into_view_if_needed()
     box = plot_area.bounding_box()
     cell_width, cell_height = box["width"] / 10, box["height"] / 10
     x, y = box["x"] + 3.5 * cell_width, box["y"] + 3.5 * cell_height
