@@ -72,3 +72,36 @@ def test_drawn_digits_are_predicted_and_clear_removes_the_prediction(
         assert "Draw a digit" in main.inner_text()
     assert predictions == {digit: digit for digit in DIGITS}
     assert "Traceback" not in main.inner_text()
+
+
+def test_uploaded_photo_is_predicted_and_a_bad_file_shows_an_error(
+    streamlit_server, page, output_dir, tmp_path
+):
+    from PIL import Image
+
+    from core.data import load_default_dataset
+
+    dataset = load_default_dataset()
+    photo = Image.new("L", (240, 200), 255)
+    photo.paste(Image.fromarray(255 - dataset.test_images[1]).resize((140, 140)), (60, 30))
+    photo_path = tmp_path / "two.png"
+    photo.save(photo_path)
+    bad_path = tmp_path / "notes.png"
+    bad_path.write_bytes(b"not a picture at all")
+
+    page.goto(f"{streamlit_server}/draw")
+    wait_for_app(page)
+    page.locator(".st-key-draw_input").get_by_text("Upload a picture", exact=True).click()
+    upload_input = page.locator('.st-key-draw_upload input[type="file"]')
+    upload_input.wait_for(state="attached", timeout=30_000)
+    upload_input.set_input_files(str(photo_path))
+    assert wait_for_prediction(page) == str(dataset.test_labels[1])
+    assert page_errors(page) == []
+    page.screenshot(path=str(output_dir / "draw-page-upload.png"), full_page=True)
+
+    upload_input.set_input_files(str(bad_path))
+    page.wait_for_selector(METRIC_SELECTOR, state="detached", timeout=30_000)
+    wait_for_app(page)
+    errors = page_errors(page)
+    assert len(errors) == 1 and "not an image that can be read" in errors[0]
+    assert "Traceback" not in page.locator('[data-testid="stMain"]').inner_text()
