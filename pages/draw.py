@@ -33,7 +33,12 @@ def model_choices() -> dict[str, tuple[str, str | None]]:
     current = ui.current_model()
     if current is not None:
         choices[f"Your current model: {current.label}"] = ("current", None)
-    if ui.default_model() is not None:
+    try:
+        default = ui.default_model()
+    except (OSError, ValueError, TypeError) as error:
+        default = None
+        st.warning(f"The shipped default model could not be loaded: {error}")
+    if default is not None:
         choices["Default model (ships with MNIST Studio)"] = ("default", None)
     try:
         runs = ui.run_store().list_runs()
