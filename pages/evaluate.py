@@ -43,6 +43,8 @@ KEY_MISTAKE_GALLERY = "evaluate_mistake_gallery"
 KEY_COMPARE_WITH = "evaluate_compare_with"
 KEY_COMPARE_MODE = "evaluate_compare_mode"
 KEY_CELL_FOR = "evaluate_cell_model"  # the model whose evaluation chose the default cell
+KEY_FIGURES = "evaluate_figures"
+MAX_REMEMBERED_FIGURES = 24
 
 
 # --- Models and their evaluations (cached) ---------------------------------------------------
@@ -133,7 +135,10 @@ def resolve_model(option: str):
 
 
 def evaluation_of(option: str, dataset: Dataset):
-    """Return (model, evaluation, held-out images, split) of a model option."""
+    """Return (model, evaluation, held-out images, split, key) of a model option.
+
+    The key names this evaluation (model, data set, split) for remembered figures.
+    """
     key, model, config = resolve_model(option)
     split = _config_value(config, "split", "official")
     seed = int(_config_value(config, "seed", 0))
@@ -144,7 +149,21 @@ def evaluation_of(option: str, dataset: Dataset):
             f"{dataset.num_classes}; pick a model trained on this data set."
         )
     evaluation = cached_evaluation(key, dataset, split, seed, model)
-    return model, evaluation, held_out_set(dataset, split, seed)[0], split
+    evaluation_key = f"{key}|{dataset.fingerprint}|{split}|{seed}"
+    return model, evaluation, held_out_set(dataset, split, seed)[0], split, evaluation_key
+
+
+def remembered_figure(key: tuple, build):
+    """Return this session's figure for `key`, building it only the first time.
+
+    A rerun after picking a cell then rebuilds only the figures that changed.
+    """
+    figures_by_key = st.session_state.setdefault(KEY_FIGURES, {})
+    if key not in figures_by_key:
+        if len(figures_by_key) >= MAX_REMEMBERED_FIGURES:
+            figures_by_key.pop(next(iter(figures_by_key)))
+        figures_by_key[key] = build()
+    return figures_by_key[key]
 
 
 # --- Widgets ---------------------------------------------------------------------------------
@@ -190,11 +209,8 @@ def on_random_image(count: int) -> None:
     st.session_state[KEY_IMAGE] = int(np.random.default_rng().integers(count))
 
 
-def gallery(evaluation: Evaluation, images: np.ndarray, indices: np.ndarray, key: str) -> None:
-    """Show up to GALLERY_SIZE images with their predicted class and its probability."""
-    if len(indices) == 0:
-        st.info("No images here.")
-        return
+def gallery_figure(evaluation: Evaluation, images: np.ndarray, indices: np.ndarray):
+    """The gallery of up to GALLERY_SIZE images, captioned with prediction and probability."""
     shown = indices[:GALLERY_SIZE]
     names = evaluation.class_names
     captions = [
@@ -206,10 +222,30 @@ def gallery(evaluation: Evaluation, images: np.ndarray, indices: np.ndarray, key
         f"{names[evaluation.predictions[index]]} ({evaluation.confidences[index]:.1%})"
         for index in shown
     ]
-    figure = figures.image_grid_figure(
+    return figures.image_grid_figure(
         images[shown], captions=captions, customdata=shown.tolist(), hover=hover,
         columns=GALLERY_COLUMNS,
     )  # fmt: skip
+
+
+def image_figures(evaluation: Evaluation, images: np.ndarray, index: int):
+    """The pixel heat map of one test image and the bar chart of its probabilities."""
+    names = evaluation.class_names
+    true_label = int(evaluation.labels[index])
+    image_figure = pixel_heatmap(images[index], title=f"True label {names[true_label]}")
+    image_figure.update_layout(height=340)
+    return image_figure, probability_bars(evaluation.probabilities[index], names, true_label)
+
+
+def gallery(
+    evaluation: Evaluation, images: np.ndarray, indices: np.ndarray, key: str, figure_key: tuple
+) -> None:
+    """Show up to GALLERY_SIZE images with their predicted class and its probability."""
+    if len(indices) == 0:
+        st.info("No images here.")
+        return
+    shown = indices[:GALLERY_SIZE]
+    figure = remembered_figure(figure_key, lambda: gallery_figure(evaluation, images, indices))
     st.plotly_chart(
         figure, key=key, on_select=lambda: on_gallery_click(key), selection_mode="points",
         config={"displayModeBar": False},
@@ -244,7 +280,7 @@ option = st.selectbox(
     "Model", list(options), key=KEY_MODEL, format_func=lambda key: options.get(key, key)
 )
 try:
-    model, evaluation, images, split = evaluation_of(option, dataset)
+    model, evaluation, images, split, evaluation_key = evaluation_of(option, dataset)
 except ValueError as error:
     st.error(f"This model cannot be evaluated: {error}")
     st.stop()
@@ -291,11 +327,15 @@ with picker_column:
         "prediction; the diagonal shares are the per-digit recall."
     )
 with matrix_column:
-    st.plotly_chart(
-        figures.confusion_matrix_figure(
+    confusion_figure = remembered_figure(
+        (evaluation_key, "confusion", normalize, true_label, predicted_label),
+        lambda: figures.confusion_matrix_figure(
             evaluation.confusion, names, normalize=normalize,
             selected=(true_label, predicted_label),
         ),
+    )  # fmt: skip
+    st.plotly_chart(
+        confusion_figure,
         key=KEY_CONFUSION, on_select=on_cell_click, selection_mode="points",
         config={"displayModeBar": False},
     )  # fmt: skip
@@ -305,7 +345,10 @@ st.subheader(
     f"True {names[true_label]}, predicted {names[predicted_label]}: "
     f"{len(cell):,} images ({verdict})"
 )
-gallery(evaluation, images, cell, KEY_CELL_GALLERY)
+gallery(
+    evaluation, images, cell, KEY_CELL_GALLERY,
+    (evaluation_key, "cell", true_label, predicted_label),
+)  # fmt: skip
 
 # One image's probabilities.
 st.header("Per-digit probabilities")
@@ -325,17 +368,13 @@ random_column.button(
 )  # fmt: skip
 hint_column.caption("Or click any image in a gallery on this page.")
 image_column, bars_column = st.columns([2, 3])
-with image_column:
-    image_figure = pixel_heatmap(
-        images[index], title=f"True label {names[evaluation.labels[index]]}"
-    )
-    image_figure.update_layout(height=340)
-    st.plotly_chart(image_figure, key="evaluate_image", config={"displayModeBar": False})
-with bars_column:
-    st.plotly_chart(
-        probability_bars(evaluation.probabilities[index], names, int(evaluation.labels[index])),
-        key="evaluate_probabilities", config={"displayModeBar": False},
-    )  # fmt: skip
+image_figure, bars_figure = remembered_figure(
+    (evaluation_key, "image", index), lambda: image_figures(evaluation, images, index)
+)
+image_column.plotly_chart(image_figure, key="evaluate_image", config={"displayModeBar": False})
+bars_column.plotly_chart(
+    bars_figure, key="evaluate_probabilities", config={"displayModeBar": False}
+)
 
 # Every mistake.
 st.header("All mistakes")
@@ -354,7 +393,10 @@ mistakes = misclassified(
     predicted_label=None if mistake_predicted == ANY else mistake_predicted,
 )
 st.caption(f"{len(mistakes):,} misclassified images match.")
-gallery(evaluation, images, mistakes, KEY_MISTAKE_GALLERY)
+gallery(
+    evaluation, images, mistakes, KEY_MISTAKE_GALLERY,
+    (evaluation_key, "mistakes", mistake_true, mistake_predicted),
+)  # fmt: skip
 
 # Inside the network.
 st.header("Inside the network")
@@ -380,7 +422,10 @@ else:
         else f"Each tile is one 3x3 filter of the first convolution layer{shown}."
     )
     st.plotly_chart(
-        figures.weight_tiles_figure(weights, max_tiles=MAX_WEIGHT_TILES),
+        remembered_figure(
+            (evaluation_key, "weights"),
+            lambda: figures.weight_tiles_figure(weights, max_tiles=MAX_WEIGHT_TILES),
+        ),
         key="evaluate_weights", config={"displayModeBar": False},
     )  # fmt: skip
 st.subheader(f"Activations for test image {index}")
@@ -389,14 +434,18 @@ st.caption(
     "The last strip is the softmax output, the probabilities of the chart above."
 )
 try:
-    activations = layer_activations(model, images[index])
+    activations_figure = remembered_figure(
+        (evaluation_key, "activations", index),
+        lambda: figures.activation_strips_figure(
+            layer_activations(model, images[index]), output_names=names
+        ),
+    )
 except ValueError as error:
     st.info(f"Not available for this model: {error}")
 else:
     st.plotly_chart(
-        figures.activation_strips_figure(activations, output_names=names),
-        key="evaluate_activations", config={"displayModeBar": False},
-    )  # fmt: skip
+        activations_figure, key="evaluate_activations", config={"displayModeBar": False}
+    )
 
 # Compare with another model.
 st.header("Compare with another model")
@@ -412,10 +461,13 @@ mode = mode_column.radio(
     "Show", list(figures.COMPARISON_MODES), key=KEY_COMPARE_MODE, horizontal=True
 )
 try:
-    _, other_evaluation, _, _ = evaluation_of(other, dataset)
-    comparison = figures.confusion_comparison_figure(
-        evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
-        run_names=(options[option][:32], options[other][:32]),
+    _, other_evaluation, _, _, other_key = evaluation_of(other, dataset)
+    comparison = remembered_figure(
+        (evaluation_key, "comparison", other_key, mode),
+        lambda: figures.confusion_comparison_figure(
+            evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
+            run_names=(options[option][:32], options[other][:32]),
+        ),
     )  # fmt: skip
 except ValueError as error:
     st.error(f"Cannot compare: {error}")

@@ -250,10 +250,11 @@ def image_grid_figure(
     rows = -(-count // columns)
     caption_space = 9 if captions is not None else 0
     gap = TILE_GAP + caption_space
-    grid = tile_images(images, columns, gap=gap)
+    # Gaps are 0 (white, like the digits' background); uint8 keeps the figure small.
+    grid = tile_images(images, columns, gap=gap, fill=0).astype(np.uint8)
     # The captions sit in the gap under each row, so the last row needs room as well.
     if caption_space:
-        grid = np.vstack([grid, np.full((gap, grid.shape[1]), np.nan)])
+        grid = np.vstack([grid, np.zeros((gap, grid.shape[1]), dtype=np.uint8)])
     x, y = _tile_centres(count, columns, height, width, gap)
     if customdata is None:
         customdata = list(range(count))
@@ -337,10 +338,10 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
     )
     limit = float(np.nanmax(np.abs(shown))) or 1.0
     rows = -(-count // columns)
-    customdata = np.where(np.isnan(units), -1, units).astype(int)
+    customdata = np.where(np.isnan(units), -1, units).astype(np.int16)
     figure = go.Figure(
         go.Heatmap(
-            z=np.round(grid, 4),
+            z=grid.astype(np.float32),
             customdata=customdata,
             colorscale=DIVERGING_COLORSCALE,
             zmid=0,

@@ -1,0 +1,143 @@
+"""Benchmark the Evaluate page: evaluating the 10,000 test images, building its figures, and a
+rerun of the page after picking a confusion-matrix cell (through Streamlit's AppTest).
+
+Run: .venv/bin/python bench/bench_evaluate.py
+Targets: evaluation + every figure under 0.5 s; a rerun after picking a cell under 0.3 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+REPEATS = 5
+TRAIN_IMAGES = 5000
+
+
+def median_seconds(function, repeats: int = REPEATS) -> float:
+    """Median wall time of `function()` over `repeats` calls, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def build_every_figure(model, evaluation, images) -> list:
+    """The figures the Evaluate page shows for one model, as it builds them."""
+    from core.evaluation import cell_indices, first_layer_weights, layer_activations, misclassified
+    from core.figures import evaluation as figures
+    from core.figures.explore import pixel_heatmap
+    from core.figures.prediction import probability_bars
+
+    names = evaluation.class_names
+    cell = cell_indices(evaluation, 4, 9)[:40]
+    mistakes = misclassified(evaluation)[:40]
+    index = int(cell[0]) if len(cell) else 0
+    built = [
+        figures.confusion_matrix_figure(evaluation.confusion, names, selected=(4, 9)),
+        figures.image_grid_figure(images[cell], captions=[f"{i}" for i in cell], columns=10),
+        figures.image_grid_figure(images[mistakes], captions=[f"{i}" for i in mistakes]),
+        pixel_heatmap(images[index]),
+        probability_bars(evaluation.probabilities[index], names, int(evaluation.labels[index])),
+        figures.activation_strips_figure(layer_activations(model, images[index]), names),
+        figures.confusion_comparison_figure(evaluation.confusion, evaluation.confusion),
+    ]
+    with contextlib.suppress(ValueError):  # a model without image-shaped first weights
+        built.append(figures.weight_tiles_figure(first_layer_weights(model)))
+    return built
+
+
+def bench_core(label: str, model, dataset) -> None:
+    from core.evaluation import evaluate
+
+    images, labels = dataset.test_images, dataset.test_labels
+    evaluation = evaluate(model, images, labels)
+    evaluate_seconds = median_seconds(lambda: evaluate(model, images, labels))
+    figures_seconds = median_seconds(lambda: build_every_figure(model, evaluation, images))
+    figures = build_every_figure(model, evaluation, images)
+    json_seconds = median_seconds(lambda: [figure.to_json() for figure in figures])
+    predict_seconds = median_seconds(lambda: model.predict(images, batch_size=2048, verbose=0))
+    total = evaluate_seconds + figures_seconds
+    print(f"{label}: accuracy {evaluation.accuracy:.4f} on {len(images):,} test images")
+    print(f"  evaluate (forward pass + sklearn metrics): {evaluate_seconds * 1000:7.1f} ms")
+    print(f"    for reference, model.predict alone:       {predict_seconds * 1000:7.1f} ms")
+    print(f"  build all {len(figures)} figures:                  {figures_seconds * 1000:7.1f} ms")
+    print(f"  evaluate + figures (target < 500 ms):       {total * 1000:7.1f} ms")
+    print(f"  figures to JSON (what st.plotly_chart sends): {json_seconds * 1000:5.1f} ms")
+
+
+def bench_rerun(model, config) -> None:
+    """Time page reruns after picking cells, with the evaluation already cached."""
+    import ui
+    from tests.conftest import app_test
+
+    app = app_test("pages/evaluate.py", timeout=300)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="bench 784-128-10", config=config
+    )
+    start = time.perf_counter()
+    app.run()
+    first = time.perf_counter() - start
+    if app.exception:
+        raise RuntimeError(app.exception[0].message)
+    cells = [(4, 9), (7, 2), (3, 5), (8, 3), (9, 4), (5, 3), (2, 7)]
+    times = []
+    for true_label, predicted_label in cells:
+        app.selectbox(key="evaluate_true").set_value(true_label)
+        app.selectbox(key="evaluate_predicted").set_value(predicted_label)
+        start = time.perf_counter()
+        app.run()
+        times.append(time.perf_counter() - start)
+    times = times[1:]  # the first pick still warms code paths
+    again = []
+    for _ in range(3):  # the same cell again: every figure is remembered
+        start = time.perf_counter()
+        app.run()
+        again.append(time.perf_counter() - start)
+    home = app_test(None, timeout=300)
+    home.run()
+    floor = median_seconds(home.run)
+    median = statistics.median(times)
+    print("Evaluate page through AppTest (whole app: navigation, sidebar, page):")
+    print(f"  first run, evaluation included:             {first * 1000:7.1f} ms")
+    print(f"  rerun after picking a cell (target < 300 ms): {median * 1000:7.1f} ms median, ")
+    print(f"    max {max(times) * 1000:.1f} ms over {len(times)} picks")
+    print(
+        f"  rerun without a change (figures remembered): {statistics.median(again) * 1000:7.1f} ms"
+    )
+    print(f"  for reference, a rerun of the Home page:     {floor * 1000:7.1f} ms")
+
+
+def main() -> None:
+    import keras
+
+    from core.config import PRESETS
+    from core.data import load_default_dataset
+    from core.model import build_model
+
+    dataset = load_default_dataset()
+    config = PRESETS["As in the article"]
+    model = build_model(config)
+    model.fit(
+        dataset.train_images[:TRAIN_IMAGES], dataset.train_labels[:TRAIN_IMAGES],
+        epochs=1, batch_size=128, verbose=0,
+    )  # fmt: skip
+    bench_core(f"Dense 784-128-10 ({TRAIN_IMAGES:,} images, 1 epoch)", model, dataset)
+    default_path = PROJECT_ROOT / "models" / "default" / "model.keras"
+    if default_path.exists():
+        cnn = keras.saving.load_model(default_path, safe_mode=True)
+        bench_core("Shipped default CNN", cnn, dataset)
+    bench_rerun(model, config)
+
+
+if __name__ == "__main__":
+    main()
