@@ -5,7 +5,7 @@ is created (so a bad value never reaches Keras), serialises to JSON for the run 
 URL query parameters for share links, and reads both back.
 
 Example:
-    >>> config = TrainingConfig(hidden_layers=(256,), epochs=5)
+    >>> config = TrainingConfig(hidden_layers=(256,), epochs=5, learning_rate=0.001)
     >>> config.summary()
     '784-256-10 relu, adam 0.001, 5 ep'
 """
@@ -359,6 +359,7 @@ _QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
 
 # Measured on this project's 2-core CPU machine; see bench/README.md ("Training").
 PRESETS: dict[str, TrainingConfig] = {
+    # 95.44% on the 15,000 held-out images in 17 s (Adam; raw pixels).
     "As in the article": TrainingConfig(
         hidden_layers=(128,),
         activation="relu",
@@ -370,16 +371,18 @@ PRESETS: dict[str, TrainingConfig] = {
         split="article",
         validation_fraction=0.0,
     ),
+    # 97.42% with learning rate 0.001; 0.002 gives 97.56-97.63% (seeds 0-2) in 9-13 s.
     "Recommended": TrainingConfig(
         hidden_layers=(256,),
         activation="relu",
         optimizer="adam",
-        learning_rate=0.001,
+        learning_rate=0.002,
         batch_size=128,
         epochs=5,
         scaling="unit",
         validation_fraction=0.1,
     ),
+    # About 90% in 3 s.
     "Quick look": TrainingConfig(
         hidden_layers=(64,),
         batch_size=128,
@@ -387,6 +390,7 @@ PRESETS: dict[str, TrainingConfig] = {
         train_size=10_000,
         validation_fraction=0.1,
     ),
+    # 99.05% test accuracy in 3.6 minutes of training (measured once).
     "Convolutional": TrainingConfig(
         architecture="cnn",
         conv_filters=(32, 64),

@@ -38,6 +38,8 @@ MAX_STEPS_PER_EXECUTION = 64
 # A conservative estimate of this kind of machine's training throughput, used only to pick
 # steps_per_execution; see bench/README.md for measured figures.
 ASSUMED_FLOPS_PER_SECOND = 15e9
+# Fixed cost of one gradient step on top of its arithmetic (dispatch, optimizer update).
+ASSUMED_STEP_OVERHEAD_SECONDS = 0.001
 PREDICT_BATCH_SIZE = 1024
 # Probabilities are clipped like Keras does before the log in cross-entropy.
 EPSILON = 1e-7
@@ -159,7 +161,7 @@ def choose_steps_per_execution(
         A step count between 1 and `MAX_STEPS_PER_EXECUTION`, at most the batches per epoch.
     """
     step_seconds = training_flops_per_sample(config, num_classes) * config.batch_size
-    step_seconds /= ASSUMED_FLOPS_PER_SECOND
+    step_seconds = step_seconds / ASSUMED_FLOPS_PER_SECOND + ASSUMED_STEP_OVERHEAD_SECONDS
     steps = int(TARGET_SECONDS_PER_EXECUTION / max(step_seconds, 1e-9))
     batches = math.ceil(num_train / config.batch_size)
     return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
@@ -534,3 +536,94 @@ def comparison_note(
     else:
         speed = "about as fast"
     return f"{', '.join(changes) or 'same settings'}, {points:+.1f} points, {speed}"
+
+
+MAX_BATCH_POINTS = 1500
+
+
+def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
+    """Return (config, test accuracy, training seconds) of the owner's latest network run.
+
+    Args:
+        store: A `core.runs.RunStore`.
+        owner: Whose runs to look at (e.g. a session id).
+
+    Returns:
+        The figures of the newest stored network run with a test accuracy, or None.
+    """
+    runs = store.list_runs(owner=owner)
+    runs = runs[(runs["kind"] == "network") & runs["test_accuracy"].notna()]
+    if runs.empty:
+        return None
+    latest = runs.sort_values(["created", "id"]).iloc[-1]
+    try:
+        config = TrainingConfig.from_dict(store.get_run(latest["id"]).config)
+    except ValueError:
+        return None
+    return config, float(latest["test_accuracy"]), float(latest["train_seconds"])
+
+
+def make_training_job(
+    config: TrainingConfig, dataset: Any, store: Any, owner: str | None = None
+) -> Callable[[Callable[..., None], threading.Event], dict[str, Any]]:
+    """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
+
+    The job reports every progress event (epoch events recorded in the job's history, the
+    running batch figures as a growing `batch_points` tuple), saves the finished or stopped
+    run to `store`, and compares it with the owner's previous run.
+
+    Args:
+        config: The training configuration.
+        dataset: A `core.data.Dataset`.
+        store: A `core.runs.RunStore`.
+        owner: Who trains (e.g. a session id); the run is saved under this owner.
+
+    Returns:
+        `fn(report, stop_event)` returning a dict: `result` (`TrainingResult`), `run_id`
+        (None if saving failed), `save_error` (message or None) and `note` (the
+        comparison with the previous run, or None for a first run).
+    """
+
+    def run(report: Callable[..., None], stop_event: threading.Event) -> dict[str, Any]:
+        batch_points: list[dict[str, float]] = []
+
+        def on_progress(event: dict[str, Any]) -> None:
+            if event["kind"] == "batch":
+                batch_points.append(
+                    {key: event[key] for key in ("epochs_trained", "loss", "accuracy")}
+                )
+                if len(batch_points) > MAX_BATCH_POINTS:
+                    del batch_points[::2]
+                report(batch_points=tuple(batch_points), **event)
+            else:
+                report(record=event["kind"] == "epoch", **event)
+
+        result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+        previous = previous_run(store, owner)
+        run_id, save_error = None, None
+        try:
+            run_id = store.save_run(
+                kind="network",
+                name=config.summary(dataset.num_classes),
+                config=config.to_dict(),
+                history=result.history,
+                metrics=result.metrics,
+                timings=result.timings,
+                confusion_matrix=result.confusion_matrix,
+                model=result.model,
+                status="stopped" if result.stopped else "finished",
+                owner=owner,
+                parameters=result.parameters,
+                dataset=dataset.name,
+                summary=config.summary(dataset.num_classes),
+                epochs=int(result.epochs_trained),
+            )
+        except (OSError, ValueError) as error:
+            # The trained model is still returned and usable; only the record is missing.
+            save_error = str(error)
+        note = None
+        if previous is not None:
+            note = comparison_note(*previous, config, result.test_accuracy, result.seconds)
+        return {"result": result, "run_id": run_id, "save_error": save_error, "note": note}
+
+    return run
