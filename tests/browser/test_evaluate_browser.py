@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from core.evaluation import cell_indices
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -68,3 +69,15 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     page.locator(".st-key-evaluate_cell_gallery").screenshot(
         path=str(output_dir / "evaluate-cell-gallery.png")
     )
+
+    # Click the gallery's first digit: the probabilities and activations follow it.
+    first = int(cell_indices(evaluation, 3, 3)[0])
+    gallery_area = page.locator(".st-key-evaluate_cell_gallery .nsewdrag").first
+    gallery_area.scroll_into_view_if_needed()
+    box = gallery_area.bounding_box()
+    # Ten 28-pixel digits per row with 11-pixel gaps (caption room) between them.
+    x, y = box["x"] + box["width"] * 14 / 379, box["y"] + box["height"] * 14 / 156
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.get_by_text(f"Activations for test image {first}").wait_for(timeout=60_000)
+    assert page_errors(page) == []
