@@ -244,13 +244,26 @@ def pickled_size(estimator: Any) -> int:
     return counter.size
 
 
-def _data_settings(config: Any, split: str, scaling: str, train_size: int | None, seed: int,
-                   validation_fraction: float) -> dict[str, Any]:
+def _data_settings(
+    config: Any,
+    split: str,
+    scaling: str,
+    train_size: int | None,
+    seed: int,
+    validation_fraction: float,
+) -> dict[str, Any]:
     if config is not None:
-        return {name: getattr(config, name) for name in
-                ("split", "scaling", "train_size", "validation_fraction", "seed")}
-    return {"split": split, "scaling": scaling, "train_size": train_size,
-            "validation_fraction": validation_fraction, "seed": seed}
+        return {
+            name: getattr(config, name)
+            for name in ("split", "scaling", "train_size", "validation_fraction", "seed")
+        }
+    return {
+        "split": split,
+        "scaling": scaling,
+        "train_size": train_size,
+        "validation_fraction": validation_fraction,
+        "seed": seed,
+    }
 
 
 def train_baseline(
@@ -298,9 +311,13 @@ def train_baseline(
     stop_event = stop_event or threading.Event()
     report = report or (lambda **values: None)
 
-    splits = make_splits(dataset, split=settings["split"],
-                         validation_fraction=settings["validation_fraction"],
-                         train_size=settings["train_size"], seed=settings["seed"])
+    splits = make_splits(
+        dataset,
+        split=settings["split"],
+        validation_fraction=settings["validation_fraction"],
+        train_size=settings["train_size"],
+        seed=settings["seed"],
+    )
     X_train = scale_images(splits.x_train, settings["scaling"], flatten=True)
     y_train = splits.y_train
     X_test = scale_images(splits.x_test, settings["scaling"], flatten=True)
@@ -318,7 +335,8 @@ def train_baseline(
     stopped = stop_event.is_set()
 
     predictions, predict_seconds = _predict_in_chunks(
-        estimator, X_test, report, stop_event, stop_already_seen=stopped)
+        estimator, X_test, report, stop_event, stop_already_seen=stopped
+    )
     stopped = stopped or stop_event.is_set()
     evaluated = len(predictions)
 
@@ -344,8 +362,9 @@ def train_baseline(
     )
 
 
-def _predict_in_chunks(estimator, X_test, report: Report, stop_event: threading.Event,
-                       stop_already_seen: bool) -> tuple[np.ndarray, float]:
+def _predict_in_chunks(
+    estimator, X_test, report: Report, stop_event: threading.Event, stop_already_seen: bool
+) -> tuple[np.ndarray, float]:
     """Predict in chunks, ending early on a Stop that arrives during prediction."""
     parts: list[np.ndarray] = []
     seconds = 0.0
@@ -354,16 +373,25 @@ def _predict_in_chunks(estimator, X_test, report: Report, stop_event: threading.
         if stop_event.is_set() and not stop_already_seen:
             break
         started = time.perf_counter()
-        parts.append(estimator.predict(X_test[start:start + PREDICT_CHUNK]))
+        parts.append(estimator.predict(X_test[start : start + PREDICT_CHUNK]))
         seconds += time.perf_counter() - started
-        report(stage="predicting", done=min(total, start + PREDICT_CHUNK), total=total,
-               unit="test images")
+        report(
+            stage="predicting",
+            done=min(total, start + PREDICT_CHUNK),
+            total=total,
+            unit="test images",
+        )
     predictions = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
     return predictions.astype(np.uint8), seconds
 
 
-def store_baseline(store, result: BaselineResult, name: str | None = None,
-                   owner: str | None = None, dataset_name: str | None = "MNIST") -> str:
+def store_baseline(
+    store,
+    result: BaselineResult,
+    name: str | None = None,
+    owner: str | None = None,
+    dataset_name: str | None = "MNIST",
+) -> str:
     """Save a baseline's result as a run of kind ``"baseline"`` in a `core.runs.RunStore`.
 
     Args:
@@ -376,18 +404,51 @@ def store_baseline(store, result: BaselineResult, name: str | None = None,
     Returns:
         The new run's id.
     """
-    simple_params = {name_: value for name_, value in result.estimator_params.items()
-                     if value is None or isinstance(value, (bool, int, float, str))}
+    simple_params = {
+        name_: value
+        for name_, value in result.estimator_params.items()
+        if value is None or isinstance(value, (bool, int, float, str))
+    }
     config = {"baseline": result.key, **result.settings, "estimator": simple_params}
-    metrics = {"test_accuracy": None if np.isnan(result.test_accuracy)
-               else result.test_accuracy,
-               "test_images": result.test_images, "train_images": result.train_images,
-               "model_size_bytes": result.model_size_bytes}
-    timings = {"train_seconds": result.train_seconds,
-               "predict_seconds": result.predict_seconds}
+    metrics = {
+        "test_accuracy": None if np.isnan(result.test_accuracy) else result.test_accuracy,
+        "test_images": result.test_images,
+        "train_images": result.train_images,
+        "model_size_bytes": result.model_size_bytes,
+    }
+    timings = {"train_seconds": result.train_seconds, "predict_seconds": result.predict_seconds}
     return store.save_run(
         "baseline", name or result.key, config, None, metrics, timings,
         confusion_matrix=result.confusion_matrix, model=result.estimator,
         status="stopped" if result.stopped else "finished", owner=owner,
         parameters=result.parameters, dataset=dataset_name, summary=result.summary(),
     )  # fmt: skip
+
+
+def make_baseline_job(
+    key: str,
+    config: Any,
+    dataset,
+    store,
+    owner: str | None = None,
+) -> Callable[..., dict[str, Any]]:
+    """Return a job function that fits the baseline `key` on `config`'s data and stores it.
+
+    Args:
+        key: A label of `core.baselines.BASELINES`.
+        config: The configuration whose split, scaling, training-set size and seed to use.
+        dataset: The `core.data.Dataset`.
+        store: The `core.runs.RunStore`.
+        owner: Who trains it.
+    """
+
+    def run(report, stop_event) -> dict[str, Any]:
+        def on_progress(**progress: Any) -> None:
+            done, total = progress.get("done") or 0, progress.get("total") or 1
+            report(fraction=min(1.0, done / total), **progress)
+
+        result = train_baseline(key, dataset, config, report=on_progress, stop_event=stop_event)
+        run_id = store_baseline(store, result, owner=owner, dataset_name=dataset.name)
+        return {"run_id": run_id, "result": result}
+
+    return run

@@ -563,6 +563,44 @@ def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, 
     return config, float(latest["test_accuracy"]), float(latest["train_seconds"])
 
 
+def save_training_result(
+    store: Any, result: TrainingResult, dataset: Any, owner: str | None = None,
+    name: str | None = None,
+) -> str:
+    """Store a finished or stopped training as a run of kind ``"network"``.
+
+    Args:
+        store: A `core.runs.RunStore`.
+        result: What `train_model` returned.
+        dataset: The `core.data.Dataset` it was trained on.
+        owner: Who trained it (e.g. a session id).
+        name: The run's display name (default: the configuration's summary).
+
+    Returns:
+        The new run's id.
+
+    Raises:
+        core.runs.RunStoreError: If the run cannot be stored.
+    """
+    summary = result.config.summary(dataset.num_classes)
+    return store.save_run(
+        kind="network",
+        name=name or summary,
+        config=result.config.to_dict(),
+        history=result.history,
+        metrics=result.metrics,
+        timings=result.timings,
+        confusion_matrix=result.confusion_matrix,
+        model=result.model,
+        status="stopped" if result.stopped else "finished",
+        owner=owner,
+        parameters=result.parameters,
+        dataset=dataset.name,
+        summary=summary,
+        epochs=int(result.epochs_trained),
+    )  # fmt: skip
+
+
 def make_training_job(
     config: TrainingConfig, dataset: Any, store: Any, owner: str | None = None
 ) -> Callable[[Callable[..., None], threading.Event], dict[str, Any]]:
@@ -602,22 +640,7 @@ def make_training_job(
         previous = previous_run(store, owner)
         run_id, save_error = None, None
         try:
-            run_id = store.save_run(
-                kind="network",
-                name=config.summary(dataset.num_classes),
-                config=config.to_dict(),
-                history=result.history,
-                metrics=result.metrics,
-                timings=result.timings,
-                confusion_matrix=result.confusion_matrix,
-                model=result.model,
-                status="stopped" if result.stopped else "finished",
-                owner=owner,
-                parameters=result.parameters,
-                dataset=dataset.name,
-                summary=config.summary(dataset.num_classes),
-                epochs=int(result.epochs_trained),
-            )
+            run_id = save_training_result(store, result, dataset, owner=owner)
         except (OSError, ValueError) as error:
             # The trained model is still returned and usable; only the record is missing.
             save_error = str(error)

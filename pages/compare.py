@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from core import settings
-from core.baselines import BASELINES
+from core.baselines import BASELINES, make_baseline_job
 from core.config import PRESETS, TrainingConfig
 from core.figures.compare import overlaid_curves, sweep_parallel_coordinates, tradeoff_scatter
 from core.imports import UploadError, config_from_json, model_from_keras_file
@@ -239,8 +239,6 @@ with tab_baselines:
     for key in chosen:
         st.caption(f"**{key}**: {BASELINES[key].description}")
     if st.button("Train baselines", type="primary", key="compare_baseline_train") and chosen:
-        from core.workflows import baseline_job
-
         config = TrainingConfig(
             scaling=scaling, train_size=int(train_size), seed=int(seed), validation_fraction=0.0
         )
@@ -248,7 +246,7 @@ with tab_baselines:
         for key in chosen:
             ui.job_manager().submit(
                 key,
-                baseline_job(key, config, dataset, store, owner=ui.session_id()),
+                make_baseline_job(key, config, dataset, store, owner=ui.session_id()),
                 owner=ui.session_id(),
                 kind="baseline",
             )
@@ -293,14 +291,14 @@ with tab_sweep:
             f"(at most {max_size} runs per sweep)."
         )
         if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
-            from core.workflows import network_job
+            from core.training import make_training_job
 
             dataset = ui.current_dataset()
             job_ids = []
             for config in configs:
                 job = ui.job_manager().submit(
                     f"Sweep: {config.summary()}",
-                    network_job(config, dataset, store, owner=ui.session_id()),
+                    make_training_job(config, dataset, store, owner=ui.session_id()),
                     owner=ui.session_id(),
                     kind="sweep",
                 )

@@ -4,8 +4,7 @@ import pytest
 
 from core.config import TrainingConfig
 from core.runs import RunStore
-from core.training import train_model
-from core.workflows import store_network
+from core.training import save_training_result, train_model
 from tests.conftest import app_test
 
 
@@ -19,9 +18,9 @@ def trained_results(mnist):
 
 
 @pytest.fixture
-def store_with_runs(isolated_run_store, trained_results):
+def store_with_runs(isolated_run_store, trained_results, mnist):
     store = RunStore(isolated_run_store)
-    ids = [store_network(store, result, name=f"net {index}")
+    ids = [save_training_result(store, result, mnist, name=f"net {index}")
            for index, result in enumerate(trained_results)]  # fmt: skip
     return store, ids
 

@@ -7,8 +7,7 @@ import pytest
 
 from core.config import TrainingConfig
 from core.runs import RunStore
-from core.training import train_model
-from core.workflows import store_network
+from core.training import save_training_result, train_model
 from tests.conftest import page_errors, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -19,7 +18,7 @@ def server_with_runs(streamlit_server, server_runs_dir, mnist):
     store = RunStore(server_runs_dir)
     for units in (16, 32, 64):
         config = TrainingConfig(hidden_layers=(units,), epochs=1, train_size=500)
-        store_network(store, train_model(config, mnist), name=f"browser net {units}")
+        save_training_result(store, train_model(config, mnist), mnist, name=f"browser net {units}")
     return streamlit_server
 
 

@@ -12,7 +12,7 @@ from core.sweeps import (
     sweep_configs,
     training_samples,
 )
-from core.workflows import network_job
+from core.training import make_training_job
 
 BASE = TrainingConfig(hidden_layers=(128,), epochs=1, train_size=500, validation_fraction=0.1)
 
@@ -64,7 +64,8 @@ def test_two_by_two_sweep_creates_four_runs_with_their_configurations(tmp_path, 
     configs = sweep_configs(BASE, grid)
     manager = JobManager(max_concurrent=2)
     jobs = [
-        manager.submit(c.summary(), network_job(c, mnist, store), kind="sweep") for c in configs
+        manager.submit(c.summary(), make_training_job(c, mnist, store), kind="sweep")
+        for c in configs
     ]
     for job in jobs:
         manager.wait(job.id, timeout=300)
