@@ -447,8 +447,14 @@ def make_baseline_job(
             done, total = progress.get("done") or 0, progress.get("total") or 1
             report(fraction=min(1.0, done / total), **progress)
 
-        result = train_baseline(key, dataset, config, report=on_progress, stop_event=stop_event)
-        run_id = store_baseline(store, result, owner=owner, dataset_name=dataset.name)
+        journal = store.begin_run("baseline", key, {"baseline": key}, owner, dataset.name)
+        try:
+            result = train_baseline(
+                key, dataset, config, report=on_progress, stop_event=stop_event
+            )
+            run_id = store_baseline(store, result, owner=owner, dataset_name=dataset.name)
+        finally:
+            store.end_run(journal)
         return {"run_id": run_id, "result": result}
 
     return run

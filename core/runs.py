@@ -23,6 +23,7 @@ Streamlit is not imported and Keras is imported only when a network's model is s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -49,6 +50,7 @@ MODEL_SUFFIXES = {"network": ".keras", "baseline": ".joblib"}
 MAX_NAME_LENGTH = 120
 TEMPORARY_MARKER = ".partial"
 STALE_TEMPORARY_SECONDS = 3600
+IN_PROGRESS_FOLDER = "in_progress"
 
 LIST_COLUMNS = [
     "id", "created", "name", "kind", "summary", "parameters", "epochs", "train_seconds",
@@ -217,19 +219,35 @@ class RunStore:
     `list_runs` returns whatever is readable (possibly nothing), so a page can show a warning
     instead of crashing. Saving to a damaged store raises `DamagedRunStoreError`.
 
+    A training in progress leaves a small journal file under ``in_progress/`` (see
+    `begin_run`); if the process dies before the run is saved, the next store opened on the
+    folder records it as an ``"interrupted"`` run, so it is shown rather than lost.
+
     Args:
         folder: The store's folder; created if missing (e.g. ``core.settings.runs_dir()``).
+        max_runs: Keep at most this many runs; older ones are pruned after each save (None:
+            no limit). Used by the public-demo profile to bound the disk.
+        max_age_days: Prune runs older than this after each save (None: no limit).
 
     Raises:
         RunStoreError: If the folder cannot be created.
     """
 
-    def __init__(self, folder: str | os.PathLike) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        max_runs: int | None = None,
+        max_age_days: float | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.database_path = self.folder / DATABASE_NAME
         self.models_folder = self.folder / MODELS_FOLDER
+        self.in_progress_folder = self.folder / IN_PROGRESS_FOLDER
+        self.max_runs = max_runs
+        self.max_age_days = max_age_days
         try:
             self.models_folder.mkdir(parents=True, exist_ok=True)
+            self.in_progress_folder.mkdir(exist_ok=True)
         except OSError as error:
             raise RunStoreError(
                 f"Cannot create the run store folder {self.folder}: {error.strerror}. "
@@ -238,6 +256,8 @@ class RunStore:
         self._open_error: str | None = None
         self._try_to_open()
         self._remove_stale_temporary_files()
+        if self._open_error is None:
+            self.recover_interrupted()
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.folder)!r})"
@@ -345,14 +365,99 @@ class RunStore:
             if model_file is not None:
                 (self.models_folder / model_file).unlink(missing_ok=True)
             raise RunStoreError(f"Could not save run {name!r}: {error}.") from error
+        if self.max_runs is not None or self.max_age_days is not None:
+            self.prune(self.max_runs, self.max_age_days)
         return run_id
+
+    def prune(self, max_runs: int | None = None, max_age_days: float | None = None) -> list[str]:
+        """Delete the oldest runs beyond `max_runs` and those older than `max_age_days`.
+
+        Args:
+            max_runs: How many of the newest runs to keep (None: any number).
+            max_age_days: The oldest age to keep, in days (None: any age).
+
+        Returns:
+            The ids of the deleted runs.
+        """
+        runs = self.list_runs()
+        doomed: set[str] = set()
+        if max_runs is not None and len(runs) > max_runs:
+            doomed.update(runs["id"].iloc[max_runs:])
+        if max_age_days is not None and not runs.empty:
+            cutoff = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=max_age_days)
+            doomed.update(runs.loc[runs["created"] < cutoff, "id"])
+        for run_id in sorted(doomed):
+            # Another session may have pruned it first.
+            with contextlib.suppress(RunNotFoundError):
+                self.delete_run(run_id)
+        return sorted(doomed)
+
+    # Runs in progress ---------------------------------------------------------------------
+
+    def begin_run(
+        self, kind: str, name: str, config: dict[str, Any], owner: str | None = None,
+        dataset: str | None = "MNIST",
+    ) -> Path:
+        """Note that a run has started, so a crash before `save_run` is not lost.
+
+        Args:
+            kind: ``"network"`` or ``"baseline"``.
+            name: The run's display name.
+            config: The configuration as a plain dict.
+            owner: Who trains it.
+            dataset: The dataset's name.
+
+        Returns:
+            The journal file; pass it to `end_run` once the run is saved (or has failed).
+        """
+        journal = {
+            "kind": kind, "name": name, "config": config, "owner": owner, "dataset": dataset,
+            "pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        path = self.in_progress_folder / f"{os.getpid()}-{secrets.token_hex(6)}.json"
+        temporary = path.with_suffix(TEMPORARY_MARKER)
+        temporary.write_text(_dumps(journal))
+        os.replace(temporary, path)
+        return path
+
+    def end_run(self, journal: Path) -> None:
+        """Forget a journal written by `begin_run` (the run was saved, or failed)."""
+        Path(journal).unlink(missing_ok=True)
+
+    def recover_interrupted(self) -> list[str]:
+        """Record runs whose process died mid-training as ``"interrupted"``.
+
+        Journals of processes that are still alive (this one included) are left alone.
+
+        Returns:
+            The ids of the interrupted runs recorded.
+        """
+        recovered = []
+        for path in sorted(self.in_progress_folder.glob("*.json")):
+            try:
+                journal = json.loads(path.read_text())
+                if _process_alive(int(journal["pid"])):
+                    continue
+                run_id = self.save_run(
+                    journal["kind"], journal["name"], journal["config"], None, {},
+                    {"started": journal.get("started")}, status="interrupted",
+                    owner=journal.get("owner"), dataset=journal.get("dataset"),
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                # An unreadable journal cannot be recovered; dropping it loses nothing saved.
+                run_id = None
+            path.unlink(missing_ok=True)
+            if run_id:
+                recovered.append(run_id)
+        return recovered
 
     def _write_model_file(self, file_name: str, kind: str, model: Any) -> tuple[int, str]:
         """Write a model to a temporary file, flush it, rename it; return (size, sha256)."""
         final_path = self.models_folder / file_name
         # Keras insists on the .keras suffix, so the marker goes before it.
         temporary_path = self.models_folder / (
-            f".{final_path.stem}{TEMPORARY_MARKER}-{secrets.token_hex(4)}{final_path.suffix}")
+            f".{final_path.stem}{TEMPORARY_MARKER}-{os.getpid()}-{secrets.token_hex(4)}"
+            f"{final_path.suffix}")
         try:
             if kind == "network":
                 self._write_network(model, temporary_path)
@@ -638,12 +743,27 @@ class RunStore:
         return text
 
     def _remove_stale_temporary_files(self) -> None:
-        """Remove temporary model files left by a crash (old ones only: others may be writing)."""
+        """Remove temporary files left by a crash: those of dead processes, or old ones."""
         cutoff = time.time() - STALE_TEMPORARY_SECONDS
         for path in self.models_folder.glob(f".*{TEMPORARY_MARKER}-*"):
+            writer = path.name.split(f"{TEMPORARY_MARKER}-")[-1].split("-")[0]
+            dead_writer = writer.isdigit() and not _process_alive(int(writer))
             try:
-                if path.stat().st_mtime < cutoff:
+                if dead_writer or path.stat().st_mtime < cutoff:
                     path.unlink()
             except OSError:
                 pass
+
+
+def _process_alive(pid: int) -> bool:
+    """Return True if a process with this id exists (on this machine)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 

@@ -636,14 +636,19 @@ def make_training_job(
             else:
                 report(record=event["kind"] == "epoch", **event)
 
-        result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
-        previous = previous_run(store, owner)
-        run_id, save_error = None, None
+        summary = config.summary(dataset.num_classes)
+        journal = store.begin_run("network", summary, config.to_dict(), owner, dataset.name)
         try:
-            run_id = save_training_result(store, result, dataset, owner=owner)
-        except (OSError, ValueError) as error:
-            # The trained model is still returned and usable; only the record is missing.
-            save_error = str(error)
+            result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+            previous = previous_run(store, owner)
+            run_id, save_error = None, None
+            try:
+                run_id = save_training_result(store, result, dataset, owner=owner)
+            except (OSError, ValueError) as error:
+                # The trained model is still returned and usable; only the record is missing.
+                save_error = str(error)
+        finally:
+            store.end_run(journal)
         note = None
         if previous is not None:
             note = comparison_note(*previous, config, result.test_accuracy, result.seconds)

@@ -1,5 +1,6 @@
 """Tests of the run store: SQLite records and model files that survive reopening."""
 
+import os
 import sqlite3
 import threading
 
@@ -239,4 +240,72 @@ def test_bad_arguments_raise_clear_errors(store):
         store.save_run("network", "x", {}, None, {}, {}, confusion_matrix=np.zeros((2, 3)))
     with pytest.raises(RunStoreError, match="at most"):
         store.save_run("network", "x" * 500, {}, None, {}, {})
+    assert store.list_runs().empty
+
+
+# Runs in progress, crashes and pruning -----------------------------------------------------
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_run_whose_process_died_is_recorded_as_interrupted(tmp_path):
+    store = RunStore(tmp_path)
+    journal = store.begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
+    # Still running in this process: reopening leaves it alone.
+    assert RunStore(tmp_path).list_runs().empty
+    assert journal.exists()
+
+    text = journal.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {_dead_pid()}')
+    journal.write_text(text)
+    reopened = RunStore(tmp_path)
+    runs = reopened.list_runs()
+    assert list(runs["status"]) == ["interrupted"]
+    assert list(runs["name"]) == ["784-128-10"] and list(runs["owner"]) == ["visitor"]
+    assert not runs["has_model"].any()
+    assert not journal.exists()
+    assert reopened.get_run(runs["id"][0]).config == {"epochs": 20}
+
+
+def test_a_finished_run_leaves_no_journal(tmp_path):
+    store = RunStore(tmp_path)
+    journal = store.begin_run("network", "run", {}, owner=None)
+    store.save_run("network", "run", {}, {"loss": [1.0]}, {"test_accuracy": 0.9}, {})
+    store.end_run(journal)
+    assert list(store.in_progress_folder.iterdir()) == []
+    assert list(RunStore(tmp_path).list_runs()["status"]) == ["finished"]
+
+
+def test_temporary_files_of_a_dead_writer_are_removed_on_open(tmp_path):
+    store = RunStore(tmp_path)
+    left_over = store.models_folder / f".run{_partial_marker()}-{_dead_pid()}-abcd.keras"
+    left_over.write_bytes(b"half a model")
+    ours = store.models_folder / f".run{_partial_marker()}-{os.getpid()}-abcd.keras"
+    ours.write_bytes(b"being written")
+    RunStore(tmp_path)
+    assert not left_over.exists()
+    assert ours.exists()
+
+
+def _partial_marker() -> str:
+    from core.runs import TEMPORARY_MARKER
+
+    return TEMPORARY_MARKER
+
+
+def test_prune_keeps_the_newest_runs_and_their_files(tmp_path):
+    store = RunStore(tmp_path, max_runs=2)
+    ids = [
+        store.save_run("baseline", f"run {index}", {}, None, {"test_accuracy": 0.5}, {})
+        for index in range(4)
+    ]
+    remaining = store.list_runs()
+    assert set(remaining["id"]) == set(ids[2:])
+    assert store.prune(max_age_days=0) == sorted(ids[2:])
     assert store.list_runs().empty
