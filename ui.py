@@ -117,15 +117,42 @@ def job_manager():
 
 
 @st.cache_resource
-def _run_store(folder: str):
+def _run_store(folder: str, max_runs: int | None, max_age_days: float | None):
     from core.runs import RunStore
 
-    return RunStore(Path(folder))
+    return RunStore(Path(folder), max_runs=max_runs, max_age_days=max_age_days)
 
 
 def run_store():
     """Return the run store in the configured folder (one per folder per process)."""
-    return _run_store(str(settings.runs_dir()))
+    limits = settings.limits()
+    return _run_store(str(settings.runs_dir()), limits.max_runs, limits.max_run_age_days)
+
+
+def runs_owner() -> str | None:
+    """Return the owner whose runs this session sees: itself in the demo, else everyone."""
+    return session_id() if settings.limits().runs_per_session else None
+
+
+def visible_runs():
+    """Return the stored runs this session may see, newest first (a DataFrame)."""
+    return run_store().list_runs(owner=runs_owner())
+
+
+def submit_job(name: str, fn, kind: str = "train"):
+    """Submit a job for this session, within the per-visitor cap.
+
+    Raises:
+        ValueError: If this session already has as many jobs as the limits allow.
+    """
+    cap = settings.limits().max_jobs_per_visitor
+    manager = job_manager()
+    if cap is not None and len(manager.active_jobs(owner=session_id())) >= cap:
+        raise ValueError(
+            f"You already have {cap} training job{'s' if cap > 1 else ''} running or waiting; "
+            "wait for it to finish or stop it first."
+        )
+    return manager.submit(name, fn, owner=session_id(), kind=kind)
 
 
 # --- Models -------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -71,18 +73,102 @@ def runs_dir() -> Path:
     return _resolve(get_setting("runs_dir", "runs"))
 
 
-def _int_setting(name: str, default: int, minimum: int = 1) -> int:
-    try:
-        return max(minimum, int(get_setting(name, str(default))))
-    except ValueError:
-        return default
-
-
 def max_concurrent_jobs() -> int:
     """Return how many training jobs may run at once (default 2)."""
-    return _int_setting("max_concurrent_jobs", DEFAULT_MAX_CONCURRENT_JOBS)
+    return limits().max_concurrent_jobs
 
 
 def demo_mode() -> bool:
     """Return True when the public-demo profile is switched on."""
     return (get_setting("demo_mode", "") or "").lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what a visitor may ask for: generous locally, tight in the public demo.
+
+    Attributes:
+        max_epochs: Epochs per training.
+        max_neurons: Neurons per hidden layer.
+        max_layers: Hidden layers.
+        max_train_size: Training images per run (None: all of them).
+        max_sweep_size: Configurations per sweep.
+        max_concurrent_jobs: Jobs that run at once in the whole app.
+        max_jobs_per_visitor: Jobs one browser session may have running or queued (None: any).
+        max_runs: Stored runs kept; older ones are pruned (None: all).
+        max_run_age_days: Stored runs older than this are pruned (None: never).
+        runs_per_session: Whether each browser session sees only its own runs.
+    """
+
+    max_epochs: int = 200
+    max_neurons: int = 2048
+    max_layers: int = 8
+    max_train_size: int | None = None
+    max_sweep_size: int = 24
+    max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS
+    max_jobs_per_visitor: int | None = None
+    max_runs: int | None = None
+    max_run_age_days: float | None = None
+    runs_per_session: bool = False
+
+    def check(self, config: Any) -> None:
+        """Raise ValueError if a `core.config.TrainingConfig` asks for more than allowed.
+
+        Args:
+            config: The training configuration.
+
+        Raises:
+            ValueError: With a sentence naming the limit and what to change.
+        """
+        where = "this demo" if self.runs_per_session else "this app"
+        if config.epochs > self.max_epochs:
+            raise ValueError(f"{where.capitalize()} trains at most {self.max_epochs} epochs; "
+                             f"choose {self.max_epochs} or fewer.")
+        if len(config.hidden_layers) > self.max_layers:
+            raise ValueError(f"{where.capitalize()} allows at most {self.max_layers} hidden "
+                             "layers; remove some.")
+        if config.hidden_layers and max(config.hidden_layers) > self.max_neurons:
+            raise ValueError(f"{where.capitalize()} allows at most {self.max_neurons} neurons "
+                             "per layer; choose fewer.")
+        if self.max_train_size is not None and (
+            config.train_size is None or config.train_size > self.max_train_size
+        ):
+            raise ValueError(f"{where.capitalize()} trains on at most "
+                             f"{self.max_train_size:,} images; set the training-set size.")
+
+
+DEMO_LIMITS = Limits(
+    max_epochs=30,
+    max_neurons=512,
+    max_layers=4,
+    max_train_size=None,
+    max_sweep_size=6,
+    max_concurrent_jobs=2,
+    max_jobs_per_visitor=6,
+    max_runs=200,
+    max_run_age_days=7.0,
+    runs_per_session=True,
+)
+
+
+def limits() -> Limits:
+    """Return the limits in force: `DEMO_LIMITS` in demo mode, generous ones otherwise.
+
+    Each cap can be changed with a setting of the same name (e.g. ``max_epochs``, or
+    ``MNIST_STUDIO_MAX_EPOCHS`` in the environment).
+    """
+    base = DEMO_LIMITS if demo_mode() else Limits()
+    overrides: dict[str, Any] = {}
+    for name in vars(base):
+        if name == "runs_per_session":
+            continue
+        value = get_setting(name)
+        if value is None:
+            continue
+        try:
+            number = float(value) if name == "max_run_age_days" else int(value)
+        except ValueError:
+            continue
+        if number > 0:
+            overrides[name] = number
+    return replace(base, **overrides)

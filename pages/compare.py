@@ -44,8 +44,8 @@ st.caption(
 )
 
 store = ui.run_store()
-owner = ui.session_id() if settings.demo_mode() else None
-runs = store.list_runs(owner=owner)
+limits = settings.limits()
+runs = ui.visible_runs()
 for problem in store.problems():
     st.warning(problem)
 
@@ -229,7 +229,12 @@ with tab_baselines:
     )
     data_columns = st.columns(3)
     train_size = data_columns[0].number_input(
-        "Training images", 100, 60_000, 10_000, step=1_000, key="compare_baseline_train_size"
+        "Training images",
+        100,
+        limits.max_train_size or 60_000,
+        min(10_000, limits.max_train_size or 60_000),
+        step=1_000,
+        key="compare_baseline_train_size",
     )
     scaling = data_columns[1].selectbox(
         "Input scaling", ["unit", "raw"], key="compare_baseline_scaling",
@@ -243,13 +248,12 @@ with tab_baselines:
             scaling=scaling, train_size=int(train_size), seed=int(seed), validation_fraction=0.0
         )
         dataset = ui.current_dataset()
-        for key in chosen:
-            ui.job_manager().submit(
-                key,
-                make_baseline_job(key, config, dataset, store, owner=ui.session_id()),
-                owner=ui.session_id(),
-                kind="baseline",
-            )
+        try:
+            for key in chosen:
+                job_function = make_baseline_job(key, config, dataset, store, ui.session_id())
+                ui.submit_job(key, job_function, kind="baseline")
+        except ValueError as error:
+            st.error(str(error))
     st.fragment(run_every=1.0)(active_jobs_ui)("baseline")
 
 with tab_sweep:
@@ -273,10 +277,12 @@ with tab_sweep:
         "Learning rate", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.1], default=[0.001],
         key="compare_sweep_learning_rates",
     )  # fmt: skip
-    max_size = int(settings.get_setting("max_sweep_size", "24"))
+    max_size = limits.max_sweep_size
     try:
         grid = SweepGrid(tuple(neurons), tuple(layers), tuple(epochs), tuple(learning_rates))
         configs = sweep_configs(PRESETS[base_name], grid, max_size=max_size)
+        for config in configs:
+            limits.check(config)
     except ValueError as error:
         st.error(str(error))
         configs = []
@@ -295,14 +301,13 @@ with tab_sweep:
 
             dataset = ui.current_dataset()
             job_ids = []
-            for config in configs:
-                job = ui.job_manager().submit(
-                    f"Sweep: {config.summary()}",
-                    make_training_job(config, dataset, store, owner=ui.session_id()),
-                    owner=ui.session_id(),
-                    kind="sweep",
-                )
-                job_ids.append(job.id)
+            try:
+                for config in configs:
+                    job_function = make_training_job(config, dataset, store, ui.session_id())
+                    job = ui.submit_job(f"Sweep: {config.summary()}", job_function, kind="sweep")
+                    job_ids.append(job.id)
+            except ValueError as error:
+                st.error(str(error))
             st.session_state[KEY_SWEEP] = job_ids
 
     job_ids = st.session_state.get(KEY_SWEEP, [])

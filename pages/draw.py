@@ -41,7 +41,7 @@ def model_choices() -> dict[str, tuple[str, str | None]]:
     if default is not None:
         choices["Default model (ships with MNIST Studio)"] = ("default", None)
     try:
-        runs = ui.run_store().list_runs()
+        runs = ui.visible_runs()
     except (OSError, ValueError):
         runs = None
     if runs is not None and len(runs):

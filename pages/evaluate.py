@@ -100,7 +100,7 @@ def model_options() -> dict[str, str]:
     if current is not None:
         options[CURRENT] = f"{current.label} (this session)"
     try:
-        runs = ui.run_store().list_runs()
+        runs = ui.visible_runs()
     except (OSError, ValueError):
         runs = None
     if runs is not None and len(runs):
