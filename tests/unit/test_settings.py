@@ -1,0 +1,64 @@
+"""Settings and limits: environment first, secrets file second; demo caps and their checks."""
+
+import pytest
+
+from core import settings
+from core.config import TrainingConfig
+
+
+@pytest.fixture
+def secrets_file(tmp_path, monkeypatch):
+    path = tmp_path / "secrets.toml"
+    monkeypatch.setattr(settings, "SECRETS_FILE", path)
+    settings._read_secrets.cache_clear()
+    yield path
+    settings._read_secrets.cache_clear()
+
+
+def test_environment_wins_over_the_secrets_file(secrets_file, monkeypatch):
+    secrets_file.write_text('data_dir = "/from/secrets"\nclass_names = "a, b ,c"\n')
+    assert settings.data_dir().as_posix() == "/from/secrets"
+    assert settings.class_names() == ("a", "b", "c")
+    monkeypatch.setenv("MNIST_STUDIO_DATA_DIR", "relative/folder")
+    assert settings.data_dir() == settings.PROJECT_ROOT / "relative/folder"
+
+
+def test_a_broken_secrets_file_falls_back_to_defaults(secrets_file):
+    secrets_file.write_text("this is = = not toml")
+    assert settings.data_dir() == settings.PROJECT_ROOT / "data/mnist"
+    assert settings.demo_mode() is False
+
+
+def test_local_limits_are_the_configuration_bounds(secrets_file):
+    limits = settings.limits()
+    assert (limits.max_epochs, limits.max_neurons, limits.max_layers) == (200, 2048, 8)
+    assert limits.runs_per_session is False and limits.max_runs is None
+    limits.check(TrainingConfig(hidden_layers=(2048,) * 8, epochs=200))
+
+
+def test_demo_mode_tightens_the_limits_and_checks_say_what_to_change(secrets_file, monkeypatch):
+    monkeypatch.setenv("MNIST_STUDIO_DEMO_MODE", "1")
+    limits = settings.limits()
+    assert limits.runs_per_session and limits.max_epochs == 30 and limits.max_runs == 200
+    limits.check(TrainingConfig(hidden_layers=(512,) * 4, epochs=30))
+    with pytest.raises(ValueError, match="at most 30 epochs; choose 30 or fewer"):
+        limits.check(TrainingConfig(epochs=31))
+    with pytest.raises(ValueError, match="at most 512 neurons"):
+        limits.check(TrainingConfig(hidden_layers=(513,)))
+    with pytest.raises(ValueError, match="at most 4 hidden layers"):
+        limits.check(TrainingConfig(hidden_layers=(8,) * 5))
+
+
+def test_each_cap_can_be_set_and_junk_is_ignored(secrets_file, monkeypatch):
+    monkeypatch.setenv("MNIST_STUDIO_DEMO_MODE", "yes")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_EPOCHS", "5")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_TRAIN_SIZE", "1000")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_NEURONS", "lots")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_CONCURRENT_JOBS", "-3")
+    limits = settings.limits()
+    assert (limits.max_epochs, limits.max_train_size) == (5, 1000)
+    assert limits.max_neurons == 512 and limits.max_concurrent_jobs == 2
+    assert settings.max_concurrent_jobs() == 2
+    with pytest.raises(ValueError, match="at most 1,000 images"):
+        limits.check(TrainingConfig(epochs=5))
+    limits.check(TrainingConfig(epochs=5, train_size=1000))
