@@ -18,6 +18,10 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 
+screenshots: $(VENV)/.dev-installed
+	bash scripts/ensure_chromium.sh $(PY)
+	MNIST_STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser/test_pages_browser.py
+
 bench: $(VENV)/.dev-installed
 	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
 
