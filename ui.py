@@ -37,12 +37,12 @@ class PageSpec:
 # The navigation, in the order a learner uses it. Tests iterate over this list, so a page
 # added here is picked up by the smoke tests automatically.
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("pages/home.py", "Home", ":material/home:", default=True),
-    PageSpec("pages/explore.py", "Explore the data", ":material/grid_view:"),
-    PageSpec("pages/train.py", "Train", ":material/model_training:"),
-    PageSpec("pages/evaluate.py", "Evaluate", ":material/analytics:"),
-    PageSpec("pages/draw.py", "Draw a digit", ":material/draw:"),
-    PageSpec("pages/compare.py", "Compare runs", ":material/compare_arrows:"),
+    PageSpec("app_pages/home.py", "Home", ":material/home:", default=True),
+    PageSpec("app_pages/explore.py", "Explore the data", ":material/grid_view:"),
+    PageSpec("app_pages/train.py", "Train", ":material/model_training:"),
+    PageSpec("app_pages/evaluate.py", "Evaluate", ":material/analytics:"),
+    PageSpec("app_pages/draw.py", "Draw a digit", ":material/draw:"),
+    PageSpec("app_pages/compare.py", "Compare runs", ":material/compare_arrows:"),
 )
 
 
@@ -52,8 +52,8 @@ def url_path(page: PageSpec) -> str:
 
 
 def page_path(name: str) -> str:
-    """Return the script path of the page whose file is `pages/<name>.py`, for st.page_link."""
-    return f"pages/{name}.py"
+    """Return the script path of the page whose file is `app_pages/<name>.py`, for st.page_link."""
+    return f"app_pages/{name}.py"
 
 
 # --- Per-session identity -----------------------------------------------------------------

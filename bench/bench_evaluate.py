@@ -94,7 +94,7 @@ def bench_rerun(model, config) -> None:
     import ui
     from tests.conftest import app_test
 
-    app = app_test("pages/evaluate.py", timeout=300)
+    app = app_test("app_pages/evaluate.py", timeout=300)
     app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
         model=model, label="bench 784-128-10", config=config
     )

@@ -33,7 +33,7 @@ def app_test(page_path: str | None = None, timeout: float = 120):
     `st.page_link`. Set session state on the returned object, then call `.run()`.
 
     Args:
-        page_path: A page script relative to the project, e.g. ``"pages/explore.py"``;
+        page_path: A page script relative to the project, e.g. ``"app_pages/explore.py"``;
             None for the default (Home) page.
         timeout: Seconds each run may take.
     """

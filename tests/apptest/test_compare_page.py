@@ -27,7 +27,7 @@ def store_with_runs(isolated_run_store, trained_results, mnist):
 
 def test_table_lists_every_run_and_two_selected_show_overlaid_curves(store_with_runs):
     store, ids = store_with_runs
-    app = app_test("pages/compare.py")
+    app = app_test("app_pages/compare.py")
     app.run()
     assert not app.exception
     table = app.dataframe[0].value
@@ -45,7 +45,7 @@ def test_table_lists_every_run_and_two_selected_show_overlaid_curves(store_with_
 
 def test_delete_asks_first_then_removes_the_run_and_its_file(store_with_runs):
     store, ids = store_with_runs
-    app = app_test("pages/compare.py")
+    app = app_test("app_pages/compare.py")
     app.run()
     focused = app.selectbox(key="compare_focus").value
     model_path = store.get_run(focused).model_path
@@ -65,7 +65,7 @@ def test_delete_asks_first_then_removes_the_run_and_its_file(store_with_runs):
 
 def test_rename_and_use_as_current_model(store_with_runs):
     store, ids = store_with_runs
-    app = app_test("pages/compare.py")
+    app = app_test("app_pages/compare.py")
     app.run()
     focused = app.selectbox(key="compare_focus").value
     app.text_input(key=f"compare_rename_{focused}").set_value("my best run")
@@ -77,7 +77,7 @@ def test_rename_and_use_as_current_model(store_with_runs):
 
 
 def test_sweep_form_refuses_an_oversized_grid(store_with_runs):
-    app = app_test("pages/compare.py")
+    app = app_test("app_pages/compare.py")
     app.run()
     app.multiselect(key="compare_sweep_neurons").set_value([16, 32, 64, 128, 256, 512]).run()
     app.multiselect(key="compare_sweep_layers").set_value([1, 2, 3]).run()
@@ -91,7 +91,7 @@ def test_sweep_form_refuses_an_oversized_grid(store_with_runs):
 
 
 def test_empty_store_shows_a_hint():
-    app = app_test("pages/compare.py")
+    app = app_test("app_pages/compare.py")
     app.run()
     assert not app.exception
     assert any("No stored runs yet" in info.value for info in app.info)

@@ -17,7 +17,7 @@ import ui
 from core.data import load_default_dataset
 from tests.conftest import app_test
 
-PAGE = "pages/draw.py"
+PAGE = "app_pages/draw.py"
 DEFAULT_LABEL = "Default model (ships with MNIST Studio)"
 NOISE = np.random.default_rng(0).integers(0, 256, (60, 60), dtype=np.uint8)
 

@@ -10,7 +10,7 @@ import ui
 from core.evaluation import cell_indices, evaluate, misclassified
 from tests.conftest import app_test
 
-PAGE = "pages/evaluate.py"
+PAGE = "app_pages/evaluate.py"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import ui
 from core.config import PRESETS, TrainingConfig
 from tests.conftest import app_test
 
-PAGE = "pages/train.py"
+PAGE = "app_pages/train.py"
 
 
 def train_page(**params):
