@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from core import settings
 from core.config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -419,14 +420,25 @@ with st.expander("Model summary: layers and parameters"):
     )
     st.dataframe(summary_table(config.to_json(), dataset.num_classes), hide_index=True)
 
-if st.button("Train", key=KEY_START, type="primary", icon=":material/play_arrow:"):
-    job = ui.job_manager().submit(
-        config.summary(dataset.num_classes),
-        make_training_job(config, dataset, ui.run_store(), ui.session_id()),
-        owner=ui.session_id(),
-        kind="train",
-    )
-    st.rerun()
+try:
+    settings.limits().check(config)
+    over_limit = False
+except ValueError as error:
+    st.error(str(error))
+    over_limit = True
+if st.button(
+    "Train", key=KEY_START, type="primary", icon=":material/play_arrow:", disabled=over_limit
+):
+    try:
+        ui.submit_job(
+            config.summary(dataset.num_classes),
+            make_training_job(config, dataset, ui.run_store(), ui.session_id()),
+            kind="train",
+        )
+    except ValueError as error:
+        st.error(str(error))
+    else:
+        st.rerun()
 
 job = latest_training_job()
 if job is None:
