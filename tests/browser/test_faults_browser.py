@@ -1,0 +1,230 @@
+"""Faults in a real Chromium: a tab closed mid-training, and a server killed mid-training.
+
+Each test starts its own `streamlit run app.py` on its own run store folder, so it can close
+tabs, measure the server process and kill it without disturbing other tests.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from core.config import TrainingConfig
+from core.runs import RunStore
+from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'
+PROGRESS_STARTED = (
+    f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0"
+)
+# Local profile (generous limits, every run visible), whatever the environment says.
+LOCAL_PROFILE = {"MNIST_STUDIO_DEMO_MODE": "0"}
+QUICK = TrainingConfig(hidden_layers=(64,), epochs=2, train_size=2_000, seed=1)
+
+
+def process_status(pid: int) -> tuple[int, float]:
+    """Return (thread count, resident memory in MB) of a process, from /proc/<pid>/status."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.split()
+    return int(fields["Threads"][0]), int(fields["VmRSS"][0]) / 1024
+
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    context.set_default_timeout(30_000)
+    return context, context.new_page()
+
+
+def open_train_page(page, base_url: str, config: TrainingConfig) -> None:
+    query = "&".join(f"{name}={value}" for name, value in config.to_query_params().items())
+    page.goto(f"{base_url}/train?{query}")
+    wait_for_app(page)
+    assert page_errors(page) == []
+
+
+def press_train(page) -> None:
+    page.locator('[data-testid="stMain"] button').filter(has_text="Train").first.click()
+
+
+def train_to_the_end(page, base_url: str, config: TrainingConfig) -> None:
+    open_train_page(page, base_url, config)
+    press_train(page)
+    page.get_by_text("Training finished.").wait_for(timeout=120_000)
+    assert page_errors(page) == []
+
+
+def start_and_wait_for_progress(page, base_url: str, config: TrainingConfig) -> None:
+    open_train_page(page, base_url, config)
+    press_train(page)
+    page.wait_for_selector(PROGRESS, timeout=60_000)
+    page.wait_for_function(PROGRESS_STARTED, timeout=90_000)
+
+
+def wait_until(condition, timeout: float, interval: float = 0.5):
+    """Poll `condition()` until it returns something truthy; return it (or the last value)."""
+    deadline = time.monotonic() + timeout
+    value = condition()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = condition()
+    return value
+
+
+def test_closing_the_tab_mid_training_lets_the_job_finish_and_threads_return(
+    browser, tmp_path, output_dir
+):
+    runs_dir = tmp_path / "runs"
+    process, base_url, log_path = start_streamlit(
+        tmp_path, {**LOCAL_PROFILE, "MNIST_STUDIO_RUNS_DIR": str(runs_dir)}
+    )
+    try:
+        # Baseline: one training finished with its tab open (TensorFlow loaded, data cached).
+        context, page = new_page(browser)
+        try:
+            train_to_the_end(page, base_url, QUICK)
+        finally:
+            context.close()
+        time.sleep(2)
+        base_threads, base_rss = process_status(process.pid)
+
+        # A longer training whose tab is closed while it runs.
+        long_config = TrainingConfig(
+            hidden_layers=(128,), batch_size=32, epochs=8, train_size=20_000, seed=2
+        )
+        context, page = new_page(browser)
+        try:
+            start_and_wait_for_progress(page, base_url, long_config)
+            running_threads, running_rss = process_status(process.pid)
+            # It is still running: only the baseline run is stored and its journal is there.
+            assert len(RunStore(runs_dir).list_runs()) == 1
+            assert len(list((runs_dir / "in_progress").glob("*.json"))) == 1
+        finally:
+            context.close()
+        closed_at = time.monotonic()
+
+        # The job carries on without its tab and stores its run.
+        stored = wait_until(lambda: len(RunStore(runs_dir).list_runs()) == 2, timeout=120)
+        assert stored, "the run of the closed tab was never stored"
+        runs = RunStore(runs_dir).list_runs()
+        stored_after = time.monotonic() - closed_at
+        long_run = runs.iloc[0]
+        assert long_run["status"] == "finished"
+        assert long_run["epochs"] == 8
+        assert long_run["has_model"]
+        assert long_run["test_accuracy"] > 0.9
+        assert list((runs_dir / "in_progress").glob("*.json")) == []
+
+        # Its thread ended: the thread count comes back near the baseline, memory too.
+        settled = wait_until(lambda: process_status(process.pid)[0] <= base_threads + 2, timeout=60)
+        end_threads, end_rss = process_status(process.pid)
+        print(
+            f"\nthreads: baseline {base_threads}, running {running_threads}, after {end_threads}"
+            f"\nRSS MB: baseline {base_rss:.0f}, running {running_rss:.0f}, after {end_rss:.0f}"
+            f"\nrun stored {stored_after:.1f} s after the tab closed"
+        )
+        assert settled, f"threads stayed at {end_threads} (baseline {base_threads})"
+        assert end_rss <= base_rss + 200, f"RSS {end_rss:.0f} MB vs baseline {base_rss:.0f} MB"
+
+        # The run is visible in Compare for a new visitor.
+        context, page = new_page(browser)
+        try:
+            page.goto(f"{base_url}/compare")
+            wait_for_app(page)
+            page.wait_for_selector('[data-testid="stDataFrame"]')
+            assert page_errors(page) == []
+            assert "2 of 2 runs" in page.inner_text('[data-testid="stMain"]')
+        finally:
+            context.close()
+    finally:
+        stop_streamlit(process)
+    assert "Traceback" not in log_path.read_text()
+
+
+def test_server_restart_during_training_marks_the_run_interrupted(browser, tmp_path, output_dir):
+    runs_dir = tmp_path / "runs"
+    env = {**LOCAL_PROFILE, "MNIST_STUDIO_RUNS_DIR": str(runs_dir)}
+    process, base_url, _ = start_streamlit(tmp_path, env)
+    try:
+        context, page = new_page(browser)
+        try:
+            train_to_the_end(page, base_url, QUICK)
+        finally:
+            context.close()
+        finished = RunStore(runs_dir).list_runs()
+        assert len(finished) == 1
+        finished_run = RunStore(runs_dir).get_run(finished["id"][0])
+
+        long_config = TrainingConfig(
+            hidden_layers=(256,), batch_size=32, epochs=100, train_size=20_000, seed=5
+        )
+        context, page = new_page(browser)
+        try:
+            start_and_wait_for_progress(page, base_url, long_config)
+            journals = list((runs_dir / "in_progress").glob("*.json"))
+            assert len(journals) == 1
+            process.kill()  # SIGKILL: no clean-up of any kind
+            process.wait(timeout=15)  # reap it, so its pid is really gone
+        finally:
+            context.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # A crash while a model was being written leaves a temporary file named after the dead
+    # writer; the killed server was training, not saving, so make one as such a crash would.
+    leftover = runs_dir / "models" / f".x.partial-{process.pid}-0badf00d.keras"
+    leftover.write_bytes(b"half a model")
+
+    process, base_url, log_path = start_streamlit(tmp_path, env)
+    try:
+        context, page = new_page(browser)
+        try:
+            page.goto(f"{base_url}/compare")
+            wait_for_app(page)
+            page.wait_for_selector('[data-testid="stDataFrame"]')
+            assert page_errors(page) == []
+            main = page.inner_text('[data-testid="stMain"]')
+            assert "2 of 2 runs" in main
+            # The table is a canvas; the status filter offers the statuses of the runs.
+            page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').filter(
+                has_text="Status"
+            ).locator('[data-baseweb="select"]').click()
+            options = page.locator('[role="option"]').all_inner_texts()
+            assert sorted(options) == ["finished", "interrupted"], options
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(output_dir / "faults-interrupted-run.png"), full_page=True)
+            assert page_errors(page) == []
+        finally:
+            context.close()
+
+        # The new server recovered the journal and removed the dead writer's temporary file.
+        assert list((runs_dir / "in_progress").glob("*.json")) == []
+        assert list((runs_dir / "models").glob("*.partial*")) == []
+
+        store = RunStore(runs_dir)
+        runs = store.list_runs()
+        assert list(runs["status"]) == ["interrupted", "finished"]
+        interrupted = store.get_run(runs["id"][0])
+        assert interrupted.config == long_config.to_dict()
+        assert interrupted.model_path is None
+
+        # The earlier run is intact: same record, same file, and its model loads and predicts.
+        again = store.get_run(finished_run.id)
+        assert again.metrics == finished_run.metrics
+        assert again.model_sha256 == finished_run.model_sha256
+        model = store.load_model(finished_run.id)
+        from core.data import load_default_dataset
+
+        test_images = load_default_dataset().test_images[:500]
+        test_labels = load_default_dataset().test_labels[:500]
+        accuracy = (model.predict(test_images, verbose=0).argmax(axis=1) == test_labels).mean()
+        assert abs(accuracy - finished_run.test_accuracy) < 0.06, accuracy
+    finally:
+        stop_streamlit(process)
+    assert "Traceback" not in log_path.read_text()
