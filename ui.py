@@ -139,6 +139,22 @@ def visible_runs():
     return run_store().list_runs(owner=runs_owner())
 
 
+def stored_networks():
+    """Return the visible network runs that have a model file, or an empty table.
+
+    A store that cannot be read gives an empty table here; the Compare page reports why.
+    """
+    try:
+        runs = visible_runs()
+    except (OSError, ValueError):
+        import pandas as pd
+
+        from core.runs import LIST_COLUMNS
+
+        return pd.DataFrame(columns=LIST_COLUMNS)
+    return runs[(runs["kind"] == "network") & runs["has_model"]]
+
+
 def submit_job(name: str, fn, kind: str = "train"):
     """Submit a job for this session, within the per-visitor cap.
 

@@ -40,18 +40,12 @@ def model_choices() -> dict[str, tuple[str, str | None]]:
         st.warning(f"The shipped default model could not be loaded: {error}")
     if default is not None:
         choices["Default model (ships with MNIST Studio)"] = ("default", None)
-    try:
-        runs = ui.visible_runs()
-    except (OSError, ValueError):
-        runs = None
-    if runs is not None and len(runs):
-        networks = runs[(runs["kind"] == "network") & runs["has_model"]]
-        for run in networks.itertuples():
-            accuracy = "" if np.isnan(run.test_accuracy) else f", {run.test_accuracy:.1%}"
-            label = f"Stored run: {run.name} ({run.summary}{accuracy})"
-            if label in choices:
-                label += f" [{run.id}]"
-            choices[label] = ("run", run.id)
+    for run in ui.stored_networks().itertuples():
+        accuracy = "" if np.isnan(run.test_accuracy) else f", {run.test_accuracy:.1%}"
+        label = f"Stored run: {run.name} ({run.summary}{accuracy})"
+        if label in choices:
+            label += f" [{run.id}]"
+        choices[label] = ("run", run.id)
     return choices
 
 

@@ -99,17 +99,11 @@ def model_options() -> dict[str, str]:
     current = ui.current_model()
     if current is not None:
         options[CURRENT] = f"{current.label} (this session)"
-    try:
-        runs = ui.visible_runs()
-    except (OSError, ValueError):
-        runs = None
-    if runs is not None and len(runs):
-        networks = runs[(runs["kind"] == "network") & runs["has_model"]]
-        for run in networks.itertuples():
-            if current is not None and current.run_id == run.id:
-                continue
-            accuracy = "" if np.isnan(run.test_accuracy) else f", {run.test_accuracy:.1%}"
-            options[RUN_PREFIX + run.id] = f"{run.name} ({run.summary}{accuracy})"
+    for run in ui.stored_networks().itertuples():
+        if current is not None and current.run_id == run.id:
+            continue
+        accuracy = "" if np.isnan(run.test_accuracy) else f", {run.test_accuracy:.1%}"
+        options[RUN_PREFIX + run.id] = f"{run.name} ({run.summary}{accuracy})"
     if (ui.DEFAULT_MODEL_DIR / "model.keras").exists():
         options[DEFAULT] = "Shipped default model"
     return options
