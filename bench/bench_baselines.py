@@ -99,8 +99,11 @@ def main() -> None:
 
     dataset = load_default_dataset()
     config = PRESETS[NETWORK_PRESET]
-    print(f"CPU cores: {os.cpu_count()}, load average before: "
-          f"{', '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
+    print(
+        f"CPU cores: {os.cpu_count()}, load average before: "
+        f"{', '.join(f'{value:.1f}' for value in os.getloadavg())}",
+        flush=True,
+    )
     started = time.perf_counter()
     rows = []
     for key in BASELINES:
@@ -110,19 +113,27 @@ def main() -> None:
         rows.append(network_row(dataset, config))
 
     print()
-    print("| Model | Training images | Train s | Predict s (10k) | Test accuracy | "
-          "Model size | Stored numbers |")
+    print(
+        "| Model | Training images | Train s | Predict s (10k) | Test accuracy | "
+        "Model size | Stored numbers |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['model']} | {row['train_images']:,} | {row['train_seconds']:.1f} | "
-              f"{row['predict_seconds']:.2f} | {100 * row['test_accuracy']:.2f}% | "
-              f"{readable_size(row['size_bytes'])} | {row['parameters']:,} |")
+        print(
+            f"| {row['model']} | {row['train_images']:,} | {row['train_seconds']:.1f} | "
+            f"{row['predict_seconds']:.2f} | {100 * row['test_accuracy']:.2f}% | "
+            f"{readable_size(row['size_bytes'])} | {row['parameters']:,} |"
+        )
     for row in rows:
         if row["model"].endswith("*"):
-            print(f"\n* predicted {row['test_images']:,} test images; accuracy on those, "
-                  "prediction time scaled to 10,000.")
-    print(f"\nTotal {time.perf_counter() - started:.0f} s; load average after: "
-          f"{', '.join(f'{value:.1f}' for value in os.getloadavg())}")
+            print(
+                f"\n* predicted {row['test_images']:,} test images; accuracy on those, "
+                "prediction time scaled to 10,000."
+            )
+    print(
+        f"\nTotal {time.perf_counter() - started:.0f} s; load average after: "
+        f"{', '.join(f'{value:.1f}' for value in os.getloadavg())}"
+    )
 
 
 if __name__ == "__main__":

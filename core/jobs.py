@@ -72,7 +72,12 @@ class Job:
     """
 
     def __init__(
-        self, manager: JobManager, name: str, fn: JobFunction, owner: str | None, kind: str,
+        self,
+        manager: JobManager,
+        name: str,
+        fn: JobFunction,
+        owner: str | None,
+        kind: str,
         history_limit: int,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
@@ -176,10 +181,14 @@ class JobManager:
         ValueError: If a limit is below 1.
     """
 
-    def __init__(self, max_concurrent: int = 2, keep_finished: int = 50,
-                 history_limit: int = 1000) -> None:
-        for label, value in (("max_concurrent", max_concurrent),
-                             ("keep_finished", keep_finished), ("history_limit", history_limit)):
+    def __init__(
+        self, max_concurrent: int = 2, keep_finished: int = 50, history_limit: int = 1000
+    ) -> None:
+        for label, value in (
+            ("max_concurrent", max_concurrent),
+            ("keep_finished", keep_finished),
+            ("history_limit", history_limit),
+        ):
             if int(value) < 1:
                 raise ValueError(f"{label} must be at least 1, got {value}.")
         self.max_concurrent = int(max_concurrent)
@@ -194,8 +203,9 @@ class JobManager:
         self._threads: dict[str, threading.Thread] = {}
         self._closed = False
 
-    def submit(self, name: str, fn: JobFunction, owner: str | None = None,
-               kind: str = "train") -> Job:
+    def submit(
+        self, name: str, fn: JobFunction, owner: str | None = None, kind: str = "train"
+    ) -> Job:
         """Queue ``fn`` to run in the background and start it when a slot is free.
 
         Args:
@@ -238,8 +248,7 @@ class JobManager:
     def jobs(self, owner: str | None = None) -> list[Job]:
         """Return the remembered jobs, newest first; only ``owner``'s when one is given."""
         with self._lock:
-            selected = [job for job in self._jobs.values()
-                        if owner is None or job.owner == owner]
+            selected = [job for job in self._jobs.values() if owner is None or job.owner == owner]
             return sorted(selected, key=lambda job: self._order[job.id], reverse=True)
 
     def active_jobs(self, owner: str | None = None) -> list[Job]:
@@ -278,7 +287,8 @@ class JobManager:
                 raise ValueError(f"No job with id {job_id!r} (it may have been forgotten).")
             if not self._changed.wait_for(lambda: job.done, timeout=timeout):
                 raise TimeoutError(
-                    f"Job {job.name!r} is still {job.state} after {timeout} seconds.")
+                    f"Job {job.name!r} is still {job.state} after {timeout} seconds."
+                )
             return job
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -323,8 +333,9 @@ class JobManager:
             job = self._queue.popleft()
             job.state = RUNNING
             job.started_at = time.time()
-            thread = threading.Thread(target=self._run, args=(job,), daemon=True,
-                                      name=f"job-{job.id}")
+            thread = threading.Thread(
+                target=self._run, args=(job,), daemon=True, name=f"job-{job.id}"
+            )
             self._threads[job.id] = thread
             thread.start()
 

@@ -161,8 +161,7 @@ def load_uploaded_image(
         raise UnreadableImageError("The uploaded file is empty; upload a PNG or JPEG image.")
     if len(data) > max_bytes:
         raise ImageTooLargeError(
-            f"The file is {len(data) / 1e6:.1f} MB; upload an image under "
-            f"{max_bytes / 1e6:.0f} MB."
+            f"The file is {len(data) / 1e6:.1f} MB; upload an image under {max_bytes / 1e6:.0f} MB."
         )
     try:
         with warnings.catch_warnings():

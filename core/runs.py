@@ -316,14 +316,16 @@ class RunStore:
         name = self._clean_name(name)
         if not isinstance(config, dict):
             raise RunStoreError("A run's configuration must be a dict (use config.to_dict()).")
-        history = {key: list(np.asarray(values).tolist())
-                   for key, values in (history or {}).items()}
+        history = {
+            key: list(np.asarray(values).tolist()) for key, values in (history or {}).items()
+        }
         if epochs is None and history.get("loss"):
             epochs = len(history["loss"])
         matrix = None if confusion_matrix is None else np.asarray(confusion_matrix)
         if matrix is not None and (matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]):
             raise RunStoreError(
-                f"A confusion matrix must be square, got an array of shape {matrix.shape}.")
+                f"A confusion matrix must be square, got an array of shape {matrix.shape}."
+            )
         self._raise_if_damaged()
 
         run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -359,8 +361,7 @@ class RunStore:
         placeholders = ", ".join(f":{column}" for column in record)
         try:
             with self._connection() as connection:
-                connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})",
-                                   record)
+                connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", record)
         except (sqlite3.Error, TypeError) as error:
             if model_file is not None:
                 (self.models_folder / model_file).unlink(missing_ok=True)
@@ -395,7 +396,11 @@ class RunStore:
     # Runs in progress ---------------------------------------------------------------------
 
     def begin_run(
-        self, kind: str, name: str, config: dict[str, Any], owner: str | None = None,
+        self,
+        kind: str,
+        name: str,
+        config: dict[str, Any],
+        owner: str | None = None,
         dataset: str | None = "MNIST",
     ) -> Path:
         """Note that a run has started, so a crash before `save_run` is not lost.
@@ -411,8 +416,13 @@ class RunStore:
             The journal file; pass it to `end_run` once the run is saved (or has failed).
         """
         journal = {
-            "kind": kind, "name": name, "config": config, "owner": owner, "dataset": dataset,
-            "pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "kind": kind,
+            "name": name,
+            "config": config,
+            "owner": owner,
+            "dataset": dataset,
+            "pid": os.getpid(),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         path = self.in_progress_folder / f"{os.getpid()}-{secrets.token_hex(6)}.json"
         temporary = path.with_suffix(TEMPORARY_MARKER)
@@ -439,9 +449,15 @@ class RunStore:
                 if _process_alive(int(journal["pid"])):
                     continue
                 run_id = self.save_run(
-                    journal["kind"], journal["name"], journal["config"], None, {},
-                    {"started": journal.get("started")}, status="interrupted",
-                    owner=journal.get("owner"), dataset=journal.get("dataset"),
+                    journal["kind"],
+                    journal["name"],
+                    journal["config"],
+                    None,
+                    {},
+                    {"started": journal.get("started")},
+                    status="interrupted",
+                    owner=journal.get("owner"),
+                    dataset=journal.get("dataset"),
                 )
             except (OSError, ValueError, KeyError, TypeError):
                 # An unreadable journal cannot be recovered; dropping it loses nothing saved.
@@ -457,7 +473,8 @@ class RunStore:
         # Keras insists on the .keras suffix, so the marker goes before it.
         temporary_path = self.models_folder / (
             f".{final_path.stem}{TEMPORARY_MARKER}-{os.getpid()}-{secrets.token_hex(4)}"
-            f"{final_path.suffix}")
+            f"{final_path.suffix}"
+        )
         try:
             if kind == "network":
                 self._write_network(model, temporary_path)
@@ -489,15 +506,18 @@ class RunStore:
         else:
             raise RunStoreError(
                 "A network run's model must be a Keras model, the bytes of a .keras file or "
-                f"a function that writes them; got {type(model).__name__}.")
+                f"a function that writes them; got {type(model).__name__}."
+            )
 
     @staticmethod
     def _write_baseline(estimator: Any, path: Path) -> None:
         if isinstance(estimator, (bytes, bytearray, memoryview, str)) or not hasattr(
-                estimator, "predict"):
+            estimator, "predict"
+        ):
             raise RunStoreError(
                 "A baseline run's model must be a fitted scikit-learn estimator (the store "
-                "pickles it itself and never loads pickled bytes from elsewhere).")
+                "pickles it itself and never loads pickled bytes from elsewhere)."
+            )
         import joblib
 
         with path.open("wb") as model_file:
@@ -542,15 +562,18 @@ class RunStore:
                 messages.append(
                     f"The model file of run {row['name']!r} ({MODELS_FOLDER}/{row['model_file']}) "
                     "is missing; its record and metrics are kept, but its model cannot be "
-                    "loaded. Delete the run or restore the file.")
+                    "loaded. Delete the run or restore the file."
+                )
         return messages
 
     def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
         if self._open_error is not None and not self._try_to_open():
             return [], [self._open_error]
-        query = ("SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
-                 "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
-                 "dataset, model_file FROM runs")
+        query = (
+            "SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
+            "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
+            "dataset, model_file FROM runs"
+        )
         arguments: tuple = ()
         if owner is not None:
             query += " WHERE owner = ?"
@@ -564,7 +587,8 @@ class RunStore:
                     record = dict(row)
                     model_file = record["model_file"]
                     record["has_model"] = bool(
-                        model_file and (self.models_folder / model_file).is_file())
+                        model_file and (self.models_folder / model_file).is_file()
+                    )
                     rows.append(record)
         except sqlite3.DatabaseError as error:
             messages.append(self._damaged_message(error, readable=len(rows)))
@@ -618,11 +642,13 @@ class RunStore:
         if not run.model_path.is_file():
             raise MissingModelFileError(
                 f"The model file of run {run.name!r} ({MODELS_FOLDER}/{run.model_path.name}) "
-                "is missing. Its metrics are still shown; delete the run or train it again.")
+                "is missing. Its metrics are still shown; delete the run or train it again."
+            )
         if run.model_sha256 and _sha256(run.model_path) != run.model_sha256:
             raise MissingModelFileError(
                 f"The model file of run {run.name!r} was changed after it was saved, so it "
-                "is not loaded. Delete the run or train it again.")
+                "is not loaded. Delete the run or train it again."
+            )
         try:
             if run.kind == "network":
                 import keras
@@ -635,7 +661,8 @@ class RunStore:
             return joblib.load(run.model_path)
         except Exception as error:
             raise RunStoreError(
-                f"The model of run {run.name!r} could not be loaded: {error}") from error
+                f"The model of run {run.name!r} could not be loaded: {error}"
+            ) from error
 
     # Changing -----------------------------------------------------------------------------
 
@@ -651,7 +678,8 @@ class RunStore:
         try:
             with self._connection() as connection:
                 changed = connection.execute(
-                    "UPDATE runs SET name = ? WHERE id = ?", (name, run_id)).rowcount
+                    "UPDATE runs SET name = ? WHERE id = ?", (name, run_id)
+                ).rowcount
         except sqlite3.DatabaseError as error:
             raise DamagedRunStoreError(self._damaged_message(error)) from error
         if not changed:
@@ -691,7 +719,8 @@ class RunStore:
             if version > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(
                     f"it was written by a newer MNIST Studio (schema {version}, "
-                    f"this one reads {SCHEMA_VERSION})")
+                    f"this one reads {SCHEMA_VERSION})"
+                )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -712,9 +741,11 @@ class RunStore:
 
     def _damaged_message(self, error: Exception, readable: int | None = None) -> str:
         read = "" if not readable else f" The first {readable} runs could be read."
-        return (f"The run store database {self.database_path} cannot be read ({error})."
-                f"{read} Move the file aside (MNIST Studio then starts a fresh one) or "
-                "restore it from a backup.")
+        return (
+            f"The run store database {self.database_path} cannot be read ({error})."
+            f"{read} Move the file aside (MNIST Studio then starts a fresh one) or "
+            "restore it from a backup."
+        )
 
     def _raise_if_damaged(self) -> None:
         if self._open_error is not None and not self._try_to_open():
@@ -724,8 +755,9 @@ class RunStore:
         self._raise_if_damaged()
         try:
             with self._connection() as connection:
-                row = connection.execute("SELECT * FROM runs WHERE id = ?",
-                                         (str(run_id),)).fetchone()
+                row = connection.execute(
+                    "SELECT * FROM runs WHERE id = ?", (str(run_id),)
+                ).fetchone()
         except sqlite3.DatabaseError as error:
             raise DamagedRunStoreError(self._damaged_message(error)) from error
         if row is None:
@@ -739,7 +771,8 @@ class RunStore:
             raise RunStoreError("A run needs a name; type at least one character.")
         if len(text) > MAX_NAME_LENGTH:
             raise RunStoreError(
-                f"A run's name can have at most {MAX_NAME_LENGTH} characters, got {len(text)}.")
+                f"A run's name can have at most {MAX_NAME_LENGTH} characters, got {len(text)}."
+            )
         return text
 
     def _remove_stale_temporary_files(self) -> None:
@@ -766,4 +799,3 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-

@@ -122,19 +122,26 @@ class Limits:
         """
         where = "this demo" if self.runs_per_session else "this app"
         if config.epochs > self.max_epochs:
-            raise ValueError(f"{where.capitalize()} trains at most {self.max_epochs} epochs; "
-                             f"choose {self.max_epochs} or fewer.")
+            raise ValueError(
+                f"{where.capitalize()} trains at most {self.max_epochs} epochs; "
+                f"choose {self.max_epochs} or fewer."
+            )
         if len(config.hidden_layers) > self.max_layers:
-            raise ValueError(f"{where.capitalize()} allows at most {self.max_layers} hidden "
-                             "layers; remove some.")
+            raise ValueError(
+                f"{where.capitalize()} allows at most {self.max_layers} hidden layers; remove some."
+            )
         if config.hidden_layers and max(config.hidden_layers) > self.max_neurons:
-            raise ValueError(f"{where.capitalize()} allows at most {self.max_neurons} neurons "
-                             "per layer; choose fewer.")
+            raise ValueError(
+                f"{where.capitalize()} allows at most {self.max_neurons} neurons "
+                "per layer; choose fewer."
+            )
         if self.max_train_size is not None and (
             config.train_size is None or config.train_size > self.max_train_size
         ):
-            raise ValueError(f"{where.capitalize()} trains on at most "
-                             f"{self.max_train_size:,} images; set the training-set size.")
+            raise ValueError(
+                f"{where.capitalize()} trains on at most "
+                f"{self.max_train_size:,} images; set the training-set size."
+            )
 
 
 DEMO_LIMITS = Limits(

@@ -88,8 +88,7 @@ def sweep_configs(
     size = grid.size
     if size > max_size:
         raise SweepTooLargeError(
-            f"This grid makes {size} configurations; the limit is {max_size}. "
-            "Choose fewer values."
+            f"This grid makes {size} configurations; the limit is {max_size}. Choose fewer values."
         )
     return [
         replace(base, hidden_layers=hidden_layers, epochs=epochs, learning_rate=learning_rate)

@@ -564,7 +564,10 @@ def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, 
 
 
 def save_training_result(
-    store: Any, result: TrainingResult, dataset: Any, owner: str | None = None,
+    store: Any,
+    result: TrainingResult,
+    dataset: Any,
+    owner: str | None = None,
     name: str | None = None,
 ) -> str:
     """Store a finished or stopped training as a run of kind ``"network"``.

@@ -35,6 +35,7 @@ def test_two_jobs_run_at_once_and_keep_their_own_results(manager):
             both_running.wait()  # Fails with BrokenBarrierError unless both run together.
             report(value=value)
             return value * 10
+
         return run
 
     first = manager.submit("first", job(1), owner="alice")
