@@ -41,7 +41,7 @@ def process_status(pid: int) -> tuple[int, float]:
 
 
 def thread_kinds(pid: int) -> dict[str, int]:
-    """Return how many threads of each name (e.g. python, tf_Compute) a process has."""
+    """Return how many threads of each name (e.g. python3, tf_Compute) a process has."""
     kinds: dict[str, int] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
