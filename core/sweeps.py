@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from core.config import TrainingConfig
 
@@ -122,7 +123,10 @@ def measured_flops_per_second(runs: list[dict]) -> float:
     rates = []
     for run in runs:
         seconds, epochs = run.get("train_seconds"), run.get("epochs")
-        if not seconds or not epochs or seconds <= SECONDS_PER_RUN_OVERHEAD:
+        # An interrupted run has no epochs (NA) and no time (NaN): it cannot be measured.
+        if pd.isna(seconds) or pd.isna(epochs) or not epochs:
+            continue
+        if seconds <= SECONDS_PER_RUN_OVERHEAD:
             continue
         try:
             config = TrainingConfig.from_dict(run["config"])

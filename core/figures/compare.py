@@ -83,7 +83,8 @@ def tradeoff_scatter(runs: pd.DataFrame, x: str = "train_seconds") -> go.Figure:
         labels={x: SCATTER_AXES[x], "test_accuracy": "Test accuracy", "kind": "Kind"},
     )
     figure.update_traces(marker={"size": 12, "line": {"width": 1, "color": "white"}})
-    figure.update_yaxes(tickformat=".1%")
+    lowest = float(data["test_accuracy"].min()) if len(data) else 0.0
+    figure.update_yaxes(tickformat=".1%", range=[max(0.0, lowest - 0.05), 1.005])
     figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return figure
 

@@ -1,18 +1,21 @@
 """Sweeps: the grid's configurations, its size limit, its time estimate, and a real run."""
 
+import pandas as pd
 import pytest
 
 from core.config import TrainingConfig
 from core.jobs import JobManager
 from core.runs import RunStore
 from core.sweeps import (
+    DEFAULT_FLOPS_PER_SECOND,
     SweepGrid,
     SweepTooLargeError,
     estimate_seconds,
+    measured_flops_per_second,
     sweep_configs,
     training_samples,
 )
-from core.training import make_training_job
+from core.training import make_training_job, training_flops_per_sample
 
 BASE = TrainingConfig(hidden_layers=(128,), epochs=1, train_size=500, validation_fraction=0.1)
 
@@ -77,3 +80,17 @@ def test_two_by_two_sweep_creates_four_runs_with_their_configurations(tmp_path, 
     assert stored == {((16,), 0.01), ((16,), 0.001), ((32,), 0.01), ((32,), 0.001)}
     assert runs["test_accuracy"].between(0, 1).all() and (runs["status"] == "finished").all()
     manager.shutdown()
+
+
+def test_throughput_is_measured_from_runs_and_skips_ones_without_figures():
+    config = TrainingConfig(hidden_layers=(128,), epochs=2).to_dict()
+    flops = training_flops_per_sample(TrainingConfig(hidden_layers=(128,), epochs=2))
+    seconds = 2.0 + flops * 54_000 * 2 / 10e9  # a run at exactly 10 GFLOP/s
+    runs = [
+        {"config": config, "train_seconds": seconds, "epochs": 2},
+        {"config": config, "train_seconds": float("nan"), "epochs": pd.NA},  # interrupted
+        {"config": config, "train_seconds": None, "epochs": None},
+        {"config": {"epochs": "junk"}, "train_seconds": 50.0, "epochs": 3},
+    ]
+    assert measured_flops_per_second(runs) == pytest.approx(10e9)
+    assert measured_flops_per_second(runs[1:]) == DEFAULT_FLOPS_PER_SECOND
