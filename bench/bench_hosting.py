@@ -215,13 +215,15 @@ def read_result(text: str) -> dict:
     """Parse what the Train page shows of a finished job: name, test accuracy, run id."""
     name = re.search(r"Latest training: (.+)", text)
     accuracy = re.search(r"Test accuracy\s+([\d.]+)%", text)
-    training = re.search(r"Training time\s+([\d.]+) s", text)
+    training = re.search(r"Training time\s+(?:(\d+) min )?([\d.]+) s", text)
     run_id = re.search(r"Saved as run (\S+?)\.", text)
     speed = re.search(r"Images per second\s+([\d,]+)", text)
     return {
         "name": name.group(1).strip() if name else None,
         "accuracy": float(accuracy.group(1)) if accuracy else None,
-        "train_seconds": float(training.group(1)) if training else None,
+        "train_seconds": (
+            60 * int(training.group(1) or 0) + float(training.group(2)) if training else None
+        ),
         "run_id": run_id.group(1) if run_id else None,
         "images_per_second": int(speed.group(1).replace(",", "")) if speed else None,
         "errors": None,
