@@ -165,7 +165,7 @@ class Visitor:
     def navigate(self, title: str, url_part: str) -> None:
         """Go to another page through the sidebar, keeping this Streamlit session."""
         self.page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
-        self.page.wait_for_url(f"**{url_part}**")
+        self.page.wait_for_url(f"**{url_part}**", wait_until="commit")
         self.page.wait_for_timeout(500)
         self.page.wait_for_selector(APP_IDLE)
 
@@ -589,6 +589,17 @@ def compare_view(visitor: Visitor, base_url: str) -> dict:
     }
 
 
+def safe_compare_view(visitor: Visitor, base_url: str) -> dict:
+    """`compare_view`, or an empty view when the page could not be read in time."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        return compare_view(visitor, base_url)
+    except PlaywrightError as error:
+        print(f"  {visitor.name}: the Compare page could not be read: {error}", flush=True)
+        return {"shown": None, "names": []}
+
+
 def many_visitors(browser, folder: Path, count: int, slots: int) -> dict:
     env = {"MNIST_STUDIO_DEMO_MODE": "1", "MNIST_STUDIO_MAX_CONCURRENT_JOBS": str(slots)}
     (folder / f"visitors-{slots}").mkdir()
@@ -612,7 +623,7 @@ def many_visitors(browser, folder: Path, count: int, slots: int) -> dict:
             path=str(OUTPUT_DIR / f"bench-hosting-visitor-slots{slots}.png"), full_page=True
         )
         poller.stop()
-        views = [compare_view(visitor, base_url) for visitor in visitors]
+        views = [safe_compare_view(visitor, base_url) for visitor in visitors]
         visitors[0].page.screenshot(
             path=str(OUTPUT_DIR / f"bench-hosting-compare-slots{slots}.png"), full_page=True
         )
