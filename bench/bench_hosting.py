@@ -162,11 +162,10 @@ class Visitor:
         self.page.wait_for_selector(APP_IDLE, timeout=timeout)
         self.page.wait_for_selector(MAIN, timeout=timeout)
 
-    def navigate(self, title: str, url_part: str) -> None:
+    def navigate(self, title: str, heading: str) -> None:
         """Go to another page through the sidebar, keeping this Streamlit session."""
         self.page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
-        self.page.wait_for_url(f"**{url_part}**", wait_until="commit")
-        self.page.wait_for_timeout(500)
+        self.page.wait_for_selector(f'{MAIN} h1:has-text("{heading}")')
         self.page.wait_for_selector(APP_IDLE)
 
     def press_train(self) -> None:
@@ -281,12 +280,12 @@ def train_while_away(
         deadline = time.perf_counter() + 60
         while visitor.poll() in ("clicked", "idle") and time.perf_counter() < deadline:
             time.sleep(0.1)
-        visitor.navigate("Home", "/")
+        visitor.navigate("Home", "MNIST Studio")
     deadline = time.perf_counter() + timeout
     while stored_runs(runs_folder) < expected and time.perf_counter() < deadline:
         time.sleep(1)
     for visitor in visitors:
-        visitor.navigate("Train", "/train")
+        visitor.navigate("Train", "Train a network")
     wait_until_done(visitors, 60)
 
 
@@ -575,8 +574,7 @@ def visitor_configs(count: int) -> list[TrainingConfig]:
 
 def compare_view(visitor: Visitor, base_url: str) -> dict:
     """What the Compare page shows this visitor: the run count and the runs' names."""
-    visitor.navigate("Compare runs", "/compare")
-    visitor.page.wait_for_selector(f"{MAIN} h1:has-text('Compare runs')")
+    visitor.navigate("Compare runs", "Compare runs")
     text = visitor.page.inner_text(MAIN)
     counts = re.search(r"(\d+) of (\d+) runs", text)
     box = visitor.page.locator(f'{MAIN} [data-testid="stSelectbox"]').filter(has_text="Run")
