@@ -241,11 +241,16 @@ def close_visitor(visitor: Visitor) -> None:
 
 def wait_until_done(visitors: list[Visitor], timeout: float) -> None:
     """Poll every visitor's page in turn until all are done or `timeout` seconds passed."""
-    deadline = time.perf_counter() + timeout
+    started = time.perf_counter()
+    deadline, next_report = started + timeout, started + 30
     while time.perf_counter() < deadline and not all(v.done for v in visitors):
         for visitor in visitors:
             if not visitor.done:
                 visitor.poll()
+        if len(visitors) > 1 and time.perf_counter() > next_report:
+            next_report += 30
+            states = ", ".join(visitor.state for visitor in visitors)
+            print(f"  after {time.perf_counter() - started:.0f} s: {states}", flush=True)
         time.sleep(0.1)
     for visitor in visitors:
         if visitor.done:
@@ -621,6 +626,7 @@ def many_visitors(browser, folder: Path, count: int, slots: int) -> dict:
             path=str(OUTPUT_DIR / f"bench-hosting-visitor-slots{slots}.png"), full_page=True
         )
         poller.stop()
+        print(f"  all done after {wall:.0f} s: " + ", ".join(v.state for v in visitors), flush=True)
         views = [safe_compare_view(visitor, base_url) for visitor in visitors]
         visitors[0].page.screenshot(
             path=str(OUTPUT_DIR / f"bench-hosting-compare-slots{slots}.png"), full_page=True
