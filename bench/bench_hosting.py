@@ -22,7 +22,8 @@ children (VmRSS, VmHWM, maps).
 Usage:
     .venv/bin/python bench/bench_hosting.py [--phases memory,cold,visitors] [--visitors 5]
 
-About 4 to 8 minutes on 2 busy cores. Screenshots go to test-output/bench-hosting-*.png.
+About 15 minutes on 2 busy cores (most of it the article trainings); longer when the
+visitors phase hits its 240 s timeouts. Screenshots go to test-output/bench-hosting-*.png.
 """
 
 from __future__ import annotations
