@@ -17,5 +17,6 @@ navigation = st.navigation(
         for page in ui.PAGES
     ]
 )
-ui.sidebar_status()
+# The Train page shows its job itself; a second live view there only adds server load.
+ui.sidebar_status(live=navigation.url_path != "train")
 navigation.run()

@@ -253,11 +253,16 @@ def _render_status() -> None:
         st.progress(min(max(fraction, 0.0), 1.0))
 
 
-def sidebar_status() -> None:
-    """Show the current model and this session's jobs in the sidebar, live while any runs."""
+def sidebar_status(live: bool = True) -> None:
+    """Show the current model and this session's jobs in the sidebar.
+
+    Args:
+        live: Refresh it every second while a job runs. The Train page passes False: it
+            shows the job itself, and every live rerun costs the server's event loop.
+    """
     running = any(job.state in ACTIVE_STATES for job in _session_jobs())
     with st.sidebar:
-        if running:
+        if running and live:
             st.fragment(run_every=1.0)(_render_status)()
         else:
             _render_status()

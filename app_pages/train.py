@@ -31,7 +31,7 @@ from core.figures.training import training_curves
 from core.model import count_parameters
 from core.training import make_training_job
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 CUSTOM = "Custom"
 
 # Widget keys (all start with "train_").

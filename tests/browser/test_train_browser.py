@@ -31,7 +31,9 @@ def press(page, label):
 
 
 def test_progress_bar_and_curves_update_while_training(streamlit_server, page, output_dir):
-    config = TrainingConfig(hidden_layers=(128,), batch_size=32, epochs=2, train_size=8_000, seed=3)
+    config = TrainingConfig(
+        hidden_layers=(128,), batch_size=32, epochs=4, train_size=16_000, seed=3
+    )
     open_train_page(page, streamlit_server, config)
     press(page, "Train")
     page.wait_for_selector(PROGRESS, timeout=60_000)
