@@ -53,6 +53,7 @@ from tests.conftest import (  # noqa: E402
     page_errors,
     start_streamlit,
     stop_streamlit,
+    streamlit_command,
 )
 
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
@@ -476,18 +477,6 @@ def throughput_phase(browser, folder: Path) -> None:
 
 
 # --- 2. Cold start ------------------------------------------------------------------------
-
-
-def streamlit_command(port: int) -> list[str]:
-    """The same command as `tests.conftest.start_streamlit` runs."""
-    return [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
 
 
 def free_port() -> int:

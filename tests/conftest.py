@@ -89,13 +89,9 @@ def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path) -
     raise RuntimeError(f"streamlit did not answer in time:\n{log_path.read_text()[-4000:]}")
 
 
-def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
-    """Start `streamlit run app.py` on a free port; return (process, base URL, log path)."""
-    port = _free_port()
-    log_path = tmp_folder / f"streamlit-{port}.log"
-    env = {**os.environ, "MNIST_STUDIO_RUNS_DIR": str(tmp_folder / "runs")}
-    env.update(extra_env or {})
-    command = [
+def streamlit_command(port: int) -> list[str]:
+    """Return the `streamlit run app.py` command for a local test server on `port`."""
+    return [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
@@ -103,6 +99,15 @@ def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
+
+
+def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` on a free port; return (process, base URL, log path)."""
+    port = _free_port()
+    log_path = tmp_folder / f"streamlit-{port}.log"
+    env = {**os.environ, "MNIST_STUDIO_RUNS_DIR": str(tmp_folder / "runs")}
+    env.update(extra_env or {})
+    command = streamlit_command(port)
     log_file = log_path.open("w")
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
