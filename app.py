@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 
+ui.keep_keras_state_between_runs()
 st.set_page_config(
     page_title="MNIST Studio",
     page_icon=":material/draw:",

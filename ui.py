@@ -7,6 +7,7 @@ run store) are imported inside the functions that need them, so light pages star
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,33 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/draw.py", "Draw a digit", ":material/draw:"),
     PageSpec("app_pages/compare.py", "Compare runs", ":material/compare_arrows:"),
 )
+
+
+def keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from resetting Keras after every script run of every visitor.
+
+    Streamlit (`ScriptRunner._run_script` -> `_clean_problem_modules`, 1.67) calls
+    `keras.backend.clear_session()` whenever a script run ends once Keras is imported: a full
+    `gc.collect()`, a reset of TensorFlow's default graph and kernel cache, and a fresh Keras
+    global state. Here trainings run in background threads while pages rerun every second,
+    so each rerun stalled every running training, and with five visitors the collections
+    alone kept the server's threads busy. Nothing in this app needs the reset (models are
+    built per job, not per run), so it is left out; the matplotlib cleanup is kept.
+    Measured in bench/README.md ("Training speed inside the app", "Many visitors").
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    current = getattr(script_runner, "_clean_problem_modules", None)
+    if current is None or getattr(current, "keeps_keras_state", False):
+        return  # another Streamlit version, or done already
+
+    def clean_problem_modules_but_keras() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+    clean_problem_modules_but_keras.keeps_keras_state = True
+    script_runner._clean_problem_modules = clean_problem_modules_but_keras
 
 
 def url_path(page: PageSpec) -> str:
