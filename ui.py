@@ -71,6 +71,7 @@ def keep_keras_state_between_runs() -> None:
             pyplot.close("all")
 
     clean_problem_modules_but_keras.keeps_keras_state = True
+    clean_problem_modules_but_keras.streamlit_original = current
     script_runner._clean_problem_modules = clean_problem_modules_but_keras
 
 

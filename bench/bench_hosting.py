@@ -182,7 +182,7 @@ class Visitor:
         if "waiting in the queue" in text:
             self.queued_seen = True
             self.state = "queued"
-        elif "Training finished." in text or "Stopped after" in text:
+        elif ("Training finished." in text or "Stopped after" in text) and "Tested on" in text:
             self.state = "finished"
         elif "The training failed" in text or "cancelled before it started" in text:
             self.state = "failed"
@@ -572,8 +572,10 @@ def compare_view(visitor: Visitor, base_url: str) -> dict:
     visitor.navigate("Compare runs", "Compare runs")
     text = visitor.page.inner_text(MAIN)
     counts = re.search(r"(\d+) of (\d+) runs", text)
-    box = visitor.page.locator(f'{MAIN} [data-testid="stSelectbox"]').filter(has_text="Run")
-    box.last.locator('[data-baseweb="select"]').click()
+    box = visitor.page.locator(f'{MAIN} [data-testid="stSelectbox"]').filter(
+        has=visitor.page.get_by_role("combobox", name="Run", exact=True)
+    )
+    box.locator('button[aria-label="Open"]').click()
     options = visitor.page.locator('[role="option"]').all_inner_texts()
     visitor.page.keyboard.press("Escape")
     return {
