@@ -12,14 +12,14 @@ run: $(VENV)/.run-installed
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev-installed
-	bash scripts/ensure_chromium.sh $(PY)
+	bash scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 
 screenshots: $(VENV)/.dev-installed
-	bash scripts/ensure_chromium.sh $(PY)
+	bash scripts/ensure_chromium.sh
 	MNIST_STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser/test_pages_browser.py
 
 bench: $(VENV)/.dev-installed
