@@ -291,7 +291,8 @@ accuracy_column, loss_column, mistakes_column = st.columns(3)
 accuracy_column.metric("Accuracy", f"{evaluation.accuracy:.2%}")
 loss_column.metric("Loss (cross-entropy)", f"{evaluation.loss:.4f}")
 mistakes_column.metric("Misclassified", f"{evaluation.num_mistakes:,}")
-with st.expander("Precision, recall and F1 per digit"):
+st.subheader("Precision, recall and F1 per digit")
+with st.expander("What precision, recall and F1 mean"):
     st.markdown(
         "**Precision**: of the images predicted as this digit, the share that really are. "
         "**Recall**: of the images of this digit, the share found. **F1** is their harmonic "
