@@ -383,11 +383,15 @@ def activation_strips_figure(
     """
     if not activations:
         raise ValueError("There are no layer activations to show.")
+    rows = len(activations)
+    # Fixed pixel sizes, so a strip's tick labels never run into the next strip's title.
+    strip_pixels, gap_pixels = 50, 60
+    plot_pixels = rows * strip_pixels + (rows - 1) * gap_pixels
     figure = make_subplots(
-        rows=len(activations),
+        rows=rows,
         cols=1,
         subplot_titles=[f"{name} ({len(values)})" for name, values in activations],
-        vertical_spacing=min(0.12, 0.5 / len(activations)),
+        vertical_spacing=gap_pixels / plot_pixels if rows > 1 else 0.0,
     )
     for row, (name, values) in enumerate(activations, start=1):
         values = np.asarray(values, dtype=np.float64)
@@ -417,8 +421,8 @@ def activation_strips_figure(
             row=row, col=1,
         )  # fmt: skip
     figure.update_layout(
-        height=90 * len(activations) + 40,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=plot_pixels + 30 + 30,
+        margin={"l": 10, "r": 10, "t": 30, "b": 30},
         showlegend=False,
     )
     return figure
