@@ -22,8 +22,9 @@ children (VmRSS, VmHWM, maps).
 Usage:
     .venv/bin/python bench/bench_hosting.py [--phases memory,cold,visitors] [--visitors 5]
 
-About 15 minutes on 2 busy cores (most of it the article trainings); longer when the
-visitors phase hits its 240 s timeouts. Screenshots go to test-output/bench-hosting-*.png.
+About 3 minutes on 2 idle cores (2026-11-25: 103 s for cold start, memory and throughput,
+69 s for the visitors); up to 20 minutes if trainings stall and hit the timeouts.
+Screenshots go to test-output/bench-hosting-*.png.
 """
 
 from __future__ import annotations
