@@ -238,7 +238,8 @@ class _ByteCounter:
 
 
 def pickled_size(estimator: Any) -> int:
-    """Return the size in bytes of ``estimator`` pickled (as the run store saves it)."""
+    """Return the size in bytes of ``estimator`` pickled, uncompressed (the run store's file
+    is the same pickle compressed, several times smaller)."""
     counter = _ByteCounter()
     pickle.dump(estimator, counter, protocol=pickle.HIGHEST_PROTOCOL)
     return counter.size

@@ -11,6 +11,7 @@ encodes the labels and uses categorical cross-entropy; both compute the same num
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 IMAGE_SHAPE = (28, 28)
 KERNEL_SIZE = 3
 POOL_SIZE = 2
+# Seeding sets process-wide generators (Python's, NumPy's, TensorFlow's global seed): two
+# models built at once in different threads would take each other's draws. Whoever seeds
+# holds this lock until its draws are done (`core.training` holds it until `fit` has made
+# its shuffled dataset).
+SEEDING = threading.RLock()
 
 
 def build_model(
@@ -53,42 +59,44 @@ def build_model(
 
     if num_classes < 2:
         raise ValueError(f"A classifier needs at least 2 classes; got {num_classes}.")
-    # Same seed, same initial weights, dropout masks and shuffling order.
-    keras.utils.set_random_seed(config.seed)
+    # Same seed, same initial weights, dropout masks and shuffling order, also when other
+    # threads build models at the same time.
+    with SEEDING:
+        keras.utils.set_random_seed(config.seed)
 
-    inputs = keras.Input(shape=IMAGE_SHAPE, name="pixels")
-    features = inputs
-    if config.scaling == "unit":
-        features = layers.Rescaling(1 / 255, name="rescaling")(features)
-    if config.architecture == "cnn":
-        features = layers.Reshape((*IMAGE_SHAPE, 1), name="add_channel")(features)
-        for block, filters in enumerate(config.conv_filters, start=1):
-            features = layers.Conv2D(
-                filters,
-                KERNEL_SIZE,
-                padding="same",
-                activation=config.activation,
-                name=f"conv_{block}",
-            )(features)
-            features = layers.MaxPooling2D(POOL_SIZE, name=f"pool_{block}")(features)
-    features = layers.Flatten(name="flatten")(features)
-    for index, units in enumerate(config.hidden_layers, start=1):
-        features = layers.Dense(units, activation=config.activation, name=f"hidden_{index}")(
-            features
+        inputs = keras.Input(shape=IMAGE_SHAPE, name="pixels")
+        features = inputs
+        if config.scaling == "unit":
+            features = layers.Rescaling(1 / 255, name="rescaling")(features)
+        if config.architecture == "cnn":
+            features = layers.Reshape((*IMAGE_SHAPE, 1), name="add_channel")(features)
+            for block, filters in enumerate(config.conv_filters, start=1):
+                features = layers.Conv2D(
+                    filters,
+                    KERNEL_SIZE,
+                    padding="same",
+                    activation=config.activation,
+                    name=f"conv_{block}",
+                )(features)
+                features = layers.MaxPooling2D(POOL_SIZE, name=f"pool_{block}")(features)
+        features = layers.Flatten(name="flatten")(features)
+        for index, units in enumerate(config.hidden_layers, start=1):
+            features = layers.Dense(units, activation=config.activation, name=f"hidden_{index}")(
+                features
+            )
+            if config.dropout > 0:
+                features = layers.Dropout(config.dropout, name=f"dropout_{index}")(features)
+        outputs = layers.Dense(num_classes, activation="softmax", name="output")(features)
+        model = keras.Model(inputs, outputs, name=f"mnist_{config.architecture}")
+
+        model.compile(
+            optimizer=OPTIMIZERS[config.optimizer].build(config.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
         )
-        if config.dropout > 0:
-            features = layers.Dropout(config.dropout, name=f"dropout_{index}")(features)
-    outputs = layers.Dense(num_classes, activation="softmax", name="output")(features)
-    model = keras.Model(inputs, outputs, name=f"mnist_{config.architecture}")
-
-    model.compile(
-        optimizer=OPTIMIZERS[config.optimizer].build(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
-    )
-    return model
+        return model
 
 
 def model_summary_table(model: keras.Model) -> pd.DataFrame:

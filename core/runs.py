@@ -47,6 +47,7 @@ MODELS_FOLDER = "models"
 RUN_KINDS = ("network", "baseline")
 RUN_STATUSES = ("finished", "stopped", "interrupted")
 MODEL_SUFFIXES = {"network": ".keras", "baseline": ".joblib"}
+BASELINE_COMPRESSION = 3
 MAX_NAME_LENGTH = 120
 TEMPORARY_MARKER = ".partial"
 STALE_TEMPORARY_SECONDS = 3600
@@ -520,8 +521,10 @@ class RunStore:
             )
         import joblib
 
+        # zlib level 3: a Random Forest or k-NN file 6-10x smaller for a few tenths of a
+        # second (bench/README.md, "Jobs, runs and baselines").
         with path.open("wb") as model_file:
-            joblib.dump(estimator, model_file)
+            joblib.dump(estimator, model_file, compress=BASELINE_COMPRESSION)
 
     # Reading ------------------------------------------------------------------------------
 

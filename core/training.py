@@ -11,7 +11,8 @@ job, the tests and the benchmark:
 Speed without changing the maths: several batches run per call into TensorFlow
 (`steps_per_execution`, chosen so one call takes about a tenth of a second), and the
 images stay `uint8` until the model's first layer. The gradient steps, their order and the
-seeded shuffling are the same as a plain `model.fit`.
+seeded shuffling are the same as a plain `model.fit`, also when several trainings run at
+once in different threads (`core.model.SEEDING`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from core.config import TrainingConfig
-from core.model import count_parameters
+from core.model import SEEDING, count_parameters
 
 ProgressFunction = Callable[[dict[str, Any]], None]
 
@@ -185,6 +186,21 @@ def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(chosen, EPSILON, 1.0 - EPSILON))))
 
 
+class _HeldLock:
+    """A lock acquired now and released by the first `release()` (later calls do nothing),
+    so it can be let go early from a callback and still safely in a `finally`."""
+
+    def __init__(self, lock) -> None:
+        self._lock = lock
+        lock.acquire()
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
 def _progress_callback(
     *,
     epochs: int,
@@ -194,8 +210,12 @@ def _progress_callback(
     validation: tuple[np.ndarray, np.ndarray] | None,
     on_progress: ProgressFunction | None,
     stop_event: threading.Event | None,
+    on_train_begin: Callable[[], None] | None = None,
 ):
-    """Return a Keras callback that reports progress, validates and watches Stop."""
+    """Return a Keras callback that reports progress, validates and watches Stop.
+
+    `on_train_begin` is called once `fit` has set up its data, before the first batch.
+    """
     import keras
 
     class ProgressCallback(keras.callbacks.Callback):
@@ -266,6 +286,8 @@ def _progress_callback(
         # Keras hooks -----------------------------------------------------------------
 
         def on_train_begin(self, logs=None) -> None:
+            if on_train_begin is not None:
+                on_train_begin()
             self.start = time.perf_counter()
             self._emit("start", loss=None, accuracy=None, val_loss=None, val_accuracy=None)
             self._check_stop()
@@ -375,31 +397,38 @@ def train_model(
     batch_size = min(config.batch_size, num_train)
     batches = math.ceil(num_train / batch_size)
     steps_per_execution = choose_steps_per_execution(config, num_train, num_classes)
-    model = build_model(config, num_classes, steps_per_execution=steps_per_execution)
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
-    callback = _progress_callback(
-        epochs=config.epochs,
-        batches=batches,
-        batch_size=batch_size,
-        num_train=num_train,
-        validation=validation,
-        on_progress=on_progress,
-        stop_event=stop_event,
-    )
-
-    started = time.perf_counter()
-    if stop_event is None or not stop_event.is_set():
-        model.fit(
-            splits.x_train,
-            splits.y_train,
-            batch_size=batch_size,
+    # The seed is process-wide: keep other threads from reseeding until `fit` has traced its
+    # shuffling (it reads the seed then), so the same seed gives the same run even when
+    # several train at once. `fit` calls `on_train_begin` right after making its dataset.
+    seeding = _HeldLock(SEEDING)
+    try:
+        model = build_model(config, num_classes, steps_per_execution=steps_per_execution)
+        callback = _progress_callback(
             epochs=config.epochs,
-            shuffle=True,
-            callbacks=[callback],
-            verbose=0,
+            batches=batches,
+            batch_size=batch_size,
+            num_train=num_train,
+            validation=validation,
+            on_progress=on_progress,
+            stop_event=stop_event,
+            on_train_begin=seeding.release,
         )
-    else:
-        callback.stopped = True
+        started = time.perf_counter()
+        if stop_event is None or not stop_event.is_set():
+            model.fit(
+                splits.x_train,
+                splits.y_train,
+                batch_size=batch_size,
+                epochs=config.epochs,
+                shuffle=True,
+                callbacks=[callback],
+                verbose=0,
+            )
+        else:
+            callback.stopped = True
+    finally:
+        seeding.release()
     seconds = time.perf_counter() - started
     stopped = callback.stopped
 

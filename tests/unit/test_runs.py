@@ -160,6 +160,26 @@ def test_baseline_estimators_are_stored_and_checked_before_loading(store):
         )
 
 
+def test_baseline_files_are_compressed_and_load_the_same(store, mnist):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from core.baselines import pickled_size
+
+    images = mnist.train_images[:2_000].reshape(2_000, -1)
+    estimator = KNeighborsClassifier(n_neighbors=3).fit(images, mnist.train_labels[:2_000])
+    run_id = store.save_run(
+        "baseline", "k-NN", {"baseline": "k-nearest neighbours"}, None,
+        metrics={"test_accuracy": 0.9}, timings={}, model=estimator,
+    )  # fmt: skip
+    stored_bytes = store.get_run(run_id).model_path.stat().st_size
+    # MNIST is mostly blank pixels: the stored training set shrinks several times.
+    assert stored_bytes < pickled_size(estimator) / 3
+    test_images = mnist.test_images[:100].reshape(100, -1)
+    np.testing.assert_array_equal(
+        store.load_model(run_id).predict(test_images), estimator.predict(test_images)
+    )
+
+
 def pd_isna(value):
     import pandas as pd
 

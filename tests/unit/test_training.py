@@ -103,6 +103,31 @@ def test_same_config_and_seed_give_the_same_result(dataset):
     assert other.history["loss"] != first.history["loss"]
 
 
+def test_the_same_seed_gives_the_same_run_when_trainings_run_at_once(dataset):
+    """A class trains the same preset at the same moment: everyone gets the same numbers."""
+    import threading
+
+    configs = [
+        TrainingConfig(hidden_layers=(32,), train_size=1_000, epochs=2, dropout=0.2, seed=seed)
+        for seed in (5, 5, 7)
+    ]
+    alone = {config.seed: train_model(config, dataset).history for config in configs}
+
+    def train(index: int, histories: list) -> None:
+        histories[index] = train_model(configs[index], dataset).history
+
+    for _ in range(2):
+        histories = [None] * len(configs)
+        threads = [
+            threading.Thread(target=train, args=(index, histories)) for index in range(len(configs))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert histories == [alone[config.seed] for config in configs]
+
+
 def test_too_large_training_size_is_a_value_error(dataset):
     config = TrainingConfig(train_size=60_000, validation_fraction=0.1)
     with pytest.raises(ValueError, match="training size"):
