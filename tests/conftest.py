@@ -197,6 +197,28 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(300)
 
 
+def readme_picture(page, name: str, scroll_to: str | None = None) -> None:
+    """Save the README's picture of a page, when `make screenshots` asks for them.
+
+    `make screenshots` sets MNIST_STUDIO_SCREENSHOT_DIR; otherwise this does nothing. The
+    picture is one 1400x1000 screen, scrolled so `scroll_to` (a text on the page) is on top.
+    """
+    folder = os.environ.get("MNIST_STUDIO_SCREENSHOT_DIR")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    try:
+        if scroll_to is not None:
+            target = page.get_by_text(scroll_to, exact=True).first
+            target.evaluate("element => element.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(500)  # let plotly redraw at the new size
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+    finally:
+        page.set_viewport_size(size)
+
+
 def page_errors(page) -> list[str]:
     """Return the texts of error boxes and exceptions shown on the page."""
     selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'

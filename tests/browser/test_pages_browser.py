@@ -1,14 +1,20 @@
 """Every page renders in a real Chromium without an error box, and gets a screenshot."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 import ui
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from tests.conftest import (
+    page_errors,
+    readme_picture,
+    start_streamlit,
+    stop_streamlit,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
+
+# Where the README's picture of a page starts, when not at the top.
+README_SCROLL = {"evaluate": "Which digits does it confuse?"}
 
 
 def _url(base: str, spec: ui.PageSpec) -> str:
@@ -28,11 +34,10 @@ def test_page_renders_without_errors(streamlit_server, page, output_dir, spec):
     assert all(other.title in navigation for other in ui.PAGES)
     name = ui.url_path(spec)
     page.screenshot(path=str(output_dir / f"page-{name}.png"), full_page=True)
-    # `make screenshots` sets this to refresh the README's pictures.
-    readme_pictures = os.environ.get("MNIST_STUDIO_SCREENSHOT_DIR")
-    if readme_pictures:
-        Path(readme_pictures).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(readme_pictures) / f"{name}.png"))
+    # The README's pictures (`make screenshots`); Train's is taken with a finished training
+    # in tests/browser/test_train_browser.py.
+    if name != "train":
+        readme_picture(page, name, scroll_to=README_SCROLL.get(name))
 
 
 def test_a_deep_link_to_a_fresh_server_gets_the_app_navigation(browser, tmp_path):

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from core.config import TrainingConfig
-from tests.conftest import page_errors, wait_for_app
+from tests.conftest import page_errors, readme_picture, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +66,7 @@ def test_progress_bar_and_curves_update_while_training(streamlit_server, page, o
     assert "now your current model" in main
     assert page_errors(page) == []
     page.screenshot(path=str(output_dir / "train-finished.png"), full_page=True)
+    readme_picture(page, "train", scroll_to=config.summary(10))
 
 
 def test_stop_ends_a_long_training(streamlit_server, page, output_dir):
