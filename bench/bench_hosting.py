@@ -38,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field, replace
@@ -50,6 +49,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from core.config import PRESETS, TrainingConfig  # noqa: E402
 from tests.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
+    HealthPoller,
     chromium_path,
     page_errors,
     start_streamlit,
@@ -295,35 +295,6 @@ def train_while_away(
     for visitor in visitors:
         visitor.navigate("Train", "Train a network")
     wait_until_done(visitors, 60)
-
-
-class HealthPoller(threading.Thread):
-    """Requests /_stcore/health every 0.2 s from a thread; keeps each latency."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = f"{base_url}/_stcore/health"
-        self.latencies: list[float] = []
-        self.failures = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            started = time.perf_counter()
-            try:
-                with urllib.request.urlopen(self.url, timeout=10) as response:
-                    ok = response.status == 200 and response.read().strip() == b"ok"
-            except OSError:
-                ok = False
-            if ok:
-                self.latencies.append(time.perf_counter() - started)
-            else:
-                self.failures += 1
-            self._stop_event.wait(HEALTH_INTERVAL_SECONDS)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=15)
 
 
 # --- 1. Memory ----------------------------------------------------------------------------
@@ -600,7 +571,7 @@ def many_visitors(browser, folder: Path, count: int, slots: int) -> dict:
     env = {"MNIST_STUDIO_DEMO_MODE": "1", "MNIST_STUDIO_MAX_CONCURRENT_JOBS": str(slots)}
     (folder / f"visitors-{slots}").mkdir()
     process, base_url, _ = start_streamlit(folder / f"visitors-{slots}", env)
-    poller = HealthPoller(base_url)
+    poller = HealthPoller(base_url, interval=HEALTH_INTERVAL_SECONDS)
     visitors = [new_visitor(browser, f"visitor {number + 1}") for number in range(count)]
     try:
         # The first visit to a fresh server goes to Home.

@@ -55,7 +55,6 @@ def build_model(
         ValueError: If `num_classes` is below 2.
     """
     import keras
-    from keras import layers
 
     if num_classes < 2:
         raise ValueError(f"A classifier needs at least 2 classes; got {num_classes}.")
@@ -63,32 +62,7 @@ def build_model(
     # threads build models at the same time.
     with SEEDING:
         keras.utils.set_random_seed(config.seed)
-
-        inputs = keras.Input(shape=IMAGE_SHAPE, name="pixels")
-        features = inputs
-        if config.scaling == "unit":
-            features = layers.Rescaling(1 / 255, name="rescaling")(features)
-        if config.architecture == "cnn":
-            features = layers.Reshape((*IMAGE_SHAPE, 1), name="add_channel")(features)
-            for block, filters in enumerate(config.conv_filters, start=1):
-                features = layers.Conv2D(
-                    filters,
-                    KERNEL_SIZE,
-                    padding="same",
-                    activation=config.activation,
-                    name=f"conv_{block}",
-                )(features)
-                features = layers.MaxPooling2D(POOL_SIZE, name=f"pool_{block}")(features)
-        features = layers.Flatten(name="flatten")(features)
-        for index, units in enumerate(config.hidden_layers, start=1):
-            features = layers.Dense(units, activation=config.activation, name=f"hidden_{index}")(
-                features
-            )
-            if config.dropout > 0:
-                features = layers.Dropout(config.dropout, name=f"dropout_{index}")(features)
-        outputs = layers.Dense(num_classes, activation="softmax", name="output")(features)
-        model = keras.Model(inputs, outputs, name=f"mnist_{config.architecture}")
-
+        model = _network(config, num_classes)
         model.compile(
             optimizer=OPTIMIZERS[config.optimizer].build(config.learning_rate),
             loss="sparse_categorical_crossentropy",
@@ -97,6 +71,37 @@ def build_model(
             jit_compile=jit_compile,
         )
         return model
+
+
+def _network(config: TrainingConfig, num_classes: int) -> keras.Model:
+    """The uncompiled network of `config` (its weights drawn from the current seed)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="pixels")
+    features = inputs
+    if config.scaling == "unit":
+        features = layers.Rescaling(1 / 255, name="rescaling")(features)
+    if config.architecture == "cnn":
+        features = layers.Reshape((*IMAGE_SHAPE, 1), name="add_channel")(features)
+        for block, filters in enumerate(config.conv_filters, start=1):
+            features = layers.Conv2D(
+                filters,
+                KERNEL_SIZE,
+                padding="same",
+                activation=config.activation,
+                name=f"conv_{block}",
+            )(features)
+            features = layers.MaxPooling2D(POOL_SIZE, name=f"pool_{block}")(features)
+    features = layers.Flatten(name="flatten")(features)
+    for index, units in enumerate(config.hidden_layers, start=1):
+        features = layers.Dense(units, activation=config.activation, name=f"hidden_{index}")(
+            features
+        )
+        if config.dropout > 0:
+            features = layers.Dropout(config.dropout, name=f"dropout_{index}")(features)
+    outputs = layers.Dense(num_classes, activation="softmax", name="output")(features)
+    return keras.Model(inputs, outputs, name=f"mnist_{config.architecture}")
 
 
 def model_summary_table(model: keras.Model) -> pd.DataFrame:

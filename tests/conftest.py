@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -195,6 +196,38 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     )
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
     page.wait_for_timeout(300)
+
+
+class HealthPoller(threading.Thread):
+    """Requests a server's /_stcore/health every `interval` seconds from a thread; keeps the
+    latency of each good answer and counts the failures (errors, timeouts, not "ok")."""
+
+    def __init__(self, base_url: str, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{base_url}/_stcore/health"
+        self.interval = interval
+        self.latencies: list[float] = []
+        self.failures = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as response:
+                    ok = response.status == 200 and response.read().strip() == b"ok"
+            except OSError:
+                ok = False
+            if ok:
+                self.latencies.append(time.perf_counter() - started)
+            else:
+                self.failures += 1
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=15)
 
 
 def readme_picture(page, name: str, scroll_to: str | None = None) -> None:
