@@ -9,7 +9,7 @@ PORT ?= 8501
 .PHONY: run test lint bench screenshots clean
 
 run: $(VENV)/.run-installed
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh

@@ -7,6 +7,7 @@ run store) are imported inside the functions that need them, so light pages star
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import uuid
 from dataclasses import dataclass
@@ -85,14 +86,91 @@ def page_path(name: str) -> str:
     return f"app_pages/{name}.py"
 
 
-# --- Per-session identity -----------------------------------------------------------------
+# --- Visitor identity ---------------------------------------------------------------------
+
+# This browser session's own random id: the visitor id until the browser's cookie is known.
+KEY_SESSION_ID = "session_id"
+# The id of the browser's visitor cookie, once this session adopted it.
+KEY_VISITOR_ID = "visitor_id"
+# Former ids of this session whose jobs were still running at adoption: former id -> job ids.
+KEY_ADOPTION_PENDING = "visitor_adoption_pending"
+
+
+def browser_visitor_id() -> str | None:
+    """Return the visitor id of this browser's cookie, or None if it sent no valid one.
+
+    The cookie is set by `core.visitors.VisitorCookieMiddleware` when the app is started
+    through `streamlit_app.py` (`make run`); `streamlit run app.py` and AppTest have none.
+    """
+    from core import visitors
+
+    return visitors.valid_visitor_id(st.context.cookies.get(visitors.COOKIE_NAME))
 
 
 def session_id() -> str:
-    """Return a stable random id for this browser session (the owner of its jobs and runs)."""
+    """Return the visitor id: the owner of this browser's jobs, runs and current model.
+
+    It is the id in the browser's visitor cookie (core/visitors.py), so every tab of one
+    browser, and the same tab after a reload, get the same id, and another browser another.
+    Without that cookie (its very first request, cookies blocked, `streamlit run app.py`,
+    AppTest) it is a random id of this browser session. When a session that worked under
+    one id first sees a cookie with another, it adopts the cookie's id and hands its jobs,
+    runs and current model over to it, so nothing is lost.
+    """
     if KEY_SESSION_ID not in st.session_state:
         st.session_state[KEY_SESSION_ID] = uuid.uuid4().hex
-    return st.session_state[KEY_SESSION_ID]
+    visitor = st.session_state.get(KEY_VISITOR_ID) or st.session_state[KEY_SESSION_ID]
+    browser = browser_visitor_id()
+    if browser is not None and browser != visitor:
+        _adopt(visitor, browser)
+        st.session_state[KEY_VISITOR_ID] = browser
+        visitor = browser
+    if st.session_state.get(KEY_ADOPTION_PENDING):
+        _finish_adoption(visitor)
+    return visitor
+
+
+def _adopt(former: str, visitor: str) -> None:
+    """Hand the jobs, runs and remembered current model of ``former`` over to ``visitor``."""
+    manager = job_manager()
+    running = [job.id for job in manager.jobs(owner=former) if not job.done]
+    manager.transfer_owner(former, visitor)
+    if running:
+        # Their runs are saved under the former id when they end: moved over once they have.
+        pending = dict(st.session_state.get(KEY_ADOPTION_PENDING) or {})
+        pending[former] = running
+        st.session_state[KEY_ADOPTION_PENDING] = pending
+    try:
+        run_store().transfer_owner(former, visitor)
+        _current_model_store().transfer(former, visitor)
+    except (OSError, ValueError, sqlite3.Error):
+        pass  # A store that cannot be written keeps the runs where they are; Compare says why.
+
+
+def _finish_adoption(visitor: str) -> None:
+    """Move the runs that jobs adopted from a former id saved under it since."""
+    pending = dict(st.session_state[KEY_ADOPTION_PENDING])
+    manager = job_manager()
+    for former, job_ids in list(pending.items()):
+        try:
+            run_store().transfer_owner(former, visitor)
+        except (OSError, ValueError, sqlite3.Error):
+            continue
+        jobs = [manager.get(job_id) for job_id in job_ids]
+        if all(job is None or job.done for job in jobs):
+            del pending[former]
+    st.session_state[KEY_ADOPTION_PENDING] = pending
+
+
+def visitor_address() -> str | None:
+    """Return this visitor's public network address for per-address caps, or None.
+
+    None on localhost and for private addresses (a proxy's or a local network's, shared by
+    everyone behind it): then only the per-visitor caps and the queue cap apply.
+    """
+    from core.visitors import address_for_limits
+
+    return address_for_limits(st.context.ip_address)
 
 
 # --- Data ---------------------------------------------------------------------------------
@@ -185,19 +263,25 @@ def stored_networks():
 
 
 def submit_job(name: str, fn, kind: str = "train"):
-    """Submit a job for this session, within the per-visitor cap.
+    """Submit a job for this visitor, within the caps in force (`core.settings.limits`).
+
+    The caps (jobs per visitor, per network address and in the whole queue) are checked by
+    `core.jobs.JobManager.submit` atomically with the queueing.
 
     Raises:
-        ValueError: If this session already has as many jobs as the limits allow.
+        core.jobs.JobLimitError: A cap is reached; its message says which and what to do.
     """
-    cap = settings.limits().max_jobs_per_visitor
-    manager = job_manager()
-    if cap is not None and len(manager.active_jobs(owner=session_id())) >= cap:
-        raise ValueError(
-            f"You already have {cap} training job{'s' if cap > 1 else ''} running or waiting; "
-            "wait for it to finish or stop it first."
-        )
-    return manager.submit(name, fn, owner=session_id(), kind=kind)
+    from core.jobs import JobCaps
+
+    limits = settings.limits()
+    caps = JobCaps(
+        max_per_owner=limits.max_jobs_per_visitor,
+        max_per_address=limits.max_jobs_per_address,
+        max_queue=limits.max_queue,
+    )
+    return job_manager().submit(
+        name, fn, owner=session_id(), kind=kind, address=visitor_address(), caps=caps
+    )
 
 
 # --- Models -------------------------------------------------------------------------------
@@ -213,16 +297,70 @@ class CurrentModel:
     run_id: str | None = None
 
 
+@st.cache_resource
+def _current_model_store_in(folder: str):
+    from core.current_models import CurrentModelStore
+
+    return CurrentModelStore(folder)
+
+
+def _current_model_store():
+    """Return the store that remembers each visitor's current model (next to the runs)."""
+    return _current_model_store_in(str(settings.runs_dir()))
+
+
+@st.cache_resource(show_spinner="Loading your current model…", max_entries=8)
+def _stored_current_model(runs_folder: str, run_id: str) -> CurrentModel:
+    """Load a stored network run as a current model (shared by the tabs of one visitor)."""
+    from core.config import TrainingConfig
+
+    store = run_store()
+    run = store.get_run(run_id)
+    return CurrentModel(
+        model=store.load_model(run_id),
+        label=run.name,
+        config=TrainingConfig.from_dict(run.config),
+        run_id=run_id,
+    )
+
+
 def current_model() -> CurrentModel | None:
-    """Return this session's current model, or None before one was trained or picked."""
-    return st.session_state.get(KEY_CURRENT_MODEL)
+    """Return this visitor's current model, or None before one was trained or picked.
+
+    The choice is remembered per visitor on the server (`core.current_models`), so a reload
+    or another tab of the same browser finds the same model: a stored run is loaded from the
+    run store the first time a session needs it.
+    """
+    session_model = st.session_state.get(KEY_CURRENT_MODEL)
+    try:
+        record = _current_model_store().get(session_id())
+    except (OSError, sqlite3.Error):
+        return session_model
+    if record is None or (session_model is not None and session_model.run_id == record.run_id):
+        return session_model
+    try:
+        stored = _stored_current_model(str(settings.runs_dir()), record.run_id)
+    except (OSError, ValueError):
+        # The run was deleted or pruned since: nothing to come back to.
+        _current_model_store().forget(session_id())
+        return session_model
+    restored = CurrentModel(stored.model, record.label, stored.config, record.run_id)
+    st.session_state[KEY_CURRENT_MODEL] = restored
+    return restored
 
 
 def set_current_model(model, label: str, config=None, run_id: str | None = None) -> None:
-    """Make a trained model this session's current model."""
+    """Make a trained model this visitor's current model (remembered if it is a stored run)."""
     st.session_state[KEY_CURRENT_MODEL] = CurrentModel(
         model=model, label=label, config=config, run_id=run_id
     )
+    try:
+        if run_id is None:
+            _current_model_store().forget(session_id())
+        else:
+            _current_model_store().set(session_id(), run_id, label)
+    except (OSError, sqlite3.Error):
+        pass  # Then it lasts for this browser session only.
 
 
 @st.cache_resource(show_spinner="Loading the default model…")

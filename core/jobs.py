@@ -34,6 +34,7 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,29 @@ ReportFunction = Callable[..., None]
 JobFunction = Callable[[ReportFunction, threading.Event], Any]
 
 
+class JobLimitError(ValueError):
+    """A job was refused because a cap on jobs was reached; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class JobCaps:
+    """Caps `JobManager.submit` enforces, all optional (None: no cap).
+
+    Attributes:
+        max_per_owner: Active (queued or running) jobs one owner, e.g. a visitor, may have.
+        max_per_address: Active jobs the owners at one network address may have together.
+        max_queue: Jobs that may wait in the queue of the whole manager.
+    """
+
+    max_per_owner: int | None = None
+    max_per_address: int | None = None
+    max_queue: int | None = None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 class Job:
     """One background job, as seen by the pages.
 
@@ -62,7 +86,8 @@ class Job:
     Attributes:
         id: A unique id (12 hexadecimal characters).
         name: The display name given at submission.
-        owner: Who submitted it (e.g. a session id), or None.
+        owner: Who submitted it (e.g. a visitor id), or None.
+        address: The network address it was submitted from, or None.
         kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
         state: One of `JOB_STATES`.
         result: What ``fn`` returned (also set for a stopped job), else None.
@@ -79,10 +104,12 @@ class Job:
         owner: str | None,
         kind: str,
         history_limit: int,
+        address: str | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.name = name
         self.owner = owner
+        self.address = address
         self.kind = kind
         self.state = QUEUED
         self.result: Any = None
@@ -204,7 +231,13 @@ class JobManager:
         self._closed = False
 
     def submit(
-        self, name: str, fn: JobFunction, owner: str | None = None, kind: str = "train"
+        self,
+        name: str,
+        fn: JobFunction,
+        owner: str | None = None,
+        kind: str = "train",
+        address: str | None = None,
+        caps: JobCaps | None = None,
     ) -> Job:
         """Queue ``fn`` to run in the background and start it when a slot is free.
 
@@ -215,13 +248,17 @@ class JobManager:
                 **values)`` also appends them to the job's history (use it for epoch-level
                 records). ``fn`` should check ``stop_event`` often and return early when it is
                 set. Its return value becomes ``job.result``; an exception fails the job.
-            owner: Who submits it (e.g. a session id), so pages can list their own jobs.
+            owner: Who submits it (e.g. a visitor id), so pages can list their own jobs.
             kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
+            address: The network address it comes from (None when unknown, e.g. localhost).
+            caps: Caps to check before queueing it, atomically with the queueing, so two
+                tabs submitting at once cannot both slip under a cap.
 
         Returns:
             The new `Job`, in state ``"queued"`` or already ``"running"``.
 
         Raises:
+            JobLimitError: If one of ``caps`` is reached; the message names it.
             ValueError: If ``fn`` is not callable or ``name`` is empty.
             RuntimeError: If the manager was shut down.
         """
@@ -232,13 +269,56 @@ class JobManager:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager was shut down; no new jobs can start.")
-            job = Job(self, str(name).strip(), fn, owner, kind, self.history_limit)
+            self._check_caps(caps or JobCaps(), owner, address)
+            job = Job(self, str(name).strip(), fn, owner, kind, self.history_limit, address)
             self._jobs[job.id] = job
             self._order[job.id] = next(self._sequence)
             self._queue.append(job)
             self._start_waiting_jobs()
             self._changed.notify_all()
             return job
+
+    def _check_caps(self, caps: JobCaps, owner: str | None, address: str | None) -> None:
+        """Raise JobLimitError if a new job of ``owner`` at ``address`` would pass a cap."""
+        active = [job for job in self._jobs.values() if job.state in ACTIVE_STATES]
+        if caps.max_per_owner is not None and owner is not None:
+            mine = sum(job.owner == owner for job in active)
+            if mine >= caps.max_per_owner:
+                raise JobLimitError(
+                    f"You already have {_plural(mine, 'job')} running or waiting, the most one "
+                    "visitor may have here; wait for one to finish or stop one first."
+                )
+        if caps.max_per_address is not None and address is not None:
+            shared = sum(job.address == address for job in active)
+            if shared >= caps.max_per_address:
+                raise JobLimitError(
+                    f"Your network address already has {_plural(shared, 'job')} running or "
+                    "waiting, the most one address may have here; wait for one to finish."
+                )
+        if caps.max_queue is not None and len(self._queue) >= caps.max_queue:
+            raise JobLimitError(
+                f"The queue is full: {_plural(len(self._queue), 'job')} of all visitors are "
+                f"waiting for {_plural(self.max_concurrent, 'training slot')}. Please wait a "
+                "few minutes and try again."
+            )
+
+    def transfer_owner(self, old_owner: str, new_owner: str) -> int:
+        """Give every remembered job of ``old_owner`` to ``new_owner``.
+
+        Args:
+            old_owner: The owner the jobs were submitted under.
+            new_owner: Their new owner.
+
+        Returns:
+            How many jobs changed owner.
+        """
+        with self._lock:
+            moved = 0
+            for job in self._jobs.values():
+                if job.owner == old_owner:
+                    job.owner = new_owner
+                    moved += 1
+            return moved
 
     def get(self, job_id: str) -> Job | None:
         """Return the job with this id, or None if it is unknown or was forgotten."""

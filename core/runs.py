@@ -703,6 +703,25 @@ class RunStore:
         if row["model_file"]:
             (self.models_folder / row["model_file"]).unlink(missing_ok=True)
 
+    def transfer_owner(self, old_owner: str, new_owner: str) -> int:
+        """Give every run of ``old_owner`` to ``new_owner`` (a visitor adopting a session's runs).
+
+        Returns:
+            How many runs changed owner.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be written.
+        """
+        self._raise_if_damaged()
+        try:
+            with self._connection() as connection:
+                cursor = connection.execute(
+                    "UPDATE runs SET owner = ? WHERE owner = ?", (new_owner, old_owner)
+                )
+                return cursor.rowcount
+        except sqlite3.DatabaseError as error:
+            raise DamagedRunStoreError(self._damaged_message(error)) from error
+
     # Internals ----------------------------------------------------------------------------
 
     @contextmanager

@@ -94,7 +94,14 @@ class Limits:
         max_train_size: Training images per run (None: all of them).
         max_sweep_size: Configurations per sweep.
         max_concurrent_jobs: Jobs that run at once in the whole app.
-        max_jobs_per_visitor: Jobs one browser session may have running or queued (None: any).
+        max_jobs_per_visitor: Jobs one visitor (one browser, see core/visitors.py) may have
+            running or queued (None: any).
+        max_jobs_per_address: Jobs the visitors of one network address may have running or
+            queued together, so clearing cookies does not multiply a visitor (None: any).
+        max_queue: Jobs that may wait in the app's queue; past it a visitor is told to wait.
+        max_upload_mb: Size of each uploaded dataset file, in megabytes.
+        max_upload_images: Images (training and test together) in an uploaded dataset
+            (None: any).
         max_runs: Stored runs kept; older ones are pruned (None: all).
         max_run_age_days: Stored runs older than this are pruned (None: never).
         runs_per_session: Whether each browser session sees only its own runs.
@@ -107,6 +114,10 @@ class Limits:
     max_sweep_size: int = 24
     max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS
     max_jobs_per_visitor: int | None = None
+    max_jobs_per_address: int | None = None
+    max_queue: int | None = 100
+    max_upload_mb: int = 100
+    max_upload_images: int | None = None
     max_runs: int | None = None
     max_run_age_days: float | None = None
     runs_per_session: bool = False
@@ -152,6 +163,10 @@ DEMO_LIMITS = Limits(
     max_sweep_size=6,
     max_concurrent_jobs=2,
     max_jobs_per_visitor=6,
+    max_jobs_per_address=12,
+    max_queue=24,
+    max_upload_mb=20,
+    max_upload_images=70_000,
     max_runs=200,
     max_run_age_days=7.0,
     runs_per_session=True,

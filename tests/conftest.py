@@ -1,8 +1,8 @@
 """Shared fixtures: a temporary run store for every test, and a real app in a real Chromium.
 
-Browser tests use `streamlit_server` (a `streamlit run app.py` on a free port, started once
-per test session) and `page` (a fresh Playwright page in Debian's Chromium). Screenshots go
-to `test-output/`.
+Browser tests use `streamlit_server` (a `streamlit run streamlit_app.py` on a free port,
+started once per test session) and `page` (a fresh Playwright page in Debian's Chromium).
+Screenshots go to `test-output/`.
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path) -
 
 
 def streamlit_command(port: int) -> list[str]:
-    """Return the `streamlit run app.py` command for a local test server on `port`."""
+    """Return the `streamlit run streamlit_app.py` command (as `make run`) for `port`."""
     return [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--server.headless", "true",

@@ -1,0 +1,176 @@
+"""Who a visitor is: a random id kept in an HttpOnly cookie that the server itself sets.
+
+Every browser gets one visitor id, so a reload or a second tab of the same browser sees the
+same runs and current model, and another browser sees none of them. The id is made with
+`secrets.token_urlsafe`, lives only in a cookie (never in a link, which gets shared) and is
+set by `VisitorCookieMiddleware`, a plain ASGI middleware that `streamlit_app.py` hands to
+`st.App`: on the response that carries the app's HTML page, a browser without a valid id
+gets a ``Set-Cookie`` header, so the WebSocket that the page opens next already carries it
+and the very first script run knows its visitor. JavaScript cannot read the cookie
+(HttpOnly); the server reads it from the WebSocket's handshake (``st.context.cookies``).
+
+Streamlit is not imported here: the middleware speaks ASGI directly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+COOKIE_NAME = "mnist_studio_visitor"
+# How long a browser keeps its id without visiting; runs are kept per the store's own limits.
+COOKIE_MAX_AGE_SECONDS = 365 * 24 * 60 * 60
+ID_BYTES = 32
+# token_urlsafe(32) gives 43 characters of [A-Za-z0-9_-]; anything else is not our cookie.
+_VALID_ID = re.compile(r"[A-Za-z0-9_-]{43}")
+# The cookie header is read only this far, so a hostile header costs nothing to parse.
+MAX_COOKIE_HEADER_CHARS = 8192
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def new_visitor_id() -> str:
+    """Return a fresh random visitor id (43 URL-safe characters, 256 bits)."""
+    return secrets.token_urlsafe(ID_BYTES)
+
+
+def valid_visitor_id(value: object) -> str | None:
+    """Return ``value`` if it has the shape of a visitor id, else None.
+
+    Args:
+        value: Anything a browser sent, e.g. a cookie's value.
+
+    Returns:
+        The id, or None for anything else (missing, too long, other characters).
+    """
+    if isinstance(value, str) and _VALID_ID.fullmatch(value):
+        return value
+    return None
+
+
+def visitor_id_from_cookie_header(header: str | bytes | None) -> str | None:
+    """Return the visitor id in a ``Cookie`` request header, or None.
+
+    Args:
+        header: The header's value (as sent by the browser), or None.
+
+    Returns:
+        The valid visitor id it carries, or None.
+    """
+    if not header:
+        return None
+    if isinstance(header, bytes):
+        header = header.decode("latin-1")
+    cookies = SimpleCookie()
+    try:
+        cookies.load(header[:MAX_COOKIE_HEADER_CHARS])
+    except CookieError:
+        return None
+    morsel = cookies.get(COOKIE_NAME)
+    return valid_visitor_id(morsel.value) if morsel is not None else None
+
+
+def set_cookie_header(visitor_id: str, secure: bool) -> str:
+    """Return the ``Set-Cookie`` value that gives a browser its visitor id.
+
+    Args:
+        visitor_id: The id, from `new_visitor_id`.
+        secure: Whether the page was served over HTTPS (then the cookie is ``Secure``).
+
+    Returns:
+        E.g. ``"mnist_studio_visitor=...; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"``.
+    """
+    parts = [
+        f"{COOKIE_NAME}={visitor_id}",
+        "Path=/",
+        f"Max-Age={COOKIE_MAX_AGE_SECONDS}",
+        "HttpOnly",
+        "SameSite=Lax",
+    ]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _served_over_https(scope: Scope) -> bool:
+    if scope.get("scheme") in {"https", "wss"}:
+        return True
+    forwarded = _header(scope, b"x-forwarded-proto")
+    return forwarded is not None and forwarded.split(b",")[0].strip().lower() == b"https"
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    for key, value in headers:
+        if key.lower() == b"content-type":
+            return value.lower().startswith(b"text/html")
+    return False
+
+
+class VisitorCookieMiddleware:
+    """ASGI middleware: give every browser without a visitor id one, on the app's page.
+
+    Only responses that carry HTML (the app's page, whatever its path) get the cookie, so
+    the many requests for scripts and images a page makes never race to set different ids.
+    A request that already carries a valid id is passed through untouched.
+
+    Args:
+        app: The ASGI application to wrap (Streamlit's).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or visitor_id_from_cookie_header(_header(scope, b"cookie")):
+            await self.app(scope, receive, send)
+            return
+        cookie = set_cookie_header(new_visitor_id(), secure=_served_over_https(scope))
+
+        async def send_with_cookie(message: Message) -> None:
+            if message.get("type") == "http.response.start":
+                headers = list(message.get("headers") or [])
+                if _is_html(headers):
+                    headers.append((b"set-cookie", cookie.encode("latin-1")))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def address_for_limits(address: str | None) -> str | None:
+    """Return the network address a per-address cap should count, or None to count none.
+
+    Only a public address says who a visitor is: a private, loopback or link-local one is a
+    proxy's, a load balancer's or a local network's, shared by everyone behind it, so a cap on
+    it would cap the whole app. Anything that is not an IP address at all is ignored too.
+
+    Args:
+        address: The connection's address, e.g. ``st.context.ip_address`` (None on localhost).
+
+    Returns:
+        The address in its canonical form, or None.
+    """
+    if not address or len(address) > 64:
+        return None
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    if not parsed.is_global:
+        return None
+    return str(parsed)
