@@ -1,0 +1,99 @@
+"""ui.session_id() is the visitor (the browser's cookie), and the current model outlives a tab.
+
+AppTest has no cookies, so these tests stand in for the browser's cookie by replacing
+`ui.browser_visitor_id`; tests/browser/test_identity_browser.py does it with a real cookie.
+"""
+
+import pytest
+
+import ui
+from core import visitors
+from core.config import TrainingConfig
+from core.model import build_model
+from core.runs import RunStore
+from tests.conftest import app_test
+
+CONFIG = TrainingConfig(hidden_layers=(4,))
+
+
+@pytest.fixture
+def demo(monkeypatch):
+    monkeypatch.setenv("MNIST_STUDIO_DEMO_MODE", "1")
+
+
+def _save_network(store: RunStore, name: str, owner: str) -> str:
+    return store.save_run(
+        "network", name, CONFIG.to_dict(), {"loss": [1.0]}, {"test_accuracy": 0.5},
+        {"train_seconds": 1.0}, model=build_model(CONFIG), owner=owner,
+    )  # fmt: skip
+
+
+def _browser(monkeypatch, visitor: str | None) -> None:
+    monkeypatch.setattr(ui, "browser_visitor_id", lambda: visitor)
+
+
+def _sidebar_texts(app) -> str:
+    return " ".join(str(element.value) for element in app.sidebar.markdown)
+
+
+def test_a_session_adopts_the_cookies_id_and_keeps_its_runs_and_model(
+    demo, monkeypatch, isolated_run_store
+):
+    store = RunStore(isolated_run_store)
+    _browser(monkeypatch, None)  # the cookie is not there yet
+    app = app_test("app_pages/compare.py")
+    app.session_state[ui.KEY_SESSION_ID] = "tab-own-id"
+    run_id = _save_network(store, "trained before the cookie", owner="tab-own-id")
+    app.run()
+    assert not app.exception
+    app.button(key="compare_use_button").click().run()
+    assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == run_id
+
+    browser_id = visitors.new_visitor_id()
+    _browser(monkeypatch, browser_id)
+    app.run()
+    assert not app.exception
+    assert app.session_state[ui.KEY_VISITOR_ID] == browser_id
+    assert list(store.list_runs(owner=browser_id)["id"]) == [run_id]
+    assert store.list_runs(owner="tab-own-id").empty
+
+    # A reload: a new session of the same browser finds the run and the current model.
+    reloaded = app_test("app_pages/compare.py").run()
+    assert not reloaded.exception
+    assert reloaded.session_state[ui.KEY_CURRENT_MODEL].run_id == run_id
+    assert "trained before the cookie" in _sidebar_texts(reloaded)
+    assert not any("No stored runs yet" in info.value for info in reloaded.info)
+
+
+def test_another_tab_finds_the_current_model_and_another_browser_does_not(
+    demo, monkeypatch, isolated_run_store
+):
+    store = RunStore(isolated_run_store)
+    alice = visitors.new_visitor_id()
+    run_id = _save_network(store, "alice's model", owner=alice)
+    _browser(monkeypatch, alice)
+    first_tab = app_test("app_pages/compare.py").run()
+    first_tab.button(key="compare_use_button").click().run()
+
+    second_tab = app_test("app_pages/draw.py").run()
+    assert not second_tab.exception
+    assert second_tab.session_state[ui.KEY_CURRENT_MODEL].run_id == run_id
+    assert second_tab.selectbox(key="draw_model").value.startswith("Your current model")
+
+    _browser(monkeypatch, visitors.new_visitor_id())
+    stranger = app_test("app_pages/compare.py").run()
+    assert not stranger.exception
+    assert ui.KEY_CURRENT_MODEL not in stranger.session_state
+    assert any("No stored runs yet" in info.value for info in stranger.info)
+
+
+def test_a_deleted_current_run_is_forgotten_not_an_error(demo, monkeypatch, isolated_run_store):
+    store = RunStore(isolated_run_store)
+    alice = visitors.new_visitor_id()
+    run_id = _save_network(store, "soon deleted", owner=alice)
+    _browser(monkeypatch, alice)
+    app_test("app_pages/compare.py").run().button(key="compare_use_button").click().run()
+    store.delete_run(run_id)
+    draw = app_test("app_pages/draw.py").run()
+    assert not draw.exception and not draw.error
+    assert ui.KEY_CURRENT_MODEL not in draw.session_state

@@ -1,0 +1,129 @@
+"""The visitor cookie, and what is remembered per visitor (visitors.py, current_models.py)."""
+
+import asyncio
+
+import pytest
+
+from core import visitors
+from core.current_models import CurrentModelStore
+from core.runs import RunStore
+
+
+def test_new_ids_are_random_and_valid_and_anything_else_is_not():
+    ids = {visitors.new_visitor_id() for _ in range(200)}
+    assert len(ids) == 200
+    assert all(visitors.valid_visitor_id(value) == value for value in ids)
+    sample = next(iter(ids))
+    for bad in (None, "", "alice", sample + "x", sample[:-1] + "!", "<script>" * 6, 42):
+        assert visitors.valid_visitor_id(bad) is None
+
+
+def test_the_id_is_read_from_a_cookie_header():
+    visitor = visitors.new_visitor_id()
+    header = f"_streamlit_xsrf=2|ab|cd|1; {visitors.COOKIE_NAME}={visitor}; other=1"
+    assert visitors.visitor_id_from_cookie_header(header) == visitor
+    assert visitors.visitor_id_from_cookie_header(header.encode()) == visitor
+    assert visitors.visitor_id_from_cookie_header(f"{visitors.COOKIE_NAME}=forged") is None
+    assert visitors.visitor_id_from_cookie_header("\x00;;=;" * 5000) is None
+    assert visitors.visitor_id_from_cookie_header(None) is None
+
+
+def test_the_cookie_is_http_only_lax_and_secure_over_https():
+    visitor = visitors.new_visitor_id()
+    plain = visitors.set_cookie_header(visitor, secure=False)
+    assert plain.startswith(f"{visitors.COOKIE_NAME}={visitor}; Path=/; Max-Age=")
+    assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain
+    assert visitors.set_cookie_header(visitor, secure=True).endswith("; Secure")
+
+
+def _serve(headers, content_type=b"text/html; charset=utf-8", scheme="http"):
+    """Run the middleware around a tiny ASGI app; return the response headers it sent."""
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", content_type)]})  # fmt: skip
+        await send({"type": "http.response.body", "body": b"<html></html>"})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request"}
+
+    scope = {"type": "http", "scheme": scheme, "path": "/train", "headers": headers}
+    asyncio.run(visitors.VisitorCookieMiddleware(app)(scope, receive, send))
+    return dict(sent[0]["headers"])
+
+
+def test_the_middleware_gives_a_page_without_an_id_a_fresh_one_only():
+    headers = _serve([])
+    cookie = headers[b"set-cookie"].decode()
+    assert "HttpOnly" in cookie
+    visitor = cookie.split(";")[0].split("=", 1)[1]
+    assert visitors.valid_visitor_id(visitor) == visitor
+    # A browser that has its id keeps it; scripts and images never get one.
+    known = [(b"cookie", f"{visitors.COOKIE_NAME}={visitor}".encode())]
+    assert b"set-cookie" not in _serve(known)
+    assert b"set-cookie" not in _serve([], content_type=b"application/javascript")
+    # A forged value is replaced; behind an HTTPS proxy the cookie is Secure.
+    forged = [(b"cookie", f"{visitors.COOKIE_NAME}=alice".encode())]
+    assert b"set-cookie" in _serve(forged)
+    behind_proxy = _serve([(b"x-forwarded-proto", b"https")])
+    assert behind_proxy[b"set-cookie"].endswith(b"; Secure")
+
+
+@pytest.mark.parametrize(
+    ("address", "counted"),
+    [
+        (None, None),
+        ("127.0.0.1", None),
+        ("10.1.2.3", None),  # a proxy or a local network: shared by everyone behind it
+        ("192.168.0.7", None),
+        ("::1", None),
+        ("not an address", None),
+        ("203.0.113.7", None),  # documentation range, not global
+        ("8.8.8.8", "8.8.8.8"),
+        ("2001:4860:4860:0:0:0:0:8888", "2001:4860:4860::8888"),
+    ],
+)
+def test_only_public_addresses_are_counted_per_address(address, counted):
+    assert visitors.address_for_limits(address) == counted
+
+
+def test_the_current_model_is_remembered_per_visitor(tmp_path):
+    store = CurrentModelStore(tmp_path)
+    assert store.get("alice") is None
+    store.set("alice", "run-1", "784-128-10 (97.8%)")
+    store.set("bob", "run-2", "bob's")
+    assert store.get("alice").run_id == "run-1"
+    assert CurrentModelStore(tmp_path).get("alice").label == "784-128-10 (97.8%)"  # restart
+    store.set("alice", "run-3", "newer")
+    assert store.get("alice").run_id == "run-3"
+    store.forget("alice")
+    assert store.get("alice") is None
+    assert store.get("bob").run_id == "run-2"
+
+
+def test_the_store_forgets_the_least_recently_updated_visitors(tmp_path):
+    store = CurrentModelStore(tmp_path, max_visitors=3)
+    for number in range(5):
+        store.set(f"visitor {number}", f"run {number}", "label")
+    assert [store.get(f"visitor {number}") is not None for number in range(5)] == [
+        False, False, True, True, True,
+    ]  # fmt: skip
+
+
+def test_transfers_hand_a_sessions_runs_and_model_to_the_cookies_id(tmp_path):
+    runs = RunStore(tmp_path)
+    mine = runs.save_run("baseline", "mine", {}, None, {"test_accuracy": 0.9}, {}, owner="tab")
+    runs.save_run("baseline", "theirs", {}, None, {"test_accuracy": 0.8}, {}, owner="other")
+    assert runs.transfer_owner("tab", "browser") == 1
+    assert list(runs.list_runs(owner="browser")["id"]) == [mine]
+    assert runs.list_runs(owner="tab").empty
+
+    models = CurrentModelStore(tmp_path)
+    models.set("tab", mine, "mine")
+    models.transfer("tab", "browser")
+    assert models.get("browser").run_id == mine and models.get("tab") is None
