@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from core import data as data_lib
+from core import settings
 from core.figures import explore as figures
 
 GRID_COLUMNS = 10
@@ -29,9 +30,13 @@ UPLOADS = {
     "explore_upload_test_labels": "Test labels (idx1, optional)",
 }
 KEY_UPLOAD_MESSAGE = "explore_upload_message"
+# Fashion-MNIST's train-images-idx3-ubyte.gz, the largest file of the example named above.
+FASHION_MNIST_TRAIN_IMAGES_BYTES = 26_421_880
 
 
-@st.cache_data(show_spinner=False, hash_funcs={data_lib.Dataset: lambda ds: ds.fingerprint})
+@st.cache_data(
+    show_spinner=False, max_entries=8, hash_funcs={data_lib.Dataset: lambda ds: ds.fingerprint}
+)
 def dataset_tables(dataset: data_lib.Dataset):
     """Class counts of both sets and the mean training image of each class (cached)."""
     train_counts = data_lib.class_counts(dataset.train_labels, dataset.num_classes)
@@ -46,8 +51,14 @@ def use_uploaded_files() -> None:
     if files[0] is None or files[1] is None:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
         return
+    limits = settings.limits()
     try:
-        dataset = data_lib.dataset_from_idx_files(*files, name=files[0].name)
+        dataset = data_lib.dataset_from_idx_files(
+            *files,
+            name=files[0].name,
+            max_file_bytes=limits.max_upload_mb * data_lib.MEGABYTE,
+            max_images=limits.max_upload_images,
+        )
     except ValueError as error:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {error}")
         return
@@ -104,7 +115,7 @@ with browse_tab:
         )
         shown = indices[(page - 1) * PER_PAGE : page * PER_PAGE]
         st.image(
-            [images[index] for index in shown],
+            [figures.ink_on_paper(images[index]) for index in shown],
             caption=[f"#{index} · {dataset.class_names[labels[index]]}" for index in shown],
             width=THUMBNAIL_WIDTH,
         )
@@ -112,7 +123,8 @@ with browse_tab:
         first = (page - 1) * PER_PAGE + 1
         st.caption(
             f"Images {first:,}–{first + len(shown) - 1:,} of {len(indices):,} ({which}) in the "
-            f"{set_name.lower()}; each caption is the image's index and its label."
+            f"{set_name.lower()}; each caption is the image's index and its label. Drawn as "
+            "ink on paper, like the heat maps: the files store 0 for the paper, 255 for ink."
         )
 
 with image_tab:
@@ -202,9 +214,26 @@ with upload_tab:
         "file, gzipped or not. Without a test pair, a sixth of the images is held out for "
         "testing. The files only live in this browser session."
     )
+    upload_limits = settings.limits()
+    images_cap = (
+        ""
+        if upload_limits.max_upload_images is None
+        else f" and {upload_limits.max_upload_images:,} images in all"
+    )
+    st.caption(
+        f"This app takes files of up to {upload_limits.max_upload_mb} MB each{images_cap}."
+        + (
+            " Fashion-MNIST's training images file (26 MB) is too big for it: run the app on "
+            "your own computer (`make run`) to load it."
+            if upload_limits.max_upload_mb * data_lib.MEGABYTE < FASHION_MNIST_TRAIN_IMAGES_BYTES
+            else ""
+        )
+    )
     upload_columns = st.columns(2)
     for position, (key, description) in enumerate(UPLOADS.items()):
-        upload_columns[position % 2].file_uploader(description, key=key)
+        upload_columns[position % 2].file_uploader(
+            description, key=key, max_upload_size=upload_limits.max_upload_mb
+        )
     button_column, reset_column, _ = st.columns([1, 1.4, 1.6])
     button_column.button(
         "Use these files", key="explore_upload_use", type="primary", on_click=use_uploaded_files

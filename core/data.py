@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from core import settings
-from core.idx import IdxHeader, read_idx
+from core.idx import IdxHeader, read_idx, read_idx_header
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +32,9 @@ TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 STANDARD_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
+# Upload sizes are in Streamlit's megabytes (maxUploadSize, max_upload_size): 2**20 bytes.
+MEGABYTE = 1024 * 1024
+
 # Fraction of an uploaded training pair held out as the test set when no test pair is given.
 UPLOAD_TEST_FRACTION = 1 / 6
 
@@ -40,6 +43,10 @@ IdxSource = str | Path | bytes | bytearray | memoryview | BinaryIO
 
 class DatasetError(ValueError):
     """The files are valid IDX but do not make a usable dataset (e.g. counts disagree)."""
+
+
+class DatasetTooLargeError(DatasetError):
+    """Uploaded files are bigger than this app accepts (bytes per file, or images in all)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,11 +227,81 @@ def _upload_name(source: IdxSource, fallback: str) -> str:
     return fallback
 
 
-def _read_upload(source: IdxSource, file_name: str) -> tuple[np.ndarray, IdxHeader]:
+def _read_upload(
+    source: IdxSource, file_name: str, max_bytes: int | None = None
+) -> tuple[np.ndarray, IdxHeader]:
     if hasattr(source, "seek"):
         source.seek(0)
-    array = _read_only(read_idx(source, name=file_name))
+    limit = {} if max_bytes is None else {"max_bytes": max_bytes}
+    array = _read_only(read_idx(source, name=file_name, **limit))
     return array, IdxHeader.for_array(array)
+
+
+def _source_size(source: IdxSource) -> int | None:
+    """Return how many bytes a source holds, without reading it (None when unknown)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return len(source)
+    if isinstance(source, str | Path):
+        return Path(source).stat().st_size
+    size = getattr(source, "size", None)  # Streamlit's UploadedFile
+    if isinstance(size, int):
+        return size
+    if hasattr(source, "seek") and hasattr(source, "tell"):
+        position = source.tell()
+        end = source.seek(0, 2)
+        source.seek(position)
+        return end
+    return None
+
+
+def check_upload_limits(
+    images_files: list[tuple[str, IdxSource]],
+    labels_files: list[tuple[str, IdxSource]],
+    max_file_bytes: int | None = None,
+    max_images: int | None = None,
+) -> None:
+    """Refuse uploaded IDX files that are too big, reading only their sizes and headers.
+
+    Args:
+        images_files: (file name, source) of each images file.
+        labels_files: (file name, source) of each labels file.
+        max_file_bytes: Largest file, as uploaded (gzipped or not); None for any.
+        max_images: Most images all the images files may hold together (and labels each
+            labels file); None for any.
+
+    Raises:
+        DatasetTooLargeError: A file or the dataset is over a limit; the message says which.
+        IdxError: A header is not valid IDX.
+    """
+    for file_name, source in images_files + labels_files:
+        size = _source_size(source)
+        if max_file_bytes is not None and size is not None and size > max_file_bytes:
+            raise DatasetTooLargeError(
+                f"The file '{file_name}' is {size / MEGABYTE:,.1f} MB; this app takes files of "
+                f"at most {max_file_bytes / MEGABYTE:,.0f} MB each."
+            )
+    if max_images is None:
+        return
+    counts = {}
+    for file_name, source in images_files + labels_files:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        shape = read_idx_header(source, name=file_name).shape
+        counts[id(source)] = (file_name, shape[0] if shape else 0)
+    images = sum(counts[id(source)][1] for _, source in images_files)
+    if images > max_images:
+        names = " and ".join(f"'{name}'" for name, _ in images_files)
+        raise DatasetTooLargeError(
+            f"{names} hold {images:,} images; this app loads datasets of at most "
+            f"{max_images:,} images in all (MNIST and Fashion-MNIST have 70,000). Upload "
+            "fewer images."
+        )
+    for file_name, count in counts.values():
+        if count > max_images:
+            raise DatasetTooLargeError(
+                f"The file '{file_name}' holds {count:,} entries; this app loads datasets of "
+                f"at most {max_images:,} images."
+            )
 
 
 def _split(
@@ -265,11 +342,14 @@ def dataset_from_idx_files(
     name: str = "Uploaded",
     class_names: tuple[str, ...] | list[str] | None = None,
     seed: int = 0,
+    max_file_bytes: int | None = None,
+    max_images: int | None = None,
 ) -> Dataset:
     """Make a dataset from IDX files given as bytes, paths or file objects (e.g. uploads).
 
     Without a test pair, a stratified sixth of the images (chosen with `seed`) is held out
-    as the test set.
+    as the test set. The limits are checked on the files' sizes and headers, before any
+    image is decompressed (`check_upload_limits`).
 
     Args:
         images: The training images file.
@@ -279,11 +359,14 @@ def dataset_from_idx_files(
         name: The dataset's name.
         class_names: One name per class; the digits "0".."9" when omitted.
         seed: Random seed of the held-out test set.
+        max_file_bytes: Largest file accepted, in bytes as given; None for any.
+        max_images: Most images the dataset may hold, training and test together.
 
     Returns:
         The dataset, with read-only arrays.
 
     Raises:
+        DatasetTooLargeError: A file or the dataset is over a limit.
         DatasetError: The files do not make a usable dataset.
         IdxError: A file is not valid IDX.
     """
@@ -295,15 +378,23 @@ def dataset_from_idx_files(
         )
     images_name = _upload_name(images, "images file")
     labels_name = _upload_name(labels, "labels file")
-    train_x, images_header = _read_upload(images, images_name)
-    train_y, labels_header = _read_upload(labels, labels_name)
+    images_files = [(images_name, images)]
+    labels_files = [(labels_name, labels)]
+    if test_images is not None and test_labels is not None:
+        images_files.append((_upload_name(test_images, "test images file"), test_images))
+        labels_files.append((_upload_name(test_labels, "test labels file"), test_labels))
+    check_upload_limits(images_files, labels_files, max_file_bytes, max_images)
+    # No file may unpack to more than the most images allowed (a gzip bomb stops there).
+    payload = None if max_images is None else max_images * IMAGE_SIZE[0] * IMAGE_SIZE[1]
+    train_x, images_header = _read_upload(images, images_name, payload)
+    train_y, labels_header = _read_upload(labels, labels_name, payload)
     _check_pair(train_x, train_y, images_name, labels_name, len(names))
     headers = {images_name: images_header, labels_name: labels_header}
     if test_images is not None and test_labels is not None:
         test_images_name = _upload_name(test_images, "test images file")
         test_labels_name = _upload_name(test_labels, "test labels file")
-        test_x, test_images_header = _read_upload(test_images, test_images_name)
-        test_y, test_labels_header = _read_upload(test_labels, test_labels_name)
+        test_x, test_images_header = _read_upload(test_images, test_images_name, payload)
+        test_y, test_labels_header = _read_upload(test_labels, test_labels_name, payload)
         _check_pair(test_x, test_y, test_images_name, test_labels_name, len(names))
         headers |= {test_images_name: test_images_header, test_labels_name: test_labels_header}
     else:

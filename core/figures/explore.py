@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 
 # Dark digits on white, like ink on paper; the same scale for every image figure.
 INK_SCALE = "Greys"
+# The thin frame around thumbnails, so white paper stays visible on a white page.
+FRAME_GREY = 215
 TRAIN_COLOR = "#4f46e5"
 TEST_COLOR = "#f59e0b"
 
@@ -188,3 +190,21 @@ def mean_images_figure(
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure
+
+
+def ink_on_paper(image: np.ndarray, frame: int = 1) -> np.ndarray:
+    """Return an image as dark ink on white paper with a thin grey frame, for thumbnails.
+
+    MNIST stores 0 for the paper and 255 for full ink, which `st.image` would draw white on
+    black; the heat maps (`INK_SCALE`) draw 0 as white, so thumbnails are inverted to match.
+    The frame keeps a thumbnail's edge visible on a white page.
+
+    Args:
+        image: A ``uint8`` image ``(28, 28)`` as stored (0 paper, 255 ink).
+        frame: Width of the grey frame in pixels (0 for none).
+
+    Returns:
+        A ``uint8`` image ``(28 + 2 * frame, 28 + 2 * frame)``.
+    """
+    inverted = 255 - np.asarray(image, dtype=np.uint8)
+    return np.pad(inverted, frame, constant_values=FRAME_GREY)

@@ -8,6 +8,7 @@ import ui
 from core.data import load_default_dataset
 from core.idx import idx_bytes
 from core.settings import PROJECT_ROOT
+from tests.conftest import app_test
 
 PAGE = str(PROJECT_ROOT / next(spec.path for spec in ui.PAGES if spec.path.endswith("explore.py")))
 
@@ -152,3 +153,28 @@ def test_a_good_upload_becomes_the_sessions_dataset_until_reset(app):
     assert ui.KEY_DATASET not in app.session_state
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Training images"] == "60,000"
+
+
+def test_the_demo_says_its_upload_caps_and_refuses_too_many_images(monkeypatch):
+    monkeypatch.setenv("MNIST_STUDIO_DEMO_MODE", "1")
+    app = app_test(ui.page_path("explore")).run()
+    assert any(
+        "up to 20 MB each and 70,000 images in all" in caption.value for caption in app.caption
+    )
+    uploader = app.file_uploader(key="explore_upload_images")
+    assert uploader.proto.max_upload_size_mb == 20
+    images = np.zeros((70_001, 28, 28), np.uint8)
+    labels = (np.arange(70_001) % 10).astype(np.uint8)
+    uploader.set_value(("many.idx3.gz", idx_bytes(images, compress=True), "application/gzip"))
+    app.file_uploader(key="explore_upload_labels").set_value(
+        ("many.idx1.gz", idx_bytes(labels, compress=True), "application/gzip")
+    )
+    app.button(key="explore_upload_use").click().run()
+    assert not app.exception
+    assert "hold 70,001 images" in app.error[0].value
+    assert ui.KEY_DATASET not in app.session_state
+
+
+def test_locally_the_uploaders_take_files_of_fashion_mnists_size():
+    app = app_test(ui.page_path("explore")).run()
+    assert app.file_uploader(key="explore_upload_images").proto.max_upload_size_mb >= 27
