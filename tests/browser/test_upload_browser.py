@@ -1,0 +1,81 @@
+"""Uploading a dataset as big as Fashion-MNIST in a real Chromium, and the demo's smaller cap.
+
+The server-wide cap (`server.maxUploadSize`) is set by streamlit_app.py from the
+`max_upload_mb` setting: 100 MB locally, 20 MB in the demo profile.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from core.idx import idx_bytes
+from tests.browser.test_faults_browser import new_page
+from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+FASHION_MNIST_TRAIN_IMAGES_BYTES = 26_421_880
+UPLOADED_SIZE = re.compile(r"^\d+(\.\d+)?\s?(B|KB|MB)$")
+
+
+def test_a_dataset_of_fashion_mnists_size_uploads_locally(
+    streamlit_server, page, tmp_path, output_dir
+):
+    rng = np.random.default_rng(1)
+    images_path = tmp_path / "train-images-idx3-ubyte.gz"
+    labels_path = tmp_path / "train-labels-idx1-ubyte.gz"
+    images_path.write_bytes(
+        idx_bytes(rng.integers(0, 256, size=(60_000, 28, 28), dtype=np.uint8), compress=True)
+    )
+    labels_path.write_bytes(idx_bytes((np.arange(60_000) % 10).astype(np.uint8), compress=True))
+    assert images_path.stat().st_size > FASHION_MNIST_TRAIN_IMAGES_BYTES
+
+    page.goto(f"{streamlit_server}/explore")
+    wait_for_app(page)
+    page.get_by_role("tab", name="Your own files").click()
+    page.locator('.st-key-explore_upload_images input[type="file"]').set_input_files(
+        str(images_path)
+    )
+    page.locator('.st-key-explore_upload_labels input[type="file"]').set_input_files(
+        str(labels_path)
+    )
+    for key in ("explore_upload_images", "explore_upload_labels"):
+        # A file is listed with its size (its long name shortened) and a progress bar that
+        # goes away when the upload is complete; then the app reruns with it.
+        uploader = page.locator(f".st-key-{key}")
+        uploader.get_by_text(UPLOADED_SIZE).wait_for(timeout=120_000)
+        uploader.locator('[role="progressbar"]').wait_for(state="detached", timeout=120_000)
+    wait_for_app(page)
+    page.get_by_role("button", name="Use these files").click()
+    page.get_by_text("Now exploring 'train-images-idx3-ubyte.gz'").wait_for(timeout=120_000)
+    assert "50,000 training and 10,000 test images" in page.inner_text('[data-testid="stMain"]')
+    assert page_errors(page) == []
+    page.screenshot(path=str(output_dir / "explore-upload-fashion-size.png"), full_page=True)
+
+
+def test_the_demo_keeps_a_20_mb_cap_for_every_uploader(browser, tmp_path):
+    process, base_url, _ = start_streamlit(tmp_path, {"MNIST_STUDIO_DEMO_MODE": "1"})
+    context, page = new_page(browser)
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_for_app(page)
+        page.get_by_role("tab", name="Your own files").click()
+        dropzone = page.locator(".st-key-explore_upload_images")
+        assert "20MBperfile" in dropzone.inner_text().replace(" ", "")
+        assert "up to 20 MB each and 70,000 images in all" in page.inner_text(
+            '[data-testid="stMain"]'
+        )
+        # An uploader that sets no cap of its own gets the server-wide one.
+        page.goto(f"{base_url}/compare")
+        wait_for_app(page)
+        page.get_by_role("tab", name="Import and export").click()
+        uploaders = page.locator('[data-testid="stFileUploaderDropzoneInstructions"]')
+        uploaders.first.wait_for()
+        texts = [text.replace(" ", "") for text in uploaders.all_inner_texts()]
+        assert texts and all("20MB" in text for text in texts), texts
+    finally:
+        context.close()
+        stop_streamlit(process)
