@@ -223,7 +223,7 @@ def job_manager():
     return JobManager(max_concurrent=settings.max_concurrent_jobs())
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=4)
 def _run_store(folder: str, max_runs: int | None, max_age_days: float | None):
     from core.runs import RunStore
 
@@ -297,7 +297,7 @@ class CurrentModel:
     run_id: str | None = None
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=4)
 def _current_model_store_in(folder: str):
     from core.current_models import CurrentModelStore
 

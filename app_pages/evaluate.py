@@ -56,7 +56,9 @@ def load_stored_model(runs_folder: str, run_id: str):
     return ui.run_store().load_model(run_id)
 
 
-@st.cache_resource(show_spinner=False, hash_funcs={Dataset: lambda dataset: dataset.fingerprint})
+@st.cache_resource(
+    show_spinner=False, max_entries=8, hash_funcs={Dataset: lambda dataset: dataset.fingerprint}
+)
 def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The test images a run was not trained on: the test files, or the article's 15,000."""
     if split == "official":
