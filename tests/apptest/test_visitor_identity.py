@@ -29,7 +29,7 @@ def _save_network(store: RunStore, name: str, owner: str) -> str:
 
 
 def _browser(monkeypatch, visitor: str | None) -> None:
-    monkeypatch.setattr(ui, "browser_visitor_id", lambda: visitor)
+    monkeypatch.setattr(ui, "browser_visitor_id", lambda: visitor, raising=False)
 
 
 def _sidebar_texts(app) -> str:
@@ -97,3 +97,38 @@ def test_a_deleted_current_run_is_forgotten_not_an_error(demo, monkeypatch, isol
     draw = app_test("app_pages/draw.py").run()
     assert not draw.exception and not draw.error
     assert ui.KEY_CURRENT_MODEL not in draw.session_state
+
+
+def _submit_waiting_jobs_script():
+    """A page that submits `count` jobs which wait until stopped, through ui.submit_job."""
+    import streamlit as st
+
+    import ui
+
+    count = int(st.query_params.get("count", "1"))
+    try:
+        for number in range(count):
+            ui.submit_job(f"waits {number}", lambda report, stop_event: stop_event.wait(60))
+        st.success(f"submitted {count}")
+    except ValueError as error:
+        st.error(str(error))
+
+
+def test_the_tabs_of_one_browser_share_the_per_visitor_job_cap(demo, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    visitor = visitors.new_visitor_id()
+    _browser(monkeypatch, visitor)
+    try:
+        first_tab = AppTest.from_function(_submit_waiting_jobs_script, default_timeout=30)
+        first_tab.query_params["count"] = "6"
+        first_tab.run()
+        assert [success.value for success in first_tab.success] == ["submitted 6"]
+
+        second_tab = AppTest.from_function(_submit_waiting_jobs_script, default_timeout=30)
+        second_tab.run()
+        assert "You already have 6 jobs running or waiting" in second_tab.error[0].value
+        assert len(ui.job_manager().active_jobs(owner=visitor)) == 6
+    finally:
+        for job in ui.job_manager().jobs(owner=visitor):
+            job.stop()
