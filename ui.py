@@ -339,10 +339,14 @@ def current_model() -> CurrentModel | None:
     if record is None or (session_model is not None and session_model.run_id == record.run_id):
         return session_model
     try:
+        run_store().get_run(record.run_id)  # still there? (a cached model may outlive its run)
         stored = _stored_current_model(str(settings.runs_dir()), record.run_id)
-    except (OSError, ValueError):
-        # The run was deleted or pruned since: nothing to come back to.
-        _current_model_store().forget(session_id())
+    except (OSError, ValueError) as error:
+        from core.runs import MissingModelFileError, RunNotFoundError
+
+        if isinstance(error, RunNotFoundError | MissingModelFileError):
+            # The run was deleted or pruned since: nothing to come back to.
+            _current_model_store().forget(session_id())
         return session_model
     restored = CurrentModel(stored.model, record.label, stored.config, record.run_id)
     st.session_state[KEY_CURRENT_MODEL] = restored
