@@ -1,6 +1,7 @@
 """The visitor cookie, and what is remembered per visitor (visitors.py, current_models.py)."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -53,7 +54,10 @@ def _serve(headers, content_type=b"text/html; charset=utf-8", scheme="http"):
         return {"type": "http.request"}
 
     scope = {"type": "http", "scheme": scheme, "path": "/train", "headers": headers}
-    asyncio.run(visitors.VisitorCookieMiddleware(app)(scope, receive, send))
+    middleware = visitors.VisitorCookieMiddleware(app)
+    # A thread of its own: Playwright's sync API keeps an event loop in the main thread.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(asyncio.run, middleware(scope, receive, send)).result()
     return dict(sent[0]["headers"])
 
 
