@@ -3,10 +3,10 @@
 Nothing from outside is trusted: a configuration must be a small JSON object whose fields
 pass `TrainingConfig`'s checks. A model file is vetted before Keras sees it: the zip's
 listing must hold only the members Keras 3 writes, each read under a size cap in memory
-(nothing goes to disk); its `config.json` must describe a chain of layers the app knows,
+(nothing else goes to disk); its `config.json` must describe a chain of layers the app knows,
 taking 28x28 images to class probabilities, whose parameters and operations per image are
 counted layer by layer and capped (`core.settings.Limits`). Only then does Keras load it,
-in safe mode, from the vetted archive in memory. Each refusal is a `ModelImportError`
+in safe mode, from a fresh archive of only the vetted members. Each refusal is a `ModelImportError`
 subclass whose message says what to change.
 """
 
@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from core import settings
@@ -383,9 +385,34 @@ def _chain(model_config: dict) -> tuple[Shape, list[dict]]:
         rest = layers
     else:
         raise ModelConfigError("The model does not say what shape of input it takes.")
+    for layer in rest:
+        _counter(layer)
     if kind != "Sequential":
         _check_functional_chain(body, layers)
     return input_shape, rest
+
+
+def _layer_name(layer: dict) -> str:
+    config = layer.get("config")
+    name = (config if isinstance(config, dict) else {}).get("name") or layer.get("name")
+    return str(name or layer.get("class_name"))[:40]
+
+
+def _counter(layer: dict) -> LayerCounter:
+    """The counter of a layer's type; refuses types not in `LAYER_COUNTERS` and custom ones."""
+    kind = layer.get("class_name")
+    counter = LAYER_COUNTERS.get(kind) if isinstance(kind, str) else None
+    builtin = layer.get("module") in (None, "keras.layers", "keras") and layer.get(
+        "registered_name"
+    ) in (None, kind)
+    if counter is None or not builtin:
+        raise LayerNotAllowedError(
+            f"Layer {_layer_name(layer)!r} is a {str(kind)[:40]}; MNIST Studio imports only "
+            f"{', '.join(sorted(LAYER_COUNTERS))} layers."
+        )
+    if not isinstance(layer.get("config"), dict):
+        raise ModelConfigError(f"Layer {_layer_name(layer)!r} has no settings.")
+    return counter
 
 
 def _check_functional_chain(body: dict, layers: list[dict]) -> None:
@@ -398,7 +425,7 @@ def _check_functional_chain(body: dict, layers: list[dict]) -> None:
             source = argument["config"]["keras_history"][0]
         except (TypeError, ValueError, KeyError, IndexError):
             source = None
-        if source != previous.get("name") or (node.get("kwargs") if source else None):
+        if source != previous.get("name"):
             raise LayerNotAllowedError(
                 f"Layer {str(layer.get('name'))[:40]!r} does not simply follow the layer "
                 "before it; MNIST Studio imports models that are one chain of layers."
@@ -434,21 +461,8 @@ def model_cost_from_config(model_config: dict) -> ModelCost:
     shape = input_shape
     costs = []
     for layer in layers:
-        kind = layer.get("class_name")
-        config = layer.get("config")
-        name = str((config or {}).get("name") or layer.get("name") or kind)[:40]
-        counter = LAYER_COUNTERS.get(kind) if isinstance(kind, str) else None
-        builtin = layer.get("module") in (None, "keras.layers", "keras") and layer.get(
-            "registered_name"
-        ) in (None, kind)
-        if counter is None or not builtin:
-            raise LayerNotAllowedError(
-                f"Layer {name!r} is a {str(kind)[:40]}; MNIST Studio imports only "
-                f"{', '.join(sorted(LAYER_COUNTERS))} layers."
-            )
-        if not isinstance(config, dict):
-            raise ModelConfigError(f"Layer {name!r} has no settings.")
-        shape, parameters, flops = counter(config, name, shape)
+        name, kind = _layer_name(layer), layer["class_name"]
+        shape, parameters, flops = _counter(layer)(layer["config"], name, shape)
         costs.append(LayerCost(name, kind, tuple(shape), parameters, flops))
     return ModelCost(input_shape=input_shape, layers=tuple(costs))
 
@@ -599,7 +613,8 @@ def model_from_keras_file(
 
     The archive's listing, sizes and `config.json` are checked first (`vetted_members`,
     `model_cost_from_config`, `check_model_cost`); Keras then loads the vetted members from
-    memory in safe mode. Nothing is written to disk.
+    memory in safe mode. Only the vetted members, at most the upload cap, are written to
+    a temporary folder for Keras.
 
     Args:
         data: The file's contents.
@@ -626,12 +641,17 @@ def model_from_keras_file(
         )
     import keras
 
-    try:
-        model = keras.saving.load_model(_repacked(members), safe_mode=True, compile=False)
-    except Exception as error:  # noqa: BLE001 - Keras raises many kinds for bad files.
-        raise UnsafeModelError(
-            f"{name} could not be loaded safely: {str(error).splitlines()[0][:300]}"
-        ) from None
+    # Keras's public loader takes a path: only the vetted three members go to disk, so it
+    # never extracts anything else, whatever the Keras version.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "vetted.keras"
+        path.write_bytes(_repacked(members).getvalue())
+        try:
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:  # noqa: BLE001 - Keras raises many kinds for bad files.
+            raise UnsafeModelError(
+                f"{name} could not be loaded safely: {str(error).splitlines()[0][:300]}"
+            ) from None
     input_shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()
     output_shape = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else ()
     if input_shape != IMAGE_SHAPE or output_shape != (num_classes,):
