@@ -24,6 +24,7 @@ from typing import Any
 
 from core import settings
 from core.config import TrainingConfig
+from core.evaluation import DEFAULT_BATCH_SIZE
 
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_MODEL_BYTES = 100 * 1024 * 1024
@@ -662,7 +663,7 @@ def model_from_keras_file(
     return model
 
 
-def evaluation_batch_size(model, default: int = 512) -> int:
+def evaluation_batch_size(model, default: int = DEFAULT_BATCH_SIZE) -> int:
     """Pick how many images to evaluate at once so one batch stays within a memory budget.
 
     Args:
