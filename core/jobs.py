@@ -49,8 +49,11 @@ TIMED_OUT = "timed out"
 JOB_STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT)
 ACTIVE_STATES = frozenset({QUEUED, RUNNING})
 DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT})
-# After its time limit a job has this long to stop by itself before it is timed out.
+# After its time limit a job has this long to stop by itself before it is timed out; a job
+# that keeps reporting progress (e.g. evaluating its partly trained model) or has not
+# started its first batch yet gets more such periods, up to this many in all.
 DEFAULT_STOP_GRACE_SECONDS = 10.0
+MAX_GRACE_PERIODS = 6
 
 ReportFunction = Callable[..., None]
 JobFunction = Callable[[ReportFunction, threading.Event], Any]
@@ -103,6 +106,8 @@ class Job:
         self._progress: dict[str, Any] = {}
         self._history: deque[dict[str, Any]] = deque(maxlen=history_limit)
         self._progress_updates = 0
+        self._grace_periods = 0
+        self._updates_at_limit = 0
 
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, name={self.name!r}, state={self.state!r})"
@@ -184,9 +189,11 @@ class JobManager:
         history_limit: How many recorded events each job keeps (the oldest are dropped).
         max_job_seconds: Wall-clock seconds a job may run; then its stop event is set (it
             ends ``"stopped"``, keeping its result, with a `Job.stop_reason`). None: no limit.
-        stop_grace_seconds: How long a job over its limit has to return; after that it is
-            marked ``"timed out"`` without a result and its slot is freed (a thread cannot be
-            killed: it finishes its current step in the background and is then ignored).
+        stop_grace_seconds: How long a job over its limit has to return, or at least to
+            report progress (then it gets another period, up to `MAX_GRACE_PERIODS`); after
+            that it is marked ``"timed out"`` without a result and its slot is freed (a
+            thread cannot be killed: it finishes its current step in the background and is
+            then ignored).
 
     Raises:
         ValueError: If a limit is below 1.
@@ -378,6 +385,8 @@ class JobManager:
                 "stopped itself, keeping what it had learned."
             )
             job.stop_event.set()
+            job._grace_periods = 0
+            job._updates_at_limit = job._progress_updates
             self._changed.notify_all()
         self._after(self.stop_grace_seconds, self._time_out, job)
 
@@ -385,6 +394,14 @@ class JobManager:
         """Give up on a job still running after its grace period: free its slot."""
         with self._lock:
             if job.state != RUNNING:
+                return
+            job._grace_periods += 1
+            # A job that has reported since (it is evaluating or saving what it learned) or
+            # never yet (it is still setting up, before any batch) is given more time.
+            busy = job._progress_updates > job._updates_at_limit or job._progress_updates == 0
+            if busy and job._grace_periods < MAX_GRACE_PERIODS:
+                job._updates_at_limit = job._progress_updates
+                self._after(self.stop_grace_seconds, self._time_out, job)
                 return
             job.state = TIMED_OUT
             job.finished_at = time.time()
