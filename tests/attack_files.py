@@ -178,7 +178,12 @@ def _folder_bytes(folder: Path) -> int:
 
 
 def run_import_in_subprocess(
-    data: bytes, folder: Path, demo: bool = True, timeout: float = 300
+    data: bytes,
+    folder: Path,
+    demo: bool = True,
+    timeout: float = 300,
+    project_root: Path = PROJECT_ROOT,
+    file_size_bytes: int = FILE_SIZE_BYTES,
 ) -> ImportOutcome:
     """Import `data` as an uploaded model in a child process under memory and file caps.
 
@@ -187,6 +192,8 @@ def run_import_in_subprocess(
         folder: A scratch folder; the child's temp folder is made inside it.
         demo: Use the demo profile's caps (else the local ones).
         timeout: Seconds before the child is killed.
+        project_root: The copy of the app to import with (the benchmark passes an older one).
+        file_size_bytes: The largest file the child may write.
 
     Returns:
         The `ImportOutcome`.
@@ -195,12 +202,12 @@ def run_import_in_subprocess(
     path.write_bytes(data)
     temp = folder / "tmp"
     temp.mkdir(exist_ok=True)
-    environment = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(PROJECT_ROOT)}
+    environment = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(project_root)}
     environment["MNIST_STUDIO_DEMO_MODE"] = "1" if demo else "0"
-    arguments = [str(ADDRESS_SPACE_BYTES), str(FILE_SIZE_BYTES), str(path)]
+    arguments = [str(ADDRESS_SPACE_BYTES), str(file_size_bytes), str(path)]
     process = subprocess.Popen(
         [sys.executable, "-c", _CHILD, *arguments],
-        cwd=PROJECT_ROOT,
+        cwd=project_root,
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
