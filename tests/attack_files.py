@@ -117,11 +117,11 @@ import numpy as np
 import keras
 from core.evaluation import evaluate
 data = open(path, "rb").read()
+from core import imports
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 outcome = {"error": None, "message": None, "evaluated": False}
 try:
-    from core import imports
     model = imports.model_from_keras_file(data, "upload.keras")
 except MemoryError as error:
     outcome["error"], outcome["message"] = "MemoryError", str(error)[:200]
