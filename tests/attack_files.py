@@ -150,7 +150,8 @@ class ImportOutcome:
         message: The refusal's message.
         evaluated: Whether the model loaded and was evaluated on 2,000 images.
         seconds: Seconds from the file's bytes to the refusal (or to the evaluation's end).
-        peak_rss_mib: The process's peak resident memory (MiB), Python and Keras included.
+        peak_rss_mib: The process's peak resident memory (MiB), Python and Keras included
+            (also for a process that died).
         rss_before_mib: Its peak resident memory before the import (Keras loaded).
         temp_bytes: Bytes left in the process's temp folder afterwards.
         temp_peak_bytes: The largest the temp folder was seen while the process ran.
@@ -215,12 +216,20 @@ def run_import_in_subprocess(
     )
     peak = 0
     deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
+    # wait4 gives the child's peak RSS even when it dies before reporting it.
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            process.kill()
+            _, status, usage = os.wait4(process.pid, 0)
+            break
         peak = max(peak, _folder_bytes(temp))
         time.sleep(0.05)
-    if process.poll() is None:
-        process.kill()
-    output = process.communicate()[0]
+    process.returncode = os.waitstatus_to_exitcode(status)
+    output = process.stdout.read()
+    process.stdout.close()
     result = next(
         (json.loads(line[7:]) for line in output.splitlines() if line.startswith("RESULT ")), {}
     )
@@ -231,7 +240,7 @@ def run_import_in_subprocess(
         message=result.get("message"),
         evaluated=bool(result.get("evaluated")),
         seconds=result.get("seconds"),
-        peak_rss_mib=result.get("peak_rss_mib"),
+        peak_rss_mib=result.get("peak_rss_mib") or usage.ru_maxrss / 1024,
         rss_before_mib=result.get("rss_before_mib"),
         temp_bytes=left,
         temp_peak_bytes=max(peak, left),
