@@ -71,13 +71,14 @@ def test_the_memory_estimate_follows_the_measured_growth_with_the_batch():
         for batch in (256, 1024)
     )  # fmt: skip
     measured_growth = (5.8 - 2.1) * 2**30
-    assert 0.8 < (large.memory_bytes - small.memory_bytes) / measured_growth < 1.25
+    # Never much below what was measured; above it for such wide convolutions.
+    assert 0.9 < (large.memory_bytes - small.memory_bytes) / measured_growth < 1.5
 
 
 def test_a_job_that_cannot_fit_in_memory_is_refused_everywhere_with_the_estimate():
     config = TrainingConfig(**{**ATTACK.to_dict(), "batch_size": 1024})
     with pytest.raises(
-        BudgetError, match=r"need about 5\.7 GB of memory, but the machine has 4\.0"
+        BudgetError, match=r"need about 7\.2 GB of memory, but the machine has 4\.0"
     ):
         check_budget(config, 60_000, settings.Limits(), available_bytes=4 * 10**9)
     assert check_budget(config, 60_000, settings.Limits(), available_bytes=PLENTY).problems == ()
