@@ -14,7 +14,7 @@ The memory estimate (calibrated in bench/README.md, "Attacks and budgets"):
 - the training images: the split's uint8 copy and the one Keras makes for its dataset;
 - a fixed 100 MB for compiling the training step and its data pipeline.
 
-Measured against real trainings it is within 0.95-1.4 times the peak memory they add,
+Measured against real trainings it is within 0.9-1.4 times the peak memory they add,
 erring high for wide convolutions.
 """
 
