@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -136,6 +137,14 @@ ALLOWED_ACTIVATIONS = frozenset(
 )  # fmt: skip
 
 Shape = tuple[int, ...]
+# Names from the file (layers, members, the file's own) are shown with these characters only,
+# so no markup or link from a file reaches the page.
+UNSHOWN_CHARACTERS = re.compile(r"[^A-Za-z0-9_./ -]")
+
+
+def _shown(text: Any, limit: int = 40) -> str:
+    """Return `text` cut to `limit` characters, anything but letters, digits and _./- as ?."""
+    return UNSHOWN_CHARACTERS.sub("?", str(text)[:limit])
 
 
 @dataclass(frozen=True)
@@ -216,7 +225,7 @@ def _activation(config: dict, name: str) -> None:
         return
     if not isinstance(activation, str) or activation not in ALLOWED_ACTIVATIONS:
         raise LayerNotAllowedError(
-            f"Layer {name!r} uses the activation {str(activation)[:40]!r}; use one of "
+            f"Layer {name!r} uses the activation {_shown(activation)!r}; use one of "
             f"{', '.join(sorted(ALLOWED_ACTIVATIONS))}."
         )
 
@@ -367,7 +376,7 @@ def _chain(model_config: dict) -> tuple[Shape, list[dict]]:
     body = model_config.get("config")
     if kind not in ("Sequential", "Functional", "Model") or not isinstance(body, dict):
         raise LayerNotAllowedError(
-            f"The file holds a {str(kind)[:40]!r}; import a Sequential or functional Keras model."
+            f"The file holds a {_shown(kind)!r}; import a Sequential or functional Keras model."
         )
     layers = body.get("layers")
     if not isinstance(layers, list) or not layers:
@@ -396,7 +405,7 @@ def _chain(model_config: dict) -> tuple[Shape, list[dict]]:
 def _layer_name(layer: dict) -> str:
     config = layer.get("config")
     name = (config if isinstance(config, dict) else {}).get("name") or layer.get("name")
-    return str(name or layer.get("class_name"))[:40]
+    return _shown(name or layer.get("class_name"))
 
 
 def _counter(layer: dict) -> LayerCounter:
@@ -408,7 +417,7 @@ def _counter(layer: dict) -> LayerCounter:
     ) in (None, kind)
     if counter is None or not builtin:
         raise LayerNotAllowedError(
-            f"Layer {_layer_name(layer)!r} is a {str(kind)[:40]}; MNIST Studio imports only "
+            f"Layer {_layer_name(layer)!r} is a {_shown(kind)}; MNIST Studio imports only "
             f"{', '.join(sorted(LAYER_COUNTERS))} layers."
         )
     if not isinstance(layer.get("config"), dict):
@@ -428,7 +437,7 @@ def _check_functional_chain(body: dict, layers: list[dict]) -> None:
             source = None
         if source != previous.get("name"):
             raise LayerNotAllowedError(
-                f"Layer {str(layer.get('name'))[:40]!r} does not simply follow the layer "
+                f"Layer {_layer_name(layer)!r} does not simply follow the layer "
                 "before it; MNIST Studio imports models that are one chain of layers."
             )
     outputs = body.get("output_layers")
@@ -539,6 +548,7 @@ def vetted_members(data: bytes, name: str = "the file") -> dict[str, bytes]:
         UnexpectedMemberError: If members are missing, repeated or not Keras's own.
         ArchiveTooLargeError: If a member or the whole would unpack past the caps.
     """
+    name = _shown(name, 80)
     if len(data) > MAX_MODEL_BYTES:
         raise NotAKerasFileError(f"{name} is larger than {MAX_MODEL_BYTES // 2**20} MB.")
     try:
@@ -551,7 +561,7 @@ def vetted_members(data: bytes, name: str = "the file") -> dict[str, bytes]:
     names = [info.filename for info in infos]
     unexpected = sorted(set(names) - set(KERAS_MEMBERS))
     if unexpected or len(names) != len(set(names)):
-        shown = ", ".join(repr(item[:60]) for item in unexpected[:3]) or "repeated members"
+        shown = ", ".join(repr(_shown(item, 60)) for item in unexpected[:3]) or "repeated members"
         raise UnexpectedMemberError(
             f"{name} holds {shown}; a Keras model file holds only "
             f"{', '.join(KERAS_MEMBERS)}. Save the model with model.save('name.keras')."
@@ -630,6 +640,7 @@ def model_from_keras_file(
         ModelImportError: A subclass naming why the file is refused (see the classes above).
     """
     limits = limits or settings.limits()
+    name = _shown(name, 80)
     members = vetted_members(data, name)
     weights_size = len(members[WEIGHTS_MEMBER])
     cost = model_cost_from_config(_parse_config(members[CONFIG_MEMBER], name))
@@ -651,7 +662,8 @@ def model_from_keras_file(
             model = keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as error:  # noqa: BLE001 - Keras raises many kinds for bad files.
             raise UnsafeModelError(
-                f"{name} could not be loaded safely: {str(error).splitlines()[0][:300]}"
+                f"{name} could not be loaded safely: "
+                f"{_shown((str(error).splitlines() or [''])[0], 300)}"
             ) from None
     input_shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()
     output_shape = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else ()

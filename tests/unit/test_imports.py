@@ -219,3 +219,21 @@ def test_the_layer_counter_agrees_with_the_apps_own_counts(preset):
 
 def test_small_models_are_evaluated_in_full_batches():
     assert evaluation_batch_size(build_model(TrainingConfig(hidden_layers=(128,)))) == 512
+
+
+def test_names_from_the_file_reach_the_message_as_plain_characters():
+    hostile = "**[Log in again](https://evil.example/login)** ![t](https://evil.example/p.png)"
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_shape": [None, 28, 28]}},
+                {"class_name": hostile, "config": {"name": hostile}},
+            ]
+        },
+    }
+    with pytest.raises(LayerNotAllowedError) as error:
+        model_cost_from_config(config)
+    message = str(error.value)
+    assert not set("[]()*!:") & set(message.split(";")[0])
+    assert message.startswith("Layer '???Log in again??https?//evil.example/lo' is a ???Log")
