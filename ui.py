@@ -220,7 +220,10 @@ def job_manager():
     """Return the process-wide job manager that runs training in background threads."""
     from core.jobs import JobManager
 
-    return JobManager(max_concurrent=settings.max_concurrent_jobs())
+    return JobManager(
+        max_concurrent=settings.max_concurrent_jobs(),
+        max_job_seconds=settings.limits().max_job_seconds,
+    )
 
 
 @st.cache_resource(max_entries=4)
@@ -282,6 +285,40 @@ def submit_job(name: str, fn, kind: str = "train"):
     return job_manager().submit(
         name, fn, owner=session_id(), kind=kind, address=visitor_address(), caps=caps
     )
+
+
+# --- Budgets ------------------------------------------------------------------------------
+
+
+def show_budget(config, dataset) -> bool:
+    """Show what a training of `config` will cost and its limits; False when over budget.
+
+    One line of figures (images, operations, memory estimate, time limit), then an error
+    for each cap it breaks, so the page can disable its Train button with the reason shown.
+    """
+    from core.budget import describe, job_budget
+
+    budget = job_budget(config, len(dataset.train_images), settings.limits(), dataset.num_classes)
+    st.caption(
+        "Budget: " + " · ".join(f"{label}: {value}" for label, value in describe(budget)),
+        help="Operations are multiplications and additions: per image, times images, times "
+        "epochs. The memory estimate counts the weights with their optimizer state, one "
+        "batch's activations and the training images.",
+    )
+    for problem in budget.problems:
+        st.error(problem)
+    return not budget.problems
+
+
+def show_stop_reason(job) -> bool:
+    """Say why the app stopped a job (its time limit); True when it ended without a model."""
+    if job.stop_reason is None:
+        return False
+    if job.state == "timed out":
+        st.error(job.stop_reason)
+        return True
+    st.warning(job.stop_reason)
+    return False
 
 
 # --- Models -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from core import settings
 from core.baselines import BASELINES, make_baseline_job
+from core.budget import check_baseline_budget, check_budget
 from core.config import PRESETS, TrainingConfig
 from core.figures.compare import overlaid_curves, sweep_parallel_coordinates, tradeoff_scatter
 from core.imports import UploadError, config_from_json, model_from_keras_file
@@ -249,6 +250,7 @@ with tab_baselines:
         )
         dataset = ui.current_dataset()
         try:
+            check_baseline_budget(int(train_size))
             for key in chosen:
                 job_function = make_baseline_job(key, config, dataset, store, ui.session_id())
                 ui.submit_job(key, job_function, kind="baseline")
@@ -281,8 +283,9 @@ with tab_sweep:
     try:
         grid = SweepGrid(tuple(neurons), tuple(layers), tuple(epochs), tuple(learning_rates))
         configs = sweep_configs(PRESETS[base_name], grid, max_size=max_size)
+        sweep_dataset = ui.current_dataset()
         for config in configs:
-            limits.check(config)
+            check_budget(config, len(sweep_dataset.train_images), limits, sweep_dataset.num_classes)
     except ValueError as error:
         st.error(str(error))
         configs = []

@@ -19,6 +19,7 @@ from core.evaluation import (
 from core.figures import evaluation as figures
 from core.figures.explore import pixel_heatmap
 from core.figures.prediction import probability_bars
+from core.imports import evaluation_batch_size
 
 GALLERY_SIZE = 40
 GALLERY_COLUMNS = 10
@@ -75,7 +76,8 @@ def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, n
 def cached_evaluation(model_key: str, dataset: Dataset, split: str, seed: int, _model):
     """Evaluate a model once per (model, data set, split); every widget reuses the result."""
     images, labels = held_out_set(dataset, split, seed)
-    return evaluate(_model, images, labels, class_names=dataset.class_names)
+    batch_size = evaluation_batch_size(_model)
+    return evaluate(_model, images, labels, class_names=dataset.class_names, batch_size=batch_size)
 
 
 def _config_value(config, name: str, default):

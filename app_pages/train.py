@@ -282,6 +282,8 @@ def progress_view(job) -> None:
 
 def result_view(job) -> None:
     """What a finished or stopped job produced."""
+    if ui.show_stop_reason(job):
+        return
     if job.state == "failed":
         st.error(f"The training failed: {job.error}")
         return
@@ -426,6 +428,7 @@ try:
 except ValueError as error:
     st.error(str(error))
     over_limit = True
+over_limit = not ui.show_budget(config, dataset) or over_limit
 if st.button(
     "Train", key=KEY_START, type="primary", icon=":material/play_arrow:", disabled=over_limit
 ):

@@ -45,10 +45,16 @@ FINISHED = "finished"
 STOPPED = "stopped"
 FAILED = "failed"
 CANCELLED = "cancelled"
+TIMED_OUT = "timed out"
 
-JOB_STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CANCELLED)
+JOB_STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT)
 ACTIVE_STATES = frozenset({QUEUED, RUNNING})
-DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED})
+DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT})
+# After its time limit a job has this long to stop by itself before it is timed out; a job
+# that keeps reporting progress (e.g. evaluating its partly trained model) or has not
+# started its first batch yet gets more such periods, up to this many in all.
+DEFAULT_STOP_GRACE_SECONDS = 10.0
+MAX_GRACE_PERIODS = 6
 
 ReportFunction = Callable[..., None]
 JobFunction = Callable[[ReportFunction, threading.Event], Any]
@@ -94,6 +100,8 @@ class Job:
         error: The exception's message of a failed job, fit to show a user, else None.
         traceback: The full traceback of a failed job, for logs only (never show it).
         submitted_at, started_at, finished_at: ``time.time()`` stamps (None until reached).
+        stop_reason: Why the app (not the owner) stopped the job, e.g. its time limit, else
+            None. A job that did not stop in time ends ``"timed out"`` with no result.
     """
 
     def __init__(
@@ -119,11 +127,14 @@ class Job:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.stop_event = threading.Event()
+        self.stop_reason: str | None = None
         self._manager = manager
         self._fn = fn
         self._progress: dict[str, Any] = {}
         self._history: deque[dict[str, Any]] = deque(maxlen=history_limit)
         self._progress_updates = 0
+        self._grace_periods = 0
+        self._updates_at_limit = 0
 
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, name={self.name!r}, state={self.state!r})"
@@ -203,13 +214,25 @@ class JobManager:
         keep_finished: How many done jobs to remember for `jobs`/`get`; older done jobs are
             forgotten (their results should be in the run store by then).
         history_limit: How many recorded events each job keeps (the oldest are dropped).
+        max_job_seconds: Wall-clock seconds a job may run; then its stop event is set (it
+            ends ``"stopped"``, keeping its result, with a `Job.stop_reason`). None: no limit.
+        stop_grace_seconds: How long a job over its limit has to return, or at least to
+            report progress (then it gets another period, up to `MAX_GRACE_PERIODS`); after
+            that it is marked ``"timed out"`` without a result and its slot is freed (a
+            thread cannot be killed: it finishes its current step in the background and is
+            then ignored).
 
     Raises:
         ValueError: If a limit is below 1.
     """
 
     def __init__(
-        self, max_concurrent: int = 2, keep_finished: int = 50, history_limit: int = 1000
+        self,
+        max_concurrent: int = 2,
+        keep_finished: int = 50,
+        history_limit: int = 1000,
+        max_job_seconds: float | None = None,
+        stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
     ) -> None:
         for label, value in (
             ("max_concurrent", max_concurrent),
@@ -229,6 +252,10 @@ class JobManager:
         self._queue: deque[Job] = deque()
         self._threads: dict[str, threading.Thread] = {}
         self._closed = False
+        if max_job_seconds is not None and max_job_seconds <= 0:
+            raise ValueError(f"max_job_seconds must be positive, got {max_job_seconds}.")
+        self.max_job_seconds = max_job_seconds
+        self.stop_grace_seconds = float(stop_grace_seconds)
 
     def submit(
         self,
@@ -418,6 +445,57 @@ class JobManager:
             )
             self._threads[job.id] = thread
             thread.start()
+            if self.max_job_seconds is not None:
+                self._after(self.max_job_seconds, self._time_limit_reached, job)
+
+    @staticmethod
+    def _after(seconds: float, function: Callable[[Job], None], job: Job) -> None:
+        timer = threading.Timer(seconds, function, args=(job,))
+        timer.daemon = True
+        timer.name = f"job-{job.id}-limit"
+        timer.start()
+
+    def _time_limit_reached(self, job: Job) -> None:
+        """Ask a job that ran `max_job_seconds` to stop, and time it out if it does not."""
+        with self._lock:
+            if job.state != RUNNING:
+                return
+            job.stop_reason = (
+                f"It reached this app's time limit of {_minutes(self.max_job_seconds)} and "
+                "stopped itself, keeping what it had learned."
+            )
+            job.stop_event.set()
+            job._grace_periods = 0
+            job._updates_at_limit = job._progress_updates
+            self._changed.notify_all()
+        self._after(self.stop_grace_seconds, self._time_out, job)
+
+    def _time_out(self, job: Job) -> None:
+        """Give up on a job still running after its grace period: free its slot."""
+        with self._lock:
+            if job.state != RUNNING:
+                return
+            job._grace_periods += 1
+            # A job that has reported since (it is evaluating or saving what it learned) or
+            # never yet (it is still setting up, before any batch) is given more time.
+            busy = job._progress_updates > job._updates_at_limit or job._progress_updates == 0
+            if busy and job._grace_periods < MAX_GRACE_PERIODS:
+                job._updates_at_limit = job._progress_updates
+                self._after(self.stop_grace_seconds, self._time_out, job)
+                return
+            job.state = TIMED_OUT
+            job.finished_at = time.time()
+            job.stop_reason = job.error = (
+                f"It reached this app's time limit of {_minutes(self.max_job_seconds)} but "
+                f"could not stop within {self.stop_grace_seconds:g} seconds (one batch takes "
+                "longer), so it was ended without a model. Use a smaller batch or network."
+            )
+            self._threads.pop(job.id, None)
+            logger.warning("Job %s (%s) timed out and was detached.", job.id, job.name)
+            if not self._closed:
+                self._start_waiting_jobs()
+            self._forget_old_jobs()
+            self._changed.notify_all()
 
     def _run(self, job: Job) -> None:
         result: Any = None
@@ -430,6 +508,8 @@ class JobManager:
             details = traceback.format_exc()
             logger.error("Job %s (%s) failed:\n%s", job.id, job.name, details)
         with self._lock:
+            if job.state == TIMED_OUT:
+                return  # Detached after its time limit: what it returns now is not used.
             job.result = result
             job.error = error
             job.traceback = details
@@ -455,3 +535,11 @@ class JobManager:
         for job in done[: len(done) - self.keep_finished]:
             del self._jobs[job.id]
             del self._order[job.id]
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "none"
+    if seconds < 120:
+        return f"{seconds:g} seconds"
+    return f"{seconds / 60:g} minutes"

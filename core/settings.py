@@ -7,6 +7,7 @@ imported here, so the same settings apply to scripts, tests and benchmarks.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, replace
@@ -105,6 +106,14 @@ class Limits:
         max_runs: Stored runs kept; older ones are pruned (None: all).
         max_run_age_days: Stored runs older than this are pruned (None: never).
         runs_per_session: Whether each browser session sees only its own runs.
+        max_batch_size: Images per gradient step.
+        max_conv_filters: Filters per convolutional block.
+        max_conv_blocks: Convolutional blocks.
+        max_total_flops: Operations one training may cost, FLOPs per image x images x
+            epochs (None: any; see `core.budget`).
+        max_job_seconds: Wall-clock seconds after which a job stops itself (None: never).
+        max_import_parameters: Parameters of an imported Keras model.
+        max_import_flops: Operations per image (forward pass) of an imported Keras model.
     """
 
     max_epochs: int = 200
@@ -121,6 +130,13 @@ class Limits:
     max_runs: int | None = None
     max_run_age_days: float | None = None
     runs_per_session: bool = False
+    max_batch_size: int = 60_000
+    max_conv_filters: int = 512
+    max_conv_blocks: int = 4
+    max_total_flops: float | None = None
+    max_job_seconds: float | None = None
+    max_import_parameters: int = 25_000_000
+    max_import_flops: float = 2e9
 
     def check(self, config: Any) -> None:
         """Raise ValueError if a `core.config.TrainingConfig` asks for more than allowed.
@@ -153,6 +169,21 @@ class Limits:
                 f"{where.capitalize()} trains on at most "
                 f"{self.max_train_size:,} images; set the training-set size."
             )
+        if config.batch_size > self.max_batch_size:
+            raise ValueError(
+                f"{where.capitalize()} trains with at most {self.max_batch_size:,} images per "
+                "batch; choose a smaller batch size."
+            )
+        if config.architecture == "cnn" and len(config.conv_filters) > self.max_conv_blocks:
+            raise ValueError(
+                f"{where.capitalize()} allows at most {self.max_conv_blocks} convolutional "
+                "blocks; remove some."
+            )
+        if config.architecture == "cnn" and max(config.conv_filters) > self.max_conv_filters:
+            raise ValueError(
+                f"{where.capitalize()} allows at most {self.max_conv_filters} filters per "
+                "convolutional block; choose fewer."
+            )
 
 
 DEMO_LIMITS = Limits(
@@ -170,6 +201,18 @@ DEMO_LIMITS = Limits(
     max_runs=200,
     max_run_age_days=7.0,
     runs_per_session=True,
+    max_batch_size=512,
+    max_conv_filters=64,
+    max_conv_blocks=3,
+    max_total_flops=1e13,
+    max_job_seconds=900.0,
+    max_import_parameters=5_000_000,
+    max_import_flops=5e7,
+)
+
+# Limits read as decimal numbers (the others are whole numbers).
+DECIMAL_LIMITS = frozenset(
+    {"max_run_age_days", "max_total_flops", "max_job_seconds", "max_import_flops"}
 )
 
 
@@ -188,9 +231,9 @@ def limits() -> Limits:
         if value is None:
             continue
         try:
-            number = float(value) if name == "max_run_age_days" else int(value)
+            number = float(value) if name in DECIMAL_LIMITS else int(value)
         except ValueError:
             continue
-        if number > 0:
+        if number > 0 and math.isfinite(number):
             overrides[name] = number
     return replace(base, **overrides)

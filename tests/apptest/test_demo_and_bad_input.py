@@ -159,7 +159,7 @@ def test_a_hostile_model_file_is_refused_and_nothing_changes(tmp_path):
     keras.Model(inputs, outputs).save(path)
     app = _page("app_pages/compare.py")
     app = _upload(app, "compare_import_model", "hostile.keras", path.read_bytes())
-    assert any("could not be loaded safely" in error.value for error in app.error)
+    assert any("is a Lambda; MNIST Studio imports only" in error.value for error in app.error)
     assert ui.KEY_CURRENT_MODEL not in app.session_state
     app = _upload(app, "compare_import_model", "junk.keras", b"not a zip at all")
     assert any("not a Keras model file" in error.value for error in app.error)

@@ -1,0 +1,164 @@
+"""Benchmark the attacks of issue 12 against a normal model import and a normal training.
+
+1. Model files (findings 1-3): each hostile `.keras` file of `tests/attack_files.py` and a
+   normal small model are imported in a fresh Python process capped at 3 GiB of address
+   space and 1 GiB per written file (`resource.setrlimit`), with its own temp folder. For
+   each: the outcome (named refusal, loaded and evaluated, or the process's death), seconds
+   from the bytes to the refusal, the process's peak RSS before (Python + Keras loaded) and
+   after, and the most its temp folder held. With ``--before REF`` the same files also go
+   through the app as it was at git ``REF`` (e.g. ``main``), side by side.
+2. Training (finding 4): the time `core.budget.check_budget` takes to refuse the review's
+   link in the demo, and the estimate against the measured peak RSS growth of a short real
+   training (one epoch on a subset) of two configurations, each in its own process.
+
+Usage:
+    .venv/bin/python bench/bench_attacks.py [--before main] [--skip-training]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from tests.attack_files import ATTACKS, run_import_in_subprocess, small_model_bytes  # noqa: E402
+
+# Let a child write what the attack makes it write (3 x 200 MiB), to measure it.
+BENCH_FILE_SIZE_BYTES = 2**30
+
+
+def export_ref(ref: str, folder: Path) -> Path:
+    """Write the files of git `ref` into `folder` (no .git) and return it."""
+    archive = subprocess.run(
+        ["git", "archive", ref], cwd=PROJECT_ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    # The harness itself (tests/attack_files.py) is today's, so both sides run the same child.
+    (folder / "tests").mkdir(exist_ok=True)
+    return folder
+
+
+def bench_imports(before: str | None) -> None:
+    base = small_model_bytes()
+    files = {name: build(base) for name, build in ATTACKS.items()}
+    roots = {"now": PROJECT_ROOT}
+    with tempfile.TemporaryDirectory() as scratch:
+        if before:
+            roots[before] = export_ref(before, Path(scratch) / "before")
+        print("| file | size | code | outcome | s to refusal | RSS before (MiB) | peak RSS (MiB) "
+              "| temp folder peak |")  # fmt: skip
+        print("|---|---:|---|---|---:|---:|---:|---:|")
+        for name, data in files.items():
+            for label, root in roots.items():
+                with tempfile.TemporaryDirectory() as folder:
+                    outcome = run_import_in_subprocess(
+                        data, Path(folder), demo=True, project_root=root,
+                        file_size_bytes=BENCH_FILE_SIZE_BYTES,
+                    )  # fmt: skip
+                if outcome.returncode != 0:
+                    result = f"process died ({outcome.returncode})"
+                elif outcome.error:
+                    result = outcome.error
+                else:
+                    result = "loaded, evaluated 2,000 images"
+                seconds = "–" if outcome.seconds is None else f"{outcome.seconds:.2f}"
+                rss_before = (
+                    "–" if outcome.rss_before_mib is None else f"{outcome.rss_before_mib:.0f}"
+                )
+                peak = "–" if outcome.peak_rss_mib is None else f"{outcome.peak_rss_mib:.0f}"
+                print(
+                    f"| {name} | {len(data) / 2**20:.2f} MiB | {label} | {result} | {seconds} "
+                    f"| {rss_before} | {peak} | {outcome.temp_peak_bytes / 2**20:.0f} MiB |",
+                    flush=True,
+                )
+
+
+_TRAIN_CHILD = """
+import json, resource, sys
+from core.config import TrainingConfig
+from core.data import load_default_dataset
+from core.training import train_model
+config = TrainingConfig.from_dict(json.loads(sys.argv[1]))
+dataset = load_default_dataset()
+import keras
+keras.ops.ones((1,))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+train_model(config, dataset)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print("RESULT " + json.dumps({"before": before, "after": after}))
+"""
+
+
+def bench_training() -> None:
+    from core import settings
+    from core.budget import check_budget, format_bytes, job_budget
+    from core.config import TrainingConfig
+
+    attack = TrainingConfig(
+        architecture="cnn", conv_filters=(512,) * 4, hidden_layers=(512,) * 4, epochs=30,
+        batch_size=60_000,
+    )  # fmt: skip
+    started = time.perf_counter()
+    repeats = 1000
+    for _ in range(repeats):
+        with contextlib.suppress(ValueError):
+            check_budget(attack, 60_000, settings.DEMO_LIMITS)
+    per_check = (time.perf_counter() - started) / repeats
+    print(f"\nRefusing the review's link in the demo: {per_check * 1e6:.0f} µs per check.\n")
+
+    configs = {
+        "Recommended, 4,096 images": TrainingConfig(
+            hidden_layers=(256,), epochs=1, train_size=4_096, validation_fraction=0.0
+        ),
+        "CNN 64-64-64 + 4x512, batch 512, 4,096 images": TrainingConfig(
+            architecture="cnn", conv_filters=(64, 64, 64), hidden_layers=(512,) * 4, epochs=1,
+            batch_size=512, train_size=4_096, validation_fraction=0.0,
+        ),
+        "CNN 512 + 512, batch 256, 1,024 images": TrainingConfig(
+            architecture="cnn", conv_filters=(512,), hidden_layers=(512,), epochs=1,
+            batch_size=256, train_size=1_024, validation_fraction=0.0,
+        ),
+    }  # fmt: skip
+    print("| training | estimate (core.budget) | measured peak RSS growth | ratio | seconds |")
+    print("|---|---:|---:|---:|---:|")
+    for name, config in configs.items():
+        estimate = job_budget(config, 60_000, settings.Limits()).memory_bytes
+        started = time.perf_counter()
+        output = subprocess.run(
+            [sys.executable, "-c", _TRAIN_CHILD, json.dumps(config.to_dict())],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        seconds = time.perf_counter() - started
+        line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+        result = json.loads(line[7:])
+        growth = result["after"] - result["before"]
+        print(
+            f"| {name} | {format_bytes(estimate)} | {format_bytes(growth)} "
+            f"| {estimate / max(growth, 1):.2f} | {seconds:.0f} |",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", help="also import the files with the app at this git ref")
+    parser.add_argument("--skip-training", action="store_true")
+    arguments = parser.parse_args()
+    bench_imports(arguments.before)
+    if not arguments.skip_training:
+        bench_training()
+
+
+if __name__ == "__main__":
+    main()
