@@ -146,16 +146,23 @@ def job_manager():
 
 
 @st.cache_resource
-def _run_store(folder: str, max_runs: int | None, max_age_days: float | None):
-    from core.runs import RunStore
+def _run_store(folder: str, quota: tuple):
+    from core.runs import PruneQuota, RunStore
 
-    return RunStore(Path(folder), max_runs=max_runs, max_age_days=max_age_days)
+    return RunStore(Path(folder), **vars(PruneQuota(*quota)))
 
 
 def run_store():
     """Return the run store in the configured folder (one per folder per process)."""
     limits = settings.limits()
-    return _run_store(str(settings.runs_dir()), limits.max_runs, limits.max_run_age_days)
+    quota = (
+        limits.max_runs,
+        limits.max_run_age_days,
+        limits.max_runs_per_visitor,
+        limits.max_store_bytes,
+        limits.max_bytes_per_visitor,
+    )
+    return _run_store(str(settings.runs_dir()), quota)
 
 
 def runs_owner() -> str | None:
