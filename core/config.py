@@ -358,6 +358,11 @@ def parse_sizes(text: str) -> tuple[int, ...]:
         ) from error
 
 
+def _format_float(value: float) -> str:
+    """The shortest text that reads back as exactly this float (0.001, 1e-05)."""
+    return repr(float(value))
+
+
 def _parse_optional_int(text: str) -> int | None:
     return None if text.strip().lower() in {"", "all", "none"} else int(text)
 
@@ -367,14 +372,14 @@ _QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "hidden_layers": format_sizes,
     "conv_filters": format_sizes,
     "activation": str,
-    "dropout": lambda value: f"{value:g}",
+    "dropout": _format_float,
     "optimizer": str,
-    "learning_rate": lambda value: f"{value:g}",
+    "learning_rate": _format_float,
     "batch_size": str,
     "epochs": str,
     "scaling": str,
     "split": str,
-    "validation_fraction": lambda value: f"{value:g}",
+    "validation_fraction": _format_float,
     "train_size": lambda value: "all" if value is None else str(value),
     "seed": str,
 }
