@@ -304,7 +304,7 @@ class TrainingConfig:
             parser = _QUERY_PARSERS.get(name)
             value = str(params[name]) if parser is not None else ""
             if parser is None or len(value) > MAX_QUERY_VALUE_CHARACTERS:
-                ignored.append(_cut(name))
+                ignored.append(name)
                 continue
             try:
                 config = replace(config, **{name: parser(value)})

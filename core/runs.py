@@ -23,7 +23,6 @@ Streamlit is not imported and Keras is imported only when a network's model is s
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -510,9 +509,7 @@ class RunStore:
         )
         doomed = runs_to_prune(self.list_runs(), quota)
         for run_id in sorted(doomed):
-            # Another session may have pruned it first.
-            with contextlib.suppress(RunNotFoundError):
-                self.delete_run(run_id)
+            self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
         return sorted(doomed)
 
     # Runs in progress ---------------------------------------------------------------------
@@ -800,6 +797,20 @@ class RunStore:
             model_sha256=row["model_sha256"],
         )
 
+    def find_run(self, run_id: str) -> Run | None:
+        """Return a stored run, or None when it is gone (e.g. pruned by another session).
+
+        A page lists runs, then reads one; between the two another visitor's save may prune
+        it. This is `get_run` for that case.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        try:
+            return self.get_run(run_id)
+        except RunNotFoundError:
+            return None
+
     def load_model(self, run_id: str) -> Any:
         """Load a run's model: a Keras model (safe mode) or a fitted scikit-learn estimator.
 
@@ -858,13 +869,23 @@ class RunStore:
         if not changed:
             raise RunNotFoundError(f"No run with id {run_id!r}; it may have been deleted.")
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, missing_ok: bool = False) -> None:
         """Delete a run's record, then its model file (a missing file is fine).
 
+        Args:
+            run_id: The run's id.
+            missing_ok: Return quietly when the run is gone already (another session may
+                have deleted or pruned it).
+
         Raises:
-            RunNotFoundError: If no run has this id.
+            RunNotFoundError: If no run has this id (unless `missing_ok`).
         """
-        row = self._fetch_row(run_id)
+        try:
+            row = self._fetch_row(run_id)
+        except RunNotFoundError:
+            if missing_ok:
+                return
+            raise
         try:
             with self._connection() as connection:
                 connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
