@@ -6,6 +6,7 @@ run store) are imported inside the functions that need them, so light pages star
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sys
@@ -138,6 +139,19 @@ def plain(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
     elif numbered := _NUMBERED_ITEM.match(escaped):
         escaped = numbered.group(1) + "\\" + escaped[numbered.end(1) :]
     return escaped
+
+
+def figure_text(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
+    """Return visitor-supplied text for a Plotly legend, title or hover label, shown as text.
+
+    Plotly renders a subset of HTML in those (``<a href>`` becomes a working link), so
+    ``&``, ``<`` and ``>`` are escaped; quotes are left alone, since Plotly would show
+    ``&quot;`` as it is. Line breaks go and the text is cut to `max_len` characters.
+    """
+    cleaned = " ".join(str(text).split())
+    if len(cleaned) > max_len:
+        cleaned = cleaned[: max(max_len - 1, 0)] + "…"
+    return html.escape(cleaned, quote=False)
 
 
 # --- Per-session identity -----------------------------------------------------------------

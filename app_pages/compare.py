@@ -133,7 +133,7 @@ with tab_runs:
                     st.warning(ui.plain(error, 300))
                     continue
                 if run.history:
-                    histories[run.name] = run.history
+                    histories[ui.figure_text(run.name)] = run.history
             if histories:
                 curve_columns = st.columns(2)
                 for column, metric in zip(curve_columns, ("loss", "accuracy"), strict=True):
@@ -145,8 +145,9 @@ with tab_runs:
                 st.caption("The selected runs have no training curves (baselines have none).")
 
         scatter_columns = st.columns(2)
+        scatter_runs = runs.assign(name=runs["name"].map(ui.figure_text))
         for column, axis in zip(scatter_columns, ("train_seconds", "parameters"), strict=True):
-            column.plotly_chart(tradeoff_scatter(runs, axis), key=f"compare_scatter_{axis}")
+            column.plotly_chart(tradeoff_scatter(scatter_runs, axis), key=f"compare_scatter_{axis}")
         st.caption(
             "Up is better, left is cheaper. The x axes are logarithmic: each step is ten "
             "times more time or parameters."

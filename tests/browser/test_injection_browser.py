@@ -18,6 +18,8 @@ ATTACK_LINK = (
     "(https://evil.example/login)**%20![t](https://evil.example/pixel.png)%20%60"
 )
 WORD_JOINER = "\u2060"
+# Plotly renders a subset of HTML in legends and hover labels: this would be a working link.
+HTML_NAME = '<a href="https://evil.example/legend">click</a> <b>bold</b>'
 
 
 def watch_evil_requests(page) -> list[str]:
@@ -34,6 +36,8 @@ def watch_evil_requests(page) -> list[str]:
 
 def assert_nothing_evil_rendered(page, requested) -> None:
     assert page.locator('a[href*="evil.example"]').count() == 0
+    # SVG links (Plotly's) carry the address in xlink:href.
+    assert page.locator('[*|href*="evil.example"]').count() == 0
     assert page.locator('img[src*="evil.example"]').count() == 0
     assert requested == []
 
@@ -75,12 +79,16 @@ def evil_run(server_runs_dir):
         ]
     )
     store = RunStore(server_runs_dir)
-    run_id = store.save_run(
-        "network", INJECTED, {"hidden_layers": [], "epochs": 1}, {"loss": [1.0]},
-        {"test_accuracy": 0.5, "test_loss": 1.0}, {"train_seconds": 1.0}, model=model,
-    )  # fmt: skip
-    yield run_id
-    store.delete_run(run_id, missing_ok=True)
+    run_ids = [
+        store.save_run(
+            "network", name, {"hidden_layers": [], "epochs": 2}, {"loss": [1.0, 0.5]},
+            {"test_accuracy": 0.5, "test_loss": 1.0}, {"train_seconds": 1.0}, model=model,
+        )
+        for name in (HTML_NAME, INJECTED)  # The newest, INJECTED, is the one in focus.
+    ]  # fmt: skip
+    yield run_ids
+    for run_id in run_ids:
+        store.delete_run(run_id, missing_ok=True)
 
 
 def test_a_run_name_is_shown_as_text_in_messages_and_the_sidebar(
@@ -102,6 +110,10 @@ def test_a_run_name_is_shown_as_text_in_messages_and_the_sidebar(
     assert INJECTED in visible_text(page.locator('[data-testid="stSidebar"]'))
     warning = page.locator('[data-testid="stAlertContentWarning"]').filter(has_text="for good")
     assert f"Delete {INJECTED} and its model file for good?" in visible_text(warning)
+    # Both runs' curves are drawn, under their names written out.
+    page.locator(".js-plotly-plot .legendtext").first.wait_for()
+    legends = page.locator(".js-plotly-plot .legendtext").all_text_contents()
+    assert f"{HTML_NAME} (train)" in legends
     page.wait_for_timeout(500)
     assert_nothing_evil_rendered(page, requested)
     assert page_errors(page) == []
