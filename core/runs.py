@@ -249,7 +249,8 @@ def runs_to_prune(runs: pd.DataFrame, quota: PruneQuota) -> list[str]:
     than anyone else.
 
     Args:
-        runs: `RunStore.list_runs` output (columns id, created, owner, model_size).
+        runs: `RunStore.list_runs` output, newest first (columns id, created, owner,
+            model_size).
         quota: The caps.
 
     Returns:
