@@ -42,3 +42,19 @@ def test_a_run_pruned_after_the_list_was_read_is_skipped(isolated_run_store, mon
     assert len(calls) >= 2  # The page drew itself again without the pruned run.
     assert list(app.dataframe[0].value["name"]) == ["older run"]
     assert app.selectbox(key="compare_focus").value == listed_before["id"][1]
+
+
+def test_the_demo_run_store_keeps_per_visitor_quotas(isolated_run_store, monkeypatch):
+    from core import settings
+    from core.runs import PruneQuota
+
+    monkeypatch.setenv("MNIST_STUDIO_DEMO_MODE", "1")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_RUNS_PER_VISITOR", "3")
+    demo = settings.DEMO_LIMITS
+    assert ui.run_store().quota == PruneQuota(
+        max_runs=demo.max_runs,
+        max_age_days=demo.max_run_age_days,
+        max_runs_per_owner=3,
+        max_bytes=demo.max_store_bytes,
+        max_bytes_per_owner=demo.max_bytes_per_visitor,
+    )
