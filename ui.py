@@ -6,9 +6,12 @@ run store) are imported inside the functions that need them, so light pages star
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
+import re
 import sys
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +108,60 @@ def browser_visitor_id() -> str | None:
     from core import visitors
 
     return visitors.valid_visitor_id(st.context.cookies.get(visitors.COOKIE_NAME))
+# --- Text from visitors and links --------------------------------------------------------
+# Characters that start markdown or HTML in Streamlit anywhere on a line: emphasis, code,
+# links and images (brackets), HTML and autolinks, strikethrough, LaTeX, entities, colour
+# directives and table cells.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$&|{}])")
+# Streamlit turns "https://...", "www.x.y" and "me@x.y" into links and ":material/name:" into
+# an icon after the markdown is parsed, so escapes do not stop them; an invisible word joiner
+# after the colon, the at sign or "www" does.
+_AFTER_LINK_MARKERS = re.compile(r"(:(?=\S)|@|www(?=\.))", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+# At the start of a line, "#", ">", "-", "+", "=" and "1." or "1)" start a block.
+_NUMBERED_ITEM = re.compile(r"^(\d+)[.)]")
+PLAIN_MAX_LENGTH = 120
+def plain(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
+    """Return text a visitor or a link supplied, made safe to put inside Streamlit markdown.
+    Streamlit renders `st.markdown`, `st.caption`, `st.info/warning/error/success`, `st.toast`,
+    headers, image captions and widget labels as markdown, so a run name or a link value such
+    as ``**[log in](https://evil.example)** ![t](https://evil.example/pixel.png)`` would become
+    a working link and a fetched image. Here the characters that open markup are
+    backslash-escaped (no link, image, emphasis, code, HTML, LaTeX or directive survives); an
+    invisible word joiner breaks what Streamlit turns into a link or an icon after parsing
+    (``https://``, ``www.``, ``@``, ``:material/``); line breaks, control characters and
+    invisible formatting characters (e.g. right-to-left overrides) become spaces or go; and
+    the text is cut to `max_len` characters. Ordinary punctuation (``.,;'"()=-`` and a colon
+    before a space) is left as it is, so messages read the same.
+    Args:
+        text: The text (anything; it is converted with `str`).
+        max_len: The most characters shown; longer text ends with an ellipsis.
+    Returns:
+        Markdown that displays as the text itself.
+    cleaned = "".join(
+        character
+        for character in " ".join(str(text).split())
+        if unicodedata.category(character) not in ("Cc", "Cf", "Co", "Cs")
+    )
+    if len(cleaned) > max_len:
+        cleaned = cleaned[: max(max_len - 1, 0)] + "…"
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
+    escaped = _AFTER_LINK_MARKERS.sub(lambda marker: marker.group(1) + WORD_JOINER, escaped)
+    if escaped[:1] and escaped[0] in "#>+=-":
+        escaped = "\\" + escaped
+    elif numbered := _NUMBERED_ITEM.match(escaped):
+        escaped = numbered.group(1) + "\\" + escaped[numbered.end(1) :]
+    return escaped
+def figure_text(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
+    """Return visitor-supplied text for a Plotly legend, title or hover label, shown as text.
+    Plotly renders a subset of HTML in those (``<a href>`` becomes a working link), so
+    ``&``, ``<`` and ``>`` are escaped; quotes are left alone, since Plotly would show
+    ``&quot;`` as it is. Line breaks go and the text is cut to `max_len` characters.
+    cleaned = " ".join(str(text).split())
+    if len(cleaned) > max_len:
+        cleaned = cleaned[: max(max_len - 1, 0)] + "…"
+    return html.escape(cleaned, quote=False)
+# --- Per-session identity -----------------------------------------------------------------
 
 
 def session_id() -> str:
@@ -227,16 +284,23 @@ def job_manager():
 
 
 @st.cache_resource(max_entries=4)
-def _run_store(folder: str, max_runs: int | None, max_age_days: float | None):
-    from core.runs import RunStore
+def _run_store(folder: str, quota: tuple):
+    from core.runs import PruneQuota, RunStore
 
-    return RunStore(Path(folder), max_runs=max_runs, max_age_days=max_age_days)
+    return RunStore(Path(folder), **vars(PruneQuota(*quota)))
 
 
 def run_store():
     """Return the run store in the configured folder (one per folder per process)."""
     limits = settings.limits()
-    return _run_store(str(settings.runs_dir()), limits.max_runs, limits.max_run_age_days)
+    quota = (
+        limits.max_runs,
+        limits.max_run_age_days,
+        limits.max_runs_per_visitor,
+        limits.max_store_bytes,
+        limits.max_bytes_per_visitor,
+    )
+    return _run_store(str(settings.runs_dir()), quota)
 
 
 def runs_owner() -> str | None:
@@ -435,24 +499,24 @@ def _session_jobs() -> list:
 def _job_line(job) -> str:
     progress = job.progress or {}
     if job.state == "queued":
-        return f"**{job.name}**: waiting in the queue (position {job.queue_position})"
+        return f"**{plain(job.name)}**: waiting in the queue (position {job.queue_position})"
     if job.state == "running":
         epoch = progress.get("epoch")
         epochs = progress.get("epochs")
         where = f", epoch {epoch}/{epochs}" if epoch and epochs else ""
-        return f"**{job.name}**: training{where}"
-    return f"**{job.name}**: {job.state}"
+        return f"**{plain(job.name)}**: training{where}"
+    return f"**{plain(job.name)}**: {job.state}"
 
 
 def _render_status() -> None:
     current = current_model()
     st.caption("Current model")
-    st.markdown(current.label if current else "_none yet: train one or pick a stored run_")
+    st.markdown(plain(current.label) if current else "_none yet: train one or pick a stored run_")
     jobs = _session_jobs()
     active = [job for job in jobs if job.state in ACTIVE_STATES]
     if not active:
         if jobs:
-            st.caption(f"Last job: {jobs[0].name} ({jobs[0].state})")
+            st.caption(f"Last job: {plain(jobs[0].name)} ({jobs[0].state})")
         return
     st.caption("Training")
     for job in active:

@@ -44,11 +44,15 @@ st.caption(
     "How does a Random Forest do?"
 )
 
-store = ui.run_store()
+try:
+    store = ui.run_store()
+except RunStoreError as error:
+    st.error(ui.plain(error, 300))
+    st.stop()
 limits = settings.limits()
 runs = ui.visible_runs()
 for problem in store.problems():
-    st.warning(problem)
+    st.warning(ui.plain(problem, 400))
 
 
 def run_label(run_id: str) -> str:
@@ -64,13 +68,15 @@ def active_jobs_ui(kind: str) -> None:
         progress = job.progress or {}
         fraction = min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0)
         columns = st.columns([3, 4, 1])
-        columns[0].markdown(f"**{job.name}**")
+        columns[0].markdown(f"**{ui.plain(job.name)}**")
         if job.state == "queued":
             columns[1].caption(f"waiting in the queue, position {job.queue_position}")
         elif job.state == "running":
             columns[1].progress(fraction, text=progress.get("stage") or "training")
         else:
-            columns[1].caption(job.state if not job.error else f"failed: {job.error}")
+            columns[1].caption(
+                job.state if not job.error else f"failed: {ui.plain(job.error, 300)}"
+            )
         if not job.done and columns[2].button("Stop", key=f"compare_stop_{job.id}"):
             job.stop()
 
@@ -125,10 +131,10 @@ with tab_runs:
                 try:
                     run = store.get_run(run_id)
                 except RunStoreError as error:
-                    st.warning(str(error))
+                    st.warning(ui.plain(error, 300))
                     continue
                 if run.history:
-                    histories[run.name] = run.history
+                    histories[ui.figure_text(run.name)] = run.history
             if histories:
                 curve_columns = st.columns(2)
                 for column, metric in zip(curve_columns, ("loss", "accuracy"), strict=True):
@@ -140,8 +146,9 @@ with tab_runs:
                 st.caption("The selected runs have no training curves (baselines have none).")
 
         scatter_columns = st.columns(2)
+        scatter_runs = runs.assign(name=runs["name"].map(ui.figure_text))
         for column, axis in zip(scatter_columns, ("train_seconds", "parameters"), strict=True):
-            column.plotly_chart(tradeoff_scatter(runs, axis), key=f"compare_scatter_{axis}")
+            column.plotly_chart(tradeoff_scatter(scatter_runs, axis), key=f"compare_scatter_{axis}")
         st.caption(
             "Up is better, left is cheaper. The x axes are logarithmic: each step is ten "
             "times more time or parameters."
@@ -152,7 +159,10 @@ with tab_runs:
             "Run", list(shown["id"]) or list(runs["id"]), format_func=run_label,
             key="compare_focus",
         )  # fmt: skip
-        run = store.get_run(focused)
+        run = store.find_run(focused)
+        if run is None:  # Pruned or deleted by another session since the list was read.
+            st.toast("That run is gone: it was deleted since this page was drawn.", icon="🗑️")
+            st.rerun()
         action_columns = st.columns(3)
         with action_columns[0]:
             new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")
@@ -161,7 +171,7 @@ with tab_runs:
                     store.rename_run(run.id, new_name)
                     st.rerun()
                 except RunStoreError as error:
-                    st.error(str(error))
+                    st.error(ui.plain(error, 300))
         with action_columns[1]:
             if run.kind == "network" and run.has_model:
                 if st.button("Use as current model", key="compare_use_button"):
@@ -169,9 +179,9 @@ with tab_runs:
                         model = store.load_model(run.id)
                         config = TrainingConfig.from_dict(run.config)
                         ui.set_current_model(model, run.name, config=config, run_id=run.id)
-                        st.success(f"{run.name} is now the current model.")
+                        st.success(f"{ui.plain(run.name)} is now the current model.")
                     except (RunStoreError, ValueError) as error:
-                        st.error(str(error))
+                        st.error(ui.plain(error, 300))
             else:
                 st.caption("Only a network run with its model file can be the current model.")
         with action_columns[2]:
@@ -180,10 +190,10 @@ with tab_runs:
                     st.session_state[KEY_CONFIRM_DELETE] = run.id
                     st.rerun()
             else:
-                st.warning(f"Delete **{run.name}** and its model file for good?")
+                st.warning(f"Delete **{ui.plain(run.name)}** and its model file for good?")
                 confirm_columns = st.columns(2)
                 if confirm_columns[0].button("Yes, delete", key="compare_delete_confirm"):
-                    store.delete_run(run.id)
+                    store.delete_run(run.id, missing_ok=True)
                     st.session_state.pop(KEY_CONFIRM_DELETE, None)
                     current = ui.current_model()
                     if current and current.run_id == run.id:
@@ -255,7 +265,7 @@ with tab_baselines:
                 job_function = make_baseline_job(key, config, dataset, store, ui.session_id())
                 ui.submit_job(key, job_function, kind="baseline")
         except ValueError as error:
-            st.error(str(error))
+            st.error(ui.plain(error, 400))
     st.fragment(run_every=1.0)(active_jobs_ui)("baseline")
 
 with tab_sweep:
@@ -287,12 +297,13 @@ with tab_sweep:
         for config in configs:
             check_budget(config, len(sweep_dataset.train_images), limits, sweep_dataset.num_classes)
     except ValueError as error:
-        st.error(str(error))
+        st.error(ui.plain(error, 400))
         configs = []
     if configs:
         network_runs = [
-            {"config": store.get_run(run_id).config, **row}
+            {"config": stored.config, **row}
             for run_id, row in runs[runs["kind"] == "network"].set_index("id").head(20).iterrows()
+            if (stored := store.find_run(run_id)) is not None
         ]
         seconds = estimate_seconds(configs, measured_flops_per_second(network_runs))
         st.info(
@@ -310,7 +321,7 @@ with tab_sweep:
                     job = ui.submit_job(f"Sweep: {config.summary()}", job_function, kind="sweep")
                     job_ids.append(job.id)
             except ValueError as error:
-                st.error(str(error))
+                st.error(ui.plain(error, 400))
             st.session_state[KEY_SWEEP] = job_ids
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
@@ -355,7 +366,7 @@ with tab_files:
         try:
             imported = config_from_json(config_file.getvalue(), config_file.name)
         except UploadError as error:
-            st.error(str(error))
+            st.error(ui.plain(error, 400))
         else:
             st.success(f"Read {imported.summary()}.")
             if st.button("Open in the Train page", key="compare_import_open"):
@@ -367,7 +378,9 @@ with tab_files:
         try:
             model = model_from_keras_file(model_file.getvalue(), model_file.name)
         except UploadError as error:
-            st.error(str(error))
+            st.error(ui.plain(error, 400))
         else:
             ui.set_current_model(model, f"Imported: {model_file.name}")
-            st.success(f"{model_file.name} is now the current model for Evaluate and Draw.")
+            st.success(
+                f"{ui.plain(model_file.name)} is now the current model for Evaluate and Draw."
+            )

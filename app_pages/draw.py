@@ -53,7 +53,7 @@ def load_chosen_model(source: str, run_id: str | None):
     """Return (model, caption) for a choice; a stored run is loaded once per session."""
     if source == "current":
         current = ui.current_model()
-        return current.model, f"Trained in this session: {current.label}."
+        return current.model, f"Trained in this session: {ui.plain(current.label)}."
     if source == "default":
         model, metadata = ui.default_model()
         caption = (
@@ -80,7 +80,7 @@ def model_ui():
     try:
         model, caption = load_chosen_model(*choices[label])
     except (OSError, ValueError) as error:
-        st.error(f"This model cannot be used: {error}")
+        st.error(f"This model cannot be used: {ui.plain(error, 300)}")
         st.stop()
     st.caption(caption)
     return model
@@ -122,9 +122,9 @@ def upload_ui():
     try:
         pixels = load_uploaded_image(upload.getvalue())
     except ValueError as error:
-        st.error(f"{upload.name}: {error}")
+        st.error(f"{ui.plain(upload.name)}: {ui.plain(error, 300)}")
         return None
-    st.image(pixels, caption=upload.name, width=CANVAS_SIZE)
+    st.image(pixels, caption=ui.plain(upload.name), width=CANVAS_SIZE)
     return pixels
 
 
@@ -155,7 +155,7 @@ with input_column:
         except BlankDrawingError:
             st.info("Draw a digit: the canvas is (almost) empty.")
         except ValueError as error:
-            st.error(f"This picture cannot be used: {error}")
+            st.error(f"This picture cannot be used: {ui.plain(error, 300)}")
     if digit is not None:
         preview_column, prediction_column = st.columns(2)
         preview = Image.fromarray(digit.astype(np.uint8)).resize(
@@ -175,7 +175,7 @@ with input_column:
     try:
         probabilities = predict_probabilities(model, digit)
     except (ValueError, TypeError, AttributeError) as error:
-        st.error(f"This model cannot predict a 28x28 digit: {error}")
+        st.error(f"This model cannot predict a 28x28 digit: {ui.plain(error, 300)}")
         st.stop()
     top = int(np.argmax(probabilities))
     prediction_column.metric(

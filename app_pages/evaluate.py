@@ -280,7 +280,7 @@ option = st.selectbox(
 try:
     model, evaluation, images, split, evaluation_key = evaluation_of(option, dataset)
 except ValueError as error:
-    st.error(f"This model cannot be evaluated: {error}")
+    st.error(f"This model cannot be evaluated: {ui.plain(error, 300)}")
     st.stop()
 names = evaluation.class_names
 
@@ -288,7 +288,7 @@ names = evaluation.class_names
 st.header("How good is it?")
 held_out = "the article's held-out 15,000" if split == "article" else "the test set's"
 st.caption(
-    f"Measured on {held_out} {evaluation.num_examples:,} images of '{dataset.name}', "
+    f"Measured on {held_out} {evaluation.num_examples:,} images of '{ui.plain(dataset.name)}', "
     "which the model never trained on."
 )
 accuracy_column, loss_column, mistakes_column = st.columns(3)
@@ -403,7 +403,7 @@ st.subheader("First-layer weights")
 try:
     weights = first_layer_weights(model)
 except ValueError as error:
-    st.info(f"Not available for this model: {error}")
+    st.info(f"Not available for this model: {ui.plain(error, 300)}")
 else:
     is_dense = weights.shape[1:] == (28, 28)
     shown = (
@@ -440,7 +440,7 @@ try:
         ),
     )
 except ValueError as error:
-    st.info(f"Not available for this model: {error}")
+    st.info(f"Not available for this model: {ui.plain(error, 300)}")
 else:
     st.plotly_chart(
         activations_figure, key="evaluate_activations", config={"displayModeBar": False}
@@ -469,7 +469,7 @@ try:
         ),
     )  # fmt: skip
 except ValueError as error:
-    st.error(f"Cannot compare: {error}")
+    st.error(f"Cannot compare: {ui.plain(error, 300)}")
     st.stop()
 st.caption(
     f"Accuracy {evaluation.accuracy:.2%} vs {other_evaluation.accuracy:.2%}. Cells are shares "

@@ -60,12 +60,12 @@ def use_uploaded_files() -> None:
             max_images=limits.max_upload_images,
         )
     except ValueError as error:
-        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {error}")
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {ui.plain(error, 300)}")
         return
     ui.set_session_dataset(dataset)
     st.session_state[KEY_UPLOAD_MESSAGE] = (
         "success",
-        f"Now exploring '{dataset.name}': {len(dataset.train_images):,} training and "
+        f"Now exploring '{ui.plain(dataset.name)}': {len(dataset.train_images):,} training and "
         f"{len(dataset.test_images):,} test images.",
     )
 
@@ -85,7 +85,7 @@ def clamp_state(key: str, lowest: int, highest: int, default: int) -> None:
 st.title("Explore the data")
 dataset = ui.current_dataset()
 st.caption(
-    f"**{dataset.name}**: {len(dataset.train_images):,} training and "
+    f"**{ui.plain(dataset.name)}**: {len(dataset.train_images):,} training and "
     f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
     f"{dataset.num_classes} classes."
 )

@@ -252,7 +252,7 @@ def progress_view(job) -> None:
     """Progress bar, throughput and growing curves of a queued or running job."""
     if job.state == "queued":
         st.info(
-            f"**{job.name}** is waiting in the queue, position {job.queue_position}: "
+            f"**{ui.plain(job.name)}** is waiting in the queue, position {job.queue_position}: "
             "other trainings are using the machine. It starts by itself."
         )
         return
@@ -285,14 +285,14 @@ def result_view(job) -> None:
     if ui.show_stop_reason(job):
         return
     if job.state == "failed":
-        st.error(f"The training failed: {job.error}")
+        st.error(f"The training failed: {ui.plain(job.error, 300)}")
         return
     if job.state == "cancelled" or not job.result:
         st.info("The training was cancelled before it started.")
         return
     result, run_id, note = job.result["result"], job.result["run_id"], job.result["note"]
     if job.result["save_error"]:
-        st.warning(f"The run could not be saved: {job.result['save_error']}")
+        st.warning(f"The run could not be saved: {ui.plain(job.result['save_error'], 300)}")
     if result.stopped:
         st.warning(
             f"Stopped after {result.epochs_trained:.1f} of {result.config.epochs} epochs; "
@@ -399,14 +399,14 @@ with data_column:
 try:
     config = config_from(values_from_state())
 except ValueError as error:
-    st.error(str(error))
+    st.error(ui.plain(error, 400))
     st.stop()
 
 link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
 if ignored and link_config == config.to_json():
     st.warning(
         "Some settings in the link were not understood and were left at their defaults: "
-        + ", ".join(f"`{item}`" for item in ignored)
+        + ui.plain(", ".join(ignored), 300)
     )
 # Mirror the configuration into the URL so the link reproduces it.
 st.session_state[KEY_SAVED_CONFIG] = config.to_json()
@@ -426,7 +426,7 @@ try:
     settings.limits().check(config)
     over_limit = False
 except ValueError as error:
-    st.error(str(error))
+    st.error(ui.plain(error, 400))
     over_limit = True
 over_limit = not ui.show_budget(config, dataset) or over_limit
 if st.button(
@@ -439,7 +439,7 @@ if st.button(
             kind="train",
         )
     except ValueError as error:
-        st.error(str(error))
+        st.error(ui.plain(error, 400))
     else:
         st.rerun()
 
@@ -447,5 +447,5 @@ job = latest_training_job()
 if job is None:
     st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
     st.stop()
-st.subheader(f"Latest training: {job.name}")
+st.subheader(f"Latest training: {ui.plain(job.name)}")
 st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)

@@ -32,6 +32,11 @@ MAX_VALIDATION_FRACTION = 0.5
 MIN_TRAIN_SIZE = 100
 MAX_TRAIN_SIZE = 60_000
 MAX_SEED = 2**31 - 1
+# Error messages quote a bad value up to this length.
+MAX_SHOWN_CHARACTERS = 60
+# What a share link or a configuration file may hold: values longer than this are not read.
+MAX_QUERY_VALUE_CHARACTERS = 200
+MAX_JSON_CHARACTERS = 64 * 1024
 
 ARCHITECTURES = {
     "dense": "Dense (fully connected, as in the article)",
@@ -94,23 +99,46 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 
 
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut to `MAX_SHOWN_CHARACTERS`.
+
+    Values come from links and uploaded files, so they may be huge (an integer of thousands
+    of digits, whose repr Python refuses to write) or of any type.
+    """
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"a number of {value.bit_length() * 0.30103:,.0f} digits"
+    return _cut(text)
+
+
+def _cut(text: str) -> str:
+    """Text cut to `MAX_SHOWN_CHARACTERS`, with an ellipsis when it was longer."""
+    if len(text) > MAX_SHOWN_CHARACTERS:
+        return text[: MAX_SHOWN_CHARACTERS - 1] + "…"
+    return text
+
+
 def _check_choice(name: str, value: Any, choices: Mapping[str, Any]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(sorted(choices))}; got {value!r}.")
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(sorted(choices))}; got {_shown(value)}."
+        )
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number; got {value!r}.")
+        raise ValueError(f"{name} must be a whole number; got {_shown(value)}.")
     if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:,} and {high:,}; got {value:,}.")
+        raise ValueError(f"{name} must be between {low:,} and {high:,}; got {_shown(value)}.")
 
 
 def _check_float(name: str, value: Any, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number; got {value!r}.")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}; got {value!r}.")
+        raise ValueError(f"{name} must be a number; got {_shown(value)}.")
+    # A whole number from JSON may be too large for a float, so compare before converting.
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}; got {_shown(value)}.")
 
 
 @dataclass(frozen=True)
@@ -193,12 +221,14 @@ class TrainingConfig:
         name: str, sizes: Any, min_count: int, max_count: int, max_size: int, unit: str
     ) -> None:
         if not isinstance(sizes, tuple):
-            raise ValueError(f"{name} must be a list of {unit} counts; got {sizes!r}.")
+            raise ValueError(f"{name} must be a list of {unit} counts; got {_shown(sizes)}.")
         if not min_count <= len(sizes) <= max_count:
             raise ValueError(f"{name}: use between {min_count} and {max_count}; got {len(sizes)}.")
         for size in sizes:
             if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= max_size:
-                raise ValueError(f"{name}: each needs 1 to {max_size:,} {unit}; got {size!r}.")
+                raise ValueError(
+                    f"{name}: each needs 1 to {max_size:,} {unit}; got {_shown(size)}."
+                )
 
     # Serialisation ------------------------------------------------------------------------
 
@@ -217,9 +247,9 @@ class TrainingConfig:
             ValueError: On an unknown key or an invalid value.
         """
         known = {field.name for field in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(str(key) for key in set(data) - known)
         if unknown:
-            raise ValueError(f"Unknown configuration keys: {', '.join(unknown)}.")
+            raise ValueError(f"Unknown configuration keys: {_cut(', '.join(unknown))}.")
         return cls(**dict(data))
 
     def to_json(self) -> str:
@@ -231,12 +261,19 @@ class TrainingConfig:
         """Read a configuration written by `to_json`.
 
         Raises:
-            ValueError: When the text is not a JSON object or holds an invalid value.
+            ValueError: When the text is too long, not a JSON object or holds an invalid
+                value.
         """
+        if len(text) > MAX_JSON_CHARACTERS:
+            raise ValueError(
+                f"The configuration is {len(text):,} characters long; at most "
+                f"{MAX_JSON_CHARACTERS:,} are read."
+            )
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"The configuration is not valid JSON: {error}.") from error
+        except (ValueError, RecursionError) as error:
+            # ValueError covers bad JSON, bad UTF-8 and integers of over 4,300 digits.
+            raise ValueError(f"The configuration is not valid JSON: {error}.") from None
         if not isinstance(data, dict):
             raise ValueError("The configuration JSON must be an object of field: value.")
         return cls.from_dict(data)
@@ -263,13 +300,14 @@ class TrainingConfig:
         """
         config = base if base is not None else cls()
         ignored = []
-        for name in sorted(params):
+        for name in sorted(str(key) for key in params):
             parser = _QUERY_PARSERS.get(name)
-            if parser is None:
+            value = str(params[name]) if parser is not None else ""
+            if parser is None or len(value) > MAX_QUERY_VALUE_CHARACTERS:
                 ignored.append(name)
                 continue
             try:
-                config = replace(config, **{name: parser(str(params[name]))})
+                config = replace(config, **{name: parser(value)})
             except (ValueError, TypeError, OverflowError):
                 ignored.append(name)
         return config, ignored
@@ -320,6 +358,11 @@ def parse_sizes(text: str) -> tuple[int, ...]:
         ) from error
 
 
+def _format_float(value: float) -> str:
+    """The shortest text that reads back as exactly this float (0.001, 1e-05)."""
+    return repr(float(value))
+
+
 def _parse_optional_int(text: str) -> int | None:
     return None if text.strip().lower() in {"", "all", "none"} else int(text)
 
@@ -329,14 +372,14 @@ _QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "hidden_layers": format_sizes,
     "conv_filters": format_sizes,
     "activation": str,
-    "dropout": lambda value: f"{value:g}",
+    "dropout": _format_float,
     "optimizer": str,
-    "learning_rate": lambda value: f"{value:g}",
+    "learning_rate": _format_float,
     "batch_size": str,
     "epochs": str,
     "scaling": str,
     "split": str,
-    "validation_fraction": lambda value: f"{value:g}",
+    "validation_fraction": _format_float,
     "train_size": lambda value: "all" if value is None else str(value),
     "seed": str,
 }

@@ -80,6 +80,10 @@ class IdxTooLargeError(IdxError):
     """The header declares a payload larger than the allowed maximum."""
 
 
+class IdxShapeError(IdxError):
+    """The header declares a shape no array can have (too many or too large dimensions)."""
+
+
 class IdxCompressionError(IdxError):
     """The file starts like gzip but its compressed data is corrupt."""
 
@@ -306,6 +310,12 @@ def _parse_header(reader: _Reader) -> IdxHeader:
     return IdxHeader(magic=magic, type_code=type_code, dtype=IDX_TYPES[type_code][0], shape=shape)
 
 
+def _shape_text(shape: tuple[int, ...], max_sizes: int = 8) -> str:
+    """The shape as "60000 x 28 x 28", cut after `max_sizes` sizes."""
+    text = " x ".join(map(str, shape[:max_sizes]))
+    return text + (" x …" if len(shape) > max_sizes else "")
+
+
 def read_idx_header(source: Source, name: str | None = None) -> IdxHeader:
     """Read and check only the header of an IDX file.
 
@@ -355,6 +365,7 @@ def read_idx(
         IdxTooLargeError: The declared payload is larger than `max_bytes`.
         IdxTruncatedError: The file ends before the declared payload does.
         IdxTrailingDataError: The file goes on after the declared payload.
+        IdxShapeError: The declared shape cannot be an array (e.g. over 64 dimensions).
         IdxCompressionError: The gzip data is corrupt.
     """
     reader = _Reader(source, _source_name(source, name))
@@ -370,7 +381,7 @@ def read_idx(
         declared = header.payload_bytes
         if declared > max_bytes:
             raise IdxTooLargeError(
-                f"The file '{name}' declares a shape of {' x '.join(map(str, header.shape))}, "
+                f"The file '{name}' declares a shape of {_shape_text(header.shape)}, "
                 f"which is {declared:,} bytes; the limit is {max_bytes:,} bytes, so it was not "
                 "loaded."
             )
@@ -379,16 +390,23 @@ def read_idx(
         if received < declared:
             raise IdxTruncatedError(
                 f"The file '{name}' is cut off: its header declares "
-                f"{' x '.join(map(str, header.shape))} values ({declared:,} bytes) but only "
+                f"{_shape_text(header.shape)} values ({declared:,} bytes) but only "
                 f"{received:,} bytes follow the header."
             )
         if reader.read(1):
             raise IdxTrailingDataError(
                 f"The file '{name}' has extra bytes after the {declared:,} bytes its header "
-                f"declares ({' x '.join(map(str, header.shape))}); it may be damaged or not "
+                f"declares ({_shape_text(header.shape)}); it may be damaged or not "
                 "the file you meant."
             )
-        return payload.reshape(header.shape)
+        try:
+            return payload.reshape(header.shape)
+        except ValueError as error:
+            # e.g. more than numpy's 64 dimensions, or (0, 2**32 - 1, 2**32 - 1).
+            raise IdxShapeError(
+                f"The file '{name}' declares a shape of {header.ndim} dimensions "
+                f"({_shape_text(header.shape)}) that cannot be loaded as an array ({error})."
+            ) from None
     finally:
         reader.close()
 

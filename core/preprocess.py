@@ -40,6 +40,13 @@ MAX_IMAGE_PIXELS = 25_000_000
 # ITU-R 601-2 luma, the weights Pillow's convert("L") uses.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Longest side and most elongated shape of an upload: a 1 x 25,000,000 image passes the pixel
+# limit, yet no browser can show it (st.image refuses sides over 65,500) and no digit is that.
+MAX_IMAGE_SIDE = 10_000
+MAX_ASPECT_RATIO = 20
+# The formats the Draw page names (png, jpg, gif, bmp, webp, tiff); Pillow reads many more
+# (ICO, PSD, EPS...) that an upload should not reach.
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 
 
 class BlankDrawingError(ValueError):
@@ -136,6 +143,20 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
+def _check_shape(width: int, height: int) -> None:
+    """Refuse an image side over `MAX_IMAGE_SIDE` or a shape longer than `MAX_ASPECT_RATIO`."""
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels; upload one whose sides are at most "
+            f"{MAX_IMAGE_SIDE:,} pixels."
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels, a thin strip; upload a picture of one "
+            f"digit (at most {MAX_ASPECT_RATIO} times longer than wide)."
+        )
+
+
 def load_uploaded_image(
     data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, max_bytes: int = MAX_UPLOAD_BYTES
 ) -> np.ndarray:
@@ -154,8 +175,10 @@ def load_uploaded_image(
         A uint8 array of shape (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA.
 
     Raises:
-        UnreadableImageError: If the bytes are empty or not an image Pillow can decode.
-        ImageTooLargeError: If the file or the image is larger than allowed.
+        UnreadableImageError: If the bytes are empty or not a PNG, JPEG, GIF, BMP, WebP or
+            TIFF image (`UPLOAD_FORMATS`) that can be decoded.
+        ImageTooLargeError: If the file or the image is larger than allowed, a side is
+            longer than `MAX_IMAGE_SIDE` or the shape is a thin strip.
     """
     if not data:
         raise UnreadableImageError("The uploaded file is empty; upload a PNG or JPEG image.")
@@ -166,7 +189,7 @@ def load_uploaded_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageTooLargeError(
@@ -175,6 +198,7 @@ def load_uploaded_image(
                     )
                 if width == 0 or height == 0:
                     raise UnreadableImageError("The image has no pixels.")
+                _check_shape(width, height)
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 return _pil_to_array(image)

@@ -23,13 +23,14 @@ Streamlit is not imported and Keras is imported only when a network's model is s
 
 from __future__ import annotations
 
-import contextlib
+import fcntl
 import hashlib
 import json
 import math
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,6 +214,103 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class PruneQuota:
+    """What the run store keeps; None leaves a cap out.
+
+    Attributes:
+        max_runs: Runs kept in all.
+        max_age_days: Runs older than this many days are deleted.
+        max_runs_per_owner: Runs kept per owner (runs without an owner count as one owner).
+        max_bytes: Model-file bytes kept in all.
+        max_bytes_per_owner: Model-file bytes kept per owner (the newest run always stays).
+    """
+
+    max_runs: int | None = None
+    max_age_days: float | None = None
+    max_runs_per_owner: int | None = None
+    max_bytes: int | None = None
+    max_bytes_per_owner: int | None = None
+
+    @property
+    def limits_anything(self) -> bool:
+        """True when at least one cap is set."""
+        return any(value is not None for value in vars(self).values())
+
+
+def runs_to_prune(runs: pd.DataFrame, quota: PruneQuota) -> list[str]:
+    """Choose which runs to delete so the rest fit the quota, fairly between owners.
+
+    In order: runs older than ``max_age_days``; each owner's oldest runs beyond
+    ``max_runs_per_owner`` or ``max_bytes_per_owner`` (an owner's newest run is kept even
+    when it alone is larger); then, while the store holds more than ``max_runs`` runs or
+    ``max_bytes`` bytes, the oldest run of the owner who holds the most runs (or bytes).
+    So a visitor who floods the store only ever loses their own runs while they hold more
+    than anyone else.
+
+    Args:
+        runs: `RunStore.list_runs` output, newest first (columns id, created, owner,
+            model_size).
+        quota: The caps.
+
+    Returns:
+        The ids to delete, in the order they were chosen.
+    """
+    ordered = runs.iloc[::-1]  # Oldest first.
+    records = [
+        (str(run_id), owner if isinstance(owner, str) else None, _size(size), created)
+        for run_id, owner, size, created in zip(
+            ordered["id"], ordered["owner"], ordered["model_size"], ordered["created"], strict=True
+        )
+    ]
+    doomed: list[str] = []
+    if quota.max_age_days is not None:
+        cutoff = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=quota.max_age_days)
+        doomed += [run_id for run_id, _, _, created in records if created < cutoff]
+    kept: dict[str | None, list[tuple[str, int]]] = {}
+    for run_id, owner, size, _ in records:
+        if run_id not in doomed:
+            kept.setdefault(owner, []).append((run_id, size))
+
+    def drop_oldest(owner: str | None, needs_bytes: bool = False) -> None:
+        runs_of_owner = kept[owner]
+        index = next(
+            (i for i, (_, size) in enumerate(runs_of_owner) if size > 0 or not needs_bytes), 0
+        )
+        doomed.append(runs_of_owner.pop(index)[0])
+        if not runs_of_owner:
+            del kept[owner]
+
+    def owner_bytes(owner: str | None) -> int:
+        return sum(size for _, size in kept[owner])
+
+    for owner in list(kept):
+        while quota.max_runs_per_owner is not None and len(kept[owner]) > quota.max_runs_per_owner:
+            drop_oldest(owner)
+        while (
+            quota.max_bytes_per_owner is not None
+            and len(kept[owner]) > 1
+            and owner_bytes(owner) > quota.max_bytes_per_owner
+        ):
+            drop_oldest(owner, needs_bytes=True)
+
+    def most_runs(owner: str | None) -> tuple[int, str]:
+        return -len(kept[owner]), kept[owner][0][0]  # Ties: the oldest run (ids sort by time).
+
+    def most_bytes(owner: str | None) -> tuple[int, str]:
+        return -owner_bytes(owner), kept[owner][0][0]
+
+    while quota.max_runs is not None and sum(map(len, kept.values())) > quota.max_runs:
+        drop_oldest(min(kept, key=most_runs))
+    while quota.max_bytes is not None and sum(map(owner_bytes, kept)) > quota.max_bytes:
+        drop_oldest(min(kept, key=most_bytes), needs_bytes=True)
+    return doomed
+
+
+def _size(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
 class RunStore:
     """Keeps runs (records in SQLite, model files beside them) under one folder.
 
@@ -229,6 +327,14 @@ class RunStore:
         max_runs: Keep at most this many runs; older ones are pruned after each save (None:
             no limit). Used by the public-demo profile to bound the disk.
         max_age_days: Prune runs older than this after each save (None: no limit).
+        max_runs_per_owner: Keep at most this many runs of each owner (None: no limit).
+        max_bytes: Keep the model files of all runs within this many bytes (None: no limit).
+        max_bytes_per_owner: Keep each owner's model files within this many bytes, though
+            an owner's newest run is always kept (None: no limit).
+
+    Pruning is fair between owners: an owner over a quota loses their own oldest runs, and
+    the store-wide caps take the oldest run of whoever holds the most, so one visitor's
+    flood never deletes another visitor's runs while the flooder has more (see `prune`).
 
     Raises:
         RunStoreError: If the folder cannot be created.
@@ -239,13 +345,21 @@ class RunStore:
         folder: str | os.PathLike,
         max_runs: int | None = None,
         max_age_days: float | None = None,
+        max_runs_per_owner: int | None = None,
+        max_bytes: int | None = None,
+        max_bytes_per_owner: int | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.database_path = self.folder / DATABASE_NAME
         self.models_folder = self.folder / MODELS_FOLDER
         self.in_progress_folder = self.folder / IN_PROGRESS_FOLDER
-        self.max_runs = max_runs
-        self.max_age_days = max_age_days
+        self.quota = PruneQuota(
+            max_runs=max_runs,
+            max_age_days=max_age_days,
+            max_runs_per_owner=max_runs_per_owner,
+            max_bytes=max_bytes,
+            max_bytes_per_owner=max_bytes_per_owner,
+        )
         try:
             self.models_folder.mkdir(parents=True, exist_ok=True)
             self.in_progress_folder.mkdir(exist_ok=True)
@@ -367,31 +481,36 @@ class RunStore:
             if model_file is not None:
                 (self.models_folder / model_file).unlink(missing_ok=True)
             raise RunStoreError(f"Could not save run {name!r}: {error}.") from error
-        if self.max_runs is not None or self.max_age_days is not None:
-            self.prune(self.max_runs, self.max_age_days)
+        if self.quota.limits_anything:
+            self.prune(**vars(self.quota))
         return run_id
 
-    def prune(self, max_runs: int | None = None, max_age_days: float | None = None) -> list[str]:
-        """Delete the oldest runs beyond `max_runs` and those older than `max_age_days`.
+    def prune(
+        self,
+        max_runs: int | None = None,
+        max_age_days: float | None = None,
+        max_runs_per_owner: int | None = None,
+        max_bytes: int | None = None,
+        max_bytes_per_owner: int | None = None,
+    ) -> list[str]:
+        """Delete runs beyond the given caps, fairly between owners (see `runs_to_prune`).
 
         Args:
-            max_runs: How many of the newest runs to keep (None: any number).
+            max_runs: How many runs to keep in all (None: any number).
             max_age_days: The oldest age to keep, in days (None: any age).
+            max_runs_per_owner: How many runs to keep per owner (None: any number).
+            max_bytes: Model-file bytes to keep in all (None: any amount).
+            max_bytes_per_owner: Model-file bytes to keep per owner (None: any amount).
 
         Returns:
             The ids of the deleted runs.
         """
-        runs = self.list_runs()
-        doomed: set[str] = set()
-        if max_runs is not None and len(runs) > max_runs:
-            doomed.update(runs["id"].iloc[max_runs:])
-        if max_age_days is not None and not runs.empty:
-            cutoff = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=max_age_days)
-            doomed.update(runs.loc[runs["created"] < cutoff, "id"])
+        quota = PruneQuota(
+            max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner
+        )
+        doomed = runs_to_prune(self.list_runs(), quota)
         for run_id in sorted(doomed):
-            # Another session may have pruned it first.
-            with contextlib.suppress(RunNotFoundError):
-                self.delete_run(run_id)
+            self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
         return sorted(doomed)
 
     # Runs in progress ---------------------------------------------------------------------
@@ -425,20 +544,39 @@ class RunStore:
             "pid": os.getpid(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        path = self.in_progress_folder / f"{os.getpid()}-{secrets.token_hex(6)}.json"
+        path = self.in_progress_folder / f"{secrets.token_hex(8)}.json"
         temporary = path.with_suffix(TEMPORARY_MARKER)
-        temporary.write_text(_dumps(journal))
-        os.replace(temporary, path)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            # The lock is taken before the journal gets its name, so no reader ever sees
+            # it unlocked while this process lives; it moves with the file on rename.
+            _lock(descriptor, blocking=False)
+            os.write(descriptor, _dumps(journal).encode())
+            os.replace(temporary, path)
+        except BaseException:
+            os.close(descriptor)
+            temporary.unlink(missing_ok=True)
+            raise
+        with _JOURNAL_LOCK:
+            _JOURNAL_DESCRIPTORS[str(path)] = descriptor
         return path
 
     def end_run(self, journal: Path) -> None:
         """Forget a journal written by `begin_run` (the run was saved, or failed)."""
         Path(journal).unlink(missing_ok=True)
+        with _JOURNAL_LOCK:
+            descriptor = _JOURNAL_DESCRIPTORS.pop(str(journal), None)
+        if descriptor is not None:
+            os.close(descriptor)
 
     def recover_interrupted(self) -> list[str]:
         """Record runs whose process died mid-training as ``"interrupted"``.
 
-        Journals of processes that are still alive (this one included) are left alone.
+        A live process holds a lock (``flock``) on each journal it wrote until `end_run`;
+        the operating system drops it when the process dies. So a journal whose lock can be
+        taken belongs to a dead process, even when a new process has the same id (a server
+        restarted in a container is PID 1 every time). Journals of live processes, this
+        one included, are left alone.
 
         Returns:
             The ids of the interrupted runs recorded.
@@ -446,27 +584,57 @@ class RunStore:
         recovered = []
         for path in sorted(self.in_progress_folder.glob("*.json")):
             try:
-                journal = json.loads(path.read_text())
-                if _process_alive(int(journal["pid"])):
-                    continue
-                run_id = self.save_run(
-                    journal["kind"],
-                    journal["name"],
-                    journal["config"],
-                    None,
-                    {},
-                    {"started": journal.get("started")},
-                    status="interrupted",
-                    owner=journal.get("owner"),
-                    dataset=journal.get("dataset"),
-                )
-            except (OSError, ValueError, KeyError, TypeError):
-                # An unreadable journal cannot be recovered; dropping it loses nothing saved.
-                run_id = None
-            path.unlink(missing_ok=True)
+                descriptor = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue  # Ended or recovered meanwhile.
+            try:
+                if not _lock(descriptor, blocking=False):
+                    continue  # Its writer is alive.
+                if not _same_file(descriptor, path):
+                    continue  # Recovered and removed by another process meanwhile.
+                run_id = self._record_interrupted(path)
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(descriptor)
             if run_id:
                 recovered.append(run_id)
+        self._remove_stale_journal_files()
         return recovered
+
+    def _record_interrupted(self, path: Path) -> str | None:
+        """Save a dead process's journal as an interrupted run; None if it is unreadable."""
+        try:
+            journal = json.loads(path.read_text())
+            return self.save_run(
+                journal["kind"],
+                journal["name"],
+                journal["config"],
+                None,
+                {},
+                {"started": journal.get("started")},
+                status="interrupted",
+                owner=journal.get("owner"),
+                dataset=journal.get("dataset"),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            # An unreadable journal cannot be recovered; dropping it loses nothing saved.
+            return None
+
+    def _remove_stale_journal_files(self) -> None:
+        """Remove half-written journals of dead processes (unlocked and a minute old)."""
+        cutoff = time.time() - 60
+        for path in self.in_progress_folder.glob(f"*{TEMPORARY_MARKER}"):
+            try:
+                descriptor = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                if _lock(descriptor, blocking=False) and path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                pass
+            finally:
+                os.close(descriptor)
 
     def _write_model_file(self, file_name: str, kind: str, model: Any) -> tuple[int, str]:
         """Write a model to a temporary file, flush it, rename it; return (size, sha256)."""
@@ -630,6 +798,20 @@ class RunStore:
             model_sha256=row["model_sha256"],
         )
 
+    def find_run(self, run_id: str) -> Run | None:
+        """Return a stored run, or None when it is gone (e.g. pruned by another session).
+
+        A page lists runs, then reads one; between the two another visitor's save may prune
+        it. This is `get_run` for that case.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        try:
+            return self.get_run(run_id)
+        except RunNotFoundError:
+            return None
+
     def load_model(self, run_id: str) -> Any:
         """Load a run's model: a Keras model (safe mode) or a fitted scikit-learn estimator.
 
@@ -688,13 +870,23 @@ class RunStore:
         if not changed:
             raise RunNotFoundError(f"No run with id {run_id!r}; it may have been deleted.")
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, missing_ok: bool = False) -> None:
         """Delete a run's record, then its model file (a missing file is fine).
 
+        Args:
+            run_id: The run's id.
+            missing_ok: Return quietly when the run is gone already (another session may
+                have deleted or pruned it).
+
         Raises:
-            RunNotFoundError: If no run has this id.
+            RunNotFoundError: If no run has this id (unless `missing_ok`).
         """
-        row = self._fetch_row(run_id)
+        try:
+            row = self._fetch_row(run_id)
+        except RunNotFoundError:
+            if missing_ok:
+                return
+            raise
         try:
             with self._connection() as connection:
                 connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -808,6 +1000,32 @@ class RunStore:
                     path.unlink()
             except OSError:
                 pass
+
+
+# Journals this process is writing: path -> the open descriptor that holds its lock.
+_JOURNAL_DESCRIPTORS: dict[str, int] = {}
+_JOURNAL_LOCK = threading.Lock()
+
+
+def _lock(descriptor: int, blocking: bool) -> bool:
+    """Take an exclusive ``flock`` on an open file; False if another holder has it.
+
+    ``flock`` locks belong to the open file, not the process, so a second open of the same
+    journal in this process does not get the lock either; the lock ends with the process.
+    """
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    """True when `path` still names the file open as `descriptor`."""
+    try:
+        return os.path.samestat(os.fstat(descriptor), path.stat())
+    except OSError:
+        return False
 
 
 def _process_alive(pid: int) -> bool:

@@ -105,6 +105,9 @@ class Limits:
             (None: any).
         max_runs: Stored runs kept; older ones are pruned (None: all).
         max_run_age_days: Stored runs older than this are pruned (None: never).
+        max_runs_per_visitor: Stored runs kept per visitor; their own oldest go first (None: all).
+        max_store_bytes: Bytes of model files the run store keeps in all (None: any).
+        max_bytes_per_visitor: Bytes of model files kept per visitor (None: any).
         runs_per_session: Whether each browser session sees only its own runs.
         max_batch_size: Images per gradient step.
         max_conv_filters: Filters per convolutional block.
@@ -129,6 +132,9 @@ class Limits:
     max_upload_images: int | None = None
     max_runs: int | None = None
     max_run_age_days: float | None = None
+    max_runs_per_visitor: int | None = None
+    max_store_bytes: int | None = None
+    max_bytes_per_visitor: int | None = None
     runs_per_session: bool = False
     max_batch_size: int = 60_000
     max_conv_filters: int = 512
@@ -200,6 +206,9 @@ DEMO_LIMITS = Limits(
     max_upload_images=70_000,
     max_runs=200,
     max_run_age_days=7.0,
+    max_runs_per_visitor=20,
+    max_store_bytes=2 * 1024**3,
+    max_bytes_per_visitor=256 * 1024**2,
     runs_per_session=True,
     max_batch_size=512,
     max_conv_filters=64,

@@ -275,15 +275,45 @@ def _dead_pid() -> int:
     return process.pid
 
 
-def test_a_run_whose_process_died_is_recorded_as_interrupted(tmp_path):
-    store = RunStore(tmp_path)
-    journal = store.begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
-    # Still running in this process: reopening leaves it alone.
-    assert RunStore(tmp_path).list_runs().empty
-    assert journal.exists()
+_JOURNAL_WRITER = """
+import sys, time
+from core.runs import RunStore
+journal = RunStore(sys.argv[1]).begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
+print(journal, flush=True)
+time.sleep(600)
+"""
 
-    text = journal.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {_dead_pid()}')
-    journal.write_text(text)
+
+def _start_journal_writer(folder):
+    """Start a process that journals a run and keeps training; return it and its journal."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", _JOURNAL_WRITER, str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return process, Path(process.stdout.readline().strip())
+
+
+def _kill(process) -> None:
+    process.kill()
+    process.wait()
+    process.stdout.close()
+
+
+def test_a_run_whose_process_died_is_recorded_as_interrupted(tmp_path):
+    RunStore(tmp_path)
+    writer, journal = _start_journal_writer(tmp_path)
+    try:
+        # Still training in another process: opening the store leaves it alone.
+        assert RunStore(tmp_path).list_runs().empty
+        assert journal.exists()
+    finally:
+        _kill(writer)
     reopened = RunStore(tmp_path)
     runs = reopened.list_runs()
     assert list(runs["status"]) == ["interrupted"]
@@ -291,6 +321,30 @@ def test_a_run_whose_process_died_is_recorded_as_interrupted(tmp_path):
     assert not runs["has_model"].any()
     assert not journal.exists()
     assert reopened.get_run(runs["id"][0]).config == {"epochs": 20}
+
+
+def test_a_dead_servers_journal_is_recovered_when_its_pid_is_reused(tmp_path):
+    # In a container the server is PID 1 before and after a restart: the journal names a
+    # process id that is alive again (here: this test's own), yet its writer is dead.
+    writer, journal = _start_journal_writer(tmp_path)
+    _kill(writer)
+    text = journal.read_text().replace(f'"pid": {writer.pid}', f'"pid": {os.getpid()}')
+    assert f'"pid": {os.getpid()}' in text
+    journal.write_text(text)
+    runs = RunStore(tmp_path).list_runs()
+    assert list(runs["status"]) == ["interrupted"]
+    assert not journal.exists()
+
+
+def test_a_run_in_progress_in_this_process_is_left_alone(tmp_path):
+    store = RunStore(tmp_path)
+    journal = store.begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
+    assert RunStore(tmp_path).list_runs().empty
+    assert store.recover_interrupted() == []
+    assert journal.exists()
+    store.end_run(journal)
+    assert not journal.exists()
+    assert RunStore(tmp_path).list_runs().empty
 
 
 def test_a_finished_run_leaves_no_journal(tmp_path):
@@ -329,3 +383,70 @@ def test_prune_keeps_the_newest_runs_and_their_files(tmp_path):
     assert set(remaining["id"]) == set(ids[2:])
     assert store.prune(max_age_days=0) == sorted(ids[2:])
     assert store.list_runs().empty
+
+
+def _save_owned(store, owner, count, size=0):
+    model = b"k" * size if size else None
+    return [
+        store.save_run("network", f"{owner} {index}", {}, None, {"test_accuracy": 0.9}, {},
+                       model=model, owner=owner)
+        for index in range(count)
+    ]  # fmt: skip
+
+
+def test_another_visitors_flood_never_deletes_a_visitors_only_run(tmp_path):
+    store = RunStore(tmp_path, max_runs=5)
+    (victim,) = _save_owned(store, "victim", 1)
+    flood = _save_owned(store, "flooder", 5)
+    runs = store.list_runs()
+    assert victim in set(runs["id"])
+    assert len(runs) == 5
+    # The flooder lost their own oldest run, and keeps their four newest.
+    assert set(runs.loc[runs["owner"] == "flooder", "id"]) == set(flood[1:])
+
+
+def test_each_visitor_keeps_at_most_their_quota_of_runs(tmp_path):
+    store = RunStore(tmp_path, max_runs_per_owner=3)
+    alice = _save_owned(store, "alice", 5)
+    bob = _save_owned(store, "bob", 2)
+    runs = store.list_runs()
+    assert set(runs.loc[runs["owner"] == "alice", "id"]) == set(alice[2:])
+    assert set(runs.loc[runs["owner"] == "bob", "id"]) == set(bob)
+
+
+def test_the_store_is_bounded_in_bytes_fairly_between_visitors(tmp_path):
+    store = RunStore(tmp_path, max_bytes=10_000, max_bytes_per_owner=6_000)
+    (small,) = _save_owned(store, "small", 1, size=2_000)
+    big = _save_owned(store, "big", 4, size=2_500)
+    runs = store.list_runs()
+    # "big" may hold 6,000 bytes: its two newest runs (5,000); "small" keeps its run.
+    assert set(runs["id"]) == {small, *big[2:]}
+    assert int(runs["model_size"].sum()) == 7_000
+    files = sorted(path.name for path in store.models_folder.iterdir())
+    assert files == sorted(f"{run_id}.keras" for run_id in runs["id"])
+    # A run too large for the store goes first: its owner holds the most bytes.
+    _save_owned(store, "huge", 1, size=9_000)
+    assert set(store.list_runs()["id"]) == {small, *big[2:]}
+
+
+def test_runs_to_prune_takes_the_oldest_runs_of_whoever_holds_most(tmp_path):
+    import pandas as pd
+
+    from core.runs import PruneQuota, runs_to_prune
+
+    rows = [  # Newest first, as list_runs returns them.
+        ("r6", "a", 10), ("r5", "a", 10), ("r4", "b", 10), ("r3", "a", 10), ("r2", None, 10),
+        ("r1", "b", 10),
+    ]  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "id": [row[0] for row in rows],
+            "owner": [row[1] for row in rows],
+            "model_size": pd.array([row[2] for row in rows], dtype="Int64"),
+            "created": pd.Timestamp.now(tz="UTC"),
+        }
+    )
+    assert runs_to_prune(runs, PruneQuota(max_runs=4)) == ["r3", "r1"]
+    assert runs_to_prune(runs, PruneQuota(max_runs_per_owner=1)) == ["r1", "r3", "r5"]
+    assert runs_to_prune(runs, PruneQuota(max_bytes=30)) == ["r3", "r1", "r5"]
+    assert runs_to_prune(runs, PruneQuota()) == []

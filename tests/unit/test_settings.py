@@ -40,6 +40,8 @@ def test_demo_mode_tightens_the_limits_and_checks_say_what_to_change(secrets_fil
     monkeypatch.setenv("MNIST_STUDIO_DEMO_MODE", "1")
     limits = settings.limits()
     assert limits.runs_per_session and limits.max_epochs == 30 and limits.max_runs == 200
+    assert limits.max_runs_per_visitor == 20 and limits.max_store_bytes == 2 * 1024**3
+    assert limits.max_bytes_per_visitor == 256 * 1024**2
     limits.check(TrainingConfig(hidden_layers=(512,) * 4, epochs=30))
     with pytest.raises(ValueError, match="at most 30 epochs; choose 30 or fewer"):
         limits.check(TrainingConfig(epochs=31))
