@@ -343,12 +343,16 @@ class Splits:
 SplitFunction = Callable[[Dataset, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
-def _official_split(dataset: Dataset, seed: int) -> tuple[np.ndarray, ...]:
+def _official_split(
+    dataset: Dataset, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The files' own training and test sets (60,000/10,000 for MNIST)."""
     return dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels
 
 
-def _article_split(dataset: Dataset, seed: int) -> tuple[np.ndarray, ...]:
+def _article_split(
+    dataset: Dataset, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The article's split: 75%/25% of the training files (45,000/15,000 for MNIST)."""
     from sklearn.model_selection import train_test_split
 

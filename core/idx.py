@@ -244,7 +244,8 @@ class _Reader:
         if self._gunzip is None:
             filled = 0
             while filled < len(buffer):
-                count = self._raw.readinto(buffer[filled:])
+                # Every binary file object has readinto; typing.BinaryIO does not declare it.
+                count = self._raw.readinto(buffer[filled:])  # type: ignore[attr-defined]
                 if not count:
                     break
                 filled += count
@@ -375,7 +376,7 @@ def read_idx(
                 "loaded."
             )
         payload = np.empty(declared, dtype=np.uint8)
-        received = reader.readinto(memoryview(payload))
+        received = reader.readinto(payload.data)
         if received < declared:
             raise IdxTruncatedError(
                 f"The file '{name}' is cut off: its header declares "

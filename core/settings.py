@@ -12,7 +12,10 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from core.config import TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -28,6 +31,14 @@ def _read_secrets(path: Path) -> dict:
             return tomllib.load(secrets_file)
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+
+
+@overload
+def get_setting(name: str, default: str) -> str: ...
+
+
+@overload
+def get_setting(name: str, default: None = None) -> str | None: ...
 
 
 def get_setting(name: str, default: str | None = None) -> str | None:
@@ -111,7 +122,7 @@ class Limits:
     max_run_age_days: float | None = None
     runs_per_session: bool = False
 
-    def check(self, config: Any) -> None:
+    def check(self, config: TrainingConfig) -> None:
         """Raise ValueError if a `core.config.TrainingConfig` asks for more than allowed.
 
         Args:

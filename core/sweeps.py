@@ -122,7 +122,9 @@ def measured_flops_per_second(runs: list[dict]) -> float:
 
     rates = []
     for run in runs:
-        seconds, epochs = run.get("train_seconds"), run.get("epochs")
+        # Missing or unmeasured values are NaN or NA, which the check below skips.
+        seconds: float = run.get("train_seconds", np.nan)
+        epochs: int = run.get("epochs", pd.NA)
         # An interrupted run has no epochs (NA) and no time (NaN): it cannot be measured.
         if pd.isna(seconds) or pd.isna(epochs) or not epochs:
             continue

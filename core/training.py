@@ -22,12 +22,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.config import TrainingConfig
 from core.model import SEEDING, count_parameters
+
+if TYPE_CHECKING:
+    from core.data import Dataset
+    from core.runs import RunStore
 
 ProgressFunction = Callable[[dict[str, Any]], None]
 
@@ -221,7 +225,7 @@ def _progress_callback(
     class ProgressCallback(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.history: dict[str, list[float]] = {
+            self.history: dict[str, list[float | None]] = {
                 "loss": [],
                 "accuracy": [],
                 "val_loss": [],
@@ -355,7 +359,7 @@ def _float(value: Any) -> float | None:
 
 def train_model(
     config: TrainingConfig,
-    dataset: Any,
+    dataset: Dataset,
     on_progress: ProgressFunction | None = None,
     stop_event: threading.Event | None = None,
 ) -> TrainingResult:
@@ -570,7 +574,7 @@ def comparison_note(
 MAX_BATCH_POINTS = 1500
 
 
-def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
+def previous_run(store: RunStore, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
     """Return (config, test accuracy, training seconds) of the owner's latest network run.
 
     Args:
@@ -593,9 +597,9 @@ def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, 
 
 
 def save_training_result(
-    store: Any,
+    store: RunStore,
     result: TrainingResult,
-    dataset: Any,
+    dataset: Dataset,
     owner: str | None = None,
     name: str | None = None,
 ) -> str:
@@ -634,7 +638,7 @@ def save_training_result(
 
 
 def make_training_job(
-    config: TrainingConfig, dataset: Any, store: Any, owner: str | None = None
+    config: TrainingConfig, dataset: Dataset, store: RunStore, owner: str | None = None
 ) -> Callable[[Callable[..., None], threading.Event], dict[str, Any]]:
     """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
 
