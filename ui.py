@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from core import settings
+from core.jobs import ACTIVE_STATES
 
 # Session-state keys shared by several pages.
 KEY_SESSION_ID = "session_id"
@@ -244,8 +245,6 @@ def default_model() -> tuple[Any, dict] | None:
 
 
 # --- Sidebar ------------------------------------------------------------------------------
-
-ACTIVE_STATES = ("queued", "running")
 
 
 def _session_jobs() -> list:

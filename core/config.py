@@ -276,11 +276,6 @@ class TrainingConfig:
 
     # Description --------------------------------------------------------------------------
 
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        """Neuron counts of the dense part, e.g. (784, 128, 10) for the article's network."""
-        return (784, *self.hidden_layers, 10)
-
     def summary(self, num_classes: int = 10) -> str:
         """Return a one-line description, e.g. "784-128-10 relu, adam 0.001, 20 ep"."""
         dense = "-".join(str(size) for size in (*self.hidden_layers, num_classes))

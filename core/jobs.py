@@ -45,7 +45,6 @@ STOPPED = "stopped"
 FAILED = "failed"
 CANCELLED = "cancelled"
 
-JOB_STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CANCELLED)
 ACTIVE_STATES = frozenset({QUEUED, RUNNING})
 DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED})
 
@@ -64,7 +63,8 @@ class Job:
         name: The display name given at submission.
         owner: Who submitted it (e.g. a session id), or None.
         kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
-        state: One of `JOB_STATES`.
+        state: ``"queued"``, ``"running"``, ``"finished"``, ``"stopped"``, ``"failed"``
+            or ``"cancelled"`` (a queued job that was stopped).
         result: What ``fn`` returned (also set for a stopped job), else None.
         error: The exception's message of a failed job, fit to show a user, else None.
         traceback: The full traceback of a failed job, for logs only (never show it).
@@ -96,7 +96,6 @@ class Job:
         self._fn = fn
         self._progress: dict[str, Any] = {}
         self._history: deque[dict[str, Any]] = deque(maxlen=history_limit)
-        self._progress_updates = 0
 
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, name={self.name!r}, state={self.state!r})"
@@ -112,12 +111,6 @@ class Job:
         """A copy of the recorded events (oldest first), e.g. one per epoch."""
         with self._manager._lock:
             return [dict(entry) for entry in self._history]
-
-    @property
-    def progress_updates(self) -> int:
-        """How many times the job has called ``report`` (lets pages skip unchanged redraws)."""
-        with self._manager._lock:
-            return self._progress_updates
 
     @property
     def queue_position(self) -> int | None:
@@ -161,7 +154,6 @@ class Job:
         """Merge ``progress`` into the snapshot; with ``record=True`` also append it to history."""
         with self._manager._lock:
             self._progress.update(progress)
-            self._progress_updates += 1
             if record:
                 entry = dict(progress)
                 entry.setdefault("elapsed_seconds", self.elapsed_seconds)

@@ -12,15 +12,15 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
-if TYPE_CHECKING:
-    from core.config import TrainingConfig
+from core.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_NEURONS, TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 DEFAULT_MAX_CONCURRENT_JOBS = 2
+DEFAULT_MAX_SWEEP_SIZE = 24
 
 
 @lru_cache(maxsize=4)
@@ -111,11 +111,12 @@ class Limits:
         runs_per_session: Whether each browser session sees only its own runs.
     """
 
-    max_epochs: int = 200
-    max_neurons: int = 2048
-    max_layers: int = 8
+    # Locally, the caps are the configuration's own bounds (core.config).
+    max_epochs: int = MAX_EPOCHS
+    max_neurons: int = MAX_NEURONS
+    max_layers: int = MAX_HIDDEN_LAYERS
     max_train_size: int | None = None
-    max_sweep_size: int = 24
+    max_sweep_size: int = DEFAULT_MAX_SWEEP_SIZE
     max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS
     max_jobs_per_visitor: int | None = None
     max_runs: int | None = None

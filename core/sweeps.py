@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from core.config import TrainingConfig
+from core.settings import DEFAULT_MAX_SWEEP_SIZE
+from core.training import ASSUMED_FLOPS_PER_SECOND
 
-DEFAULT_MAX_SWEEP_SIZE = 24
 # Achieved training throughput assumed before any run has been measured (FLOP/s).
-DEFAULT_FLOPS_PER_SECOND = 15e9
+DEFAULT_FLOPS_PER_SECOND = ASSUMED_FLOPS_PER_SECOND
 # Fixed cost of each run: building the model, the first step's tracing, the evaluation.
 SECONDS_PER_RUN_OVERHEAD = 2.0
 

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,7 +103,6 @@ class TrainingResult:
     num_train: int
     num_val: int
     num_test: int
-    test_predictions: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -463,7 +462,6 @@ def train_model(
         num_train=num_train,
         num_val=len(splits.x_val),
         num_test=len(splits.x_test),
-        test_predictions=predictions,
     )
     if on_progress is not None:
         on_progress(
