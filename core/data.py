@@ -8,7 +8,7 @@ The bundled MNIST files are loaded once per process (`load_default_dataset`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from core import settings
-from core.idx import IdxHeader, read_idx
+from core.idx import IdxHeader, read_idx, source_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,12 +124,33 @@ def _check_pair(
         )
 
 
-def _resolve_class_names(class_names: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def resolve_class_names(
+    class_names: Iterable[object] | None, num_classes: int | None = None
+) -> tuple[str, ...]:
+    """Return one display name per class, as text: the one check of class names.
+
+    Args:
+        class_names: One name per class, or None for the class indices ("0", "1", ...).
+        num_classes: How many classes the names must cover. When None, the names set the
+            number (at least two), and None names mean the ten digits.
+
+    Returns:
+        The names as a tuple of strings.
+
+    Raises:
+        DatasetError: If the names do not match `num_classes`, or are fewer than two.
+    """
     if class_names is None:
-        return DIGIT_CLASS_NAMES
+        if num_classes is None:
+            return DIGIT_CLASS_NAMES
+        return tuple(str(index) for index in range(num_classes))
     names = tuple(str(name) for name in class_names)
-    if len(names) < 2:
+    if num_classes is None and len(names) < 2:
         raise DatasetError(f"A dataset needs at least two class names, not {len(names)}.")
+    if num_classes is not None and len(names) != num_classes:
+        raise DatasetError(
+            f"Got {len(names)} class names for {num_classes} classes; give one name per class."
+        )
     return names
 
 
@@ -167,7 +188,7 @@ def load_idx_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"The data folder '{folder}' does not exist.")
-    names = _resolve_class_names(class_names)
+    names = resolve_class_names(class_names)
     paths = {stem: _find_file(folder, stem) for stem in STANDARD_FILES}
     arrays = {stem: _read_only(read_idx(path)) for stem, path in paths.items()}
     headers = {paths[stem].name: IdxHeader.for_array(array) for stem, array in arrays.items()}
@@ -209,15 +230,6 @@ def load_default_dataset() -> Dataset:
         name="MNIST" if bundled else folder.name,
         class_names=settings.class_names(),
     )
-
-
-def _upload_name(source: IdxSource, fallback: str) -> str:
-    file_name = getattr(source, "name", None)
-    if isinstance(file_name, str) and file_name:
-        return Path(file_name).name
-    if isinstance(source, str | Path):
-        return Path(source).name
-    return fallback
 
 
 def _read_upload(source: IdxSource, file_name: str) -> tuple[np.ndarray, IdxHeader]:
@@ -287,21 +299,21 @@ def dataset_from_idx_files(
         DatasetError: The files do not make a usable dataset.
         IdxError: A file is not valid IDX.
     """
-    names = _resolve_class_names(class_names)
+    names = resolve_class_names(class_names)
     if (test_images is None) != (test_labels is None):
         raise DatasetError(
             "Give both a test images file and a test labels file, or neither (then a sixth "
             "of the training images is held out for testing)."
         )
-    images_name = _upload_name(images, "images file")
-    labels_name = _upload_name(labels, "labels file")
+    images_name = source_name(images, fallback="images file")
+    labels_name = source_name(labels, fallback="labels file")
     train_x, images_header = _read_upload(images, images_name)
     train_y, labels_header = _read_upload(labels, labels_name)
     _check_pair(train_x, train_y, images_name, labels_name, len(names))
     headers = {images_name: images_header, labels_name: labels_header}
     if test_images is not None and test_labels is not None:
-        test_images_name = _upload_name(test_images, "test images file")
-        test_labels_name = _upload_name(test_labels, "test labels file")
+        test_images_name = source_name(test_images, fallback="test images file")
+        test_labels_name = source_name(test_labels, fallback="test labels file")
         test_x, test_images_header = _read_upload(test_images, test_images_name)
         test_y, test_labels_header = _read_upload(test_labels, test_labels_name)
         _check_pair(test_x, test_y, test_images_name, test_labels_name, len(names))

@@ -153,7 +153,16 @@ def _type_code_for(array: np.ndarray) -> int:
     return type_code
 
 
-def _source_name(source: Source, name: str | None) -> str:
+def source_name(
+    source: Source, name: str | None = None, fallback: str = "the uploaded file"
+) -> str:
+    """Return the file name to show in messages about `source`.
+
+    Args:
+        source: A path, bytes or a binary file (an upload has a ``name``).
+        name: A name given by the caller, used when set.
+        fallback: What to call a source that has no name (e.g. bytes).
+    """
     if name:
         return name
     if isinstance(source, str | Path):
@@ -161,7 +170,7 @@ def _source_name(source: Source, name: str | None) -> str:
     file_name = getattr(source, "name", None)
     if isinstance(file_name, str) and file_name:
         return Path(file_name).name
-    return "the uploaded file"
+    return fallback
 
 
 class _GunzipStream:
@@ -324,7 +333,7 @@ def read_idx_header(source: Source, name: str | None = None) -> IdxHeader:
         IdxTruncatedError: The header is incomplete.
         IdxCompressionError: The gzip data is corrupt.
     """
-    reader = _Reader(source, _source_name(source, name))
+    reader = _Reader(source, source_name(source, name))
     try:
         return _parse_header(reader)
     finally:
@@ -358,7 +367,7 @@ def read_idx(
         IdxTrailingDataError: The file goes on after the declared payload.
         IdxCompressionError: The gzip data is corrupt.
     """
-    reader = _Reader(source, _source_name(source, name))
+    reader = _Reader(source, source_name(source, name))
     try:
         header = _parse_header(reader)
         name = reader.name
