@@ -201,8 +201,18 @@ def optimisation_ui() -> None:
 
 def data_ui() -> None:
     """Draw the data controls."""
-    st.radio("Input scaling", list(SCALINGS), format_func=SCALINGS.get, key=KEY_SCALING)
-    st.selectbox("Train/test split", list(SPLITS), format_func=SPLITS.get, key=KEY_SPLIT)
+    st.radio(
+        "Input scaling",
+        list(SCALINGS),
+        format_func=lambda name: SCALINGS[name].label,
+        key=KEY_SCALING,
+    )
+    st.selectbox(
+        "Train/test split",
+        list(SPLITS),
+        format_func=lambda name: SPLITS[name].label,
+        key=KEY_SPLIT,
+    )
     st.slider("Validation fraction", 0.0, MAX_VALIDATION_FRACTION, step=0.05, key=KEY_VALIDATION)
     st.checkbox("Train on a subset (quicker)", key=KEY_SUBSET)
     st.number_input(

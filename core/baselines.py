@@ -293,7 +293,7 @@ def train_baseline(
             validation_fraction and seed are used, so the baseline is fitted on exactly the
             training images that network saw (its validation images are left out). When None,
             the keyword arguments below are used instead.
-        split: A `core.data.SPLITS` key ("official" or "article").
+        split: A `core.config.SPLITS` key ("official" or "article").
         scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.scale_images`.
         train_size: Fit on a stratified subset of this many training images (None: all).
         seed: Seed of the split, the subset and the estimator.

@@ -8,7 +8,7 @@ The bundled MNIST files are loaded once per process (`load_default_dataset`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from core import settings
+from core.config import SCALINGS, SPLITS
 from core.idx import IdxHeader, read_idx, source_name
 
 if TYPE_CHECKING:
@@ -352,35 +353,6 @@ class Splits:
     y_test: np.ndarray
 
 
-SplitFunction = Callable[[Dataset, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-
-
-def _official_split(
-    dataset: Dataset, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The files' own training and test sets (60,000/10,000 for MNIST)."""
-    return dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels
-
-
-def _article_split(
-    dataset: Dataset, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The article's split: 75%/25% of the training files (45,000/15,000 for MNIST)."""
-    from sklearn.model_selection import train_test_split
-
-    x_train, x_test, y_train, y_test = train_test_split(
-        dataset.train_images, dataset.train_labels, test_size=0.25, random_state=seed
-    )
-    return x_train, y_train, x_test, y_test
-
-
-# Split strategy name -> function(dataset, seed) -> (x_train, y_train, x_test, y_test).
-SPLITS: dict[str, SplitFunction] = {
-    "official": _official_split,
-    "article": _article_split,
-}
-
-
 def make_splits(
     dataset: Dataset,
     split: str = "official",
@@ -392,7 +364,7 @@ def make_splits(
 
     Args:
         dataset: The dataset to split.
-        split: A key of `SPLITS`: "official" (the files' train/test sets) or "article"
+        split: A key of `core.config.SPLITS`: "official" (the files' train/test sets) or "article"
             (`train_test_split` of the training files into 75%/25%, random_state=seed).
         validation_fraction: Fraction of the training part held out (stratified) for
             validation, in [0, 1); 0 gives an empty validation set.
@@ -412,7 +384,7 @@ def make_splits(
         raise ValueError(
             f"The validation fraction must be at least 0 and below 1, not {validation_fraction}."
         )
-    x_train, y_train, x_test, y_test = SPLITS[split](dataset, seed)
+    x_train, y_train, x_test, y_test = SPLITS[split].split(dataset, seed)
     if validation_fraction > 0:
         x_train, x_val, y_train, y_val = _split(
             x_train, y_train, test_size=validation_fraction, seed=seed
@@ -433,21 +405,6 @@ def make_splits(
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
-def _pixel_scale_unit(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float32) / np.float32(255.0)
-
-
-def _pixel_scale_raw(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float32)
-
-
-# Scaling name -> function(uint8 images) -> float32 images.
-SCALINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "unit": _pixel_scale_unit,
-    "raw": _pixel_scale_raw,
-}
-
-
 def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = False) -> np.ndarray:
     """Convert ``uint8`` images to ``float32`` model input.
 
@@ -465,7 +422,7 @@ def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = Fals
     """
     if scaling not in SCALINGS:
         raise ValueError(f"Unknown scaling '{scaling}'; choose one of: {', '.join(SCALINGS)}.")
-    scaled = SCALINGS[scaling](np.asarray(images))
+    scaled = SCALINGS[scaling].scale(np.asarray(images))
     if flatten:
         scaled = scaled.reshape(len(scaled), -1) if scaled.ndim > 2 else scaled.reshape(1, -1)
     return scaled
