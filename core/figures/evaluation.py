@@ -9,6 +9,7 @@ scatter points but not on heat maps; each marker's ``customdata`` says what was 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -453,9 +454,23 @@ def _difference(first, second, names, run_names) -> go.Figure:
 
 
 # Display label -> builder(first, second, class names, run names) of a comparison figure.
-COMPARISON_MODES: dict[str, Callable[..., go.Figure]] = {
-    "Side by side": _side_by_side,
-    "Difference": _difference,
+@dataclass(frozen=True)
+class ComparisonMode:
+    """One way to compare two confusion matrices: its display label and its figure builder.
+
+    Attributes:
+        label: What the page shows.
+        draw: Function ``(first, second, class_names, run_names) -> go.Figure`` of two
+            row-normalisable ``(C, C)`` count matrices.
+    """
+
+    label: str
+    draw: Callable[..., go.Figure]
+
+
+COMPARISON_MODES: dict[str, ComparisonMode] = {
+    "side_by_side": ComparisonMode("Side by side", _side_by_side),
+    "difference": ComparisonMode("Difference", _difference),
 }
 
 
@@ -463,13 +478,13 @@ def confusion_comparison_figure(
     first,
     second,
     run_names: Sequence[str] = ("A", "B"),
-    mode: str = "Side by side",
+    mode: str = "side_by_side",
     class_names: Sequence[str] | None = None,
 ) -> go.Figure:
     """Compare two runs' confusion matrices, as shares of each true class.
 
     Rows are normalised first, so runs evaluated on test sets of different sizes compare
-    fairly. In "Difference" mode a blue cell means the second run sends more images there
+    fairly. In "difference" mode a blue cell means the second run sends more images there
     than the first: on the diagonal that is better, off it worse.
 
     Args:
@@ -498,7 +513,8 @@ def confusion_comparison_figure(
     if len(run_names) != 2:
         raise ValueError("Give exactly two run names.")
     names = list(resolve_class_names(class_names, first.shape[0]))
-    figure = COMPARISON_MODES[mode](first, second, names, [str(name) for name in run_names])
+    draw = COMPARISON_MODES[mode].draw
+    figure = draw(first, second, names, [str(name) for name in run_names])
     figure.update_layout(
         height=460, margin={"l": 60, "r": 20, "t": 60, "b": 50}, plot_bgcolor="white"
     )
