@@ -156,6 +156,28 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 
 
+def learning_rate_for(optimizer: str, current: float, typed: bool) -> float:
+    """Return the learning rate to propose when a person switches to `optimizer`.
+
+    A rate the person typed stays. Any other rate came with a preset or the previous
+    optimizer, so the new optimizer's own default replaces it (SGD with momentum barely
+    moves at Adam's 0.001).
+
+    Args:
+        optimizer: A key of `OPTIMIZERS`.
+        current: The learning rate shown before the switch.
+        typed: Whether the person typed `current` themselves.
+
+    Returns:
+        The learning rate to show now.
+
+    Raises:
+        ValueError: If `optimizer` is unknown.
+    """
+    _check_choice("Optimizer", optimizer, OPTIMIZERS)
+    return current if typed else OPTIMIZERS[optimizer].default_learning_rate
+
+
 def _check_choice(name: str, value: Any, choices: Mapping[str, Any]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(sorted(choices))}; got {value!r}.")
