@@ -572,6 +572,46 @@ def comparison_note(
 MAX_BATCH_POINTS = 1500
 
 
+class LiveCurve:
+    """The batch points of a live training curve: at most `limit`, spread over the whole run.
+
+    Every `stride`-th batch event is kept; when the kept points reach the limit, every
+    other one is dropped and the stride doubles, so the points stay evenly spaced from the
+    first batch on, however long the training. The newest event is always shown last.
+
+    Args:
+        limit: The most points `points()` returns (at least 2).
+    """
+
+    KEYS = ("epochs_trained", "loss", "accuracy")
+
+    def __init__(self, limit: int = MAX_BATCH_POINTS) -> None:
+        if limit < 2:
+            raise ValueError(f"A live curve needs room for at least 2 points, not {limit}.")
+        self.limit = limit
+        self.stride = 1
+        self._count = 0
+        self._kept: list[dict[str, float]] = []
+        self._latest: dict[str, float] | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Take the figures of a ``"batch"`` progress event of `train_model`."""
+        point = {key: event[key] for key in self.KEYS}
+        if self._count % self.stride == 0:
+            self._kept.append(point)
+            if len(self._kept) >= self.limit:
+                del self._kept[1::2]
+                self.stride *= 2
+        self._count += 1
+        self._latest = point
+
+    def points(self) -> tuple[dict[str, float], ...]:
+        """The curve, oldest first, ending with the newest event."""
+        if self._latest is None or (self._kept and self._kept[-1] is self._latest):
+            return tuple(self._kept)
+        return (*self._kept, self._latest)
+
+
 def previous_run(store: RunStore, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
     """Return (config, test accuracy, training seconds) of the owner's latest network run.
 
@@ -657,16 +697,12 @@ def make_training_job(
     """
 
     def run(report: Callable[..., None], stop_event: threading.Event) -> dict[str, Any]:
-        batch_points: list[dict[str, float]] = []
+        curve = LiveCurve(MAX_BATCH_POINTS)
 
         def on_progress(event: dict[str, Any]) -> None:
             if event["kind"] == "batch":
-                batch_points.append(
-                    {key: event[key] for key in ("epochs_trained", "loss", "accuracy")}
-                )
-                if len(batch_points) > MAX_BATCH_POINTS:
-                    del batch_points[::2]
-                report(batch_points=tuple(batch_points), **event)
+                curve.add(event)
+                report(batch_points=curve.points(), **event)
             else:
                 report(record=event["kind"] == "epoch", **event)
 
