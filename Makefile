@@ -1,12 +1,14 @@
 # MNIST Studio: `make run` starts the app, `make test` runs every test. Both set up what
-# they need in a virtual environment (.venv) first.
+# they need in a virtual environment (.venv) first, installing the exact versions in
+# constraints.txt (the ones the tests passed with).
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test test-fast lint format typecheck check constraints bench screenshots clean
 
 run: $(VENV)/.run-installed
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
@@ -15,8 +17,30 @@ test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
+# The inner loop: every test but the browser ones (no Chromium, no server).
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest --ignore=tests/browser
+
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck: $(VENV)/.dev-installed
+	$(PY) -m mypy
+
+# What CI runs (.ci/run): lint, type check, then every test.
+check: lint typecheck test
+
+# Regenerate constraints.txt from the packages installed now: after changing a range in
+# requirements*.txt (or adding a package), install it, run the tests, then `make constraints`.
+constraints: | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) scripts/freeze_constraints.py requirements-dev.txt > constraints.txt
+	touch $(VENV)/.run-installed $(VENV)/.dev-installed
 
 screenshots: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
@@ -30,13 +54,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements.txt
+$(VENV)/.run-installed: requirements.txt constraints.txt | $(PY)
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt constraints.txt | $(PY)
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $(VENV)/.run-installed $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-output
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-output

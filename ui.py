@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 import json
-import sqlite3
 import re
+import sqlite3
 import sys
 import unicodedata
 import uuid
@@ -20,6 +20,7 @@ from typing import Any
 import streamlit as st
 
 from core import settings
+from core.jobs import ACTIVE_STATES
 
 # Session-state keys shared by several pages.
 KEY_SESSION_ID = "session_id"
@@ -108,7 +109,10 @@ def browser_visitor_id() -> str | None:
     from core import visitors
 
     return visitors.valid_visitor_id(st.context.cookies.get(visitors.COOKIE_NAME))
+
+
 # --- Text from visitors and links --------------------------------------------------------
+
 # Characters that start markdown or HTML in Streamlit anywhere on a line: emphasis, code,
 # links and images (brackets), HTML and autolinks, strikethrough, LaTeX, entities, colour
 # directives and table cells.
@@ -121,8 +125,11 @@ WORD_JOINER = "\u2060"
 # At the start of a line, "#", ">", "-", "+", "=" and "1." or "1)" start a block.
 _NUMBERED_ITEM = re.compile(r"^(\d+)[.)]")
 PLAIN_MAX_LENGTH = 120
+
+
 def plain(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
     """Return text a visitor or a link supplied, made safe to put inside Streamlit markdown.
+
     Streamlit renders `st.markdown`, `st.caption`, `st.info/warning/error/success`, `st.toast`,
     headers, image captions and widget labels as markdown, so a run name or a link value such
     as ``**[log in](https://evil.example)** ![t](https://evil.example/pixel.png)`` would become
@@ -133,11 +140,14 @@ def plain(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
     invisible formatting characters (e.g. right-to-left overrides) become spaces or go; and
     the text is cut to `max_len` characters. Ordinary punctuation (``.,;'"()=-`` and a colon
     before a space) is left as it is, so messages read the same.
+
     Args:
         text: The text (anything; it is converted with `str`).
         max_len: The most characters shown; longer text ends with an ellipsis.
+
     Returns:
         Markdown that displays as the text itself.
+    """
     cleaned = "".join(
         character
         for character in " ".join(str(text).split())
@@ -152,15 +162,21 @@ def plain(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
     elif numbered := _NUMBERED_ITEM.match(escaped):
         escaped = numbered.group(1) + "\\" + escaped[numbered.end(1) :]
     return escaped
+
+
 def figure_text(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
     """Return visitor-supplied text for a Plotly legend, title or hover label, shown as text.
+
     Plotly renders a subset of HTML in those (``<a href>`` becomes a working link), so
     ``&``, ``<`` and ``>`` are escaped; quotes are left alone, since Plotly would show
     ``&quot;`` as it is. Line breaks go and the text is cut to `max_len` characters.
+    """
     cleaned = " ".join(str(text).split())
     if len(cleaned) > max_len:
         cleaned = cleaned[: max(max_len - 1, 0)] + "…"
     return html.escape(cleaned, quote=False)
+
+
 # --- Per-session identity -----------------------------------------------------------------
 
 
@@ -487,8 +503,6 @@ def default_model() -> tuple[Any, dict] | None:
 
 
 # --- Sidebar ------------------------------------------------------------------------------
-
-ACTIVE_STATES = ("queued", "running")
 
 
 def _session_jobs() -> list:

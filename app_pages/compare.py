@@ -9,7 +9,7 @@ import ui
 from core import settings
 from core.baselines import BASELINES, make_baseline_job
 from core.budget import check_baseline_budget, check_budget
-from core.config import PRESETS, TrainingConfig
+from core.config import MAX_SEED, MAX_TRAIN_SIZE, MIN_TRAIN_SIZE, PRESETS, TrainingConfig
 from core.figures.compare import overlaid_curves, sweep_parallel_coordinates, tradeoff_scatter
 from core.imports import UploadError, config_from_json, model_from_keras_file
 from core.runs import RunStoreError
@@ -241,9 +241,9 @@ with tab_baselines:
     data_columns = st.columns(3)
     train_size = data_columns[0].number_input(
         "Training images",
-        100,
-        limits.max_train_size or 60_000,
-        min(10_000, limits.max_train_size or 60_000),
+        MIN_TRAIN_SIZE,
+        limits.max_train_size or MAX_TRAIN_SIZE,
+        min(10_000, limits.max_train_size or MAX_TRAIN_SIZE),
         step=1_000,
         key="compare_baseline_train_size",
     )
@@ -251,7 +251,7 @@ with tab_baselines:
         "Input scaling", ["unit", "raw"], key="compare_baseline_scaling",
         format_func={"unit": "[0, 1]", "raw": "raw 0-255"}.get,
     )  # fmt: skip
-    seed = data_columns[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_baseline_seed")
+    seed = data_columns[2].number_input("Seed", 0, MAX_SEED, 0, key="compare_baseline_seed")
     for key in chosen:
         st.caption(f"**{key}**: {BASELINES[key].description}")
     if st.button("Train baselines", type="primary", key="compare_baseline_train") and chosen:

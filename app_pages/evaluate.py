@@ -457,7 +457,11 @@ other = compare_column.selectbox(
     "Compare with", others, key=KEY_COMPARE_WITH, format_func=lambda key: options[key]
 )
 mode = mode_column.radio(
-    "Show", list(figures.COMPARISON_MODES), key=KEY_COMPARE_MODE, horizontal=True
+    "Show",
+    list(figures.COMPARISON_MODES),
+    format_func=lambda key: figures.COMPARISON_MODES[key].label,
+    key=KEY_COMPARE_MODE,
+    horizontal=True,
 )
 try:
     _, other_evaluation, _, _, other_key = evaluation_of(other, dataset)

@@ -25,6 +25,7 @@ from core.config import (
     SPLITS,
     TrainingConfig,
     format_sizes,
+    learning_rate_for,
     parse_sizes,
 )
 from core.figures.training import training_curves
@@ -57,6 +58,7 @@ KEY_STOP = "train_stop"
 KEY_SAVED_CONFIG = "train_saved_config"
 KEY_IGNORED = "train_ignored_params"
 KEY_HANDLED_JOB = "train_handled_job"
+KEY_LEARNING_RATE_TYPED = "train_learning_rate_typed"
 
 
 # --- Configuration <-> widgets and URL -------------------------------------------------------
@@ -86,6 +88,7 @@ def widget_values(config: TrainingConfig) -> dict:
 def show_config(config: TrainingConfig) -> None:
     """Put `config` into the widgets (before they are drawn) and remember it."""
     st.session_state.update(widget_values(config))
+    st.session_state[KEY_LEARNING_RATE_TYPED] = False
     st.session_state[KEY_SAVED_CONFIG] = config.to_json()
 
 
@@ -179,6 +182,19 @@ def architecture_ui() -> None:
     st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, key=KEY_DROPOUT)
 
 
+def propose_learning_rate() -> None:
+    """Callback of the optimizer box: its own default rate, unless the person typed one."""
+    state = st.session_state
+    state[KEY_LEARNING_RATE] = learning_rate_for(
+        state[KEY_OPTIMIZER], state[KEY_LEARNING_RATE], state.get(KEY_LEARNING_RATE_TYPED, False)
+    )
+
+
+def remember_typed_learning_rate() -> None:
+    """Callback of the learning-rate box: keep this rate when the optimizer changes."""
+    st.session_state[KEY_LEARNING_RATE_TYPED] = True
+
+
 def optimisation_ui() -> None:
     """Draw the optimisation controls."""
     st.selectbox(
@@ -186,6 +202,7 @@ def optimisation_ui() -> None:
         list(OPTIMIZERS),
         format_func=lambda name: OPTIMIZERS[name].label,
         key=KEY_OPTIMIZER,
+        on_change=propose_learning_rate,
     )
     st.number_input(
         "Learning rate",
@@ -194,6 +211,7 @@ def optimisation_ui() -> None:
         step=0.0005,
         format="%.6f",
         key=KEY_LEARNING_RATE,
+        on_change=remember_typed_learning_rate,
     )
     st.number_input("Batch size", 1, MAX_BATCH_SIZE, step=32, key=KEY_BATCH)
     st.number_input("Epochs", 1, MAX_EPOCHS, step=1, key=KEY_EPOCHS)
@@ -201,8 +219,18 @@ def optimisation_ui() -> None:
 
 def data_ui() -> None:
     """Draw the data controls."""
-    st.radio("Input scaling", list(SCALINGS), format_func=SCALINGS.get, key=KEY_SCALING)
-    st.selectbox("Train/test split", list(SPLITS), format_func=SPLITS.get, key=KEY_SPLIT)
+    st.radio(
+        "Input scaling",
+        list(SCALINGS),
+        format_func=lambda name: SCALINGS[name].label,
+        key=KEY_SCALING,
+    )
+    st.selectbox(
+        "Train/test split",
+        list(SPLITS),
+        format_func=lambda name: SPLITS[name].label,
+        key=KEY_SPLIT,
+    )
     st.slider("Validation fraction", 0.0, MAX_VALIDATION_FRACTION, step=0.05, key=KEY_VALIDATION)
     st.checkbox("Train on a subset (quicker)", key=KEY_SUBSET)
     st.number_input(

@@ -7,33 +7,23 @@ targets: dataset load under 0.5 s, an Explore page rerun under 0.3 s.
 from __future__ import annotations
 
 import gzip
-import statistics
 import struct
 import sys
-import time
 import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import median_seconds  # noqa: E402
 from core import settings  # noqa: E402
 from core.data import load_idx_folder  # noqa: E402
 from core.idx import IdxTooLargeError, read_idx  # noqa: E402
+from tests.harness import app_test  # noqa: E402
 
 repeats = 7
 page_reruns = 10
 data_folder = settings.PROJECT_ROOT / "data" / "mnist"
 train_images_file = data_folder / "train-images-idx3-ubyte.gz"
-
-
-def median_seconds(function, repeats: int) -> float:
-    """Median wall-clock seconds of `repeats` calls of `function`."""
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def refuse_huge_header() -> None:
@@ -52,11 +42,7 @@ def zlib_floor() -> None:
 
 def explore_page_timings() -> tuple[float, float, float]:
     """Return (first run, median plain rerun, median rerun after changing the filter)."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(
-        str(settings.PROJECT_ROOT / "pages" / "explore.py"), default_timeout=120
-    )
+    app = app_test("app_pages/explore.py")
     first = median_seconds(app.run, 1)
     if app.exception:
         raise RuntimeError(app.exception[0].message)

@@ -16,19 +16,15 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from bench import timing  # noqa: E402
+
 REPEATS = 5
 TRAIN_IMAGES = 5000
 
 
-def median_seconds(function, repeats: int = REPEATS) -> float:
-    """Median wall time of `function()` over `repeats` calls, after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_seconds(function) -> float:
+    """Median wall time of `function()` over `REPEATS` calls, after one warm-up call."""
+    return timing.median_seconds(function, REPEATS, warmups=1)
 
 
 def eager_probabilities(model, images, batch_size: int = 512):
@@ -114,7 +110,7 @@ def time_reruns(model, config) -> dict:
     import streamlit as st
 
     import ui
-    from tests.conftest import app_test
+    from tests.harness import app_test
 
     st.cache_data.clear()  # so each measurement's first run evaluates the model again
     st.cache_resource.clear()

@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -47,10 +46,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.config import PRESETS, TrainingConfig  # noqa: E402
-from tests.conftest import (  # noqa: E402
+from tests.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     HealthPoller,
     chromium_path,
+    free_port,
+    health_ok,
     page_errors,
     start_streamlit,
     stop_streamlit,
@@ -451,22 +452,6 @@ def throughput_phase(browser, folder: Path) -> None:
 # --- 2. Cold start ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def health_ok(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def one_cold_start(browser, folder: Path) -> dict:
     """Launch a server, open Home in a fresh context; return the timings and TF state."""
     port = free_port()
@@ -480,7 +465,7 @@ def one_cold_start(browser, folder: Path) -> dict:
     )
     try:
         deadline = started + START_TIMEOUT_SECONDS
-        while not health_ok(base_url):
+        while not health_ok(base_url, timeout=1):
             if time.perf_counter() > deadline or process.poll() is not None:
                 raise RuntimeError(f"the server did not start; see {log.name}")
             time.sleep(0.05)

@@ -24,11 +24,15 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.data import Dataset, make_splits, scale_images
+
+if TYPE_CHECKING:
+    from core.config import TrainingConfig
+    from core.runs import RunStore
 
 Report = Callable[..., None]
 PREDICT_CHUNK = 1000
@@ -246,7 +250,7 @@ def pickled_size(estimator: Any) -> int:
 
 
 def _data_settings(
-    config: Any,
+    config: TrainingConfig | None,
     split: str,
     scaling: str,
     train_size: int | None,
@@ -270,7 +274,7 @@ def _data_settings(
 def train_baseline(
     key: str,
     dataset: Dataset,
-    config: Any = None,
+    config: TrainingConfig | None = None,
     *,
     split: str = "official",
     scaling: str = "unit",
@@ -289,7 +293,7 @@ def train_baseline(
             validation_fraction and seed are used, so the baseline is fitted on exactly the
             training images that network saw (its validation images are left out). When None,
             the keyword arguments below are used instead.
-        split: A `core.data.SPLITS` key ("official" or "article").
+        split: A `core.config.SPLITS` key ("official" or "article").
         scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.scale_images`.
         train_size: Fit on a stratified subset of this many training images (None: all).
         seed: Seed of the split, the subset and the estimator.
@@ -428,9 +432,9 @@ def store_baseline(
 
 def make_baseline_job(
     key: str,
-    config: Any,
-    dataset,
-    store,
+    config: TrainingConfig,
+    dataset: Dataset,
+    store: RunStore,
     owner: str | None = None,
 ) -> Callable[..., dict[str, Any]]:
     """Return a job function that fits the baseline `key` on `config`'s data and stores it.

@@ -16,7 +16,12 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from core.data import Dataset
 
 # Bounds of every numeric field, named so the page and the error messages agree.
 MAX_HIDDEN_LAYERS = 8
@@ -49,13 +54,70 @@ ACTIVATIONS = {
     "elu": "ELU",
     "selu": "SELU",
 }
-SCALINGS = {
-    "unit": "Scale pixels to [0, 1]",
-    "raw": "Raw pixels 0-255 (as in the article)",
+
+
+@dataclass(frozen=True)
+class ScalingSpec:
+    """One input scaling: its display label and what it does to the pixels.
+
+    Attributes:
+        label: What the page shows.
+        scale: Function ``uint8 images -> float32 images`` (see `core.data.scale_images`).
+    """
+
+    label: str
+    scale: Callable[[np.ndarray], np.ndarray]
+
+
+def _scale_unit(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def _scale_raw(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32)
+
+
+SCALINGS: dict[str, ScalingSpec] = {
+    "unit": ScalingSpec("Scale pixels to [0, 1]", _scale_unit),
+    "raw": ScalingSpec("Raw pixels 0-255 (as in the article)", _scale_raw),
 }
-SPLITS = {
-    "official": "Official 60,000 / 10,000",
-    "article": "Article: 45,000 / 15,000 from the training file",
+
+SplitArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """One train/test split strategy: its display label and how it splits a dataset.
+
+    Attributes:
+        label: What the page shows.
+        split: Function ``(dataset, seed) -> (x_train, y_train, x_test, y_test)`` (see
+            `core.data.make_splits`, which also takes out the validation set).
+    """
+
+    label: str
+    split: Callable[[Dataset, int], SplitArrays]
+
+
+def _official_split(dataset: Dataset, seed: int) -> SplitArrays:
+    """The files' own training and test sets (60,000/10,000 for MNIST)."""
+    return dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels
+
+
+def _article_split(dataset: Dataset, seed: int) -> SplitArrays:
+    """The article's split: 75%/25% of the training files (45,000/15,000 for MNIST)."""
+    # scikit-learn takes seconds to import, so pages that only browse data never pay for it.
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(
+        dataset.train_images, dataset.train_labels, test_size=0.25, random_state=seed
+    )
+    return x_train, y_train, x_test, y_test
+
+
+SPLITS: dict[str, SplitSpec] = {
+    "official": SplitSpec("Official 60,000 / 10,000", _official_split),
+    "article": SplitSpec("Article: 45,000 / 15,000 from the training file", _article_split),
 }
 
 
@@ -117,6 +179,27 @@ def _cut(text: str) -> str:
     if len(text) > MAX_SHOWN_CHARACTERS:
         return text[: MAX_SHOWN_CHARACTERS - 1] + "…"
     return text
+
+def learning_rate_for(optimizer: str, current: float, typed: bool) -> float:
+    """Return the learning rate to propose when a person switches to `optimizer`.
+
+    A rate the person typed stays. Any other rate came with a preset or the previous
+    optimizer, so the new optimizer's own default replaces it (SGD with momentum barely
+    moves at Adam's 0.001).
+
+    Args:
+        optimizer: A key of `OPTIMIZERS`.
+        current: The learning rate shown before the switch.
+        typed: Whether the person typed `current` themselves.
+
+    Returns:
+        The learning rate to show now.
+
+    Raises:
+        ValueError: If `optimizer` is unknown.
+    """
+    _check_choice("Optimizer", optimizer, OPTIMIZERS)
+    return current if typed else OPTIMIZERS[optimizer].default_learning_rate
 
 
 def _check_choice(name: str, value: Any, choices: Mapping[str, Any]) -> None:
@@ -313,11 +396,6 @@ class TrainingConfig:
         return config, ignored
 
     # Description --------------------------------------------------------------------------
-
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        """Neuron counts of the dense part, e.g. (784, 128, 10) for the article's network."""
-        return (784, *self.hidden_layers, 10)
 
     def summary(self, num_classes: int = 10) -> str:
         """Return a one-line description, e.g. "784-128-10 relu, adam 0.001, 20 ep"."""

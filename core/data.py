@@ -8,7 +8,7 @@ The bundled MNIST files are loaded once per process (`load_default_dataset`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from core import settings
-from core.idx import IdxHeader, read_idx, read_idx_header
+from core.config import SCALINGS, SPLITS
+from core.idx import IdxHeader, read_idx, read_idx_header, source_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,12 +132,33 @@ def _check_pair(
         )
 
 
-def _resolve_class_names(class_names: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def resolve_class_names(
+    class_names: Iterable[object] | None, num_classes: int | None = None
+) -> tuple[str, ...]:
+    """Return one display name per class, as text: the one check of class names.
+
+    Args:
+        class_names: One name per class, or None for the class indices ("0", "1", ...).
+        num_classes: How many classes the names must cover. When None, the names set the
+            number (at least two), and None names mean the ten digits.
+
+    Returns:
+        The names as a tuple of strings.
+
+    Raises:
+        DatasetError: If the names do not match `num_classes`, or are fewer than two.
+    """
     if class_names is None:
-        return DIGIT_CLASS_NAMES
+        if num_classes is None:
+            return DIGIT_CLASS_NAMES
+        return tuple(str(index) for index in range(num_classes))
     names = tuple(str(name) for name in class_names)
-    if len(names) < 2:
+    if num_classes is None and len(names) < 2:
         raise DatasetError(f"A dataset needs at least two class names, not {len(names)}.")
+    if num_classes is not None and len(names) != num_classes:
+        raise DatasetError(
+            f"Got {len(names)} class names for {num_classes} classes; give one name per class."
+        )
     return names
 
 
@@ -174,7 +196,7 @@ def load_idx_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"The data folder '{folder}' does not exist.")
-    names = _resolve_class_names(class_names)
+    names = resolve_class_names(class_names)
     paths = {stem: _find_file(folder, stem) for stem in STANDARD_FILES}
     arrays = {stem: _read_only(read_idx(path)) for stem, path in paths.items()}
     headers = {paths[stem].name: IdxHeader.for_array(array) for stem, array in arrays.items()}
@@ -216,15 +238,6 @@ def load_default_dataset() -> Dataset:
         name="MNIST" if bundled else folder.name,
         class_names=settings.class_names(),
     )
-
-
-def _upload_name(source: IdxSource, fallback: str) -> str:
-    file_name = getattr(source, "name", None)
-    if isinstance(file_name, str) and file_name:
-        return Path(file_name).name
-    if isinstance(source, str | Path):
-        return Path(source).name
-    return fallback
 
 
 def _read_upload(
@@ -370,19 +383,19 @@ def dataset_from_idx_files(
         DatasetError: The files do not make a usable dataset.
         IdxError: A file is not valid IDX.
     """
-    names = _resolve_class_names(class_names)
+    names = resolve_class_names(class_names)
     if (test_images is None) != (test_labels is None):
         raise DatasetError(
             "Give both a test images file and a test labels file, or neither (then a sixth "
             "of the training images is held out for testing)."
         )
-    images_name = _upload_name(images, "images file")
-    labels_name = _upload_name(labels, "labels file")
+    images_name = source_name(images, fallback="images file")
+    labels_name = source_name(labels, fallback="labels file")
     images_files = [(images_name, images)]
     labels_files = [(labels_name, labels)]
     if test_images is not None and test_labels is not None:
-        images_files.append((_upload_name(test_images, "test images file"), test_images))
-        labels_files.append((_upload_name(test_labels, "test labels file"), test_labels))
+        images_files.append((source_name(test_images, fallback="test images file"), test_images))
+        labels_files.append((source_name(test_labels, fallback="test labels file"), test_labels))
     check_upload_limits(images_files, labels_files, max_file_bytes, max_images)
     # No file may unpack to more than the most images allowed (a gzip bomb stops there).
     payload = None if max_images is None else max_images * IMAGE_SIZE[0] * IMAGE_SIZE[1]
@@ -391,8 +404,8 @@ def dataset_from_idx_files(
     _check_pair(train_x, train_y, images_name, labels_name, len(names))
     headers = {images_name: images_header, labels_name: labels_header}
     if test_images is not None and test_labels is not None:
-        test_images_name = _upload_name(test_images, "test images file")
-        test_labels_name = _upload_name(test_labels, "test labels file")
+        test_images_name = source_name(test_images, fallback="test images file")
+        test_labels_name = source_name(test_labels, fallback="test labels file")
         test_x, test_images_header = _read_upload(test_images, test_images_name, payload)
         test_y, test_labels_header = _read_upload(test_labels, test_labels_name, payload)
         _check_pair(test_x, test_y, test_images_name, test_labels_name, len(names))
@@ -431,31 +444,6 @@ class Splits:
     y_test: np.ndarray
 
 
-SplitFunction = Callable[[Dataset, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-
-
-def _official_split(dataset: Dataset, seed: int) -> tuple[np.ndarray, ...]:
-    """The files' own training and test sets (60,000/10,000 for MNIST)."""
-    return dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels
-
-
-def _article_split(dataset: Dataset, seed: int) -> tuple[np.ndarray, ...]:
-    """The article's split: 75%/25% of the training files (45,000/15,000 for MNIST)."""
-    from sklearn.model_selection import train_test_split
-
-    x_train, x_test, y_train, y_test = train_test_split(
-        dataset.train_images, dataset.train_labels, test_size=0.25, random_state=seed
-    )
-    return x_train, y_train, x_test, y_test
-
-
-# Split strategy name -> function(dataset, seed) -> (x_train, y_train, x_test, y_test).
-SPLITS: dict[str, SplitFunction] = {
-    "official": _official_split,
-    "article": _article_split,
-}
-
-
 def make_splits(
     dataset: Dataset,
     split: str = "official",
@@ -467,7 +455,7 @@ def make_splits(
 
     Args:
         dataset: The dataset to split.
-        split: A key of `SPLITS`: "official" (the files' train/test sets) or "article"
+        split: A key of `core.config.SPLITS`: "official" (the files' train/test sets) or "article"
             (`train_test_split` of the training files into 75%/25%, random_state=seed).
         validation_fraction: Fraction of the training part held out (stratified) for
             validation, in [0, 1); 0 gives an empty validation set.
@@ -487,7 +475,7 @@ def make_splits(
         raise ValueError(
             f"The validation fraction must be at least 0 and below 1, not {validation_fraction}."
         )
-    x_train, y_train, x_test, y_test = SPLITS[split](dataset, seed)
+    x_train, y_train, x_test, y_test = SPLITS[split].split(dataset, seed)
     if validation_fraction > 0:
         x_train, x_val, y_train, y_val = _split(
             x_train, y_train, test_size=validation_fraction, seed=seed
@@ -508,21 +496,6 @@ def make_splits(
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
-def _pixel_scale_unit(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float32) / np.float32(255.0)
-
-
-def _pixel_scale_raw(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float32)
-
-
-# Scaling name -> function(uint8 images) -> float32 images.
-SCALINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "unit": _pixel_scale_unit,
-    "raw": _pixel_scale_raw,
-}
-
-
 def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = False) -> np.ndarray:
     """Convert ``uint8`` images to ``float32`` model input.
 
@@ -540,7 +513,7 @@ def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = Fals
     """
     if scaling not in SCALINGS:
         raise ValueError(f"Unknown scaling '{scaling}'; choose one of: {', '.join(SCALINGS)}.")
-    scaled = SCALINGS[scaling](np.asarray(images))
+    scaled = SCALINGS[scaling].scale(np.asarray(images))
     if flatten:
         scaled = scaled.reshape(len(scaled), -1) if scaled.ndim > 2 else scaled.reshape(1, -1)
     return scaled

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
+from core.data import resolve_class_names
+
 # Probabilities are clipped to [epsilon, 1] before the logarithm, as Keras does, so one
 # confidently wrong prediction gives a large but finite loss.
 EPSILON = 1e-7
@@ -72,17 +74,6 @@ class Evaluation:
         return int(np.count_nonzero(self.predictions != self.labels))
 
 
-def _class_names(class_names, num_classes: int) -> tuple[str, ...]:
-    if class_names is None:
-        return tuple(str(index) for index in range(num_classes))
-    names = tuple(str(name) for name in class_names)
-    if len(names) != num_classes:
-        raise ValueError(
-            f"Got {len(names)} class names for {num_classes} classes; give one name per class."
-        )
-    return names
-
-
 def _freeze(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
@@ -132,7 +123,7 @@ def evaluation_from_probabilities(probabilities, labels, class_names=None) -> Ev
             "Each row of probabilities must sum to 1 (the output of a softmax layer); "
             f"found sums between {row_sums.min():.4f} and {row_sums.max():.4f}."
         )
-    names = _class_names(class_names, num_classes)
+    names = resolve_class_names(class_names, num_classes)
 
     predictions = probabilities.argmax(axis=1).astype(np.int64)
     confidences = probabilities[np.arange(len(labels)), predictions]

@@ -157,7 +157,16 @@ def _type_code_for(array: np.ndarray) -> int:
     return type_code
 
 
-def _source_name(source: Source, name: str | None) -> str:
+def source_name(
+    source: Source, name: str | None = None, fallback: str = "the uploaded file"
+) -> str:
+    """Return the file name to show in messages about `source`.
+
+    Args:
+        source: A path, bytes or a binary file (an upload has a ``name``).
+        name: A name given by the caller, used when set.
+        fallback: What to call a source that has no name (e.g. bytes).
+    """
     if name:
         return name
     if isinstance(source, str | Path):
@@ -165,7 +174,7 @@ def _source_name(source: Source, name: str | None) -> str:
     file_name = getattr(source, "name", None)
     if isinstance(file_name, str) and file_name:
         return Path(file_name).name
-    return "the uploaded file"
+    return fallback
 
 
 class _GunzipStream:
@@ -248,7 +257,8 @@ class _Reader:
         if self._gunzip is None:
             filled = 0
             while filled < len(buffer):
-                count = self._raw.readinto(buffer[filled:])
+                # Every binary file object has readinto; typing.BinaryIO does not declare it.
+                count = self._raw.readinto(buffer[filled:])  # type: ignore[attr-defined]
                 if not count:
                     break
                 filled += count
@@ -333,7 +343,7 @@ def read_idx_header(source: Source, name: str | None = None) -> IdxHeader:
         IdxTruncatedError: The header is incomplete.
         IdxCompressionError: The gzip data is corrupt.
     """
-    reader = _Reader(source, _source_name(source, name))
+    reader = _Reader(source, source_name(source, name))
     try:
         return _parse_header(reader)
     finally:
@@ -368,7 +378,7 @@ def read_idx(
         IdxShapeError: The declared shape cannot be an array (e.g. over 64 dimensions).
         IdxCompressionError: The gzip data is corrupt.
     """
-    reader = _Reader(source, _source_name(source, name))
+    reader = _Reader(source, source_name(source, name))
     try:
         header = _parse_header(reader)
         name = reader.name
@@ -386,7 +396,7 @@ def read_idx(
                 "loaded."
             )
         payload = np.empty(declared, dtype=np.uint8)
-        received = reader.readinto(memoryview(payload))
+        received = reader.readinto(payload.data)
         if received < declared:
             raise IdxTruncatedError(
                 f"The file '{name}' is cut off: its header declares "

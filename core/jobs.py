@@ -47,7 +47,6 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 TIMED_OUT = "timed out"
 
-JOB_STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT)
 ACTIVE_STATES = frozenset({QUEUED, RUNNING})
 DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT})
 # After its time limit a job has this long to stop by itself before it is timed out; a job
@@ -95,7 +94,8 @@ class Job:
         owner: Who submitted it (e.g. a visitor id), or None.
         address: The network address it was submitted from, or None.
         kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
-        state: One of `JOB_STATES`.
+        state: ``"queued"``, ``"running"``, ``"finished"``, ``"stopped"``, ``"failed"``
+            or ``"cancelled"`` (a queued job that was stopped).
         result: What ``fn`` returned (also set for a stopped job), else None.
         error: The exception's message of a failed job, fit to show a user, else None.
         traceback: The full traceback of a failed job, for logs only (never show it).
@@ -152,12 +152,6 @@ class Job:
             return [dict(entry) for entry in self._history]
 
     @property
-    def progress_updates(self) -> int:
-        """How many times the job has called ``report`` (lets pages skip unchanged redraws)."""
-        with self._manager._lock:
-            return self._progress_updates
-
-    @property
     def queue_position(self) -> int | None:
         """1 for the next job to start, 2 for the one after, ...; None when not queued."""
         return self._manager._queue_position(self)
@@ -199,7 +193,7 @@ class Job:
         """Merge ``progress`` into the snapshot; with ``record=True`` also append it to history."""
         with self._manager._lock:
             self._progress.update(progress)
-            self._progress_updates += 1
+            self._progress_updates += 1  # The time limit tells a busy job from a stuck one.
             if record:
                 entry = dict(progress)
                 entry.setdefault("elapsed_seconds", self.elapsed_seconds)

@@ -200,8 +200,7 @@ def load_uploaded_image(
                     raise UnreadableImageError("The image has no pixels.")
                 _check_shape(width, height)
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                return _pil_to_array(image)
+                return _pil_to_array(ImageOps.exif_transpose(image))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(
             f"The image is too large to open safely ({error}); upload a smaller image."

@@ -13,12 +13,15 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
+
+from core.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_NEURONS, TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 DEFAULT_MAX_CONCURRENT_JOBS = 2
+DEFAULT_MAX_SWEEP_SIZE = 24
 
 
 @lru_cache(maxsize=4)
@@ -29,6 +32,14 @@ def _read_secrets(path: Path) -> dict:
             return tomllib.load(secrets_file)
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+
+
+@overload
+def get_setting(name: str, default: str) -> str: ...
+
+
+@overload
+def get_setting(name: str, default: None = None) -> str | None: ...
 
 
 def get_setting(name: str, default: str | None = None) -> str | None:
@@ -119,11 +130,12 @@ class Limits:
         max_import_flops: Operations per image (forward pass) of an imported Keras model.
     """
 
-    max_epochs: int = 200
-    max_neurons: int = 2048
-    max_layers: int = 8
+    # Locally, the caps are the configuration's own bounds (core.config).
+    max_epochs: int = MAX_EPOCHS
+    max_neurons: int = MAX_NEURONS
+    max_layers: int = MAX_HIDDEN_LAYERS
     max_train_size: int | None = None
-    max_sweep_size: int = 24
+    max_sweep_size: int = DEFAULT_MAX_SWEEP_SIZE
     max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS
     max_jobs_per_visitor: int | None = None
     max_jobs_per_address: int | None = None
@@ -144,7 +156,7 @@ class Limits:
     max_import_parameters: int = 25_000_000
     max_import_flops: float = 2e9
 
-    def check(self, config: Any) -> None:
+    def check(self, config: TrainingConfig) -> None:
         """Raise ValueError if a `core.config.TrainingConfig` asks for more than allowed.
 
         Args:

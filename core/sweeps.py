@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from core.config import TrainingConfig
+from core.settings import DEFAULT_MAX_SWEEP_SIZE
+from core.training import ASSUMED_FLOPS_PER_SECOND
 
-DEFAULT_MAX_SWEEP_SIZE = 24
 # Achieved training throughput assumed before any run has been measured (FLOP/s).
-DEFAULT_FLOPS_PER_SECOND = 15e9
+DEFAULT_FLOPS_PER_SECOND = ASSUMED_FLOPS_PER_SECOND
 # Fixed cost of each run: building the model, the first step's tracing, the evaluation.
 SECONDS_PER_RUN_OVERHEAD = 2.0
 
@@ -122,7 +123,9 @@ def measured_flops_per_second(runs: list[dict]) -> float:
 
     rates = []
     for run in runs:
-        seconds, epochs = run.get("train_seconds"), run.get("epochs")
+        # Missing or unmeasured values are NaN or NA, which the check below skips.
+        seconds: float = run.get("train_seconds", np.nan)
+        epochs: int = run.get("epochs", pd.NA)
         # An interrupted run has no epochs (NA) and no time (NaN): it cannot be measured.
         if pd.isna(seconds) or pd.isna(epochs) or not epochs:
             continue

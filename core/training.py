@@ -21,13 +21,17 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.config import TrainingConfig
 from core.model import SEEDING, count_parameters
+
+if TYPE_CHECKING:
+    from core.data import Dataset
+    from core.runs import RunStore
 
 ProgressFunction = Callable[[dict[str, Any]], None]
 
@@ -99,7 +103,6 @@ class TrainingResult:
     num_train: int
     num_val: int
     num_test: int
-    test_predictions: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -221,7 +224,7 @@ def _progress_callback(
     class ProgressCallback(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.history: dict[str, list[float]] = {
+            self.history: dict[str, list[float | None]] = {
                 "loss": [],
                 "accuracy": [],
                 "val_loss": [],
@@ -355,7 +358,7 @@ def _float(value: Any) -> float | None:
 
 def train_model(
     config: TrainingConfig,
-    dataset: Any,
+    dataset: Dataset,
     on_progress: ProgressFunction | None = None,
     stop_event: threading.Event | None = None,
 ) -> TrainingResult:
@@ -459,7 +462,6 @@ def train_model(
         num_train=num_train,
         num_val=len(splits.x_val),
         num_test=len(splits.x_test),
-        test_predictions=predictions,
     )
     if on_progress is not None:
         on_progress(
@@ -570,7 +572,47 @@ def comparison_note(
 MAX_BATCH_POINTS = 1500
 
 
-def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
+class LiveCurve:
+    """The batch points of a live training curve: at most `limit`, spread over the whole run.
+
+    Every `stride`-th batch event is kept; when the kept points reach the limit, every
+    other one is dropped and the stride doubles, so the points stay evenly spaced from the
+    first batch on, however long the training. The newest event is always shown last.
+
+    Args:
+        limit: The most points `points()` returns (at least 2).
+    """
+
+    KEYS = ("epochs_trained", "loss", "accuracy")
+
+    def __init__(self, limit: int = MAX_BATCH_POINTS) -> None:
+        if limit < 2:
+            raise ValueError(f"A live curve needs room for at least 2 points, not {limit}.")
+        self.limit = limit
+        self.stride = 1
+        self._count = 0
+        self._kept: list[dict[str, float]] = []
+        self._latest: dict[str, float] | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Take the figures of a ``"batch"`` progress event of `train_model`."""
+        point = {key: event[key] for key in self.KEYS}
+        if self._count % self.stride == 0:
+            self._kept.append(point)
+            if len(self._kept) >= self.limit:
+                del self._kept[1::2]
+                self.stride *= 2
+        self._count += 1
+        self._latest = point
+
+    def points(self) -> tuple[dict[str, float], ...]:
+        """The curve, oldest first, ending with the newest event."""
+        if self._latest is None or (self._kept and self._kept[-1] is self._latest):
+            return tuple(self._kept)
+        return (*self._kept, self._latest)
+
+
+def previous_run(store: RunStore, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
     """Return (config, test accuracy, training seconds) of the owner's latest network run.
 
     Args:
@@ -593,9 +635,9 @@ def previous_run(store: Any, owner: str | None) -> tuple[TrainingConfig, float, 
 
 
 def save_training_result(
-    store: Any,
+    store: RunStore,
     result: TrainingResult,
-    dataset: Any,
+    dataset: Dataset,
     owner: str | None = None,
     name: str | None = None,
 ) -> str:
@@ -634,7 +676,7 @@ def save_training_result(
 
 
 def make_training_job(
-    config: TrainingConfig, dataset: Any, store: Any, owner: str | None = None
+    config: TrainingConfig, dataset: Dataset, store: RunStore, owner: str | None = None
 ) -> Callable[[Callable[..., None], threading.Event], dict[str, Any]]:
     """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
 
@@ -655,16 +697,12 @@ def make_training_job(
     """
 
     def run(report: Callable[..., None], stop_event: threading.Event) -> dict[str, Any]:
-        batch_points: list[dict[str, float]] = []
+        curve = LiveCurve(MAX_BATCH_POINTS)
 
         def on_progress(event: dict[str, Any]) -> None:
             if event["kind"] == "batch":
-                batch_points.append(
-                    {key: event[key] for key in ("epochs_trained", "loss", "accuracy")}
-                )
-                if len(batch_points) > MAX_BATCH_POINTS:
-                    del batch_points[::2]
-                report(batch_points=tuple(batch_points), **event)
+                curve.add(event)
+                report(batch_points=curve.points(), **event)
             else:
                 report(record=event["kind"] == "epoch", **event)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import shlex
 import sys
@@ -31,8 +30,8 @@ from scipy import ndimage
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core import settings  # noqa: E402
 from core.config import TrainingConfig  # noqa: E402
+from core.data import load_default_dataset  # noqa: E402
 from core.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
 
 # The network: two small convolutional blocks and one hidden layer, about 220 k parameters.
@@ -63,28 +62,6 @@ ERODE_PROBABILITY = 0.2
 # How many test images the drawing-pipeline accuracy uses, and how they are drawn.
 DRAWN_TEST_IMAGES = 2000
 CANVAS_SIZE = 280
-
-
-def read_idx_images(path: Path) -> np.ndarray:
-    """Read an IDX image file (gzip) into a uint8 array (N, 28, 28)."""
-    data = gzip.decompress(path.read_bytes())
-    count, rows, columns = (int.from_bytes(data[i : i + 4], "big") for i in (4, 8, 12))
-    return np.frombuffer(data, np.uint8, offset=16).reshape(count, rows, columns)
-
-
-def read_idx_labels(path: Path) -> np.ndarray:
-    """Read an IDX label file (gzip) into a uint8 array (N,)."""
-    return np.frombuffer(gzip.decompress(path.read_bytes()), np.uint8, offset=8)
-
-
-def load_mnist(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return x_train, y_train, x_test, y_test from the bundled IDX files."""
-    return (
-        read_idx_images(folder / "train-images-idx3-ubyte.gz"),
-        read_idx_labels(folder / "train-labels-idx1-ubyte.gz"),
-        read_idx_images(folder / "t10k-images-idx3-ubyte.gz"),
-        read_idx_labels(folder / "t10k-labels-idx1-ubyte.gz"),
-    )
 
 
 def augment_images(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -156,7 +133,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     config = replace(DEFAULT_CONFIG, epochs=arguments.epochs)
     started = time.perf_counter()
-    x_train, y_train, x_test, y_test = load_mnist(settings.data_dir())
+    # The checked IDX reader of the app (the `data_dir` setting, the bundled MNIST by default).
+    dataset = load_default_dataset()
+    x_train, y_train = dataset.train_images, dataset.train_labels
+    x_test, y_test = dataset.test_images, dataset.test_labels
     rng = np.random.default_rng(config.seed)
     model = build_model(config)
 

@@ -2,48 +2,35 @@
 
 Browser tests use `streamlit_server` (a `streamlit run streamlit_app.py` on a free port,
 started once per test session) and `page` (a fresh Playwright page in Debian's Chromium).
-Screenshots go to `test-output/`.
+Screenshots go to `test-output/`. Starting servers, AppTests and
+Chromium lives in `tests/harness.py`, which the benchmarks share; this file adds what only
+tests want (full error details).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Tests import these from here; they live in tests/harness.py so benchmarks can share them.
+from tests.harness import (  # noqa: F401
+    CHROMIUM_ARGS,
+    PROJECT_ROOT,
+    HealthPoller,
+    app_test,
+    chromium_path,
+    page_errors,
+    start_streamlit,
+    stop_streamlit,
+    streamlit_command,
+)
+
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
-SERVER_START_TIMEOUT = 90
 
 # Users never see error details (.streamlit/config.toml); tests want the full message.
 os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
-
-
-def app_test(page_path: str | None = None, timeout: float = 120):
-    """Return an AppTest of the whole app (navigation and sidebar), switched to a page.
-
-    Running a page through `app.py` is how users get it, and it lets the page use
-    `st.page_link`. Set session state on the returned object, then call `.run()`.
-
-    Args:
-        page_path: A page script relative to the project, e.g. ``"app_pages/explore.py"``;
-            None for the default (Home) page.
-        timeout: Seconds each run may take.
-    """
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=timeout)
-    if page_path is not None:
-        app.switch_page(page_path)
-    return app
 
 
 @pytest.fixture(autouse=True)
@@ -69,68 +56,6 @@ def output_dir() -> Path:
     return OUTPUT_DIR
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not answer in time:\n{log_path.read_text()[-4000:]}")
-
-
-def streamlit_command(port: int) -> list[str]:
-    """Return the `streamlit run streamlit_app.py` command (as `make run`) for `port`."""
-    return [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-
-
-def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
-    """Start `streamlit run app.py` on a free port; return (process, base URL, log path)."""
-    port = _free_port()
-    log_path = tmp_folder / f"streamlit-{port}.log"
-    env = {**os.environ, "MNIST_STUDIO_RUNS_DIR": str(tmp_folder / "runs")}
-    env.update(extra_env or {})
-    command = streamlit_command(port)
-    log_file = log_path.open("w")
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(base_url, process, log_path)
-    except RuntimeError:
-        process.kill()
-        raise
-    return process, base_url, log_path
-
-
-def stop_streamlit(process: subprocess.Popen) -> None:
-    """Stop a server started by `start_streamlit`."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="session")
 def server_runs_dir(tmp_path_factory) -> Path:
     """The run store folder of `streamlit_server` (tests may add runs to it directly)."""
@@ -144,26 +69,6 @@ def streamlit_server(tmp_path_factory, server_runs_dir):
     process, base_url, _ = start_streamlit(folder, {"MNIST_STUDIO_RUNS_DIR": str(server_runs_dir)})
     yield base_url
     stop_streamlit(process)
-
-
-def chromium_path() -> str | None:
-    """Return the Chromium to drive: $CHROMIUM_PATH, Debian's, or None for Playwright's."""
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return shutil.which("chromium")
-
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -198,38 +103,6 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(300)
 
 
-class HealthPoller(threading.Thread):
-    """Requests a server's /_stcore/health every `interval` seconds from a thread; keeps the
-    latency of each good answer and counts the failures (errors, timeouts, not "ok")."""
-
-    def __init__(self, base_url: str, interval: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.url = f"{base_url}/_stcore/health"
-        self.interval = interval
-        self.latencies: list[float] = []
-        self.failures = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            started = time.perf_counter()
-            try:
-                with urllib.request.urlopen(self.url, timeout=10) as response:
-                    ok = response.status == 200 and response.read().strip() == b"ok"
-            except OSError:
-                ok = False
-            if ok:
-                self.latencies.append(time.perf_counter() - started)
-            else:
-                self.failures += 1
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        if self.is_alive():
-            self.join(timeout=15)
-
-
 def readme_picture(page, name: str, scroll_to: str | None = None) -> None:
     """Save the README's picture of a page, when `make screenshots` asks for them.
 
@@ -250,9 +123,3 @@ def readme_picture(page, name: str, scroll_to: str | None = None) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"))
     finally:
         page.set_viewport_size(size)
-
-
-def page_errors(page) -> list[str]:
-    """Return the texts of error boxes and exceptions shown on the page."""
-    selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-    return [element.inner_text() for element in page.query_selector_all(selector)]

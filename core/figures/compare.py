@@ -13,7 +13,7 @@ SCATTER_AXES = {
     "train_seconds": "Training time (s)",
     "parameters": "Parameters",
 }
-COLOURS = px.colors.qualitative.Plotly
+COLORS = px.colors.qualitative.Plotly
 
 
 def overlaid_curves(histories: dict[str, dict[str, list]], metric: str = "loss") -> go.Figure:
@@ -30,7 +30,7 @@ def overlaid_curves(histories: dict[str, dict[str, list]], metric: str = "loss")
         raise ValueError(f"The metric must be one of {sorted(CURVE_METRICS)}, not {metric!r}.")
     figure = go.Figure()
     for index, (label, history) in enumerate(histories.items()):
-        colour = COLOURS[index % len(COLOURS)]
+        color = COLORS[index % len(COLORS)]
         for key, dash, suffix in ((metric, "solid", "train"), (f"val_{metric}", "dash", "val")):
             values = history.get(key) or []
             if not values:
@@ -42,7 +42,7 @@ def overlaid_curves(histories: dict[str, dict[str, list]], metric: str = "loss")
                     mode="lines+markers",
                     name=f"{label} ({suffix})",
                     legendgroup=label,
-                    line={"color": colour, "dash": dash},
+                    line={"color": color, "dash": dash},
                 )
             )
     figure.update_layout(

@@ -9,10 +9,14 @@ scatter points but not on heat maps; each marker's ``customdata`` says what was 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from core.data import resolve_class_names
+from core.figures.tiling import TILE_GAP, tile_images
 
 CONFUSION_COLORSCALE = "Blues"
 DIVERGING_COLORSCALE = "RdBu"
@@ -23,18 +27,6 @@ SELECTED_COLOR = "#d62728"
 INVISIBLE = "rgba(0,0,0,0)"
 CLICK_MARKER_SIZE = 30
 MAX_WEIGHT_TILES = 64
-TILE_GAP = 2
-
-
-def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
-    if class_names is None:
-        return [str(index) for index in range(num_classes)]
-    names = [str(name) for name in class_names]
-    if len(names) != num_classes:
-        raise ValueError(
-            f"Got {len(names)} class names for {num_classes} classes; give one name per class."
-        )
-    return names
 
 
 def _check_confusion(confusion) -> np.ndarray:
@@ -115,7 +107,7 @@ def confusion_matrix_figure(
     """
     matrix = _check_confusion(confusion)
     num_classes = matrix.shape[0]
-    names = _names(class_names, num_classes)
+    names = list(resolve_class_names(class_names, num_classes))
     rates = normalize_rows(matrix)
     values = rates if normalize else matrix
     cell_text = (
@@ -170,39 +162,6 @@ def confusion_matrix_figure(
         plot_bgcolor="white",
     )
     return figure
-
-
-def tile_images(images, columns: int, gap: int = TILE_GAP, fill=np.nan) -> np.ndarray:
-    """Lay equally sized 2-D images out in a grid, row by row.
-
-    Args:
-        images: ``(N, height, width)`` array.
-        columns: Images per row.
-        gap: Pixels between neighbouring images.
-        fill: Value of the gaps and of the empty places in the last row.
-
-    Returns:
-        A float64 array of shape ``(rows*(height+gap)-gap, columns*(width+gap)-gap)``.
-
-    Raises:
-        ValueError: If there are no images, they are not 2-D, or ``columns`` is below 1.
-    """
-    images = np.asarray(images)
-    if images.ndim != 3 or images.shape[0] == 0:
-        raise ValueError(f"Expected a non-empty stack of 2-D images; got shape {images.shape}.")
-    if columns < 1:
-        raise ValueError(f"columns must be at least 1; got {columns}.")
-    count, height, width = images.shape
-    columns = min(columns, count)
-    rows = -(-count // columns)
-    grid = np.full(
-        (rows * (height + gap) - gap, columns * (width + gap) - gap), fill, dtype=np.float64
-    )
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        top, left = row * (height + gap), column * (width + gap)
-        grid[top : top + height, left : left + width] = image
-    return grid
 
 
 def _tile_centres(count: int, columns: int, height: int, width: int, gap: int):
@@ -495,9 +454,23 @@ def _difference(first, second, names, run_names) -> go.Figure:
 
 
 # Display label -> builder(first, second, class names, run names) of a comparison figure.
-COMPARISON_MODES: dict[str, Callable[..., go.Figure]] = {
-    "Side by side": _side_by_side,
-    "Difference": _difference,
+@dataclass(frozen=True)
+class ComparisonMode:
+    """One way to compare two confusion matrices: its display label and its figure builder.
+
+    Attributes:
+        label: What the page shows.
+        draw: Function ``(first, second, class_names, run_names) -> go.Figure`` of two
+            row-normalisable ``(C, C)`` count matrices.
+    """
+
+    label: str
+    draw: Callable[..., go.Figure]
+
+
+COMPARISON_MODES: dict[str, ComparisonMode] = {
+    "side_by_side": ComparisonMode("Side by side", _side_by_side),
+    "difference": ComparisonMode("Difference", _difference),
 }
 
 
@@ -505,13 +478,13 @@ def confusion_comparison_figure(
     first,
     second,
     run_names: Sequence[str] = ("A", "B"),
-    mode: str = "Side by side",
+    mode: str = "side_by_side",
     class_names: Sequence[str] | None = None,
 ) -> go.Figure:
     """Compare two runs' confusion matrices, as shares of each true class.
 
     Rows are normalised first, so runs evaluated on test sets of different sizes compare
-    fairly. In "Difference" mode a blue cell means the second run sends more images there
+    fairly. In "difference" mode a blue cell means the second run sends more images there
     than the first: on the diagonal that is better, off it worse.
 
     Args:
@@ -539,8 +512,9 @@ def confusion_comparison_figure(
         )
     if len(run_names) != 2:
         raise ValueError("Give exactly two run names.")
-    names = _names(class_names, first.shape[0])
-    figure = COMPARISON_MODES[mode](first, second, names, [str(name) for name in run_names])
+    names = list(resolve_class_names(class_names, first.shape[0]))
+    draw = COMPARISON_MODES[mode].draw
+    figure = draw(first, second, names, [str(name) for name in run_names])
     figure.update_layout(
         height=460, margin={"l": 60, "r": 20, "t": 60, "b": 50}, plot_bgcolor="white"
     )

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.figures.tiling import tile_images
+
 # Dark digits on white, like ink on paper; the same scale for every image figure.
 INK_SCALE = "Greys"
 # The thin frame around thumbnails, so white paper stays visible on a white page.
@@ -127,8 +129,8 @@ def mean_images_figure(
 ) -> go.Figure:
     """Return a grid of the mean image of each class; hovering shows class and mean value.
 
-    The images are laid out in one heat map (a mosaic with blank gaps), which draws much
-    faster than one subplot per class.
+    The images are laid out in one heat map (a mosaic with blank gaps, `tile_images`),
+    which draws much faster than one subplot per class.
 
     Args:
         means: ``(num_classes, rows, columns)`` mean images, values 0-255.
@@ -149,16 +151,30 @@ def mean_images_figure(
     count, height, width = means.shape
     columns = max(1, min(columns, count))
     grid_rows = -(-count // columns)
+    # Three gaps between rows leave room for each row's class names, above its images.
     row_gap = 3 * gap
-    cell_height, cell_width = height + row_gap, width + gap
-    mosaic = np.full((grid_rows * cell_height, columns * cell_width - gap), np.nan)
-    names = np.full(mosaic.shape, "", dtype=object)
+    space_above = ((row_gap, 0), (0, 0))
+    mosaic = np.pad(
+        tile_images(means, columns, gap=gap, row_gap=row_gap), space_above, constant_values=np.nan
+    )
+    class_of_pixel = np.pad(
+        tile_images(
+            np.broadcast_to(np.arange(count)[:, None, None], means.shape),
+            columns,
+            gap=gap,
+            fill=-1,
+            row_gap=row_gap,
+        ),
+        space_above,
+        constant_values=-1,
+    ).astype(int)
+    labels = np.array([str(name) for name in class_names] + [""], dtype=object)
+    names = labels[class_of_pixel]  # -1, a gap, picks the trailing ""
     annotations = []
-    for index, image in enumerate(means):
-        top = (index // columns) * cell_height + row_gap
-        left = (index % columns) * cell_width
-        mosaic[top : top + height, left : left + width] = image
-        names[top : top + height, left : left + width] = str(class_names[index])
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top = row * (height + row_gap) + row_gap
+        left = column * (width + gap)
         annotations.append(
             {
                 "x": left + (width - 1) / 2,

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.data import resolve_class_names
+
 TOP_COLOR = "#d62728"
 OTHER_COLOR = "#9aa5b1"
 TRUE_LABEL_COLOR = "#2ca02c"
@@ -44,15 +46,7 @@ def probability_bars(
     if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1 + 1e-6:
         raise ValueError("Probabilities must be finite numbers between 0 and 1.")
     num_classes = values.size
-    if class_names is None:
-        names = [str(index) for index in range(num_classes)]
-    else:
-        names = [str(name) for name in class_names]
-        if len(names) != num_classes:
-            raise ValueError(
-                f"Got {len(names)} class names for {num_classes} probabilities; "
-                "give one name per class."
-            )
+    names = list(resolve_class_names(class_names, num_classes))
     if true_label is not None and not 0 <= int(true_label) < num_classes:
         raise ValueError(f"true_label must be between 0 and {num_classes - 1}, got {true_label}.")
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-TRAIN_COLOUR = "#1f77b4"
-VALIDATION_COLOUR = "#ff7f0e"
+TRAIN_COLOR = "#1f77b4"
+VALIDATION_COLOR = "#ff7f0e"
 METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
 
 
@@ -42,15 +42,15 @@ def training_curves(
                     name="training (running)",
                     legendgroup="running",
                     showlegend=column == 1,
-                    line={"color": TRAIN_COLOUR, "width": 1},
+                    line={"color": TRAIN_COLOR, "width": 1},
                     opacity=0.45,
                 ),
                 row=1,
                 col=column,
             )
         for key, name, colour in (
-            (metric, "training", TRAIN_COLOUR),
-            (f"val_{metric}", "validation", VALIDATION_COLOUR),
+            (metric, "training", TRAIN_COLOR),
+            (f"val_{metric}", "validation", VALIDATION_COLOR),
         ):
             records = [r for r in epoch_records if r.get(key) is not None]
             if not records:

@@ -123,3 +123,20 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     note = second.result["note"]
     assert note.startswith("more neurons, ")
     assert any(note in element.value for element in app.markdown)
+
+
+def test_switching_to_sgd_proposes_its_learning_rate_but_keeps_a_typed_one():
+    app = train_page()
+    assert app.number_input(key="train_learning_rate").value == PRESETS["Recommended"].learning_rate
+    app.selectbox(key="train_optimizer").set_value("sgd").run()
+    assert not app.exception
+    assert app.number_input(key="train_learning_rate").value == pytest.approx(0.01)
+    app.number_input(key="train_learning_rate").set_value(0.005).run()
+    app.selectbox(key="train_optimizer").set_value("rmsprop").run()
+    assert app.number_input(key="train_learning_rate").value == pytest.approx(0.005)
+    config, _ = TrainingConfig.from_query_params(dict(app.query_params))
+    assert (config.optimizer, config.learning_rate) == ("rmsprop", 0.005)
+    # A preset brings its own rate again, and the next switch proposes the default.
+    app.selectbox(key="train_preset").set_value("Recommended").run()
+    app.selectbox(key="train_optimizer").set_value("sgd").run()
+    assert app.number_input(key="train_learning_rate").value == pytest.approx(0.01)

@@ -139,3 +139,14 @@ def test_optimizer_registry_builds_keras_optimizers():
     assert float(sgd.learning_rate) == pytest.approx(0.05)
     assert sgd.momentum == pytest.approx(0.9)
     assert type(OPTIMIZERS["rmsprop"].build(0.001)).__name__ == "RMSprop"
+
+
+def test_switching_optimizer_proposes_its_own_learning_rate_unless_one_was_typed():
+    from core.config import OPTIMIZERS, learning_rate_for
+
+    assert OPTIMIZERS["sgd"].default_learning_rate == 0.01
+    assert learning_rate_for("sgd", 0.002, typed=False) == 0.01
+    assert learning_rate_for("adam", 0.01, typed=False) == 0.001
+    assert learning_rate_for("sgd", 0.005, typed=True) == 0.005
+    with pytest.raises(ValueError, match="Optimizer must be one of"):
+        learning_rate_for("lbfgs", 0.001, typed=False)

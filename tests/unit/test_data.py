@@ -425,3 +425,15 @@ def test_fingerprint_tells_datasets_apart():
     other = dataset_from_idx_files(idx_bytes(changed), idx_bytes(labels))
     assert first.fingerprint == again.fingerprint
     assert first.fingerprint != other.fingerprint
+
+
+def test_resolve_class_names_is_the_one_check_of_class_names():
+    from core.data import DatasetError, resolve_class_names
+
+    assert resolve_class_names(None) == tuple("0123456789")
+    assert resolve_class_names(None, 3) == ("0", "1", "2")
+    assert resolve_class_names([7, "dog"], 2) == ("7", "dog")
+    with pytest.raises(DatasetError, match="Got 2 class names for 3 classes"):
+        resolve_class_names(["a", "b"], 3)
+    with pytest.raises(DatasetError, match="at least two class names"):
+        resolve_class_names(["only"])

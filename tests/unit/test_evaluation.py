@@ -256,10 +256,13 @@ def test_comparison_figures(fixed):
     side = confusion_comparison_figure(fixed.confusion, other, ("old", "new"))
     assert len(side.data) == 2
     difference = confusion_comparison_figure(
-        fixed.confusion, other, ("old", "new"), mode="Difference"
+        fixed.confusion, other, ("old", "new"), mode="difference"
     )
     # Row "b": old 1/3 right, new 3/3 right -> +2/3 on the diagonal.
     assert difference.data[0].z[1][1] == pytest.approx(2 / 3)
-    assert set(COMPARISON_MODES) == {"Side by side", "Difference"}
+    assert {key: mode.label for key, mode in COMPARISON_MODES.items()} == {
+        "side_by_side": "Side by side",
+        "difference": "Difference",
+    }
     with pytest.raises(ValueError, match="different numbers of classes"):
         confusion_comparison_figure(fixed.confusion, np.eye(2, dtype=int))

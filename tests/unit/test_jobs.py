@@ -134,7 +134,6 @@ def test_recorded_events_form_a_bounded_history():
     assert [entry["epoch"] for entry in job.history] == [3, 4, 5]
     assert all("elapsed_seconds" in entry for entry in job.history)
     assert job.progress == {"batch": 10, "loss": 0.2, "epoch": 5}
-    assert job.progress_updates == 10
 
 
 def test_done_jobs_beyond_the_limit_are_forgotten():

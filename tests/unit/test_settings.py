@@ -64,3 +64,47 @@ def test_each_cap_can_be_set_and_junk_is_ignored(secrets_file, monkeypatch):
     with pytest.raises(ValueError, match="at most 1,000 images"):
         limits.check(TrainingConfig(epochs=5))
     limits.check(TrainingConfig(epochs=5, train_size=1000))
+
+
+def test_each_profile_has_the_documented_caps(secrets_file):
+    # The README lists these demo defaults; the local ones are the configuration's bounds.
+    assert settings.limits() == settings.Limits(
+        max_epochs=200,
+        max_neurons=2048,
+        max_layers=8,
+        max_train_size=None,
+        max_sweep_size=24,
+        max_concurrent_jobs=2,
+        max_jobs_per_visitor=None,
+        max_runs=None,
+        max_run_age_days=None,
+        runs_per_session=False,
+    )
+    secrets_file.write_text('demo_mode = "1"\n')
+    settings._read_secrets.cache_clear()
+    assert settings.limits() == settings.Limits(
+        max_epochs=30,
+        max_neurons=512,
+        max_layers=4,
+        max_train_size=None,
+        max_sweep_size=6,
+        max_concurrent_jobs=2,
+        max_jobs_per_visitor=6,
+        max_runs=200,
+        max_run_age_days=7.0,
+        runs_per_session=True,
+    )
+
+
+def test_caps_take_fractional_days_and_ignore_zero_and_the_profile_switch(
+    secrets_file, monkeypatch
+):
+    monkeypatch.setenv("MNIST_STUDIO_MAX_RUN_AGE_DAYS", "0.5")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_EPOCHS", "0")
+    monkeypatch.setenv("MNIST_STUDIO_MAX_RUNS", "-5")
+    # Whether visitors see only their own runs comes with demo_mode, not a setting of its own.
+    monkeypatch.setenv("MNIST_STUDIO_RUNS_PER_SESSION", "1")
+    limits = settings.limits()
+    assert limits.max_run_age_days == 0.5
+    assert limits.max_epochs == 200 and limits.max_runs is None
+    assert limits.runs_per_session is False

@@ -191,3 +191,46 @@ def test_training_curves_show_train_and_validation_as_they_grow():
     # Without validation figures only the training lines are drawn.
     no_val = [{"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": None}]
     assert [trace.name for trace in training_curves(no_val).data] == ["training", "training"]
+
+
+def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
+    from core.training import LiveCurve
+
+    curve = LiveCurve(limit=100)
+    for step in range(10_000):
+        curve.add({"epochs_trained": step / 100, "loss": 1.0, "accuracy": 0.5, "batch": step})
+        points = curve.points()
+        assert len(points) <= 100
+        # The newest point is always shown, and the curve still starts at the first one.
+        assert points[-1]["epochs_trained"] == step / 100
+        assert points[0]["epochs_trained"] == 0.0
+    epochs = np.array([point["epochs_trained"] for point in curve.points()])
+    assert len(epochs) >= 50
+    gaps = np.diff(epochs)
+    assert (gaps > 0).all()
+    # Evenly spaced: no stretch of the run is sparser than the rest (the last gap may be short).
+    assert gaps[:-1].max() == pytest.approx(gaps[:-1].min())
+    assert gaps.max() <= 2 * epochs[-1] / (len(epochs) - 1)
+
+
+def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatch):
+    import core.training
+    from core.runs import RunStore
+    from core.training import make_training_job
+
+    # A report after every chunk of batches, and a tiny cap, so a short run thins its curve.
+    monkeypatch.setattr(core.training, "PROGRESS_EVENTS_PER_SECOND", 1e9)
+    monkeypatch.setattr(core.training, "MAX_BATCH_POINTS", 4)
+    config = TrainingConfig(
+        hidden_layers=(16,), train_size=1_000, batch_size=4, epochs=3, validation_fraction=0.0
+    )
+    reports = []
+    job = make_training_job(config, dataset, RunStore(tmp_path / "runs"))
+    outcome = job(lambda **progress: reports.append(progress), threading.Event())
+
+    curves = [report["batch_points"] for report in reports if "batch_points" in report]
+    assert len(curves) > 4  # more batch reports than the cap: the curve was thinned
+    assert all(len(curve) <= 4 for curve in curves)
+    assert curves[-1][0]["epochs_trained"] == curves[0][0]["epochs_trained"]
+    assert curves[-1][-1]["epochs_trained"] > 2
+    assert outcome["run_id"] is not None

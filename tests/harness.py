@@ -1,0 +1,185 @@
+"""Run MNIST Studio for tests and benchmarks: a real server, an AppTest, a Chromium to drive.
+
+Used by `tests/conftest.py` (whose fixtures build on it) and by the scripts in `bench/`.
+Importing this module changes nothing in the environment: a server started here runs with
+the app's own configuration (`.streamlit/config.toml`), as in production. The test session
+adds its own settings in `tests/conftest.py` (full error details), and servers started
+during tests inherit them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SERVER_START_TIMEOUT = 90
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def app_test(page_path: str | None = None, timeout: float = 120):
+    """Return an AppTest of the whole app (navigation and sidebar), switched to a page.
+
+    Running a page through `app.py` is how users get it, and it lets the page use
+    `st.page_link`. Set session state on the returned object, then call `.run()`.
+
+    Args:
+        page_path: A page script relative to the project, e.g. ``"app_pages/explore.py"``;
+            None for the default (Home) page.
+        timeout: Seconds each run may take.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=timeout)
+    if page_path is not None:
+        app.switch_page(page_path)
+    return app
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def health_ok(base_url: str, timeout: float = 2) -> bool:
+    """Return True if the server at `base_url` answers its health check with 200."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_for_health(
+    base_url: str,
+    process: subprocess.Popen,
+    log_path: Path,
+    timeout: float = SERVER_START_TIMEOUT,
+    interval: float = 0.3,
+) -> None:
+    """Wait until a starting server answers its health check.
+
+    Raises:
+        RuntimeError: If the process exits or does not answer within `timeout` seconds,
+            with the end of its log.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-4000:]}")
+        if health_ok(base_url):
+            return
+        time.sleep(interval)
+    raise RuntimeError(f"streamlit did not answer in time:\n{log_path.read_text()[-4000:]}")
+
+
+def streamlit_command(port: int) -> list[str]:
+    """Return the `streamlit run streamlit_app.py` command (as `make run`) for `port`."""
+    return [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` on a free port; return (process, base URL, log path).
+
+    The server's run store is `tmp_folder/runs` unless `extra_env` names another.
+    """
+    port = free_port()
+    log_path = tmp_folder / f"streamlit-{port}.log"
+    env = {**os.environ, "MNIST_STUDIO_RUNS_DIR": str(tmp_folder / "runs")}
+    env.update(extra_env or {})
+    log_file = log_path.open("w")
+    process = subprocess.Popen(
+        streamlit_command(port),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base_url, process, log_path)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, base_url, log_path
+
+
+def stop_streamlit(process: subprocess.Popen) -> None:
+    """Stop a server started by `start_streamlit`."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def chromium_path() -> str | None:
+    """Return the Chromium to drive: $CHROMIUM_PATH, Debian's, or None for Playwright's."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
+
+
+def page_errors(page) -> list[str]:
+    """Return the texts of error boxes and exceptions shown on the page."""
+    selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+    return [element.inner_text() for element in page.query_selector_all(selector)]
+
+
+class HealthPoller(threading.Thread):
+    """Requests a server's /_stcore/health every `interval` seconds from a thread; keeps the
+    latency of each good answer and counts the failures (errors, timeouts, not "ok")."""
+
+    def __init__(self, base_url: str, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{base_url}/_stcore/health"
+        self.interval = interval
+        self.latencies: list[float] = []
+        self.failures = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as response:
+                    ok = response.status == 200 and response.read().strip() == b"ok"
+            except OSError:
+                ok = False
+            if ok:
+                self.latencies.append(time.perf_counter() - started)
+            else:
+                self.failures += 1
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=15)
