@@ -52,6 +52,11 @@ SPLITS = {
     "official": "Official 60,000 / 10,000",
     "article": "Article: 45,000 / 15,000 from the training file",
 }
+SCHEDULES = {
+    "constant": "Constant (as in the article)",
+    "cosine": "Cosine decay to zero",
+    "one_cycle": "One cycle: warm up, then cosine decay",
+}
 
 
 def _adam(learning_rate: float):
@@ -136,6 +141,11 @@ class TrainingConfig:
         train_size: Train on a stratified subset of this many images (100 to 60,000), or
             None for all of them.
         seed: Random seed for the split, the weights and the shuffling.
+        batch_norm: Batch normalisation after each convolution and each hidden Dense layer
+            (before the activation).
+        schedule: How the learning rate changes during training: "constant", "cosine"
+            (from `learning_rate` down to zero) or "one_cycle" (a warm-up from a tenth of
+            it over the first 30% of the steps, then cosine decay to zero).
     """
 
     architecture: str = "dense"
@@ -152,6 +162,8 @@ class TrainingConfig:
     validation_fraction: float = 0.1
     train_size: int | None = None
     seed: int = 0
+    batch_norm: bool = False
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         # Lists from JSON or widgets become tuples, so the value stays hashable.
@@ -183,6 +195,9 @@ class TrainingConfig:
         if self.train_size is not None:
             _check_int("Training-set size", self.train_size, MIN_TRAIN_SIZE, MAX_TRAIN_SIZE)
         _check_int("Seed", self.seed, 0, MAX_SEED)
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"Batch normalisation must be true or false; got {self.batch_norm!r}.")
+        _check_choice("Learning-rate schedule", self.schedule, SCHEDULES)
         # Whole floats (e.g. 0 from a JSON file) are stored as floats for equality.
         object.__setattr__(self, "dropout", float(self.dropout))
         object.__setattr__(self, "learning_rate", float(self.learning_rate))
@@ -293,6 +308,10 @@ class TrainingConfig:
         text += f", {self.epochs} ep"
         if self.dropout:
             text += f", dropout {self.dropout:g}"
+        if self.batch_norm:
+            text += ", batch norm"
+        if self.schedule != "constant":
+            text += f", {self.schedule.replace('_', '-')} schedule"
         if self.train_size is not None:
             text += f", {self.train_size:,} images"
         return text
@@ -324,6 +343,15 @@ def _parse_optional_int(text: str) -> int | None:
     return None if text.strip().lower() in {"", "all", "none"} else int(text)
 
 
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"Write 1 or 0 (true or false); got {text!r}.")
+
+
 _QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "architecture": str,
     "hidden_layers": format_sizes,
@@ -339,6 +367,8 @@ _QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "validation_fraction": lambda value: f"{value:g}",
     "train_size": lambda value: "all" if value is None else str(value),
     "seed": str,
+    "batch_norm": lambda value: "1" if value else "0",
+    "schedule": str,
 }
 _QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
     "architecture": str.strip,
@@ -355,6 +385,8 @@ _QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
     "validation_fraction": float,
     "train_size": _parse_optional_int,
     "seed": int,
+    "batch_norm": _parse_bool,
+    "schedule": str.strip,
 }
 
 # Measured on this project's 2-core CPU machine; see bench/README.md ("Training").
