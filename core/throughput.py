@@ -44,11 +44,13 @@ class Estimate:
         basis: One sentence saying what was measured, e.g. "measured: 41,000 images/s for
             this network in float32 on this machine".
         measured: False when nothing comparable was measured yet (an assumed rate).
+        precision: What the network would compute in: "float32" or "bfloat16".
     """
 
     seconds: float
     basis: str
     measured: bool
+    precision: str
 
 
 def network_key(config: TrainingConfig, precision: str) -> tuple:
@@ -161,4 +163,9 @@ def estimate(config: TrainingConfig, num_train: int, precision: str | None = Non
 
     precision = effective_precision(config, precision or training_precision())
     rate, basis, measured = images_per_second(config, precision)
-    return Estimate(seconds=config.epochs * num_train / rate, basis=basis, measured=measured)
+    return Estimate(
+        seconds=config.epochs * num_train / rate,
+        basis=basis,
+        measured=measured,
+        precision=precision,
+    )
