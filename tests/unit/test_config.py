@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.config import OPTIMIZERS, PRESETS, TrainingConfig
+from core.config import OPTIMIZERS, PRESET_NOTES, PRESETS, TrainingConfig
 
 # field -> (valid values at the bounds, invalid values just beyond them)
 BOUNDS = {
@@ -131,7 +131,42 @@ def test_presets_match_the_issue():
     assert (article.batch_size, article.scaling, article.split) == (128, "raw", "article")
     assert article.validation_fraction == 0.0
     assert PRESETS["Convolutional"].architecture == "cnn"
-    assert set(PRESETS) == {"As in the article", "Recommended", "Quick look", "Convolutional"}
+    assert set(PRESETS) == {
+        "As in the article",
+        "Recommended",
+        "Quick look",
+        "Best dense",
+        "Convolutional",
+    }
+    assert PRESETS["Best dense"].architecture == "dense"  # no convolutions
+    assert set(PRESET_NOTES) == set(PRESETS)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_survives_a_share_link(name):
+    rebuilt, ignored = TrainingConfig.from_query_params(PRESETS[name].to_query_params())
+    assert rebuilt == PRESETS[name]
+    assert ignored == []
+
+
+def test_batch_norm_and_schedule_are_checked_and_shared():
+    config = TrainingConfig(batch_norm=True, schedule="one_cycle")
+    assert config.summary().endswith("batch norm, one-cycle schedule")
+    assert config.to_query_params()["batch_norm"] == "1"
+    rebuilt, ignored = TrainingConfig.from_query_params({"batch_norm": "maybe", "schedule": "x"})
+    assert (rebuilt.batch_norm, rebuilt.schedule) == (False, "constant")
+    assert ignored == ["batch_norm", "schedule"]
+    with pytest.raises(ValueError, match="Learning-rate schedule must be one of"):
+        TrainingConfig(schedule="step")
+    with pytest.raises(ValueError, match="Batch normalisation must be true or false"):
+        TrainingConfig(batch_norm="yes")
+    # Stored runs from before these fields existed still load, with the old behaviour.
+    old = {
+        key: value
+        for key, value in config.to_dict().items()
+        if key not in {"batch_norm", "schedule"}
+    }
+    assert TrainingConfig.from_dict(old).schedule == "constant"
 
 
 def test_optimizer_registry_builds_keras_optimizers():
