@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from core.config import TrainingConfig
+from core.throughput import ASSUMED_FLOPS_PER_SECOND
 
 DEFAULT_MAX_SWEEP_SIZE = 24
 # Achieved training throughput assumed before any run has been measured (FLOP/s).
-DEFAULT_FLOPS_PER_SECOND = 15e9
+DEFAULT_FLOPS_PER_SECOND = ASSUMED_FLOPS_PER_SECOND
 # Fixed cost of each run: building the model, the first step's tracing, the evaluation.
 SECONDS_PER_RUN_OVERHEAD = 2.0
 
@@ -144,16 +145,30 @@ def estimate_seconds(
 ) -> float:
     """Return the expected total training time of `configs`, run one after another.
 
+    Each configuration's speed is what this process measured for the same network and
+    precision, or for one of the same kind scaled by its work (`core.throughput`); only
+    when nothing comparable ran yet does `flops_per_second` decide.
+
     Args:
         configs: The sweep's configurations.
-        flops_per_second: Achieved training throughput (see `measured_flops_per_second`).
+        flops_per_second: Achieved training throughput (see `measured_flops_per_second`),
+            used for configurations nothing comparable was measured for.
         dataset_train_size: Images in the dataset's training file.
     """
+    from core import throughput
+    from core.precision import effective_precision, training_precision
     from core.training import training_flops_per_sample
 
+    setting = training_precision()
     total = 0.0
     for config in configs:
         samples = training_samples(config, dataset_train_size) * config.epochs
-        total += training_flops_per_sample(config) * samples / flops_per_second
+        rate, _, measured = throughput.images_per_second(
+            config, effective_precision(config, setting)
+        )
+        if measured:
+            total += samples / rate
+        else:
+            total += training_flops_per_sample(config) * samples / flops_per_second
         total += SECONDS_PER_RUN_OVERHEAD
     return total
