@@ -71,6 +71,12 @@ def _sgd(learning_rate: float):
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
 
 
+def _plain_sgd(learning_rate: float):
+    import keras
+
+    return keras.optimizers.SGD(learning_rate=learning_rate)
+
+
 def _rmsprop(learning_rate: float):
     import keras
 
@@ -95,6 +101,7 @@ class OptimizerSpec:
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "adam": OptimizerSpec("Adam", 0.001, _adam),
     "sgd": OptimizerSpec("SGD with momentum 0.9", 0.01, _sgd),
+    "plain_sgd": OptimizerSpec('SGD, plain (Keras\'s default "sgd")', 0.01, _plain_sgd),
     "rmsprop": OptimizerSpec("RMSprop", 0.001, _rmsprop),
 }
 
@@ -402,6 +409,17 @@ PRESETS: dict[str, TrainingConfig] = {
         split="article",
         validation_fraction=0.0,
     ),
+    "Article, plain SGD": TrainingConfig(
+        hidden_layers=(128,),
+        activation="relu",
+        optimizer="plain_sgd",
+        learning_rate=0.01,
+        batch_size=128,
+        epochs=20,
+        scaling="unit",
+        split="article",
+        validation_fraction=0.0,
+    ),
     "Recommended": TrainingConfig(
         hidden_layers=(256,),
         activation="relu",
@@ -453,6 +471,10 @@ PRESET_NOTES: dict[str, str] = {
         "the tutorial's network and settings (Adam, raw pixels 0-255, 45,000/15,000 split, "
         "20 epochs): 95.4-95.5% here against the article's 92.6%"
     ),
+    "Article, plain SGD": (
+        "the article's network with plain SGD (Keras's default learning rate 0.01) on pixels "
+        "scaled to 0-1: 92.9% with the article's own script, close to the article's 92.6%"
+    ),
     "Recommended": "784-256-10 on pixels scaled to 0-1, 5 epochs: 97.6-97.8% in about 9 s",
     "Quick look": "a 64-neuron network on 10,000 images for 2 epochs: about 90% in 3 s",
     "Best dense": (
@@ -465,6 +487,26 @@ PRESET_NOTES: dict[str, str] = {
         "one-cycle learning-rate schedule let it learn fast: 4 epochs"
     ),
 }
+
+
+# Why the article reports 92.6% and its preset reaches more here; shown where the number is.
+ARTICLE_GAP = (
+    "Measured on this project's machine with the article's own script "
+    "(`bench/tutorial_script.py`), 20 epochs each, tested on the same 15,000 images:\n\n"
+    "| optimizer | pixels | test accuracy |\n"
+    "|---|---|---:|\n"
+    "| Adam (the article's settings) | raw 0-255 | 95.27-95.47% (seeds 0, 1, 2) |\n"
+    "| RMSprop | raw 0-255 | 96.34% |\n"
+    "| plain SGD, learning rate 0.01 | raw 0-255 | 71.72% |\n"
+    "| plain SGD, learning rate 0.01 | scaled to 0-1 | **92.94%** |\n\n"
+    "No seed brought Adam down to 92.6%: the number depends on the **optimizer** and the "
+    "**input scaling**, not on the network. The article's figure is what plain SGD "
+    '(Keras\'s `"sgd"`, no momentum) gives on pixels scaled to 0-1: it takes small, even '
+    "steps and has not finished learning after 20 epochs. Adam adapts its step to each "
+    "weight, so it copes with raw pixels and learns faster; plain SGD on raw pixels takes "
+    "steps 255 times too large and does badly. The *Article, plain SGD* preset trains "
+    "that way; *Recommended* shows what scaling and Adam reach in 5 epochs (97.6%)."
+)
 
 
 def preset_help() -> str:

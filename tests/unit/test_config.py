@@ -18,7 +18,7 @@ BOUNDS = {
     "train_size": ([None, 100, 60_000], [99, 60_001]),
     "seed": ([0, 2**31 - 1], [-1, 2**31]),
     "activation": (["relu", "sigmoid", "tanh", "elu", "selu"], ["softmax", "ReLU", ""]),
-    "optimizer": (["adam", "sgd", "rmsprop"], ["adagrad", None]),
+    "optimizer": (["adam", "sgd", "plain_sgd", "rmsprop"], ["adagrad", None]),
     "architecture": (["dense", "cnn"], ["rnn"]),
     "scaling": (["unit", "raw"], ["standard"]),
     "split": (["official", "article"], ["random"]),
@@ -133,12 +133,15 @@ def test_presets_match_the_issue():
     assert PRESETS["Convolutional"].architecture == "cnn"
     assert set(PRESETS) == {
         "As in the article",
+        "Article, plain SGD",
         "Recommended",
         "Quick look",
         "Best dense",
         "Convolutional",
     }
     assert PRESETS["Best dense"].architecture == "dense"  # no convolutions
+    plain = PRESETS["Article, plain SGD"]
+    assert (plain.optimizer, plain.learning_rate, plain.scaling) == ("plain_sgd", 0.01, "unit")
     assert set(PRESET_NOTES) == set(PRESETS)
 
 
@@ -174,3 +177,5 @@ def test_optimizer_registry_builds_keras_optimizers():
     assert float(sgd.learning_rate) == pytest.approx(0.05)
     assert sgd.momentum == pytest.approx(0.9)
     assert type(OPTIMIZERS["rmsprop"].build(0.001)).__name__ == "RMSprop"
+    plain = OPTIMIZERS["plain_sgd"].build(0.01)
+    assert (type(plain).__name__, plain.momentum) == ("SGD", 0.0)
