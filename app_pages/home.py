@@ -39,7 +39,7 @@ st.caption(
     "The tutorial this app grows from trains a 784-128-10 network for 20 epochs and reports "
     "**92.6%** test accuracy. The *As in the article* preset on the Train page trains the "
     "same network the same way (Adam, raw pixels 0-255, its 45,000/15,000 split, batch 128) "
-    "and reaches **95.3-95.5%** here (measured over seeds), so the network is the same but "
+    "and reaches **95.3-95.5%** here (seeds 0 to 3, measured), so the network is the same but "
     "the number is not."
 )
 with st.expander("Why 95.4% here and 92.6% in the article?"):
