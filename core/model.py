@@ -32,6 +32,10 @@ POOL_SIZE = 2
 # Batch normalisation keeps 4 numbers per channel: scale and offset (learned), and the
 # moving mean and variance (tracked). Keras counts all four as parameters.
 BATCH_NORM_PARAMETERS_PER_CHANNEL = 4
+# Batch normalisation's moving mean and variance (used for predictions) follow the batches
+# with this momentum. Keras's default 0.99 needs several hundred steps to settle, so a short
+# or stopped training predicted almost at random (11% after 70 steps); 0.9 settles in tens.
+BATCH_NORM_MOMENTUM = 0.9
 # The one-cycle schedule warms up from this share of the learning rate over this share of
 # the steps, then decays along a cosine to zero.
 ONE_CYCLE_START_FRACTION = 0.1
@@ -156,9 +160,9 @@ def _network(config: TrainingConfig, num_classes: int, precision: str = FLOAT32)
                 dtype=front,
             )(features)
             if config.batch_norm:
-                features = layers.BatchNormalization(name=f"conv_norm_{block}", dtype=front)(
-                    features
-                )
+                features = layers.BatchNormalization(
+                    momentum=BATCH_NORM_MOMENTUM, name=f"conv_norm_{block}", dtype=front
+                )(features)
                 features = layers.Activation(
                     config.activation, name=f"conv_activation_{block}", dtype=front
                 )(features)
@@ -172,7 +176,9 @@ def _network(config: TrainingConfig, num_classes: int, precision: str = FLOAT32)
             name=f"hidden_{index}",
         )(features)
         if config.batch_norm:
-            features = layers.BatchNormalization(name=f"hidden_norm_{index}")(features)
+            features = layers.BatchNormalization(
+                momentum=BATCH_NORM_MOMENTUM, name=f"hidden_norm_{index}"
+            )(features)
             features = layers.Activation(config.activation, name=f"hidden_activation_{index}")(
                 features
             )
