@@ -95,3 +95,20 @@ def test_schedules_lower_the_learning_rate_to_zero_by_the_last_step():
     assert float(cycle(30)) == pytest.approx(0.01)
     assert float(cycle(15)) == pytest.approx(0.0055)
     assert float(cycle(100)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_short_batch_norm_training_already_predicts_well(mnist):
+    from core.training import train_model
+
+    # 63 steps: batch normalisation's moving statistics must have settled by then.
+    config = TrainingConfig(
+        architecture="cnn",
+        conv_filters=(8, 16),
+        hidden_layers=(32,),
+        batch_norm=True,
+        batch_size=32,
+        train_size=2_000,
+        epochs=1,
+        validation_fraction=0.0,
+    )
+    assert train_model(config, mnist).test_accuracy > 0.8
