@@ -87,9 +87,9 @@ def test_bfloat16_trained_model_predicts_the_same_after_save_and_load(mnist, tmp
         hidden_layers=(32,),
         batch_norm=True,
         schedule="one_cycle",
-        learning_rate=0.005,
-        train_size=1_000,
-        epochs=2,
+        batch_size=32,
+        train_size=2_000,
+        epochs=1,
         validation_fraction=0.0,
     )
     result = train_model(config, mnist)
