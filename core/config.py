@@ -476,7 +476,10 @@ PRESET_NOTES: dict[str, str] = {
         "scaled to 0-1: 92.94% (seed 0, the app and the article's own script alike), "
         "close to the article's 92.6%"
     ),
-    "Recommended": "784-256-10 on pixels scaled to 0-1, 5 epochs: 97.6-97.8% in about 9 s",
+    "Recommended": (
+        "784-256-10 on pixels scaled to 0-1, 5 epochs: 97.6-97.8%, trained in 5-9 s on the "
+        "project's idle 2-core machine"
+    ),
     "Quick look": "a 64-neuron network on 10,000 images for 2 epochs: about 90% in 3 s",
     "Best dense": (
         "how far a plain network goes: two layers of 512, dropout 0.3 against "
@@ -485,7 +488,8 @@ PRESET_NOTES: dict[str, str] = {
     ),
     "Convolutional": (
         "3x3 filters find strokes before the dense layer; batch normalisation and a "
-        "one-cycle learning-rate schedule let it learn fast: 4 epochs"
+        "one-cycle learning-rate schedule let it learn fast: 99.30-99.32% after 4 epochs "
+        "(seeds 0 and 1)"
     ),
 }
 
