@@ -75,8 +75,15 @@ _by_kind: dict[tuple, Measurement] = {}
 
 
 def _describe(config: TrainingConfig) -> str:
-    network = config.summary().split(",")[0].rsplit(" ", 1)[0]
-    return f"{network}, batch {config.batch_size}"
+    """The network and batch size, e.g. "784-128-10, batch 128" or "conv 16-32, dense 128-10"."""
+    dense = "-".join(str(size) for size in (*config.hidden_layers, 10))
+    if config.architecture == "cnn":
+        convs = "-".join(str(size) for size in config.conv_filters)
+        network = f"conv {convs}, dense {dense}"
+    else:
+        network = f"784-{dense}"
+    norm = " with batch norm" if config.batch_norm else ""
+    return f"{network}{norm}, batch {config.batch_size}"
 
 
 def record(config: TrainingConfig, precision: str, images_per_second: float) -> None:

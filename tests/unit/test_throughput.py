@@ -42,6 +42,10 @@ def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
     # A dense measurement says nothing about convolutions, nor float32 about bfloat16.
     assert not throughput.estimate(CNN, 50_000, precision="float32").measured
     throughput.record(CNN, "float32", 2_000.0)
+    other_cnn = TrainingConfig(architecture="cnn", conv_filters=(16, 32), epochs=1)
+    assert throughput.estimate(other_cnn, 1_000, precision="float32").basis.startswith(
+        "scaled from 2,000 images/s measured for conv 8-16, dense 32-10, batch 128"
+    )
     assert not throughput.estimate(CNN, 50_000, precision="bfloat16").measured
     assert throughput.estimate(CNN, 50_000, precision="bfloat16").precision == "bfloat16"
 
