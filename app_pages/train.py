@@ -22,11 +22,13 @@ from core.config import (
     OPTIMIZERS,
     PRESETS,
     SCALINGS,
+    SCHEDULES,
     SPLITS,
     TrainingConfig,
     format_sizes,
     learning_rate_for,
     parse_sizes,
+    preset_help,
 )
 from core.figures.training import training_curves
 from core.model import count_parameters
@@ -52,6 +54,8 @@ KEY_VALIDATION = "train_validation_fraction"
 KEY_SUBSET = "train_use_subset"
 KEY_TRAIN_SIZE = "train_train_size"
 KEY_SEED = "train_seed"
+KEY_BATCH_NORM = "train_batch_norm"
+KEY_SCHEDULE = "train_schedule"
 KEY_START = "train_start"
 KEY_STOP = "train_stop"
 # Session keys of this page (not widgets).
@@ -82,6 +86,8 @@ def widget_values(config: TrainingConfig) -> dict:
         KEY_SUBSET: config.train_size is not None,
         KEY_TRAIN_SIZE: config.train_size or 10_000,
         KEY_SEED: config.seed,
+        KEY_BATCH_NORM: config.batch_norm,
+        KEY_SCHEDULE: config.schedule,
     }
 
 
@@ -145,6 +151,8 @@ def values_from_state() -> dict:
         "validation_fraction": float(state[KEY_VALIDATION]),
         "train_size": int(state[KEY_TRAIN_SIZE]) if state[KEY_SUBSET] else None,
         "seed": int(state[KEY_SEED]),
+        "batch_norm": bool(state.get(KEY_BATCH_NORM, False)),
+        "schedule": state.get(KEY_SCHEDULE, "constant"),
     }
 
 
@@ -180,6 +188,12 @@ def architecture_ui() -> None:
     )
     st.selectbox("Activation", list(ACTIVATIONS), format_func=ACTIVATIONS.get, key=KEY_ACTIVATION)
     st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, key=KEY_DROPOUT)
+    st.checkbox(
+        "Batch normalisation",
+        key=KEY_BATCH_NORM,
+        help="Rescales each layer's sums over the batch before the activation, so deeper "
+        "networks learn fast with a larger learning rate.",
+    )
 
 
 def propose_learning_rate() -> None:
@@ -212,6 +226,14 @@ def optimisation_ui() -> None:
         format="%.6f",
         key=KEY_LEARNING_RATE,
         on_change=remember_typed_learning_rate,
+    )
+    st.selectbox(
+        "Learning-rate schedule",
+        list(SCHEDULES),
+        format_func=SCHEDULES.get,
+        key=KEY_SCHEDULE,
+        help="Large steps early, small careful steps at the end usually reach a better "
+        "accuracy in the same epochs.",
     )
     st.number_input("Batch size", 1, MAX_BATCH_SIZE, step=32, key=KEY_BATCH)
     st.number_input("Epochs", 1, MAX_EPOCHS, step=1, key=KEY_EPOCHS)
@@ -258,6 +280,18 @@ def summary_table(config_json: str, num_classes: int):
     from core.model import build_model, model_summary_table
 
     return model_summary_table(build_model(TrainingConfig.from_json(config_json), num_classes))
+
+
+def training_estimate_text(config: TrainingConfig, dataset) -> str:
+    """The expected training time on this machine, its precision, and what both rest on."""
+    from core.sweeps import training_samples
+    from core.throughput import estimate
+
+    expected = estimate(config, training_samples(config, len(dataset.train_images)))
+    return (
+        f"Expected training time: about {_duration(expected.seconds)} in "
+        f"{expected.precision} ({expected.basis})."
+    )
 
 
 # --- Jobs ---------------------------------------------------------------------------------
@@ -323,7 +357,7 @@ def result_view(job) -> None:
         st.warning(f"The run could not be saved: {ui.plain(job.result['save_error'], 300)}")
     if result.stopped:
         st.warning(
-            f"Stopped after {result.epochs_trained:.1f} of {result.config.epochs} epochs; "
+            f"Stopped after {result.stopped_after} (of {result.config.epochs} epochs); "
             "the partly trained model was kept and evaluated."
         )
     else:
@@ -337,7 +371,8 @@ def result_view(job) -> None:
         st.markdown(f"**Against your previous run:** {note}.")
     st.caption(
         f"Tested on {result.num_test:,} images the network never saw "
-        f"(trained on {result.num_train:,}, validated on {result.num_val:,}). "
+        f"(trained on {result.num_train:,}, validated on {result.num_val:,}; "
+        f"computed in {result.precision}). "
         + (f"Saved as run `{run_id}`. " if run_id else "")
         + "It is now your current model for the Evaluate and Draw pages."
     )
@@ -409,9 +444,7 @@ st.selectbox(
     [*PRESETS, CUSTOM],
     key=KEY_PRESET,
     on_change=apply_preset,
-    help="'As in the article' reproduces the tutorial; 'Recommended' reaches about 97.6% in "
-    "about 10 seconds; 'Quick look' about 90% in 3 seconds; 'Convolutional' goes beyond 99% "
-    "but trains for a few minutes.",
+    help=preset_help(),
 )
 architecture_column, optimisation_column, data_column = st.columns(3)
 with architecture_column:
@@ -443,6 +476,7 @@ st.query_params.from_dict(config.to_query_params())
 dataset = ui.current_dataset()
 parameters = count_parameters(config, dataset.num_classes)
 st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+st.caption(training_estimate_text(config, dataset))
 with st.expander("Model summary: layers and parameters"):
     st.caption(
         "A dense layer has one weight per input per neuron plus one bias per neuron: the "

@@ -1,42 +1,68 @@
-"""Benchmark the app's training path against a bare `model.fit` with Keras defaults.
+"""Benchmark training: the app against the tutorial's own script, Stop, and every preset.
 
-Trains the tutorial configuration ("As in the article": 784-128-10, raw pixels, batch 128,
-45,000/15,000 split) alternately with
+Prints, in one run on this machine:
 
-* bare: `build_model(config)` (Keras defaults: one batch per call into TensorFlow) and
-  `model.fit(verbose=0)`;
-* app: `core.training.train_model` with a progress listener attached, as the Train page runs it;
-
-and prints the time ratio, progress updates per second, the test accuracy of both, the
-achieved GFLOP/s against a large float32 matrix multiply measured in the same run, and how
-long Stop takes to end a running training.
+1. the machine: CPU, its bfloat16 flags, the precision "auto" chooses, load average, and a
+   2048x2048 float32 matrix multiply as the practical peak;
+2. the peer: the article's own script (`bench/tutorial_script.py`: Sequential Dense 128 +
+   Dense 10, adam, categorical cross-entropy on one-hot labels, raw float32 pixels,
+   45,000/15,000, batch 128, 20 epochs) and the app's `core.training.train_model` on the
+   "As in the article" preset, alternately, same seed: time ratio (target <= 0.5),
+   progress updates per second (target >= 2) and both test accuracies;
+3. Stop: how long from setting the stop event to `fit` returning and to the result, and
+   whether the result says exactly where it stopped;
+4. every preset over several seeds (best, spread, mean time), in float32 and, for networks
+   with a convolutional front, in bfloat16 too, side by side.
 
 Usage:
-    .venv/bin/python bench/bench_training.py [--epochs 20] [--rounds 2]
+    .venv/bin/python bench/bench_training.py            # everything, 3 seeds (long)
+    .venv/bin/python bench/bench_training.py --quick    # a smoke run of every part
+    .venv/bin/python bench/bench_training.py --only peer stop
+    .venv/bin/python bench/bench_training.py --only presets --presets Convolutional
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tutorial_script import article_data, train_as_in_the_article  # noqa: E402
 
 from core.config import PRESETS, TrainingConfig  # noqa: E402
-from core.data import load_default_dataset, make_splits  # noqa: E402
-from core.model import build_model  # noqa: E402
-from core.training import (  # noqa: E402
-    choose_steps_per_execution,
-    train_model,
-    training_flops_per_sample,
+from core.data import load_default_dataset  # noqa: E402
+from core.precision import (  # noqa: E402
+    BFLOAT16,
+    BFLOAT16_FLAGS,
+    FLOAT32,
+    cpu_flags,
+    training_precision,
 )
+from core.training import train_model, training_flops_per_sample  # noqa: E402
 
 MATMUL_SIZE = 2048
 MATMUL_REPEATS = 10
+ARTICLE = "As in the article"
+PARTS = ("peer", "stop", "presets")
+
+
+def load_average() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return "unknown CPU"
 
 
 def matmul_gflops() -> float:
@@ -53,104 +79,167 @@ def matmul_gflops() -> float:
     return 2 * MATMUL_SIZE**3 * MATMUL_REPEATS / seconds / 1e9
 
 
-def bare_fit(config: TrainingConfig, dataset) -> tuple[float, float]:
-    """Train with a plain model.fit; return (fit seconds, test accuracy)."""
-    splits = make_splits(dataset, split=config.split, validation_fraction=0.0, seed=config.seed)
-    model = build_model(config)
-    started = time.perf_counter()
-    model.fit(
-        splits.x_train,
-        splits.y_train,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        verbose=0,
+def with_precision(precision: str):
+    """Context: force the precision setting for the trainings inside it."""
+
+    class Forced:
+        def __enter__(self):
+            self.before = os.environ.get("MNIST_STUDIO_PRECISION")
+            os.environ["MNIST_STUDIO_PRECISION"] = precision
+
+        def __exit__(self, *exc):
+            if self.before is None:
+                os.environ.pop("MNIST_STUDIO_PRECISION", None)
+            else:
+                os.environ["MNIST_STUDIO_PRECISION"] = self.before
+
+    return Forced()
+
+
+def machine_section() -> None:
+    flags = cpu_flags()
+    print("== Machine")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores")
+    present = sorted(BFLOAT16_FLAGS & flags)
+    print(f"bfloat16 flags ({', '.join(sorted(BFLOAT16_FLAGS))}): {', '.join(present) or 'none'}")
+    print(f"precision 'auto' chooses here: {training_precision()}")
+    print(f"load average at start: {load_average()}")
+    print(f"matmul {MATMUL_SIZE}x{MATMUL_SIZE} float32: {matmul_gflops():.1f} GFLOP/s")
+    print()
+
+
+def peer_section(dataset, epochs: int, rounds: int) -> None:
+    import keras
+
+    config = replace(PRESETS[ARTICLE], epochs=epochs)
+    print(f"== Peer: the article's script against the app ({config.summary()})")
+    print(f"load average: {load_average()}")
+    data = article_data(seed=config.seed)
+    # Untimed warm-up of both, so neither pays for TensorFlow's start-up.
+    keras.utils.set_random_seed(0)
+    train_as_in_the_article(*(part[:2_000] for part in data), epochs=1)
+    train_model(replace(config, epochs=1, train_size=2_000), dataset)
+    bare_times, app_times, rates, bare_accuracies, app_accuracies = [], [], [], [], []
+    for round_number in range(1, rounds + 1):
+        keras.utils.set_random_seed(config.seed)
+        seconds, accuracy = train_as_in_the_article(*data, epochs=epochs)
+        bare_times.append(seconds)
+        bare_accuracies.append(accuracy)
+        events = []
+        result = train_model(config, dataset, on_progress=events.append)
+        live = [event for event in events if event["kind"] in {"batch", "epoch"}]
+        app_times.append(result.seconds)
+        app_accuracies.append(result.test_accuracy)
+        rates.append(len(live) / result.seconds)
+        print(
+            f"round {round_number}: article script {seconds:.1f} s ({accuracy:.2%}), "
+            f"app {result.seconds:.1f} s ({result.test_accuracy:.2%}), "
+            f"ratio {result.seconds / seconds:.2f}, {rates[-1]:.1f} updates/s "
+            f"[load {load_average()}]"
+        )
+    flops = training_flops_per_sample(config) * 45_000 * epochs
+    bare, app = statistics.median(bare_times), statistics.median(app_times)
+    print(f"median article script: {bare:.1f} s ({flops / bare / 1e9:.1f} GFLOP/s)")
+    print(f"median app:            {app:.1f} s ({flops / app / 1e9:.1f} GFLOP/s)")
+    print(f"time ratio app / script: {app / bare:.2f} (target <= 0.5)")
+    print(f"progress updates per second: {statistics.median(rates):.1f} (target >= 2)")
+    print(
+        f"test accuracy script / app: {statistics.mean(bare_accuracies):.2%} / "
+        f"{statistics.mean(app_accuracies):.2%}"
     )
-    seconds = time.perf_counter() - started
-    _, accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)
-    return seconds, float(accuracy)
+    print()
 
 
-def app_fit(config: TrainingConfig, dataset) -> tuple[float, float, float]:
-    """Train with train_model; return (fit seconds, test accuracy, progress events/s)."""
-    events = []
-    result = train_model(config, dataset, on_progress=events.append)
-    live = [event for event in events if event["kind"] in {"batch", "epoch"}]
-    return result.seconds, result.test_accuracy, len(live) / result.seconds
+def stop_section(dataset, after_seconds: float) -> None:
+    print("== Stop")
+    for name in (ARTICLE, "Convolutional"):
+        config = replace(PRESETS[name], epochs=50)
+        stop_event = threading.Event()
+        marks: dict[str, float] = {}
+        asked: dict = {}
+
+        def press_stop(marks=marks, stop_event=stop_event) -> None:
+            marks["set"] = time.perf_counter()
+            stop_event.set()
+
+        timer: list[threading.Timer] = []
+
+        def on_progress(event, marks=marks, asked=asked, timer=timer) -> None:
+            if event["kind"] == "batch" and not timer:
+                timer.append(threading.Timer(after_seconds, press_stop))
+                timer[0].start()
+            if event["kind"] == "batch" and "set" not in marks:
+                asked.update(event)
+            if event["kind"] == "evaluating":
+                marks["fit_returned"] = time.perf_counter()
+
+        result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+        done = time.perf_counter()
+        print(
+            f"{name}: stop set -> fit returned "
+            f"{(marks['fit_returned'] - marks['set']) * 1000:.0f} ms,"
+            f" -> result (test images evaluated) {(done - marks['set']) * 1000:.0f} ms; "
+            f"stopped after {result.stopped_after} (last progress before the press: epoch "
+            f"{asked.get('epoch')}, batch {asked.get('batch')}) [load {load_average()}]"
+        )
+    print()
 
 
-def stop_latency(config: TrainingConfig, dataset, after: float = 3.0) -> float:
-    """Seconds from setting the stop event to train_model's fit returning."""
-    stop_event = threading.Event()
-    stopped_at = []
+def run_preset(config: TrainingConfig, dataset, precision: str):
+    with with_precision(precision):
+        return train_model(config, dataset)
 
-    def press_stop() -> None:
-        stopped_at.append(time.perf_counter())
-        stop_event.set()
 
-    timer = None
-
-    def on_progress(event) -> None:
-        nonlocal timer
-        if event["kind"] == "batch" and timer is None:
-            timer = threading.Timer(after, press_stop)
-            timer.start()
-        if event["kind"] == "evaluating":
-            stopped_at.append(time.perf_counter())
-
-    train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
-    return stopped_at[1] - stopped_at[0]
+def presets_section(dataset, names: list[str], seeds: int, quick: bool) -> None:
+    plural = "s" if seeds > 1 else ""
+    print(f"== Presets ({seeds} seed{plural} each; training seconds without the test)")
+    header = (
+        f"{'preset':<20} {'precision':<9} {'best':>7} {'spread':>13} {'mean s':>7} {'img/s':>8}"
+    )
+    print(header)
+    for name in names:
+        base = PRESETS[name]
+        if quick:
+            base = replace(base, epochs=1, train_size=min(base.train_size or 5_000, 5_000))
+        precisions = [FLOAT32, BFLOAT16] if base.architecture == "cnn" else [FLOAT32]
+        for precision in precisions:
+            results = [
+                run_preset(replace(base, seed=seed), dataset, precision) for seed in range(seeds)
+            ]
+            accuracies = [result.test_accuracy for result in results]
+            seconds = statistics.mean(result.seconds for result in results)
+            speed = statistics.mean(result.samples_per_second for result in results)
+            spread = f"{min(accuracies):.2%}-{max(accuracies):.2%}"
+            print(
+                f"{name:<20} {results[0].precision:<9} {max(accuracies):>7.2%} {spread:>13} "
+                f"{seconds:>7.1f} {speed:>8,.0f}  [load {load_average()}]",
+                flush=True,
+            )
+        if base.architecture != "cnn":
+            print(f"{'':<20} {'bfloat16':<9} (dense network: float32 by design, not run)")
+    print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="tiny runs: check that it works")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--presets", nargs="+", choices=list(PRESETS), default=list(PRESETS))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="peer rounds")
     args = parser.parse_args()
+    epochs = 2 if args.quick else 20
+    seeds = 1 if args.quick else args.seeds
+    rounds = 1 if args.quick else args.rounds
 
     dataset = load_default_dataset()
-    config = TrainingConfig(**{**PRESETS["As in the article"].to_dict(), "epochs": args.epochs})
-    num_train = 45_000
-    print(f"configuration: {config.summary()}, batch {config.batch_size}, raw pixels")
-    print(f"steps_per_execution chosen by the app: {choose_steps_per_execution(config, num_train)}")
-
-    # One untimed run of each first, so neither pays for TensorFlow's start-up.
-    warm = TrainingConfig(**{**config.to_dict(), "epochs": 1, "train_size": 2_000})
-    bare_fit(warm, dataset)
-    app_fit(warm, dataset)
-
-    peaks, bare_times, app_times, bare_accuracies, app_accuracies, rates = [], [], [], [], [], []
-    for round_number in range(1, args.rounds + 1):
-        peaks.append(matmul_gflops())
-        seconds, accuracy = bare_fit(config, dataset)
-        bare_times.append(seconds)
-        bare_accuracies.append(accuracy)
-        seconds, accuracy, rate = app_fit(config, dataset)
-        app_times.append(seconds)
-        app_accuracies.append(accuracy)
-        rates.append(rate)
-        print(
-            f"round {round_number}: bare {bare_times[-1]:.1f} s ({bare_accuracies[-1]:.2%}), "
-            f"app {app_times[-1]:.1f} s ({app_accuracies[-1]:.2%}), "
-            f"ratio {app_times[-1] / bare_times[-1]:.2f}, {rate:.1f} updates/s, "
-            f"matmul {peaks[-1]:.1f} GFLOP/s"
-        )
-
-    flops = training_flops_per_sample(config) * num_train * config.epochs
-    bare_time, app_time = statistics.median(bare_times), statistics.median(app_times)
-    peak = statistics.median(peaks)
-    print()
-    print(f"median bare model.fit:      {bare_time:.1f} s, {flops / bare_time / 1e9:.1f} GFLOP/s")
-    print(f"median app train_model:     {app_time:.1f} s, {flops / app_time / 1e9:.1f} GFLOP/s")
-    print(f"time ratio app / bare:      {app_time / bare_time:.2f} (target <= 0.8)")
-    print(f"progress updates per second: {statistics.median(rates):.1f} (target >= 2)")
-    print(
-        f"test accuracy bare / app:   {statistics.mean(bare_accuracies):.2%} / "
-        f"{statistics.mean(app_accuracies):.2%}"
-    )
-    print(f"matmul {MATMUL_SIZE}x{MATMUL_SIZE} float32: {peak:.1f} GFLOP/s")
-    print(f"app training reaches {flops / app_time / 1e9 / peak:.0%} of the matmul rate")
-    latency = stop_latency(TrainingConfig(**{**config.to_dict(), "epochs": 50}), dataset)
-    print(f"stop latency (event set -> fit returned): {latency * 1000:.0f} ms")
+    machine_section()
+    if "peer" in args.only:
+        peer_section(dataset, epochs, rounds)
+    if "stop" in args.only:
+        stop_section(dataset, after_seconds=1.0 if args.quick else 3.0)
+    if "presets" in args.only:
+        presets_section(dataset, args.presets, seeds, args.quick)
 
 
 if __name__ == "__main__":

@@ -258,3 +258,17 @@ def limits() -> Limits:
         if number > 0 and math.isfinite(number):
             overrides[name] = number
     return replace(base, **overrides)
+
+
+PRECISION_CHOICES = ("auto", "float32", "bfloat16")
+
+
+def precision() -> str:
+    """Return the ``precision`` setting: "auto" (default), "float32" or "bfloat16".
+
+    "auto" trains the convolutional front in bfloat16 where the CPU has native bfloat16
+    support and in float32 elsewhere (see `core.precision`); the other two force a choice.
+    An unknown value counts as "auto".
+    """
+    value = (get_setting("precision", "auto") or "auto").lower()
+    return value if value in PRECISION_CHOICES else "auto"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.config import TrainingConfig
 from core.settings import DEFAULT_MAX_SWEEP_SIZE
-from core.training import ASSUMED_FLOPS_PER_SECOND
+from core.throughput import ASSUMED_FLOPS_PER_SECOND
 
 # Achieved training throughput assumed before any run has been measured (FLOP/s).
 DEFAULT_FLOPS_PER_SECOND = ASSUMED_FLOPS_PER_SECOND
@@ -147,16 +147,30 @@ def estimate_seconds(
 ) -> float:
     """Return the expected total training time of `configs`, run one after another.
 
+    Each configuration's speed is what this process measured for the same network and
+    precision, or for one of the same kind scaled by its work (`core.throughput`); only
+    when nothing comparable ran yet does `flops_per_second` decide.
+
     Args:
         configs: The sweep's configurations.
-        flops_per_second: Achieved training throughput (see `measured_flops_per_second`).
+        flops_per_second: Achieved training throughput (see `measured_flops_per_second`),
+            used for configurations nothing comparable was measured for.
         dataset_train_size: Images in the dataset's training file.
     """
+    from core import throughput
+    from core.precision import effective_precision, training_precision
     from core.training import training_flops_per_sample
 
+    setting = training_precision()
     total = 0.0
     for config in configs:
         samples = training_samples(config, dataset_train_size) * config.epochs
-        total += training_flops_per_sample(config) * samples / flops_per_second
+        rate, _, measured = throughput.images_per_second(
+            config, effective_precision(config, setting)
+        )
+        if measured:
+            total += samples / rate
+        else:
+            total += training_flops_per_sample(config) * samples / flops_per_second
         total += SECONDS_PER_RUN_OVERHEAD
     return total

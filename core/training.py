@@ -9,10 +9,13 @@ job, the tests and the benchmark:
 4. evaluate it on the held-out test images (loss, accuracy, confusion matrix).
 
 Speed without changing the maths: several batches run per call into TensorFlow
-(`steps_per_execution`, chosen so one call takes about a tenth of a second), and the
-images stay `uint8` until the model's first layer. The gradient steps, their order and the
-seeded shuffling are the same as a plain `model.fit`, also when several trainings run at
-once in different threads (`core.model.SEEDING`).
+(`steps_per_execution`, chosen from this machine's measured speed so one call takes about a
+tenth of a second, which also bounds how long Stop takes), the images stay `uint8` until the
+model's first layer, and the convolutional front computes in bfloat16 on CPUs that have it
+(`core.precision`). Each run measures its images per second once its first chunks have run
+and records it (`core.throughput`), so time estimates come from this machine. The gradient
+steps, their order and the seeded shuffling are the same as a plain `model.fit`, also when
+several trainings run at once in different threads (`core.model.SEEDING`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core import throughput
 from core.config import TrainingConfig
 from core.model import SEEDING, count_parameters
+from core.precision import effective_precision, training_precision
 
 if TYPE_CHECKING:
     from core.data import Dataset
@@ -40,9 +45,11 @@ PROGRESS_EVENTS_PER_SECOND = 4.0
 # One call into TensorFlow should take about this long, so Stop acts well under a second.
 TARGET_SECONDS_PER_EXECUTION = 0.1
 MAX_STEPS_PER_EXECUTION = 64
-# A conservative estimate of this kind of machine's training throughput, used only to pick
-# steps_per_execution; see bench/README.md for measured figures.
-ASSUMED_FLOPS_PER_SECOND = 15e9
+# Training throughput assumed before this machine has measured any (see core.throughput).
+ASSUMED_FLOPS_PER_SECOND = throughput.ASSUMED_FLOPS_PER_SECOND
+# Images per second are measured over the chunks after the first (which includes tracing)
+# once this many seconds have passed.
+MEASURE_AFTER_SECONDS = 0.5
 # Fixed cost of one gradient step on top of its arithmetic (dispatch, optimizer update).
 ASSUMED_STEP_OVERHEAD_SECONDS = 0.001
 PREDICT_BATCH_SIZE = 1024
@@ -86,6 +93,11 @@ class TrainingResult:
         evaluate_seconds: Seconds spent predicting the test images.
         parameters: Number of parameters of the model.
         num_train, num_val, num_test: Sizes of the three splits.
+        precision: What the run computed in: "bfloat16" (its convolutional front) or
+            "float32".
+        epochs_completed: Whole epochs done.
+        batches_into_epoch: Batches done of the epoch after those (0 unless stopped).
+        batches_per_epoch: Batches in one epoch.
     """
 
     model: Any
@@ -103,6 +115,21 @@ class TrainingResult:
     num_train: int
     num_val: int
     num_test: int
+    precision: str = "float32"
+    epochs_completed: int = 0
+    batches_into_epoch: int = 0
+    batches_per_epoch: int = 0
+
+    @property
+    def stopped_after(self) -> str:
+        """Where training ended, exactly, e.g. "5 epochs and 120 of 352 batches of epoch 6"."""
+        text = f"{self.epochs_completed} epoch{'s' if self.epochs_completed != 1 else ''}"
+        if self.batches_into_epoch:
+            text += (
+                f" and {self.batches_into_epoch:,} of {self.batches_per_epoch:,} batches "
+                f"of epoch {self.epochs_completed + 1}"
+            )
+        return text
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -116,6 +143,7 @@ class TrainingResult:
             "train_seconds": self.seconds,
             "predict_seconds": self.evaluate_seconds,
             "samples_per_second": self.samples_per_second,
+            "precision": self.precision,
         }
 
 
@@ -149,7 +177,10 @@ def training_flops_per_sample(config: TrainingConfig, num_classes: int = 10) -> 
 
 
 def choose_steps_per_execution(
-    config: TrainingConfig, num_train: int, num_classes: int = 10
+    config: TrainingConfig,
+    num_train: int,
+    num_classes: int = 10,
+    images_per_second: float | None = None,
 ) -> int:
     """Pick how many batches run per call into TensorFlow.
 
@@ -160,12 +191,17 @@ def choose_steps_per_execution(
         config: The training configuration.
         num_train: Number of training images.
         num_classes: Number of output classes.
+        images_per_second: This machine's measured training speed for the network (see
+            `core.throughput`); None assumes `ASSUMED_FLOPS_PER_SECOND`.
 
     Returns:
         A step count between 1 and `MAX_STEPS_PER_EXECUTION`, at most the batches per epoch.
     """
-    step_seconds = training_flops_per_sample(config, num_classes) * config.batch_size
-    step_seconds = step_seconds / ASSUMED_FLOPS_PER_SECOND + ASSUMED_STEP_OVERHEAD_SECONDS
+    if images_per_second:
+        step_seconds = config.batch_size / images_per_second
+    else:
+        step_seconds = training_flops_per_sample(config, num_classes) * config.batch_size
+        step_seconds = step_seconds / ASSUMED_FLOPS_PER_SECOND + ASSUMED_STEP_OVERHEAD_SECONDS
     steps = int(TARGET_SECONDS_PER_EXECUTION / max(step_seconds, 1e-9))
     batches = math.ceil(num_train / config.batch_size)
     return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
@@ -214,10 +250,14 @@ def _progress_callback(
     on_progress: ProgressFunction | None,
     stop_event: threading.Event | None,
     on_train_begin: Callable[[], None] | None = None,
+    on_measured: Callable[[float], None] | None = None,
 ):
     """Return a Keras callback that reports progress, validates and watches Stop.
 
-    `on_train_begin` is called once `fit` has set up its data, before the first batch.
+    `on_train_begin` is called once `fit` has set up its data, before the first batch;
+    `on_measured(images_per_second)` once the speed after the first chunk is known.
+    Stop is checked after every chunk of batches (after its progress event, so a stop
+    asked for while handling that event lands exactly there) and at each epoch's end.
     """
     import keras
 
@@ -238,6 +278,10 @@ def _progress_callback(
             self.events = 0
             self.latest: dict[str, Any] = {}
             self.validation_seconds = 0.0
+            # (time, samples, validation seconds) at the end of the first chunk, which
+            # includes TensorFlow's tracing; speed is measured from there on.
+            self.mark: tuple[float, int, float] | None = None
+            self.measured_images_per_second: float | None = None
 
         # Helpers ---------------------------------------------------------------------
 
@@ -252,11 +296,38 @@ def _progress_callback(
         def epochs_trained(self) -> float:
             return self.epoch + self.batch / batches
 
+        def samples_done(self) -> int:
+            return self.epoch * num_train + min(self.batch * batch_size, num_train)
+
+        def steady_images_per_second(self) -> float | None:
+            """Images per second since the first chunk (tracing and validation left out)."""
+            if self.mark is None:
+                return None
+            marked_at, marked_samples, marked_validation = self.mark
+            seconds = time.perf_counter() - marked_at
+            seconds -= self.validation_seconds - marked_validation
+            samples = self.samples_done() - marked_samples
+            return samples / seconds if samples > 0 and seconds > 0 else None
+
+        def _measure(self) -> None:
+            if self.mark is None:
+                self.mark = (time.perf_counter(), self.samples_done(), self.validation_seconds)
+                return
+            if self.measured_images_per_second is not None:
+                return
+            if time.perf_counter() - self.mark[0] < MEASURE_AFTER_SECONDS:
+                return
+            rate = self.steady_images_per_second()
+            if rate is not None:
+                self.measured_images_per_second = rate
+                if on_measured is not None:
+                    on_measured(rate)
+
         def _emit(self, kind: str, **values: Any) -> None:
             elapsed = time.perf_counter() - self.start
             steps = self.steps_done()
             # Samples seen so far: whole epochs plus this epoch's batches (last may be short).
-            samples = self.epoch * num_train + min(self.batch * batch_size, num_train)
+            samples = self.samples_done()
             fraction = min(1.0, steps / (epochs * batches))
             train_seconds = max(elapsed - self.validation_seconds, 1e-9)
             per_step = train_seconds / steps if steps else None
@@ -276,6 +347,7 @@ def _progress_callback(
                 "fraction": fraction,
                 "epochs_trained": self.epochs_trained(),
                 "samples_per_second": samples / train_seconds if steps else None,
+                "measured_images_per_second": self.measured_images_per_second,
                 "elapsed": elapsed,
                 "eta": eta,
             }
@@ -306,7 +378,7 @@ def _progress_callback(
         def on_train_batch_end(self, batch, logs=None) -> None:
             # With steps_per_execution, `batch` is the last batch of the chunk (0-based).
             self.batch = min(batch + 1, batches)
-            self._check_stop()
+            self._measure()
             now = time.perf_counter()
             if now - self.last_event >= 1.0 / PROGRESS_EVENTS_PER_SECOND:
                 logs = logs or {}
@@ -318,6 +390,7 @@ def _progress_callback(
                     val_loss=self.latest.get("val_loss"),
                     val_accuracy=self.latest.get("val_accuracy"),
                 )
+            self._check_stop()
 
         def on_epoch_end(self, epoch, logs=None) -> None:
             if self.stopped and self.batch < batches:
@@ -373,8 +446,10 @@ def train_model(
             averages over the epoch so far), `val_loss`, `val_accuracy` (epoch events),
             `samples_per_second`, `elapsed`, `eta` (seconds), `epochs_trained`. Batch
             events come at most `PROGRESS_EVENTS_PER_SECOND` times a second.
-        stop_event: When set, training ends after the current chunk of batches; the partly
-            trained model is evaluated and returned with `stopped=True`.
+        stop_event: When set, training ends after the current chunk of batches (a chunk
+            is sized to take about `TARGET_SECONDS_PER_EXECUTION`); the partly trained
+            model is evaluated and returned with `stopped=True`, and the result says
+            exactly how far it got (`epochs_completed`, `batches_into_epoch`).
 
     Returns:
         The `TrainingResult`.
@@ -399,14 +474,24 @@ def train_model(
         raise ValueError("No training images are left; lower the validation fraction.")
     batch_size = min(config.batch_size, num_train)
     batches = math.ceil(num_train / batch_size)
-    steps_per_execution = choose_steps_per_execution(config, num_train, num_classes)
+    precision = effective_precision(config, training_precision())
+    measured_rate, _, measured = throughput.images_per_second(config, precision)
+    steps_per_execution = choose_steps_per_execution(
+        config, num_train, num_classes, measured_rate if measured else None
+    )
     validation = (splits.x_val, splits.y_val) if len(splits.x_val) else None
     # The seed is process-wide: keep other threads from reseeding until `fit` has traced its
     # shuffling (it reads the seed then), so the same seed gives the same run even when
     # several train at once. `fit` calls `on_train_begin` right after making its dataset.
     seeding = _HeldLock(SEEDING)
     try:
-        model = build_model(config, num_classes, steps_per_execution=steps_per_execution)
+        model = build_model(
+            config,
+            num_classes,
+            steps_per_execution=steps_per_execution,
+            precision=precision,
+            steps_per_epoch=batches,
+        )
         callback = _progress_callback(
             epochs=config.epochs,
             batches=batches,
@@ -416,6 +501,7 @@ def train_model(
             on_progress=on_progress,
             stop_event=stop_event,
             on_train_begin=seeding.release,
+            on_measured=lambda rate: throughput.record(config, precision, rate),
         )
         started = time.perf_counter()
         if stop_event is None or not stop_event.is_set():
@@ -434,6 +520,10 @@ def train_model(
         seeding.release()
     seconds = time.perf_counter() - started
     stopped = callback.stopped
+    steady_rate = callback.steady_images_per_second()
+    if steady_rate is not None and callback.measured_images_per_second is not None:
+        # The whole run after its first chunk is a better figure than its first seconds.
+        throughput.record(config, precision, steady_rate)
 
     if on_progress is not None:
         on_progress({**callback.latest, "kind": "evaluating", "phase": "evaluating"})
@@ -462,6 +552,10 @@ def train_model(
         num_train=num_train,
         num_val=len(splits.x_val),
         num_test=len(splits.x_test),
+        precision=precision,
+        epochs_completed=callback.epoch,
+        batches_into_epoch=callback.batch if stopped else 0,
+        batches_per_epoch=batches,
     )
     if on_progress is not None:
         on_progress(

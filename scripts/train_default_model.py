@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
     x_train, y_train = dataset.train_images, dataset.train_labels
     x_test, y_test = dataset.test_images, dataset.test_labels
     rng = np.random.default_rng(config.seed)
-    model = build_model(config)
+    # float32 on every machine, so the weights do not depend on the CPU's bfloat16 units.
+    model = build_model(config, precision="float32")
 
     # A fresh augmentation of every training image in each epoch; the originals are
     # mixed in so clean digits stay recognised as well as ever.

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.config import OPTIMIZERS, PRESETS, TrainingConfig
+from core.config import OPTIMIZERS, PRESET_NOTES, PRESETS, TrainingConfig
 
 # field -> (valid values at the bounds, invalid values just beyond them)
 BOUNDS = {
@@ -18,7 +18,7 @@ BOUNDS = {
     "train_size": ([None, 100, 60_000], [99, 60_001]),
     "seed": ([0, 2**31 - 1], [-1, 2**31]),
     "activation": (["relu", "sigmoid", "tanh", "elu", "selu"], ["softmax", "ReLU", ""]),
-    "optimizer": (["adam", "sgd", "rmsprop"], ["adagrad", None]),
+    "optimizer": (["adam", "sgd", "plain_sgd", "rmsprop"], ["adagrad", None]),
     "architecture": (["dense", "cnn"], ["rnn"]),
     "scaling": (["unit", "raw"], ["standard"]),
     "split": (["official", "article"], ["random"]),
@@ -131,7 +131,45 @@ def test_presets_match_the_issue():
     assert (article.batch_size, article.scaling, article.split) == (128, "raw", "article")
     assert article.validation_fraction == 0.0
     assert PRESETS["Convolutional"].architecture == "cnn"
-    assert set(PRESETS) == {"As in the article", "Recommended", "Quick look", "Convolutional"}
+    assert set(PRESETS) == {
+        "As in the article",
+        "Article, plain SGD",
+        "Recommended",
+        "Quick look",
+        "Best dense",
+        "Convolutional",
+    }
+    assert PRESETS["Best dense"].architecture == "dense"  # no convolutions
+    plain = PRESETS["Article, plain SGD"]
+    assert (plain.optimizer, plain.learning_rate, plain.scaling) == ("plain_sgd", 0.01, "unit")
+    assert set(PRESET_NOTES) == set(PRESETS)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_survives_a_share_link(name):
+    rebuilt, ignored = TrainingConfig.from_query_params(PRESETS[name].to_query_params())
+    assert rebuilt == PRESETS[name]
+    assert ignored == []
+
+
+def test_batch_norm_and_schedule_are_checked_and_shared():
+    config = TrainingConfig(batch_norm=True, schedule="one_cycle")
+    assert config.summary().endswith("batch norm, one-cycle schedule")
+    assert config.to_query_params()["batch_norm"] == "1"
+    rebuilt, ignored = TrainingConfig.from_query_params({"batch_norm": "maybe", "schedule": "x"})
+    assert (rebuilt.batch_norm, rebuilt.schedule) == (False, "constant")
+    assert ignored == ["batch_norm", "schedule"]
+    with pytest.raises(ValueError, match="Learning-rate schedule must be one of"):
+        TrainingConfig(schedule="step")
+    with pytest.raises(ValueError, match="Batch normalisation must be true or false"):
+        TrainingConfig(batch_norm="yes")
+    # Stored runs from before these fields existed still load, with the old behaviour.
+    old = {
+        key: value
+        for key, value in config.to_dict().items()
+        if key not in {"batch_norm", "schedule"}
+    }
+    assert TrainingConfig.from_dict(old).schedule == "constant"
 
 
 def test_optimizer_registry_builds_keras_optimizers():
@@ -150,3 +188,6 @@ def test_switching_optimizer_proposes_its_own_learning_rate_unless_one_was_typed
     assert learning_rate_for("sgd", 0.005, typed=True) == 0.005
     with pytest.raises(ValueError, match="Optimizer must be one of"):
         learning_rate_for("lbfgs", 0.001, typed=False)
+
+    plain = OPTIMIZERS["plain_sgd"].build(0.01)
+    assert (type(plain).__name__, plain.momentum) == ("SGD", 0.0)

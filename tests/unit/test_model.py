@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.config import PRESETS, TrainingConfig
-from core.model import build_model, count_parameters, model_summary_table
+from core.model import build_model, count_parameters, learning_rate_schedule, model_summary_table
 
 
 def test_article_network_has_101_770_parameters():
@@ -72,3 +72,43 @@ def test_optimizer_and_loss_come_from_the_config():
 def test_too_few_classes_raise():
     with pytest.raises(ValueError, match="at least 2 classes"):
         build_model(TrainingConfig(), num_classes=1)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_builds_with_the_parameters_it_announces(name):
+    config = PRESETS[name]
+    model = build_model(config, precision="float32")
+    assert model.count_params() == count_parameters(config)
+    assert model.output.dtype == "float32"
+    assert model.get_layer("output").activation.__name__ == "softmax"
+
+
+def test_schedules_lower_the_learning_rate_to_zero_by_the_last_step():
+    constant = TrainingConfig(learning_rate=0.01)
+    assert learning_rate_schedule(constant, 100) == 0.01
+    cosine = learning_rate_schedule(TrainingConfig(learning_rate=0.01, schedule="cosine"), 100)
+    assert float(cosine(0)) == pytest.approx(0.01)
+    assert float(cosine(100)) == pytest.approx(0.0, abs=1e-9)
+    cycle = learning_rate_schedule(TrainingConfig(learning_rate=0.01, schedule="one_cycle"), 100)
+    # Warms up from a tenth over the first 30 steps, peaks, then decays to zero.
+    assert float(cycle(0)) == pytest.approx(0.001)
+    assert float(cycle(30)) == pytest.approx(0.01)
+    assert float(cycle(15)) == pytest.approx(0.0055)
+    assert float(cycle(100)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_short_batch_norm_training_already_predicts_well(mnist):
+    from core.training import train_model
+
+    # 63 steps: batch normalisation's moving statistics must have settled by then.
+    config = TrainingConfig(
+        architecture="cnn",
+        conv_filters=(8, 16),
+        hidden_layers=(32,),
+        batch_norm=True,
+        batch_size=32,
+        train_size=2_000,
+        epochs=1,
+        validation_fraction=0.0,
+    )
+    assert train_model(config, mnist).test_accuracy > 0.8

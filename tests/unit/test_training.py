@@ -66,7 +66,8 @@ def test_stop_ends_early_and_keeps_a_usable_model(dataset):
 
     def on_progress(event):
         events.append(event)
-        if event["kind"] == "batch":
+        # Stop lands where it is asked for: after some 2,000 images, so the model has learnt.
+        if event["kind"] == "batch" and event["batch"] >= 60:
             stop_event.set()
 
     result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
@@ -234,3 +235,40 @@ def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatc
     assert curves[-1][0]["epochs_trained"] == curves[0][0]["epochs_trained"]
     assert curves[-1][-1]["epochs_trained"] > 2
     assert outcome["run_id"] is not None
+
+
+@pytest.mark.parametrize("stop_in_epoch", [1, 2])
+def test_stop_lands_where_it_was_asked_and_says_so(dataset, stop_in_epoch):
+    # 4,000 images in batches of 32: 125 batches an epoch, run in chunks of several.
+    config = TrainingConfig(
+        hidden_layers=(128,), train_size=4_000, batch_size=32, epochs=50, validation_fraction=0
+    )
+    assert choose_steps_per_execution(config, 4_000) > 1
+    stop_event = threading.Event()
+    asked_at = []
+
+    def on_progress(event):
+        if event["kind"] == "batch" and event["epoch"] >= stop_in_epoch and not asked_at:
+            asked_at.append(event)
+            stop_event.set()
+
+    result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+
+    event = asked_at[0]
+    assert result.stopped
+    assert result.batches_per_epoch == 125
+    # Exactly where the stop was asked for, not a chunk or an epoch later.
+    assert result.epochs_trained == event["epochs_trained"]
+    done = result.epochs_completed + result.batches_into_epoch / result.batches_per_epoch
+    assert done == pytest.approx(event["epochs_trained"])
+    if event["batch"] < event["batches"]:
+        assert (result.epochs_completed, result.batches_into_epoch) == (
+            event["epoch"] - 1,
+            event["batch"],
+        )
+        assert result.stopped_after == (
+            f"{event['epoch'] - 1} epoch{'s' if event['epoch'] != 2 else ''} and "
+            f"{event['batch']} of 125 batches of epoch {event['epoch']}"
+        )
+    # Only finished epochs are points on the curves.
+    assert len(result.history["loss"]) == result.epochs_completed

@@ -1,0 +1,72 @@
+"""Tests of core.throughput: estimates come from what this machine measured."""
+
+import pytest
+
+from core import throughput
+from core.config import TrainingConfig
+from core.training import choose_steps_per_execution, train_model, training_flops_per_sample
+
+ARTICLE_LIKE = TrainingConfig(hidden_layers=(128,), epochs=4)
+WIDER = TrainingConfig(hidden_layers=(512,), epochs=2)
+CNN = TrainingConfig(architecture="cnn", conv_filters=(8, 16), hidden_layers=(32,), epochs=1)
+
+
+@pytest.fixture(autouse=True)
+def clean_slate():
+    throughput.forget()
+    yield
+    throughput.forget()
+
+
+def test_without_measurements_the_estimate_says_it_assumes():
+    estimate = throughput.estimate(ARTICLE_LIKE, 50_000, precision="float32")
+    assert not estimate.measured
+    assert "nothing measured yet" in estimate.basis
+    flops = training_flops_per_sample(ARTICLE_LIKE) * 50_000 * 4
+    assert estimate.seconds == pytest.approx(flops / throughput.ASSUMED_FLOPS_PER_SECOND)
+
+
+def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
+    throughput.record(ARTICLE_LIKE, "float32", 10_000.0)
+    same = throughput.estimate(ARTICLE_LIKE, 50_000, precision="float32")
+    assert same.measured
+    assert same.seconds == pytest.approx(4 * 50_000 / 10_000)
+    assert same.basis == "measured 10,000 images/s for this network in float32"
+    assert same.precision == "float32"
+
+    wider = throughput.estimate(WIDER, 50_000, precision="float32")
+    ratio = training_flops_per_sample(WIDER) / training_flops_per_sample(ARTICLE_LIKE)
+    assert wider.seconds == pytest.approx(2 * 50_000 / 10_000 * ratio)
+    assert wider.basis.startswith("scaled from 10,000 images/s measured for 784-128-10")
+
+    # A dense measurement says nothing about convolutions, nor float32 about bfloat16.
+    assert not throughput.estimate(CNN, 50_000, precision="float32").measured
+    throughput.record(CNN, "float32", 2_000.0)
+    other_cnn = TrainingConfig(architecture="cnn", conv_filters=(16, 32), epochs=1)
+    assert throughput.estimate(other_cnn, 1_000, precision="float32").basis.startswith(
+        "scaled from 2,000 images/s measured for conv 8-16, dense 32-10, batch 128"
+    )
+    assert not throughput.estimate(CNN, 50_000, precision="bfloat16").measured
+    assert throughput.estimate(CNN, 50_000, precision="bfloat16").precision == "bfloat16"
+
+
+def test_a_dense_network_is_estimated_in_float32_whatever_the_setting():
+    throughput.record(ARTICLE_LIKE, "float32", 10_000.0)
+    assert throughput.estimate(ARTICLE_LIKE, 50_000, precision="bfloat16").measured
+
+
+def test_chunk_size_follows_the_measured_speed():
+    # 100 batches of 128 a second: a tenth of a second is 10 batches.
+    assert choose_steps_per_execution(ARTICLE_LIKE, 60_000, images_per_second=12_800) == 10
+    assert choose_steps_per_execution(ARTICLE_LIKE, 60_000, images_per_second=100) == 1
+
+
+def test_a_training_records_its_speed(mnist):
+    config = TrainingConfig(hidden_layers=(64,), train_size=4_000, batch_size=32, epochs=4)
+    events = []
+    result = train_model(config, mnist, on_progress=events.append)
+    rate, basis, measured = throughput.images_per_second(config, "float32")
+    assert measured and basis.startswith("measured")
+    # The figure is of the run itself: the same order as its overall speed.
+    assert 0.3 * result.samples_per_second < rate < 5 * result.samples_per_second
+    assert any(event.get("measured_images_per_second") for event in events)
