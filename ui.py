@@ -139,10 +139,21 @@ def set_session_dataset(dataset) -> None:
 
 @st.cache_resource
 def job_manager():
-    """Return the process-wide job manager that runs training in background threads."""
+    """Return the process-wide job manager (its jobs train here or on a Ray cluster)."""
+    from core.executors import get_executor
     from core.jobs import JobManager
 
-    return JobManager(max_concurrent=settings.max_concurrent_jobs())
+    slots = get_executor().capacity(settings.max_concurrent_jobs())
+    return JobManager(max_concurrent=slots)
+
+
+def executor_notice() -> None:
+    """Say on the page when jobs run on this server although a Ray cluster is configured."""
+    from core.executors import get_executor
+
+    message = get_executor().status_message()
+    if message:
+        st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
 @st.cache_resource
@@ -289,6 +300,7 @@ def sidebar_status(live: bool = True) -> None:
         live: Refresh it every second while a job runs. The Train page passes False: it
             shows the job itself, and every live rerun costs the server's event loop.
     """
+    executor_notice()
     running = any(job.state in ACTIVE_STATES for job in _session_jobs())
     with st.sidebar:
         if running and live:
