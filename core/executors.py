@@ -206,6 +206,7 @@ class RayExecutor:
 
                 if ray.is_initialized():  # A cluster that went away: start afresh.
                     ray.shutdown()
+                _check_reachable(self.address)
                 ray.init(**self._init_arguments())
                 JobBoard, self._run_on_worker = _remote_functions()
                 self._board = JobBoard.remote()
@@ -377,6 +378,25 @@ class RayExecutor:
                 board.forget.remote(token)
             except Exception:  # The board is gone with the cluster; nothing to forget.
                 pass
+
+
+def _check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Raise ConnectionError unless ``host:port`` (or ``ray://host:port``) accepts a connection.
+
+    `ray.init` retries an address that does not answer for minutes; a plain connection
+    attempt tells within seconds. ``local`` and ``auto`` need no check.
+    """
+    import socket
+
+    target = address.removeprefix("ray://")
+    if address in {"local", "auto"} or ":" not in target:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as error:
+        raise ConnectionError(f"nothing answers at {target}: {error}") from None
 
 
 def _first_line(error: BaseException) -> str:
