@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -243,12 +244,10 @@ class RayExecutor:
         return arguments
 
     def _shutdown_quietly(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # Nothing more to clean up.
             import ray
 
             ray.shutdown()
-        except Exception:  # Nothing more to clean up.
-            pass
         self._board = None
         self._dataset_refs.clear()
 
@@ -374,10 +373,9 @@ class RayExecutor:
                 "Start it again: it will run on this server."
             ) from None
         finally:
-            try:
+            # The board may be gone with the cluster; then there is nothing to forget.
+            with contextlib.suppress(Exception):
                 board.forget.remote(token)
-            except Exception:  # The board is gone with the cluster; nothing to forget.
-                pass
 
 
 def _check_reachable(address: str, timeout: float = 3.0) -> None:

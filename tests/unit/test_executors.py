@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -253,3 +252,76 @@ def test_without_a_ray_address_jobs_run_on_threads(monkeypatch):
     executor = executors.get_executor()
     assert isinstance(executor, executors.ThreadExecutor)
     assert executor.capacity(2) == 2 and executor.status_message() is None
+
+
+GOING_AWAY_SCRIPT = """
+import os, subprocess, sys, time
+from core.config import TrainingConfig
+from core.data import load_default_dataset
+from core.executors import get_executor
+from core.jobs import JobManager
+from core.runs import RunStore
+from core.training import make_training_job
+
+dataset = load_default_dataset()
+store = RunStore(os.environ["MNIST_STUDIO_RUNS_DIR"])
+manager = JobManager(max_concurrent=1)
+long_config = TrainingConfig(hidden_layers=(64,), epochs=50, train_size=6000, seed=1)
+job = manager.submit("long", make_training_job(long_config, dataset, store, "gus"), "gus")
+deadline = time.monotonic() + 300
+while not job.history and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("EPOCH_SEEN", bool(job.history), flush=True)
+subprocess.run([sys.argv[1], "stop", "--force"], capture_output=True, timeout=120)
+manager.wait(job.id, timeout=200)
+print("FIRST", job.state, job.error, flush=True)
+small = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=1000, seed=1)
+second = manager.submit("small", make_training_job(small, dataset, store, "gus"), "gus")
+manager.wait(second.id, timeout=300)
+print("SECOND", second.state, second.error, flush=True)
+print("STATUS", get_executor().status_message(), flush=True)
+print("STORED", len(store.list_runs(owner="gus")), flush=True)
+"""
+
+
+def test_a_cluster_that_goes_away_fails_its_job_and_new_jobs_run_here(tmp_path):
+    pytest.importorskip("ray", reason="requirements-ray.txt is not installed")
+    ray_command = str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "MNIST_STUDIO_RAY_ADDRESS": f"127.0.0.1:{port}",
+        "MNIST_STUDIO_RUNS_DIR": str(tmp_path),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    start = [ray_command, "start", "--head", "--node-ip-address", "127.0.0.1"]
+    start += ["--port", str(port), "--num-cpus", "1", "--include-dashboard=false"]
+    start += ["--disable-usage-stats"]
+    subprocess.run(start, env=environment, capture_output=True, timeout=180, check=True)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", GOING_AWAY_SCRIPT, ray_command],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=600,
+            cwd=PROJECT_ROOT,
+        )
+    finally:
+        subprocess.run([ray_command, "stop", "--force"], capture_output=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in completed.stdout.splitlines() if " " in line)
+    assert lines["EPOCH_SEEN"] == "True"
+    assert lines["FIRST"].startswith("failed The Ray cluster went away")
+    assert lines["SECOND"] == "finished None"
+    assert "cannot be reached" in lines["STATUS"]
+    assert lines["STORED"] == "1"  # The second run; the first left nothing half-written.
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
