@@ -143,8 +143,11 @@ def job_manager():
     from core.executors import get_executor
     from core.jobs import JobManager
 
-    slots = get_executor().capacity(settings.max_concurrent_jobs())
-    return JobManager(max_concurrent=slots)
+    slots = settings.max_concurrent_jobs()
+    manager = JobManager(max_concurrent=slots)
+    # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
+    get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
+    return manager
 
 
 def executor_notice() -> None:

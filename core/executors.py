@@ -82,9 +82,8 @@ class ThreadExecutor:
 
         return train_baseline(key, dataset, config, report=report, stop_event=stop_event)
 
-    def capacity(self, default: int) -> int:
-        """Return how many jobs should run at once: ``default`` (the app's setting)."""
-        return default
+    def start(self, on_capacity: Callable[[int], None]) -> None:
+        """Nothing to start: jobs run in this process, as many at once as the app allows."""
 
     def status_message(self) -> str | None:
         """Return a sentence for the page when jobs do not run where configured, else None."""
@@ -251,14 +250,20 @@ class RayExecutor:
         self._board = None
         self._dataset_refs.clear()
 
-    def capacity(self, default: int) -> int:
-        """Return how many jobs should run at once: the cluster's CPUs (at least ``default``)."""
-        if not self.connect():
-            return default
-        import ray
+    def start(self, on_capacity: Callable[[int], None]) -> None:
+        """Connect in the background, then call ``on_capacity(cpus)`` with the cluster's CPUs.
 
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        return max(default, cpus)
+        Starting a local Ray takes seconds; the page that first asks for the job manager
+        must not wait for it. Jobs submitted meanwhile connect (or fall back) themselves.
+        """
+
+        def connect_then_report() -> None:
+            if self.connect():
+                import ray
+
+                on_capacity(int(ray.cluster_resources().get("CPU", 0)))
+
+        threading.Thread(target=connect_then_report, daemon=True, name="ray-connect").start()
 
     def status_message(self) -> str | None:
         """Return why jobs run on this server instead of the cluster, or None if they do not."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -251,7 +252,10 @@ def test_without_a_ray_address_jobs_run_on_threads(monkeypatch):
     monkeypatch.setattr(executors, "_executor", None)
     executor = executors.get_executor()
     assert isinstance(executor, executors.ThreadExecutor)
-    assert executor.capacity(2) == 2 and executor.status_message() is None
+    assert executor.status_message() is None
+    reported = []
+    executor.start(reported.append)
+    assert reported == []  # No cluster: the app's own cap stays.
 
 
 GOING_AWAY_SCRIPT = """
@@ -325,3 +329,30 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_a_larger_cap_starts_queued_jobs_at_once():
+    gate = threading.Event()
+
+    def wait_for_gate(report, stop_event):
+        gate.wait(10)
+        return "done"
+
+    manager = JobManager(max_concurrent=1)
+    try:
+        jobs = [manager.submit(f"job {number}", wait_for_gate) for number in range(3)]
+        assert [job.state for job in jobs] == ["running", "queued", "queued"]
+        manager.set_max_concurrent(3)
+        assert [job.state for job in jobs] == ["running"] * 3
+    finally:
+        gate.set()
+        manager.shutdown(wait=True, timeout=10)
+
+
+def test_a_ray_executor_reports_the_clusters_cpus(ray_executor):
+    reported = []
+    ray_executor.start(reported.append)
+    deadline = time.monotonic() + 60
+    while not reported and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert reported == [2]
