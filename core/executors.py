@@ -193,6 +193,7 @@ class RayExecutor:
         self._board: Any = None
         self._run_on_worker: Any = None
         self._dataset_refs: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+        self._on_capacity: Callable[[int], None] | None = None
 
     # --- Connection ---------------------------------------------------------------------
 
@@ -213,6 +214,8 @@ class RayExecutor:
                 self._dataset_refs.clear()
                 self._connected = True
                 self._problem = None
+                if self._on_capacity is not None:
+                    self._on_capacity(int(ray.cluster_resources().get("CPU", 0)))
             except Exception as error:  # Any failure to reach Ray means: use threads.
                 self._problem = (
                     f"The Ray cluster ({self.address}) cannot be reached ({_first_line(error)}); "
@@ -251,19 +254,13 @@ class RayExecutor:
         self._dataset_refs.clear()
 
     def start(self, on_capacity: Callable[[int], None]) -> None:
-        """Connect in the background, then call ``on_capacity(cpus)`` with the cluster's CPUs.
+        """Call ``on_capacity(cpus)`` with the cluster's CPUs each time Ray is connected.
 
-        Starting a local Ray takes seconds; the page that first asks for the job manager
-        must not wait for it. Jobs submitted meanwhile connect (or fall back) themselves.
+        Starting a local Ray takes seconds, so the page that first asks for the job manager
+        does not wait for it: the first job connects, in its own thread, and the cap grows
+        then (queued jobs start at once).
         """
-
-        def connect_then_report() -> None:
-            if self.connect():
-                import ray
-
-                on_capacity(int(ray.cluster_resources().get("CPU", 0)))
-
-        threading.Thread(target=connect_then_report, daemon=True, name="ray-connect").start()
+        self._on_capacity = on_capacity
 
     def status_message(self) -> str | None:
         """Return why jobs run on this server instead of the cluster, or None if they do not."""

@@ -347,12 +347,3 @@ def test_a_larger_cap_starts_queued_jobs_at_once():
     finally:
         gate.set()
         manager.shutdown(wait=True, timeout=10)
-
-
-def test_a_ray_executor_reports_the_clusters_cpus(ray_executor):
-    reported = []
-    ray_executor.start(reported.append)
-    deadline = time.monotonic() + 60
-    while not reported and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert reported == [2]
