@@ -290,13 +290,24 @@ def set_session_dataset(dataset) -> None:
 
 @st.cache_resource
 def job_manager():
-    """Return the process-wide job manager that runs training in background threads."""
+    """Return the process-wide job manager (its jobs train here or on a Ray cluster)."""
+    from core.executors import get_executor
     from core.jobs import JobManager
 
-    return JobManager(
-        max_concurrent=settings.max_concurrent_jobs(),
-        max_job_seconds=settings.limits().max_job_seconds,
-    )
+    slots = settings.max_concurrent_jobs()
+    manager = JobManager(max_concurrent=slots, max_job_seconds=settings.limits().max_job_seconds)
+    # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
+    get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
+    return manager
+
+
+def executor_notice() -> None:
+    """Say on the page when jobs run on this server although a Ray cluster is configured."""
+    from core.executors import get_executor
+
+    message = get_executor().status_message()
+    if message:
+        st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
 @st.cache_resource(max_entries=4)
@@ -546,6 +557,7 @@ def sidebar_status(live: bool = True) -> None:
         live: Refresh it every second while a job runs. The Train page passes False: it
             shows the job itself, and every live rerun costs the server's event loop.
     """
+    executor_notice()
     running = any(job.state in ACTIVE_STATES for job in _session_jobs())
     with st.sidebar:
         if running and live:

@@ -454,7 +454,9 @@ def make_baseline_job(
 
         journal = store.begin_run("baseline", key, {"baseline": key}, owner, dataset.name)
         try:
-            result = train_baseline(key, dataset, config, report=on_progress, stop_event=stop_event)
+            from core.executors import get_executor
+
+            result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
             run_id = store_baseline(store, result, owner=owner, dataset_name=dataset.name)
         finally:
             store.end_run(journal)

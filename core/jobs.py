@@ -341,6 +341,16 @@ class JobManager:
                     moved += 1
             return moved
 
+    def set_max_concurrent(self, max_concurrent: int) -> None:
+        """Change how many jobs may run at once (e.g. once a cluster says how many CPUs it has).
+
+        Queued jobs start at once if the new cap leaves room; running jobs are never stopped.
+        """
+        with self._lock:
+            self.max_concurrent = max(1, int(max_concurrent))
+            self._start_waiting_jobs()
+            self._changed.notify_all()
+
     def get(self, job_id: str) -> Job | None:
         """Return the job with this id, or None if it is unknown or was forgotten."""
         with self._lock:

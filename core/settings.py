@@ -62,6 +62,14 @@ def get_setting(name: str, default: str | None = None) -> str | None:
     return str(value)
 
 
+def environment_settings() -> dict[str, str]:
+    """Return the settings given as ``MNIST_STUDIO_*`` environment variables (name: value).
+
+    Used to hand the same settings to processes started elsewhere, e.g. Ray workers.
+    """
+    return {name: value for name, value in os.environ.items() if name.startswith("MNIST_STUDIO_")}
+
+
 def _resolve(path_text: str) -> Path:
     path = Path(path_text).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path

@@ -803,7 +803,9 @@ def make_training_job(
         summary = config.summary(dataset.num_classes)
         journal = store.begin_run("network", summary, config.to_dict(), owner, dataset.name)
         try:
-            result = train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
+            from core.executors import get_executor
+
+            result = get_executor().train(config, dataset, on_progress, stop_event)
             previous = previous_run(store, owner)
             run_id, save_error = None, None
             try:

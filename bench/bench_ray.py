@@ -1,0 +1,164 @@
+"""Threads against Ray: an 8-member sweep, a simulated two-node cluster, and class queues.
+
+Run: .venv/bin/python bench/bench_ray.py [--members 8]
+
+1. The same 8 sweep members through the job manager, once with the thread executor (2 at a
+   time, the default) and once on a private local Ray: wall time and the server process's
+   peak memory (each mode in a fresh process, so peaks do not mix).
+2. A cluster of two nodes on this machine (`ray start --head --num-cpus 1` and a second
+   `ray start --address ... --num-cpus 1`) against the head alone: wall time, and on which
+   node each member ran.
+3. From the measured time of one Recommended training: the queue wait of a class of 30 and of
+   100 visitors pressing Train at once, with 1, 4 and 16 worker nodes of 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RAY = str(Path(sys.executable).parent / "ray")
+
+SWEEP = """
+import json, os, resource, sys, time
+from core.config import TrainingConfig
+from core.data import load_default_dataset
+from core.executors import get_executor
+from core.jobs import JobManager
+from core.runs import RunStore
+from core.training import make_training_job
+
+members = int(sys.argv[1])
+dataset = load_default_dataset()
+store = RunStore(os.environ["MNIST_STUDIO_RUNS_DIR"])
+executor = get_executor()
+manager = JobManager(max_concurrent=int(os.environ.get("SLOTS", "2")))
+executor.start(lambda cpus: manager.set_max_concurrent(max(1, cpus)))
+if hasattr(executor, "connect"):
+    executor.connect()
+configs = [
+    TrainingConfig(hidden_layers=(64,), epochs=3, train_size=12000, seed=seed)
+    for seed in range(members)
+]
+if os.environ.get("PRESET"):
+    from core.config import PRESETS
+    configs = [PRESETS[os.environ["PRESET"]]] * members
+started = time.perf_counter()
+jobs = [manager.submit(f"member {i}", make_training_job(c, dataset, store, "bench"), "bench")
+        for i, c in enumerate(configs)]
+for job in jobs:
+    manager.wait(job.id, timeout=3600)
+wall = time.perf_counter() - started
+nodes = []
+if type(executor).__name__ == "RayExecutor":
+    from ray.util.state import list_tasks
+    nodes = [task.node_id[:8] for task in list_tasks(filters=[("name", "=", "run_on_worker")],
+                                                      limit=1000)]
+print("RESULT " + json.dumps({
+    "wall": wall,
+    "states": sorted({job.state for job in jobs}),
+    "accuracy": [round(job.result["result"].test_accuracy, 4) for job in jobs],
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "nodes": nodes,
+}))
+"""
+
+
+def run_sweep(members: int, environment: dict[str, str]) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **environment}
+    env.setdefault("MNIST_STUDIO_RUNS_DIR", str(Path("/tmp") / f"bench-ray-{time.time_ns()}"))
+    completed = subprocess.run(
+        [sys.executable, "-c", SWEEP, str(members)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=3600,
+    )
+    for line in completed.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(completed.stderr[-3000:])
+
+
+def ray_cluster(nodes: int) -> tuple[str, dict[str, str]]:
+    """Start a head (and nodes - 1 more nodes) with 1 CPU each; return its address."""
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    port = "6390"
+    head = [RAY, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", port]
+    subprocess.run(
+        [*head, "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats"],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    for _ in range(nodes - 1):
+        subprocess.run(
+            [RAY, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1"],
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+    return f"127.0.0.1:{port}", {"RAY_AUTH_MODE": "token"}
+
+
+def stop_cluster() -> None:
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=300)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=8)
+    arguments = parser.parse_args()
+    members = arguments.members
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
+
+    print(f"\n1. A sweep of {members} members (784-64-10, 3 epochs, 12,000 images each)")
+    threads = run_sweep(members, {"MNIST_STUDIO_RAY_ADDRESS": ""})
+    local = run_sweep(members, {"MNIST_STUDIO_RAY_ADDRESS": "local"})
+    print("| executor | wall time | server peak memory | states |")
+    print("|---|---:|---:|---|")
+    for label, figures in (("threads (2 at a time)", threads), ("Ray, local", local)):
+        print(
+            f"| {label} | {figures['wall']:.1f} s | {figures['peak_mb']:.0f} MB "
+            f"| {', '.join(figures['states'])} |"
+        )
+    print(f"Ray / threads wall time: {local['wall'] / threads['wall']:.2f}")
+
+    print("\n2. Simulated cluster on this machine (1 CPU per node)")
+    results = {}
+    for nodes in (1, 2):
+        stop_cluster()
+        address, extra = ray_cluster(nodes)
+        try:
+            results[nodes] = run_sweep(members, {"MNIST_STUDIO_RAY_ADDRESS": address, **extra})
+        finally:
+            stop_cluster()
+    for nodes, figures in results.items():
+        placement: dict[str, int] = {}
+        for node in figures["nodes"]:
+            placement[node] = placement.get(node, 0) + 1
+        print(f"{nodes} node(s): {figures['wall']:.1f} s; members per node: {placement}")
+    print(f"two nodes / one node wall time: {results[2]['wall'] / results[1]['wall']:.2f}")
+
+    print("\n3. On paper: a class pressing Train on Recommended at once")
+    recommended = run_sweep(1, {"MNIST_STUDIO_RAY_ADDRESS": "", "PRESET": "Recommended"})["wall"]
+    print(f"one Recommended training alone, end to end here: {recommended:.1f} s")
+    print("| visitors | 1 node | 4 nodes | 16 nodes | (worst wait, 2 jobs per node) |")
+    print("|---:|---:|---:|---:|---|")
+    for visitors in (30, 100):
+        waits = [math.ceil(visitors / (2 * nodes) - 1) * recommended for nodes in (1, 4, 16)]
+        print(f"| {visitors} | " + " | ".join(f"{wait / 60:.1f} min" for wait in waits) + " | |")
+
+
+if __name__ == "__main__":
+    main()
