@@ -58,7 +58,7 @@ $(VENV)/.run-installed: requirements.txt constraints.txt | $(PY)
 	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt constraints.txt | $(PY)
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt requirements-ray.txt constraints.txt | $(PY)
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $(VENV)/.run-installed $@
 
