@@ -428,7 +428,7 @@ def _counter(layer: dict) -> LayerCounter:
 def _check_functional_chain(body: dict, layers: list[dict]) -> None:
     """Refuse a functional model unless each layer takes the previous one's output."""
     for previous, layer in zip(layers, layers[1:], strict=False):
-        nodes = layer.get("inbound_nodes")
+        nodes: Any = layer.get("inbound_nodes")
         try:
             (node,) = nodes
             (argument,) = node["args"]

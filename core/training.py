@@ -137,8 +137,8 @@ class TrainingResult:
         return {"test_accuracy": self.test_accuracy, "test_loss": self.test_loss}
 
     @property
-    def timings(self) -> dict[str, float]:
-        """Timings, as the run store takes them."""
+    def timings(self) -> dict[str, float | str]:
+        """Timings (and the precision they were measured in), as the run store takes them."""
         return {
             "train_seconds": self.seconds,
             "predict_seconds": self.evaluate_seconds,
