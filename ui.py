@@ -295,3 +295,35 @@ def sidebar_status(live: bool = True) -> None:
             st.fragment(run_every=1.0)(_render_status)()
         else:
             _render_status()
+
+
+# --- Background-job results ---------------------------------------------------------------
+
+KEY_FINISHED_JOBS = "finished_jobs_seen"
+JOB_WATCH_SECONDS = 1.0
+
+
+def _finished_job_ids() -> frozenset[str]:
+    return frozenset(job.id for job in _session_jobs() if job.done)
+
+
+def _rerun_when_a_job_finishes() -> None:
+    """Rerun the whole app once a job finished that the last full run saw unfinished."""
+    if _finished_job_ids() - st.session_state.get(KEY_FINISHED_JOBS, frozenset()):
+        st.rerun(scope="app")
+
+
+def watch_jobs() -> None:
+    """Update the page by itself within a second of one of this visitor's jobs finishing.
+
+    Called by `app.py` on every full run, before the page. It notes which of the visitor's
+    jobs are done; while any is queued or running it adds an invisible fragment that
+    checks their states every `JOB_WATCH_SECONDS` (a dictionary look-up per job, nothing
+    drawn) and reruns the whole app when one more has finished, so results, run tables and
+    pickers show it without navigating. A page that submits a job calls `st.rerun()`
+    afterwards, so the watcher is running from the next run on.
+    """
+    jobs = _session_jobs()
+    st.session_state[KEY_FINISHED_JOBS] = frozenset(job.id for job in jobs if job.done)
+    if any(job.state in ACTIVE_STATES for job in jobs):
+        st.fragment(run_every=JOB_WATCH_SECONDS)(_rerun_when_a_job_finishes)()
