@@ -121,7 +121,7 @@ def confusion_matrix_figure(
     cell_text = (
         [[f"{rate:.0%}" if rate >= 0.005 else "" for rate in row] for row in rates]
         if normalize
-        else [[f"{count:,}" for count in row] for row in matrix]
+        else [[str(int(count)) for count in row] for row in matrix]
     )
     figure = go.Figure(
         go.Heatmap(
@@ -130,7 +130,8 @@ def confusion_matrix_figure(
             y=list(range(num_classes)),
             text=cell_text,
             texttemplate="%{text}",
-            textfont={"size": 11},
+            # Small and without thousands separators, so "1124" fits a cell on a phone.
+            textfont={"size": 10},
             colorscale=CONFUSION_COLORSCALE,
             zmin=0,
             zmax=1 if normalize else max(int(matrix.max()), 1),
@@ -347,7 +348,16 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
             zmid=0,
             zmin=-limit,
             zmax=limit,
-            colorbar={"title": "weight", "thickness": 12},
+            # A short bar under the tiles: beside them it took a phone screen's width.
+            colorbar={
+                "title": {"text": "weight", "side": "right"},
+                "orientation": "h",
+                "thickness": 10,
+                "len": 0.5,
+                "x": 0.5,
+                "y": -0.02,
+                "yanchor": "top",
+            },
             hovertemplate="unit %{customdata}<br>weight %{z:.3f}<extra></extra>",
         )
     )
@@ -356,8 +366,8 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
     figure.update_layout(
         xaxis={**hidden, "constrain": "domain"},
         yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
-        height=rows * tile_pixels + 30,
-        margin={"l": 0, "r": 0, "t": 10, "b": 10},
+        height=rows * tile_pixels + 70,
+        margin={"l": 0, "r": 0, "t": 10, "b": 50},
         plot_bgcolor="white",
     )
     return figure
