@@ -33,16 +33,16 @@ NO_VALUE = "—"
 TABLE_COLUMNS = {
     "number": st.column_config.NumberColumn("#", format="%d", width=48),
     "name": st.column_config.TextColumn("Name", width="medium"),
-    "kind": st.column_config.TextColumn("Kind", width=80),
+    "kind": st.column_config.TextColumn("Kind", width=72),
     "test_accuracy": st.column_config.ProgressColumn(
         "Test accuracy", format="%.1f%%", min_value=0.0, max_value=100.0, width=130
     ),
-    "test_loss": st.column_config.NumberColumn("Test loss", format="%.3f", width=80),
+    "test_loss": st.column_config.TextColumn("Test loss", width=80),
     "status": st.column_config.TextColumn("Status", width=85),
-    "epochs": st.column_config.TextColumn("Epochs", width=60),
-    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f", width=90),
-    "parameters": st.column_config.NumberColumn("Parameters", format="%d", width=95),
-    "created": st.column_config.DatetimeColumn("When", format="MM-DD HH:mm", width=95),
+    "epochs": st.column_config.TextColumn("Epochs", width=56),
+    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f", width=84),
+    "parameters": st.column_config.NumberColumn("Parameters", format="%d", width=84),
+    "created": st.column_config.DatetimeColumn("When", format="MM-DD HH:mm", width=90),
     "summary": st.column_config.TextColumn("Configuration", width="medium"),
 }
 
@@ -156,6 +156,9 @@ with tab_runs:
         table = shown.assign(
             test_accuracy=shown["test_accuracy"] * 100,
             epochs=[NO_VALUE if pd.isna(value) else str(value) for value in shown["epochs"]],
+            test_loss=[
+                NO_VALUE if pd.isna(value) else f"{value:.3f}" for value in shown["test_loss"]
+            ],
         )
         st.dataframe(
             table,
@@ -166,10 +169,11 @@ with tab_runs:
         )
         st.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
 
+        with_curves = shown.loc[shown["epochs"].fillna(0) > 0, "id"]
         selected = st.multiselect(
             "Runs to compare",
             list(shown["id"]),
-            default=list(shown["id"][:2]) if len(shown) >= 2 else None,
+            default=list(with_curves[:2]) if len(with_curves) >= 2 else None,
             format_func=run_label,
             key="compare_selected",
         )
@@ -218,7 +222,6 @@ with tab_runs:
             key="compare_focus",
         )  # fmt: skip
         run = store.get_run(focused)
-        st.caption(f"Run {runs.set_index('id').loc[run.id, 'label']}")
         action_columns = st.columns(3)
         with action_columns[0]:
             new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")

@@ -234,8 +234,9 @@ def gallery_figure(evaluation: Evaluation, images: np.ndarray, indices: np.ndarr
     """The gallery of up to GALLERY_SIZE images, captioned with prediction and probability."""
     shown = indices[:GALLERY_SIZE]
     names = evaluation.class_names
+    # Short enough to fit under a thumbnail on a phone (about 36 px wide).
     captions = [
-        f"{names[evaluation.predictions[index]]} · {evaluation.confidences[index]:.0%}"
+        f"{names[evaluation.predictions[index]]} {evaluation.confidences[index]:.0%}"
         for index in shown
     ]
     hover = [
@@ -349,8 +350,11 @@ st.dataframe(
     key="evaluate_report",
     height="content",
     column_config={
-        column: st.column_config.NumberColumn(column, format="%.3f")
-        for column in ("precision", "recall", "f1-score")
+        "_index": st.column_config.TextColumn("digit", width=100),
+        **{
+            column: st.column_config.NumberColumn(column, format="%.3f")
+            for column in ("precision", "recall", "f1-score")
+        },
     },
 )
 

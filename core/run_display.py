@@ -33,14 +33,17 @@ def display_name(number: int | None, name: str, summary: str = "") -> str:
     Args:
         number: The run's number (`RunStore.run_numbers`), or None when it has none.
         name: The run's name (its configuration unless renamed).
-        summary: Its configuration summary, added in brackets when the name differs.
+        summary: Its configuration summary: added in brackets to a name of its own, used
+            instead of a name it begins with (a baseline "Random Forest, 300 images, …").
 
     Returns:
         One line of text; the name is never repeated as its own summary.
     """
     text = " ".join(str(name).split())
     summary = " ".join(str(summary or "").split())
-    if summary and summary != text:
+    if summary.startswith(text):
+        text = summary
+    elif summary:
         text = f"{text} ({summary})"
     return text if number is None else f"#{number} · {text}"
 

@@ -160,6 +160,8 @@ def tradeoff_scatter(runs: pd.DataFrame, x: str = "train_seconds") -> go.Figure:
                 y=group["test_accuracy"].astype(float),
                 mode="markers",
                 name=str(kind),
+                legendgroup=str(kind),
+                showlegend=False,
                 customdata=group["id"],
                 text=group["label"],
                 marker={
@@ -174,6 +176,14 @@ def tradeoff_scatter(runs: pd.DataFrame, x: str = "train_seconds") -> go.Figure:
                 ),
             )
         )
+        # The legend names the shape of each kind; the colours belong to the runs.
+        figure.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", name=str(kind), legendgroup=str(kind),
+                marker={"size": 10, "color": "#777777",
+                        "symbol": KIND_SYMBOLS.get(str(kind), "square")},
+            )
+        )  # fmt: skip
     lowest = float(data["test_accuracy"].min()) if len(data) else 0.0
     figure.update_yaxes(
         title="Test accuracy", tickformat=".1%", range=[max(0.0, lowest - 0.05), 1.005]

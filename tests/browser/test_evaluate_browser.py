@@ -79,5 +79,5 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     x, y = box["x"] + box["width"] * 14 / 379, box["y"] + box["height"] * 14 / 156
     page.mouse.move(x, y)
     page.mouse.click(x, y)
-    page.get_by_text(f"Activations for test image {first}").wait_for(timeout=60_000)
+    page.get_by_text(f"Activations for held-out image {first:,}").wait_for(timeout=60_000)
     assert page_errors(page) == []
