@@ -326,7 +326,11 @@ def watch_jobs() -> None:
     jobs = _session_jobs()
     st.session_state[KEY_FINISHED_JOBS] = frozenset(job.id for job in jobs if job.done)
     if any(job.state in ACTIVE_STATES for job in jobs):
-        st.fragment(run_every=JOB_WATCH_SECONDS)(_rerun_when_a_job_finishes)()
+        # In the sidebar, below its status: in the main area it would shift the page's
+        # elements by one while it runs, and Streamlit would redraw the page's tabs from the
+        # first tab.
+        with st.sidebar:
+            st.fragment(run_every=JOB_WATCH_SECONDS)(_rerun_when_a_job_finishes)()
 
 
 # --- Links between Explore and Evaluate for one image ---------------------------------------
