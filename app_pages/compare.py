@@ -408,8 +408,14 @@ with tab_sweep:
             )
         if rows:
             results = pd.DataFrame(rows).sort_values("test_accuracy", ascending=False)
-            sweep_columns = st.columns([3, 2]) if len(results) > 1 else [st.container()]
-            sweep_columns[-1].dataframe(
+            if len(results) > 1:
+                st.plotly_chart(sweep_parallel_coordinates(results), key="compare_sweep_parcoords")
+                st.caption(
+                    "One line per run, coloured by test accuracy; drag along an axis to keep "
+                    "only the lines that cross it there. Settings with one value get no axis; "
+                    "the table below has every run's figures."
+                )
+            st.dataframe(
                 results.drop(columns="config"),
                 hide_index=True,
                 key="compare_sweep_table",
@@ -422,14 +428,6 @@ with tab_sweep:
                     "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
                 },
             )
-            if len(results) > 1:
-                sweep_columns[0].plotly_chart(
-                    sweep_parallel_coordinates(results), key="compare_sweep_parcoords"
-                )
-                sweep_columns[0].caption(
-                    "One line per run, coloured by test accuracy; drag along an axis to keep "
-                    "only the lines that cross it there. Settings with one value get no axis."
-                )
             best = results.iloc[0]["config"]
             if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
                 st.switch_page(ui.page_path("train"), query_params=best.to_query_params())

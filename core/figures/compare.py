@@ -248,7 +248,7 @@ def sweep_parallel_coordinates(results: pd.DataFrame) -> go.Figure:
                 "color": accuracy,
                 "colorscale": "Viridis",
                 "showscale": True,
-                "colorbar": {"title": "accuracy", "tickformat": ".0%", "thickness": 12},
+                "colorbar": {"title": "accuracy", "tickformat": ".1%", "thickness": 12},
             },
             dimensions=dimensions,
             labelangle=0,
