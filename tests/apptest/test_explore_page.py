@@ -1,5 +1,7 @@
 """The Explore page: browsing with a label filter, looking up one image, uploading files."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -8,13 +10,15 @@ import ui
 from core.data import load_default_dataset
 from core.idx import idx_bytes
 from core.settings import PROJECT_ROOT
+from tests.conftest import app_test
 
 PAGE = str(PROJECT_ROOT / next(spec.path for spec in ui.PAGES if spec.path.endswith("explore.py")))
 
 
 @pytest.fixture
 def app() -> AppTest:
-    page = AppTest.from_file(PAGE, default_timeout=60)
+    # Through app.py, so the page's link to Evaluate (st.page_link) resolves.
+    page = app_test(str(Path(PAGE).relative_to(PROJECT_ROOT)), timeout=60)
     page.run()
     assert not page.exception, [exception.message for exception in page.exception]
     return page
@@ -152,3 +156,22 @@ def test_a_good_upload_becomes_the_sessions_dataset_until_reset(app):
     assert ui.KEY_DATASET not in app.session_state
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Training images"] == "60,000"
+
+
+def test_a_link_from_evaluate_opens_that_image_and_links_back():
+    page = app_test("app_pages/explore.py", timeout=60)
+    page.query_params["set"] = "test"
+    page.query_params["image"] = "8395"
+    page.run()
+    assert not page.exception
+    assert page.radio(key="explore_set").value == "Test set"
+    assert page.number_input(key="explore_index").value == 8395
+    back = next(link.proto for link in page.get("page_link") if "predicts" in link.proto.label)
+    assert "set=test" in back.query_string and "image=8395" in back.query_string
+
+    page = app_test("app_pages/explore.py", timeout=60)
+    page.query_params["set"] = "test"
+    page.query_params["image"] = "99999999<script>"
+    page.run()
+    assert not page.exception
+    assert page.radio(key="explore_set").value == "Training set"
