@@ -14,11 +14,6 @@ CORRECT_COLOR = "#2ca02c"
 PREDICTED_COLOR = "#1f77b4"
 OTHER_COLOR = "#9aa5b1"
 TRUE_LABEL_COLOR = "#1a6e1a"
-LEGEND = {
-    PREDICTED_COLOR: "prediction",
-    CORRECT_COLOR: "prediction = true label",
-    WRONG_COLOR: "wrong prediction",
-}
 
 
 def probability_bars(
@@ -99,7 +94,13 @@ def probability_bars(
         )
     )
     # Legend entries for the colours in use (markers without points).
-    for color, label in LEGEND.items():
+    if true_label is None:
+        legend = {PREDICTED_COLOR: "prediction"}
+    elif top == int(true_label):
+        legend = {CORRECT_COLOR: "correct prediction"}
+    else:
+        legend = {CORRECT_COLOR: "true label", WRONG_COLOR: "wrong prediction"}
+    for color, label in legend.items():
         if color in colors:
             figure.add_trace(
                 go.Scatter(

@@ -99,4 +99,5 @@ def test_probability_bars_are_green_when_right_red_when_wrong_blue_without_a_lab
     unknown = probability_bars([0.1, 0.9]).data[0].marker.color
     assert list(unknown) == [OTHER_COLOR, PREDICTED_COLOR]
     legend = {trace.name for trace in probability_bars([0.1, 0.2, 0.7], true_label=1).data[1:]}
-    assert legend == {"prediction = true label", "wrong prediction"}
+    assert legend == {"true label", "wrong prediction"}
+    assert probability_bars([0.1, 0.9], true_label=1).data[1].name == "correct prediction"
