@@ -236,7 +236,7 @@ def gallery_figure(evaluation: Evaluation, images: np.ndarray, indices: np.ndarr
     names = evaluation.class_names
     # Short enough to fit under a thumbnail on a phone (about 36 px wide).
     captions = [
-        f"{names[evaluation.predictions[index]]} {evaluation.confidences[index]:.0%}"
+        f"{names[evaluation.predictions[index]]}: {evaluation.confidences[index]:.0%}"
         for index in shown
     ]
     hover = [
