@@ -111,7 +111,7 @@ def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
         for name, job_function in named_functions:
             job_ids.append(ui.submit_job(name, job_function, kind=kind).id)
     except ValueError as error:
-        st.session_state[KEY_JOB_NOTICE] = str(error)
+        st.session_state[f"{KEY_JOB_NOTICE}_{kind}"] = str(error)
     if kind == "sweep":
         st.session_state[KEY_SWEEP] = job_ids
     if job_ids:
@@ -119,8 +119,8 @@ def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
     return job_ids
 
 
-def job_notice_ui() -> None:
-    notice = st.session_state.pop(KEY_JOB_NOTICE, None)
+def job_notice_ui(kind: str) -> None:
+    notice = st.session_state.pop(f"{KEY_JOB_NOTICE}_{kind}", None)
     if notice:
         st.error(notice)
 
@@ -326,7 +326,7 @@ with tab_baselines:
             ],
             kind="baseline",
         )
-    job_notice_ui()
+    job_notice_ui("baseline")
     st.fragment(run_every=1.0)(active_jobs_ui)("baseline")
 
 with tab_sweep:
@@ -383,7 +383,7 @@ with tab_sweep:
                 ],
                 kind="sweep",
             )
-    job_notice_ui()
+    job_notice_ui("sweep")
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
     if job_ids:
