@@ -20,4 +20,5 @@ navigation = st.navigation(
 )
 # The Train page shows its job itself; a second live view there only adds server load.
 ui.sidebar_status(live=navigation.url_path != "train")
+ui.watch_jobs()
 navigation.run()

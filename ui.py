@@ -564,3 +564,85 @@ def sidebar_status(live: bool = True) -> None:
             st.fragment(run_every=1.0)(_render_status)()
         else:
             _render_status()
+
+
+# --- Background-job results ---------------------------------------------------------------
+
+KEY_FINISHED_JOBS = "finished_jobs_seen"
+JOB_WATCH_SECONDS = 1.0
+
+
+def _finished_job_ids() -> frozenset[str]:
+    return frozenset(job.id for job in _session_jobs() if job.done)
+
+
+def _rerun_when_a_job_finishes() -> None:
+    """Rerun the whole app once a job finished that the last full run saw unfinished."""
+    if _finished_job_ids() - st.session_state.get(KEY_FINISHED_JOBS, frozenset()):
+        st.rerun(scope="app")
+
+
+def watch_jobs() -> None:
+    """Update the page by itself within a second of one of this visitor's jobs finishing.
+
+    Called by `app.py` on every full run, before the page. It notes which of the visitor's
+    jobs are done; while any is queued or running it adds an invisible fragment that
+    checks their states every `JOB_WATCH_SECONDS` (a dictionary look-up per job, nothing
+    drawn) and reruns the whole app when one more has finished, so results, run tables and
+    pickers show it without navigating. A page that submits a job calls `st.rerun()`
+    afterwards, so the watcher is running from the next run on.
+    """
+    jobs = _session_jobs()
+    st.session_state[KEY_FINISHED_JOBS] = frozenset(job.id for job in jobs if job.done)
+    if any(job.state in ACTIVE_STATES for job in jobs):
+        # In the sidebar, below its status: in the main area it would shift the page's
+        # elements by one while it runs, and Streamlit would redraw the page's tabs from the
+        # first tab.
+        with st.sidebar:
+            st.fragment(run_every=JOB_WATCH_SECONDS)(_rerun_when_a_job_finishes)()
+
+
+# --- Links between Explore and Evaluate for one image ---------------------------------------
+
+# Query-parameter value -> which file set an image index counts in.
+IMAGE_LINK_SETS = {"train": "training file", "test": "test file"}
+MAX_IMAGE_INDEX_DIGITS = 7
+
+
+def image_link(image_set: str, index: int) -> dict[str, str]:
+    """Return the query parameters that open image `index` of `image_set` on another page.
+
+    Args:
+        image_set: ``"train"`` or ``"test"``: the file set the index counts in.
+        index: The image's index in that file set (as Explore numbers it).
+    """
+    if image_set not in IMAGE_LINK_SETS:
+        raise ValueError(f"image_set must be one of {sorted(IMAGE_LINK_SETS)}, not {image_set!r}.")
+    return {"set": image_set, "image": str(int(index))}
+
+
+def take_image_link(count_of: dict[str, int]) -> tuple[str, int] | None:
+    """Read and remove an image link (``?set=train&image=123``) from the page's URL.
+
+    The parameters come from a link anyone may have edited: anything but a known set and a
+    whole number within that set's size is ignored. They are removed once read, so the page's
+    own widgets decide from then on.
+
+    Args:
+        count_of: Number of images in each set, e.g. ``{"train": 60000, "test": 10000}``.
+
+    Returns:
+        ``(set, index)``, or None when the URL holds no usable link.
+    """
+    image_set = st.query_params.get("set")
+    image = st.query_params.get("image")
+    if image is None:
+        return None
+    for name in ("set", "image"):
+        if name in st.query_params:
+            del st.query_params[name]
+    image = str(image)[: MAX_IMAGE_INDEX_DIGITS + 1]
+    if image_set not in count_of or not image.isdigit() or len(image) > MAX_IMAGE_INDEX_DIGITS:
+        return None
+    index = int(image)
+    return (image_set, index) if index < count_of[image_set] else None

@@ -10,8 +10,14 @@ from core import settings
 from core.baselines import BASELINES, make_baseline_job
 from core.budget import check_baseline_budget, check_budget
 from core.config import MAX_SEED, MAX_TRAIN_SIZE, MIN_TRAIN_SIZE, PRESETS, TrainingConfig
-from core.figures.compare import overlaid_curves, sweep_parallel_coordinates, tradeoff_scatter
+from core.figures.compare import (
+    CurveRun,
+    overlaid_curves,
+    sweep_parallel_coordinates,
+    tradeoff_scatter,
+)
 from core.imports import UploadError, config_from_json, model_from_keras_file
+from core.run_display import history_table, short_name, with_display_columns
 from core.runs import RunStoreError
 from core.sweeps import (
     SweepGrid,
@@ -22,19 +28,23 @@ from core.sweeps import (
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
+KEY_JOB_NOTICE = "compare_job_notice"
+NO_VALUE = "—"
+# The numbers first, so accuracy, loss and status fit without a horizontal scroll.
 TABLE_COLUMNS = {
-    "created": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-    "name": "Name",
-    "kind": "Kind",
-    "summary": "Configuration",
-    "parameters": st.column_config.NumberColumn("Parameters", format="%d"),
-    "epochs": "Epochs",
-    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
+    "number": st.column_config.NumberColumn("#", format="%d", width=48),
+    "name": st.column_config.TextColumn("Name", width="medium"),
+    "kind": st.column_config.TextColumn("Kind", width=72),
     "test_accuracy": st.column_config.ProgressColumn(
-        "Test accuracy", format="percent", min_value=0.0, max_value=1.0
+        "Test accuracy", format="%.1f%%", min_value=0.0, max_value=100.0, width=130
     ),
-    "test_loss": st.column_config.NumberColumn("Test loss", format="%.3f"),
-    "status": "Status",
+    "test_loss": st.column_config.TextColumn("Test loss", width=80),
+    "status": st.column_config.TextColumn("Status", width=85),
+    "epochs": st.column_config.TextColumn("Epochs", width=56),
+    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f", width=84),
+    "parameters": st.column_config.NumberColumn("Parameters", format="%d", width=84),
+    "created": st.column_config.DatetimeColumn("When", format="MM-DD HH:mm", width=90),
+    "summary": st.column_config.TextColumn("Configuration", width="medium"),
 }
 
 st.title("Compare runs")
@@ -50,15 +60,32 @@ except RunStoreError as error:
     st.error(ui.plain(error, 300))
     st.stop()
 limits = settings.limits()
-runs = ui.visible_runs()
+run_numbers = store.run_numbers()
+runs = with_display_columns(ui.visible_runs(), run_numbers)
 for problem in store.problems():
     st.warning(ui.plain(problem, 400))
 
 
 def run_label(run_id: str) -> str:
     row = runs.set_index("id").loc[run_id]
-    accuracy = "–" if pd.isna(row.test_accuracy) else f"{row.test_accuracy:.1%}"
-    return f"{row['name']} · {accuracy} · {row.created:%Y-%m-%d %H:%M}"
+    accuracy = NO_VALUE if pd.isna(row.test_accuracy) else f"{row.test_accuracy:.1%}"
+    status = "" if row.status == "finished" else f" · {row.status}"
+    return f"{row.label} · {accuracy}{status}"
+
+
+def job_outcome(job) -> str:
+    """A finished job's state with its test accuracy and run number, e.g. "finished: 91.2%"."""
+    if job.error:
+        return f"failed: {job.error}"
+    outcome = job.result if isinstance(job.result, dict) else {}
+    accuracy = getattr(outcome.get("result"), "test_accuracy", None)
+    text = job.state
+    if accuracy is not None and accuracy == accuracy:
+        text += f": {accuracy:.1%} test accuracy"
+    number = run_numbers.get(outcome.get("run_id"))
+    if number is not None:
+        text += f" (run #{number})"
+    return text
 
 
 def active_jobs_ui(kind: str) -> None:
@@ -68,17 +95,39 @@ def active_jobs_ui(kind: str) -> None:
         progress = job.progress or {}
         fraction = min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0)
         columns = st.columns([3, 4, 1])
-        columns[0].markdown(f"**{ui.plain(job.name)}**")
+        columns[0].text(job.name)
         if job.state == "queued":
             columns[1].caption(f"waiting in the queue, position {job.queue_position}")
         elif job.state == "running":
             columns[1].progress(fraction, text=progress.get("stage") or "training")
         else:
-            columns[1].caption(
-                job.state if not job.error else f"failed: {ui.plain(job.error, 300)}"
-            )
+            columns[1].text(job_outcome(job))
         if not job.done and columns[2].button("Stop", key=f"compare_stop_{job.id}"):
             job.stop()
+
+
+def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
+    """Submit jobs; rerun the page when any started, so `ui.watch_jobs` follows them.
+
+    A refusal (e.g. the per-visitor cap) is shown after the rerun. Returns the job ids.
+    """
+    job_ids = []
+    try:
+        for name, job_function in named_functions:
+            job_ids.append(ui.submit_job(name, job_function, kind=kind).id)
+    except ValueError as error:
+        st.session_state[f"{KEY_JOB_NOTICE}_{kind}"] = str(error)
+    if kind == "sweep":
+        st.session_state[KEY_SWEEP] = job_ids
+    if job_ids:
+        st.rerun()
+    return job_ids
+
+
+def job_notice_ui(kind: str) -> None:
+    notice = st.session_state.pop(f"{KEY_JOB_NOTICE}_{kind}", None)
+    if notice:
+        st.error(ui.plain(notice, 400))
 
 
 tab_runs, tab_baselines, tab_sweep, tab_files = st.tabs(
@@ -109,8 +158,15 @@ with tab_runs:
             shown = shown[shown["kind"].isin(kinds)]
         if statuses:
             shown = shown[shown["status"].isin(statuses)]
+        table = shown.assign(
+            test_accuracy=shown["test_accuracy"] * 100,
+            epochs=[NO_VALUE if pd.isna(value) else str(value) for value in shown["epochs"]],
+            test_loss=[
+                NO_VALUE if pd.isna(value) else f"{value:.3f}" for value in shown["test_loss"]
+            ],
+        )
         st.dataframe(
-            shown,
+            table,
             column_order=list(TABLE_COLUMNS),
             column_config=TABLE_COLUMNS,
             hide_index=True,
@@ -118,14 +174,16 @@ with tab_runs:
         )
         st.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
 
+        with_curves = shown.loc[shown["epochs"].fillna(0) > 0, "id"]
         selected = st.multiselect(
             "Runs to compare",
             list(shown["id"]),
-            default=list(shown["id"][:2]) if len(shown) >= 2 else None,
+            default=list(with_curves[:2]) if len(with_curves) >= 2 else None,
             format_func=run_label,
             key="compare_selected",
         )
         if selected:
+            by_id = runs.set_index("id")
             histories = {}
             for run_id in selected:
                 try:
@@ -133,17 +191,27 @@ with tab_runs:
                 except RunStoreError as error:
                     st.warning(ui.plain(error, 300))
                     continue
-                if run.history:
-                    histories[ui.figure_text(run.name)] = run.history
+                if not history_table(run.history).empty:
+                    row = by_id.loc[run_id]
+                    number = None if pd.isna(row.number) else int(row.number)
+                    histories[run_id] = CurveRun(
+                        ui.figure_text(short_name(number, run.name)), run.history, row.colour
+                    )
             if histories:
                 curve_columns = st.columns(2)
                 for column, metric in zip(curve_columns, ("loss", "accuracy"), strict=True):
                     column.plotly_chart(
                         overlaid_curves(histories, metric), key=f"compare_curves_{metric}"
                     )
-                st.caption("Solid lines: training set; dashed: validation set.")
+                st.caption(
+                    "Solid lines: training set; dashed: validation set (runs trained without "
+                    "validation images have none). Each run keeps its colour on every chart."
+                )
             else:
-                st.caption("The selected runs have no training curves (baselines have none).")
+                st.caption(
+                    "The selected runs have no training curves (baselines have none, and a run "
+                    "stopped before its first epoch ended has none)."
+                )
 
         scatter_columns = st.columns(2)
         scatter_runs = runs.assign(name=runs["name"].map(ui.figure_text))
@@ -212,10 +280,11 @@ with tab_runs:
                 file_name=f"{run.id}{extension}",
                 key="compare_download_model",
             )
-        if run.history:
+        history = history_table(run.history)
+        if not history.empty:
             download_columns[1].download_button(
                 "History (CSV)",
-                pd.DataFrame(run.history).rename_axis("epoch").to_csv().encode(),
+                history.to_csv().encode(),
                 file_name=f"{run.id}-history.csv",
                 mime="text/csv",
                 key="compare_download_history",
@@ -261,11 +330,17 @@ with tab_baselines:
         dataset = ui.current_dataset()
         try:
             check_baseline_budget(int(train_size))
-            for key in chosen:
-                job_function = make_baseline_job(key, config, dataset, store, ui.session_id())
-                ui.submit_job(key, job_function, kind="baseline")
         except ValueError as error:
             st.error(ui.plain(error, 400))
+        else:
+            submit_and_rerun(
+                [
+                    (key, make_baseline_job(key, config, dataset, store, ui.session_id()))
+                    for key in chosen
+                ],
+                kind="baseline",
+            )
+    job_notice_ui("baseline")
     st.fragment(run_every=1.0)(active_jobs_ui)("baseline")
 
 with tab_sweep:
@@ -314,15 +389,17 @@ with tab_sweep:
             from core.training import make_training_job
 
             dataset = ui.current_dataset()
-            job_ids = []
-            try:
-                for config in configs:
-                    job_function = make_training_job(config, dataset, store, ui.session_id())
-                    job = ui.submit_job(f"Sweep: {config.summary()}", job_function, kind="sweep")
-                    job_ids.append(job.id)
-            except ValueError as error:
-                st.error(ui.plain(error, 400))
-            st.session_state[KEY_SWEEP] = job_ids
+            submit_and_rerun(
+                [
+                    (
+                        f"Sweep: {config.summary()}",
+                        make_training_job(config, dataset, store, ui.session_id()),
+                    )
+                    for config in configs
+                ],
+                kind="sweep",
+            )
+    job_notice_ui("sweep")
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
     if job_ids:
@@ -335,6 +412,7 @@ with tab_sweep:
             config = job.result["result"].config
             rows.append(
                 {
+                    "run": run_numbers.get(job.result.get("run_id")),
                     "neurons": config.hidden_layers[0] if config.hidden_layers else 0,
                     "layers": len(config.hidden_layers),
                     "epochs": config.epochs,
@@ -346,9 +424,26 @@ with tab_sweep:
             )
         if rows:
             results = pd.DataFrame(rows).sort_values("test_accuracy", ascending=False)
-            st.dataframe(results.drop(columns="config"), hide_index=True, key="compare_sweep_table")
             if len(results) > 1:
                 st.plotly_chart(sweep_parallel_coordinates(results), key="compare_sweep_parcoords")
+                st.caption(
+                    "One line per run, coloured by test accuracy; drag along an axis to keep "
+                    "only the lines that cross it there. Settings with one value get no axis; "
+                    "the table below has every run's figures."
+                )
+            st.dataframe(
+                results.drop(columns="config"),
+                hide_index=True,
+                key="compare_sweep_table",
+                column_config={
+                    "run": st.column_config.NumberColumn("#", format="%d"),
+                    "learning_rate": st.column_config.NumberColumn("Learning rate", format="%g"),
+                    "test_accuracy": st.column_config.NumberColumn(
+                        "Test accuracy", format="percent"
+                    ),
+                    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
+                },
+            )
             best = results.iloc[0]["config"]
             if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
                 st.switch_page(ui.page_path("train"), query_params=best.to_query_params())

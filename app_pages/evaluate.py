@@ -1,13 +1,14 @@
 """Evaluate: where the model is right, where it is wrong, and a look inside the network."""
 
 import uuid
+from types import SimpleNamespace
 
 import numpy as np
 import streamlit as st
 
 import ui
 from core import settings
-from core.data import Dataset, make_splits
+from core.data import SPLITS, Dataset, make_splits
 from core.evaluation import (
     Evaluation,
     cell_indices,
@@ -20,6 +21,7 @@ from core.figures import evaluation as figures
 from core.figures.explore import pixel_heatmap
 from core.figures.prediction import probability_bars
 from core.imports import evaluation_batch_size
+from core.run_display import display_name, short_name
 
 GALLERY_SIZE = 40
 GALLERY_COLUMNS = 10
@@ -68,6 +70,21 @@ def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, n
     return splits.x_test, splits.y_test
 
 
+@st.cache_resource(show_spinner=False, hash_funcs={Dataset: lambda dataset: dataset.fingerprint})
+def held_out_sources(dataset: Dataset, split: str, seed: int) -> tuple[str, np.ndarray]:
+    """Which file set the held-out images come from, and each one's index there.
+
+    That index is the one Explore shows. For the article's split it is found by running the
+    same split on the image numbers instead of the images.
+    """
+    if split == "official":
+        return "test", np.arange(len(dataset.test_images))
+    numbers = SimpleNamespace(
+        train_images=np.arange(len(dataset.train_images)), train_labels=dataset.train_labels
+    )
+    return "train", np.asarray(SPLITS[split](numbers, seed)[2])
+
+
 @st.cache_resource(
     show_spinner="Evaluating the model on the test images…",
     max_entries=16,
@@ -97,20 +114,29 @@ def session_model_key(model) -> str:
     return f"session:{token[1]}"
 
 
-def model_options() -> dict[str, str]:
-    """Option key -> label of every model this page can evaluate."""
-    options = {}
+def model_options() -> tuple[dict[str, str], dict[str, str]]:
+    """Option key -> label of every model this page can evaluate, and -> a short label.
+
+    Stored runs start with their number ("#7 · 784-128-10 … · 95.5%"), so runs of the same
+    configuration stay apart; short labels (for chart titles) keep the number first.
+    """
+    options, short = {}, {}
+    numbers = ui.run_store().run_numbers()
     current = ui.current_model()
     if current is not None:
-        options[CURRENT] = f"{current.label} (this session)"
+        number = numbers.get(current.run_id) if current.run_id else None
+        options[CURRENT] = f"Current model: {display_name(number, current.label)}"
+        short[CURRENT] = short_name(number, current.label, 36)
     for run in ui.stored_networks().itertuples():
         if current is not None and current.run_id == run.id:
             continue
-        accuracy = "" if np.isnan(run.test_accuracy) else f", {run.test_accuracy:.1%}"
-        options[RUN_PREFIX + run.id] = f"{run.name} ({run.summary}{accuracy})"
+        number = numbers.get(run.id)
+        accuracy = "" if np.isnan(run.test_accuracy) else f" · {run.test_accuracy:.1%}"
+        options[RUN_PREFIX + run.id] = display_name(number, run.name, run.summary) + accuracy
+        short[RUN_PREFIX + run.id] = short_name(number, run.name, 36)
     if (ui.DEFAULT_MODEL_DIR / "model.keras").exists():
-        options[DEFAULT] = "Shipped default model"
-    return options
+        options[DEFAULT] = short[DEFAULT] = "Shipped default model"
+    return options, short
 
 
 def resolve_model(option: str):
@@ -133,7 +159,7 @@ def resolve_model(option: str):
 
 
 def evaluation_of(option: str, dataset: Dataset):
-    """Return (model, evaluation, held-out images, split, key) of a model option.
+    """Return (model, evaluation, held-out images, split, seed, key) of a model option.
 
     The key names this evaluation (model, data set, split) for remembered figures.
     """
@@ -148,7 +174,8 @@ def evaluation_of(option: str, dataset: Dataset):
         )
     evaluation = cached_evaluation(key, dataset, split, seed, model)
     evaluation_key = f"{key}|{dataset.fingerprint}|{split}|{seed}"
-    return model, evaluation, held_out_set(dataset, split, seed)[0], split, evaluation_key
+    images = held_out_set(dataset, split, seed)[0]
+    return model, evaluation, images, split, seed, evaluation_key
 
 
 def remembered_figure(key: tuple, build):
@@ -211,12 +238,13 @@ def gallery_figure(evaluation: Evaluation, images: np.ndarray, indices: np.ndarr
     """The gallery of up to GALLERY_SIZE images, captioned with prediction and probability."""
     shown = indices[:GALLERY_SIZE]
     names = evaluation.class_names
+    # Short enough to fit under a thumbnail on a phone (about 36 px wide).
     captions = [
-        f"{names[evaluation.predictions[index]]} · {evaluation.confidences[index]:.0%}"
+        f"{names[evaluation.predictions[index]]}: {evaluation.confidences[index]:.0%}"
         for index in shown
     ]
     hover = [
-        f"test image {index}: true {names[evaluation.labels[index]]}, predicted "
+        f"held-out image {index:,}: true {names[evaluation.labels[index]]}, predicted "
         f"{names[evaluation.predictions[index]]} ({evaluation.confidences[index]:.1%})"
         for index in shown
     ]
@@ -264,7 +292,7 @@ st.caption(
 )
 
 dataset = ui.current_dataset()
-options = model_options()
+options, short_labels = model_options()
 if CURRENT not in options:
     st.info(
         "No model trained in this session yet. Train one on the Train page"
@@ -278,18 +306,39 @@ option = st.selectbox(
     "Model", list(options), key=KEY_MODEL, format_func=lambda key: options.get(key, key)
 )
 try:
-    model, evaluation, images, split, evaluation_key = evaluation_of(option, dataset)
+    model, evaluation, images, split, seed, evaluation_key = evaluation_of(option, dataset)
 except ValueError as error:
     st.error(f"This model cannot be evaluated: {ui.plain(error, 300)}")
     st.stop()
 names = evaluation.class_names
+source_set, source_indices = held_out_sources(dataset, split, seed)
+source_name = ui.IMAGE_LINK_SETS[source_set]
+link = ui.take_image_link({"train": len(dataset.train_images), "test": len(dataset.test_images)})
+if link is not None:
+    linked_set, linked_index = link
+    positions = np.flatnonzero(source_indices == linked_index) if linked_set == source_set else []
+    if len(positions):
+        st.session_state[KEY_IMAGE] = int(positions[0])
+        st.info(
+            f"Image {linked_index:,} of the {source_name} is held-out image "
+            f"{int(positions[0]):,}: see it under **Per-digit probabilities** below."
+        )
+    else:
+        st.info(
+            f"Image {linked_index:,} of the {ui.IMAGE_LINK_SETS[linked_set]} is not among the "
+            f"images this model is measured on (they come from the {source_name}"
+            + (", and it trained on the rest)." if source_set == "train" else ").")
+        )
 
 # Headline metrics and the per-digit report.
 st.header("How good is it?")
-held_out = "the article's held-out 15,000" if split == "article" else "the test set's"
+held_out = (
+    f"the {evaluation.num_examples:,} images the article holds out of the training file"
+    if split == "article"
+    else f"the test file's {evaluation.num_examples:,} images"
+)
 st.caption(
-    f"Measured on {held_out} {evaluation.num_examples:,} images of '{ui.plain(dataset.name)}', "
-    "which the model never trained on."
+    f"Measured on {held_out} of '{ui.plain(dataset.name)}', which the model never trained on."
 )
 accuracy_column, loss_column, mistakes_column = st.columns(3)
 accuracy_column.metric("Accuracy", f"{evaluation.accuracy:.2%}")
@@ -305,9 +354,13 @@ with st.expander("What precision, recall and F1 mean"):
 st.dataframe(
     evaluation.report,
     key="evaluate_report",
+    height="content",
     column_config={
-        column: st.column_config.NumberColumn(column, format="%.3f")
-        for column in ("precision", "recall", "f1-score")
+        "_index": st.column_config.TextColumn("digit", width=100),
+        **{
+            column: st.column_config.NumberColumn(column, format="%.3f")
+            for column in ("precision", "recall", "f1-score")
+        },
     },
 )
 
@@ -359,8 +412,10 @@ if KEY_IMAGE not in st.session_state or st.session_state[KEY_IMAGE] >= evaluatio
     st.session_state[KEY_IMAGE] = int(cell[0]) if len(cell) else 0
 pick_column, random_column, hint_column = st.columns([2, 2, 3], vertical_alignment="bottom")
 index = pick_column.number_input(
-    "Test image", min_value=0, max_value=evaluation.num_examples - 1, step=1, key=KEY_IMAGE
-)
+    f"Held-out image (0 to {evaluation.num_examples - 1:,})",
+    min_value=0, max_value=evaluation.num_examples - 1, step=1, key=KEY_IMAGE,
+    help="Its position among the images this model is measured on, not Explore's index.",
+)  # fmt: skip
 random_column.button(
     "Random image", key="evaluate_random", icon=":material/casino:",
     on_click=on_random_image, args=(evaluation.num_examples,),
@@ -371,6 +426,13 @@ image_figure, bars_figure = remembered_figure(
     (evaluation_key, "image", index), lambda: image_figures(evaluation, images, index)
 )
 image_column.plotly_chart(image_figure, key="evaluate_image", config={"displayModeBar": False})
+source_index = int(source_indices[index])
+image_column.page_link(
+    ui.page_path("explore"),
+    label=f"Image {source_index:,} of the {source_name} in Explore",
+    query_params=ui.image_link(source_set, source_index),
+    icon=":material/grid_view:",
+)
 bars_column.plotly_chart(
     bars_figure, key="evaluate_probabilities", config={"displayModeBar": False}
 )
@@ -427,7 +489,7 @@ else:
         ),
         key="evaluate_weights", config={"displayModeBar": False},
     )  # fmt: skip
-st.subheader(f"Activations for test image {index}")
+st.subheader(f"Activations for held-out image {index:,}")
 st.caption(
     "What every neuron of each layer outputs for the image above; bright cells light up. "
     "The last strip is the softmax output, the probabilities of the chart above."
@@ -464,12 +526,12 @@ mode = mode_column.radio(
     horizontal=True,
 )
 try:
-    _, other_evaluation, _, _, other_key = evaluation_of(other, dataset)
+    _, other_evaluation, _, _, _, other_key = evaluation_of(other, dataset)
     comparison = remembered_figure(
         (evaluation_key, "comparison", other_key, mode),
         lambda: figures.confusion_comparison_figure(
             evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
-            run_names=(options[option][:32], options[other][:32]),
+            run_names=(short_labels[option], short_labels[other]),
         ),
     )  # fmt: skip
 except ValueError as error:

@@ -90,12 +90,18 @@ st.caption(
     f"{dataset.num_classes} classes."
 )
 
+# A link from Evaluate (?set=train&image=41234) opens that image in the One image tab.
+link = ui.take_image_link({"train": len(dataset.train_images), "test": len(dataset.test_images)})
+if link is not None:
+    st.session_state["explore_set"] = "Training set" if link[0] == "train" else "Test set"
+    st.session_state["explore_index"] = link[1]
 set_name = st.radio("Images from", list(IMAGE_SETS), horizontal=True, key="explore_set")
 images = getattr(dataset, IMAGE_SETS[set_name][0])
 labels = getattr(dataset, IMAGE_SETS[set_name][1])
 
 browse_tab, image_tab, facts_tab, upload_tab = st.tabs(
-    ["Browse", "One image", "Dataset facts", "Your own files"]
+    ["Browse", "One image", "Dataset facts", "Your own files"],
+    default="One image" if link is not None else None,
 )
 
 with browse_tab:
@@ -151,6 +157,12 @@ with image_tab:
         )
     with label_column:
         st.metric("Label", dataset.class_names[label_index])
+        st.page_link(
+            ui.page_path("evaluate"),
+            label="What the model predicts for it",
+            query_params=ui.image_link("train" if set_name == "Training set" else "test", index),
+            icon=":material/analytics:",
+        )
         vector = data_lib.one_hot(labels[index : index + 1], dataset.num_classes)[0]
         st.plotly_chart(
             figures.one_hot_figure(vector, dataset.class_names),

@@ -737,6 +737,25 @@ class RunStore:
                 )
         return messages
 
+    def run_numbers(self) -> dict[str, int]:
+        """Return each run's number: 1 for the first run saved in this store, then 2, 3, ...
+
+        Runs are named after their configuration, so several share a name; pages show the
+        number first ("#7 · 784-128-10 ...", see `core.run_display`). It is the record's
+        SQLite rowid, so it stays the same for the run's whole life.
+
+        Returns:
+            Run id -> number; empty when the database cannot be read.
+        """
+        if self._open_error is not None and not self._try_to_open():
+            return {}
+        try:
+            with self._connection() as connection:
+                rows = connection.execute("SELECT rowid, id FROM runs").fetchall()
+        except sqlite3.DatabaseError:
+            return {}
+        return {row["id"]: int(row["rowid"]) for row in rows}
+
     def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
         if self._open_error is not None and not self._try_to_open():
             return [], [self._open_error]

@@ -24,6 +24,7 @@ ACTIVATION_COLORSCALE = "Viridis"
 # Digits are drawn dark on white, as on paper: 0 (background) is white, 255 (ink) black.
 DIGIT_COLORSCALE = [[0.0, "#ffffff"], [1.0, "#111111"]]
 SELECTED_COLOR = "#d62728"
+CAPTION_COLOR = "#444444"
 INVISIBLE = "rgba(0,0,0,0)"
 CLICK_MARKER_SIZE = 30
 MAX_WEIGHT_TILES = 64
@@ -113,7 +114,7 @@ def confusion_matrix_figure(
     cell_text = (
         [[f"{rate:.0%}" if rate >= 0.005 else "" for rate in row] for row in rates]
         if normalize
-        else [[f"{count:,}" for count in row] for row in matrix]
+        else [[str(int(count)) for count in row] for row in matrix]
     )
     figure = go.Figure(
         go.Heatmap(
@@ -122,11 +123,16 @@ def confusion_matrix_figure(
             y=list(range(num_classes)),
             text=cell_text,
             texttemplate="%{text}",
-            textfont={"size": 11},
+            # Small and without thousands separators, so "1124" fits a cell on a phone.
+            textfont={"size": 10 if normalize or matrix.max() < 1000 else 9},
             colorscale=CONFUSION_COLORSCALE,
             zmin=0,
             zmax=1 if normalize else max(int(matrix.max()), 1),
-            colorbar={"title": "share" if normalize else "images", "thickness": 12},
+            # A thin bar with its title along it leaves the cells the width on a phone.
+            colorbar={
+                "title": {"text": "share" if normalize else "images", "side": "right"},
+                "thickness": 8,
+            },
             hoverinfo="skip",
             xgap=1,
             ygap=1,
@@ -157,7 +163,7 @@ def confusion_matrix_figure(
         xaxis={**axis, "title": "predicted class", "range": [-0.5, num_classes - 0.5]},
         yaxis={**axis, "title": "true class", "range": [num_classes - 0.5, -0.5]},
         height=460,
-        margin={"l": 60, "r": 10, "t": 40 if title else 10, "b": 50},
+        margin={"l": 45, "r": 0, "t": 40 if title else 10, "b": 50},
         clickmode="event+select",
         plot_bgcolor="white",
     )
@@ -249,7 +255,10 @@ def image_grid_figure(
                 y=y + height / 2 + caption_space / 2,
                 mode="text",
                 text=list(captions),
-                textfont={"size": 10},
+                textfont={"size": 9, "color": CAPTION_COLOR},
+                # A click selects an image; the captions must not fade with the rest.
+                selected={"textfont": {"color": CAPTION_COLOR}},
+                unselected={"textfont": {"color": CAPTION_COLOR}},
                 hoverinfo="skip",
                 showlegend=False,
                 name="captions",
@@ -306,7 +315,16 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
             zmid=0,
             zmin=-limit,
             zmax=limit,
-            colorbar={"title": "weight", "thickness": 12},
+            # A short bar under the tiles: beside them it took a phone screen's width.
+            colorbar={
+                "title": {"text": "weight", "side": "right"},
+                "orientation": "h",
+                "thickness": 10,
+                "len": 0.5,
+                "x": 0.5,
+                "y": -0.02,
+                "yanchor": "top",
+            },
             hovertemplate="unit %{customdata}<br>weight %{z:.3f}<extra></extra>",
         )
     )
@@ -315,8 +333,8 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
     figure.update_layout(
         xaxis={**hidden, "constrain": "domain"},
         yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
-        height=rows * tile_pixels + 30,
-        margin={"l": 0, "r": 0, "t": 10, "b": 10},
+        height=rows * tile_pixels + 70,
+        margin={"l": 0, "r": 0, "t": 10, "b": 50},
         plot_bgcolor="white",
     )
     return figure

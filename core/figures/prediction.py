@@ -9,9 +9,13 @@ import plotly.graph_objects as go
 
 from core.data import resolve_class_names
 
-TOP_COLOR = "#d62728"
+# Green means right and red means wrong, as a learner reads them; blue when the truth is unknown.
+WRONG_COLOR = "#d62728"
+TOP_COLOR = WRONG_COLOR  # the top class when it is not the true label
+CORRECT_COLOR = "#2ca02c"
+PREDICTED_COLOR = "#1f77b4"
 OTHER_COLOR = "#9aa5b1"
-TRUE_LABEL_COLOR = "#2ca02c"
+TRUE_LABEL_COLOR = "#1a6e1a"
 
 
 def probability_bars(
@@ -24,13 +28,14 @@ def probability_bars(
     Args:
         probabilities: One probability per class, e.g. a softmax output of shape (10,).
         class_names: Names shown under the bars; the class indices ("0".."9") by default.
-        true_label: Index of the correct class, if known; its bar gets a green outline and
-            the title says whether the prediction is right.
+        true_label: Index of the correct class, if known; its bar is drawn green with a dark
+            outline and the title says whether the prediction is right.
 
     Returns:
-        A plotly figure with one bar per class. The top class is drawn in red and its
-        probability printed on the bar; the title shows the prediction and the sum of the
-        probabilities (1.000 for a softmax output).
+        A plotly figure with one bar per class. The top class has its probability printed
+        on the bar and is green when it is the true label, red when it is not, and blue
+        when the true label is unknown; a legend below says so. The title shows the
+        prediction and the sum of the probabilities (1.000 for a softmax output).
 
     Raises:
         ValueError: If the probabilities are not a non-empty 1-D list of finite numbers in
@@ -51,9 +56,13 @@ def probability_bars(
         raise ValueError(f"true_label must be between 0 and {num_classes - 1}, got {true_label}.")
 
     top = int(np.argmax(values))
-    colors = [TOP_COLOR if index == top else OTHER_COLOR for index in range(num_classes)]
+    colors = [OTHER_COLOR] * num_classes
     line_widths = [0] * num_classes
-    if true_label is not None:
+    if true_label is None:
+        colors[top] = PREDICTED_COLOR
+    else:
+        colors[top] = CORRECT_COLOR if top == int(true_label) else WRONG_COLOR
+        colors[int(true_label)] = CORRECT_COLOR
         line_widths[int(true_label)] = 3
     text = [f"{value:.1%}" if index == top else "" for index, value in enumerate(values)]
 
@@ -61,7 +70,7 @@ def probability_bars(
     if true_label is not None:
         verdict = "correct" if top == int(true_label) else f"true label {names[int(true_label)]}"
         title += f" · {verdict}"
-    title += f" · sum of probabilities = {values.sum():.3f}"
+    title += f"<br><sup>sum of probabilities = {values.sum():.3f}</sup>"
 
     figure = go.Figure(
         go.Bar(
@@ -75,14 +84,31 @@ def probability_bars(
             textposition="outside",
             cliponaxis=False,
             hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
+            showlegend=False,
         )
     )
+    # Legend entries for the colours in use (markers without points).
+    if true_label is None:
+        legend = {PREDICTED_COLOR: "prediction"}
+    elif top == int(true_label):
+        legend = {CORRECT_COLOR: "correct prediction"}
+    else:
+        legend = {CORRECT_COLOR: "true label", WRONG_COLOR: "wrong prediction"}
+    for color, label in legend.items():
+        if color in colors:
+            figure.add_trace(
+                go.Scatter(
+                    x=[None], y=[None], mode="markers", name=label, hoverinfo="skip",
+                    marker={"symbol": "square", "size": 12, "color": color},
+                )
+            )  # fmt: skip
     figure.update_layout(
-        title={"text": title, "font": {"size": 14}},
+        title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
         xaxis={"title": "class", "type": "category"},
-        yaxis={"title": "probability", "range": [0, 1.08], "tickformat": ".0%"},
-        height=300,
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        showlegend=False,
+        yaxis={"title": "probability", "range": [0, 1.1], "tickformat": ".0%"},
+        height=340,
+        margin={"l": 50, "r": 10, "t": 60, "b": 40},
+        showlegend=True,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "font": {"size": 11}},
     )
     return figure

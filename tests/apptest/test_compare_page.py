@@ -95,3 +95,27 @@ def test_empty_store_shows_a_hint():
     app.run()
     assert not app.exception
     assert any("No stored runs yet" in info.value for info in app.info)
+
+
+def test_a_finished_baseline_shows_its_accuracy_and_joins_the_table():
+    """Before, a finished baseline's line said only "finished" (no accuracy)."""
+    import re
+
+    import ui
+
+    app = app_test("app_pages/compare.py")
+    app.run()
+    app.number_input(key="compare_baseline_train_size").set_value(300)
+    app.multiselect(key="compare_baselines").set_value(["Gaussian naive Bayes"])
+    app.button(key="compare_baseline_train").click().run()
+    assert not app.exception and not app.error
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    manager = ui.job_manager()
+    for job in manager.jobs(owner=owner):
+        manager.wait(job.id, timeout=120)
+    app.run()
+    assert not app.exception
+    outcomes = [text.value for text in app.text if "test accuracy" in text.value]
+    assert len(outcomes) == 1
+    assert re.fullmatch(r"finished: \d+\.\d% test accuracy \(run #\d+\)", outcomes[0])
+    assert app.dataframe[0].value["kind"].tolist() == ["baseline"]

@@ -128,3 +128,50 @@ def test_without_a_model_the_page_links_to_train():
     assert "Train" in app.info[0].value
     links = [element.proto.page for element in app.get("page_link")]
     assert "train" in " ".join(links)
+
+
+def test_links_from_explore_open_the_same_image_and_say_which_set(trained):
+    """?set=test&image=N opens test image N; an article run counts in the training file."""
+    import dataclasses
+
+    from sklearn.model_selection import train_test_split
+
+    model, config, _ = trained
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="Test net", config=config
+    )
+    app.query_params["set"] = "test"
+    app.query_params["image"] = "1234"
+    app.run()
+    assert not app.exception and not app.error
+    assert app.number_input(key="evaluate_image_index").value == 1234
+    assert "test file's 10,000 images" in " ".join(caption.value for caption in app.caption)
+    links = [link.proto for link in app.get("page_link") if "Explore" in link.proto.label]
+    assert links and "image=1234" in links[0].query_string and "set=test" in links[0].query_string
+
+    article = dataclasses.replace(config, split="article", validation_fraction=0.0)
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="Article net", config=article
+    )
+    held_out = train_test_split(range(60_000), test_size=0.25, random_state=article.seed)[1]
+    app.query_params["set"] = "train"
+    app.query_params["image"] = str(held_out[10])
+    app.run()
+    assert not app.exception and not app.error
+    assert app.number_input(key="evaluate_image_index").value == 10
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "15,000 images the article holds out of the training file" in captions
+    assert "15,000 15,000" not in captions
+
+    trained_on = sorted(set(range(60_000)) - set(held_out))[0]
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="Article net", config=article
+    )
+    app.query_params["set"] = "train"
+    app.query_params["image"] = str(trained_on)
+    app.run()
+    assert not app.exception and not app.error
+    assert any("not among the images" in info.value for info in app.info)

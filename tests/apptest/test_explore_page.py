@@ -1,5 +1,7 @@
 """The Explore page: browsing with a label filter, looking up one image, uploading files."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -15,7 +17,8 @@ PAGE = str(PROJECT_ROOT / next(spec.path for spec in ui.PAGES if spec.path.endsw
 
 @pytest.fixture
 def app() -> AppTest:
-    page = AppTest.from_file(PAGE, default_timeout=60)
+    # Through app.py, so the page's link to Evaluate (st.page_link) resolves.
+    page = app_test(str(Path(PAGE).relative_to(PROJECT_ROOT)), timeout=60)
     page.run()
     assert not page.exception, [exception.message for exception in page.exception]
     return page
@@ -178,3 +181,22 @@ def test_the_demo_says_its_upload_caps_and_refuses_too_many_images(monkeypatch):
 def test_locally_the_uploaders_take_files_of_fashion_mnists_size():
     app = app_test(ui.page_path("explore")).run()
     assert app.file_uploader(key="explore_upload_images").proto.max_upload_size_mb >= 27
+
+
+def test_a_link_from_evaluate_opens_that_image_and_links_back():
+    page = app_test("app_pages/explore.py", timeout=60)
+    page.query_params["set"] = "test"
+    page.query_params["image"] = "8395"
+    page.run()
+    assert not page.exception
+    assert page.radio(key="explore_set").value == "Test set"
+    assert page.number_input(key="explore_index").value == 8395
+    back = next(link.proto for link in page.get("page_link") if "predicts" in link.proto.label)
+    assert "set=test" in back.query_string and "image=8395" in back.query_string
+
+    page = app_test("app_pages/explore.py", timeout=60)
+    page.query_params["set"] = "test"
+    page.query_params["image"] = "99999999<script>"
+    page.run()
+    assert not page.exception
+    assert page.radio(key="explore_set").value == "Training set"

@@ -73,7 +73,7 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     # Click the gallery's second digit: the probabilities and activations follow it. (The
     # first is the image shown before any click, so clicking it would prove nothing.)
     second = int(cell_indices(evaluation, 3, 3)[1])
-    assert page.get_by_text(f"Activations for test image {second}").count() == 0
+    assert page.get_by_text(f"Activations for held-out image {second:,}").count() == 0
     gallery_area = page.locator(".st-key-evaluate_cell_gallery .nsewdrag").first
     gallery_area.scroll_into_view_if_needed()
     box = gallery_area.bounding_box()
@@ -81,6 +81,6 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     x, y = box["x"] + box["width"] * (39 + 14) / 379, box["y"] + box["height"] * 14 / 156
     page.mouse.move(x, y)
     page.mouse.click(x, y)
-    page.get_by_text(f"Activations for test image {second}").wait_for(timeout=60_000)
+    page.get_by_text(f"Activations for held-out image {second:,}").wait_for(timeout=60_000)
     assert page.locator(".st-key-evaluate_image_index input").input_value() == str(second)
     assert page_errors(page) == []

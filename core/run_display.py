@@ -1,0 +1,113 @@
+"""How a stored run is shown to a reader: its number, its short name, its colour, its history.
+
+Runs are named after their configuration by default, so several runs often share a name.
+Every list, legend and title therefore starts with the run's number ("#7 · 784-128-10 relu…"),
+which `core.runs.RunStore.run_numbers` keeps fixed for the run's life, and every chart draws
+run #7 in the same colour, derived from the number.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+# Consecutive numbers get hues a golden-ratio turn apart, so neighbours never look alike.
+GOLDEN_RATIO_CONJUGATE = (math.sqrt(5) - 1) / 2
+COLOUR_SATURATION = 0.75
+COLOUR_LIGHTNESS = 0.42
+MAX_SHORT_NAME = 44
+ELLIPSIS = "…"
+
+
+def _shorten(text: str, max_length: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= max_length else text[: max_length - 1].rstrip() + ELLIPSIS
+
+
+def display_name(number: int | None, name: str, summary: str = "") -> str:
+    """Return a run's full label, e.g. ``"#7 · 784-128-10 relu, adam 0.001, 20 ep"``.
+
+    Args:
+        number: The run's number (`RunStore.run_numbers`), or None when it has none.
+        name: The run's name (its configuration unless renamed).
+        summary: Its configuration summary: added in brackets to a name of its own, used
+            instead of a name it begins with (a baseline "Random Forest, 300 images, …").
+
+    Returns:
+        One line of text; the name is never repeated as its own summary.
+    """
+    text = " ".join(str(name).split())
+    summary = " ".join(str(summary or "").split())
+    if summary.startswith(text):
+        text = summary
+    elif summary:
+        text = f"{text} ({summary})"
+    return text if number is None else f"#{number} · {text}"
+
+
+def short_name(number: int | None, name: str, max_length: int = MAX_SHORT_NAME) -> str:
+    """Return a run's label cut to `max_length` characters, number first.
+
+    Two runs with the same long name stay distinguishable because the number comes first.
+    """
+    prefix = "" if number is None else f"#{number} · "
+    return prefix + _shorten(name, max(max_length - len(prefix), 8))
+
+
+def run_colour(number: int | None) -> str:
+    """Return the colour of run `number` on every chart, as ``"#rrggbb"`` (grey for None)."""
+    if number is None:
+        return "#555555"
+    hue = (int(number) * GOLDEN_RATIO_CONJUGATE) % 1.0
+    red, green, blue = colorsys.hls_to_rgb(hue, COLOUR_LIGHTNESS, COLOUR_SATURATION)
+    return "#{:02x}{:02x}{:02x}".format(*(round(channel * 255) for channel in (red, green, blue)))
+
+
+def with_display_columns(runs: pd.DataFrame, numbers: Mapping[str, int]) -> pd.DataFrame:
+    """Return the run table with columns ``number``, ``label`` and ``colour`` added.
+
+    Args:
+        runs: `RunStore.list_runs` output (columns id, name, summary, ...).
+        numbers: Run id -> number, from `RunStore.run_numbers`.
+
+    Returns:
+        A copy of `runs`; a run missing from `numbers` has number NA and no "#" prefix.
+    """
+    table = runs.copy()
+    table["number"] = table["id"].map(dict(numbers)).astype("Int64")
+    plain = [None if pd.isna(number) else int(number) for number in table["number"]]
+    table["label"] = [
+        display_name(number, name, summary)
+        for number, name, summary in zip(plain, table["name"], table["summary"], strict=True)
+    ]
+    table["colour"] = [run_colour(number) for number in plain]
+    return table
+
+
+def history_table(history: Mapping[str, list] | None) -> pd.DataFrame:
+    """Return a run's per-epoch history as a table indexed by epoch, counted from 1.
+
+    Series of different lengths are allowed (a run without validation data has empty
+    ``val_*`` lists, a stopped run may have fewer validation points): the missing values are
+    left empty, and series with no value at all are left out.
+
+    Args:
+        history: Keras-style history, e.g. ``{"loss": [...], "val_loss": []}``.
+
+    Returns:
+        A DataFrame with index ``epoch`` (1, 2, ...) and one column per non-empty series;
+        empty when the run trained no full epoch.
+    """
+    series = {
+        key: pd.Series(list(values), dtype="float64")
+        for key, values in (history or {}).items()
+        if values is not None and len(values)
+    }
+    if not series:
+        return pd.DataFrame(index=pd.RangeIndex(1, 1, name="epoch"))
+    table = pd.DataFrame(series)
+    table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
+    return table
