@@ -19,12 +19,35 @@ from core.preprocess import (
 CANVAS_SIZE = 280
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
 DEFAULT_BRUSH = 18
-CANVAS_TOOLBAR_SPACE = 36
+# The canvas's toolbar (undo, redo, reset) sits in this space above the canvas.
+CANVAS_TOOLBAR_SPACE = 44
 KEY_CANVAS_VERSION = "draw_canvas_version"
 KEY_LOADED_RUN = "draw_loaded_run"
 INPUT_DRAW = "Draw on the canvas"
 INPUT_UPLOAD = "Upload a picture"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+
+
+# streamlit-drawable-canvas 0.13 parks its invisible toolbar (opacity 0) at `top: -1rem`, so
+# until the pointer has hovered the canvas for 0.1 s the toolbar's 141x46 px box covers the
+# canvas's top-right corner (its top 30 px) and takes the first pointer-down: a stroke started
+# there was lost, and a tap could press an invisible button. The component is re-registered
+# under its own name with the same script and stylesheet plus these rules: the toolbar always
+# sits entirely above the canvas and ignores the pointer while it is invisible.
+CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
+CANVAS_TOOLBAR_CSS = """
+.dc-toolbar { top: auto !important; bottom: 100% !important; padding-bottom: 0.25rem !important;
+  pointer-events: none; }
+.dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within, .dc-toolbar[data-pinned=true] {
+  pointer-events: auto; }
+"""
+st.components.v2.component(
+    CANVAS_COMPONENT,
+    html=f'<div class="canvas-root"></div><style>{CANVAS_TOOLBAR_CSS}</style>',
+    css="index-*.css",
+    js="index-*.js",
+    isolate_styles=True,
+)
 
 
 def model_choices() -> dict[str, tuple[str, str | None]]:
