@@ -1,0 +1,108 @@
+"""Choose the Draw page's "not a digit" measure by measuring, and report its flag rates.
+
+For the shipped default model (or `--model PATH`), computes four scores on
+
+- held-out MNIST training digits drawn through the canvas pipeline (`redraw_digits`), which
+  set each score's threshold so that `DIGITS_FLAGGED_NOT_A_DIGIT` of them are flagged,
+- 2,000 MNIST test digits drawn the same way (the rate that must stay at most 2%),
+- the non-digit set of `core.nondigits` (letters, scribbles, circles, boxes; the rate that
+  should be at least 80%),
+
+and prints the share flagged per score and per kind. The scores: maximum softmax probability
+after temperature scaling, entropy of that softmax, energy, and the distance to the 8th
+nearest training image in the last hidden layer. Usage:
+    .venv/bin/python bench/bench_novelty.py [--model models/default/model.keras]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from core import novelty  # noqa: E402
+from core.data import load_default_dataset  # noqa: E402
+from core.nondigits import KINDS, nondigit_set  # noqa: E402
+from core.preprocess import preprocess_digit, redraw_digits  # noqa: E402
+
+DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
+
+
+def scores(reference, embeddings, logits) -> dict[str, np.ndarray]:
+    """Each measure as "higher means less like a digit"."""
+    temperature = reference.temperature
+    return {
+        "max probability (T-scaled)": -novelty.softmax(logits, temperature).max(axis=1),
+        "entropy (T-scaled)": novelty.entropy(logits, temperature),
+        "energy": novelty.energy(logits),
+        "8th-neighbour distance": novelty.knn_distance(reference, embeddings),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--test-digits", type=int, default=2000)
+    parser.add_argument("--per-kind", type=int, default=100)
+    arguments = parser.parse_args()
+
+    import keras
+
+    model = keras.saving.load_model(arguments.model)
+    dataset = load_default_dataset()
+    started = time.perf_counter()
+    reference, calibration = build(model, dataset)
+    print(f"reference built in {time.perf_counter() - started:.1f} s, "
+          f"{reference.nbytes / 1e6:.1f} MB, T = {reference.temperature:.2f}")  # fmt: skip
+    rng = np.random.default_rng(1)
+    test_index = rng.choice(len(dataset.test_images), arguments.test_digits, replace=False)
+    test_digits = redraw_digits(dataset.test_images[test_index], seed=2)
+    others = nondigit_set(arguments.per_kind, seed=3)
+    other_digits = np.stack([preprocess_digit(item.canvas) for item in others])
+    function = novelty.embedding_function(model)
+    calibration_scores = scores(reference, *novelty.embed_all(function, calibration))
+    test_scores = scores(reference, *novelty.embed_all(function, test_digits))
+    other_scores = scores(reference, *novelty.embed_all(function, other_digits))
+    kinds = np.array([item.kind for item in others])
+    digit_like = np.array([item.digit_like for item in others])
+    header = f"{'measure':28s} {'test digits':>11s} {'non-digits':>10s} {'w/o digit-like':>14s}"
+    header += "".join(f" {kind:>9s}" for kind in KINDS)
+    print(header)
+    for name, calibration_score in calibration_scores.items():
+        threshold = np.quantile(calibration_score, 1 - novelty.DIGITS_FLAGGED_NOT_A_DIGIT)
+        flagged = other_scores[name] > threshold
+        row = (f"{name:28s} {np.mean(test_scores[name] > threshold):11.1%} "
+               f"{flagged.mean():10.1%} {flagged[~digit_like].mean():14.1%}")  # fmt: skip
+        row += "".join(f" {flagged[kinds == kind].mean():9.1%}" for kind in KINDS)
+        print(row)
+    judged = [novelty.judge_embedding(reference, *function(d[np.newaxis])) for d in test_digits]
+    not_sure = np.mean([j.verdict == novelty.VERDICT_NOT_SURE for j in judged])
+    print(f"page verdicts on test digits: not sure {not_sure:.1%}, not a digit "
+          f"{np.mean([j.verdict == novelty.VERDICT_NOT_A_DIGIT for j in judged]):.1%}")  # fmt: skip
+    timings = []
+    for digit in test_digits[:200]:
+        started = time.perf_counter()
+        novelty.judge(model, reference, digit)
+        timings.append((time.perf_counter() - started) * 1000)
+    print(f"judge (embedding + neighbour lookup): median {np.median(timings):.1f} ms, "
+          f"p90 {np.quantile(timings, 0.9):.1f} ms")  # fmt: skip
+
+
+def build(model, dataset):
+    """The page's reference for `model`, and the calibration digits it was fitted on."""
+    images, labels = dataset.train_images, dataset.train_labels
+    bank, calibration, calibration_labels = novelty.reference_inputs(images, labels)
+    reference = novelty.build_reference(
+        model, images[bank], labels[bank], calibration, calibration_labels, bank
+    )
+    return reference, calibration
+
+
+if __name__ == "__main__":
+    main()
