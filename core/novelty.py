@@ -5,11 +5,14 @@ signals tell the visitor when not to trust the prediction:
 
 - **not sure**: the highest class probability after temperature scaling (one number T fitted
   on held-out digits so that the probabilities match how often the model is right) is low;
-- **not a digit**: the drawing is far from every training image in the network's last hidden
-  layer (the layer before the softmax): the distance, on unit-length embeddings, to the 8th
-  nearest training image (Sun et al., 2022, "Out-of-distribution detection with deep nearest
-  neighbors"). `bench/bench_novelty.py` compared it with the maximum probability, the entropy
-  and the energy on the same drawings and it flags the most non-digits (see bench/README.md).
+- **not a digit**: either the drawing is far from every training image in the network's last
+  hidden layer (the layer before the softmax: the distance, on unit-length embeddings, to the
+  nearest training image, as in Sun et al., 2022, "Out-of-distribution detection with deep
+  nearest neighbors"), or its 28x28 pixels are far from the space of the training digits'
+  40 main components (principal component analysis: the share of the image the components
+  cannot rebuild). `bench/bench_novelty.py` compared these with the maximum probability after
+  temperature scaling, the entropy and the energy, alone and in pairs, on the same drawings;
+  this pair flags the most non-digits at the same share of flagged digits (bench/README.md).
 
 The training images' embeddings are computed once per model (float16, projected to at most
 `MAX_EMBEDDING_DIMENSION` dimensions), so a lookup is one small matrix product. The same
@@ -18,7 +21,9 @@ lookup gives the nearest training images shown under "Why this digit?".
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +32,9 @@ import numpy as np
 
 NEIGHBOURS = 8
 MAX_EMBEDDING_DIMENSION = 128
-# Share of held-out drawn digits that may be flagged: the thresholds are their quantiles.
+PIXEL_COMPONENTS = 40
+# Share of held-out drawn digits that may be flagged: the thresholds are their quantiles
+# (each of the two "not a digit" measures flags half of this share).
 DIGITS_FLAGGED_NOT_A_DIGIT = 0.012
 DIGITS_FLAGGED_NOT_SURE = 0.02
 BANK_SIZE = 20_000
@@ -49,8 +56,12 @@ class Reference:
         projection: (D, d) float32 matrix applied to the raw embedding (identity when D <= d).
         mean: (D,) float32 mean removed before the projection.
         temperature: The fitted softmax temperature (>= 0.05).
-        distance_threshold: 8th-neighbour distance above which a drawing is "not a digit".
+        distance_threshold: Nearest-neighbour distance above which a drawing is "not a digit".
         confidence_threshold: Calibrated top probability below which the model is "not sure".
+        pixel_mean: (784,) mean training image (0-1).
+        pixel_components: (PIXEL_COMPONENTS, 784) main components of the training images.
+        rebuild_threshold: Share of a drawing the components cannot rebuild above which it is
+            "not a digit".
     """
 
     embeddings: np.ndarray
@@ -61,11 +72,15 @@ class Reference:
     temperature: float
     distance_threshold: float
     confidence_threshold: float
+    pixel_mean: np.ndarray
+    pixel_components: np.ndarray
+    rebuild_threshold: float
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        return int(self.embeddings.nbytes + self.projection.nbytes + self.labels.nbytes)
+        arrays = (self.embeddings, self.projection, self.labels, self.pixel_components)
+        return int(sum(array.nbytes for array in arrays))
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,9 @@ class Judgement:
         verdict: `VERDICT_DIGIT`, `VERDICT_NOT_SURE` or `VERDICT_NOT_A_DIGIT`.
         calibrated: The 10 probabilities after temperature scaling.
         confidence: The highest calibrated probability.
-        distance: Distance to the 8th nearest training image (0 to 2).
+        distance: Distance to the nearest training image's embedding (0 to 2).
+        rebuild_error: Share of the drawing the training digits' main components cannot
+            rebuild (0 to 1).
         neighbour_indices: Training-set indices of the nearest images, nearest first.
         neighbour_labels: Their labels.
         neighbour_distances: Their distances.
@@ -86,6 +103,7 @@ class Judgement:
     calibrated: np.ndarray
     confidence: float
     distance: float
+    rebuild_error: float
     neighbour_indices: np.ndarray
     neighbour_labels: np.ndarray
     neighbour_distances: np.ndarray
@@ -98,7 +116,18 @@ def _output_layer(model):
     return None
 
 
+_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def embedding_function(model) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The cached `make_embedding_function(model)` (building one costs tens of ms)."""
+    function = _FUNCTIONS.get(model)
+    if function is None:
+        function = _FUNCTIONS[model] = make_embedding_function(model)
+    return function
+
+
+def make_embedding_function(model) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Return f(images) -> (embeddings, logits) for a Keras model ending in a Dense softmax.
 
     The embedding is the input of the last Dense layer (the pixels, scaled to 0-1, for a
@@ -195,8 +224,17 @@ def nearest(reference: Reference, unit: np.ndarray, count: int = NEIGHBOURS):
 
 
 def knn_distance(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
-    """Distance from each raw embedding to its `NEIGHBOURS`-th nearest training image."""
-    return nearest(reference, project(reference, embeddings))[1][:, -1]
+    """Distance from each raw embedding to its nearest training image's."""
+    return nearest(reference, project(reference, embeddings), 1)[1][:, 0]
+
+
+def rebuild_error(reference: Reference, digits: np.ndarray) -> np.ndarray:
+    """Share of each 28x28 digit (0-255) that the training digits' main components miss."""
+    pixels = np.asarray(digits, dtype=np.float32).reshape(len(digits), -1) / 255.0
+    centred = pixels - reference.pixel_mean
+    rebuilt = (centred @ reference.pixel_components.T) @ reference.pixel_components
+    residual = np.linalg.norm(centred - rebuilt, axis=1)
+    return residual / np.maximum(np.linalg.norm(pixels, axis=1), 1e-6)
 
 
 def build_reference(
@@ -241,6 +279,11 @@ def build_reference(
         projection = components[:MAX_EMBEDDING_DIMENSION].T.astype(np.float32)
     else:
         projection = np.eye(dimension, dtype=np.float32)
+    pixels = np.asarray(train_images, dtype=np.float32).reshape(len(train_images), -1) / 255.0
+    pixel_mean = pixels.mean(axis=0)
+    _, _, pixel_axes = np.linalg.svd(
+        pixels[:: max(1, len(pixels) // 5000)] - pixel_mean, full_matrices=False
+    )
     provisional = Reference(
         embeddings=_normalise((bank - mean) @ projection).astype(np.float16),
         indices=np.arange(len(train_images)) if bank_indices is None else bank_indices,
@@ -250,20 +293,22 @@ def build_reference(
         temperature=1.0,
         distance_threshold=np.inf,
         confidence_threshold=0.0,
+        pixel_mean=pixel_mean,
+        pixel_components=pixel_axes[:PIXEL_COMPONENTS].astype(np.float32),
+        rebuild_threshold=np.inf,
     )
     held_out, logits = embed_all(function, calibration_digits)
     temperature = fit_temperature(logits, np.asarray(calibration_labels))
     distances = knn_distance(provisional, held_out)
+    errors = rebuild_error(provisional, calibration_digits)
     confidences = softmax(logits, temperature).max(axis=1)
-    return Reference(
-        embeddings=provisional.embeddings,
-        indices=provisional.indices,
-        labels=provisional.labels,
-        projection=projection,
-        mean=mean,
+    each = 1 - DIGITS_FLAGGED_NOT_A_DIGIT / 2
+    return dataclasses.replace(
+        provisional,
         temperature=temperature,
-        distance_threshold=float(np.quantile(distances, 1 - DIGITS_FLAGGED_NOT_A_DIGIT)),
+        distance_threshold=float(np.quantile(distances, each)),
         confidence_threshold=float(np.quantile(confidences, DIGITS_FLAGGED_NOT_SURE)),
+        rebuild_threshold=float(np.quantile(errors, each)),
     )
 
 
@@ -279,16 +324,19 @@ def judge(model, reference: Reference, digit: np.ndarray) -> Judgement:
         A `Judgement` with the verdict and the nearest training images.
     """
     embeddings, logits = embedding_function(model)(np.asarray(digit, np.float32)[np.newaxis])
-    return judge_embedding(reference, embeddings, logits)
+    return judge_embedding(reference, embeddings, logits, digit)
 
 
-def judge_embedding(reference: Reference, embeddings: np.ndarray, logits: np.ndarray) -> Judgement:
+def judge_embedding(
+    reference: Reference, embeddings: np.ndarray, logits: np.ndarray, digit: np.ndarray
+) -> Judgement:
     """`judge` for an embedding and logits already computed (one row each)."""
     positions, distances = nearest(reference, project(reference, embeddings))
     calibrated = softmax(logits, reference.temperature)[0]
     confidence = float(calibrated.max())
-    distance = float(distances[0, -1])
-    if distance > reference.distance_threshold:
+    distance = float(distances[0, 0])
+    error = float(rebuild_error(reference, np.asarray(digit)[np.newaxis])[0])
+    if distance > reference.distance_threshold or error > reference.rebuild_threshold:
         verdict = VERDICT_NOT_A_DIGIT
     elif confidence < reference.confidence_threshold:
         verdict = VERDICT_NOT_SURE
@@ -299,6 +347,7 @@ def judge_embedding(reference: Reference, embeddings: np.ndarray, logits: np.nda
         calibrated=calibrated,
         confidence=confidence,
         distance=distance,
+        rebuild_error=error,
         neighbour_indices=reference.indices[positions[0]],
         neighbour_labels=reference.labels[positions[0]],
         neighbour_distances=distances[0],
