@@ -15,16 +15,15 @@ signals tell the visitor when not to trust the prediction:
   this pair flags the most non-digits at the same share of flagged digits (bench/README.md).
 
 The training images' embeddings are computed once per model (float16, projected to at most
-`MAX_EMBEDDING_DIMENSION` dimensions), so a lookup is one small matrix product. The same
+`MAX_EMBEDDING_DIMENSION` dimensions; the Draw page keeps them in a cache bounded to a few
+models), so a lookup is one small matrix product. The same
 lookup gives the nearest training images shown under "Why this digit?".
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -352,32 +351,6 @@ def judge_embedding(
         neighbour_labels=reference.labels[positions[0]],
         neighbour_distances=distances[0],
     )
-
-
-class ReferenceCache:
-    """A bounded, thread-safe least-recently-used cache of `Reference` objects by key."""
-
-    def __init__(self, max_entries: int = 4) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, Reference] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_build(self, key: str, build: Callable[[], Reference]) -> Reference:
-        """Return the cached reference for `key`, building (and caching) it when missing."""
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        reference = build()
-        with self._lock:
-            self._entries[key] = reference
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return reference
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def reference_inputs(
