@@ -297,7 +297,7 @@ def explanation_ui(model, digit, judgement) -> None:
         return
     dataset = ui.default_dataset()
     st.markdown("**The 8 nearest training images** (in the layer before the softmax)")
-    st.image(
+    st.container(key="draw_neighbours").image(
         [255 - dataset.train_images[index] for index in judgement.neighbour_indices],
         caption=[
             f"{label} · {distance:.2f}"
