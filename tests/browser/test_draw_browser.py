@@ -118,10 +118,13 @@ def open_draw_page(page, base_url: str) -> None:
     page.goto(f"{base_url}/draw")
     wait_for_app(page, SLOW_MS)
     page.wait_for_selector(CANVAS_SELECTOR, timeout=SLOW_MS)
-    sidebar = page.locator('[data-testid="stSidebar"][aria-expanded="true"]')
-    if page.viewport_size["width"] < 640 and sidebar.count():
-        page.locator('[data-testid="stSidebarCollapseButton"] button').click()
-        page.wait_for_timeout(500)
+    # On a phone the sidebar opens over the page on a fresh link: close it as a visitor would.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    collapse = page.locator('[data-testid="stSidebarCollapseButton"] button')
+    narrow = page.viewport_size["width"] < 640
+    if narrow and sidebar.count() and collapse.count() and sidebar.bounding_box()["x"] >= 0:
+        collapse.first.click()
+        page.wait_for_timeout(800)
 
 
 def draw_from_the_top_edge_without_hovering(page) -> None:
