@@ -361,7 +361,11 @@ def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
         drawing_mode="rect",
         key=f"draw_crop_{st.session_state.get(KEY_CROP_VERSION, 0)}",
     )
-    boxes = [o for o in (result.json_data or {}).get("objects", []) if o.get("type") == "rect"]
+    boxes = [
+        o
+        for o in (result.json_data or {}).get("objects", [])
+        if str(o.get("type", "")).lower() == "rect"
+    ]
     if not boxes:
         return None
     box = boxes[-1]
