@@ -101,3 +101,13 @@ def test_the_non_digit_set_has_every_kind_drawn_like_the_canvas():
         assert item.canvas.shape == (280, 280, 4) and item.canvas.dtype == np.uint8
         assert (item.canvas[:, :, 3] > 0).sum() > 200
         assert preprocess_digit(item.canvas).shape == (28, 28)
+
+
+def test_a_straight_one_drawn_with_a_thin_brush_is_a_digit(model, reference):
+    from core.nondigits import draw_polyline
+
+    for brush in (8, 10, 18):
+        one = preprocess_digit(draw_polyline(np.array([(150, 35), (130, 245)]), brush))
+        judgement = novelty.judge(model, reference, one)
+        assert judgement.verdict != novelty.VERDICT_NOT_A_DIGIT, brush
+        assert int(judgement.calibrated.argmax()) == 1
