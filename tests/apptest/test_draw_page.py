@@ -92,8 +92,8 @@ def test_uploaded_photo_of_a_digit_is_predicted(index):
     assert predicted_digit(app) == str(label)
     assert any("Confidence" in markdown.value for markdown in app.markdown)
     # Each cleaning step's image, and the 28x28 input the model sees.
-    assert len(app.get("imgs")) == 2
-    assert any("lines removed" in str(element.proto) for element in app.get("imgs"))
+    assert len(app.get("image")) == 2
+    assert any("lines removed" in str(element.proto) for element in app.get("image"))
 
 
 @pytest.mark.parametrize(
