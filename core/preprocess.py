@@ -385,3 +385,27 @@ def render_as_drawing(
         canvas[:, :, :3] = 255
         canvas[:, :, 3] = ink
     return canvas
+
+
+def redraw_digits(images: np.ndarray, seed: int = 0, canvas_size: int = 280) -> np.ndarray:
+    """Render MNIST digits onto a canvas at random sizes and places, then preprocess them.
+
+    This is what a drawn digit looks like to a model after the Draw page's preprocessing; it
+    is used to calibrate and measure the page's "not sure" / "not a digit" verdicts.
+
+    Args:
+        images: (n, 28, 28) digits, light ink on black.
+        seed: Seed of the random sizes (90 to 259 px) and positions.
+        canvas_size: Side of the square canvas.
+
+    Returns:
+        (n, 28, 28) float32 inputs, the outputs of `preprocess_digit`.
+    """
+    rng = np.random.default_rng(seed)
+    digits = np.empty((len(images), FRAME_SIZE, FRAME_SIZE), dtype=np.float32)
+    for index, image in enumerate(images):
+        size = int(rng.integers(90, canvas_size - 20))
+        row, column = rng.integers(0, canvas_size - size, size=2)
+        canvas = render_as_drawing(image, canvas_size, size, (int(row), int(column)))
+        digits[index] = preprocess_digit(canvas)
+    return digits

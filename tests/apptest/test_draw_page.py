@@ -91,8 +91,9 @@ def test_uploaded_photo_of_a_digit_is_predicted(index):
     assert not app.error
     assert predicted_digit(app) == str(label)
     assert any("Confidence" in markdown.value for markdown in app.markdown)
-    # The uploaded picture and the 28x28 input the model sees.
+    # Each cleaning step's image, and the 28x28 input the model sees.
     assert len(app.get("image")) == 2
+    assert any("lines removed" in str(element.proto) for element in app.get("image"))
 
 
 @pytest.mark.parametrize(
@@ -109,10 +110,10 @@ def test_bad_upload_shows_an_error_and_no_prediction(name, data, message):
     assert predicted_digit(app) is None
 
 
-def test_blank_upload_says_draw_a_digit():
+def test_blank_upload_says_there_is_no_ink():
     app = upload(app_test(PAGE), png_bytes(np.full((80, 80), 255, np.uint8)))
     assert not app.error
-    assert any("Draw a digit" in info.value for info in app.info)
+    assert any("no ink" in info.value for info in app.info)
     assert predicted_digit(app) is None
 
 

@@ -105,3 +105,172 @@ def test_uploaded_photo_is_predicted_and_a_bad_file_shows_an_error(
     errors = page_errors(page)
     assert len(errors) == 1 and "not an image that can be read" in errors[0]
     assert "Traceback" not in page.locator('[data-testid="stMain"]').inner_text()
+
+
+VERDICT_SELECTOR = '[data-testid="draw-predicted-digit"]'
+SLOW_MS = 240_000  # Two shared CPU cores: the first run of the page can take a minute or more.
+# A zig-zag that no digit looks like.
+SCRIBBLE = [[(40, 60), (240, 80), (50, 140), (235, 150), (45, 225), (240, 240), (150, 30),
+             (120, 260)]]  # fmt: skip
+
+
+def open_draw_page(page, base_url: str) -> None:
+    page.goto(f"{base_url}/draw")
+    wait_for_app(page, SLOW_MS)
+    page.wait_for_selector(CANVAS_SELECTOR, timeout=SLOW_MS)
+    # On a phone the sidebar opens over the page on a fresh link: close it as a visitor would.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    collapse = page.locator('[data-testid="stSidebarCollapseButton"] button')
+    narrow = page.viewport_size["width"] < 640
+    if narrow and sidebar.count() and collapse.count() and sidebar.bounding_box()["x"] >= 0:
+        collapse.first.click()
+        page.wait_for_timeout(800)
+
+
+def draw_from_the_top_edge_without_hovering(page) -> None:
+    """A quick 7 whose first point is 4 px below the canvas's top edge, pressed at once."""
+    box = page.locator(CANVAS_SELECTOR).bounding_box()
+    page.mouse.move(box["x"] + 250, box["y"] + 4)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 60, box["y"] + 6, steps=5)
+    page.mouse.move(box["x"] + 150, box["y"] + 260, steps=5)
+    page.mouse.up()
+
+
+def test_first_stroke_from_the_top_edge_counts_without_hovering_first(streamlit_server, page):
+    open_draw_page(page, streamlit_server)
+    draw_from_the_top_edge_without_hovering(page)
+    assert wait_for_prediction(page, SLOW_MS) != ""
+    assert page.locator(VERDICT_SELECTOR).inner_text().strip() != ""
+    # Again on a just-cleared canvas, the pointer having left the canvas first.
+    clear(page)
+    page.mouse.move(5, 5)
+    draw_from_the_top_edge_without_hovering(page)
+    assert wait_for_prediction(page, SLOW_MS) != ""
+    assert page_errors(page) == []
+
+
+def touch_stroke(page, cdp, points) -> None:
+    """One finger stroke through `points` (canvas pixels) with CDP touch events."""
+    box = page.locator(CANVAS_SELECTOR).bounding_box()
+
+    def send(kind: str, x: float = 0, y: float = 0) -> None:
+        touch_points = [] if kind == "touchEnd" else [{"x": box["x"] + x, "y": box["y"] + y}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch_points})
+
+    send("touchStart", *points[0])
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        for step in range(1, 7):
+            send("touchMove", x0 + (x1 - x0) * step / 6, y0 + (y1 - y0) * step / 6)
+    send("touchEnd")
+
+
+def test_first_touch_stroke_counts_on_a_phone(streamlit_server, browser, output_dir):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    try:
+        open_draw_page(page, streamlit_server)
+        cdp = context.new_cdp_session(page)
+        touch_stroke(page, cdp, [(250, 4), (60, 6), (150, 260)])
+        page.wait_for_selector(METRIC_SELECTOR, timeout=SLOW_MS)
+        wait_for_app(page, SLOW_MS)
+        verdict = page.locator(VERDICT_SELECTOR)
+        assert verdict.inner_text().strip() != ""
+        # The big prediction is on screen without scrolling, above the canvas.
+        verdict_box = verdict.bounding_box()
+        canvas_box = page.locator(CANVAS_SELECTOR).bounding_box()
+        assert verdict_box["y"] + verdict_box["height"] <= canvas_box["y"]
+        assert verdict_box["y"] >= 0 and verdict_box["y"] + verdict_box["height"] <= 844
+        page.screenshot(path=str(output_dir / "draw-page-phone-touch.png"))
+        assert page_errors(page) == []
+    finally:
+        context.close()
+
+
+def draw_until_judged(page, strokes, deadline_ms: int = 480_000) -> str:
+    """Draw until the page's certainty check is ready (it is built once per model)."""
+    waited = 0
+    while True:
+        draw(page, strokes)
+        wait_for_prediction(page, SLOW_MS)
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        if "still being prepared" not in text:
+            return text
+        assert waited < deadline_ms, "the certainty check was never ready"
+        clear(page)
+        page.wait_for_timeout(10_000)
+        waited += 10_000
+
+
+def test_scribble_is_not_a_digit_and_a_digit_is_explained(streamlit_server, page, output_dir):
+    open_draw_page(page, streamlit_server)
+    text = draw_until_judged(page, SCRIBBLE)
+    assert "This does not look like a digit." in text
+    assert page.locator(VERDICT_SELECTOR).inner_text().strip() == "?"
+    page.screenshot(path=str(output_dir / "draw-page-scribble.png"), full_page=True)
+    clear(page)
+    draw(page, ONE)
+    assert wait_for_prediction(page, SLOW_MS) == "1"
+    assert page.locator(VERDICT_SELECTOR).inner_text().strip() == "1"
+    page.locator(".st-key-draw_explain").click()
+    page.wait_for_selector(".st-key-draw_saliency .js-plotly-plot", timeout=SLOW_MS)
+    wait_for_app(page, SLOW_MS)
+    assert page.locator(".st-key-draw_neighbours img").count() == 8
+    captions = page.locator(".st-key-draw_neighbours").inner_text()
+    assert captions.count("1 ·") >= 6
+    page.screenshot(path=str(output_dir / "draw-page-why.png"), full_page=True)
+    assert page_errors(page) == []
+
+
+def notebook_photo(first, second):
+    """Two digits in ink on ruled paper with a shadow: `first` on the left, `second` right."""
+    import numpy as np
+    from PIL import Image
+
+    width, height = 360, 200
+    paper = np.full((height, width, 3), (236.0, 230.0, 212.0))
+    paper[10::26] = (150, 175, 210)
+    for digit, left in ((first, 20), (second, 200)):
+        ink = np.asarray(Image.fromarray(digit).resize((130, 130)), dtype=float)[..., None] / 255
+        region = paper[35:165, left : left + 130]
+        paper[35:165, left : left + 130] = region * (1 - ink) + np.array([30, 30, 80]) * ink
+    shadow = np.linspace(1.0, 0.5, width)[None, :, None]
+    return Image.fromarray(np.clip(paper * shadow, 0, 255).astype(np.uint8))
+
+
+def test_photo_with_shadow_and_ruled_lines_is_read_and_crop_picks_a_digit(
+    streamlit_server, page, output_dir, tmp_path, mnist
+):
+    # Test images 0 and 1 are a 7 and a 2.
+    photo_path = tmp_path / "notebook.jpg"
+    notebook_photo(mnist.test_images[1], mnist.test_images[0]).save(photo_path, quality=80)
+    single_path = tmp_path / "single.jpg"
+    single = notebook_photo(mnist.test_images[1], mnist.test_images[1] * 0)
+    single.save(single_path, quality=80)
+
+    page.goto(f"{streamlit_server}/draw")
+    wait_for_app(page, SLOW_MS)
+    page.locator(".st-key-draw_input").get_by_text("Upload a picture", exact=True).click()
+    upload_input = page.locator('.st-key-draw_upload input[type="file"]')
+    upload_input.wait_for(state="attached", timeout=SLOW_MS)
+    upload_input.set_input_files(str(single_path))
+    assert wait_for_prediction(page, SLOW_MS) == "2"
+    assert "lines removed" in page.locator('[data-testid="stMain"]').inner_text()
+
+    upload_input.set_input_files(str(photo_path))
+    wait_for_prediction(page, SLOW_MS)
+    page.wait_for_selector(CANVAS_SELECTOR, timeout=SLOW_MS)
+    box = page.locator(CANVAS_SELECTOR).bounding_box()
+    # The crop canvas shows the 360x200 photo at 280x156: the right digit is x 156-280.
+    page.mouse.move(box["x"] + 150, box["y"] + 15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 278, box["y"] + 140, steps=6)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    wait_for_app(page, SLOW_MS)
+    assert wait_for_prediction(page, SLOW_MS) == "7"
+    page.screenshot(path=str(output_dir / "draw-page-photo-crop.png"), full_page=True)
+    assert page_errors(page) == []

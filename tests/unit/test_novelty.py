@@ -1,0 +1,113 @@
+"""Not sure / not a digit: temperature, thresholds, neighbours, and flag rates on a small set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import novelty
+from core.nondigits import KINDS, nondigit_set
+from core.preprocess import preprocess_digit, redraw_digits
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default" / "model.keras"
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    return keras.saving.load_model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def reference(model, mnist):
+    """A smaller reference than the page's (3,000 bank images, 400 calibration digits)."""
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(mnist.train_images))
+    bank, held_out = np.sort(order[:3000]), np.sort(order[3000:3400])
+    calibration = redraw_digits(mnist.train_images[held_out], seed=0)
+    return novelty.build_reference(
+        model, mnist.train_images[bank], mnist.train_labels[bank], calibration,
+        mnist.train_labels[held_out], bank,
+    )  # fmt: skip
+
+
+def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(4000, 10))
+    probabilities = novelty.softmax(logits, 2.0)
+    labels = np.array([rng.choice(10, p=row) for row in probabilities])
+    assert novelty.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
+
+
+def test_entropy_and_energy_are_low_for_a_confident_output():
+    confident, flat = np.array([[10.0] + [0.0] * 9]), np.zeros((1, 10))
+    assert novelty.entropy(confident)[0] < 0.01 < novelty.entropy(flat)[0]
+    assert novelty.entropy(flat)[0] == pytest.approx(np.log(10))
+    assert novelty.energy(confident)[0] < novelty.energy(flat)[0]
+
+
+def test_drawn_digits_are_rarely_flagged_and_non_digits_often(model, reference, mnist):
+    digits = redraw_digits(mnist.test_images[:300], seed=5)
+    verdicts = [novelty.judge(model, reference, digit).verdict for digit in digits]
+    assert np.mean([v == novelty.VERDICT_NOT_A_DIGIT for v in verdicts]) <= 0.04
+    others = [item for item in nondigit_set(12, seed=9) if not item.digit_like]
+    flagged = [
+        novelty.judge(model, reference, preprocess_digit(item.canvas)).verdict
+        == novelty.VERDICT_NOT_A_DIGIT
+        for item in others
+    ]
+    # bench/bench_novelty.py: 1.3% of 2,000 drawn test digits against 61% of 400 non-digits.
+    assert np.mean(flagged) >= 0.35
+
+
+def test_neighbours_are_eight_sorted_training_images_mostly_of_the_same_digit(
+    model, reference, mnist
+):
+    digit = redraw_digits(mnist.test_images[3:4], seed=1)[0]
+    judgement = novelty.judge(model, reference, digit)
+    assert len(judgement.neighbour_indices) == novelty.NEIGHBOURS
+    assert np.all(np.diff(judgement.neighbour_distances) >= -1e-6)
+    assert np.mean(judgement.neighbour_labels == mnist.test_labels[3]) >= 0.75
+    assert np.all(mnist.train_labels[judgement.neighbour_indices] == judgement.neighbour_labels)
+    assert judgement.calibrated.sum() == pytest.approx(1.0)
+    assert reference.embeddings.dtype == np.float16
+
+
+def test_a_network_without_hidden_layers_uses_projected_pixels(mnist):
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+         keras.layers.Dense(10, activation="softmax")]
+    )  # fmt: skip
+    images, labels = mnist.train_images[:600], mnist.train_labels[:600]
+    reference = novelty.build_reference(
+        model, images, labels, redraw_digits(mnist.train_images[600:700]),
+        mnist.train_labels[600:700],
+    )  # fmt: skip
+    assert reference.embeddings.shape == (600, novelty.MAX_EMBEDDING_DIMENSION)
+    judgement = novelty.judge(model, reference, images[0].astype(np.float32))
+    assert judgement.neighbour_indices[0] == 0
+    assert judgement.neighbour_distances[0] == pytest.approx(0.0, abs=0.02)
+
+
+def test_the_non_digit_set_has_every_kind_drawn_like_the_canvas():
+    items = nondigit_set(6, seed=1)
+    assert [item.kind for item in items] == [kind for kind in KINDS for _ in range(6)]
+    for item in items:
+        assert item.canvas.shape == (280, 280, 4) and item.canvas.dtype == np.uint8
+        assert (item.canvas[:, :, 3] > 0).sum() > 200
+        assert preprocess_digit(item.canvas).shape == (28, 28)
+
+
+def test_a_straight_one_drawn_with_a_thin_brush_is_a_digit(model, reference):
+    from core.nondigits import draw_polyline
+
+    for brush in (8, 10, 18):
+        one = preprocess_digit(draw_polyline(np.array([(150, 35), (130, 245)]), brush))
+        judgement = novelty.judge(model, reference, one)
+        assert judgement.verdict != novelty.VERDICT_NOT_A_DIGIT, brush
+        assert int(judgement.calibrated.argmax()) == 1
