@@ -27,7 +27,7 @@ from core.config import (
     format_sizes,
     parse_sizes,
 )
-from core.figures.training import training_curves
+from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.model import count_parameters
 from core.training import make_training_job
 
@@ -57,6 +57,10 @@ KEY_STOP = "train_stop"
 KEY_SAVED_CONFIG = "train_saved_config"
 KEY_IGNORED = "train_ignored_params"
 KEY_HANDLED_JOB = "train_handled_job"
+KEY_STARTED_JOB = "train_started_job"
+KEY_START_MESSAGE = "train_start_message"
+KEY_LOSS_LOG = "train_loss_log_scale"
+KEY_SMOOTHING = "train_smoothing"
 
 
 # --- Configuration <-> widgets and URL -------------------------------------------------------
@@ -235,10 +239,76 @@ def summary_table(config_json: str, num_classes: int):
 # --- Jobs ---------------------------------------------------------------------------------
 
 
+def training_jobs() -> list:
+    """Return this visitor's training jobs, newest first."""
+    return [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
+
+
 def latest_training_job():
-    """Return this session's newest training job (running, queued or done), or None."""
-    jobs = [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
+    """Return this visitor's newest training job (running, queued or done), or None."""
+    jobs = training_jobs()
     return jobs[0] if jobs else None
+
+
+def active_training_job():
+    """Return this visitor's queued or running training job, or None."""
+    return next((job for job in training_jobs() if not job.done), None)
+
+
+def start_training(dataset) -> None:
+    """Callback of Train: start one training, unless this visitor already has one.
+
+    Two guards, so a double click or a second tab cannot start a second job: the job this
+    page started (session state) and the visitor's active jobs in the job manager.
+    """
+    started_id = st.session_state.get(KEY_STARTED_JOB)
+    started = ui.job_manager().get(started_id) if started_id else None
+    if (started is not None and not started.done) or active_training_job() is not None:
+        st.session_state[KEY_START_MESSAGE] = (
+            "info",
+            "A training is already running: one at a time. Wait for it or press Stop.",
+        )
+        return
+    try:
+        config = config_from(values_from_state())
+        settings.limits().check(config)
+        job = ui.submit_job(
+            config.summary(dataset.num_classes),
+            make_training_job(config, dataset, ui.run_store(), ui.session_id()),
+            kind="train",
+        )
+    except ValueError as error:
+        st.session_state[KEY_START_MESSAGE] = ("error", str(error))
+        return
+    st.session_state[KEY_STARTED_JOB] = job.id
+
+
+def buttons_ui(active_job, blocked: str | None) -> None:
+    """Train, and Stop while a training runs: one training per visitor at a time."""
+    with st.container(horizontal=True, key="train_buttons"):
+        st.button(
+            "Train",
+            key=KEY_START,
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=active_job is not None or blocked is not None,
+            on_click=start_training,
+            args=(ui.current_dataset(),),
+        )
+        if active_job is not None:
+            st.button(
+                "Stopping…" if active_job.stop_requested else "Stop",
+                key=KEY_STOP,
+                icon=":material/stop:",
+                on_click=active_job.stop,
+                disabled=active_job.stop_requested,
+            )
+    if active_job is not None:
+        st.caption("One training at a time: **Train** comes back when this one ends.")
+    message = st.session_state.pop(KEY_START_MESSAGE, None)
+    if message is not None:
+        kind, text = message
+        (st.error if kind == "error" else st.info)(text)
 
 
 def _duration(seconds) -> str:
@@ -246,6 +316,48 @@ def _duration(seconds) -> str:
         return "–"
     seconds = float(seconds)
     return f"{seconds:.1f} s" if seconds < 90 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def completed_epochs(result) -> int:
+    """Return how many whole epochs a training finished (a stopped epoch does not count)."""
+    return len(result.history.get("loss", ()))
+
+
+def chart_options_ui() -> tuple[bool, float]:
+    """Draw the chart options; return (loss on a log scale, smoothing of the per-batch line)."""
+    left, right = st.columns(2)
+    log_y = left.toggle(
+        "Loss on a log scale",
+        key=KEY_LOSS_LOG,
+        help="With raw pixels the first loss can be a hundred times the last; a log scale "
+        "keeps the rest of the curve readable.",
+    )
+    smoothing = right.slider(
+        "Smoothing of the per-batch line",
+        0.0,
+        MAX_SMOOTHING,
+        value=0.0,
+        step=0.01,
+        key=KEY_SMOOTHING,
+        help="An exponential moving average, as in TensorBoard: 0 shows the raw figures.",
+    )
+    return log_y, smoothing
+
+
+def curves(epoch_records, batch_points, epochs: int, key: str) -> None:
+    """Loss and accuracy side by side (stacked on a phone), with the chart options."""
+    log_y, smoothing = chart_options_ui()
+    columns = st.columns(2)
+    for column, metric in zip(columns, ("loss", "accuracy"), strict=True):
+        figure = metric_figure(
+            metric,
+            epoch_records,
+            batch_points,
+            epochs,
+            log_y=log_y and metric == "loss",
+            smoothing=smoothing,
+        )
+        column.plotly_chart(figure, key=f"{key}_{metric}", config={"displaylogo": False})
 
 
 def progress_view(job) -> None:
@@ -257,16 +369,8 @@ def progress_view(job) -> None:
         )
         return
     progress = job.progress
-    epoch, epochs = progress.get("epoch") or 1, progress.get("epochs") or 1
-    batch, batches = progress.get("batch") or 0, progress.get("batches") or 1
-    phase = progress.get("phase")
-    if phase == "evaluating":
-        text = "Measuring accuracy on the test images…"
-    elif job.stop_requested:
-        text = "Stopping…"
-    else:
-        text = f"Epoch {epoch} of {epochs} · batch {batch:,} of {batches:,}"
-    st.progress(min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0), text=text)
+    text = "Stopping…" if job.stop_requested else ui.progress_text(progress)
+    st.progress(ui.progress_fraction(progress), text=text)
     speed = progress.get("samples_per_second")
     columns = st.columns(4)
     columns[0].metric("Images per second", f"{speed:,.0f}" if speed else "–")
@@ -274,10 +378,20 @@ def progress_view(job) -> None:
     columns[2].metric("Time left (estimate)", _duration(progress.get("eta")))
     loss = progress.get("loss")
     columns[3].metric("Training loss", f"{loss:.3f}" if loss is not None else "–")
-    st.plotly_chart(
-        training_curves(job.history, progress.get("batch_points", ()), epochs),
-        key="train_curves",
-    )
+    curves(job.history, progress.get("batch_points", ()), progress.get("epochs") or 1, "train_live")
+
+
+def stopped_text(result, progress: dict) -> str:
+    """Say truthfully where a stopped training ended: whole epochs, then batches."""
+    epochs = completed_epochs(result)
+    text = f"Stopped after {epochs} of {result.config.epochs} epoch{'s' * (epochs != 1)}"
+    batches = int(progress.get("batches") or 0)
+    partial = round((result.epochs_trained - epochs) * batches) if batches else 0
+    if partial > 0:
+        text += f" and {partial:,} of {batches:,} batches of epoch {epochs + 1}"
+    if epochs == 0:
+        return text + ": the current model is unchanged (a network needs one whole epoch)."
+    return text + ": the partly trained model was kept, evaluated and made current."
 
 
 def result_view(job) -> None:
@@ -286,16 +400,14 @@ def result_view(job) -> None:
         st.error(f"The training failed: {job.error}")
         return
     if job.state == "cancelled" or not job.result:
-        st.info("The training was cancelled before it started.")
+        st.info("The training was stopped before it started; the current model is unchanged.")
         return
     result, run_id, note = job.result["result"], job.result["run_id"], job.result["note"]
     if job.result["save_error"]:
         st.warning(f"The run could not be saved: {job.result['save_error']}")
+    adopted = completed_epochs(result) >= 1
     if result.stopped:
-        st.warning(
-            f"Stopped after {result.epochs_trained:.1f} of {result.config.epochs} epochs; "
-            "the partly trained model was kept and evaluated."
-        )
+        st.warning(stopped_text(result, job.progress))
     else:
         st.success("Training finished.")
     columns = st.columns(4)
@@ -309,7 +421,11 @@ def result_view(job) -> None:
         f"Tested on {result.num_test:,} images the network never saw "
         f"(trained on {result.num_train:,}, validated on {result.num_val:,}). "
         + (f"Saved as run `{run_id}`. " if run_id else "")
-        + "It is now your current model for the Evaluate and Draw pages."
+        + (
+            "It became your current model for the Evaluate and Draw pages."
+            if adopted
+            else "It was not made your current model."
+        )
     )
     history = [
         {
@@ -318,10 +434,7 @@ def result_view(job) -> None:
         }
         for index in range(len(result.history["loss"]))
     ]
-    st.plotly_chart(
-        training_curves(history, job.progress.get("batch_points", ()), result.config.epochs),
-        key="train_final_curves",
-    )
+    curves(history, job.progress.get("batch_points", ()), result.config.epochs, "train_final")
     links = st.columns(3)
     links[0].page_link(ui.page_path("evaluate"), label="Evaluate it", icon=":material/analytics:")
     links[1].page_link(ui.page_path("draw"), label="Draw a digit for it", icon=":material/draw:")
@@ -336,16 +449,18 @@ def job_view(job_id: str) -> None:
     if job is None:
         return
     if not job.done:
-        st.button("Stop", key=KEY_STOP, on_click=job.stop, icon=":material/stop:", type="secondary")
         progress_view(job)
         return
-    if job.result and st.session_state.get(KEY_HANDLED_JOB) != job.id:
-        # The job just ended: make its model current, then rerun the whole page so the
-        # sidebar shows it and the live view stops polling.
-        result = job.result["result"]
+    if st.session_state.get(KEY_HANDLED_JOB) != job.id:
+        # The job just ended: make its model current if it finished an epoch, then rerun
+        # the whole page so the buttons and the sidebar show it and the polling stops.
         st.session_state[KEY_HANDLED_JOB] = job.id
-        label = f"{job.name} ({result.test_accuracy:.2%})"
-        ui.set_current_model(result.model, label, config=result.config, run_id=job.result["run_id"])
+        if job.result and completed_epochs(job.result["result"]) >= 1:
+            result = job.result["result"]
+            label = f"{job.name} ({result.test_accuracy:.2%})"
+            ui.set_current_model(
+                result.model, label, config=result.config, run_id=job.result["run_id"]
+            )
         st.rerun()
     result_view(job)
 
@@ -354,9 +469,78 @@ def job_view(job_id: str) -> None:
 
 st.title("Train a network")
 st.caption(
-    "Choose how the network is built and trained, press **Train**, and watch it learn. "
-    "Training runs in the background: you can visit other pages and come back."
+    "Pick a preset, press **Train**, and watch it learn; the settings below it change how "
+    "the network is built and trained. Training runs in the background: you can visit "
+    "other pages and come back."
 )
+
+initialise_widgets()
+sync_preset_box()
+st.selectbox(
+    "Preset",
+    [*PRESETS, CUSTOM],
+    key=KEY_PRESET,
+    on_change=apply_preset,
+    help="'As in the article' reproduces the tutorial; 'Recommended' reaches about 97.6% in "
+    "about 10 seconds; 'Quick look' about 90% in 3 seconds; 'Convolutional' goes beyond 99% "
+    "but trains for a few minutes.",
+)
+
+dataset = ui.current_dataset()
+blocked = None
+try:
+    config = config_from(values_from_state())
+except ValueError as error:
+    config, blocked = None, str(error)
+if config is not None:
+    link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
+    if ignored and link_config == config.to_json():
+        st.warning(
+            "Some settings in the link were not understood and were left at their defaults: "
+            + ", ".join(f"`{item}`" for item in ignored)
+        )
+    # Mirror the configuration into the URL so the link reproduces it.
+    st.session_state[KEY_SAVED_CONFIG] = config.to_json()
+    st.query_params.from_dict(config.to_query_params())
+    parameters = count_parameters(config, dataset.num_classes)
+    st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+    try:
+        settings.limits().check(config)
+    except ValueError as error:
+        blocked = str(error)
+if blocked is not None:
+    st.error(blocked)
+
+buttons_ui(active_training_job(), blocked)
+job = latest_training_job()
+if job is None:
+    st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
+else:
+    st.subheader(f"Latest training: {job.name}")
+    st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
+
+st.subheader("Settings")
+architecture_column, optimisation_column, data_column = st.columns(3)
+with architecture_column:
+    st.markdown("**Architecture**")
+    architecture_ui()
+with optimisation_column:
+    st.markdown("**Optimisation**")
+    optimisation_ui()
+with data_column:
+    st.markdown("**Data**")
+    data_ui()
+
+if config is not None:
+    # The layer table needs TensorFlow: on a fresh server its import takes seconds.
+    with st.spinner("Loading TensorFlow to build the model summary…"):
+        table = summary_table(config.to_json(), dataset.num_classes)
+    with st.expander("Model summary: layers and parameters"):
+        st.caption(
+            "A dense layer has one weight per input per neuron plus one bias per neuron: the "
+            "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
+        )
+        st.dataframe(table, hide_index=True)
 with st.expander("The ideas in one sentence each"):
     st.markdown(
         "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
@@ -371,78 +555,3 @@ with st.expander("The ideas in one sentence each"):
         "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
         "keeps numbers near 1 so training is steadier (the article used raw pixels)."
     )
-
-initialise_widgets()
-sync_preset_box()
-st.selectbox(
-    "Preset",
-    [*PRESETS, CUSTOM],
-    key=KEY_PRESET,
-    on_change=apply_preset,
-    help="'As in the article' reproduces the tutorial; 'Recommended' reaches about 97.6% in "
-    "about 10 seconds; 'Quick look' about 90% in 3 seconds; 'Convolutional' goes beyond 99% "
-    "but trains for a few minutes.",
-)
-architecture_column, optimisation_column, data_column = st.columns(3)
-with architecture_column:
-    st.subheader("Architecture")
-    architecture_ui()
-with optimisation_column:
-    st.subheader("Optimisation")
-    optimisation_ui()
-with data_column:
-    st.subheader("Data")
-    data_ui()
-
-try:
-    config = config_from(values_from_state())
-except ValueError as error:
-    st.error(str(error))
-    st.stop()
-
-link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
-if ignored and link_config == config.to_json():
-    st.warning(
-        "Some settings in the link were not understood and were left at their defaults: "
-        + ", ".join(f"`{item}`" for item in ignored)
-    )
-# Mirror the configuration into the URL so the link reproduces it.
-st.session_state[KEY_SAVED_CONFIG] = config.to_json()
-st.query_params.from_dict(config.to_query_params())
-
-dataset = ui.current_dataset()
-parameters = count_parameters(config, dataset.num_classes)
-st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
-with st.expander("Model summary: layers and parameters"):
-    st.caption(
-        "A dense layer has one weight per input per neuron plus one bias per neuron: the "
-        "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
-    )
-    st.dataframe(summary_table(config.to_json(), dataset.num_classes), hide_index=True)
-
-try:
-    settings.limits().check(config)
-    over_limit = False
-except ValueError as error:
-    st.error(str(error))
-    over_limit = True
-if st.button(
-    "Train", key=KEY_START, type="primary", icon=":material/play_arrow:", disabled=over_limit
-):
-    try:
-        ui.submit_job(
-            config.summary(dataset.num_classes),
-            make_training_job(config, dataset, ui.run_store(), ui.session_id()),
-            kind="train",
-        )
-    except ValueError as error:
-        st.error(str(error))
-    else:
-        st.rerun()
-
-job = latest_training_job()
-if job is None:
-    st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
-    st.stop()
-st.subheader(f"Latest training: {job.name}")
-st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
