@@ -516,7 +516,7 @@ job = latest_training_job()
 if job is None:
     st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
 else:
-    st.subheader(f"Latest training: {job.name}")
+    st.markdown(f"**Latest training:** {job.name}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
 
 st.subheader("Settings")
