@@ -140,7 +140,8 @@ def metric_figure(
             go.Scatter(
                 x=x,
                 y=y,
-                mode="lines",
+                # A line needs two points; the first report of a quick run may be alone.
+                mode="lines" if len(points) > 1 else "markers",
                 name="training (per batch)",
                 line={"color": TRAIN_COLOUR, "width": 1},
                 opacity=0.45 if smoothing == 0 else 0.2,

@@ -127,6 +127,17 @@ def train_and_wait(page) -> str:
     return page.inner_text(MAIN)
 
 
+def tall_screenshot(page, path: Path, height: int = 2600) -> None:
+    """Screenshot the page in a window tall enough for most of it (Streamlit scrolls its
+    main area itself, so a full-page screenshot shows only one window)."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(600)  # let plotly redraw at the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    page.wait_for_timeout(300)
+
+
 def visit_every_page_and_tab(page, shots: Path | None = None, suffix: str = "") -> dict:
     """Visit each page and click each of its tabs; return {place: problems} where any."""
     found = {}
@@ -136,7 +147,7 @@ def visit_every_page_and_tab(page, shots: Path | None = None, suffix: str = "") 
         if problems(page):
             found[name] = problems(page)
         if shots is not None:
-            page.screenshot(path=str(shots / f"journey-{name}{suffix}.png"), full_page=True)
+            tall_screenshot(page, shots / f"journey-{name}{suffix}.png")
         tabs = page.locator(f'{MAIN} [role="tab"]')
         for index in range(tabs.count()):
             tab = tabs.nth(index)
@@ -165,7 +176,7 @@ def test_train_a_preset_then_visit_every_page_and_tab(journey_server, browser, o
         assert "Test accuracy" in main
         assert problems(page) == []
         slug = preset.lower().replace(" ", "-")
-        page.screenshot(path=str(output_dir / f"journey-{slug}-train.png"), full_page=True)
+        tall_screenshot(page, output_dir / f"journey-{slug}-train.png")
         shots = output_dir if preset == "Quick look" else None
         assert visit_every_page_and_tab(page, shots, suffix="-1400") == {}
     finally:
@@ -247,7 +258,7 @@ def test_a_learner_on_a_phone_trains_and_sees_every_page(journey_server, browser
         page.wait_for_timeout(500)
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(README_SCREENSHOTS / "phone-train.png"))
-        page.screenshot(path=str(output_dir / "journey-train-390.png"), full_page=True)
+        tall_screenshot(page, output_dir / "journey-train-390.png")
         assert visit_every_page_and_tab(page, output_dir, suffix="-390") == {}
     finally:
         context.close()
