@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 import ui
@@ -450,8 +452,13 @@ def result_view(job) -> None:
     ]
     curves(history, job.progress.get("batch_points", ()), result.config.epochs, "train_final")
     links = st.columns(3)
-    links[0].page_link(ui.page_path("evaluate"), label="Evaluate it", icon=":material/analytics:")
-    links[1].page_link(ui.page_path("draw"), label="Draw a digit for it", icon=":material/draw:")
+    if adopted:
+        links[0].page_link(
+            ui.page_path("evaluate"), label="Evaluate it", icon=":material/analytics:"
+        )
+        links[1].page_link(
+            ui.page_path("draw"), label="Draw a digit for it", icon=":material/draw:"
+        )
     links[2].page_link(
         ui.page_path("compare"), label="Compare runs", icon=":material/compare_arrows:"
     )
@@ -526,6 +533,8 @@ if blocked is not None:
     st.error(blocked)
 
 buttons_ui(active_training_job(), blocked)
+# Right under the buttons, where a visitor looks, while TensorFlow loads further down.
+tensorflow_status = st.empty()
 job = latest_training_job()
 if job is None:
     st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
@@ -547,8 +556,13 @@ with data_column:
 
 if config is not None:
     # The layer table needs TensorFlow: on a fresh server its import takes seconds.
+    if "tensorflow" not in sys.modules:
+        tensorflow_status.caption(
+            ":material/hourglass_top: Loading TensorFlow: a few seconds on a fresh server…"
+        )
     with st.spinner("Loading TensorFlow to build the model summary…"):
         table = summary_table(config.to_json(), dataset.num_classes)
+    tensorflow_status.empty()
     with st.expander("Model summary: layers and parameters"):
         st.caption(
             "A dense layer has one weight per input per neuron plus one bias per neuron: the "
