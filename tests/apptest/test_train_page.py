@@ -1,5 +1,7 @@
 """The Train page: controls, presets, the URL round trip and a tiny real training."""
 
+import json
+
 import pytest
 
 import ui
@@ -112,6 +114,18 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     assert runs["test_accuracy"].iloc[0] == pytest.approx(accuracy, abs=5e-5)
     assert runs["parameters"].iloc[0] == 784 * 32 + 32 + 32 * 10 + 10
     assert runs["status"].iloc[0] == "finished"
+
+    # The loss chart on a log scale, labelled in full; accuracy stays in percent.
+    app.toggle(key="train_loss_log_scale").set_value(True).run()
+    assert not app.exception
+    figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    charts = {figure["layout"]["title"]["text"]: figure for figure in figures}
+    loss_axis = charts["Loss"]["layout"]["yaxis"]
+    assert loss_axis["type"] == "log"
+    ticks = zip(loss_axis["ticktext"], loss_axis["tickvals"], strict=True)
+    assert all(text == f"{value:g}" for text, value in ticks)
+    accuracy_axis = charts["Accuracy"]["layout"]["yaxis"]
+    assert accuracy_axis["tickformat"] == ".0%" and accuracy_axis["range"][1] <= 1.01
 
     # A second run is compared with the first.
     app.text_input(key="train_hidden_layers").set_value("64").run()
