@@ -397,7 +397,9 @@ def progress_view(job) -> None:
 def stopped_text(result, progress: dict) -> str:
     """Say truthfully where a stopped training ended: whole epochs, then batches."""
     epochs = completed_epochs(result)
-    text = f"Stopped after {epochs} of {result.config.epochs} epoch{'s' * (result.config.epochs != 1)}"
+    text = (
+        f"Stopped after {epochs} of {result.config.epochs} epoch{'s' * (result.config.epochs != 1)}"
+    )
     batches = int(progress.get("batches") or 0)
     partial = round((result.epochs_trained - epochs) * batches) if batches else 0
     if partial > 0:
