@@ -249,6 +249,15 @@ def default_model() -> tuple[Any, dict] | None:
 ACTIVE_STATES = ("queued", "running")
 
 
+@st.cache_resource
+def training_start_lock():
+    """Return the process-wide lock the Train page holds while it checks for a visitor's
+    running training and starts one, so two tabs pressing at once start one job."""
+    import threading
+
+    return threading.Lock()
+
+
 def _session_jobs() -> list:
     """Return this session's jobs, newest first."""
     return list(job_manager().jobs(owner=session_id()))

@@ -267,23 +267,24 @@ def start_training(dataset) -> None:
     """
     started_id = st.session_state.get(KEY_STARTED_JOB)
     started = ui.job_manager().get(started_id) if started_id else None
-    if (started is not None and not started.done) or active_training_job() is not None:
-        st.session_state[KEY_START_MESSAGE] = (
-            "info",
-            "A training is already running: one at a time. Wait for it or press Stop.",
-        )
-        return
-    try:
-        config = config_from(values_from_state())
-        settings.limits().check(config)
-        job = ui.submit_job(
-            config.summary(dataset.num_classes),
-            make_training_job(config, dataset, ui.run_store(), ui.session_id()),
-            kind="train",
-        )
-    except ValueError as error:
-        st.session_state[KEY_START_MESSAGE] = ("error", str(error))
-        return
+    with ui.training_start_lock():
+        if (started is not None and not started.done) or active_training_job() is not None:
+            st.session_state[KEY_START_MESSAGE] = (
+                "info",
+                "A training is already running: one at a time. Wait for it or press Stop.",
+            )
+            return
+        try:
+            config = config_from(values_from_state())
+            settings.limits().check(config)
+            job = ui.submit_job(
+                config.summary(dataset.num_classes),
+                make_training_job(config, dataset, ui.run_store(), ui.session_id()),
+                kind="train",
+            )
+        except ValueError as error:
+            st.session_state[KEY_START_MESSAGE] = ("error", str(error))
+            return
     st.session_state[KEY_STARTED_JOB] = job.id
 
 
