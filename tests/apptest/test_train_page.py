@@ -168,6 +168,10 @@ def test_pressing_train_twice_starts_one_training():
     app.run()
     assert app.button(key="train_start").disabled
     assert app.button(key="train_stop").label == "Stop"
+    # The sidebar names the job without a bar that would stand still on this page.
+    assert len(app.main.get("progress")) == 1
+    assert app.sidebar.get("progress") == []
+    assert "Live progress is shown on this page." in [c.value for c in app.sidebar.caption]
     assert "already running" in other_tab.info[0].value
     assert other_tab.button(key="train_start").disabled
 
