@@ -441,7 +441,7 @@ def result_view(job) -> None:
         f"(trained on {result.num_train:,}, validated on {result.num_val:,}). "
         + (f"Saved as run `{run_id}`. " if run_id else "")
         + (
-            "It became your current model for the Evaluate and Draw pages."
+            "It is now your current model for the Evaluate and Draw pages."
             if adopted
             else "It was not made your current model."
         )
