@@ -45,7 +45,8 @@ constraints: | $(PY)
 screenshots: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
 	MNIST_STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser/test_pages_browser.py \
-		"tests/browser/test_train_browser.py::test_progress_bar_and_curves_update_while_training"
+		"tests/browser/test_train_browser.py::test_progress_bar_and_curves_update_while_training" \
+		"tests/browser/test_journeys_browser.py::test_a_learner_on_a_phone_trains_and_sees_every_page"
 
 bench: $(VENV)/.dev-installed
 	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done

@@ -9,7 +9,7 @@ st.set_page_config(
     page_title="MNIST Studio",
     page_icon=":material/draw:",
     layout="wide",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="auto",
 )
 
 navigation = st.navigation(

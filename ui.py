@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import sqlite3
 import sys
@@ -516,24 +517,54 @@ def default_model() -> tuple[Any, dict] | None:
 # --- Sidebar ------------------------------------------------------------------------------
 
 
+@st.cache_resource
+def training_start_lock():
+    """Return the process-wide lock the Train page holds while it checks for a visitor's
+    running training and starts one, so two tabs pressing at once start one job."""
+    import threading
+
+    return threading.Lock()
+
+
 def _session_jobs() -> list:
     """Return this session's jobs, newest first."""
     return list(job_manager().jobs(owner=session_id()))
 
 
+def progress_fraction(progress: dict) -> float:
+    """Return a job's progress as a fraction from 0 to 1 (0 before its first report)."""
+    return min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0)
+
+
+def progress_text(progress: dict) -> str:
+    """Return the label of a training's progress bar, derived from the bar's own fraction.
+
+    Progress reports come a few times a second and an epoch may end between two of them, so
+    the epoch and batch are worked out from the fraction the bar shows: label and bar always
+    move together.
+    """
+    if progress.get("phase") == "evaluating":
+        return "Measuring accuracy on the test images…"
+    epochs = max(int(progress.get("epochs") or 1), 1)
+    batches = max(int(progress.get("batches") or 1), 1)
+    fraction = progress_fraction(progress)
+    steps = round(fraction * epochs * batches)
+    if steps == 0:
+        return "Preparing: TensorFlow sets up the training…"
+    epoch = min(max(math.ceil(steps / batches), 1), epochs)
+    batch = min(steps - (epoch - 1) * batches, batches)
+    return f"{fraction:.0%} · epoch {epoch} of {epochs} · batch {batch:,} of {batches:,}"
+
+
 def _job_line(job) -> str:
-    progress = job.progress or {}
     if job.state == "queued":
         return f"**{plain(job.name)}**: waiting in the queue (position {job.queue_position})"
     if job.state == "running":
-        epoch = progress.get("epoch")
-        epochs = progress.get("epochs")
-        where = f", epoch {epoch}/{epochs}" if epoch and epochs else ""
-        return f"**{plain(job.name)}**: training{where}"
+        return f"**{plain(job.name)}**: {'stopping' if job.stop_requested else 'running'}"
     return f"**{plain(job.name)}**: {job.state}"
 
 
-def _render_status() -> None:
+def _render_status(show_bars: bool = True) -> None:
     current = current_model()
     st.caption("Current model")
     st.markdown(plain(current.label) if current else "_none yet: train one or pick a stored run_")
@@ -543,19 +574,25 @@ def _render_status() -> None:
         if jobs:
             st.caption(f"Last job: {plain(jobs[0].name)} ({jobs[0].state})")
         return
-    st.caption("Training")
+    st.caption("Jobs")
     for job in active:
         st.markdown(_job_line(job))
-        fraction = float((job.progress or {}).get("fraction") or 0.0)
-        st.progress(min(max(fraction, 0.0), 1.0))
+        progress = job.progress or {}
+        if show_bars and job.state == "running":
+            text = progress_text(progress) if job.kind == "train" else None
+            st.progress(progress_fraction(progress), text=text)
+    if not show_bars:
+        st.caption("Live progress is shown on this page.")
 
 
 def sidebar_status(live: bool = True) -> None:
     """Show the current model and this session's jobs in the sidebar.
 
     Args:
-        live: Refresh it every second while a job runs. The Train page passes False: it
-            shows the job itself, and every live rerun costs the server's event loop.
+        live: Refresh it every second while a job runs, progress bars included. The Train
+            page passes False: it shows the job's progress itself, and every live rerun
+            costs the server's event loop; a bar drawn once would stand still there, so the
+            sidebar then names the jobs without bars.
     """
     executor_notice()
     running = any(job.state in ACTIVE_STATES for job in _session_jobs())
@@ -563,7 +600,7 @@ def sidebar_status(live: bool = True) -> None:
         if running and live:
             st.fragment(run_every=1.0)(_render_status)()
         else:
-            _render_status()
+            _render_status(show_bars=live)
 
 
 # --- Background-job results ---------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 import ui
 from core import settings
+from core.budget import check_budget
 from core.config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -30,11 +33,13 @@ from core.config import (
     parse_sizes,
     preset_help,
 )
-from core.figures.training import training_curves
+from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.model import count_parameters
 from core.training import make_training_job
 
 POLL_SECONDS = 1.0
+# Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
+METRIC_WIDTH = 160
 CUSTOM = "Custom"
 
 # Widget keys (all start with "train_").
@@ -63,6 +68,11 @@ KEY_SAVED_CONFIG = "train_saved_config"
 KEY_IGNORED = "train_ignored_params"
 KEY_HANDLED_JOB = "train_handled_job"
 KEY_LEARNING_RATE_TYPED = "train_learning_rate_typed"
+
+KEY_STARTED_JOB = "train_started_job"
+KEY_START_MESSAGE = "train_start_message"
+KEY_LOSS_LOG = "train_loss_log_scale"
+KEY_SMOOTHING = "train_smoothing"
 
 
 # --- Configuration <-> widgets and URL -------------------------------------------------------
@@ -297,10 +307,77 @@ def training_estimate_text(config: TrainingConfig, dataset) -> str:
 # --- Jobs ---------------------------------------------------------------------------------
 
 
+def training_jobs() -> list:
+    """Return this visitor's training jobs, newest first."""
+    return [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
+
+
 def latest_training_job():
-    """Return this session's newest training job (running, queued or done), or None."""
-    jobs = [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
+    """Return this visitor's newest training job (running, queued or done), or None."""
+    jobs = training_jobs()
     return jobs[0] if jobs else None
+
+
+def active_training_job():
+    """Return this visitor's queued or running training job, or None."""
+    return next((job for job in training_jobs() if not job.done), None)
+
+
+def start_training(dataset) -> None:
+    """Callback of Train: start one training, unless this visitor already has one.
+
+    Two guards, so a double click or a second tab cannot start a second job: the job this
+    page started (session state) and the visitor's active jobs in the job manager.
+    """
+    started_id = st.session_state.get(KEY_STARTED_JOB)
+    started = ui.job_manager().get(started_id) if started_id else None
+    with ui.training_start_lock():
+        if (started is not None and not started.done) or active_training_job() is not None:
+            st.session_state[KEY_START_MESSAGE] = (
+                "info",
+                "A training is already running: one at a time. Wait for it or press Stop.",
+            )
+            return
+        try:
+            config = config_from(values_from_state())
+            check_budget(config, len(dataset.train_images), settings.limits(), dataset.num_classes)
+            job = ui.submit_job(
+                config.summary(dataset.num_classes),
+                make_training_job(config, dataset, ui.run_store(), ui.session_id()),
+                kind="train",
+            )
+        except ValueError as error:
+            st.session_state[KEY_START_MESSAGE] = ("error", str(error))
+            return
+    st.session_state[KEY_STARTED_JOB] = job.id
+
+
+def buttons_ui(active_job, blocked: str | None) -> None:
+    """Train, and Stop while a training runs: one training per visitor at a time."""
+    with st.container(horizontal=True, key="train_buttons"):
+        st.button(
+            "Train",
+            key=KEY_START,
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=active_job is not None or blocked is not None,
+            on_click=start_training,
+            args=(ui.current_dataset(),),
+        )
+        if active_job is not None:
+            st.button(
+                "Stopping…" if active_job.stop_requested else "Stop",
+                key=KEY_STOP,
+                icon=":material/stop:",
+                on_click=active_job.stop,
+                disabled=active_job.stop_requested,
+            )
+    if active_job is not None:
+        st.caption("One training at a time: **Train** comes back when this one ends.")
+    message = st.session_state.pop(KEY_START_MESSAGE, None)
+    if message is not None:
+        kind, text = message
+        (st.error if kind == "error" else st.info)(ui.plain(text, 400))
 
 
 def _duration(seconds) -> str:
@@ -308,6 +385,55 @@ def _duration(seconds) -> str:
         return "–"
     seconds = float(seconds)
     return f"{seconds:.1f} s" if seconds < 90 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def metrics_row(values: dict[str, str]) -> None:
+    """Figures side by side that wrap two to a row on a phone instead of one per screen."""
+    with st.container(horizontal=True, gap="medium"):
+        for label, value in values.items():
+            st.metric(label, value, width=METRIC_WIDTH)
+
+
+def completed_epochs(result) -> int:
+    """Return how many whole epochs a training finished (a stopped epoch does not count)."""
+    return len(result.history.get("loss", ()))
+
+
+def chart_options_ui() -> tuple[bool, float]:
+    """Draw the chart options; return (loss on a log scale, smoothing of the per-batch line)."""
+    left, right = st.columns(2)
+    log_y = left.toggle(
+        "Loss on a log scale",
+        key=KEY_LOSS_LOG,
+        help="With raw pixels the first loss can be a hundred times the last; a log scale "
+        "keeps the rest of the curve readable.",
+    )
+    smoothing = right.slider(
+        "Smoothing of the per-batch line",
+        0.0,
+        MAX_SMOOTHING,
+        value=0.0,
+        step=0.01,
+        key=KEY_SMOOTHING,
+        help="An exponential moving average, as in TensorBoard: 0 shows the raw figures.",
+    )
+    return log_y, smoothing
+
+
+def curves(epoch_records, batch_points, epochs: int, key: str) -> None:
+    """Loss and accuracy side by side (stacked on a phone), with the chart options."""
+    log_y, smoothing = chart_options_ui()
+    columns = st.columns(2)
+    for column, metric in zip(columns, ("loss", "accuracy"), strict=True):
+        figure = metric_figure(
+            metric,
+            epoch_records,
+            batch_points,
+            epochs,
+            log_y=log_y and metric == "loss",
+            smoothing=smoothing,
+        )
+        column.plotly_chart(figure, key=f"{key}_{metric}", config={"displaylogo": False})
 
 
 def progress_view(job) -> None:
@@ -319,27 +445,33 @@ def progress_view(job) -> None:
         )
         return
     progress = job.progress
-    epoch, epochs = progress.get("epoch") or 1, progress.get("epochs") or 1
-    batch, batches = progress.get("batch") or 0, progress.get("batches") or 1
-    phase = progress.get("phase")
-    if phase == "evaluating":
-        text = "Measuring accuracy on the test images…"
-    elif job.stop_requested:
-        text = "Stopping…"
-    else:
-        text = f"Epoch {epoch} of {epochs} · batch {batch:,} of {batches:,}"
-    st.progress(min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0), text=text)
-    speed = progress.get("samples_per_second")
-    columns = st.columns(4)
-    columns[0].metric("Images per second", f"{speed:,.0f}" if speed else "–")
-    columns[1].metric("Elapsed", _duration(progress.get("elapsed")))
-    columns[2].metric("Time left (estimate)", _duration(progress.get("eta")))
-    loss = progress.get("loss")
-    columns[3].metric("Training loss", f"{loss:.3f}" if loss is not None else "–")
-    st.plotly_chart(
-        training_curves(job.history, progress.get("batch_points", ()), epochs),
-        key="train_curves",
+    text = "Stopping…" if job.stop_requested else ui.progress_text(progress)
+    st.progress(ui.progress_fraction(progress), text=text)
+    speed, loss = progress.get("samples_per_second"), progress.get("loss")
+    metrics_row(
+        {
+            "Images per second": f"{speed:,.0f}" if speed else "–",
+            "Elapsed": _duration(progress.get("elapsed")),
+            "Time left (estimate)": _duration(progress.get("eta")),
+            "Training loss": f"{loss:.3f}" if loss is not None else "–",
+        }
     )
+    curves(job.history, progress.get("batch_points", ()), progress.get("epochs") or 1, "train_live")
+
+
+def stopped_text(result, progress: dict) -> str:
+    """Say truthfully where a stopped training ended: whole epochs, then batches."""
+    epochs = completed_epochs(result)
+    text = (
+        f"Stopped after {epochs} of {result.config.epochs} epoch{'s' * (result.config.epochs != 1)}"
+    )
+    batches = result.batches_per_epoch or int(progress.get("batches") or 0)
+    partial = result.batches_into_epoch if epochs == result.epochs_completed else 0
+    if partial > 0:
+        text += f" and {partial:,} of {batches:,} batches of epoch {epochs + 1}"
+    if epochs == 0:
+        return text + ": the current model is unchanged (a network needs one whole epoch)."
+    return text + ": the partly trained model was kept, evaluated and made current."
 
 
 def result_view(job) -> None:
@@ -350,23 +482,24 @@ def result_view(job) -> None:
         st.error(f"The training failed: {ui.plain(job.error, 300)}")
         return
     if job.state == "cancelled" or not job.result:
-        st.info("The training was cancelled before it started.")
+        st.info("The training was stopped before it started; the current model is unchanged.")
         return
     result, run_id, note = job.result["result"], job.result["run_id"], job.result["note"]
     if job.result["save_error"]:
         st.warning(f"The run could not be saved: {ui.plain(job.result['save_error'], 300)}")
+    adopted = completed_epochs(result) >= 1
     if result.stopped:
-        st.warning(
-            f"Stopped after {result.stopped_after} (of {result.config.epochs} epochs); "
-            "the partly trained model was kept and evaluated."
-        )
+        st.warning(stopped_text(result, job.progress))
     else:
         st.success("Training finished.")
-    columns = st.columns(4)
-    columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
-    columns[1].metric("Test loss", f"{result.test_loss:.4f}")
-    columns[2].metric("Training time", _duration(result.seconds))
-    columns[3].metric("Images per second", f"{result.samples_per_second:,.0f}")
+    metrics_row(
+        {
+            "Test accuracy": f"{result.test_accuracy:.2%}",
+            "Test loss": f"{result.test_loss:.4f}",
+            "Training time": _duration(result.seconds),
+            "Images per second": f"{result.samples_per_second:,.0f}",
+        }
+    )
     if note:
         st.markdown(f"**Against your previous run:** {note}.")
     st.caption(
@@ -374,7 +507,11 @@ def result_view(job) -> None:
         f"(trained on {result.num_train:,}, validated on {result.num_val:,}; "
         f"computed in {result.precision}). "
         + (f"Saved as run `{run_id}`. " if run_id else "")
-        + "It is now your current model for the Evaluate and Draw pages."
+        + (
+            "It is now your current model for the Evaluate and Draw pages."
+            if adopted
+            else "It was not made your current model."
+        )
     )
     history = [
         {
@@ -383,13 +520,15 @@ def result_view(job) -> None:
         }
         for index in range(len(result.history["loss"]))
     ]
-    st.plotly_chart(
-        training_curves(history, job.progress.get("batch_points", ()), result.config.epochs),
-        key="train_final_curves",
-    )
+    curves(history, job.progress.get("batch_points", ()), result.config.epochs, "train_final")
     links = st.columns(3)
-    links[0].page_link(ui.page_path("evaluate"), label="Evaluate it", icon=":material/analytics:")
-    links[1].page_link(ui.page_path("draw"), label="Draw a digit for it", icon=":material/draw:")
+    if adopted:
+        links[0].page_link(
+            ui.page_path("evaluate"), label="Evaluate it", icon=":material/analytics:"
+        )
+        links[1].page_link(
+            ui.page_path("draw"), label="Draw a digit for it", icon=":material/draw:"
+        )
     links[2].page_link(
         ui.page_path("compare"), label="Compare runs", icon=":material/compare_arrows:"
     )
@@ -401,16 +540,18 @@ def job_view(job_id: str) -> None:
     if job is None:
         return
     if not job.done:
-        st.button("Stop", key=KEY_STOP, on_click=job.stop, icon=":material/stop:", type="secondary")
         progress_view(job)
         return
-    if job.result and st.session_state.get(KEY_HANDLED_JOB) != job.id:
-        # The job just ended: make its model current, then rerun the whole page so the
-        # sidebar shows it and the live view stops polling.
-        result = job.result["result"]
+    if st.session_state.get(KEY_HANDLED_JOB) != job.id:
+        # The job just ended: make its model current if it finished an epoch, then rerun
+        # the whole page so the buttons and the sidebar show it and the polling stops.
         st.session_state[KEY_HANDLED_JOB] = job.id
-        label = f"{job.name} ({result.test_accuracy:.2%})"
-        ui.set_current_model(result.model, label, config=result.config, run_id=job.result["run_id"])
+        if job.result and completed_epochs(job.result["result"]) >= 1:
+            result = job.result["result"]
+            label = f"{job.name} ({result.test_accuracy:.2%})"
+            ui.set_current_model(
+                result.model, label, config=result.config, run_id=job.result["run_id"]
+            )
         st.rerun()
     result_view(job)
 
@@ -419,9 +560,87 @@ def job_view(job_id: str) -> None:
 
 st.title("Train a network")
 st.caption(
-    "Choose how the network is built and trained, press **Train**, and watch it learn. "
-    "Training runs in the background: you can visit other pages and come back."
+    "Pick a preset, press **Train**, and watch it learn; the settings below it change how "
+    "the network is built and trained. Training runs in the background: you can visit "
+    "other pages and come back."
 )
+
+initialise_widgets()
+sync_preset_box()
+st.selectbox(
+    "Preset",
+    [*PRESETS, CUSTOM],
+    key=KEY_PRESET,
+    on_change=apply_preset,
+    help=preset_help(),
+)
+
+dataset = ui.current_dataset()
+blocked = None
+try:
+    config = config_from(values_from_state())
+except ValueError as error:
+    config, blocked = None, str(error)
+if config is not None:
+    link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
+    if ignored and link_config == config.to_json():
+        st.warning(
+            "Some settings in the link were not understood and were left at their defaults: "
+            + ui.plain(", ".join(ignored), 300)
+        )
+    # Mirror the configuration into the URL so the link reproduces it.
+    st.session_state[KEY_SAVED_CONFIG] = config.to_json()
+    st.query_params.from_dict(config.to_query_params())
+    parameters = count_parameters(config, dataset.num_classes)
+    st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+    st.caption(training_estimate_text(config, dataset))
+    try:
+        settings.limits().check(config)
+    except ValueError as error:
+        blocked = str(error)
+if blocked is not None:
+    st.error(ui.plain(blocked, 400))
+# The budget line, and an error per cap the training would break (shown by `show_budget`).
+if config is not None and not ui.show_budget(config, dataset) and blocked is None:
+    blocked = "over budget"
+
+buttons_ui(active_training_job(), blocked)
+# Right under the buttons, where a visitor looks, while TensorFlow loads further down.
+tensorflow_status = st.empty()
+job = latest_training_job()
+if job is None:
+    st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
+else:
+    st.markdown(f"**Latest training:** {ui.plain(job.name)}")
+    st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
+
+st.subheader("Settings")
+architecture_column, optimisation_column, data_column = st.columns(3)
+with architecture_column:
+    st.markdown("**Architecture**")
+    architecture_ui()
+with optimisation_column:
+    st.markdown("**Optimisation**")
+    optimisation_ui()
+with data_column:
+    st.markdown("**Data**")
+    data_ui()
+
+if config is not None:
+    # The layer table needs TensorFlow: on a fresh server its import takes seconds.
+    if "tensorflow" not in sys.modules:
+        tensorflow_status.caption(
+            ":material/hourglass_top: Loading TensorFlow: a few seconds on a fresh server…"
+        )
+    with st.spinner("Loading TensorFlow to build the model summary…"):
+        table = summary_table(config.to_json(), dataset.num_classes)
+    tensorflow_status.empty()
+    with st.expander("Model summary: layers and parameters"):
+        st.caption(
+            "A dense layer has one weight per input per neuron plus one bias per neuron: the "
+            "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
+        )
+        st.dataframe(table, hide_index=True)
 with st.expander("The ideas in one sentence each"):
     st.markdown(
         "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
@@ -436,78 +655,3 @@ with st.expander("The ideas in one sentence each"):
         "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
         "keeps numbers near 1 so training is steadier (the article used raw pixels)."
     )
-
-initialise_widgets()
-sync_preset_box()
-st.selectbox(
-    "Preset",
-    [*PRESETS, CUSTOM],
-    key=KEY_PRESET,
-    on_change=apply_preset,
-    help=preset_help(),
-)
-architecture_column, optimisation_column, data_column = st.columns(3)
-with architecture_column:
-    st.subheader("Architecture")
-    architecture_ui()
-with optimisation_column:
-    st.subheader("Optimisation")
-    optimisation_ui()
-with data_column:
-    st.subheader("Data")
-    data_ui()
-
-try:
-    config = config_from(values_from_state())
-except ValueError as error:
-    st.error(ui.plain(error, 400))
-    st.stop()
-
-link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
-if ignored and link_config == config.to_json():
-    st.warning(
-        "Some settings in the link were not understood and were left at their defaults: "
-        + ui.plain(", ".join(ignored), 300)
-    )
-# Mirror the configuration into the URL so the link reproduces it.
-st.session_state[KEY_SAVED_CONFIG] = config.to_json()
-st.query_params.from_dict(config.to_query_params())
-
-dataset = ui.current_dataset()
-parameters = count_parameters(config, dataset.num_classes)
-st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
-st.caption(training_estimate_text(config, dataset))
-with st.expander("Model summary: layers and parameters"):
-    st.caption(
-        "A dense layer has one weight per input per neuron plus one bias per neuron: the "
-        "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
-    )
-    st.dataframe(summary_table(config.to_json(), dataset.num_classes), hide_index=True)
-
-try:
-    settings.limits().check(config)
-    over_limit = False
-except ValueError as error:
-    st.error(ui.plain(error, 400))
-    over_limit = True
-over_limit = not ui.show_budget(config, dataset) or over_limit
-if st.button(
-    "Train", key=KEY_START, type="primary", icon=":material/play_arrow:", disabled=over_limit
-):
-    try:
-        ui.submit_job(
-            config.summary(dataset.num_classes),
-            make_training_job(config, dataset, ui.run_store(), ui.session_id()),
-            kind="train",
-        )
-    except ValueError as error:
-        st.error(ui.plain(error, 400))
-    else:
-        st.rerun()
-
-job = latest_training_job()
-if job is None:
-    st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
-    st.stop()
-st.subheader(f"Latest training: {ui.plain(job.name)}")
-st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)

@@ -98,8 +98,8 @@ def letter(character: str, font_path: Path, rng: np.random.Generator) -> NonDigi
         font = ImageFont.truetype(str(font_path), max(20, int(size * scale)))
         left, top, right, bottom = draw.textbbox((0, 0), character, font=font)
         width, height = right - left, bottom - top
-    x = int(rng.integers(0, max(1, CANVAS_SIZE - width))) - left
-    y = int(rng.integers(0, max(1, CANVAS_SIZE - height))) - top
+    x = int(rng.integers(0, max(1, int(CANVAS_SIZE - width)))) - int(left)
+    y = int(rng.integers(0, max(1, int(CANVAS_SIZE - height)))) - int(top)
     draw.text((x, y), character, fill=255, font=font)
     return NonDigit(
         "letter",

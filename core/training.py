@@ -647,12 +647,20 @@ def comparison_note(
 
     Returns:
         One line: the changes (or "same settings"), the accuracy difference in percentage
-        points and the speed ratio.
+        points (or, when the two were tested on different images, that they cannot be
+        compared) and the speed ratio.
     """
     changes = [
         text for describe in CHANGE_DESCRIPTIONS.values() if (text := describe(previous, current))
     ]
     points = (accuracy - previous_accuracy) * 100
+    # The article split draws its test images with the seed; the official test set is fixed.
+    same_test_set = previous.split == current.split and (
+        current.split == "official" or previous.seed == current.seed
+    )
+    accuracy_change = f"{points:+.1f} points"
+    if not same_test_set:
+        accuracy_change = "accuracies not comparable (tested on other images)"
     ratio = seconds / max(previous_seconds, 1e-9)
     if ratio >= 1.05:
         speed = f"{ratio:.1f}x slower"
@@ -660,7 +668,7 @@ def comparison_note(
         speed = f"{1 / ratio:.1f}x faster"
     else:
         speed = "about as fast"
-    return f"{', '.join(changes) or 'same settings'}, {points:+.1f} points, {speed}"
+    return f"{', '.join(changes) or 'same settings'}, {accuracy_change}, {speed}"
 
 
 MAX_BATCH_POINTS = 1500

@@ -1,5 +1,7 @@
 """The Train page: controls, presets, the URL round trip and a tiny real training."""
 
+import json
+
 import pytest
 
 import ui
@@ -113,6 +115,18 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     assert runs["parameters"].iloc[0] == 784 * 32 + 32 + 32 * 10 + 10
     assert runs["status"].iloc[0] == "finished"
 
+    # The loss chart on a log scale, labelled in full; accuracy stays in percent.
+    app.toggle(key="train_loss_log_scale").set_value(True).run()
+    assert not app.exception
+    figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    charts = {figure["layout"]["title"]["text"]: figure for figure in figures}
+    loss_axis = charts["Loss"]["layout"]["yaxis"]
+    assert loss_axis["type"] == "log"
+    ticks = zip(loss_axis["ticktext"], loss_axis["tickvals"], strict=True)
+    assert all(text == f"{value:g}" for text, value in ticks)
+    accuracy_axis = charts["Accuracy"]["layout"]["yaxis"]
+    assert accuracy_axis["tickformat"] == ".0%" and accuracy_axis["range"][1] <= 1.01
+
     # A second run is compared with the first.
     app.text_input(key="train_hidden_layers").set_value("64").run()
     app.button(key="train_start").click().run()
@@ -140,3 +154,70 @@ def test_switching_to_sgd_proposes_its_learning_rate_but_keeps_a_typed_one():
     app.selectbox(key="train_preset").set_value("Recommended").run()
     app.selectbox(key="train_optimizer").set_value("sgd").run()
     assert app.number_input(key="train_learning_rate").value == pytest.approx(0.01)
+
+
+def wait_until(condition, timeout=120.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_pressing_train_twice_starts_one_training():
+    long = TrainingConfig(hidden_layers=(16,), epochs=200, train_size=1_000, batch_size=8, seed=2)
+    app = train_page(**long.to_query_params())
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    # A second tab of the same visitor, drawn before the training started: its Train
+    # button is still enabled on screen, as after a quick double click.
+    other_tab = train_page(**long.to_query_params())
+    other_tab.session_state[ui.KEY_SESSION_ID] = owner
+    other_tab.run()
+    assert not other_tab.button(key="train_start").disabled
+
+    app.button(key="train_start").click().run()
+    assert not app.exception
+    other_tab.button(key="train_start").click().run()
+    assert not other_tab.exception
+    jobs = ui.job_manager().jobs(owner=owner)
+    assert len(jobs) == 1
+    app.run()
+    assert app.button(key="train_start").disabled
+    assert app.button(key="train_stop").label == "Stop"
+    # The sidebar names the job without a bar that would stand still on this page.
+    assert len(app.main.get("progress")) == 1
+    assert app.sidebar.get("progress") == []
+    assert "Live progress is shown on this page." in [c.value for c in app.sidebar.caption]
+    assert "already running" in other_tab.info[0].value
+    assert other_tab.button(key="train_start").disabled
+
+    app.button(key="train_stop").click().run()
+    ui.job_manager().wait(jobs[0].id, timeout=300)
+    app.run()
+    assert not app.exception
+    assert not app.button(key="train_start").disabled
+    assert len(ui.job_manager().jobs(owner=owner)) == 1
+
+
+def test_a_training_stopped_before_its_first_epoch_keeps_the_current_model():
+    # Batches of one image: the first epoch is tens of thousands of steps long.
+    slow = TrainingConfig(hidden_layers=(16,), epochs=3, batch_size=1, seed=3)
+    app = train_page(**slow.to_query_params())
+    earlier = ui.CurrentModel(model=None, label="An earlier model (97.80%)")
+    app.session_state[ui.KEY_CURRENT_MODEL] = earlier
+    app.button(key="train_start").click().run()
+    job = ui.job_manager().jobs(owner=app.session_state[ui.KEY_SESSION_ID])[0]
+    wait_until(lambda: job.state == "running")
+    app.button(key="train_stop").click().run()
+    ui.job_manager().wait(job.id, timeout=300)
+    assert job.result["result"].stopped
+    app.run()
+    assert not app.exception
+    assert app.session_state[ui.KEY_CURRENT_MODEL].label == earlier.label
+    warning = app.warning[0].value
+    assert warning.startswith("Stopped after 0 of 3 epochs")
+    assert "the current model is unchanged" in warning
+    assert "It was not made your current model." in app.caption[-1].value or any(
+        "not made your current model" in caption.value for caption in app.caption
+    )

@@ -7,7 +7,6 @@ import pytest
 
 from core.config import TrainingConfig
 from core.data import load_default_dataset
-from core.figures.training import training_curves
 from core.training import (
     MAX_STEPS_PER_EXECUTION,
     PROGRESS_KEYS,
@@ -168,30 +167,6 @@ def test_comparison_note_names_changes_accuracy_and_speed():
     assert comparison_note(after, 0.98, 9.0, after, 0.98, 9.1) == (
         "same settings, +0.0 points, about as fast"
     )
-
-
-def test_training_curves_show_train_and_validation_as_they_grow():
-    records = [
-        {"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.4, "val_accuracy": 0.88},
-        {"epoch": 2, "loss": 0.3, "accuracy": 0.91, "val_loss": 0.35, "val_accuracy": 0.9},
-    ]
-    points = [{"epochs_trained": 0.5, "loss": 0.9, "accuracy": 0.7}]
-    figure = training_curves(records, points, epochs=5)
-    names = [(trace.name, trace.xaxis) for trace in figure.data]
-    assert names == [
-        ("training (running)", "x"),
-        ("training", "x"),
-        ("validation", "x"),
-        ("training (running)", "x2"),
-        ("training", "x2"),
-        ("validation", "x2"),
-    ]
-    assert list(figure.data[2].y) == [0.4, 0.35]
-    assert list(figure.data[5].y) == [0.88, 0.9]
-    assert list(figure.layout.xaxis.range) == [0, 5.05]
-    # Without validation figures only the training lines are drawn.
-    no_val = [{"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": None}]
-    assert [trace.name for trace in training_curves(no_val).data] == ["training", "training"]
 
 
 def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
