@@ -341,6 +341,14 @@ def visible_runs():
     return run_store().list_runs(owner=runs_owner())
 
 
+def run_numbers() -> dict[str, int]:
+    """Return each stored run's number ("#7"), or none when the run store cannot be opened."""
+    try:
+        return run_store().run_numbers()
+    except (OSError, ValueError):
+        return {}
+
+
 def stored_networks():
     """Return the visible network runs that have a model file, or an empty table.
 

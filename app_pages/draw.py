@@ -110,7 +110,7 @@ def model_choices() -> dict[str, tuple[str, str | None]]:
         st.warning(f"The shipped default model could not be loaded: {ui.plain(error, 300)}")
     if default is not None:
         choices["Default model (ships with MNIST Studio)"] = ("default", None)
-    numbers = ui.run_store().run_numbers()
+    numbers = ui.run_numbers()
     for run in ui.stored_networks().itertuples():
         accuracy = "" if np.isnan(run.test_accuracy) else f" · {run.test_accuracy:.1%}"
         name = display_name(numbers.get(run.id), run.name, run.summary)

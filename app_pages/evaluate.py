@@ -82,7 +82,7 @@ def held_out_sources(dataset: Dataset, split: str, seed: int) -> tuple[str, np.n
     numbers = SimpleNamespace(
         train_images=np.arange(len(dataset.train_images)), train_labels=dataset.train_labels
     )
-    return "train", np.asarray(SPLITS[split](numbers, seed)[2])
+    return "train", np.asarray(SPLITS[split].split(numbers, seed)[2])
 
 
 @st.cache_resource(
@@ -121,7 +121,7 @@ def model_options() -> tuple[dict[str, str], dict[str, str]]:
     configuration stay apart; short labels (for chart titles) keep the number first.
     """
     options, short = {}, {}
-    numbers = ui.run_store().run_numbers()
+    numbers = ui.run_numbers()
     current = ui.current_model()
     if current is not None:
         number = numbers.get(current.run_id) if current.run_id else None

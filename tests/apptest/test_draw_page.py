@@ -148,7 +148,7 @@ def test_a_stored_run_can_be_chosen(isolated_run_store):
     data, _ = photo_of_test_digit(0)
     upload(app, data)
     labels = app.selectbox(key="draw_model").options
-    stored = [label for label in labels if label.startswith("Stored run: Always four")]
+    stored = [label for label in labels if label.startswith("Stored run: #1 · Always four")]
     assert len(stored) == 1 and "10.0%" in stored[0]
     app.selectbox(key="draw_model").set_value(stored[0]).run()
     assert not app.exception
