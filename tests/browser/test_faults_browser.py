@@ -226,9 +226,12 @@ def test_server_restart_during_training_marks_the_run_interrupted(browser, tmp_p
             wait_for_app(page)
             assert "1 of 2 runs" in page.inner_text('[data-testid="stMain"]')
             # The table draws on a canvas; the run picker below it names the filtered run,
-            # with "–" for the accuracy an interrupted run does not have.
-            main_text = page.inner_text('[data-testid="stMain"]')
-            assert "100 ep, 20,000 images · – ·" in main_text
+            # with "—" for the accuracy an interrupted run does not have.
+            picker = page.locator(".st-key-compare_focus")
+            shown = picker.inner_text() + " ".join(
+                picker.locator("input").evaluate_all("inputs => inputs.map(i => i.value)")
+            )
+            assert "100 ep, 20,000 images · — · interrupted" in shown, shown
             page.screenshot(path=str(output_dir / "faults-interrupted-run.png"), full_page=True)
             # Checked last, so the checks below still run and say what else is wrong.
             errors_on_compare = page_errors(page)
