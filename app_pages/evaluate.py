@@ -70,7 +70,9 @@ def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, n
     return splits.x_test, splits.y_test
 
 
-@st.cache_resource(show_spinner=False, hash_funcs={Dataset: lambda dataset: dataset.fingerprint})
+@st.cache_resource(
+    show_spinner=False, max_entries=8, hash_funcs={Dataset: lambda dataset: dataset.fingerprint}
+)
 def held_out_sources(dataset: Dataset, split: str, seed: int) -> tuple[str, np.ndarray]:
     """Which file set the held-out images come from, and each one's index there.
 
