@@ -190,7 +190,9 @@ def run_preset(config: TrainingConfig, dataset, precision: str):
         return train_model(config, dataset)
 
 
-def presets_section(dataset, names: list[str], seeds: int, quick: bool) -> None:
+def presets_section(
+    dataset, names: list[str], seeds: int, quick: bool, with_bf16: bool = True
+) -> None:
     plural = "s" if seeds > 1 else ""
     print(f"== Presets ({seeds} seed{plural} each; training seconds without the test)")
     header = (
@@ -201,7 +203,7 @@ def presets_section(dataset, names: list[str], seeds: int, quick: bool) -> None:
         base = PRESETS[name]
         if quick:
             base = replace(base, epochs=1, train_size=min(base.train_size or 5_000, 5_000))
-        precisions = [FLOAT32, BFLOAT16] if base.architecture == "cnn" else [FLOAT32]
+        precisions = [FLOAT32, BFLOAT16] if base.architecture == "cnn" and with_bf16 else [FLOAT32]
         for precision in precisions:
             results = [
                 run_preset(replace(base, seed=seed), dataset, precision) for seed in range(seeds)
@@ -227,6 +229,9 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", choices=list(PRESETS), default=list(PRESETS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="peer rounds")
+    parser.add_argument(
+        "--float32-only", action="store_true", help="skip the bfloat16 runs (slow where emulated)"
+    )
     args = parser.parse_args()
     epochs = 2 if args.quick else 20
     seeds = 1 if args.quick else args.seeds
@@ -239,7 +244,7 @@ def main() -> None:
     if "stop" in args.only:
         stop_section(dataset, after_seconds=1.0 if args.quick else 3.0)
     if "presets" in args.only:
-        presets_section(dataset, args.presets, seeds, args.quick)
+        presets_section(dataset, args.presets, seeds, args.quick, not args.float32_only)
 
 
 if __name__ == "__main__":

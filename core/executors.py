@@ -52,6 +52,10 @@ class WorkerLostError(RuntimeError):
     """The process or machine running a job went away before the job finished."""
 
 
+class _ClusterGoneBeforeStartError(RuntimeError):
+    """The cluster went away before the job reported anything: it can run here instead."""
+
+
 class ThreadExecutor:
     """Runs a job's work in the calling thread, in this process."""
 
@@ -245,6 +249,19 @@ class RayExecutor:
             arguments["address"] = self.address
         return arguments
 
+    def _forget_cluster_unless_alive(self) -> None:
+        """After a lost worker: if the whole cluster is gone too, run new jobs here."""
+        try:
+            import ray
+
+            ray.get(self._board.stop_requested.remote(""), timeout=5)
+        except Exception as error:  # No answer from the board: the cluster is gone.
+            self._problem = (
+                f"The Ray cluster ({self.address}) went away ({_first_line(error)}); "
+                "new jobs run on this server instead."
+            )
+            self._connected = False
+
     def _shutdown_quietly(self) -> None:
         with contextlib.suppress(Exception):  # Nothing more to clean up.
             import ray
@@ -279,7 +296,10 @@ class RayExecutor:
         if not self.connect():
             return self.fallback.train(config, dataset, on_progress, stop_event)
         relay = on_progress or (lambda event: None)
-        return self._run("train", dataset, {"config": config}, relay, stop_event)
+        try:
+            return self._run("train", dataset, {"config": config}, relay, stop_event)
+        except _ClusterGoneBeforeStartError:
+            return self.fallback.train(config, dataset, on_progress, stop_event)
 
     def fit_baseline(
         self,
@@ -298,7 +318,10 @@ class RayExecutor:
             if report is not None:
                 report(**progress)
 
-        return self._run("baseline", dataset, arguments, relay, stop_event)
+        try:
+            return self._run("baseline", dataset, arguments, relay, stop_event)
+        except _ClusterGoneBeforeStartError:
+            return self.fallback.fit_baseline(key, dataset, config, report, stop_event)
 
     def _dataset_ref(self, dataset: Any) -> Any:
         """Put ``dataset`` in the object store once per server and return its reference."""
@@ -333,10 +356,12 @@ class RayExecutor:
         token = uuid.uuid4().hex
         task = self._run_on_worker.remote(kind, board, token, self._dataset_ref(dataset), arguments)
         stop_sent_at: float | None = None
+        started = False
         try:
             while True:
                 ready, _ = ray.wait([task], timeout=PROGRESS_POLL_SECONDS)
                 for event in ray.get(board.drain.remote(token)):
+                    started = True
                     relay(event)
                 if ready:
                     break
@@ -360,6 +385,9 @@ class RayExecutor:
                 raise cause from None
             raise RuntimeError(_first_line(error)) from None
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as error:
+            self._forget_cluster_unless_alive()
+            if not started and not self._connected:
+                raise _ClusterGoneBeforeStartError() from None
             raise WorkerLostError(
                 "The Ray worker running this job died before it finished "
                 f"({_first_line(error)}); the run is marked failed. Start it again."
@@ -370,6 +398,8 @@ class RayExecutor:
                 "new jobs run on this server instead."
             )
             self._connected = False
+            if not started:
+                raise _ClusterGoneBeforeStartError() from None
             raise WorkerLostError(
                 "The Ray cluster went away while this job ran; the run is marked failed. "
                 "Start it again: it will run on this server."

@@ -2,9 +2,8 @@
 
 import pytest
 
-from core.config import TrainingConfig
-from tests.browser.test_train_browser import PROGRESS, open_train_page, press
-from tests.conftest import page_errors, start_streamlit, stop_streamlit
+from tests.browser.test_train_browser import train_then_stop
+from tests.conftest import start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -22,20 +21,7 @@ def ray_server(tmp_path_factory):
 
 
 def test_train_on_a_local_ray_shows_progress_and_stops(ray_server, page, output_dir):
-    config = TrainingConfig(hidden_layers=(256,), batch_size=32, epochs=100, seed=4)
-    open_train_page(page, ray_server, config)
-    press(page, "Train")
-    page.wait_for_selector(PROGRESS, timeout=240_000)
-    # Progress comes back from the Ray worker while it trains.
-    page.wait_for_function(
-        f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0",
-        timeout=240_000,
-    )
-    press(page, "Stop")
-    page.get_by_text("Stopped after").wait_for(timeout=60_000)
-    main = page.inner_text('[data-testid="stMain"]')
-    assert "of 100 epochs" in main
-    assert "Test accuracy" in main
+    # Progress comes back from the Ray worker while it trains; Stop reaches it there.
+    train_then_stop(page, ray_server, timeout=240_000)
     assert "cannot be reached" not in page.inner_text("body")
-    assert page_errors(page) == []
     page.screenshot(path=str(output_dir / "train-ray-stopped.png"), full_page=True)

@@ -69,15 +69,16 @@ def test_progress_bar_and_curves_update_while_training(streamlit_server, page, o
     readme_picture(page, "train", scroll_to=config.summary(10))
 
 
-def test_stop_ends_a_long_training(streamlit_server, page, output_dir):
+def train_then_stop(page, base_url, timeout: float = 180_000) -> str:
+    """Start a 100-epoch training, press Stop once it makes progress; return the page text."""
     config = TrainingConfig(hidden_layers=(256,), batch_size=32, epochs=100, seed=4)
-    open_train_page(page, streamlit_server, config)
+    open_train_page(page, base_url, config)
     press(page, "Train")
-    page.wait_for_selector(PROGRESS, timeout=60_000)
+    page.wait_for_selector(PROGRESS, timeout=timeout)
     # Wait for the first chunk of batches (TensorFlow first traces the training step).
     page.wait_for_function(
         f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0",
-        timeout=180_000,
+        timeout=timeout,
     )
     press(page, "Stop")
     page.get_by_text("Stopped after").wait_for(timeout=60_000)
@@ -86,4 +87,9 @@ def test_stop_ends_a_long_training(streamlit_server, page, output_dir):
     assert "Test accuracy" in main
     assert page.query_selector(PROGRESS) is None
     assert page_errors(page) == []
+    return main
+
+
+def test_stop_ends_a_long_training(streamlit_server, page, output_dir):
+    train_then_stop(page, streamlit_server)
     page.screenshot(path=str(output_dir / "train-stopped.png"), full_page=True)

@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from core.idx import idx_bytes
 from tests.browser.test_faults_browser import new_page
@@ -64,7 +65,8 @@ def test_the_demo_keeps_a_20_mb_cap_for_every_uploader(browser, tmp_path):
         wait_for_app(page)
         page.get_by_role("tab", name="Your own files").click()
         dropzone = page.locator(".st-key-explore_upload_images")
-        assert "20MBperfile" in dropzone.inner_text().replace(" ", "")
+        # The tab's content is drawn after the click: wait for the uploader's own text.
+        expect(dropzone).to_contain_text(re.compile(r"20\s*MB\s*per\s*file"), timeout=60_000)
         assert "up to 20 MB each and 70,000 images in all" in page.inner_text(
             '[data-testid="stMain"]'
         )

@@ -319,9 +319,12 @@ def test_a_cluster_that_goes_away_fails_its_job_and_new_jobs_run_here(tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in completed.stdout.splitlines() if " " in line)
     assert lines["EPOCH_SEEN"] == "True"
-    assert lines["FIRST"].startswith("failed The Ray cluster went away")
+    # Depending on which part of the cluster goes first, the job hears that the cluster or
+    # its node went away; either way it failed, with a sentence.
+    assert lines["FIRST"].startswith("failed The Ray"), lines["FIRST"]
+    assert "went away" in lines["FIRST"] or "died" in lines["FIRST"]
     assert lines["SECOND"] == "finished None"
-    assert "cannot be reached" in lines["STATUS"]
+    assert "new jobs run on this server" in lines["STATUS"], lines["STATUS"]
     assert lines["STORED"] == "1"  # The second run; the first left nothing half-written.
 
 
