@@ -33,6 +33,18 @@ OUTPUT_DIR = PROJECT_ROOT / "test-output"
 os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 
 
+# `make test` runs the suite in two pytest-xdist workers (`--dist loadgroup`). Tests that
+# start a Ray (a private local one, or a `ray start` cluster) run one after another in the
+# same worker: two at once would double the memory and race for /tmp/ray.
+RAY_TEST_FILES = frozenset({"test_executors.py", "test_ray_browser.py"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in RAY_TEST_FILES or item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_run_store(tmp_path_factory, monkeypatch):
     """Point the run store at a fresh folder so tests never touch the user's runs."""

@@ -51,8 +51,15 @@ def test_a_dataset_of_fashion_mnists_size_uploads_locally(
         uploader.locator('[role="progressbar"]').wait_for(state="detached", timeout=120_000)
     wait_for_app(page)
     page.get_by_role("button", name="Use these files").click()
-    page.get_by_text("Now exploring 'train-images-idx3-ubyte.gz'").wait_for(timeout=120_000)
-    assert "50,000 training and 10,000 test images" in page.inner_text('[data-testid="stMain"]')
+    # Whatever the outcome, the page says it under the button; on a timeout Playwright's
+    # message shows the page's text, so a failure says which outcome it was.
+    main = page.locator('[data-testid="stMain"]')
+    expect(main).to_contain_text(
+        re.compile(r"Now exploring|Not loaded|Upload an images and a labels file"), timeout=180_000
+    )
+    text = main.inner_text()
+    assert "Now exploring 'train-images-idx3-ubyte.gz'" in text, text[-1500:]
+    assert "50,000 training and 10,000 test images" in text
     assert page_errors(page) == []
     page.screenshot(path=str(output_dir / "explore-upload-fashion-size.png"), full_page=True)
 
