@@ -9,12 +9,12 @@ import pytest
 
 from core.runs import (
     LIST_COLUMNS,
-    SCHEMA_VERSION,
     MissingModelFileError,
     RunNotFoundError,
     RunStore,
     RunStoreError,
 )
+from core.runs.records import SCHEMA_VERSION
 
 CONFIG = {"architecture": "dense", "hidden_layers": [128], "epochs": 3, "scaling": "unit"}
 HISTORY = {"loss": [0.5, 0.3, 0.2], "accuracy": np.array([0.85, 0.9, 0.94], dtype=np.float32)}
@@ -368,7 +368,7 @@ def test_temporary_files_of_a_dead_writer_are_removed_on_open(tmp_path):
 
 
 def _partial_marker() -> str:
-    from core.runs import TEMPORARY_MARKER
+    from core.runs.model_files import TEMPORARY_MARKER
 
     return TEMPORARY_MARKER
 
@@ -432,7 +432,7 @@ def test_the_store_is_bounded_in_bytes_fairly_between_visitors(tmp_path):
 def test_runs_to_prune_takes_the_oldest_runs_of_whoever_holds_most(tmp_path):
     import pandas as pd
 
-    from core.runs import PruneQuota, runs_to_prune
+    from core.runs.pruning import PruneQuota, runs_to_prune
 
     rows = [  # Newest first, as list_runs returns them.
         ("r6", "a", 10), ("r5", "a", 10), ("r4", "b", 10), ("r3", "a", 10), ("r2", None, 10),
