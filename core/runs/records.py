@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
 
@@ -239,6 +240,23 @@ def run_from_row(row: dict[str, Any], models_folder: Path) -> Run:
         model_size=row["model_size"],
         model_sha256=row["model_sha256"],
     )
+
+
+def list_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Turn the rows of `RunRecords.list_rows`, each with has_model added, into a table.
+
+    Returns:
+        A DataFrame with columns `LIST_COLUMNS`: created as UTC timestamps; parameters,
+        epochs and model_size as nullable integers; seconds, accuracy and loss as floats.
+    """
+    frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    for column in ("parameters", "epochs", "model_size"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ("train_seconds", "predict_seconds", "test_accuracy", "test_loss"):
+        frame[column] = frame[column].astype("float64")
+    frame["has_model"] = frame["has_model"].astype(bool)
+    return frame
 
 
 def to_json(value: Any) -> str:

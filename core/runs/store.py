@@ -33,9 +33,9 @@ from core.runs.journal import RunJournal
 from core.runs.model_files import ModelFiles, model_file_name
 from core.runs.pruning import PruneQuota, runs_to_prune
 from core.runs.records import (
-    LIST_COLUMNS,
     Run,
     RunRecords,
+    list_frame,
     new_run_id,
     record_fields,
     run_from_row,
@@ -288,14 +288,7 @@ class RunStore:
             model file is present).
         """
         rows, _ = self._read_list_rows(owner)
-        frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
-        frame["created"] = pd.to_datetime(frame["created"], utc=True)
-        for column in ("parameters", "epochs", "model_size"):
-            frame[column] = frame[column].astype("Int64")
-        for column in ("train_seconds", "predict_seconds", "test_accuracy", "test_loss"):
-            frame[column] = frame[column].astype("float64")
-        frame["has_model"] = frame["has_model"].astype(bool)
-        return frame
+        return list_frame(rows)
 
     def problems(self) -> list[str]:
         """Return messages about what cannot be read: a damaged database, missing model files.
