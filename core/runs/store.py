@@ -9,9 +9,9 @@ One folder holds everything::
 
 `RunStore` composes those modules and keeps the order that makes a crash harmless: a run's
 model file is written (atomically) before its record is committed, so a record never lacks
-its file; a run in progress has a journal, so a crash records it as ``"interrupted"``; after
-each save, runs beyond the store's quota are deleted (`core.runs.pruning`). It holds no SQL,
-file format or lock of its own. Never point it at a folder from someone else: see
+its file; a run in progress has a journal, so after a crash it is kept as ``"interrupted"``;
+after each save, runs beyond the store's quota are deleted (`core.runs.pruning`). It holds no
+SQL, file format or lock of its own. Never point it at a folder from someone else: see
 `core.runs.model_files` on why a baseline's file is loaded only when its digest matches.
 
 Streamlit is not imported and Keras is imported only when a network's model is saved or
