@@ -9,12 +9,12 @@ import pytest
 
 from core.runs import (
     LIST_COLUMNS,
-    SCHEMA_VERSION,
     MissingModelFileError,
     RunNotFoundError,
     RunStore,
     RunStoreError,
 )
+from core.runs.records import SCHEMA_VERSION
 
 CONFIG = {"architecture": "dense", "hidden_layers": [128], "epochs": 3, "scaling": "unit"}
 HISTORY = {"loss": [0.5, 0.3, 0.2], "accuracy": np.array([0.85, 0.9, 0.94], dtype=np.float32)}
@@ -368,7 +368,7 @@ def test_temporary_files_of_a_dead_writer_are_removed_on_open(tmp_path):
 
 
 def _partial_marker() -> str:
-    from core.runs import TEMPORARY_MARKER
+    from core.runs.model_files import TEMPORARY_MARKER
 
     return TEMPORARY_MARKER
 
@@ -432,7 +432,7 @@ def test_the_store_is_bounded_in_bytes_fairly_between_visitors(tmp_path):
 def test_runs_to_prune_takes_the_oldest_runs_of_whoever_holds_most(tmp_path):
     import pandas as pd
 
-    from core.runs import PruneQuota, runs_to_prune
+    from core.runs.pruning import PruneQuota, runs_to_prune
 
     rows = [  # Newest first, as list_runs returns them.
         ("r6", "a", 10), ("r5", "a", 10), ("r4", "b", 10), ("r3", "a", 10), ("r2", None, 10),
@@ -450,3 +450,56 @@ def test_runs_to_prune_takes_the_oldest_runs_of_whoever_holds_most(tmp_path):
     assert runs_to_prune(runs, PruneQuota(max_runs_per_owner=1)) == ["r1", "r3", "r5"]
     assert runs_to_prune(runs, PruneQuota(max_bytes=30)) == ["r3", "r1", "r5"]
     assert runs_to_prune(runs, PruneQuota()) == []
+
+
+def test_runs_to_prune_by_bytes_frees_bytes_and_keeps_each_owners_newest_run():
+    import pandas as pd
+
+    from core.runs.pruning import PruneQuota, runs_to_prune
+
+    now = pd.Timestamp.now(tz="UTC")
+    rows = [  # Newest first; r1 and r5 have no model file (0 bytes), r1 is 10 days old.
+        ("r5", "a", 0, now), ("r4", "a", 40, now), ("r3", "b", 50, now), ("r2", "a", 30, now),
+        ("r1", "a", 0, now - pd.Timedelta(days=10)),
+    ]  # fmt: skip
+    runs = pd.DataFrame(rows, columns=["id", "owner", "model_size", "created"])
+    runs["model_size"] = runs["model_size"].astype("Int64")
+    # "a" holds 70 bytes: deleting r1 would free nothing, so r2 goes. "b"'s only run stays.
+    assert runs_to_prune(runs, PruneQuota(max_bytes_per_owner=45)) == ["r2"]
+    assert runs_to_prune(runs, PruneQuota(max_bytes_per_owner=10)) == ["r2", "r4"]
+    # Store-wide: "a" holds the most (70), then "b" (50 against 40).
+    assert runs_to_prune(runs, PruneQuota(max_bytes=60)) == ["r2", "r3"]
+    assert runs_to_prune(runs, PruneQuota(max_age_days=1)) == ["r1"]
+
+
+def _record_journal(calls):
+    def record(journal):
+        calls.append(journal)
+        return f"run-{len(calls)}"
+
+    return record
+
+
+def test_the_journal_drops_unreadable_and_half_written_files_of_dead_writers(tmp_path):
+    import fcntl
+    import json
+    import time
+
+    from core.runs.journal import STALE_PARTIAL_SECONDS, RunJournal
+    from core.runs.model_files import TEMPORARY_MARKER
+
+    (tmp_path / "garbled.json").write_text("{not json")
+    (tmp_path / "readable.json").write_text(json.dumps({"kind": "network", "name": "n"}))
+    old = time.time() - STALE_PARTIAL_SECONDS - 10
+    stale, fresh, held = (tmp_path / f"{name}{TEMPORARY_MARKER}" for name in "abc")
+    for path in (stale, fresh, held):
+        path.write_text('{"kind": ')
+    os.utime(stale, (old, old))
+    os.utime(held, (old, old))
+    calls = []
+    with held.open("rb") as writer:  # A live writer still holds its lock.
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert RunJournal(tmp_path).recover(_record_journal(calls)) == ["run-1"]
+    assert calls == [{"kind": "network", "name": "n"}]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([fresh.name, held.name])
+

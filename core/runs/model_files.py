@@ -1,0 +1,225 @@
+"""A run store's model files: written atomically with a SHA-256 digest, loaded only unchanged.
+
+Owns the ``models/`` folder of a run store: ``<id>.keras`` files saved by Keras and
+``<id>.joblib`` files (a classical baseline's estimator) saved by joblib. A file is written
+under a temporary name in the same folder, flushed to disk and renamed with ``os.replace``, so
+a crash never leaves a half-written model under a run's name; temporary files left by a crash
+are removed by `ModelFiles.remove_stale_temporary_files`. It keeps no records: the caller
+(`core.runs.store`) stores each file's name, size and digest, and commits the record only
+after the file is in place.
+
+Security: Keras models are loaded with ``safe_mode=True``. Baseline estimators are stored
+with joblib (pickle), which can run code when loaded, so `ModelFiles.load` only unpickles a
+file whose SHA-256 matches the digest recorded when this store wrote it, under the name its
+record gives. Never point a run store at a folder from someone else, and never use it to
+import models from outside (the Compare page's import takes a ``.keras`` file and loads it
+with ``safe_mode=True`` instead). Keras and joblib are imported only when a model is saved
+or loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from core.runs.errors import MissingModelFileError, RunStoreError
+
+MODEL_SUFFIXES = {"network": ".keras", "baseline": ".joblib"}
+BASELINE_COMPRESSION = 3
+TEMPORARY_MARKER = ".partial"
+STALE_TEMPORARY_SECONDS = 3600
+
+
+def model_file_name(run_id: str, kind: str) -> str:
+    """The name of a run's model file: its id and its kind's suffix (``.keras``, ``.joblib``)."""
+    return run_id + MODEL_SUFFIXES[kind]
+
+
+class ModelFiles:
+    """The model files in one folder.
+
+    Args:
+        folder: The folder (created by the caller), e.g. ``<run store>/models``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def exists(self, file_name: str | None) -> bool:
+        """True when a file of this name is present (False for None: no model)."""
+        return bool(file_name and (self.folder / file_name).is_file())
+
+    def write(self, file_name: str, kind: str, model: Any) -> tuple[int, str]:
+        """Write a model to a temporary file, flush it to disk and give it its name.
+
+        Args:
+            file_name: The final name (see `model_file_name`).
+            kind: ``"network"`` or ``"baseline"``.
+            model: For ``"network"``: a Keras model (saved with ``model.save``), the bytes
+                of a ``.keras`` file, or a function that writes them to a binary file
+                object. For ``"baseline"``: the fitted estimator (saved with joblib).
+
+        Returns:
+            The file's size in bytes and its SHA-256 (hex).
+
+        Raises:
+            RunStoreError: If the model is of the wrong type or cannot be written (no file
+                is left behind then).
+        """
+        final_path = self.folder / file_name
+        # Keras insists on the .keras suffix, so the marker goes before it.
+        temporary_path = self.folder / (
+            f".{final_path.stem}{TEMPORARY_MARKER}-{os.getpid()}-{secrets.token_hex(4)}"
+            f"{final_path.suffix}"
+        )
+        try:
+            if kind == "network":
+                _write_network(model, temporary_path)
+            else:
+                _write_baseline(model, temporary_path)
+            with temporary_path.open("rb") as written:
+                os.fsync(written.fileno())
+            size = temporary_path.stat().st_size
+            digest = sha256_of(temporary_path)
+            os.replace(temporary_path, final_path)
+            _fsync_folder(self.folder)
+        except RunStoreError:
+            temporary_path.unlink(missing_ok=True)
+            raise
+        except Exception as error:
+            temporary_path.unlink(missing_ok=True)
+            raise RunStoreError(f"Could not write the model file: {error}") from error
+        return size, digest
+
+    def load(self, kind: str, path: Path | None, sha256: str | None, run_name: str) -> Any:
+        """Load a model file after checking it is present and unchanged.
+
+        Args:
+            kind: ``"network"`` (loaded by Keras in safe mode) or ``"baseline"`` (joblib).
+            path: The file, as the run's record names it; None when it has no model.
+            sha256: The digest recorded when it was written (None: not checked).
+            run_name: The run's display name, for messages.
+
+        Returns:
+            A Keras model or a fitted scikit-learn estimator.
+
+        Raises:
+            MissingModelFileError: If there is no model file, it is missing, or its content
+                differs from what was saved.
+            RunStoreError: If the file cannot be read as a model.
+        """
+        if path is None:
+            raise MissingModelFileError(f"Run {run_name!r} was saved without a model.")
+        if not path.is_file():
+            raise MissingModelFileError(
+                f"The model file of run {run_name!r} ({self.folder.name}/{path.name}) "
+                "is missing. Its metrics are still shown; delete the run or train it again."
+            )
+        if sha256 and sha256_of(path) != sha256:
+            raise MissingModelFileError(
+                f"The model file of run {run_name!r} was changed after it was saved, so it "
+                "is not loaded. Delete the run or train it again."
+            )
+        try:
+            if kind == "network":
+                import keras
+
+                return keras.saving.load_model(path, safe_mode=True)
+            import joblib
+
+            # Safe only because the file is this store's own (name from the record, digest
+            # checked above); never unpickle files from elsewhere.
+            return joblib.load(path)
+        except Exception as error:
+            raise RunStoreError(
+                f"The model of run {run_name!r} could not be loaded: {error}"
+            ) from error
+
+    def remove(self, file_name: str | None) -> None:
+        """Delete a model file; a missing one (or None) is fine."""
+        if file_name:
+            (self.folder / file_name).unlink(missing_ok=True)
+
+    def remove_stale_temporary_files(self) -> None:
+        """Remove temporary files left by a crash: those of dead processes, or old ones.
+
+        A temporary file's name carries its writer's process id; files of a live writer
+        (this process included) are kept unless they are older than an hour.
+        """
+        cutoff = time.time() - STALE_TEMPORARY_SECONDS
+        for path in self.folder.glob(f".*{TEMPORARY_MARKER}-*"):
+            writer = path.name.split(f"{TEMPORARY_MARKER}-")[-1].split("-")[0]
+            dead_writer = writer.isdigit() and not _process_alive(int(writer))
+            try:
+                if dead_writer or path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
+
+
+def sha256_of(path: Path) -> str:
+    """Return the SHA-256 of a file's content (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as model_file:
+        for block in iter(lambda: model_file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_network(model: Any, path: Path) -> None:
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        path.write_bytes(bytes(model))
+    elif callable(model) and not hasattr(model, "save"):
+        with path.open("wb") as model_file:
+            model(model_file)
+    elif hasattr(model, "save"):
+        model.save(path)
+    else:
+        raise RunStoreError(
+            "A network run's model must be a Keras model, the bytes of a .keras file or "
+            f"a function that writes them; got {type(model).__name__}."
+        )
+
+
+def _write_baseline(estimator: Any, path: Path) -> None:
+    if isinstance(estimator, (bytes, bytearray, memoryview, str)) or not hasattr(
+        estimator, "predict"
+    ):
+        raise RunStoreError(
+            "A baseline run's model must be a fitted scikit-learn estimator (the store "
+            "pickles it itself and never loads pickled bytes from elsewhere)."
+        )
+    import joblib
+
+    # zlib level 3: a Random Forest or k-NN file 6-10x smaller for a few tenths of a
+    # second (bench/README.md, "Jobs, runs and baselines").
+    with path.open("wb") as model_file:
+        joblib.dump(estimator, model_file, compress=BASELINE_COMPRESSION)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk so a rename survives a power cut (POSIX only)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _process_alive(pid: int) -> bool:
+    """Return True if a process with this id exists (on this machine)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,478 @@
+"""A run store's records: the `Run` dataclass and the SQLite table that holds them.
+
+Owns ``runs.sqlite`` (WAL mode, schema version in ``user_version``): its schema, the checks
+on a new run's arguments, the JSON columns, the queries that add, list, read, rename, re-own
+and delete records, and the sentence shown when the database is damaged. It never touches a
+model file: a record only names its file, with its size and SHA-256
+(`core.runs.model_files` writes and reads them).
+
+Each query opens its own connection, so job threads can save runs while pages read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
+
+SCHEMA_VERSION = 1
+RUN_KINDS = ("network", "baseline")
+RUN_STATUSES = ("finished", "stopped", "interrupted")
+MAX_NAME_LENGTH = 120
+
+LIST_COLUMNS = [
+    "id", "created", "name", "kind", "summary", "parameters", "epochs", "train_seconds",
+    "predict_seconds", "test_accuracy", "test_loss", "model_size", "status", "owner",
+    "dataset", "has_model",
+]  # fmt: skip
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    owner TEXT,
+    dataset TEXT,
+    summary TEXT,
+    parameters INTEGER,
+    epochs INTEGER,
+    train_seconds REAL,
+    predict_seconds REAL,
+    test_accuracy REAL,
+    test_loss REAL,
+    model_file TEXT,
+    model_size INTEGER,
+    model_sha256 TEXT,
+    config_json TEXT NOT NULL,
+    history_json TEXT NOT NULL,
+    metrics_json TEXT NOT NULL,
+    timings_json TEXT NOT NULL,
+    confusion_json TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner);
+"""
+
+# The columns `list_rows` reads: those of LIST_COLUMNS in the table, and the model file's
+# name (LIST_COLUMNS' has_model says whether that file is present).
+_LIST_QUERY = (
+    "SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
+    "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
+    "dataset, model_file FROM runs"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One stored run, as `RunStore.get_run` returns it.
+
+    Attributes:
+        id: The run's id, e.g. ``"20261124-153700-3fa2c1"`` (sorts by creation time).
+        created: When it was saved (timezone-aware, UTC).
+        name: Its display name (see `RunStore.rename_run`).
+        kind: ``"network"`` or ``"baseline"``.
+        status: ``"finished"``, ``"stopped"`` or ``"interrupted"``.
+        config: The configuration as a plain dict (e.g. ``TrainingConfig.to_dict()``).
+        history: Per-epoch lists, e.g. ``{"loss": [...], "val_accuracy": [...]}``.
+        metrics: Test metrics, e.g. ``{"test_accuracy": 0.97, "test_loss": 0.1}``.
+        timings: ``{"train_seconds": ..., "predict_seconds": ...}`` and any other timings.
+        confusion_matrix: Integer array (classes x classes, true rows), or None.
+        model_path: Where its model file is, or None when the run has no model.
+        model_size: The model file's size in bytes, or None.
+    """
+
+    id: str
+    created: datetime
+    name: str
+    kind: str
+    status: str
+    owner: str | None
+    dataset: str | None
+    summary: str
+    parameters: int | None
+    epochs: int | None
+    config: dict[str, Any]
+    history: dict[str, list]
+    metrics: dict[str, Any]
+    timings: dict[str, Any]
+    confusion_matrix: np.ndarray | None
+    model_path: Path | None
+    model_size: int | None
+    model_sha256: str | None = field(default=None, repr=False)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """The test accuracy (0 to 1), or None if it was not measured."""
+        return self.metrics.get("test_accuracy")
+
+    @property
+    def test_loss(self) -> float | None:
+        """The test loss, or None if it was not measured (baselines have none)."""
+        return self.metrics.get("test_loss")
+
+    @property
+    def has_model(self) -> bool:
+        """True when the run's model file is present."""
+        return self.model_path is not None and self.model_path.is_file()
+
+
+def new_run_id() -> str:
+    """A new run id: the UTC time to the second and six random hex digits (sorts by time)."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def clean_name(name: Any) -> str:
+    """Return a run's display name with its white space collapsed.
+
+    Raises:
+        RunStoreError: If the name is empty or longer than `MAX_NAME_LENGTH` characters.
+    """
+    text = " ".join(str(name or "").split())
+    if not text:
+        raise RunStoreError("A run needs a name; type at least one character.")
+    if len(text) > MAX_NAME_LENGTH:
+        raise RunStoreError(
+            f"A run's name can have at most {MAX_NAME_LENGTH} characters, got {len(text)}."
+        )
+    return text
+
+
+def record_fields(
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    history: dict[str, Any] | None,
+    metrics: dict[str, Any],
+    timings: dict[str, Any],
+    confusion_matrix: np.ndarray | list | None,
+    status: str,
+    owner: str | None,
+    parameters: int | None,
+    dataset: str | None,
+    summary: str | None,
+    epochs: int | None,
+) -> dict[str, Any]:
+    """Check a new run's arguments and turn them into its record's columns.
+
+    The arguments are those of `RunStore.save_run`. The columns left out are the ones known
+    only once the model file is written: id, created, model_file, model_size, model_sha256.
+
+    Returns:
+        Column name -> value, ready for `RunRecords.insert`.
+
+    Raises:
+        RunStoreError: If the kind, status, name, configuration or confusion matrix is
+            invalid.
+        TypeError: If a value cannot be written as JSON.
+    """
+    if kind not in RUN_KINDS:
+        raise RunStoreError(f"A run's kind must be one of {RUN_KINDS}, got {kind!r}.")
+    if status not in RUN_STATUSES:
+        raise RunStoreError(f"A run's status must be one of {RUN_STATUSES}, got {status!r}.")
+    name = clean_name(name)
+    if not isinstance(config, dict):
+        raise RunStoreError("A run's configuration must be a dict (use config.to_dict()).")
+    history = {key: list(np.asarray(values).tolist()) for key, values in (history or {}).items()}
+    if epochs is None and history.get("loss"):
+        epochs = len(history["loss"])
+    matrix = None if confusion_matrix is None else np.asarray(confusion_matrix)
+    if matrix is not None and (matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]):
+        raise RunStoreError(
+            f"A confusion matrix must be square, got an array of shape {matrix.shape}."
+        )
+    return {
+        "name": name,
+        "kind": kind,
+        "status": status,
+        "owner": owner,
+        "dataset": dataset,
+        "summary": summary if summary is not None else _default_summary(kind, config),
+        "parameters": None if parameters is None else int(parameters),
+        "epochs": None if epochs is None else int(epochs),
+        "train_seconds": _optional_float(timings.get("train_seconds")),
+        "predict_seconds": _optional_float(timings.get("predict_seconds")),
+        "test_accuracy": _optional_float(metrics.get("test_accuracy")),
+        "test_loss": _optional_float(metrics.get("test_loss")),
+        "config_json": to_json(config),
+        "history_json": to_json(history),
+        "metrics_json": to_json(metrics),
+        "timings_json": to_json(timings),
+        "confusion_json": None if matrix is None else to_json(matrix.astype(np.int64)),
+    }
+
+
+def run_from_row(row: dict[str, Any], models_folder: Path) -> Run:
+    """Turn a record read by `RunRecords.fetch` into a `Run` (JSON columns decoded)."""
+    matrix = None
+    if row["confusion_json"]:
+        matrix = np.asarray(json.loads(row["confusion_json"]), dtype=np.int64)
+    model_path = models_folder / row["model_file"] if row["model_file"] else None
+    return Run(
+        id=row["id"],
+        created=datetime.fromisoformat(row["created"]),
+        name=row["name"],
+        kind=row["kind"],
+        status=row["status"],
+        owner=row["owner"],
+        dataset=row["dataset"],
+        summary=row["summary"] or "",
+        parameters=row["parameters"],
+        epochs=row["epochs"],
+        config=json.loads(row["config_json"]),
+        history=json.loads(row["history_json"]),
+        metrics=json.loads(row["metrics_json"]),
+        timings=json.loads(row["timings_json"]),
+        confusion_matrix=matrix,
+        model_path=model_path,
+        model_size=row["model_size"],
+        model_sha256=row["model_sha256"],
+    )
+
+
+def list_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Turn the rows of `RunRecords.list_rows`, each with has_model added, into a table.
+
+    Returns:
+        A DataFrame with columns `LIST_COLUMNS`: created as UTC timestamps; parameters,
+        epochs and model_size as nullable integers; seconds, accuracy and loss as floats.
+    """
+    frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    for column in ("parameters", "epochs", "model_size"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ("train_seconds", "predict_seconds", "test_accuracy", "test_loss"):
+        frame[column] = frame[column].astype("float64")
+    frame["has_model"] = frame["has_model"].astype(bool)
+    return frame
+
+
+def to_json(value: Any) -> str:
+    """Write a value as JSON, numpy arrays and numbers as plain lists and numbers.
+
+    Raises:
+        TypeError: If the value holds something else JSON cannot store.
+    """
+    return json.dumps(value, default=_to_plain)
+
+
+class RunRecords:
+    """The ``runs`` table of one SQLite database, created on first use.
+
+    Opening never raises for a damaged database: the reason is kept in `open_error` and
+    every later call tries again, so moving a damaged file aside takes effect without
+    restarting the app.
+
+    Args:
+        database_path: The database file, e.g. ``<run store>/runs.sqlite``.
+    """
+
+    def __init__(self, database_path: Path) -> None:
+        self.database_path = database_path
+        self.open_error: str | None = None
+        self.try_to_open()
+
+    def try_to_open(self) -> bool:
+        """Create or check the database; remember why it failed. Returns True when usable."""
+        try:
+            self._initialise()
+        except sqlite3.DatabaseError as error:
+            self.open_error = self.damaged_message(error)
+            return False
+        self.open_error = None
+        return True
+
+    def usable(self) -> bool:
+        """True when the database opened, now or on a new try."""
+        return self.open_error is None or self.try_to_open()
+
+    def raise_if_damaged(self) -> None:
+        """Raise `DamagedRunStoreError` unless the database opened, now or on a new try."""
+        if not self.usable():
+            raise DamagedRunStoreError(str(self.open_error))
+
+    def damaged_message(self, error: Exception, readable: int | None = None) -> str:
+        """The sentence a user sees when the database cannot be read, and what to do."""
+        read = "" if not readable else f" The first {readable} runs could be read."
+        return (
+            f"The run store database {self.database_path} cannot be read ({error})."
+            f"{read} Move the file aside (MNIST Studio then starts a fresh one) or "
+            "restore it from a backup."
+        )
+
+    def insert(self, record: dict[str, Any]) -> None:
+        """Add a record: `record_fields` plus id, created and the model file's columns.
+
+        Raises:
+            RunStoreError: If SQLite refuses it (nothing is stored then).
+        """
+        columns = ", ".join(record)
+        placeholders = ", ".join(f":{column}" for column in record)
+        try:
+            with self._connection() as connection:
+                connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", record)
+        except (sqlite3.Error, TypeError) as error:
+            raise RunStoreError(f"Could not save run {record['name']!r}: {error}.") from error
+
+    def list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """Read the records for a list of runs, newest first; never raises.
+
+        Args:
+            owner: Only this owner's runs when given; every run when None.
+
+        Returns:
+            The rows read (the columns of `LIST_COLUMNS` but has_model, and model_file), and
+            messages about what could not be read.
+        """
+        if not self.usable():
+            return [], [str(self.open_error)]
+        query = _LIST_QUERY
+        arguments: tuple = ()
+        if owner is not None:
+            query += " WHERE owner = ?"
+            arguments = (owner,)
+        query += " ORDER BY created DESC, rowid DESC"
+        rows: list[dict[str, Any]] = []
+        messages: list[str] = []
+        try:
+            with self._connection() as connection:
+                for row in connection.execute(query, arguments):
+                    rows.append(dict(row))
+        except sqlite3.DatabaseError as error:
+            messages.append(self.damaged_message(error, readable=len(rows)))
+        return rows, messages
+
+    def numbers(self) -> dict[str, int]:
+        """Return run id -> the record's SQLite rowid; empty when the database is unreadable."""
+        if not self.usable():
+            return {}
+        try:
+            with self._connection() as connection:
+                rows = connection.execute("SELECT rowid, id FROM runs").fetchall()
+        except sqlite3.DatabaseError:
+            return {}
+        return {row["id"]: int(row["rowid"]) for row in rows}
+
+    def fetch(self, run_id: str) -> dict[str, Any]:
+        """Return a run's whole record (every column).
+
+        Raises:
+            RunNotFoundError: If no run has this id.
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        self.raise_if_damaged()
+        try:
+            with self._connection() as connection:
+                row = connection.execute(
+                    "SELECT * FROM runs WHERE id = ?", (str(run_id),)
+                ).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise DamagedRunStoreError(self.damaged_message(error)) from error
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id!r}; it may have been deleted.")
+        return dict(row)
+
+    def rename(self, run_id: str, name: str) -> None:
+        """Give a run a new display name (see `clean_name`).
+
+        Raises:
+            RunStoreError: If the name is empty or too long.
+            RunNotFoundError: If no run has this id.
+            DamagedRunStoreError: If the database cannot be written.
+        """
+        name = clean_name(name)
+        changed = self._write("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
+        if not changed:
+            raise RunNotFoundError(f"No run with id {run_id!r}; it may have been deleted.")
+
+    def delete(self, run_id: str) -> None:
+        """Delete a run's record (none is fine).
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be written.
+        """
+        self._write("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def transfer_owner(self, old_owner: str, new_owner: str) -> int:
+        """Give every run of ``old_owner`` to ``new_owner``; return how many changed.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be written.
+        """
+        return self._write("UPDATE runs SET owner = ? WHERE owner = ?", (new_owner, old_owner))
+
+    def _write(self, statement: str, arguments: tuple) -> int:
+        """Run one change in its own transaction; return how many rows it changed."""
+        self.raise_if_damaged()
+        try:
+            with self._connection() as connection:
+                return connection.execute(statement, arguments).rowcount
+        except sqlite3.DatabaseError as error:
+            raise DamagedRunStoreError(self.damaged_message(error)) from error
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Open a connection for one call: commit on success, roll back on error, close."""
+        connection = sqlite3.connect(self.database_path, timeout=30)
+        connection.row_factory = sqlite3.Row
+        try:
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    def _initialise(self) -> None:
+        with self._connection() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"it was written by a newer MNIST Studio (schema {version}, "
+                    f"this one reads {SCHEMA_VERSION})"
+                )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _to_plain(value: Any) -> Any:
+    """Turn numpy values into JSON-ready Python values (for ``json.dumps(default=...)``)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Cannot store a value of type {type(value).__name__} in a run record.")
+
+
+def _optional_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _default_summary(kind: str, config: dict[str, Any]) -> str:
+    """A one-line description of a configuration, used when the caller gives none."""
+    if kind == "network":
+        try:
+            from core.config import TrainingConfig
+
+            return TrainingConfig.from_dict(config).summary()
+        except (ImportError, AttributeError, TypeError, ValueError):
+            pass
+    return ", ".join(f"{key}={value}" for key, value in config.items())

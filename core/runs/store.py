@@ -1,0 +1,403 @@
+"""`RunStore`: every finished, stopped or interrupted run, kept across app restarts.
+
+One folder holds everything::
+
+    folder/runs.sqlite            the records              core.runs.records
+    folder/models/<id>.keras      a network's model        core.runs.model_files
+    folder/models/<id>.joblib     a baseline's estimator   core.runs.model_files
+    folder/in_progress/<x>.json   a run being trained      core.runs.journal
+
+`RunStore` composes those modules and keeps the order that makes a crash harmless: a run's
+model file is written (atomically) before its record is committed, so a record never lacks
+its file; a run in progress has a journal, so after a crash it is kept as ``"interrupted"``;
+after each save, runs beyond the store's quota are deleted (`core.runs.pruning`). It holds no
+SQL, file format or lock of its own. Never point it at a folder from someone else: see
+`core.runs.model_files` on why a baseline's file is loaded only when its digest matches.
+
+Streamlit is not imported and Keras is imported only when a network's model is saved or
+loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.runs.errors import RunNotFoundError, RunStoreError
+from core.runs.journal import RunJournal
+from core.runs.model_files import ModelFiles, model_file_name
+from core.runs.pruning import PruneQuota, runs_to_prune
+from core.runs.records import (
+    Run,
+    RunRecords,
+    list_frame,
+    new_run_id,
+    record_fields,
+    run_from_row,
+)
+
+DATABASE_NAME = "runs.sqlite"
+MODELS_FOLDER = "models"
+IN_PROGRESS_FOLDER = "in_progress"
+
+
+class RunStore:
+    """Keeps runs (records in SQLite, model files beside them) under one folder.
+
+    Opening never raises for a damaged database: the problem is kept in `problems()` and
+    `list_runs` returns whatever is readable (possibly nothing), so a page can show a warning
+    instead of crashing. Saving to a damaged store raises `DamagedRunStoreError`.
+
+    A training in progress leaves a small journal file under ``in_progress/`` (see
+    `begin_run`); if the process dies before the run is saved, the next store opened on the
+    folder records it as an ``"interrupted"`` run, so it is shown rather than lost.
+
+    Args:
+        folder: The store's folder; created if missing (e.g. ``core.settings.runs_dir()``).
+        max_runs: Keep at most this many runs; older ones are pruned after each save (None:
+            no limit). Used by the public-demo profile to bound the disk.
+        max_age_days: Prune runs older than this after each save (None: no limit).
+        max_runs_per_owner: Keep at most this many runs of each owner (None: no limit).
+        max_bytes: Keep the model files of all runs within this many bytes (None: no limit).
+        max_bytes_per_owner: Keep each owner's model files within this many bytes, though
+            an owner's newest run is always kept (None: no limit).
+
+    Pruning is fair between owners: an owner over a quota loses their own oldest runs, and
+    the store-wide caps take the oldest run of whoever holds the most, so one visitor's
+    flood never deletes another visitor's runs while the flooder has more (see `prune`).
+
+    Raises:
+        RunStoreError: If the folder cannot be created.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        max_runs: int | None = None,
+        max_age_days: float | None = None,
+        max_runs_per_owner: int | None = None,
+        max_bytes: int | None = None,
+        max_bytes_per_owner: int | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.database_path = self.folder / DATABASE_NAME
+        self.models_folder = self.folder / MODELS_FOLDER
+        self.in_progress_folder = self.folder / IN_PROGRESS_FOLDER
+        self.quota = PruneQuota(
+            max_runs=max_runs,
+            max_age_days=max_age_days,
+            max_runs_per_owner=max_runs_per_owner,
+            max_bytes=max_bytes,
+            max_bytes_per_owner=max_bytes_per_owner,
+        )
+        try:
+            self.models_folder.mkdir(parents=True, exist_ok=True)
+            self.in_progress_folder.mkdir(exist_ok=True)
+        except OSError as error:
+            raise RunStoreError(
+                f"Cannot create the run store folder {self.folder}: {error.strerror}. "
+                "Choose another folder with the runs_dir setting."
+            ) from error
+        self._records = RunRecords(self.database_path)
+        self._model_files = ModelFiles(self.models_folder)
+        self._journal = RunJournal(self.in_progress_folder)
+        self._model_files.remove_stale_temporary_files()
+        if self._records.open_error is None:
+            self.recover_interrupted()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.folder)!r})"
+
+    # Saving -------------------------------------------------------------------------------
+
+    def save_run(
+        self,
+        kind: str,
+        name: str,
+        config: dict[str, Any],
+        history: dict[str, Any] | None,
+        metrics: dict[str, Any],
+        timings: dict[str, Any],
+        confusion_matrix: np.ndarray | list | None = None,
+        model: Any = None,
+        status: str = "finished",
+        owner: str | None = None,
+        parameters: int | None = None,
+        dataset: str | None = "MNIST",
+        summary: str | None = None,
+        epochs: int | None = None,
+    ) -> str:
+        """Store a run: its model file first (atomically), then its record.
+
+        Args:
+            kind: ``"network"`` (a Keras model) or ``"baseline"`` (a scikit-learn estimator).
+            name: A display name (shown in the runs table; can be renamed later).
+            config: The configuration as a plain dict (e.g. ``TrainingConfig.to_dict()``).
+            history: Per-epoch lists (Keras ``History.history``); empty or None for baselines.
+            metrics: At least ``test_accuracy``; ``test_loss`` for networks; any extra figures.
+            timings: ``train_seconds`` and ``predict_seconds`` (and any other timings).
+            confusion_matrix: Classes x classes counts (true labels in rows), or None.
+            model: What to store as the model file, or None for none. For ``"network"``: a
+                Keras model (saved with ``model.save``), the bytes of a ``.keras`` file, or a
+                function that writes them to a binary file object. For ``"baseline"``: the
+                fitted estimator (saved with joblib).
+            status: ``"finished"``, ``"stopped"`` (Stop pressed) or ``"interrupted"``.
+            owner: Who trained it (e.g. a session id), or None.
+            parameters: The model's parameter count, if known.
+            dataset: The dataset's name.
+            summary: A one-line description; by default derived from ``config``.
+            epochs: Epochs trained; by default the length of ``history["loss"]``.
+
+        Returns:
+            The new run's id.
+
+        Raises:
+            RunStoreError: If an argument is invalid, the store is damaged or the model
+                cannot be written (nothing is stored then).
+        """
+        fields = record_fields(
+            kind, name, config, history, metrics, timings, confusion_matrix,
+            status=status, owner=owner, parameters=parameters, dataset=dataset,
+            summary=summary, epochs=epochs,
+        )  # fmt: skip
+        self._records.raise_if_damaged()
+        run_id = new_run_id()
+        model_file, model_size, model_sha256 = None, None, None
+        if model is not None:
+            model_file = model_file_name(run_id, kind)
+            model_size, model_sha256 = self._model_files.write(model_file, kind, model)
+        try:
+            self._records.insert(
+                {
+                    "id": run_id,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                    **fields,
+                    "model_file": model_file,
+                    "model_size": model_size,
+                    "model_sha256": model_sha256,
+                }
+            )
+        except RunStoreError:
+            self._model_files.remove(model_file)
+            raise
+        if self.quota.limits_anything:
+            self.prune(**vars(self.quota))
+        return run_id
+
+    def prune(
+        self,
+        max_runs: int | None = None,
+        max_age_days: float | None = None,
+        max_runs_per_owner: int | None = None,
+        max_bytes: int | None = None,
+        max_bytes_per_owner: int | None = None,
+    ) -> list[str]:
+        """Delete runs beyond the given caps, fairly between owners (see `runs_to_prune`).
+
+        Args:
+            max_runs: How many runs to keep in all (None: any number).
+            max_age_days: The oldest age to keep, in days (None: any age).
+            max_runs_per_owner: How many runs to keep per owner (None: any number).
+            max_bytes: Model-file bytes to keep in all (None: any amount).
+            max_bytes_per_owner: Model-file bytes to keep per owner (None: any amount).
+
+        Returns:
+            The ids of the deleted runs.
+        """
+        quota = PruneQuota(
+            max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner
+        )
+        doomed = runs_to_prune(self.list_runs(), quota)
+        for run_id in sorted(doomed):
+            self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
+        return sorted(doomed)
+
+    # Runs in progress ---------------------------------------------------------------------
+
+    def begin_run(
+        self,
+        kind: str,
+        name: str,
+        config: dict[str, Any],
+        owner: str | None = None,
+        dataset: str | None = "MNIST",
+    ) -> Path:
+        """Note that a run has started, so a crash before `save_run` is not lost.
+
+        Args:
+            kind: ``"network"`` or ``"baseline"``.
+            name: The run's display name.
+            config: The configuration as a plain dict.
+            owner: Who trains it.
+            dataset: The dataset's name.
+
+        Returns:
+            The journal file; pass it to `end_run` once the run is saved (or has failed).
+        """
+        return self._journal.begin(kind, name, config, owner=owner, dataset=dataset)
+
+    def end_run(self, journal: Path) -> None:
+        """Forget a journal written by `begin_run` (the run was saved, or failed)."""
+        self._journal.end(journal)
+
+    def recover_interrupted(self) -> list[str]:
+        """Record runs whose process died mid-training as ``"interrupted"``.
+
+        Runs still training in a live process, this one included, are left alone (see
+        `core.runs.journal` on how a dead writer is told from a live one).
+
+        Returns:
+            The ids of the interrupted runs recorded.
+        """
+        return self._journal.recover(self._save_interrupted)
+
+    def _save_interrupted(self, journal: dict[str, Any]) -> str:
+        """Save what a dead process's journal says as an interrupted run."""
+        return self.save_run(
+            journal["kind"],
+            journal["name"],
+            journal["config"],
+            None,
+            {},
+            {"started": journal.get("started")},
+            status="interrupted",
+            owner=journal.get("owner"),
+            dataset=journal.get("dataset"),
+        )
+
+    # Reading ------------------------------------------------------------------------------
+
+    def list_runs(self, owner: str | None = None) -> pd.DataFrame:
+        """Return one row per readable run, newest first.
+
+        Never raises for a damaged database: it returns the rows it could read (possibly
+        none); `problems()` says what went wrong.
+
+        Args:
+            owner: Only this owner's runs when given; every run when None.
+
+        Returns:
+            A DataFrame with columns `LIST_COLUMNS`: id, created (UTC timestamps), name, kind,
+            summary, parameters, epochs, train_seconds, predict_seconds, test_accuracy (0-1),
+            test_loss, model_size (bytes), status, owner, dataset, has_model (whether the
+            model file is present).
+        """
+        rows, _ = self._read_list_rows(owner)
+        return list_frame(rows)
+
+    def problems(self) -> list[str]:
+        """Return messages about what cannot be read: a damaged database, missing model files.
+
+        Returns:
+            Sentences fit to show a user; empty when everything is fine.
+        """
+        rows, messages = self._read_list_rows(None)
+        for row in rows:
+            if row["model_file"] and not row["has_model"]:
+                messages.append(
+                    f"The model file of run {row['name']!r} ({MODELS_FOLDER}/{row['model_file']}) "
+                    "is missing; its record and metrics are kept, but its model cannot be "
+                    "loaded. Delete the run or restore the file."
+                )
+        return messages
+
+    def run_numbers(self) -> dict[str, int]:
+        """Return each run's number: 1 for the first run saved in this store, then 2, 3, ...
+
+        Runs are named after their configuration, so several share a name; pages show the
+        number first ("#7 · 784-128-10 ...", see `core.run_display`). It is the record's
+        SQLite rowid, so it stays the same for the run's whole life.
+
+        Returns:
+            Run id -> number; empty when the database cannot be read.
+        """
+        return self._records.numbers()
+
+    def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """The records of `list_runs`, each with has_model, and messages on what failed."""
+        rows, messages = self._records.list_rows(owner)
+        for row in rows:
+            row["has_model"] = self._model_files.exists(row["model_file"])
+        return rows, messages
+
+    def get_run(self, run_id: str) -> Run:
+        """Return a stored run with its configuration, history, metrics and confusion matrix.
+
+        Raises:
+            RunNotFoundError: If no run has this id.
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        return run_from_row(self._records.fetch(run_id), self.models_folder)
+
+    def find_run(self, run_id: str) -> Run | None:
+        """Return a stored run, or None when it is gone (e.g. pruned by another session).
+
+        A page lists runs, then reads one; between the two another visitor's save may prune
+        it. This is `get_run` for that case.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        try:
+            return self.get_run(run_id)
+        except RunNotFoundError:
+            return None
+
+    def load_model(self, run_id: str) -> Any:
+        """Load a run's model: a Keras model (safe mode) or a fitted scikit-learn estimator.
+
+        Raises:
+            RunNotFoundError: If no run has this id.
+            MissingModelFileError: If the run has no model file, it is missing, or its
+                content differs from what was saved.
+            RunStoreError: If the file cannot be read as a model.
+        """
+        run = self.get_run(run_id)
+        return self._model_files.load(run.kind, run.model_path, run.model_sha256, run.name)
+
+    # Changing -----------------------------------------------------------------------------
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a run a new display name.
+
+        Raises:
+            RunStoreError: If the name is empty or too long.
+            RunNotFoundError: If no run has this id.
+        """
+        self._records.rename(run_id, name)
+
+    def delete_run(self, run_id: str, missing_ok: bool = False) -> None:
+        """Delete a run's record, then its model file (a missing file is fine).
+
+        Args:
+            run_id: The run's id.
+            missing_ok: Return quietly when the run is gone already (another session may
+                have deleted or pruned it).
+
+        Raises:
+            RunNotFoundError: If no run has this id (unless `missing_ok`).
+        """
+        try:
+            row = self._records.fetch(run_id)
+        except RunNotFoundError:
+            if missing_ok:
+                return
+            raise
+        self._records.delete(run_id)
+        self._model_files.remove(row["model_file"])
+
+    def transfer_owner(self, old_owner: str, new_owner: str) -> int:
+        """Give every run of ``old_owner`` to ``new_owner`` (a visitor adopting a session's runs).
+
+        Returns:
+            How many runs changed owner.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be written.
+        """
+        return self._records.transfer_owner(old_owner, new_owner)
