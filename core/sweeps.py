@@ -344,6 +344,7 @@ def sweep_jobs(
     store: Any,
     owner: str | None = None,
     early_stopping: bool = False,
+    shuffle_seed: int | None = 0,
 ) -> list[tuple[str, Callable[..., Any]]]:
     """Return (name, job function) per member, for `core.jobs.JobManager.submit`.
 
@@ -356,9 +357,13 @@ def sweep_jobs(
             jobs end ``"stopped"``; their runs keep the partly trained model and the reason
             (see `stopped_early_reason`). The rule runs where the job manager runs, so it
             acts the same on every executor (threads or a Ray cluster).
+        shuffle_seed: With early stopping, the members start in an order shuffled with this
+            seed: each is judged against those that reached a rung before it, and the grid's
+            order (learning rates rising, say) would otherwise let the weakest go first
+            and stop nobody. None keeps the order of ``configs``.
 
     Returns:
-        ``[(name, fn), ...]`` in the order of ``configs``.
+        ``[(name, fn), ...]``, in the order to submit them.
     """
     from core.training import make_training_job
 
@@ -367,8 +372,12 @@ def sweep_jobs(
         rule = SuccessiveHalving(
             max(config.epochs for config in configs), early_stopping_metric(configs)
         )
+    order = list(range(len(configs)))
+    if rule is not None and shuffle_seed is not None:
+        np.random.default_rng(shuffle_seed).shuffle(order)
     jobs = []
-    for index, config in enumerate(configs):
+    for index in order:
+        config = configs[index]
         check = None if rule is None else rule.watcher(str(index), config.epochs)
         jobs.append(
             (

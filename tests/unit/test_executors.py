@@ -172,7 +172,7 @@ def test_an_early_stopping_sweep_stops_the_hopeless_member(executor, mnist, stor
     try:
         jobs = [
             manager.submit(name, job_function, "alice", kind="sweep")
-            for name, job_function in sweep_jobs(members, mnist, store, "alice", True)
+            for name, job_function in sweep_jobs(members, mnist, store, "alice", True, None)
         ]
         for job in jobs:
             manager.wait(job.id, timeout=300)

@@ -18,6 +18,7 @@ from core.sweeps import (
     estimate_seconds,
     measured_flops_per_second,
     sweep_configs,
+    sweep_jobs,
     training_samples,
 )
 from core.training import make_training_job, training_flops_per_sample
@@ -175,3 +176,17 @@ def test_the_rule_decides_as_ray_tunes_asha_scheduler():
         if our_stop is not None or epoch[index] == max_epochs - 1:
             del epoch[index]
     assert decisions >= 5
+
+
+def test_with_early_stopping_members_start_in_a_shuffled_order(tmp_path, mnist):
+    """Grid order puts the lowest learning rates first; judged first, they would go on."""
+    grid = SweepGrid(neurons=(32,), layers=(1,), epochs=(2,),
+                     learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1))  # fmt: skip
+    configs = sweep_configs(BASE, grid)
+    store = RunStore(tmp_path)
+    in_order = [name for name, _ in sweep_jobs(configs, mnist, store)]
+    assert in_order == [f"Sweep: {config.summary()}" for config in configs]
+    shuffled = [name for name, _ in sweep_jobs(configs, mnist, store, early_stopping=True)]
+    assert shuffled != in_order and sorted(shuffled) == sorted(in_order)
+    again = [name for name, _ in sweep_jobs(configs, mnist, store, early_stopping=True)]
+    assert again == shuffled  # the same sweep starts in the same order
