@@ -82,6 +82,8 @@ def job_outcome(job) -> str:
     outcome = job.result if isinstance(job.result, dict) else {}
     accuracy = getattr(outcome.get("result"), "test_accuracy", None)
     text = job.state
+    if job.state == "stopped" and stopped_early_reason(store, outcome.get("run_id")):
+        text = "stopped early"
     if accuracy is not None and accuracy == accuracy:
         text += f": {accuracy:.1%} test accuracy"
     number = run_numbers.get(outcome.get("run_id"))
