@@ -416,7 +416,7 @@ with tab_sweep:
                     "learning_rate": config.learning_rate,
                     "test_accuracy": job.result["result"].test_accuracy,
                     "train_seconds": job.result["result"].seconds,
-                    "stopped_early": stopped_early_reason(store, job.result.get("run_id")),
+                    "stopped_early": stopped_early_reason(store, job.result.get("run_id")) or "",
                     "config": config,
                 }
             )
@@ -429,7 +429,7 @@ with tab_sweep:
                     "only the lines that cross it there. Settings with one value get no axis; "
                     "the table below has every run's figures."
                 )
-            early = results["stopped_early"].notna().any()
+            early = results["stopped_early"].astype(bool).any()
             hidden = ["config"] if early else ["config", "stopped_early"]
             st.dataframe(
                 results.drop(columns=hidden),
@@ -445,6 +445,9 @@ with tab_sweep:
                     "stopped_early": st.column_config.TextColumn("Stopped early", width="large"),
                 },
             )
+            for row in results[results["stopped_early"].astype(bool)].itertuples():
+                number = "" if pd.isna(row.run) else f"#{row.run:.0f} "
+                st.caption(ui.plain(number + row.stopped_early, 300))
             best = results.iloc[0]["config"]
             if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
                 st.switch_page(ui.page_path("train"), query_params=best.to_query_params())

@@ -158,3 +158,5 @@ def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs
     (reason,) = table["stopped_early"]
     assert reason.startswith("Stopped early after 1 epoch: validation accuracy ")
     assert reason.endswith("was below the best 1/3 at that point (100.0%).")
+    number = store.run_numbers()[job.result["run_id"]]
+    assert ui.plain(f"#{number} {reason}", 300) in [caption.value for caption in app.caption]
