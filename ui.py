@@ -421,6 +421,47 @@ def show_stop_reason(job) -> bool:
     return False
 
 
+# --- Sweeps -------------------------------------------------------------------------------
+
+
+def sweep_early_stopping_ui(configs: list) -> bool:
+    """Draw the sweep's "Stop hopeless members early (ASHA)" checkbox; True when it is on.
+
+    It says after which epochs members are judged and on what figure; it is disabled, with
+    the reason, when no member trains past the first rung (there would be nothing to stop).
+    """
+    from core.sweeps import EARLY_STOPPING_METRICS, SuccessiveHalving, early_stopping_metric
+
+    if not configs:
+        return False
+    metric = early_stopping_metric(configs)
+    rule = SuccessiveHalving(max(config.epochs for config in configs), metric)
+    rungs = sorted(int(rung) for rung in rule.rungs)
+    possible = any(config.epochs > rungs[0] for config in configs)
+    after = ", ".join(map(str, rungs[:-1])) + (" and " if len(rungs) > 1 else "") + str(rungs[-1])
+    enabled = st.checkbox(
+        "Stop hopeless members early (ASHA)",
+        key="compare_sweep_early_stopping",
+        disabled=not possible,
+        help="Asynchronous successive halving, the rule of Ray Tune's ASHA scheduler: after "
+        f"{after} epoch(s) each member is compared with the members that got there before "
+        f"it. Unless its {EARLY_STOPPING_METRICS[metric]} is among the best "
+        f"1/{rule.reduction_factor:g} of theirs, it stops and keeps its partly trained model. "
+        "The first member to get there always goes on.",
+    )
+    if not possible:
+        st.caption(
+            f"Early stopping judges members after {rungs[0]} epoch(s): choose more epochs "
+            "to use it."
+        )
+    elif enabled and metric == "accuracy":
+        st.caption(
+            "This preset keeps no validation images, so members are compared on their "
+            "training accuracy."
+        )
+    return enabled and possible
+
+
 # --- Models -------------------------------------------------------------------------------
 
 

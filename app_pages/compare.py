@@ -23,7 +23,9 @@ from core.sweeps import (
     SweepGrid,
     estimate_seconds,
     measured_flops_per_second,
+    stopped_early_reason,
     sweep_configs,
+    sweep_jobs,
 )
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
@@ -80,6 +82,8 @@ def job_outcome(job) -> str:
     outcome = job.result if isinstance(job.result, dict) else {}
     accuracy = getattr(outcome.get("result"), "test_accuracy", None)
     text = job.state
+    if job.state == "stopped" and stopped_early_reason(store, outcome.get("run_id")):
+        text = "stopped early"
     if accuracy is not None and accuracy == accuracy:
         text += f": {accuracy:.1%} test accuracy"
     number = run_numbers.get(outcome.get("run_id"))
@@ -231,6 +235,8 @@ with tab_runs:
         if run is None:  # Pruned or deleted by another session since the list was read.
             st.toast("That run is gone: it was deleted since this page was drawn.", icon="🗑️")
             st.rerun()
+        if reason := stopped_early_reason(store, run.id):
+            st.caption(ui.plain(reason, 300))
         action_columns = st.columns(3)
         with action_columns[0]:
             new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")
@@ -385,20 +391,11 @@ with tab_sweep:
             f"{len(configs)} runs, about {seconds / 60:.1f} minutes in all "
             f"(at most {max_size} runs per sweep)."
         )
+        early_stopping = ui.sweep_early_stopping_ui(configs)
         if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
-            from core.training import make_training_job
-
             dataset = ui.current_dataset()
-            submit_and_rerun(
-                [
-                    (
-                        f"Sweep: {config.summary()}",
-                        make_training_job(config, dataset, store, ui.session_id()),
-                    )
-                    for config in configs
-                ],
-                kind="sweep",
-            )
+            jobs = sweep_jobs(configs, dataset, store, ui.session_id(), early_stopping)
+            submit_and_rerun(jobs, kind="sweep")
     job_notice_ui("sweep")
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
@@ -419,6 +416,7 @@ with tab_sweep:
                     "learning_rate": config.learning_rate,
                     "test_accuracy": job.result["result"].test_accuracy,
                     "train_seconds": job.result["result"].seconds,
+                    "stopped_early": stopped_early_reason(store, job.result.get("run_id")) or "",
                     "config": config,
                 }
             )
@@ -431,8 +429,10 @@ with tab_sweep:
                     "only the lines that cross it there. Settings with one value get no axis; "
                     "the table below has every run's figures."
                 )
+            early = results["stopped_early"].astype(bool).any()
+            hidden = ["config"] if early else ["config", "stopped_early"]
             st.dataframe(
-                results.drop(columns="config"),
+                results.drop(columns=hidden),
                 hide_index=True,
                 key="compare_sweep_table",
                 column_config={
@@ -442,8 +442,12 @@ with tab_sweep:
                         "Test accuracy", format="percent"
                     ),
                     "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
+                    "stopped_early": st.column_config.TextColumn("Stopped early", width="large"),
                 },
             )
+            for row in results[results["stopped_early"].astype(bool)].itertuples():
+                number = "" if pd.isna(row.run) else f"#{row.run:.0f} "
+                st.caption(ui.plain(number + row.stopped_early, 300))
             best = results.iloc[0]["config"]
             if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
                 st.switch_page(ui.page_path("train"), query_params=best.to_query_params())

@@ -144,6 +144,8 @@ def _remote_functions():
 
         watcher = threading.Thread(target=watch_for_stop, daemon=True)
         watcher.start()
+        # Each progress event says on which node it ran (bench_ray.py shows the placement).
+        node = ray.get_runtime_context().get_node_id()
         try:
             if kind == "train":
                 from core.training import train_model
@@ -151,7 +153,7 @@ def _remote_functions():
                 return train_model(
                     arguments["config"],
                     dataset,
-                    on_progress=lambda event: board.push.remote(token, event),
+                    on_progress=lambda event: board.push.remote(token, {**event, "node": node}),
                     stop_event=stop_event,
                 )
             from core.baselines import train_baseline

@@ -742,6 +742,7 @@ def save_training_result(
     dataset: Dataset,
     owner: str | None = None,
     name: str | None = None,
+    stopped_early: str | None = None,
 ) -> str:
     """Store a finished or stopped training as a run of kind ``"network"``.
 
@@ -751,6 +752,8 @@ def save_training_result(
         dataset: The `core.data.Dataset` it was trained on.
         owner: Who trained it (e.g. a session id).
         name: The run's display name (default: the configuration's summary).
+        stopped_early: Why a sweep's early stopping ended it, kept with its metrics as
+            ``stopped_early`` (see `core.sweeps.stopped_early_reason`), or None.
 
     Returns:
         The new run's id.
@@ -764,7 +767,7 @@ def save_training_result(
         name=name or summary,
         config=result.config.to_dict(),
         history=result.history,
-        metrics=result.metrics,
+        metrics={**result.metrics, **({"stopped_early": stopped_early} if stopped_early else {})},
         timings=result.timings,
         confusion_matrix=result.confusion_matrix,
         model=result.model,
@@ -778,7 +781,11 @@ def save_training_result(
 
 
 def make_training_job(
-    config: TrainingConfig, dataset: Dataset, store: RunStore, owner: str | None = None
+    config: TrainingConfig,
+    dataset: Dataset,
+    store: RunStore,
+    owner: str | None = None,
+    early_stop: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Callable[[Callable[..., None], threading.Event], dict[str, Any]]:
     """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
 
@@ -791,6 +798,8 @@ def make_training_job(
         dataset: A `core.data.Dataset`.
         store: A `core.runs.RunStore`.
         owner: Who trains (e.g. a session id); the run is saved under this owner.
+        early_stop: Called with each epoch's progress event; a sentence it returns stops
+            the job there and is stored with the run (`core.sweeps.SuccessiveHalving`).
 
     Returns:
         `fn(report, stop_event)` returning a dict: `result` (`TrainingResult`), `run_id`
@@ -800,6 +809,7 @@ def make_training_job(
 
     def run(report: Callable[..., None], stop_event: threading.Event) -> dict[str, Any]:
         curve = LiveCurve(MAX_BATCH_POINTS)
+        stopped_early: list[str] = []
 
         def on_progress(event: dict[str, Any]) -> None:
             if event["kind"] == "batch":
@@ -807,6 +817,11 @@ def make_training_job(
                 report(batch_points=curve.points(), **event)
             else:
                 report(record=event["kind"] == "epoch", **event)
+            if early_stop is not None and event["kind"] == "epoch" and not stop_event.is_set():
+                reason = early_stop(event)
+                if reason:
+                    stopped_early.append(reason)
+                    stop_event.set()
 
         summary = config.summary(dataset.num_classes)
         journal = store.begin_run("network", summary, config.to_dict(), owner, dataset.name)
@@ -817,7 +832,9 @@ def make_training_job(
             previous = previous_run(store, owner)
             run_id, save_error = None, None
             try:
-                run_id = save_training_result(store, result, dataset, owner=owner)
+                # On a cluster the stop may arrive after the last epoch: then none happened.
+                reason = stopped_early[0] if stopped_early and result.stopped else None
+                run_id = save_training_result(store, result, dataset, owner, stopped_early=reason)
             except (OSError, ValueError) as error:
                 # The trained model is still returned and usable; only the record is missing.
                 save_error = str(error)

@@ -119,3 +119,44 @@ def test_a_finished_baseline_shows_its_accuracy_and_joins_the_table():
     assert len(outcomes) == 1
     assert re.fullmatch(r"finished: \d+\.\d% test accuracy \(run #\d+\)", outcomes[0])
     assert app.dataframe[0].value["kind"].tolist() == ["baseline"]
+
+
+def test_early_stopping_is_offered_once_members_train_past_the_first_epoch(store_with_runs):
+    app = app_test("app_pages/compare.py")
+    app.run()
+    app.multiselect(key="compare_sweep_epochs").set_value([1]).run()
+    assert app.checkbox(key="compare_sweep_early_stopping").disabled
+    assert any("choose more epochs" in caption.value for caption in app.caption)
+    app.multiselect(key="compare_sweep_epochs").set_value([1, 5]).run()
+    checkbox = app.checkbox(key="compare_sweep_early_stopping")
+    assert not checkbox.disabled and "after 1 and 3 epoch(s)" in checkbox.help
+    # The default preset keeps no validation images: members are compared on training figures.
+    checkbox.check().run()
+    assert any("training accuracy" in caption.value for caption in app.caption)
+    assert not app.exception and not app.error
+
+
+def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs, mnist):
+    import ui
+    from core.sweeps import SuccessiveHalving
+    from core.training import make_training_job
+
+    store, _ = store_with_runs
+    app = app_test("app_pages/compare.py")
+    app.run()
+    rule = SuccessiveHalving(max_epochs=3)
+    rule.report("a better member", epoch=1, value=1.0)
+    config = TrainingConfig(hidden_layers=(16,), epochs=3, train_size=300)
+    job_function = make_training_job(config, mnist, store, early_stop=rule.watcher("it", 3))
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    job = ui.job_manager().submit("Sweep: it", job_function, owner=owner, kind="sweep")
+    ui.job_manager().wait(job.id, timeout=300)
+    app.session_state["compare_sweep"] = [job.id]
+    app.run()
+    assert not app.exception and not app.error
+    table = next(frame.value for frame in app.dataframe if "stopped_early" in frame.value)
+    (reason,) = table["stopped_early"]
+    assert reason.startswith("Stopped early after 1 epoch: validation accuracy ")
+    assert reason.endswith("was below the best 1/3 at that point (100.0%).")
+    number = store.run_numbers()[job.result["run_id"]]
+    assert ui.plain(f"#{number} {reason}", 300) in [caption.value for caption in app.caption]

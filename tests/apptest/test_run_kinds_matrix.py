@@ -3,8 +3,9 @@
 One real run store (SQLite in a temporary folder) holds a run of each kind: a network with
 validation images and one without (the article's preset, and so every default sweep), one
 stopped before its first epoch ended, one stopped mid-way, one interrupted by a restart,
-each classical baseline, a sweep member, and an imported model as the current model. Each
-page must render with each of them without an exception or an error box.
+each classical baseline, a sweep member, one that early stopping ended after its first epoch,
+and an imported model as the current model. Each page must render with each of them without
+an exception or an error box.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import ui
 from core.baselines import BASELINES, store_baseline, train_baseline
 from core.config import PRESETS, TrainingConfig
 from core.runs import RunStore
+from core.sweeps import SuccessiveHalving, stopped_early_reason
 from core.training import make_training_job, save_training_result, train_model
 from tests.conftest import PROJECT_ROOT, app_test
 
@@ -90,6 +92,12 @@ def matrix_store(tmp_path_factory, mnist):
     # the run without validation (only its seed differs).
     sweep_job = make_training_job(dataclasses.replace(article, seed=1), mnist, store)
     ids["sweep member"] = sweep_job(_quiet_report, threading.Event())["run_id"]
+    # Early stopping judged it after its first epoch against a better member before it.
+    rule = SuccessiveHalving(max_epochs=2)
+    rule.report("a better member", epoch=1, value=1.0)
+    two_epochs = dataclasses.replace(with_validation, epochs=2)
+    early_job = make_training_job(two_epochs, mnist, store, early_stop=rule.watcher("it", 2))
+    ids["stopped-early sweep member"] = early_job(_quiet_report, threading.Event())["run_id"]
 
     _interrupt_a_run_in_another_process(folder)
     recovered = RunStore(folder).list_runs()
@@ -116,6 +124,9 @@ def test_the_store_holds_every_kind_of_run(matrix_store):
     assert runs.loc[ids["stopped mid-way"], "status"] == "stopped"
     assert runs.loc[ids["stopped mid-way"], "epochs"] in (1, 2)
     assert runs.loc[ids["interrupted by a restart"], "status"] == "interrupted"
+    early = ids["stopped-early sweep member"]
+    assert runs.loc[early, ["status", "epochs"]].tolist() == ["stopped", 1]
+    assert stopped_early_reason(RunStore(folder), early).startswith("Stopped early after 1 epoch")
     assert set(runs.loc[[ids[f"baseline {key}"] for key in BASELINES], "kind"]) == {"baseline"}
     history = RunStore(folder).get_run(ids["network without validation"]).history
     assert len(history["loss"]) == 1 and history["val_loss"] == []
@@ -134,6 +145,7 @@ RUN_KINDS = [
     "interrupted by a restart",
     *(f"baseline {key}" for key in BASELINES),
     "sweep member",
+    "stopped-early sweep member",
 ]
 
 
@@ -150,9 +162,11 @@ def test_compare_renders_with_each_run_focused(matrix_store, kind):
     ]
     trained_epochs = kind in {
         "network with validation", "network without validation", "stopped mid-way",
-        "sweep member",
+        "sweep member", "stopped-early sweep member",
     }  # fmt: skip
     assert len(history_downloads) == (1 if trained_epochs else 0)
+    reasons = [caption.value for caption in app.caption if caption.value.startswith("Stopped ")]
+    assert len(reasons) == (kind == "stopped-early sweep member")
 
 
 def _current_models(folder, ids, imported):

@@ -78,6 +78,9 @@ def test_baseline_and_sweep_results_appear_without_navigating(streamlit_server, 
     page.locator('.st-key-compare_sweep_neurons button[aria-label="Remove 128"]').last.click()
     wait_for_app(page)
     page.get_by_text(re.compile(r"^2 runs, about")).wait_for()
+    # With early stopping the second member to finish its first epoch may stop there.
+    page.locator(".st-key-compare_sweep_early_stopping label").click()
+    wait_for_app(page)
     page.locator(".st-key-compare_sweep_run button").click()
     # Both runs' results, and the parallel coordinates, appear once the sweep is done.
     page.locator(".st-key-compare_sweep_parcoords .js-plotly-plot").wait_for(timeout=300_000)

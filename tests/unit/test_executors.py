@@ -7,6 +7,7 @@ epochs, so a Ray run costs mostly its worker's TensorFlow import.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -157,6 +158,40 @@ def test_a_bad_configuration_fails_the_job_with_its_own_message(executor, mnist,
     manager.wait(job.id, timeout=300)
     assert job.state == "failed"
     assert "training" in job.error.lower() and "Traceback" not in job.error
+
+
+def test_an_early_stopping_sweep_stops_the_hopeless_member(executor, mnist, store):
+    """Successive halving judges each member after its first epoch, wherever it trains."""
+    from core.sweeps import stopped_early_reason, sweep_jobs
+
+    good = dataclasses.replace(SMALL, learning_rate=0.003, train_size=600)
+    hopeless = dataclasses.replace(good, learning_rate=1e-6, epochs=5)
+    # One at a time, so the hopeless member meets both others' figures at the first rung.
+    members = [good, dataclasses.replace(good, epochs=1, seed=4), hopeless]
+    manager = JobManager(max_concurrent=1)
+    try:
+        jobs = [
+            manager.submit(name, job_function, "alice", kind="sweep")
+            for name, job_function in sweep_jobs(members, mnist, store, "alice", True, None)
+        ]
+        for job in jobs:
+            manager.wait(job.id, timeout=300)
+    finally:
+        manager.shutdown(wait=True, timeout=60)
+    first, _, last = jobs
+    assert first.state == "finished", first.error
+    assert stopped_early_reason(store, first.result["run_id"]) is None
+    assert last.state == "stopped", last.error
+    run = store.get_run(last.result["run_id"])
+    # Stopped after its first epoch (on Ray, the stop may land a little into the second).
+    assert run.status == "stopped" and 1 <= run.epochs < 5
+    figure = run.history["val_accuracy"][0]
+    assert figure < 0.5
+    assert stopped_early_reason(store, run.id).startswith(
+        f"Stopped early after 1 epoch: validation accuracy {figure:.1%} was below the best 1/3"
+    )
+    # Its partly trained model is stored with it.
+    assert store.load_model(run.id).count_params() == run.parameters
 
 
 def _ray_worker_pids() -> list[int]:

@@ -1,5 +1,8 @@
 """Sweeps: the grid's configurations, its size limit, its time estimate, and a real run."""
 
+from types import SimpleNamespace
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -8,11 +11,14 @@ from core.jobs import JobManager
 from core.runs import RunStore
 from core.sweeps import (
     DEFAULT_FLOPS_PER_SECOND,
+    EarlyStop,
+    SuccessiveHalving,
     SweepGrid,
     SweepTooLargeError,
     estimate_seconds,
     measured_flops_per_second,
     sweep_configs,
+    sweep_jobs,
     training_samples,
 )
 from core.training import make_training_job, training_flops_per_sample
@@ -94,3 +100,93 @@ def test_throughput_is_measured_from_runs_and_skips_ones_without_figures():
     ]
     assert measured_flops_per_second(runs) == pytest.approx(10e9)
     assert measured_flops_per_second(runs[1:]) == DEFAULT_FLOPS_PER_SECOND
+
+
+# --- Early stopping (successive halving) --------------------------------------------------
+
+
+def test_rungs_follow_ray_tunes_asha_spacing():
+    assert SuccessiveHalving(max_epochs=2).rungs == (1,)
+    assert SuccessiveHalving(max_epochs=3).rungs == (3, 1)
+    assert SuccessiveHalving(max_epochs=20).rungs == (9, 3, 1)
+    assert SuccessiveHalving(max_epochs=20, reduction_factor=2).rungs == (16, 8, 4, 2, 1)
+
+
+def test_a_member_below_the_best_third_of_those_before_it_stops_with_the_reason():
+    rule = SuccessiveHalving(max_epochs=10)
+    assert rule.report("first", epoch=1, value=0.90) is None  # nobody to compare with
+    stop = rule.report("hopeless", epoch=1, value=0.11)
+    assert stop == EarlyStop(1, "val_accuracy", 0.11, 0.90, 3.0)
+    assert stop.reason == (
+        "Stopped early after 1 epoch: validation accuracy 11.0% was below the best 1/3 at "
+        "that point (90.0%)."
+    )
+    # The cut-off is the 2/3 quantile of the figures recorded so far: 0.11 + 2/3 * 0.79.
+    assert rule.cutoff(1) == pytest.approx(0.11 + 2 / 3 * (0.90 - 0.11))
+    assert rule.report("good", epoch=1, value=0.70) is None
+    assert rule.report("middling", epoch=1, value=0.65).cutoff == pytest.approx(0.7 + 0.2 / 3)
+    # A member judged at a rung is judged again only at the next one (3 epochs).
+    assert rule.report("good", epoch=2, value=0.10) is None
+    assert rule.report("first", epoch=3, value=0.95) is None
+    assert rule.report("good", epoch=3, value=0.80).reason.startswith(
+        "Stopped early after 3 epochs: validation accuracy 80.0% was below"
+    )
+    assert rule.report("later", epoch=1, value=None) is None
+
+
+def test_a_members_last_epoch_is_recorded_but_never_stops_it():
+    rule = SuccessiveHalving(max_epochs=3, metric="accuracy")
+    short = rule.watcher("short", epochs=1)
+    assert rule.watcher("first", epochs=3)({"epoch": 1, "accuracy": 0.9}) is None
+    assert short({"epoch": 1, "accuracy": 0.2}) is None  # done anyway
+    assert rule.cutoff(1) == pytest.approx(0.2 + 2 / 3 * 0.7)  # but it counts for others
+    reason = rule.watcher("third", epochs=3)({"epoch": 1, "accuracy": 0.3, "val_accuracy": None})
+    assert reason.startswith("Stopped early after 1 epoch: training accuracy 30.0% was below")
+
+
+def test_the_rule_decides_as_ray_tunes_asha_scheduler():
+    """The same stream of epoch results, in a random asynchronous order, gets the same calls."""
+    pytest.importorskip("ray.tune", reason="requirements-ray.txt is not installed")
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    random = np.random.default_rng(16)
+    max_epochs = 12
+    scheduler = ASHAScheduler(metric="val_accuracy", mode="max", max_t=max_epochs,
+                              grace_period=1, reduction_factor=3)  # fmt: skip
+    rule = SuccessiveHalving(max_epochs=max_epochs)
+    members = [SimpleNamespace(trial_id=f"m{index}") for index in range(14)]
+    for member in members:
+        scheduler.on_trial_add(None, member)
+    epoch = dict.fromkeys(range(len(members)), 0)
+    strength = random.uniform(0.1, 0.95, len(members))
+    decisions = 0
+    while epoch:
+        index = int(random.choice(list(epoch)))
+        epoch[index] += 1
+        value = float(np.clip(strength[index] + random.normal(0, 0.05), 0, 1))
+        ray_stops = (
+            scheduler.on_trial_result(
+                None, members[index], {"training_iteration": epoch[index], "val_accuracy": value}
+            )
+            == TrialScheduler.STOP
+        )
+        our_stop = rule.report(members[index].trial_id, epoch[index], value)
+        assert ray_stops == (our_stop is not None), (index, epoch[index], value)
+        decisions += our_stop is not None
+        if our_stop is not None or epoch[index] == max_epochs - 1:
+            del epoch[index]
+    assert decisions >= 5
+
+
+def test_with_early_stopping_members_start_in_a_shuffled_order(tmp_path, mnist):
+    """Grid order puts the lowest learning rates first; judged first, they would go on."""
+    grid = SweepGrid(neurons=(32,), layers=(1,), epochs=(2,),
+                     learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1))  # fmt: skip
+    configs = sweep_configs(BASE, grid)
+    store = RunStore(tmp_path)
+    in_order = [name for name, _ in sweep_jobs(configs, mnist, store)]
+    assert in_order == [f"Sweep: {config.summary()}" for config in configs]
+    shuffled = [name for name, _ in sweep_jobs(configs, mnist, store, early_stopping=True)]
+    assert shuffled != in_order and sorted(shuffled) == sorted(in_order)
+    again = [name for name, _ in sweep_jobs(configs, mnist, store, early_stopping=True)]
+    assert again == shuffled  # the same sweep starts in the same order
