@@ -159,3 +159,33 @@ def test_a_stored_run_can_be_chosen(isolated_run_store):
     app.selectbox(key="draw_model").select_index(labels.index(stored[0])).run()
     assert not app.exception
     assert predicted_digit(app) == "4"
+
+
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot")  # fmt: skip
+
+
+def test_the_prediction_is_named_as_the_data_set_names_its_classes():
+    """A Fashion-MNIST model says "Sneaker", not "7", everywhere on the page."""
+    import dataclasses
+    import json
+
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_DATASET] = dataclasses.replace(
+        load_default_dataset(), class_names=FASHION_NAMES
+    )
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=constant_model(7), label="Always a sneaker"
+    )
+    upload(app, photo_of_test_digit(0)[0])
+    assert not app.error
+    assert predicted_digit(app) == "Sneaker"
+    bars = next(
+        json.loads(chart.proto.spec)
+        for chart in app.get("plotly_chart")
+        if "draw_probabilities" in chart.proto.id
+    )
+    assert list(bars["data"][0]["x"]) == list(FASHION_NAMES)
+    assert "Prediction: Sneaker" in bars["layout"]["title"]["text"]
+    verdicts = [element.proto.body for element in app.get("html")]
+    assert any("Sneaker</span>" in body for body in verdicts), verdicts
