@@ -459,11 +459,8 @@ def _current_model_store():
     return _current_model_store_in(str(settings.runs_dir()))
 
 
-# The most stored models kept loaded in this process, whichever page or visitor loaded them.
-MAX_LOADED_MODELS = 8
-
-
-@st.cache_resource(show_spinner="Loading the stored model…", max_entries=MAX_LOADED_MODELS)
+# At most eight stored models stay loaded in this process, whichever page or visitor loaded them.
+@st.cache_resource(show_spinner="Loading the stored model…", max_entries=8)
 def _stored_model_in(runs_folder: str, run_id: str):
     return run_store().load_model(run_id)
 
@@ -472,8 +469,8 @@ def stored_model(run_id: str):
     """Return a stored run's model, loaded once per process (the one cached model loader).
 
     Evaluate, Draw, Compare ("Use as current model") and the current model come back
-    through here, so a model is read from disk once and at most `MAX_LOADED_MODELS` stay
-    loaded. Never modify the returned model: other visitors share it.
+    through here, so a model is read from disk once and at most eight stay loaded. Never
+    modify the returned model: other visitors share it.
 
     Raises:
         core.runs.RunStoreError: The run is gone, has no model file, or it cannot be read.
