@@ -347,7 +347,6 @@ def test_split_arguments_are_checked(mnist):
         make_splits(mnist, train_size=2.5)
 
 
-
 def test_the_held_out_set_is_the_test_files_or_the_articles_15000(mnist):
     images, labels = data.held_out_set(mnist, "official", seed=5)
     assert images is mnist.test_images and labels is mnist.test_labels
@@ -369,6 +368,7 @@ def test_the_held_out_set_is_the_test_files_or_the_articles_15000(mnist):
     assert not np.array_equal(data.held_out_sources(mnist, "article", seed=4)[1], indices)
     with pytest.raises(ValueError, match="Unknown split 'random'"):
         data.held_out_set(mnist, "random")
+
 
 # --- Scaling and one-hot -------------------------------------------------------------------
 
