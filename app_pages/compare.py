@@ -9,7 +9,15 @@ import ui
 from core import settings
 from core.baselines import BASELINES, make_baseline_job
 from core.budget import check_baseline_budget, check_budget
-from core.config import MAX_SEED, MAX_TRAIN_SIZE, MIN_TRAIN_SIZE, PRESETS, TrainingConfig
+from core.config import (
+    MAX_HIDDEN_LAYERS,
+    MAX_SEED,
+    MAX_TRAIN_SIZE,
+    MIN_TRAIN_SIZE,
+    PRESETS,
+    SCALINGS,
+    TrainingConfig,
+)
 from core.figures.compare import (
     CurveRun,
     overlaid_curves,
@@ -49,40 +57,23 @@ TABLE_COLUMNS = {
     "summary": st.column_config.TextColumn("Configuration", width="medium"),
 }
 
-st.title("Compare runs")
-st.caption(
-    "Every finished or stopped training is kept as a run. Put runs side by side to answer "
-    "the article's exercises: do more neurons help? Do more layers make training slower? "
-    "How does a Random Forest do?"
-)
 
-try:
-    store = ui.run_store()
-except RunStoreError as error:
-    st.error(ui.plain(error, 300))
-    st.stop()
-limits = settings.limits()
-run_numbers = store.run_numbers()
-runs = with_display_columns(ui.visible_runs(), run_numbers)
-for problem in store.problems():
-    st.warning(ui.plain(problem, 400))
-
-
-def run_label(run_id: str) -> str:
+def run_label(runs: pd.DataFrame, run_id: str) -> str:
+    """A run's label in the pickers: number, name, test accuracy and any unusual status."""
     row = runs.set_index("id").loc[run_id]
     accuracy = NO_VALUE if pd.isna(row.test_accuracy) else f"{row.test_accuracy:.1%}"
     status = "" if row.status == "finished" else f" · {row.status}"
     return f"{row.label} · {accuracy}{status}"
 
 
-def job_outcome(job) -> str:
+def job_outcome(job, run_numbers: dict[str, int]) -> str:
     """A finished job's state with its test accuracy and run number, e.g. "finished: 91.2%"."""
     if job.error:
         return f"failed: {job.error}"
     outcome = job.result if isinstance(job.result, dict) else {}
     accuracy = getattr(outcome.get("result"), "test_accuracy", None)
     text = job.state
-    if job.state == "stopped" and stopped_early_reason(store, outcome.get("run_id")):
+    if job.state == "stopped" and stopped_early_reason(ui.run_store(), outcome.get("run_id")):
         text = "stopped early"
     if accuracy is not None and accuracy == accuracy:
         text += f": {accuracy:.1%} test accuracy"
@@ -92,7 +83,7 @@ def job_outcome(job) -> str:
     return text
 
 
-def active_jobs_ui(kind: str) -> None:
+def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
     """Show this session's jobs of one kind with their progress and a Stop button."""
     jobs = [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == kind]
     for job in jobs[:12]:
@@ -105,7 +96,7 @@ def active_jobs_ui(kind: str) -> None:
         elif job.state == "running":
             columns[1].progress(fraction, text=progress.get("stage") or "training")
         else:
-            columns[1].text(job_outcome(job))
+            columns[1].text(job_outcome(job, run_numbers))
         if not job.done and columns[2].button("Stop", key=f"compare_stop_{job.id}"):
             job.stop()
 
@@ -134,176 +125,204 @@ def job_notice_ui(kind: str) -> None:
         st.error(ui.plain(notice, 400))
 
 
-tab_runs, tab_baselines, tab_sweep, tab_files = st.tabs(
-    ["Runs", "Classical baselines", "Sweep", "Import and export"]
-)
+def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
+    """The filters and the table of runs; returns the runs the filters keep."""
+    filter_columns = st.columns([2, 1, 1])
+    text = filter_columns[0].text_input(
+        "Filter by name or configuration", key="compare_filter_text"
+    )
+    kinds = filter_columns[1].multiselect(
+        "Kind", sorted(runs["kind"].unique()), key="compare_filter_kind"
+    )
+    statuses = filter_columns[2].multiselect(
+        "Status", sorted(runs["status"].unique()), key="compare_filter_status"
+    )
+    shown = runs
+    if text:
+        mask = shown["name"].str.contains(text, case=False, regex=False)
+        mask |= shown["summary"].str.contains(text, case=False, regex=False)
+        shown = shown[mask]
+    if kinds:
+        shown = shown[shown["kind"].isin(kinds)]
+    if statuses:
+        shown = shown[shown["status"].isin(statuses)]
+    table = shown.assign(
+        test_accuracy=shown["test_accuracy"] * 100,
+        epochs=[NO_VALUE if pd.isna(value) else str(value) for value in shown["epochs"]],
+        test_loss=[NO_VALUE if pd.isna(value) else f"{value:.3f}" for value in shown["test_loss"]],
+    )
+    st.dataframe(
+        table,
+        column_order=list(TABLE_COLUMNS),
+        column_config=TABLE_COLUMNS,
+        hide_index=True,
+        key="compare_table",
+    )
+    st.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
+    return shown
 
-with tab_runs:
+
+def curves_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
+    """The chosen runs' loss and accuracy curves, overlaid."""
+    with_curves = shown.loc[shown["epochs"].fillna(0) > 0, "id"]
+    selected = st.multiselect(
+        "Runs to compare",
+        list(shown["id"]),
+        default=list(with_curves[:2]) if len(with_curves) >= 2 else None,
+        format_func=lambda run_id: run_label(runs, run_id),
+        key="compare_selected",
+    )
+    if not selected:
+        return
+    by_id = runs.set_index("id")
+    histories = {}
+    for run_id in selected:
+        try:
+            run = store.get_run(run_id)
+        except RunStoreError as error:
+            st.warning(ui.plain(error, 300))
+            continue
+        if not history_table(run.history).empty:
+            row = by_id.loc[run_id]
+            number = None if pd.isna(row.number) else int(row.number)
+            histories[run_id] = CurveRun(
+                ui.figure_text(short_name(number, run.name)), run.history, row.colour
+            )
+    if not histories:
+        st.caption(
+            "The selected runs have no training curves (baselines have none, and a run "
+            "stopped before its first epoch ended has none)."
+        )
+        return
+    curve_columns = st.columns(2)
+    for column, metric in zip(curve_columns, ("loss", "accuracy"), strict=True):
+        column.plotly_chart(overlaid_curves(histories, metric), key=f"compare_curves_{metric}")
+    st.caption(
+        "Solid lines: training set; dashed: validation set (runs trained without "
+        "validation images have none). Each run keeps its colour on every chart."
+    )
+
+
+def tradeoff_ui(runs: pd.DataFrame) -> None:
+    """Accuracy against training time and against parameters, one point per run."""
+    scatter_columns = st.columns(2)
+    scatter_runs = runs.assign(name=runs["name"].map(ui.figure_text))
+    for column, axis in zip(scatter_columns, ("train_seconds", "parameters"), strict=True):
+        column.plotly_chart(tradeoff_scatter(scatter_runs, axis), key=f"compare_scatter_{axis}")
+    st.caption(
+        "Up is better, left is cheaper. The x axes are logarithmic: each step is ten "
+        "times more time or parameters."
+    )
+
+
+def use_as_current_ui(run) -> None:
+    """Make a stored network the visitor's current model (through the one cached loader)."""
+    if not (run.kind == "network" and run.has_model):
+        st.caption("Only a network run with its model file can be the current model.")
+        return
+    if st.button("Use as current model", key="compare_use_button"):
+        try:
+            model = ui.stored_model(run.id)
+            config = TrainingConfig.from_dict(run.config)
+            ui.set_current_model(model, run.name, config=config, run_id=run.id)
+            st.success(f"{ui.plain(run.name)} is now the current model.")
+        except (RunStoreError, ValueError) as error:
+            st.error(ui.plain(error, 300))
+
+
+def delete_ui(store, run) -> None:
+    """Delete a run, after a second press to confirm."""
+    if st.session_state.get(KEY_CONFIRM_DELETE) != run.id:
+        if st.button("Delete…", key="compare_delete_button"):
+            st.session_state[KEY_CONFIRM_DELETE] = run.id
+            st.rerun()
+        return
+    st.warning(f"Delete **{ui.plain(run.name)}** and its model file for good?")
+    confirm_columns = st.columns(2)
+    if confirm_columns[0].button("Yes, delete", key="compare_delete_confirm"):
+        store.delete_run(run.id, missing_ok=True)
+        st.session_state.pop(KEY_CONFIRM_DELETE, None)
+        current = ui.current_model()
+        if current and current.run_id == run.id:
+            st.session_state.pop(ui.KEY_CURRENT_MODEL, None)
+        st.rerun()
+    if confirm_columns[1].button("Cancel", key="compare_delete_cancel"):
+        st.session_state.pop(KEY_CONFIRM_DELETE, None)
+        st.rerun()
+
+
+def downloads_ui(run) -> None:
+    """Download a run's model file, its history and its configuration."""
+    download_columns = st.columns(3)
+    if run.model_path and run.model_path.exists():
+        extension = run.model_path.suffix
+        download_columns[0].download_button(
+            f"Model ({extension})",
+            run.model_path.read_bytes(),
+            file_name=f"{run.id}{extension}",
+            key="compare_download_model",
+        )
+    history = history_table(run.history)
+    if not history.empty:
+        download_columns[1].download_button(
+            "History (CSV)",
+            history.to_csv().encode(),
+            file_name=f"{run.id}-history.csv",
+            mime="text/csv",
+            key="compare_download_history",
+        )
+    download_columns[2].download_button(
+        "Configuration (JSON)",
+        json.dumps({"config": run.config, "name": run.name}, indent=2).encode(),
+        file_name=f"{run.id}-config.json",
+        mime="application/json",
+        key="compare_download_config",
+    )
+
+
+def one_run_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
+    """One run in focus: rename it, make it the current model, delete or download it."""
+    st.subheader("One run")
+    focused = st.selectbox(
+        "Run", list(shown["id"]) or list(runs["id"]),
+        format_func=lambda run_id: run_label(runs, run_id), key="compare_focus",
+    )  # fmt: skip
+    run = store.find_run(focused)
+    if run is None:  # Pruned or deleted by another session since the list was read.
+        st.toast("That run is gone: it was deleted since this page was drawn.", icon="🗑️")
+        st.rerun()
+    if reason := stopped_early_reason(store, run.id):
+        st.caption(ui.plain(reason, 300))
+    action_columns = st.columns(3)
+    with action_columns[0]:
+        new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")
+        if st.button("Rename", key="compare_rename_button") and new_name != run.name:
+            try:
+                store.rename_run(run.id, new_name)
+                st.rerun()
+            except RunStoreError as error:
+                st.error(ui.plain(error, 300))
+    with action_columns[1]:
+        use_as_current_ui(run)
+    with action_columns[2]:
+        delete_ui(store, run)
+    downloads_ui(run)
+
+
+def runs_ui(store, runs: pd.DataFrame) -> None:
+    """The runs tab: the table, curves and trade-offs of the stored runs, and one run."""
     if runs.empty:
         st.info("No stored runs yet. Train a network or a baseline, and it shows up here.")
         st.page_link(ui.page_path("train"), label="Go to the Train page", icon=":material/school:")
-    else:
-        filter_columns = st.columns([2, 1, 1])
-        text = filter_columns[0].text_input(
-            "Filter by name or configuration", key="compare_filter_text"
-        )
-        kinds = filter_columns[1].multiselect(
-            "Kind", sorted(runs["kind"].unique()), key="compare_filter_kind"
-        )
-        statuses = filter_columns[2].multiselect(
-            "Status", sorted(runs["status"].unique()), key="compare_filter_status"
-        )
-        shown = runs
-        if text:
-            mask = shown["name"].str.contains(text, case=False, regex=False)
-            mask |= shown["summary"].str.contains(text, case=False, regex=False)
-            shown = shown[mask]
-        if kinds:
-            shown = shown[shown["kind"].isin(kinds)]
-        if statuses:
-            shown = shown[shown["status"].isin(statuses)]
-        table = shown.assign(
-            test_accuracy=shown["test_accuracy"] * 100,
-            epochs=[NO_VALUE if pd.isna(value) else str(value) for value in shown["epochs"]],
-            test_loss=[
-                NO_VALUE if pd.isna(value) else f"{value:.3f}" for value in shown["test_loss"]
-            ],
-        )
-        st.dataframe(
-            table,
-            column_order=list(TABLE_COLUMNS),
-            column_config=TABLE_COLUMNS,
-            hide_index=True,
-            key="compare_table",
-        )
-        st.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
+        return
+    shown = runs_table_ui(runs)
+    curves_ui(store, runs, shown)
+    tradeoff_ui(runs)
+    one_run_ui(store, runs, shown)
 
-        with_curves = shown.loc[shown["epochs"].fillna(0) > 0, "id"]
-        selected = st.multiselect(
-            "Runs to compare",
-            list(shown["id"]),
-            default=list(with_curves[:2]) if len(with_curves) >= 2 else None,
-            format_func=run_label,
-            key="compare_selected",
-        )
-        if selected:
-            by_id = runs.set_index("id")
-            histories = {}
-            for run_id in selected:
-                try:
-                    run = store.get_run(run_id)
-                except RunStoreError as error:
-                    st.warning(ui.plain(error, 300))
-                    continue
-                if not history_table(run.history).empty:
-                    row = by_id.loc[run_id]
-                    number = None if pd.isna(row.number) else int(row.number)
-                    histories[run_id] = CurveRun(
-                        ui.figure_text(short_name(number, run.name)), run.history, row.colour
-                    )
-            if histories:
-                curve_columns = st.columns(2)
-                for column, metric in zip(curve_columns, ("loss", "accuracy"), strict=True):
-                    column.plotly_chart(
-                        overlaid_curves(histories, metric), key=f"compare_curves_{metric}"
-                    )
-                st.caption(
-                    "Solid lines: training set; dashed: validation set (runs trained without "
-                    "validation images have none). Each run keeps its colour on every chart."
-                )
-            else:
-                st.caption(
-                    "The selected runs have no training curves (baselines have none, and a run "
-                    "stopped before its first epoch ended has none)."
-                )
 
-        scatter_columns = st.columns(2)
-        scatter_runs = runs.assign(name=runs["name"].map(ui.figure_text))
-        for column, axis in zip(scatter_columns, ("train_seconds", "parameters"), strict=True):
-            column.plotly_chart(tradeoff_scatter(scatter_runs, axis), key=f"compare_scatter_{axis}")
-        st.caption(
-            "Up is better, left is cheaper. The x axes are logarithmic: each step is ten "
-            "times more time or parameters."
-        )
-
-        st.subheader("One run")
-        focused = st.selectbox(
-            "Run", list(shown["id"]) or list(runs["id"]), format_func=run_label,
-            key="compare_focus",
-        )  # fmt: skip
-        run = store.find_run(focused)
-        if run is None:  # Pruned or deleted by another session since the list was read.
-            st.toast("That run is gone: it was deleted since this page was drawn.", icon="🗑️")
-            st.rerun()
-        if reason := stopped_early_reason(store, run.id):
-            st.caption(ui.plain(reason, 300))
-        action_columns = st.columns(3)
-        with action_columns[0]:
-            new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")
-            if st.button("Rename", key="compare_rename_button") and new_name != run.name:
-                try:
-                    store.rename_run(run.id, new_name)
-                    st.rerun()
-                except RunStoreError as error:
-                    st.error(ui.plain(error, 300))
-        with action_columns[1]:
-            if run.kind == "network" and run.has_model:
-                if st.button("Use as current model", key="compare_use_button"):
-                    try:
-                        model = store.load_model(run.id)
-                        config = TrainingConfig.from_dict(run.config)
-                        ui.set_current_model(model, run.name, config=config, run_id=run.id)
-                        st.success(f"{ui.plain(run.name)} is now the current model.")
-                    except (RunStoreError, ValueError) as error:
-                        st.error(ui.plain(error, 300))
-            else:
-                st.caption("Only a network run with its model file can be the current model.")
-        with action_columns[2]:
-            if st.session_state.get(KEY_CONFIRM_DELETE) != run.id:
-                if st.button("Delete…", key="compare_delete_button"):
-                    st.session_state[KEY_CONFIRM_DELETE] = run.id
-                    st.rerun()
-            else:
-                st.warning(f"Delete **{ui.plain(run.name)}** and its model file for good?")
-                confirm_columns = st.columns(2)
-                if confirm_columns[0].button("Yes, delete", key="compare_delete_confirm"):
-                    store.delete_run(run.id, missing_ok=True)
-                    st.session_state.pop(KEY_CONFIRM_DELETE, None)
-                    current = ui.current_model()
-                    if current and current.run_id == run.id:
-                        st.session_state.pop(ui.KEY_CURRENT_MODEL, None)
-                    st.rerun()
-                if confirm_columns[1].button("Cancel", key="compare_delete_cancel"):
-                    st.session_state.pop(KEY_CONFIRM_DELETE, None)
-                    st.rerun()
-
-        download_columns = st.columns(3)
-        if run.model_path and run.model_path.exists():
-            extension = run.model_path.suffix
-            download_columns[0].download_button(
-                f"Model ({extension})",
-                run.model_path.read_bytes(),
-                file_name=f"{run.id}{extension}",
-                key="compare_download_model",
-            )
-        history = history_table(run.history)
-        if not history.empty:
-            download_columns[1].download_button(
-                "History (CSV)",
-                history.to_csv().encode(),
-                file_name=f"{run.id}-history.csv",
-                mime="text/csv",
-                key="compare_download_history",
-            )
-        download_columns[2].download_button(
-            "Configuration (JSON)",
-            json.dumps({"config": run.config, "name": run.name}, indent=2).encode(),
-            file_name=f"{run.id}-config.json",
-            mime="application/json",
-            key="compare_download_config",
-        )
-
-with tab_baselines:
+def baselines_ui(store, limits, run_numbers: dict[str, int]) -> None:
+    """The classical baselines tab: pick baselines and their data, train them as jobs."""
     st.caption(
         "Classical machine learning on the same images: each pixel is one input feature. "
         "A Random Forest votes over many decision trees; logistic regression is a network "
@@ -323,8 +342,8 @@ with tab_baselines:
         key="compare_baseline_train_size",
     )
     scaling = data_columns[1].selectbox(
-        "Input scaling", ["unit", "raw"], key="compare_baseline_scaling",
-        format_func={"unit": "[0, 1]", "raw": "raw 0-255"}.get,
+        "Input scaling", list(SCALINGS), key="compare_baseline_scaling",
+        format_func=lambda key: SCALINGS[key].label,
     )  # fmt: skip
     seed = data_columns[2].number_input("Seed", 0, MAX_SEED, 0, key="compare_baseline_seed")
     for key in chosen:
@@ -347,9 +366,11 @@ with tab_baselines:
                 kind="baseline",
             )
     job_notice_ui("baseline")
-    st.fragment(run_every=1.0)(active_jobs_ui)("baseline")
+    st.fragment(run_every=1.0)(active_jobs_ui)("baseline", run_numbers)
 
-with tab_sweep:
+
+def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
+    """The sweep tab: a grid of settings, its cost, the sweep's jobs and their results."""
     st.caption(
         "A sweep trains every combination of the values you choose, one run each, so you "
         "see which settings matter. Runs wait in the training queue and are stored as usual."
@@ -361,7 +382,10 @@ with tab_sweep:
         key="compare_sweep_neurons",
     )  # fmt: skip
     layers = sweep_columns[1].multiselect(
-        "Hidden layers", list(range(0, 9)), default=[1, 2], key="compare_sweep_layers"
+        "Hidden layers",
+        list(range(MAX_HIDDEN_LAYERS + 1)),
+        default=[1, 2],
+        key="compare_sweep_layers",
     )
     epochs = sweep_columns[2].multiselect(
         "Epochs", [1, 2, 3, 5, 10, 20], default=[2], key="compare_sweep_epochs"
@@ -400,7 +424,7 @@ with tab_sweep:
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
     if job_ids:
-        st.fragment(run_every=1.0)(active_jobs_ui)("sweep")
+        st.fragment(run_every=1.0)(active_jobs_ui)("sweep", run_numbers)
         rows = []
         for job_id in job_ids:
             job = ui.job_manager().get(job_id)
@@ -452,7 +476,9 @@ with tab_sweep:
             if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
                 st.switch_page(ui.page_path("train"), query_params=best.to_query_params())
 
-with tab_files:
+
+def import_export_ui() -> None:
+    """The import tab: a configuration into Train, or a Keras model as the current model."""
     st.caption(
         "Load a configuration exported from here (or written by hand) into the Train page, "
         "or bring in a Keras model trained elsewhere. Models are loaded in Keras's safe mode, "
@@ -483,3 +509,35 @@ with tab_files:
             st.success(
                 f"{ui.plain(model_file.name)} is now the current model for Evaluate and Draw."
             )
+
+
+st.title("Compare runs")
+st.caption(
+    "Every finished or stopped training is kept as a run. Put runs side by side to answer "
+    "the article's exercises: do more neurons help? Do more layers make training slower? "
+    "How does a Random Forest do?"
+)
+
+try:
+    store = ui.run_store()
+except RunStoreError as error:
+    st.error(ui.plain(error, 300))
+    st.stop()
+limits = settings.limits()
+run_numbers = store.run_numbers()
+runs = with_display_columns(ui.visible_runs(), run_numbers)
+for problem in store.problems():
+    st.warning(ui.plain(problem, 400))
+
+
+tab_runs, tab_baselines, tab_sweep, tab_files = st.tabs(
+    ["Runs", "Classical baselines", "Sweep", "Import and export"]
+)
+with tab_runs:
+    runs_ui(store, runs)
+with tab_baselines:
+    baselines_ui(store, limits, run_numbers)
+with tab_sweep:
+    sweep_ui(store, runs, limits, run_numbers)
+with tab_files:
+    import_export_ui()

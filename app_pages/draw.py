@@ -23,7 +23,6 @@ from core.preprocess import (
     predict_probabilities,
     preprocess_digit,
 )
-from core.run_display import display_name
 
 CANVAS_SIZE = 280
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
@@ -31,7 +30,6 @@ DEFAULT_BRUSH = 18
 # The canvas's toolbar (undo, redo, reset) sits in this space above the canvas.
 CANVAS_TOOLBAR_SPACE = 44
 KEY_CANVAS_VERSION = "draw_canvas_version"
-KEY_LOADED_RUN = "draw_loaded_run"
 KEY_CROP_VERSION = "draw_crop_version"
 CROP_DISPLAY_SIDE = 280
 STEP_IMAGE_WIDTH = 84
@@ -97,73 +95,15 @@ layer before the softmax (the pixels for a network without hidden layers).
 """
 
 
-def model_choices() -> dict[str, tuple[str, str | None]]:
-    """Return display label -> (source, run id) for every model that can predict."""
-    choices: dict[str, tuple[str, str | None]] = {}
-    current = ui.current_model()
-    if current is not None:
-        choices[f"Your current model: {current.label}"] = ("current", None)
-    try:
-        default = ui.default_model()
-    except (OSError, ValueError, TypeError) as error:
-        default = None
-        st.warning(f"The shipped default model could not be loaded: {ui.plain(error, 300)}")
-    if default is not None:
-        choices["Default model (ships with MNIST Studio)"] = ("default", None)
-    numbers = ui.run_numbers()
-    for run in ui.stored_networks().itertuples():
-        accuracy = "" if np.isnan(run.test_accuracy) else f" · {run.test_accuracy:.1%}"
-        name = display_name(numbers.get(run.id), run.name, run.summary)
-        label = f"Stored run: {name}{accuracy}"
-        if label in choices:
-            label += f" [{run.id}]"
-        choices[label] = ("run", run.id)
-    return choices
-
-
-def model_key(source: str, run_id: str | None, model) -> str:
-    """A key naming the chosen model for the cache of reference embeddings."""
-    if source == "current":
-        current = ui.current_model()
-        return f"current:{current.run_id or id(model)}"
-    return source if run_id is None else f"run:{run_id}"
-
-
-def load_chosen_model(source: str, run_id: str | None):
-    """Return (model, caption) for a choice; a stored run is loaded once per session."""
-    if source == "current":
-        current = ui.current_model()
-        return current.model, f"Trained in this session: {ui.plain(current.label)}."
-    if source == "default":
-        model, metadata = ui.default_model()
-        caption = (
-            f"{metadata.get('summary', 'small CNN')}; test accuracy "
-            f"{metadata.get('test_accuracy', float('nan')):.2%}, on MNIST digits re-drawn on a "
-            f"canvas {metadata.get('drawn_test_accuracy', float('nan')):.2%}."
-        )
-        return model, caption
-    loaded = st.session_state.get(KEY_LOADED_RUN)
-    if loaded is None or loaded[0] != run_id:
-        with st.spinner("Loading the stored model…"):
-            loaded = (run_id, ui.run_store().load_model(run_id))
-        st.session_state[KEY_LOADED_RUN] = loaded
-    return loaded[1], f"Stored run {run_id}."
-
-
 def model_ui():
     """Let the person pick a model; return (model, cache key), or stop the page."""
-    choices = model_choices()
+    choices = ui.model_choices()
     if not choices:
         st.info("No model yet: train one on the Train page (the default model is missing).")
         st.stop()
-    label = st.selectbox("Model", list(choices), key="draw_model")
-    try:
-        model, caption = load_chosen_model(*choices[label])
-    except (OSError, ValueError) as error:
-        st.error(f"This model cannot be used: {ui.plain(error, 300)}")
-        st.stop()
-    st.caption(caption)
-    return model, model_key(*choices[label], model)
+    picked = ui.model_picker("draw", choices, prefer_default=True)
+    st.caption(picked.caption)
+    return picked.model, picked.cache_key
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -258,10 +198,11 @@ def judge_digit(model, key: str, digit: np.ndarray):
 def show_prediction(slot, probabilities, judgement) -> None:
     """Fill the slot above the picture with the big predicted digit and the verdict."""
     top = int(np.argmax(probabilities))
+    name = ui.class_names_for(len(probabilities))[top]
     if judgement is None:
-        slot.html(verdict_html(str(top), float(probabilities[top]), novelty.VERDICT_DIGIT))
+        slot.html(verdict_html(name, float(probabilities[top]), novelty.VERDICT_DIGIT))
         return
-    shown = "?" if judgement.verdict == novelty.VERDICT_NOT_A_DIGIT else str(top)
+    shown = "?" if judgement.verdict == novelty.VERDICT_NOT_A_DIGIT else name
     slot.html(verdict_html(shown, judgement.confidence, judgement.verdict))
 
 
@@ -273,8 +214,9 @@ def model_view_ui(digit, probabilities, judgement) -> None:
     preview_column, prediction_column = st.columns(2)
     preview_column.image(preview, caption="28x28 pixels, 0-255, as in MNIST")
     top = int(np.argmax(probabilities))
+    names = ui.class_names_for(len(probabilities))
     prediction_column.metric(
-        "Predicted digit", str(top), help="The class with the highest probability."
+        "Predicted digit", names[top], help="The class with the highest probability."
     )
     prediction_column.markdown(f"Confidence: **{probabilities[top]:.1%}**")
     if judgement is not None:
@@ -283,7 +225,7 @@ def model_view_ui(digit, probabilities, judgement) -> None:
             f"{judgement.distance:.2f}; share the digit components cannot rebuild: "
             f"{judgement.rebuild_error:.2f}."
         )
-    st.plotly_chart(probability_bars(probabilities), key="draw_probabilities")
+    st.plotly_chart(probability_bars(probabilities, names), key="draw_probabilities")
 
 
 def explanation_ui(model, digit, judgement) -> None:
@@ -291,7 +233,8 @@ def explanation_ui(model, digit, judgement) -> None:
     if not st.toggle("Why this digit?", key="draw_explain"):
         return
     saliency = occlusion_saliency(model.predict_on_batch, digit)
-    st.plotly_chart(saliency_maps(saliency, digit), key="draw_saliency")
+    names = ui.class_names_for(len(saliency.probabilities))
+    st.plotly_chart(saliency_maps(saliency, digit, names), key="draw_saliency")
     st.caption(
         "Each 4x4 patch of the input was blanked in turn: blue pixels pushed the model toward "
         "the class (blanking them lowered its probability), red ones pushed away from it."
@@ -303,7 +246,7 @@ def explanation_ui(model, digit, judgement) -> None:
     st.container(key="draw_neighbours").image(
         [255 - dataset.train_images[index] for index in judgement.neighbour_indices],
         caption=[
-            f"{label} · {distance:.2f}"
+            f"{dataset.class_names[label]} · {distance:.2f}"
             for label, distance in zip(
                 judgement.neighbour_labels, judgement.neighbour_distances, strict=True
             )

@@ -1,14 +1,11 @@
 """Evaluate: where the model is right, where it is wrong, and a look inside the network."""
 
-import uuid
-from types import SimpleNamespace
-
 import numpy as np
 import streamlit as st
 
 import ui
-from core import settings
-from core.data import SPLITS, Dataset, make_splits
+from core import data
+from core.data import Dataset
 from core.evaluation import (
     Evaluation,
     cell_indices,
@@ -21,19 +18,13 @@ from core.figures import evaluation as figures
 from core.figures.explore import pixel_heatmap
 from core.figures.prediction import probability_bars
 from core.imports import evaluation_batch_size
-from core.run_display import display_name, short_name
 
 GALLERY_SIZE = 40
 GALLERY_COLUMNS = 10
 MAX_WEIGHT_TILES = 64
 ANY = "Any"
-CURRENT = "current"
-DEFAULT = "default"
-RUN_PREFIX = "run:"
-KEY_MODEL_TOKEN = "evaluate_model_token"
 
 # Widget keys.
-KEY_MODEL = "evaluate_model"
 KEY_NORMALIZE = "evaluate_normalize"
 KEY_TRUE = "evaluate_true"
 KEY_PREDICTED = "evaluate_predicted"
@@ -53,44 +44,26 @@ MAX_REMEMBERED_FIGURES = 24
 # --- Models and their evaluations (cached) ---------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Loading the stored model…", max_entries=8)
-def load_stored_model(runs_folder: str, run_id: str):
-    """Load a stored run's Keras model once per process."""
-    return ui.run_store().load_model(run_id)
+def _dataset_fingerprint(dataset: Dataset) -> str:
+    return dataset.fingerprint
 
 
-@st.cache_resource(
-    show_spinner=False, max_entries=8, hash_funcs={Dataset: lambda dataset: dataset.fingerprint}
-)
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Dataset: _dataset_fingerprint})
 def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The test images a run was not trained on: the test files, or the article's 15,000."""
-    if split == "official":
-        return dataset.test_images, dataset.test_labels
-    splits = make_splits(dataset, split=split, validation_fraction=0.0, seed=seed)
-    return splits.x_test, splits.y_test
+    """The test images a run was not trained on (`core.data.held_out_set`, kept per split)."""
+    return data.held_out_set(dataset, split, seed)
 
 
-@st.cache_resource(
-    show_spinner=False, max_entries=8, hash_funcs={Dataset: lambda dataset: dataset.fingerprint}
-)
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Dataset: _dataset_fingerprint})
 def held_out_sources(dataset: Dataset, split: str, seed: int) -> tuple[str, np.ndarray]:
-    """Which file set the held-out images come from, and each one's index there.
-
-    That index is the one Explore shows. For the article's split it is found by running the
-    same split on the image numbers instead of the images.
-    """
-    if split == "official":
-        return "test", np.arange(len(dataset.test_images))
-    numbers = SimpleNamespace(
-        train_images=np.arange(len(dataset.train_images)), train_labels=dataset.train_labels
-    )
-    return "train", np.asarray(SPLITS[split].split(numbers, seed)[2])
+    """Which file set the held-out images come from, and each one's index there."""
+    return data.held_out_sources(dataset, split, seed)
 
 
 @st.cache_resource(
     show_spinner="Evaluating the model on the test images…",
     max_entries=16,
-    hash_funcs={Dataset: lambda dataset: dataset.fingerprint},
+    hash_funcs={Dataset: _dataset_fingerprint},
 )
 def cached_evaluation(model_key: str, dataset: Dataset, split: str, seed: int, _model):
     """Evaluate a model once per (model, data set, split); every widget reuses the result."""
@@ -107,65 +80,12 @@ def _config_value(config, name: str, default):
     return getattr(config, name, default)
 
 
-def session_model_key(model) -> str:
-    """A key that names this session's current model object for the caches."""
-    token = st.session_state.get(KEY_MODEL_TOKEN)
-    if token is None or token[0] is not model:
-        token = (model, uuid.uuid4().hex)
-        st.session_state[KEY_MODEL_TOKEN] = token
-    return f"session:{token[1]}"
-
-
-def model_options() -> tuple[dict[str, str], dict[str, str]]:
-    """Option key -> label of every model this page can evaluate, and -> a short label.
-
-    Stored runs start with their number ("#7 · 784-128-10 … · 95.5%"), so runs of the same
-    configuration stay apart; short labels (for chart titles) keep the number first.
-    """
-    options, short = {}, {}
-    numbers = ui.run_numbers()
-    current = ui.current_model()
-    if current is not None:
-        number = numbers.get(current.run_id) if current.run_id else None
-        options[CURRENT] = f"Current model: {display_name(number, current.label)}"
-        short[CURRENT] = short_name(number, current.label, 36)
-    for run in ui.stored_networks().itertuples():
-        if current is not None and current.run_id == run.id:
-            continue
-        number = numbers.get(run.id)
-        accuracy = "" if np.isnan(run.test_accuracy) else f" · {run.test_accuracy:.1%}"
-        options[RUN_PREFIX + run.id] = display_name(number, run.name, run.summary) + accuracy
-        short[RUN_PREFIX + run.id] = short_name(number, run.name, 36)
-    if (ui.DEFAULT_MODEL_DIR / "model.keras").exists():
-        options[DEFAULT] = short[DEFAULT] = "Shipped default model"
-    return options, short
-
-
-def resolve_model(option: str):
-    """Return (cache key, model, config) of a model option; raises ValueError on failure."""
-    if option == CURRENT:
-        current = ui.current_model()
-        key = f"run:{current.run_id}" if current.run_id else session_model_key(current.model)
-        return key, current.model, current.config
-    if option == DEFAULT:
-        loaded = ui.default_model()
-        if loaded is None:
-            raise ValueError("The shipped default model is not there.")
-        model, metadata = loaded
-        return DEFAULT, model, metadata.get("config")
-    run_id = option.removeprefix(RUN_PREFIX)
-    model = load_stored_model(str(settings.runs_dir()), run_id)
-    if not hasattr(model, "layers"):
-        raise ValueError("This run is a scikit-learn baseline; evaluate networks here.")
-    return option, model, ui.run_store().get_run(run_id).config
-
-
-def evaluation_of(option: str, dataset: Dataset):
-    """Return (model, evaluation, held-out images, split, seed, key) of a model option.
+def evaluation_of(picked: ui.PickedModel, dataset: Dataset):
+    """Return (evaluation, held-out images, split, seed, key) of a picked model.
 
     The key names this evaluation (model, data set, split) for remembered figures.
     """
-    key, model, config = resolve_model(option)
+    model, config = picked.model, picked.config
     split = _config_value(config, "split", "official")
     seed = int(_config_value(config, "seed", 0))
     num_outputs = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
@@ -174,10 +94,10 @@ def evaluation_of(option: str, dataset: Dataset):
             f"The model predicts {num_outputs} classes but the data set has "
             f"{dataset.num_classes}; pick a model trained on this data set."
         )
-    evaluation = cached_evaluation(key, dataset, split, seed, model)
-    evaluation_key = f"{key}|{dataset.fingerprint}|{split}|{seed}"
+    evaluation = cached_evaluation(picked.cache_key, dataset, split, seed, model)
+    evaluation_key = f"{picked.cache_key}|{dataset.fingerprint}|{split}|{seed}"
     images = held_out_set(dataset, split, seed)[0]
-    return model, evaluation, images, split, seed, evaluation_key
+    return evaluation, images, split, seed, evaluation_key
 
 
 def remembered_figure(key: tuple, build):
@@ -294,21 +214,20 @@ st.caption(
 )
 
 dataset = ui.current_dataset()
-options, short_labels = model_options()
-if CURRENT not in options:
+choices = ui.model_choices()
+if ui.CURRENT_CHOICE not in choices:
     st.info(
         "No model trained in this session yet. Train one on the Train page"
-        + (", or pick a stored run below." if options else ".")
+        + (", or pick a stored run below." if choices else ".")
     )
     st.page_link(ui.page_path("train"), label="Go to Train", icon=":material/model_training:")
-    if not options:
+    if not choices:
         st.stop()
 
-option = st.selectbox(
-    "Model", list(options), key=KEY_MODEL, format_func=lambda key: options.get(key, key)
-)
+picked = ui.model_picker("evaluate", choices)
+option, model = picked.choice, picked.model
 try:
-    model, evaluation, images, split, seed, evaluation_key = evaluation_of(option, dataset)
+    evaluation, images, split, seed, evaluation_key = evaluation_of(picked, dataset)
 except ValueError as error:
     st.error(f"This model cannot be evaluated: {ui.plain(error, 300)}")
     st.stop()
@@ -512,13 +431,13 @@ else:
 
 # Compare with another model.
 st.header("Compare with another model")
-others = [key for key in options if key != option]
+others = [key for key in choices if key != option]
 if not others:
     st.info("Train or store a second model to compare confusion matrices.")
     st.stop()
 compare_column, mode_column = st.columns([3, 2])
 other = compare_column.selectbox(
-    "Compare with", others, key=KEY_COMPARE_WITH, format_func=lambda key: options[key]
+    "Compare with", others, key=KEY_COMPARE_WITH, format_func=lambda key: choices[key].label
 )
 mode = mode_column.radio(
     "Show",
@@ -528,12 +447,12 @@ mode = mode_column.radio(
     horizontal=True,
 )
 try:
-    _, other_evaluation, _, _, _, other_key = evaluation_of(other, dataset)
+    other_evaluation, _, _, _, other_key = evaluation_of(ui.load_model_choice(other), dataset)
     comparison = remembered_figure(
         (evaluation_key, "comparison", other_key, mode),
         lambda: figures.confusion_comparison_figure(
             evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
-            run_names=(short_labels[option], short_labels[other]),
+            run_names=(choices[option].short_label, choices[other].short_label),
         ),
     )  # fmt: skip
 except ValueError as error:

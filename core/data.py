@@ -469,8 +469,7 @@ def make_splits(
     Raises:
         ValueError: An unknown split, or a fraction or size out of range.
     """
-    if split not in SPLITS:
-        raise ValueError(f"Unknown split '{split}'; choose one of: {', '.join(SPLITS)}.")
+    _check_split(split)
     if not 0 <= validation_fraction < 1:
         raise ValueError(
             f"The validation fraction must be at least 0 and below 1, not {validation_fraction}."
@@ -494,6 +493,89 @@ def make_splits(
         if train_size < len(x_train):
             x_train, _, y_train, _ = _split(x_train, y_train, train_size=int(train_size), seed=seed)
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split '{split}'; choose one of: {', '.join(SPLITS)}.")
+
+
+def held_out_set(
+    dataset: Dataset, split: str = "official", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the images and labels a run of `split` never trained on: its test set.
+
+    The same arrays as ``make_splits(dataset, split, seed=seed).x_test`` and ``.y_test``,
+    without splitting off a validation set: the test files for "official", the 25% of the
+    training files that the article holds out for "article".
+
+    Args:
+        dataset: The dataset the run was trained on.
+        split: A key of `core.config.SPLITS`.
+        seed: The run's seed (the article's split depends on it).
+
+    Returns:
+        ``(images, labels)``, ``uint8``.
+
+    Raises:
+        ValueError: An unknown split.
+    """
+    _check_split(split)
+    _, _, x_test, y_test = SPLITS[split].split(dataset, seed)
+    return x_test, y_test
+
+
+# Which file set a held-out image comes from: its training files or its test files.
+TRAIN_FILES = "train"
+TEST_FILES = "test"
+
+
+@dataclass(frozen=True)
+class _NumberedImages:
+    """A stand-in for a Dataset whose "images" are their numbers, for `held_out_sources`."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+def held_out_sources(
+    dataset: Dataset, split: str = "official", seed: int = 0
+) -> tuple[str, np.ndarray]:
+    """Return which file set a run's held-out images come from, and each one's index there.
+
+    The index is the one the files (and the Explore page) number the image by, so
+    ``held_out_set(...)[0][i]`` is image ``indices[i]`` of that file set. It is found by
+    running the same split on the images' numbers instead of the images.
+
+    Args:
+        dataset: The dataset the run was trained on.
+        split: A key of `core.config.SPLITS`.
+        seed: The run's seed.
+
+    Returns:
+        ``(TRAIN_FILES or TEST_FILES, indices)``, the indices in held-out order.
+
+    Raises:
+        ValueError: An unknown split, or one whose test set mixes both file sets.
+    """
+    _check_split(split)
+    num_train = len(dataset.train_images)
+    # Training images are numbered 0..n-1 and test images n.., so each number says its file.
+    numbers = np.arange(num_train + len(dataset.test_images))
+    numbered = _NumberedImages(
+        train_images=numbers[:num_train],
+        train_labels=dataset.train_labels,
+        test_images=numbers[num_train:],
+        test_labels=dataset.test_labels,
+    )
+    held_out = np.asarray(SPLITS[split].split(numbered, seed)[2])
+    if held_out.size == 0 or held_out.min() >= num_train:
+        return TEST_FILES, held_out - num_train
+    if held_out.max() < num_train:
+        return TRAIN_FILES, held_out
+    raise ValueError(f"The split '{split}' holds out images of both the training and test files.")
 
 
 def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = False) -> np.ndarray:

@@ -18,7 +18,6 @@ from core.data import load_default_dataset
 from tests.conftest import app_test
 
 PAGE = "app_pages/draw.py"
-DEFAULT_LABEL = "Default model (ships with MNIST Studio)"
 NOISE = np.random.default_rng(0).integers(0, 256, (60, 60), dtype=np.uint8)
 
 
@@ -66,6 +65,12 @@ def upload(app, data: bytes, name: str = "digit.png", mime: str = "image/png"):
     return app
 
 
+def shown_choice(app) -> str:
+    """The label the model picker shows for its chosen option."""
+    box = app.selectbox(key="draw_model")
+    return box.options[box.index]
+
+
 def predicted_digit(app) -> str | None:
     metrics = [metric for metric in app.metric if metric.label == "Predicted digit"]
     return metrics[0].value if metrics else None
@@ -76,8 +81,8 @@ def test_page_renders_with_the_default_model_and_asks_for_a_drawing():
     app.run()
     assert not app.exception
     assert app.title[0].value == "Draw a digit"
-    model_box = app.selectbox(key="draw_model")
-    assert model_box.value == DEFAULT_LABEL
+    assert app.selectbox(key="draw_model").value == ui.DEFAULT_CHOICE
+    assert shown_choice(app) == "Default model (ships with MNIST Studio)"
     assert any("test accuracy" in caption.value for caption in app.caption)
     assert any("Draw a digit" in info.value for info in app.info)
     assert predicted_digit(app) is None
@@ -125,9 +130,10 @@ def test_the_sessions_current_model_is_offered_first_and_used():
     data, label = photo_of_test_digit(0)
     assert label != 3
     upload(app, data)
-    assert app.selectbox(key="draw_model").value == "Your current model: Always three"
+    assert app.selectbox(key="draw_model").value == ui.CURRENT_CHOICE
+    assert shown_choice(app) == "Your current model: Always three"
     assert predicted_digit(app) == "3"
-    app.selectbox(key="draw_model").set_value(DEFAULT_LABEL).run()
+    app.selectbox(key="draw_model").set_value(ui.DEFAULT_CHOICE).run()
     assert predicted_digit(app) == str(label)
 
 
@@ -150,6 +156,36 @@ def test_a_stored_run_can_be_chosen(isolated_run_store):
     labels = app.selectbox(key="draw_model").options
     stored = [label for label in labels if label.startswith("Stored run: #1 · Always four")]
     assert len(stored) == 1 and "10.0%" in stored[0]
-    app.selectbox(key="draw_model").set_value(stored[0]).run()
+    app.selectbox(key="draw_model").select_index(labels.index(stored[0])).run()
     assert not app.exception
     assert predicted_digit(app) == "4"
+
+
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot")  # fmt: skip
+
+
+def test_the_prediction_is_named_as_the_data_set_names_its_classes():
+    """A Fashion-MNIST model says "Sneaker", not "7", everywhere on the page."""
+    import dataclasses
+    import json
+
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_DATASET] = dataclasses.replace(
+        load_default_dataset(), class_names=FASHION_NAMES
+    )
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=constant_model(7), label="Always a sneaker"
+    )
+    upload(app, photo_of_test_digit(0)[0])
+    assert not app.error
+    assert predicted_digit(app) == "Sneaker"
+    bars = next(
+        json.loads(chart.proto.spec)
+        for chart in app.get("plotly_chart")
+        if "draw_probabilities" in chart.proto.id
+    )
+    assert list(bars["data"][0]["x"]) == list(FASHION_NAMES)
+    assert "Prediction: Sneaker" in bars["layout"]["title"]["text"]
+    verdicts = [element.proto.body for element in app.get("html")]
+    assert any("Sneaker</span>" in body for body in verdicts), verdicts

@@ -78,7 +78,9 @@ def test_another_tab_finds_the_current_model_and_another_browser_does_not(
     second_tab = app_test("app_pages/draw.py").run()
     assert not second_tab.exception
     assert second_tab.session_state[ui.KEY_CURRENT_MODEL].run_id == run_id
-    assert second_tab.selectbox(key="draw_model").value.startswith("Your current model")
+    picker = second_tab.selectbox(key="draw_model")
+    assert picker.value == ui.CURRENT_CHOICE
+    assert picker.options[picker.index].startswith("Your current model")
 
     _browser(monkeypatch, visitors.new_visitor_id())
     stranger = app_test("app_pages/compare.py").run()

@@ -347,6 +347,29 @@ def test_split_arguments_are_checked(mnist):
         make_splits(mnist, train_size=2.5)
 
 
+def test_the_held_out_set_is_the_test_files_or_the_articles_15000(mnist):
+    images, labels = data.held_out_set(mnist, "official", seed=5)
+    assert images is mnist.test_images and labels is mnist.test_labels
+    source, indices = data.held_out_sources(mnist, "official", seed=5)
+    assert source == data.TEST_FILES
+    np.testing.assert_array_equal(indices, np.arange(10_000))
+
+    images, labels = data.held_out_set(mnist, "article", seed=3)
+    assert images.shape == (15_000, 28, 28) and labels.shape == (15_000,)
+    # The same 15,000 a training of the article's split (with validation images) tests on.
+    trained = make_splits(mnist, "article", validation_fraction=0.1, seed=3)
+    np.testing.assert_array_equal(images, trained.x_test)
+    np.testing.assert_array_equal(labels, trained.y_test)
+    # Each held-out image is named by its index in the training file, as Explore shows it.
+    source, indices = data.held_out_sources(mnist, "article", seed=3)
+    assert source == data.TRAIN_FILES and len(indices) == len(set(indices.tolist())) == 15_000
+    np.testing.assert_array_equal(mnist.train_images[indices], images)
+    np.testing.assert_array_equal(mnist.train_labels[indices], labels)
+    assert not np.array_equal(data.held_out_sources(mnist, "article", seed=4)[1], indices)
+    with pytest.raises(ValueError, match="Unknown split 'random'"):
+        data.held_out_set(mnist, "random")
+
+
 # --- Scaling and one-hot -------------------------------------------------------------------
 
 
