@@ -349,7 +349,7 @@ def open_link(link: str | Callable[[], str], answer: str) -> Callable:
         train = page.locator(f"{MAIN} button").filter(has_text="Train").first
         state = "disabled" if train.is_disabled() else "enabled"
         evil = page.locator('a[href*="evil.example"], img[src*="evil.example"]').count()
-        return f"{text} (Train {state}; evil.example elements: {evil})"
+        return f"Train {state}, {evil} evil.example links or images; {text}"
 
     return act
 
