@@ -81,6 +81,9 @@ HUGE_TRAINING_LINK = (
     "&epochs=30&batch_size=60000"
 )
 
+# Within the link parser's own bounds (core.config), over the demo's: the page still builds it
+# for its layer table.
+WIDEST_LINK = "train?hidden_layers=" + ",".join(["2048"] * 8)
 
 # --- The server, watched from threads ------------------------------------------------------
 
@@ -431,6 +434,10 @@ ROWS: dict[str, Row] = {
     "huge-training-link": Row(
         "review's link: CNN 512x4 + dense 512x4, 30 epochs, batch 60,000", "Train: link",
         open_train, open_link(HUGE_TRAINING_LINK, ERROR), peer="quick-look-link",
+    ),
+    "widest-link": Row(
+        "widest dense link the parser takes: 8 hidden layers of 2,048", "Train: link",
+        open_train, open_link(WIDEST_LINK, ERROR), peer="quick-look-link",
     ),
     "injection-link": Row(
         "markdown injection link (fake login link and image)", "Train: link",
