@@ -357,6 +357,15 @@ def open_link(link: str | Callable[[], str], answer: str) -> Callable:
     return act
 
 
+def open_widest_links(page, base_url: str, files: dict[str, Path]) -> str:
+    """Open four different widest links in turn: does each build cost memory anew?"""
+    for neurons in range(2048, 2044, -1):
+        page.goto(f"{base_url}/train?hidden_layers=" + ",".join([str(neurons)] * 8))
+        wait_for_app(page)
+        text = shown(page, ERROR)
+    return f"4 links, each: {text}"
+
+
 def train_quick_look(page, base_url: str, files: dict[str, Path]) -> str:
     page.locator(f"{MAIN} button").filter(has_text="Train").first.click()
     deadline = time.perf_counter() + TRAINING_TIMEOUT_SECONDS
@@ -438,6 +447,10 @@ ROWS: dict[str, Row] = {
     "widest-link": Row(
         "widest dense link the parser takes: 8 hidden layers of 2,048", "Train: link",
         open_train, open_link(WIDEST_LINK, ERROR), peer="quick-look-link",
+    ),
+    "widest-links-x4": Row(
+        "four different widest links (2,048 ... 2,045 neurons), one after another",
+        "Train: link", open_train, open_widest_links, peer="quick-look-link",
     ),
     "injection-link": Row(
         "markdown injection link (fake login link and image)", "Train: link",
