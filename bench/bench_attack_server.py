@@ -16,15 +16,18 @@ VmHWM (the kernel's high-water mark) is read before and after, to catch a peak b
 samples.
 
 Rows: the attacks of the review (model files, a configuration JSON, an IDX dataset, two
-pictures, two links) and, as peers on the same pages, a normal model file, the real MNIST
-test files of `data/mnist`, a normal photo, a normal link and a normal "Quick look" training.
+pictures, two links), links to the widest network the link parser takes (one, and four
+different ones in a row), and, as peers on the same pages, a normal model file, the real
+MNIST test files of `data/mnist`, a normal photo, a normal link and a normal "Quick look"
+training. Figures and what they show: bench/README.md.
 Nothing needs the network: the attack files are built here (`tests/attack_files.py` for the
 model files), and requests to any host but the server are refused.
 
 Usage:
     .venv/bin/python bench/bench_attack_server.py [--quick] [--repeats 3] [--only NAME,...]
 
-`--quick` is one repeat of each row (about 5 minutes on 2 busy cores); the default is three.
+`--quick` is one repeat of each row (about 13 minutes on 2 cores at load 20-30); the default
+is three. Screenshots of each row's page go to test-output/bench-attack-server-*.png.
 """
 
 from __future__ import annotations
