@@ -609,7 +609,8 @@ buttons_ui(active_training_job(), blocked)
 tensorflow_status = st.empty()
 job = latest_training_job()
 if job is None:
-    st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
+    if blocked is None:
+        st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
 else:
     st.markdown(f"**Latest training:** {ui.plain(job.name)}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
@@ -626,7 +627,16 @@ with data_column:
     st.markdown("**Data**")
     data_ui()
 
-if config is not None:
+if config is not None and blocked is not None:
+    # Building a network the limits refuse would cost the server its memory (a link can ask
+    # for 8 layers of 2,048): count its parameters from the configuration instead.
+    with st.expander("Model summary: layers and parameters"):
+        st.caption(
+            f"This network would have {count_parameters(config, dataset.num_classes):,} "
+            "parameters. Its layer table is shown once the settings are within this app's "
+            "limits."
+        )
+elif config is not None:
     # The layer table needs TensorFlow: on a fresh server its import takes seconds.
     if "tensorflow" not in sys.modules:
         tensorflow_status.caption(

@@ -42,6 +42,25 @@ def test_the_review_link_cannot_be_trained_in_the_demo_and_says_why(demo):
     assert app.button(key="train_start").disabled
 
 
+def test_a_refused_network_is_counted_not_built(demo, monkeypatch):
+    # Building it for the layer table cost the server 263 MiB per link (bench/README.md).
+    import core.model
+
+    built = []
+    monkeypatch.setattr(core.model, "build_model", lambda *args, **kwargs: built.append(args))
+    link = {"hidden_layers": ",".join(["2048"] * 8), "batch_size": "4096"}
+    app = _train_page(**link)
+    assert not app.exception
+    assert app.button(key="train_start").disabled
+    assert built == []
+    captions = [caption.value for caption in app.caption]
+    assert any(
+        "would have 31,002,634 parameters" in text and "layer table is shown once" in text
+        for text in captions
+    )
+    assert not any("Press **Train** to start" in info.value for info in app.info)
+
+
 def test_the_demo_shows_the_budget_of_an_allowed_training_before_it_starts(demo):
     app = _train_page()
     line = _budget_line(app)
