@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from core import settings
-from core.baselines import BASELINES, make_baseline_job
+from core.baselines import BASELINES
 from core.budget import check_baseline_budget, check_budget
 from core.config import MAX_SEED, MAX_TRAIN_SIZE, MIN_TRAIN_SIZE, PRESETS, TrainingConfig
 from core.figures.compare import (
@@ -25,6 +25,7 @@ from core.sweeps import (
     measured_flops_per_second,
     sweep_configs,
 )
+from core.tasks import JobOutcome, make_baseline_job, make_training_job
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
@@ -77,12 +78,12 @@ def job_outcome(job) -> str:
     """A finished job's state with its test accuracy and run number, e.g. "finished: 91.2%"."""
     if job.error:
         return f"failed: {job.error}"
-    outcome = job.result if isinstance(job.result, dict) else {}
-    accuracy = getattr(outcome.get("result"), "test_accuracy", None)
+    outcome = job.result if isinstance(job.result, JobOutcome) else None
+    accuracy = outcome.result.test_accuracy if outcome is not None else None
     text = job.state
     if accuracy is not None and accuracy == accuracy:
         text += f": {accuracy:.1%} test accuracy"
-    number = run_numbers.get(outcome.get("run_id"))
+    number = run_numbers.get(outcome.run_id) if outcome is not None else None
     if number is not None:
         text += f" (run #{number})"
     return text
@@ -386,8 +387,6 @@ with tab_sweep:
             f"(at most {max_size} runs per sweep)."
         )
         if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
-            from core.training import make_training_job
-
             dataset = ui.current_dataset()
             submit_and_rerun(
                 [
@@ -409,16 +408,16 @@ with tab_sweep:
             job = ui.job_manager().get(job_id)
             if job is None or not job.result:
                 continue
-            config = job.result["result"].config
+            config = job.result.result.config
             rows.append(
                 {
-                    "run": run_numbers.get(job.result.get("run_id")),
+                    "run": run_numbers.get(job.result.run_id),
                     "neurons": config.hidden_layers[0] if config.hidden_layers else 0,
                     "layers": len(config.hidden_layers),
                     "epochs": config.epochs,
                     "learning_rate": config.learning_rate,
-                    "test_accuracy": job.result["result"].test_accuracy,
-                    "train_seconds": job.result["result"].seconds,
+                    "test_accuracy": job.result.result.test_accuracy,
+                    "train_seconds": job.result.result.train_seconds,
                     "config": config,
                 }
             )

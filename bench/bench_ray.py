@@ -33,7 +33,7 @@ from core.data import load_default_dataset
 from core.executors import get_executor
 from core.jobs import JobManager
 from core.runs import RunStore
-from core.training import make_training_job
+from core.tasks import make_training_job
 
 members = int(sys.argv[1])
 dataset = load_default_dataset()
@@ -67,7 +67,7 @@ if type(executor).__name__ == "RayExecutor":
 print("RESULT " + json.dumps({
     "wall": wall,
     "states": sorted({job.state for job in jobs}),
-    "accuracy": [round(job.result["result"].test_accuracy, 4) for job in jobs],
+    "accuracy": [round(job.result.result.test_accuracy, 4) for job in jobs],
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "nodes": nodes,
 }))

@@ -119,7 +119,7 @@ def measured_flops_per_second(runs: list[dict]) -> float:
     Returns:
         FLOP/s, or `DEFAULT_FLOPS_PER_SECOND` when no run can be measured.
     """
-    from core.training import training_flops_per_sample
+    from core.model import training_flops_per_sample
 
     rates = []
     for run in runs:
@@ -158,8 +158,8 @@ def estimate_seconds(
         dataset_train_size: Images in the dataset's training file.
     """
     from core import throughput
+    from core.model import training_flops_per_sample
     from core.precision import effective_precision, training_precision
-    from core.training import training_flops_per_sample
 
     setting = training_precision()
     total = 0.0

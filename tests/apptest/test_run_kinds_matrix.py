@@ -18,10 +18,11 @@ import threading
 import pytest
 
 import ui
-from core.baselines import BASELINES, store_baseline, train_baseline
+from core.baselines import BASELINES, train_baseline
 from core.config import PRESETS, TrainingConfig
 from core.runs import RunStore
-from core.training import make_training_job, save_training_result, train_model
+from core.tasks import make_training_job, save_baseline_result, save_training_result
+from core.training import train_model
 from tests.conftest import PROJECT_ROOT, app_test
 
 TRAIN_SIZE = 300
@@ -85,7 +86,7 @@ def matrix_store(tmp_path_factory, mnist):
     )
     for key in BASELINES:
         result = train_baseline(key, mnist, train_size=TRAIN_SIZE)
-        ids[f"baseline {key}"] = store_baseline(store, result)
+        ids[f"baseline {key}"] = save_baseline_result(store, result)
     # A default sweep starts from the article's preset; this member has the same name as
     # the run without validation (only its seed differs).
     sweep_job = make_training_job(dataclasses.replace(article, seed=1), mnist, store)
