@@ -22,9 +22,9 @@ from sklearn.metrics import classification_report, confusion_matrix
 from core.data import resolve_class_names
 
 # Probabilities are clipped to [epsilon, 1 - epsilon] before the logarithm, as Keras's
-# cross-entropy does when it is given probabilities (keras.src.backend.tensorflow.nn,
-# `sparse_categorical_crossentropy`, epsilon = keras.config.epsilon()), so one confidently
-# wrong prediction gives a large but finite loss.
+# categorical cross-entropy does when it is given probabilities (keras.src.backend.
+# tensorflow.nn.categorical_crossentropy, epsilon = keras.config.epsilon()), so one
+# confidently wrong prediction gives a large but finite loss.
 EPSILON = 1e-7
 DEFAULT_BATCH_SIZE = 512
 # Rows of probabilities must sum to 1 within this tolerance to count as a softmax output.
@@ -84,9 +84,11 @@ def _freeze(array: np.ndarray) -> np.ndarray:
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """Mean cross-entropy of predicted probabilities against integer labels.
 
-    The number Keras's (sparse) categorical cross-entropy gives for probabilities: the mean
-    of -log(probability of the true class), each clipped to [`EPSILON`, 1 - `EPSILON`].
-    The validation curve, the test loss of a training and the Evaluate page all use it.
+    The number Keras's categorical cross-entropy gives for probabilities and one-hot labels
+    (what the article uses): the mean of -log(probability of the true class), each clipped
+    to [`EPSILON`, 1 - `EPSILON`]. (Keras's sparse variant also renormalises the clipped
+    rows, which differs from this by at most about C x `EPSILON`.) The validation curve, the
+    test loss of a training and the Evaluate page all use it.
 
     Args:
         probabilities: ``(N, C)`` predicted probabilities.
