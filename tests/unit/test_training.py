@@ -1,5 +1,6 @@
 """Tests of core.training: a short real training, progress events, Stop, seeding."""
 
+import pickle
 import threading
 
 import numpy as np
@@ -188,7 +189,8 @@ def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatc
         hidden_layers=(16,), train_size=1_000, batch_size=4, epochs=3, validation_fraction=0.0
     )
     reports = []
-    job = make_training_job(config, dataset, RunStore(tmp_path / "runs"))
+    store = RunStore(tmp_path / "runs")
+    job = make_training_job(config, dataset, store)
     outcome = job(lambda **progress: reports.append(progress), threading.Event())
 
     curves = [report["batch_points"] for report in reports if "batch_points" in report]
@@ -197,6 +199,18 @@ def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatc
     assert curves[-1][0]["epochs_trained"] == curves[0][0]["epochs_trained"]
     assert curves[-1][-1]["epochs_trained"] > 2
     assert outcome.run_id is not None
+    # The stored run keeps the result's timings under the names the store has always used.
+    stored = store.get_run(outcome.run_id)
+    assert stored.timings["train_seconds"] == outcome.result.train_seconds
+    assert stored.timings["predict_seconds"] == outcome.result.predict_seconds
+    # The outcome is plain and picklable (Ray sends results between processes).
+    copy = pickle.loads(pickle.dumps(outcome))
+    assert (copy.run_id, copy.note, copy.result.test_accuracy) == (
+        outcome.run_id,
+        outcome.note,
+        outcome.result.test_accuracy,
+    )
+    np.testing.assert_array_equal(copy.result.confusion_matrix, outcome.result.confusion_matrix)
 
 
 @pytest.mark.parametrize("stop_in_epoch", [1, 2])
