@@ -98,7 +98,7 @@ class TrainingResult:
 
     model: Any
     config: TrainingConfig
-    history: dict[str, list[float]]
+    history: dict[str, list[float | None]]
     stopped: bool
     train_seconds: float
     test_loss: float

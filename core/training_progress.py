@@ -164,9 +164,8 @@ class TrainingProgress(keras.callbacks.Callback):
             if self.on_measured is not None:
                 self.on_measured(rate)
 
-    def _validate(self) -> tuple[float, float]:
+    def _validate(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         started = time.perf_counter()
-        images, labels = self.validation
         probabilities = predict_images(self.model, images)
         loss = cross_entropy(probabilities, labels)
         accuracy = float(np.mean(probabilities.argmax(axis=1) == labels))
@@ -254,7 +253,7 @@ class TrainingProgress(keras.callbacks.Callback):
         loss, accuracy = _float(logs.get("loss")), _float(logs.get("accuracy"))
         val_loss = val_accuracy = None
         if self.validation is not None:
-            val_loss, val_accuracy = self._validate()
+            val_loss, val_accuracy = self._validate(*self.validation)
             self.history["val_loss"].append(val_loss)
             self.history["val_accuracy"].append(val_accuracy)
             logs["val_loss"], logs["val_accuracy"] = val_loss, val_accuracy
