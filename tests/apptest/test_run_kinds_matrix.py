@@ -90,7 +90,7 @@ def matrix_store(tmp_path_factory, mnist):
     # A default sweep starts from the article's preset; this member has the same name as
     # the run without validation (only its seed differs).
     sweep_job = make_training_job(dataclasses.replace(article, seed=1), mnist, store)
-    ids["sweep member"] = sweep_job(_quiet_report, threading.Event())["run_id"]
+    ids["sweep member"] = sweep_job(_quiet_report, threading.Event()).run_id
 
     _interrupt_a_run_in_another_process(folder)
     recovered = RunStore(folder).list_runs()
