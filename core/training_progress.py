@@ -20,8 +20,6 @@ from core.evaluation import cross_entropy, predict_images
 
 ProgressFunction = Callable[[dict[str, Any]], None]
 
-# At most this many batch-level progress events a second (epoch events always go out).
-PROGRESS_EVENTS_PER_SECOND = 4.0
 # Images per second are measured over the chunks after the first (which includes tracing)
 # once this many seconds have passed.
 MEASURE_AFTER_SECONDS = 0.5
@@ -58,7 +56,8 @@ class TrainingProgress(keras.callbacks.Callback):
         on_train_begin: Called once `fit` has set up its data, before the first batch.
         on_measured: Called as ``on_measured(images_per_second)`` once the speed after the
             first chunk is known.
-        events_per_second: At most this many batch events a second.
+        events_per_second: At most this many batch events a second (epoch events always
+            go out); `core.training.PROGRESS_EVENTS_PER_SECOND` in the app.
         measure_after_seconds: Measure the speed once this long has passed after the first
             chunk.
 
@@ -84,7 +83,7 @@ class TrainingProgress(keras.callbacks.Callback):
         stop_event: threading.Event | None = None,
         on_train_begin: Callable[[], None] | None = None,
         on_measured: Callable[[float], None] | None = None,
-        events_per_second: float = PROGRESS_EVENTS_PER_SECOND,
+        events_per_second: float,
         measure_after_seconds: float = MEASURE_AFTER_SECONDS,
     ) -> None:
         super().__init__()
