@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from core import settings
-from core.baselines import BASELINES, make_baseline_job
+from core.baselines import BASELINES
 from core.budget import check_baseline_budget, check_budget
 from core.config import (
     MAX_HIDDEN_LAYERS,
@@ -35,6 +35,7 @@ from core.sweeps import (
     sweep_configs,
     sweep_jobs,
 )
+from core.tasks import JobOutcome, make_baseline_job
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
@@ -70,14 +71,15 @@ def job_outcome(job, run_numbers: dict[str, int]) -> str:
     """A finished job's state with its test accuracy and run number, e.g. "finished: 91.2%"."""
     if job.error:
         return f"failed: {job.error}"
-    outcome = job.result if isinstance(job.result, dict) else {}
-    accuracy = getattr(outcome.get("result"), "test_accuracy", None)
+    outcome = job.result if isinstance(job.result, JobOutcome) else None
+    accuracy = outcome.result.test_accuracy if outcome is not None else None
     text = job.state
-    if job.state == "stopped" and stopped_early_reason(ui.run_store(), outcome.get("run_id")):
+    run_id = outcome.run_id if outcome is not None else None
+    if job.state == "stopped" and stopped_early_reason(ui.run_store(), run_id):
         text = "stopped early"
     if accuracy is not None and accuracy == accuracy:
         text += f": {accuracy:.1%} test accuracy"
-    number = run_numbers.get(outcome.get("run_id"))
+    number = run_numbers.get(run_id) if run_id is not None else None
     if number is not None:
         text += f" (run #{number})"
     return text
@@ -430,17 +432,17 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
             job = ui.job_manager().get(job_id)
             if job is None or not job.result:
                 continue
-            config = job.result["result"].config
+            config = job.result.result.config
             rows.append(
                 {
-                    "run": run_numbers.get(job.result.get("run_id")),
+                    "run": run_numbers.get(job.result.run_id),
                     "neurons": config.hidden_layers[0] if config.hidden_layers else 0,
                     "layers": len(config.hidden_layers),
                     "epochs": config.epochs,
                     "learning_rate": config.learning_rate,
-                    "test_accuracy": job.result["result"].test_accuracy,
-                    "train_seconds": job.result["result"].seconds,
-                    "stopped_early": stopped_early_reason(store, job.result.get("run_id")) or "",
+                    "test_accuracy": job.result.result.test_accuracy,
+                    "train_seconds": job.result.result.train_seconds,
+                    "stopped_early": stopped_early_reason(store, job.result.run_id) or "",
                     "config": config,
                 }
             )

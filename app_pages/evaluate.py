@@ -121,7 +121,7 @@ def pick_cell(evaluation: Evaluation, option: str) -> tuple[int, int]:
     classes = list(range(evaluation.num_classes))
     if st.session_state.get(KEY_CELL_FOR) != option or KEY_TRUE not in st.session_state:
         # Start at the most frequent mistake.
-        mistakes = evaluation.confusion.copy()
+        mistakes = evaluation.confusion_matrix.copy()
         np.fill_diagonal(mistakes, -1)
         true_label, predicted_label = np.unravel_index(mistakes.argmax(), mistakes.shape)
         st.session_state[KEY_TRUE] = int(true_label)
@@ -303,7 +303,7 @@ with matrix_column:
     confusion_figure = remembered_figure(
         (evaluation_key, "confusion", normalize, true_label, predicted_label),
         lambda: figures.confusion_matrix_figure(
-            evaluation.confusion, names, normalize=normalize,
+            evaluation.confusion_matrix, names, normalize=normalize,
             selected=(true_label, predicted_label),
         ),
     )  # fmt: skip
@@ -451,7 +451,8 @@ try:
     comparison = remembered_figure(
         (evaluation_key, "comparison", other_key, mode),
         lambda: figures.confusion_comparison_figure(
-            evaluation.confusion, other_evaluation.confusion, mode=mode, class_names=names,
+            evaluation.confusion_matrix, other_evaluation.confusion_matrix,
+            mode=mode, class_names=names,
             run_names=(choices[option].short_label, choices[other].short_label),
         ),
     )  # fmt: skip

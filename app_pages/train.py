@@ -35,7 +35,7 @@ from core.config import (
 )
 from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.model import count_parameters
-from core.training import make_training_job
+from core.tasks import make_training_job
 
 POLL_SECONDS = 1.0
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
@@ -484,9 +484,9 @@ def result_view(job) -> None:
     if job.state == "cancelled" or not job.result:
         st.info("The training was stopped before it started; the current model is unchanged.")
         return
-    result, run_id, note = job.result["result"], job.result["run_id"], job.result["note"]
-    if job.result["save_error"]:
-        st.warning(f"The run could not be saved: {ui.plain(job.result['save_error'], 300)}")
+    result, run_id, note = job.result.result, job.result.run_id, job.result.note
+    if job.result.save_error:
+        st.warning(f"The run could not be saved: {ui.plain(job.result.save_error, 300)}")
     adopted = completed_epochs(result) >= 1
     if result.stopped:
         st.warning(stopped_text(result, job.progress))
@@ -496,7 +496,7 @@ def result_view(job) -> None:
         {
             "Test accuracy": f"{result.test_accuracy:.2%}",
             "Test loss": f"{result.test_loss:.4f}",
-            "Training time": _duration(result.seconds),
+            "Training time": _duration(result.train_seconds),
             "Images per second": f"{result.samples_per_second:,.0f}",
         }
     )
@@ -546,11 +546,11 @@ def job_view(job_id: str) -> None:
         # The job just ended: make its model current if it finished an epoch, then rerun
         # the whole page so the buttons and the sidebar show it and the polling stops.
         st.session_state[KEY_HANDLED_JOB] = job.id
-        if job.result and completed_epochs(job.result["result"]) >= 1:
-            result = job.result["result"]
+        if job.result and completed_epochs(job.result.result) >= 1:
+            result = job.result.result
             label = f"{job.name} ({result.test_accuracy:.2%})"
             ui.set_current_model(
-                result.model, label, config=result.config, run_id=job.result["run_id"]
+                result.model, label, config=result.config, run_id=job.result.run_id
             )
         st.rerun()
     result_view(job)

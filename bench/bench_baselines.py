@@ -30,10 +30,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.baselines import BASELINES, store_baseline, train_baseline  # noqa: E402
+from core.baselines import BASELINES, train_baseline  # noqa: E402
 from core.config import PRESETS  # noqa: E402
 from core.data import load_default_dataset  # noqa: E402
 from core.runs import RunStore  # noqa: E402
+from core.tasks import save_baseline_result  # noqa: E402
 
 NETWORK_PRESET = "Recommended"
 
@@ -58,7 +59,7 @@ def baseline_row(key: str, dataset, config, knn_test_images: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         store = RunStore(Path(folder))
         started = time.perf_counter()
-        run_id = store_baseline(store, result)
+        run_id = save_baseline_result(store, result)
         store_seconds = time.perf_counter() - started
         stored_bytes = store.get_run(run_id).model_path.stat().st_size
     return {
@@ -86,8 +87,8 @@ def network_row(dataset, config) -> dict:
     return {
         "model": f"Network ({NETWORK_PRESET}: {config.summary()})",
         "train_images": result.num_train,
-        "train_seconds": result.seconds,
-        "predict_seconds": result.evaluate_seconds,
+        "train_seconds": result.train_seconds,
+        "predict_seconds": result.predict_seconds,
         "test_accuracy": result.test_accuracy,
         "test_images": result.num_test,
         "size_bytes": size,

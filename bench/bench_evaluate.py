@@ -51,13 +51,15 @@ def build_every_figure(model, evaluation, images) -> list:
     mistakes = misclassified(evaluation)[:40]
     index = int(cell[0]) if len(cell) else 0
     built = [
-        figures.confusion_matrix_figure(evaluation.confusion, names, selected=(4, 9)),
+        figures.confusion_matrix_figure(evaluation.confusion_matrix, names, selected=(4, 9)),
         figures.image_grid_figure(images[cell], captions=[f"{i}" for i in cell], columns=10),
         figures.image_grid_figure(images[mistakes], captions=[f"{i}" for i in mistakes]),
         pixel_heatmap(images[index]),
         probability_bars(evaluation.probabilities[index], names, int(evaluation.labels[index])),
         figures.activation_strips_figure(layer_activations(model, images[index]), names),
-        figures.confusion_comparison_figure(evaluation.confusion, evaluation.confusion),
+        figures.confusion_comparison_figure(
+            evaluation.confusion_matrix, evaluation.confusion_matrix
+        ),
     ]
     with contextlib.suppress(ValueError):  # a model without image-shaped first weights
         built.append(figures.weight_tiles_figure(first_layer_weights(model)))

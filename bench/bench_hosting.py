@@ -387,7 +387,7 @@ from core.data import load_default_dataset
 from core.training import train_model
 result = train_model(TrainingConfig.from_json(sys.argv[1]), load_default_dataset(),
                      on_progress=lambda event: None)
-print(f"RESULT {result.seconds:.2f} {result.samples_per_second:.0f}")
+print(f"RESULT {result.train_seconds:.2f} {result.samples_per_second:.0f}")
 """
 
 

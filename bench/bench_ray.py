@@ -37,6 +37,7 @@ from core.executors import get_executor
 from core.jobs import JobManager
 from core.runs import RunStore
 from core.sweeps import stopped_early_reason, sweep_jobs
+from core.tasks import make_training_job
 
 members = int(sys.argv[1])
 dataset = load_default_dataset()
@@ -67,10 +68,10 @@ wall = time.perf_counter() - started
 print("RESULT " + json.dumps({
     "wall": wall,
     "states": sorted({job.state for job in jobs}),
-    "accuracy": [round(job.result["result"].test_accuracy, 4) for job in jobs],
-    "stopped_early": sum(stopped_early_reason(store, job.result["run_id"]) is not None
+    "accuracy": [round(job.result.result.test_accuracy, 4) for job in jobs],
+    "stopped_early": sum(stopped_early_reason(store, job.result.run_id) is not None
                          for job in jobs),
-    "epochs": sum(job.result["result"].epochs_trained for job in jobs),
+    "epochs": sum(job.result.result.epochs_trained for job in jobs),
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     # Progress events from a Ray worker carry its node's id (none on threads).
     "nodes": [job.progress.get("node", "")[:8] for job in jobs if job.progress.get("node")],

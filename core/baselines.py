@@ -32,7 +32,6 @@ from core.data import Dataset, make_splits, scale_images
 
 if TYPE_CHECKING:
     from core.config import TrainingConfig
-    from core.runs import RunStore
 
 Report = Callable[..., None]
 PREDICT_CHUNK = 1000
@@ -345,10 +344,9 @@ def train_baseline(
     stopped = stopped or stop_event.is_set()
     evaluated = len(predictions)
 
-    from sklearn.metrics import confusion_matrix
+    from core.evaluation import confusion_counts
 
-    labels = np.arange(dataset.num_classes)
-    matrix = confusion_matrix(y_test[:evaluated], predictions, labels=labels)
+    matrix = confusion_counts(y_test[:evaluated], predictions, dataset.num_classes)
     accuracy = float(np.mean(predictions == y_test[:evaluated])) if evaluated else float("nan")
     return BaselineResult(
         key=key,
@@ -388,78 +386,3 @@ def _predict_in_chunks(
         )
     predictions = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
     return predictions.astype(np.uint8), seconds
-
-
-def store_baseline(
-    store,
-    result: BaselineResult,
-    name: str | None = None,
-    owner: str | None = None,
-    dataset_name: str | None = "MNIST",
-) -> str:
-    """Save a baseline's result as a run of kind ``"baseline"`` in a `core.runs.RunStore`.
-
-    Args:
-        store: The `core.runs.RunStore`.
-        result: What `train_baseline` returned.
-        name: The run's display name (default: the baseline's label).
-        owner: Who trained it (e.g. a session id), or None.
-        dataset_name: The dataset's name.
-
-    Returns:
-        The new run's id.
-    """
-    simple_params = {
-        name_: value
-        for name_, value in result.estimator_params.items()
-        if value is None or isinstance(value, (bool, int, float, str))
-    }
-    config = {"baseline": result.key, **result.settings, "estimator": simple_params}
-    metrics = {
-        "test_accuracy": None if np.isnan(result.test_accuracy) else result.test_accuracy,
-        "test_images": result.test_images,
-        "train_images": result.train_images,
-        "model_size_bytes": result.model_size_bytes,
-    }
-    timings = {"train_seconds": result.train_seconds, "predict_seconds": result.predict_seconds}
-    return store.save_run(
-        "baseline", name or result.key, config, None, metrics, timings,
-        confusion_matrix=result.confusion_matrix, model=result.estimator,
-        status="stopped" if result.stopped else "finished", owner=owner,
-        parameters=result.parameters, dataset=dataset_name, summary=result.summary(),
-    )  # fmt: skip
-
-
-def make_baseline_job(
-    key: str,
-    config: TrainingConfig,
-    dataset: Dataset,
-    store: RunStore,
-    owner: str | None = None,
-) -> Callable[..., dict[str, Any]]:
-    """Return a job function that fits the baseline `key` on `config`'s data and stores it.
-
-    Args:
-        key: A label of `core.baselines.BASELINES`.
-        config: The configuration whose split, scaling, training-set size and seed to use.
-        dataset: The `core.data.Dataset`.
-        store: The `core.runs.RunStore`.
-        owner: Who trains it.
-    """
-
-    def run(report, stop_event) -> dict[str, Any]:
-        def on_progress(**progress: Any) -> None:
-            done, total = progress.get("done") or 0, progress.get("total") or 1
-            report(fraction=min(1.0, done / total), **progress)
-
-        journal = store.begin_run("baseline", key, {"baseline": key}, owner, dataset.name)
-        try:
-            from core.executors import get_executor
-
-            result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
-            run_id = store_baseline(store, result, owner=owner, dataset_name=dataset.name)
-        finally:
-            store.end_run(journal)
-        return {"run_id": run_id, "result": result}
-
-    return run

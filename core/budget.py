@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import TrainingConfig
-from core.model import IMAGE_SHAPE, POOL_SIZE, count_parameters
+from core.model import IMAGE_SHAPE, POOL_SIZE, count_parameters, training_flops_per_sample
 from core.settings import Limits
-from core.training import training_flops_per_sample
 
 FLOAT_BYTES = 4
 PARAMETER_COPIES = 4

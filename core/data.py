@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
 
@@ -570,7 +570,8 @@ def held_out_sources(
         test_images=numbers[num_train:],
         test_labels=dataset.test_labels,
     )
-    held_out = np.asarray(SPLITS[split].split(numbered, seed)[2])
+    # A split reads only the four arrays, which `_NumberedImages` has.
+    held_out = np.asarray(SPLITS[split].split(cast(Dataset, numbered), seed)[2])
     if held_out.size == 0 or held_out.min() >= num_train:
         return TEST_FILES, held_out - num_train
     if held_out.max() < num_train:

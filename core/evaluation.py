@@ -21,7 +21,9 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from core.data import resolve_class_names
 
-# Probabilities are clipped to [epsilon, 1] before the logarithm, as Keras does, so one
+# Probabilities are clipped to [epsilon, 1 - epsilon] before the logarithm, as Keras's
+# categorical cross-entropy does when it is given probabilities (keras.src.backend.
+# tensorflow.nn.categorical_crossentropy, epsilon = keras.config.epsilon()), so one
 # confidently wrong prediction gives a large but finite loss.
 EPSILON = 1e-7
 DEFAULT_BATCH_SIZE = 512
@@ -41,7 +43,7 @@ class Evaluation:
         confidences: float32 ``(N,)``, the probability of the predicted class.
         accuracy: Fraction of images whose prediction is the true class.
         loss: Mean categorical cross-entropy computed from the probabilities.
-        confusion: int64 ``(C, C)``; row = true class, column = predicted class.
+        confusion_matrix: int64 ``(C, C)``; row = true class, column = predicted class.
         report: Per-class precision, recall, F1 and support (scikit-learn's
             ``classification_report``), one row per class plus "macro avg" and
             "weighted avg".
@@ -54,7 +56,7 @@ class Evaluation:
     confidences: np.ndarray
     accuracy: float
     loss: float
-    confusion: np.ndarray
+    confusion_matrix: np.ndarray
     report: pd.DataFrame
     class_names: tuple[str, ...]
 
@@ -77,6 +79,47 @@ class Evaluation:
 def _freeze(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of predicted probabilities against integer labels.
+
+    The number Keras's categorical cross-entropy gives for probabilities and one-hot labels
+    (what the article uses): the mean of -log(probability of the true class), each clipped
+    to [`EPSILON`, 1 - `EPSILON`]. (Keras's sparse variant also renormalises the clipped
+    rows, which differs from this by at most about C x `EPSILON`.) The validation curve, the
+    test loss of a training and the Evaluate page all use it.
+
+    Args:
+        probabilities: ``(N, C)`` predicted probabilities.
+        labels: ``(N,)`` integer labels in ``[0, C)``.
+
+    Returns:
+        The mean cross-entropy (NaN for no images).
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    chosen = np.asarray(probabilities)[np.arange(len(labels)), labels]
+    if chosen.size == 0:
+        return float("nan")
+    return float(-np.mean(np.log(np.clip(chosen, EPSILON, 1.0 - EPSILON))))
+
+
+def confusion_counts(labels, predictions, num_classes: int) -> np.ndarray:
+    """Count each (true class, predicted class) pair: the confusion matrix.
+
+    The one confusion path of the app: Evaluate, the test score of a training and the
+    baselines all count with it.
+
+    Args:
+        labels: ``(N,)`` true classes.
+        predictions: ``(N,)`` predicted classes.
+        num_classes: C, so that classes never predicted still get a row and a column.
+
+    Returns:
+        int64 ``(C, C)``; row = true class, column = predicted class.
+    """
+    matrix = confusion_matrix(labels, predictions, labels=np.arange(num_classes))
+    return matrix.astype(np.int64)
 
 
 def evaluation_from_probabilities(probabilities, labels, class_names=None) -> Evaluation:
@@ -127,10 +170,8 @@ def evaluation_from_probabilities(probabilities, labels, class_names=None) -> Ev
 
     predictions = probabilities.argmax(axis=1).astype(np.int64)
     confidences = probabilities[np.arange(len(labels)), predictions]
-    true_probabilities = probabilities[np.arange(len(labels)), labels]
-    loss = float(-np.mean(np.log(np.clip(true_probabilities, EPSILON, 1.0))))
     class_indices = list(range(num_classes))
-    confusion = confusion_matrix(labels, predictions, labels=class_indices)
+    matrix = confusion_counts(labels, predictions, num_classes)
     report_dict = classification_report(
         labels,
         predictions,
@@ -149,8 +190,8 @@ def evaluation_from_probabilities(probabilities, labels, class_names=None) -> Ev
         predictions=_freeze(predictions),
         confidences=_freeze(confidences.astype(np.float32)),
         accuracy=float(np.mean(predictions == labels)),
-        loss=loss,
-        confusion=_freeze(confusion.astype(np.int64)),
+        loss=cross_entropy(probabilities, labels),
+        confusion_matrix=_freeze(matrix),
         report=report,
         class_names=names,
     )
@@ -167,8 +208,10 @@ def _check_images(images) -> np.ndarray:
     return images
 
 
-def predict_probabilities(model, images, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """Return the model's softmax output for raw 0-255 images.
+def predict_images(model, images, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """Return the model's softmax output for many raw 0-255 images, a batch at a time.
+
+    (`core.preprocess.predict_probabilities` is its one-digit counterpart for the Draw page.)
 
     Batches go through ``model.predict_on_batch``, which reuses the model's compiled
     prediction function without ``model.predict``'s per-call dataset and progress loop
@@ -220,7 +263,7 @@ def evaluate(
             f"Got {np.asarray(labels).size} labels for {len(images)} images; "
             "give one label per image."
         )
-    probabilities = predict_probabilities(model, images, batch_size=batch_size)
+    probabilities = predict_images(model, images, batch_size=batch_size)
     return evaluation_from_probabilities(probabilities, labels, class_names=class_names)
 
 
@@ -272,7 +315,7 @@ def cell_indices(evaluation: Evaluation, true_label, predicted_label) -> np.ndar
 
     Returns:
         int64 indices of the images with this true class and this prediction; their number
-        equals ``evaluation.confusion[true_label, predicted_label]``.
+        equals ``evaluation.confusion_matrix[true_label, predicted_label]``.
 
     Raises:
         ValueError: If either class is not a class number.

@@ -124,7 +124,7 @@ def measured_flops_per_second(runs: list[dict]) -> float:
     Returns:
         FLOP/s, or `DEFAULT_FLOPS_PER_SECOND` when no run can be measured.
     """
-    from core.training import training_flops_per_sample
+    from core.model import training_flops_per_sample
 
     rates = []
     for run in runs:
@@ -163,8 +163,8 @@ def estimate_seconds(
         dataset_train_size: Images in the dataset's training file.
     """
     from core import throughput
+    from core.model import training_flops_per_sample
     from core.precision import effective_precision, training_precision
-    from core.training import training_flops_per_sample
 
     setting = training_precision()
     total = 0.0
@@ -311,7 +311,7 @@ class SuccessiveHalving:
         return None
 
     def watcher(self, member: str, epochs: int) -> Callable[[dict[str, Any]], str | None]:
-        """Return the check `core.training.make_training_job` runs after each epoch.
+        """Return the check `core.tasks.make_training_job` runs after each epoch.
 
         Args:
             member: The member's id within the sweep.
@@ -365,7 +365,7 @@ def sweep_jobs(
     Returns:
         ``[(name, fn), ...]``, in the order to submit them.
     """
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     rule = None
     if early_stopping and configs:

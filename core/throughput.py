@@ -94,7 +94,7 @@ def record(config: TrainingConfig, precision: str, images_per_second: float) -> 
         precision: "float32" or "bfloat16" (what the run computed in).
         images_per_second: Training images per second measured.
     """
-    from core.training import training_flops_per_sample
+    from core.model import training_flops_per_sample
 
     if not images_per_second > 0:
         return
@@ -129,7 +129,7 @@ def images_per_second(
     Returns:
         (images per second, a phrase saying what it rests on, whether it was measured).
     """
-    from core.training import training_flops_per_sample
+    from core.model import training_flops_per_sample
 
     flops = training_flops_per_sample(config)
     with _lock:

@@ -4,7 +4,8 @@ import pytest
 
 from core.config import TrainingConfig
 from core.runs import RunStore
-from core.training import save_training_result, train_model
+from core.tasks import save_training_result
+from core.training import train_model
 from tests.conftest import app_test
 
 
@@ -139,7 +140,7 @@ def test_early_stopping_is_offered_once_members_train_past_the_first_epoch(store
 def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs, mnist):
     import ui
     from core.sweeps import SuccessiveHalving
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     store, _ = store_with_runs
     app = app_test("app_pages/compare.py")
@@ -158,5 +159,5 @@ def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs
     (reason,) = table["stopped_early"]
     assert reason.startswith("Stopped early after 1 epoch: validation accuracy ")
     assert reason.endswith("was below the best 1/3 at that point (100.0%).")
-    number = store.run_numbers()[job.result["run_id"]]
+    number = store.run_numbers()[job.result.run_id]
     assert ui.plain(f"#{number} {reason}", 300) in [caption.value for caption in app.caption]

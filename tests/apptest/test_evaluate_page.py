@@ -78,11 +78,11 @@ def test_every_section_renders_with_a_model(trained):
     assert report.loc["3", "support"] == 1010
     assert report.loc["7", "recall"] == pytest.approx(expected.report.loc["7", "recall"])
     confusion = chart(app, "evaluate_confusion")
-    assert values(confusion["data"][0]["z"]).tolist() == expected.confusion.tolist()
+    assert values(confusion["data"][0]["z"]).tolist() == expected.confusion_matrix.tolist()
     for key in ("evaluate_probabilities", "evaluate_weights", "evaluate_activations"):
         assert chart(app, key)["data"]
     # The default cell is the most frequent mistake.
-    mistakes = expected.confusion.copy()
+    mistakes = expected.confusion_matrix.copy()
     np.fill_diagonal(mistakes, -1)
     true_label, predicted_label = np.unravel_index(mistakes.argmax(), mistakes.shape)
     assert app.selectbox(key="evaluate_true").value == true_label
@@ -105,7 +105,7 @@ def test_choosing_a_cell_shows_that_pairs_images(trained):
     assert all(expected.labels[index] == 4 for index in shown)
     assert all(expected.predictions[index] == 9 for index in shown)
     headings = [heading.value for heading in app.subheader]
-    assert any(f"{expected.confusion[4, 9]:,} images" in heading for heading in headings)
+    assert any(f"{expected.confusion_matrix[4, 9]:,} images" in heading for heading in headings)
 
 
 def test_mistake_filter_and_image_pick(trained):

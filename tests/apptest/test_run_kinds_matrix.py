@@ -19,11 +19,12 @@ import threading
 import pytest
 
 import ui
-from core.baselines import BASELINES, store_baseline, train_baseline
+from core.baselines import BASELINES, train_baseline
 from core.config import PRESETS, TrainingConfig
 from core.runs import RunStore
 from core.sweeps import SuccessiveHalving, stopped_early_reason
-from core.training import make_training_job, save_training_result, train_model
+from core.tasks import make_training_job, save_baseline_result, save_training_result
+from core.training import train_model
 from tests.conftest import PROJECT_ROOT, app_test
 
 TRAIN_SIZE = 300
@@ -87,17 +88,17 @@ def matrix_store(tmp_path_factory, mnist):
     )
     for key in BASELINES:
         result = train_baseline(key, mnist, train_size=TRAIN_SIZE)
-        ids[f"baseline {key}"] = store_baseline(store, result)
+        ids[f"baseline {key}"] = save_baseline_result(store, result)
     # A default sweep starts from the article's preset; this member has the same name as
     # the run without validation (only its seed differs).
     sweep_job = make_training_job(dataclasses.replace(article, seed=1), mnist, store)
-    ids["sweep member"] = sweep_job(_quiet_report, threading.Event())["run_id"]
+    ids["sweep member"] = sweep_job(_quiet_report, threading.Event()).run_id
     # Early stopping judged it after its first epoch against a better member before it.
     rule = SuccessiveHalving(max_epochs=2)
     rule.report("a better member", epoch=1, value=1.0)
     two_epochs = dataclasses.replace(with_validation, epochs=2)
     early_job = make_training_job(two_epochs, mnist, store, early_stop=rule.watcher("it", 2))
-    ids["stopped-early sweep member"] = early_job(_quiet_report, threading.Event())["run_id"]
+    ids["stopped-early sweep member"] = early_job(_quiet_report, threading.Event()).run_id
 
     _interrupt_a_run_in_another_process(folder)
     recovered = RunStore(folder).list_runs()

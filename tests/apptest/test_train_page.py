@@ -101,16 +101,16 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     assert not app.exception
     metrics = {metric.label: metric.value for metric in app.metric}
     accuracy = float(metrics["Test accuracy"].rstrip("%")) / 100
-    assert accuracy == pytest.approx(job.result["result"].test_accuracy, abs=5e-5)
+    assert accuracy == pytest.approx(job.result.result.test_accuracy, abs=5e-5)
     assert accuracy > 0.5
     assert app.success[0].value == "Training finished."
     # The model is the session's current model, and the run is in the store.
     current = app.session_state[ui.KEY_CURRENT_MODEL]
-    assert current.run_id == job.result["run_id"]
+    assert current.run_id == job.result.run_id
     from core.runs import RunStore
 
     runs = RunStore(isolated_run_store).list_runs()
-    assert runs["id"].tolist() == [job.result["run_id"]]
+    assert runs["id"].tolist() == [job.result.run_id]
     assert runs["test_accuracy"].iloc[0] == pytest.approx(accuracy, abs=5e-5)
     assert runs["parameters"].iloc[0] == 784 * 32 + 32 + 32 * 10 + 10
     assert runs["status"].iloc[0] == "finished"
@@ -134,7 +134,7 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     ui.job_manager().wait(second.id, timeout=300)
     app.run()
     assert not app.exception
-    note = second.result["note"]
+    note = second.result.note
     assert note.startswith("more neurons, ")
     assert any(note in element.value for element in app.markdown)
 
@@ -211,7 +211,7 @@ def test_a_training_stopped_before_its_first_epoch_keeps_the_current_model():
     wait_until(lambda: job.state == "running")
     app.button(key="train_stop").click().run()
     ui.job_manager().wait(job.id, timeout=300)
-    assert job.result["result"].stopped
+    assert job.result.result.stopped
     app.run()
     assert not app.exception
     assert app.session_state[ui.KEY_CURRENT_MODEL].label == earlier.label

@@ -8,7 +8,8 @@ import pytest
 
 from core.config import TrainingConfig
 from core.runs import RunStore
-from core.training import save_training_result, train_model
+from core.tasks import save_training_result
+from core.training import train_model
 from tests.conftest import page_errors, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -32,7 +32,7 @@ def server_with_a_run(tmp_path_factory):
         history={"loss": [1.0]},
         metrics={"test_accuracy": evaluation.accuracy, "test_loss": evaluation.loss},
         timings={"train_seconds": 1.0, "predict_seconds": 0.1},
-        confusion_matrix=evaluation.confusion,
+        confusion_matrix=evaluation.confusion_matrix,
         model=model,
     )
     process, base_url, _ = start_streamlit(folder)
@@ -50,7 +50,7 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     # Ten by ten cells with their counts written in them.
     page.screenshot(path=str(output_dir / "evaluate-page.png"), full_page=True)
     cell_texts = page.locator(".st-key-evaluate_confusion text").all_text_contents()
-    assert f"{evaluation.confusion[3, 3]:,}" in cell_texts
+    assert f"{evaluation.confusion_matrix[3, 3]:,}" in cell_texts
 
     # Click the cell true 3 / predicted 3 (rows are true digits, top to bottom).
     plot_area.scroll_into_view_if_needed()
@@ -62,7 +62,7 @@ def test_click_a_confusion_matrix_cell_to_see_its_images(server_with_a_run, page
     heading = page.get_by_text(re.compile(r"True 3, predicted 3: [\d,]+ images"))
     heading.wait_for(timeout=60_000)
     wait_for_app(page)
-    assert f"{evaluation.confusion[3, 3]:,} images" in heading.inner_text()
+    assert f"{evaluation.confusion_matrix[3, 3]:,} images" in heading.inner_text()
     gallery = page.locator(".st-key-evaluate_cell_gallery .js-plotly-plot")
     gallery.wait_for(state="visible")
     assert page_errors(page) == []

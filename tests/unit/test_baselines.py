@@ -5,11 +5,12 @@ import threading
 import numpy as np
 import pytest
 
-from core.baselines import BASELINES, pickled_size, store_baseline, train_baseline
+from core.baselines import BASELINES, pickled_size, train_baseline
 from core.config import TrainingConfig
 from core.data import load_default_dataset, make_splits, scale_images
 from core.jobs import JobManager
 from core.runs import RunStore
+from core.tasks import save_baseline_result
 
 TRAIN_SIZE = 2000
 # Accuracy on the 10,000 test images after fitting on 2,000 training images. The measured
@@ -50,7 +51,7 @@ def test_each_baseline_trains_predicts_and_is_stored(dataset, key, tmp_path):
 
     # The estimator predicts the same images the same way after a trip through the store.
     store = RunStore(tmp_path / "store")
-    run_id = store_baseline(store, result, owner="tester")
+    run_id = save_baseline_result(store, result, owner="tester")
     row = store.list_runs(owner="tester").iloc[0]
     assert (row["id"], row["kind"], row["name"], row["status"]) == (
         run_id,
@@ -121,7 +122,7 @@ def test_a_baseline_job_is_stopped_by_the_job_manager(dataset, tmp_path):
             report=watched_report,
             stop_event=stop_event,
         )
-        return store_baseline(store, result)
+        return save_baseline_result(store, result)
 
     job = manager.submit("Logistic regression", run, kind="baseline")
     assert first_chunk.wait(timeout=120)

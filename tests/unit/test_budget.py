@@ -15,7 +15,8 @@ from core.budget import (
 )
 from core.config import PRESETS, TrainingConfig
 from core.jobs import FINISHED, STOPPED, TIMED_OUT, JobManager
-from core.training import make_training_job, training_flops_per_sample
+from core.model import training_flops_per_sample
+from core.tasks import make_training_job
 
 # The link of finding 4: /train?architecture=cnn&conv_filters=512,512,512,512&...
 ATTACK = TrainingConfig(
@@ -160,7 +161,7 @@ def test_a_training_over_its_time_limit_keeps_what_it_learned(mnist, isolated_ru
     job = manager.submit("long", make_training_job(config, mnist, store, owner="visitor"))
     manager.wait(job.id, timeout=300)
     assert job.state == STOPPED and "stopped itself" in job.stop_reason
-    result = job.result["result"]
+    result = job.result.result
     assert result.stopped and result.epochs_trained < 200 and result.model is not None
-    assert store.get_run(job.result["run_id"]).status == "stopped"
+    assert store.get_run(job.result.run_id).status == "stopped"
     manager.shutdown()

@@ -6,6 +6,7 @@ from sklearn.metrics import classification_report, confusion_matrix, log_loss
 
 from core.evaluation import (
     cell_indices,
+    cross_entropy,
     evaluate,
     evaluation_from_probabilities,
     first_layer_weights,
@@ -47,8 +48,8 @@ def fixed():
 def test_metrics_agree_with_scikit_learn(fixed):
     predictions = PROBABILITIES.argmax(axis=1)
     assert fixed.predictions.tolist() == [0, 1, 1, 2, 2, 0]
-    np.testing.assert_array_equal(fixed.confusion, confusion_matrix(LABELS, predictions))
-    assert fixed.confusion.tolist() == [[1, 1, 0], [0, 1, 2], [1, 0, 0]]
+    np.testing.assert_array_equal(fixed.confusion_matrix, confusion_matrix(LABELS, predictions))
+    assert fixed.confusion_matrix.tolist() == [[1, 1, 0], [0, 1, 2], [1, 0, 0]]
     assert fixed.accuracy == pytest.approx(2 / 6)
     assert fixed.loss == pytest.approx(log_loss(LABELS, PROBABILITIES), rel=1e-6)
     expected = classification_report(
@@ -78,7 +79,8 @@ def test_cell_indices_match_the_confusion_matrix(fixed):
     assert cell_indices(fixed, 1, 1).tolist() == [2]
     for true in range(3):
         for predicted in range(3):
-            assert len(cell_indices(fixed, true, predicted)) == fixed.confusion[true, predicted]
+            cell = cell_indices(fixed, true, predicted)
+            assert len(cell) == fixed.confusion_matrix[true, predicted]
 
 
 def test_evaluation_arrays_are_read_only(fixed):
@@ -140,7 +142,7 @@ def test_evaluate_a_real_model(dense_model, mnist, real_evaluation):
     assert evaluation.loss == pytest.approx(keras_loss, rel=1e-4)
     # One epoch on 2,000 images already learns most digits.
     assert evaluation.accuracy > 0.6
-    assert evaluation.confusion.sum() == 1000
+    assert evaluation.confusion_matrix.sum() == 1000
     mistakes = misclassified(evaluation)
     assert len(mistakes) == evaluation.num_mistakes == int((evaluation.predictions != labels).sum())
     assert np.all(np.diff(evaluation.confidences[mistakes]) <= 0)
@@ -190,9 +192,9 @@ def test_layer_activations_follow_the_network(dense_model, mnist, real_evaluatio
 
 
 def test_confusion_matrix_figure_shows_counts_and_clickable_cells(fixed):
-    figure = confusion_matrix_figure(fixed.confusion, fixed.class_names, selected=(1, 2))
+    figure = confusion_matrix_figure(fixed.confusion_matrix, fixed.class_names, selected=(1, 2))
     heatmap, cells = figure.data
-    assert np.asarray(heatmap.z).tolist() == fixed.confusion.tolist()
+    assert np.asarray(heatmap.z).tolist() == fixed.confusion_matrix.tolist()
     assert heatmap.text[1][2] == "2"
     assert len(cells.x) == 9
     # Each clickable marker knows its cell: [true, predicted, count, rate].
@@ -204,7 +206,7 @@ def test_confusion_matrix_figure_shows_counts_and_clickable_cells(fixed):
 
 
 def test_normalised_confusion_matrix_rows_sum_to_one(fixed):
-    figure = confusion_matrix_figure(fixed.confusion, normalize=True)
+    figure = confusion_matrix_figure(fixed.confusion_matrix, normalize=True)
     np.testing.assert_allclose(np.asarray(figure.data[0].z).sum(axis=1), 1.0)
     assert normalize_rows([[0, 0], [1, 3]]).tolist() == [[0, 0], [0.25, 0.75]]
 
@@ -253,10 +255,10 @@ def test_activation_strips_one_row_per_layer():
 
 def test_comparison_figures(fixed):
     other = np.array([[2, 0, 0], [0, 3, 0], [0, 0, 1]])
-    side = confusion_comparison_figure(fixed.confusion, other, ("old", "new"))
+    side = confusion_comparison_figure(fixed.confusion_matrix, other, ("old", "new"))
     assert len(side.data) == 2
     difference = confusion_comparison_figure(
-        fixed.confusion, other, ("old", "new"), mode="difference"
+        fixed.confusion_matrix, other, ("old", "new"), mode="difference"
     )
     # Row "b": old 1/3 right, new 3/3 right -> +2/3 on the diagonal.
     assert difference.data[0].z[1][1] == pytest.approx(2 / 3)
@@ -265,4 +267,36 @@ def test_comparison_figures(fixed):
         "difference": "Difference",
     }
     with pytest.raises(ValueError, match="different numbers of classes"):
-        confusion_comparison_figure(fixed.confusion, np.eye(2, dtype=int))
+        confusion_comparison_figure(fixed.confusion_matrix, np.eye(2, dtype=int))
+
+
+def test_cross_entropy_matches_keras():
+    import keras
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(10), size=50).astype(np.float32)
+    labels = rng.integers(0, 10, size=50)
+    expected = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    assert cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
+    one_hot = np.eye(10, dtype=np.float32)[labels]
+    categorical = keras.losses.CategoricalCrossentropy()(one_hot, probabilities)
+    assert cross_entropy(probabilities, labels) == pytest.approx(float(categorical), rel=1e-5)
+
+
+def test_cross_entropy_clips_both_ends_as_keras_does():
+    import keras
+
+    def keras_loss(probabilities, labels):
+        one_hot = np.eye(probabilities.shape[1], dtype=np.float32)[labels]
+        return float(keras.losses.CategoricalCrossentropy()(one_hot, probabilities))
+
+    # Certain and right: Keras clips 1 to 1 - epsilon, so the loss is tiny but not 0.
+    certain = np.eye(10, dtype=np.float32)[[3, 7]]
+    labels = np.array([3, 7])
+    assert keras_loss(certain, labels) > 0
+    assert cross_entropy(certain, labels) == pytest.approx(keras_loss(certain, labels), rel=1e-5)
+    # Certain and wrong: 0 is clipped to epsilon, a large but finite loss.
+    wrong = np.array([7, 3])
+    assert cross_entropy(certain, wrong) == pytest.approx(keras_loss(certain, wrong), rel=1e-5)
+    evaluation = evaluation_from_probabilities(certain, labels)
+    assert evaluation.loss == cross_entropy(certain, labels)

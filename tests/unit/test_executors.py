@@ -63,7 +63,7 @@ def manager():
 
 
 def test_a_training_job_streams_progress_and_stores_its_run(executor, mnist, store, manager):
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     job = manager.submit("small", make_training_job(SMALL, mnist, store, "alice"), "alice")
     manager.wait(job.id, timeout=300)
@@ -72,11 +72,11 @@ def test_a_training_job_streams_progress_and_stores_its_run(executor, mnist, sto
     assert epochs == [1, 2]
     assert job.progress["kind"] == "done"
     assert job.progress["batch_points"], "per-batch points reached the page"
-    result = job.result["result"]
+    result = job.result.result
     assert result.history["loss"][1] < result.history["loss"][0]
     assert result.test_accuracy > 0.6
     # The run store on the server holds the run, with a model that loads and predicts.
-    run = store.get_run(job.result["run_id"])
+    run = store.get_run(job.result.run_id)
     assert run.owner == "alice"
     assert run.test_accuracy == pytest.approx(result.test_accuracy)
     model = store.load_model(run.id)
@@ -94,7 +94,7 @@ def test_the_same_seed_gives_the_same_history_on_either_executor(executor, mnist
 
 
 def test_stop_ends_the_job_within_a_second_and_keeps_the_model(executor, mnist, store, manager):
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     config = TrainingConfig(hidden_layers=(64,), epochs=50, train_size=6000, seed=1)
     job = manager.submit("long", make_training_job(config, mnist, store, "bob"), "bob")
@@ -109,15 +109,15 @@ def test_stop_ends_the_job_within_a_second_and_keeps_the_model(executor, mnist, 
     training_ended_after = time.monotonic() - stop_pressed
     manager.wait(job.id, timeout=120)
     assert job.state == "stopped", job.error
-    result = job.result["result"]
+    result = job.result.result
     assert result.stopped and 1 <= result.epochs_trained < 50
-    assert store.get_run(job.result["run_id"]).test_accuracy == pytest.approx(result.test_accuracy)
+    assert store.get_run(job.result.run_id).test_accuracy == pytest.approx(result.test_accuracy)
     # A loose bound (the figure is in bench/README.md): training must not run on for epochs.
     assert training_ended_after < 30
 
 
 def test_two_jobs_run_at_once_and_a_third_waits(executor, mnist, store, manager):
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     configs = [
         SMALL,
@@ -132,11 +132,11 @@ def test_two_jobs_run_at_once_and_a_third_waits(executor, mnist, store, manager)
     for job in jobs:
         manager.wait(job.id, timeout=300)
     assert [job.state for job in jobs] == ["finished"] * 3
-    assert len({job.result["run_id"] for job in jobs}) == 3
+    assert len({job.result.run_id for job in jobs}) == 3
 
 
 def test_a_baseline_job_runs_and_is_stored(executor, mnist, store, manager):
-    from core.baselines import make_baseline_job
+    from core.tasks import make_baseline_job
 
     config = TrainingConfig(train_size=1000, seed=2)
     job = manager.submit(
@@ -146,12 +146,12 @@ def test_a_baseline_job_runs_and_is_stored(executor, mnist, store, manager):
     )
     manager.wait(job.id, timeout=300)
     assert job.state == "finished", job.error
-    assert 0.3 < job.result["result"].test_accuracy < 1.0
-    assert store.get_run(job.result["run_id"]).kind == "baseline"
+    assert 0.3 < job.result.result.test_accuracy < 1.0
+    assert store.get_run(job.result.run_id).kind == "baseline"
 
 
 def test_a_bad_configuration_fails_the_job_with_its_own_message(executor, mnist, store, manager):
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     too_many = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=59_999, seed=1)
     job = manager.submit("too many", make_training_job(too_many, mnist, store, "eve"), "eve")
@@ -180,9 +180,9 @@ def test_an_early_stopping_sweep_stops_the_hopeless_member(executor, mnist, stor
         manager.shutdown(wait=True, timeout=60)
     first, _, last = jobs
     assert first.state == "finished", first.error
-    assert stopped_early_reason(store, first.result["run_id"]) is None
+    assert stopped_early_reason(store, first.result.run_id) is None
     assert last.state == "stopped", last.error
-    run = store.get_run(last.result["run_id"])
+    run = store.get_run(last.result.run_id)
     # Stopped after its first epoch (on Ray, the stop may land a little into the second).
     assert run.status == "stopped" and 1 <= run.epochs < 5
     figure = run.history["val_accuracy"][0]
@@ -210,7 +210,7 @@ def _ray_worker_pids() -> list[int]:
 
 
 def test_a_killed_ray_worker_fails_the_run_with_a_clear_message(ray_executor, mnist, store):
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     os.environ["MNIST_STUDIO_RAY_ADDRESS"] = "local"
     executors._executor = ray_executor
@@ -300,7 +300,7 @@ from core.data import load_default_dataset
 from core.executors import get_executor
 from core.jobs import JobManager
 from core.runs import RunStore
-from core.training import make_training_job
+from core.tasks import make_training_job
 
 dataset = load_default_dataset()
 store = RunStore(os.environ["MNIST_STUDIO_RUNS_DIR"])

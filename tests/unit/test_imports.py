@@ -23,8 +23,7 @@ from core.imports import (
     model_cost_from_config,
     model_from_keras_file,
 )
-from core.model import build_model, count_parameters
-from core.training import training_flops_per_sample
+from core.model import build_model, count_parameters, training_flops_per_sample
 from tests.attack_files import many_members, padded_config
 
 

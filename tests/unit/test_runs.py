@@ -502,4 +502,3 @@ def test_the_journal_drops_unreadable_and_half_written_files_of_dead_writers(tmp
         assert RunJournal(tmp_path).recover(_record_journal(calls)) == ["run-1"]
     assert calls == [{"kind": "network", "name": "n"}]
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([fresh.name, held.name])
-

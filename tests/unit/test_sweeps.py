@@ -8,6 +8,7 @@ import pytest
 
 from core.config import TrainingConfig
 from core.jobs import JobManager
+from core.model import training_flops_per_sample
 from core.runs import RunStore
 from core.sweeps import (
     DEFAULT_FLOPS_PER_SECOND,
@@ -21,7 +22,7 @@ from core.sweeps import (
     sweep_jobs,
     training_samples,
 )
-from core.training import make_training_job, training_flops_per_sample
+from core.tasks import make_training_job
 
 BASE = TrainingConfig(hidden_layers=(128,), epochs=1, train_size=500, validation_fraction=0.1)
 

@@ -4,7 +4,8 @@ import pytest
 
 from core import throughput
 from core.config import TrainingConfig
-from core.training import choose_steps_per_execution, train_model, training_flops_per_sample
+from core.model import training_flops_per_sample
+from core.training import choose_steps_per_execution, train_model
 
 ARTICLE_LIKE = TrainingConfig(hidden_layers=(128,), epochs=4)
 WIDER = TrainingConfig(hidden_layers=(512,), epochs=2)

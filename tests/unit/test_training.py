@@ -1,5 +1,6 @@
 """Tests of core.training: a short real training, progress events, Stop, seeding."""
 
+import pickle
 import threading
 
 import numpy as np
@@ -7,12 +8,11 @@ import pytest
 
 from core.config import TrainingConfig
 from core.data import load_default_dataset
+from core.run_comparison import comparison_note
 from core.training import (
     MAX_STEPS_PER_EXECUTION,
     PROGRESS_KEYS,
     choose_steps_per_execution,
-    comparison_note,
-    cross_entropy,
     train_model,
 )
 
@@ -142,19 +142,6 @@ def test_steps_per_execution_stays_in_bounds():
     assert choose_steps_per_execution(huge, 60_000) == 1
 
 
-def test_cross_entropy_matches_keras():
-    import keras
-
-    rng = np.random.default_rng(0)
-    probabilities = rng.dirichlet(np.ones(10), size=50).astype(np.float32)
-    labels = rng.integers(0, 10, size=50)
-    expected = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
-    assert cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
-    one_hot = np.eye(10, dtype=np.float32)[labels]
-    categorical = keras.losses.CategoricalCrossentropy()(one_hot, probabilities)
-    assert cross_entropy(probabilities, labels) == pytest.approx(float(categorical), rel=1e-5)
-
-
 def test_comparison_note_names_changes_accuracy_and_speed():
     before = TrainingConfig(hidden_layers=(128,))
     after = TrainingConfig(hidden_layers=(256,))
@@ -170,7 +157,7 @@ def test_comparison_note_names_changes_accuracy_and_speed():
 
 
 def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
-    from core.training import LiveCurve
+    from core.tasks import LiveCurve
 
     curve = LiveCurve(limit=100)
     for step in range(10_000):
@@ -190,18 +177,20 @@ def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
 
 
 def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatch):
+    import core.tasks
     import core.training
     from core.runs import RunStore
-    from core.training import make_training_job
+    from core.tasks import make_training_job
 
     # A report after every chunk of batches, and a tiny cap, so a short run thins its curve.
     monkeypatch.setattr(core.training, "PROGRESS_EVENTS_PER_SECOND", 1e9)
-    monkeypatch.setattr(core.training, "MAX_BATCH_POINTS", 4)
+    monkeypatch.setattr(core.tasks, "MAX_BATCH_POINTS", 4)
     config = TrainingConfig(
         hidden_layers=(16,), train_size=1_000, batch_size=4, epochs=3, validation_fraction=0.0
     )
     reports = []
-    job = make_training_job(config, dataset, RunStore(tmp_path / "runs"))
+    store = RunStore(tmp_path / "runs")
+    job = make_training_job(config, dataset, store)
     outcome = job(lambda **progress: reports.append(progress), threading.Event())
 
     curves = [report["batch_points"] for report in reports if "batch_points" in report]
@@ -209,7 +198,19 @@ def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatc
     assert all(len(curve) <= 4 for curve in curves)
     assert curves[-1][0]["epochs_trained"] == curves[0][0]["epochs_trained"]
     assert curves[-1][-1]["epochs_trained"] > 2
-    assert outcome["run_id"] is not None
+    assert outcome.run_id is not None
+    # The stored run keeps the result's timings under the names the store has always used.
+    stored = store.get_run(outcome.run_id)
+    assert stored.timings["train_seconds"] == outcome.result.train_seconds
+    assert stored.timings["predict_seconds"] == outcome.result.predict_seconds
+    # The outcome is plain and picklable (Ray sends results between processes).
+    copy = pickle.loads(pickle.dumps(outcome))
+    assert (copy.run_id, copy.note, copy.result.test_accuracy) == (
+        outcome.run_id,
+        outcome.note,
+        outcome.result.test_accuracy,
+    )
+    np.testing.assert_array_equal(copy.result.confusion_matrix, outcome.result.confusion_matrix)
 
 
 @pytest.mark.parametrize("stop_in_epoch", [1, 2])

@@ -7,7 +7,7 @@ import pytest
 import ui
 from core.config import TrainingConfig
 from core.figures.training import accuracy_range, log_axis, metric_figure, smooth
-from core.training import comparison_note
+from core.run_comparison import comparison_note
 
 RECORDS = [
     {"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.4, "val_accuracy": 0.88},

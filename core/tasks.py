@@ -1,0 +1,322 @@
+"""Trainings and baselines as background jobs that record their run in the store.
+
+`make_training_job` and `make_baseline_job` return the job functions that pages hand to
+`core.jobs.JobManager.submit` (through `ui.submit_job`). Each one journals the run while it
+is in progress (`RunStore.begin_run`/`end_run`, so a crash leaves an "interrupted" run),
+has the executor (`core.executors`: this process, or a Ray cluster) train or fit it, saves
+the result as a run and returns a `JobOutcome`, which becomes the job's ``result``.
+A training job also reports its live batch curve (`LiveCurve`) and compares the run with
+the owner's previous one (`core.run_comparison.comparison_note`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.baselines import BaselineResult
+from core.config import TrainingConfig
+from core.run_comparison import comparison_note
+from core.training import TrainingResult
+
+if TYPE_CHECKING:
+    from core.data import Dataset
+    from core.runs import RunStore
+
+JobFunction = Callable[[Callable[..., None], threading.Event], "JobOutcome"]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a training or baseline job returns (its `core.jobs.Job.result`).
+
+    Plain and picklable, like the results it holds, which a Ray worker sends back.
+
+    Attributes:
+        result: The `core.training.TrainingResult` or `core.baselines.BaselineResult`.
+        run_id: The stored run's id (None when saving it failed).
+        save_error: Why the run could not be saved, or None.
+        note: For a training, what changed against the owner's previous run and how it
+            did (None for a first run or a baseline).
+    """
+
+    result: TrainingResult | BaselineResult
+    run_id: str | None
+    save_error: str | None = None
+    note: str | None = None
+
+
+@contextmanager
+def _journalled(
+    store: RunStore, kind: str, name: str, config: dict[str, Any], owner: str | None, dataset: str
+) -> Iterator[None]:
+    """Journal a run in progress for the `with` block, so a crash leaves it "interrupted"."""
+    journal = store.begin_run(kind, name, config, owner, dataset)
+    try:
+        yield
+    finally:
+        store.end_run(journal)
+
+
+# Trainings ------------------------------------------------------------------------------------
+
+
+MAX_BATCH_POINTS = 1500
+
+
+class LiveCurve:
+    """The batch points of a live training curve: at most `limit`, spread over the whole run.
+
+    Every `stride`-th batch event is kept; when the kept points reach the limit, every
+    other one is dropped and the stride doubles, so the points stay evenly spaced from the
+    first batch on, however long the training. The newest event is always shown last.
+
+    Args:
+        limit: The most points `points()` returns (at least 2).
+    """
+
+    KEYS = ("epochs_trained", "loss", "accuracy")
+
+    def __init__(self, limit: int = MAX_BATCH_POINTS) -> None:
+        if limit < 2:
+            raise ValueError(f"A live curve needs room for at least 2 points, not {limit}.")
+        self.limit = limit
+        self.stride = 1
+        self._count = 0
+        self._kept: list[dict[str, float]] = []
+        self._latest: dict[str, float] | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Take the figures of a ``"batch"`` progress event of `train_model`."""
+        point = {key: event[key] for key in self.KEYS}
+        if self._count % self.stride == 0:
+            self._kept.append(point)
+            if len(self._kept) >= self.limit:
+                del self._kept[1::2]
+                self.stride *= 2
+        self._count += 1
+        self._latest = point
+
+    def points(self) -> tuple[dict[str, float], ...]:
+        """The curve, oldest first, ending with the newest event."""
+        if self._latest is None or (self._kept and self._kept[-1] is self._latest):
+            return tuple(self._kept)
+        return (*self._kept, self._latest)
+
+
+def previous_run(store: RunStore, owner: str | None) -> tuple[TrainingConfig, float, float] | None:
+    """Return (config, test accuracy, training seconds) of the owner's latest network run.
+
+    Args:
+        store: A `core.runs.RunStore`.
+        owner: Whose runs to look at (e.g. a session id).
+
+    Returns:
+        The figures of the newest stored network run with a test accuracy, or None.
+    """
+    runs = store.list_runs(owner=owner)
+    runs = runs[(runs["kind"] == "network") & runs["test_accuracy"].notna()]
+    if runs.empty:
+        return None
+    latest = runs.sort_values(["created", "id"]).iloc[-1]
+    try:
+        config = TrainingConfig.from_dict(store.get_run(latest["id"]).config)
+    except ValueError:
+        return None
+    return config, float(latest["test_accuracy"]), float(latest["train_seconds"])
+
+
+def save_training_result(
+    store: RunStore,
+    result: TrainingResult,
+    dataset: Dataset,
+    owner: str | None = None,
+    name: str | None = None,
+    stopped_early: str | None = None,
+) -> str:
+    """Store a finished or stopped training as a run of kind ``"network"``.
+
+    Args:
+        store: A `core.runs.RunStore`.
+        result: What `train_model` returned.
+        dataset: The `core.data.Dataset` it was trained on.
+        owner: Who trained it (e.g. a session id).
+        name: The run's display name (default: the configuration's summary).
+        stopped_early: Why a sweep's early stopping ended it, kept with its metrics as
+            ``stopped_early`` (see `core.sweeps.stopped_early_reason`), or None.
+
+    Returns:
+        The new run's id.
+
+    Raises:
+        core.runs.RunStoreError: If the run cannot be stored.
+    """
+    summary = result.config.summary(dataset.num_classes)
+    return store.save_run(
+        kind="network",
+        name=name or summary,
+        config=result.config.to_dict(),
+        history=result.history,
+        metrics={**result.metrics, **({"stopped_early": stopped_early} if stopped_early else {})},
+        timings=result.timings,
+        confusion_matrix=result.confusion_matrix,
+        model=result.model,
+        status="stopped" if result.stopped else "finished",
+        owner=owner,
+        parameters=result.parameters,
+        dataset=dataset.name,
+        summary=summary,
+        epochs=int(result.epochs_trained),
+    )  # fmt: skip
+
+
+def make_training_job(
+    config: TrainingConfig,
+    dataset: Dataset,
+    store: RunStore,
+    owner: str | None = None,
+    early_stop: Callable[[dict[str, Any]], str | None] | None = None,
+) -> JobFunction:
+    """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
+
+    The job reports every progress event (epoch events recorded in the job's history, the
+    running batch figures as a growing `batch_points` tuple), saves the finished or stopped
+    run to `store`, and compares it with the owner's previous run.
+
+    Args:
+        config: The training configuration.
+        dataset: A `core.data.Dataset`.
+        store: A `core.runs.RunStore`.
+        owner: Who trains (e.g. a session id); the run is saved under this owner.
+        early_stop: Called with each epoch's progress event; a sentence it returns stops
+            the job there and is stored with the run (`core.sweeps.SuccessiveHalving`).
+
+    Returns:
+        `fn(report, stop_event)` returning a `JobOutcome` with the `TrainingResult`, the
+        run id (None if saving failed, with `save_error` saying why) and the comparison
+        note (None for a first run).
+    """
+
+    def run(report: Callable[..., None], stop_event: threading.Event) -> JobOutcome:
+        curve = LiveCurve(MAX_BATCH_POINTS)
+        stopped_early: list[str] = []
+
+        def on_progress(event: dict[str, Any]) -> None:
+            if event["kind"] == "batch":
+                curve.add(event)
+                report(batch_points=curve.points(), **event)
+            else:
+                report(record=event["kind"] == "epoch", **event)
+            if early_stop is not None and event["kind"] == "epoch" and not stop_event.is_set():
+                reason = early_stop(event)
+                if reason:
+                    stopped_early.append(reason)
+                    stop_event.set()
+
+        summary = config.summary(dataset.num_classes)
+        with _journalled(store, "network", summary, config.to_dict(), owner, dataset.name):
+            from core.executors import get_executor
+
+            result = get_executor().train(config, dataset, on_progress, stop_event)
+            previous = previous_run(store, owner)
+            run_id, save_error = None, None
+            try:
+                # On a cluster the stop may arrive after the last epoch: then none happened.
+                reason = stopped_early[0] if stopped_early and result.stopped else None
+                run_id = save_training_result(store, result, dataset, owner, stopped_early=reason)
+            except (OSError, ValueError) as error:
+                # The trained model is still returned and usable; only the record is missing.
+                save_error = str(error)
+        note = None
+        if previous is not None:
+            note = comparison_note(*previous, config, result.test_accuracy, result.train_seconds)
+        return JobOutcome(result=result, run_id=run_id, save_error=save_error, note=note)
+
+    return run
+
+
+# Baselines ------------------------------------------------------------------------------------
+
+
+def save_baseline_result(
+    store: RunStore,
+    result: BaselineResult,
+    name: str | None = None,
+    owner: str | None = None,
+    dataset_name: str | None = "MNIST",
+) -> str:
+    """Save a baseline's result as a run of kind ``"baseline"`` in a `core.runs.RunStore`.
+
+    Args:
+        store: The `core.runs.RunStore`.
+        result: What `train_baseline` returned.
+        name: The run's display name (default: the baseline's label).
+        owner: Who trained it (e.g. a session id), or None.
+        dataset_name: The dataset's name.
+
+    Returns:
+        The new run's id.
+
+    Raises:
+        core.runs.RunStoreError: If the run cannot be stored.
+    """
+    simple_params = {
+        name_: value
+        for name_, value in result.estimator_params.items()
+        if value is None or isinstance(value, (bool, int, float, str))
+    }
+    config = {"baseline": result.key, **result.settings, "estimator": simple_params}
+    metrics = {
+        "test_accuracy": None if np.isnan(result.test_accuracy) else result.test_accuracy,
+        "test_images": result.test_images,
+        "train_images": result.train_images,
+        "model_size_bytes": result.model_size_bytes,
+    }
+    timings = {"train_seconds": result.train_seconds, "predict_seconds": result.predict_seconds}
+    return store.save_run(
+        "baseline", name or result.key, config, None, metrics, timings,
+        confusion_matrix=result.confusion_matrix, model=result.estimator,
+        status="stopped" if result.stopped else "finished", owner=owner,
+        parameters=result.parameters, dataset=dataset_name, summary=result.summary(),
+    )  # fmt: skip
+
+
+def make_baseline_job(
+    key: str,
+    config: TrainingConfig,
+    dataset: Dataset,
+    store: RunStore,
+    owner: str | None = None,
+) -> JobFunction:
+    """Return a job function that fits the baseline `key` on `config`'s data and stores it.
+
+    Args:
+        key: A label of `core.baselines.BASELINES`.
+        config: The configuration whose split, scaling, training-set size and seed to use.
+        dataset: The `core.data.Dataset`.
+        store: The `core.runs.RunStore`.
+        owner: Who trains it.
+
+    Returns:
+        `fn(report, stop_event)` returning a `JobOutcome` with the `BaselineResult` and the
+        run id (a run that cannot be stored fails the job).
+    """
+
+    def run(report: Callable[..., None], stop_event: threading.Event) -> JobOutcome:
+        def on_progress(**progress: Any) -> None:
+            done, total = progress.get("done") or 0, progress.get("total") or 1
+            report(fraction=min(1.0, done / total), **progress)
+
+        with _journalled(store, "baseline", key, {"baseline": key}, owner, dataset.name):
+            from core.executors import get_executor
+
+            result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
+            run_id = save_baseline_result(store, result, owner=owner, dataset_name=dataset.name)
+        return JobOutcome(result=result, run_id=run_id)
+
+    return run
