@@ -322,8 +322,10 @@ def model_view_ui(digit, probabilities, judgement) -> None:
     if judgement is not None:
         prediction_column.caption(
             f"Calibrated: {judgement.confidence:.1%}. Distance to the nearest training image: "
-            f"{judgement.distance:.2f}; share the digit components cannot rebuild: "
-            f"{judgement.rebuild_error:.2f}."
+            f"{judgement.distance:.2f}; Mahalanobis distance to the nearest class: "
+            f"{judgement.measures[1]:.0f}; share the digit components cannot rebuild: "
+            f"{judgement.rebuild_error:.2f}; holes: {judgement.measures[3]:.0f}. Unusualness "
+            f"{judgement.novelty:.1f} (\"not a digit\" above {judgement.novelty_threshold:.1f})."
         )
     st.plotly_chart(probability_bars(probabilities), key="draw_probabilities")
 

@@ -113,7 +113,8 @@ class Judgement:
         calibrated: The 10 probabilities after temperature scaling.
         confidence: The highest calibrated probability.
         measures: The drawing's value of each of `MEASURES`.
-        novelty: The combined score; "not a digit" above the reference's threshold.
+        novelty: The combined score; "not a digit" above `novelty_threshold`.
+        novelty_threshold: The reference's threshold for `novelty`.
         neighbour_indices: Training-set indices of the nearest images, nearest first.
         neighbour_labels: Their labels.
         neighbour_distances: Their distances.
@@ -124,6 +125,7 @@ class Judgement:
     confidence: float
     measures: np.ndarray
     novelty: float
+    novelty_threshold: float
     neighbour_indices: np.ndarray
     neighbour_labels: np.ndarray
     neighbour_distances: np.ndarray
@@ -472,6 +474,7 @@ def judge_embedding(
         confidence=confidence,
         measures=values[0],
         novelty=score,
+        novelty_threshold=reference.novelty_threshold,
         neighbour_indices=reference.indices[positions[0]],
         neighbour_labels=reference.labels[positions[0]],
         neighbour_distances=distances[0],

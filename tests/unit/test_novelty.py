@@ -58,7 +58,7 @@ def test_fisher_scores_add_the_minus_log_tail_shares():
     assert scores[2] == pytest.approx(0.0)
 
 
-def test_holes_are_counted_in_the_ink(mnist):
+def test_holes_are_counted_in_the_ink():
     from core.nondigits import draw_polyline
 
     angles = np.linspace(0, 2 * np.pi, 40)
