@@ -300,9 +300,7 @@ def rebuild_error(reference: Reference, digits: np.ndarray) -> np.ndarray:
     return residual / np.maximum(np.linalg.norm(pixels, axis=1), 1e-6)
 
 
-def measure_values(
-    reference: Reference, embeddings: np.ndarray, digits: np.ndarray
-) -> np.ndarray:
+def measure_values(reference: Reference, embeddings: np.ndarray, digits: np.ndarray) -> np.ndarray:
     """(n, len(MEASURES)) values of each measure ("higher is less like a digit")."""
     return np.stack(
         [
