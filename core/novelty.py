@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -504,9 +505,29 @@ def reference_inputs(
     return bank, calibration, train_labels[held_out]
 
 
+# The drawn calibration digits do not depend on the model: the last training set's are kept
+# (with the arrays themselves, so their ids stay valid), and a second model skips the redraw.
+_INPUTS_LOCK = threading.Lock()
+_LAST_INPUTS: dict = {}
+
+
+def _cached_reference_inputs(train_images: np.ndarray, train_labels: np.ndarray):
+    with _INPUTS_LOCK:
+        cached = _LAST_INPUTS.get("entry")
+        if cached is not None and cached[0] is train_images and cached[1] is train_labels:
+            return cached[2]
+        inputs = reference_inputs(train_images, train_labels)
+        _LAST_INPUTS["entry"] = (train_images, train_labels, inputs)
+        return inputs
+
+
 def reference_for(model, train_images: np.ndarray, train_labels: np.ndarray) -> Reference:
-    """Build the Draw page's `Reference` for `model` from a training set (a few seconds)."""
-    bank, calibration, calibration_labels = reference_inputs(train_images, train_labels)
+    """Build the Draw page's `Reference` for `model` from a training set (a few seconds).
+
+    The drawn calibration digits of the last training set are reused, so the second model
+    on the same training set costs only its embeddings.
+    """
+    bank, calibration, calibration_labels = _cached_reference_inputs(train_images, train_labels)
     reference = build_reference(
         model, train_images[bank], train_labels[bank], calibration, calibration_labels, bank
     )
