@@ -81,8 +81,9 @@ def test_drawn_digits_are_rarely_flagged_and_non_digits_often(model, reference, 
         == novelty.VERDICT_NOT_A_DIGIT
         for item in others
     ]
-    # bench/bench_novelty.py: 1.3% of 2,000 drawn test digits against 61% of 400 non-digits.
-    assert np.mean(flagged) >= 0.35
+    # This small reference flags 29 of these 43 (67%); the page's (bench/bench_novelty.py)
+    # 1.5% of 2,000 drawn test digits and 82.8% of 400 held-out non-digits.
+    assert np.mean(flagged) >= 0.6
 
 
 def test_neighbours_are_eight_sorted_training_images_mostly_of_the_same_digit(
