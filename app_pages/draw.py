@@ -73,7 +73,7 @@ function load() {
   }).then((text) => {
     const patched = text.replace(%(line)s, %(replacement)s);
     return import(URL.createObjectURL(new Blob([patched], {type: "text/javascript"})));
-  });
+  }).catch(() => import(source.href));
   return loaded;
 }
 export default async function (component) {
