@@ -274,7 +274,10 @@ def knn_distance(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
 def mahalanobis_distance(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
     """Squared Mahalanobis distance from each raw embedding to the nearest class mean."""
     differences = _centred(reference, embeddings)[:, np.newaxis, :] - reference.class_means
-    squared = np.einsum("nkd,de,nke->nk", differences, reference.precision, differences)
+    if len(differences) <= SINGLE_THREAD_ROWS:
+        squared = np.einsum("nkd,de,nke->nk", differences, reference.precision, differences)
+    else:
+        squared = np.sum((differences @ reference.precision) * differences, axis=-1)
     return squared.min(axis=1)
 
 

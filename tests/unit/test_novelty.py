@@ -138,3 +138,13 @@ def test_a_straight_one_drawn_with_a_thin_brush_is_a_digit(model, reference):
         judgement = novelty.judge(model, reference, one)
         assert judgement.verdict != novelty.VERDICT_NOT_A_DIGIT, brush
         assert int(judgement.calibrated.argmax()) == 1
+
+
+def test_one_drawing_and_a_batch_get_the_same_measures(model, reference, mnist):
+    digits = redraw_digits(mnist.test_images[:6], seed=2)
+    embeddings, _ = novelty.embed_all(novelty.embedding_function(model), digits)
+    together = novelty.measure_values(reference, embeddings, digits)
+    alone = [novelty.measure_values(reference, embeddings[i : i + 1], digits[i : i + 1])[0]
+             for i in range(len(digits))]  # fmt: skip
+    np.testing.assert_allclose(together, np.stack(alone), rtol=1e-4, atol=1e-5)
+    assert together[:, 1].min() > 0
