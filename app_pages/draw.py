@@ -59,25 +59,29 @@ CANVAS_TOOLBAR_CSS = """
 """
 # The component also waits 200 ms after a stroke before it sends the drawing (a debounce in
 # its script), two thirds of the page's 300 ms budget from stroke end to prediction. Its
-# script is loaded through a small loader that lowers that wait to `CANVAS_SEND_DELAY_MS`;
-# if the installed version's script does not contain the expected line, it is used unchanged.
+# script is loaded through a small loader that lowers that wait to `CANVAS_SEND_DELAY_MS` for
+# freehand drawing; if the installed version's script does not contain the expected line, or
+# the patched copy cannot load, the component's own script is used unchanged.
 CANVAS_SEND_DELAY_MS = 20
 CANVAS_DEBOUNCE_LINE = "Bc = 200,"
 CANVAS_LOADER_JS = """
 const source = new URL("_stcore/bidi-components/%(component)s/%(script)s", document.baseURI);
-let loaded = null;
-function load() {
-  loaded = loaded || fetch(source).then((response) => {
+let fast = null;
+function loadFast() {
+  fast = fast || fetch(source).then((response) => {
     if (!response.ok) throw new Error(`Failed to load ${source}`);
     return response.text();
   }).then((text) => {
     const patched = text.replace(%(line)s, %(replacement)s);
     return import(URL.createObjectURL(new Blob([patched], {type: "text/javascript"})));
   }).catch(() => import(source.href));
-  return loaded;
+  return fast;
 }
 export default async function (component) {
-  const canvas = await load();
+  // Only freehand drawing sends sooner; a crop box keeps the component's own wait, so a box
+  // is not sent half-dragged.
+  const freehand = component.data && component.data.drawingMode === "freedraw";
+  const canvas = await (freehand ? loadFast() : import(source.href));
   return canvas.default(component);
 }
 """
