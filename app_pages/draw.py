@@ -334,7 +334,7 @@ def model_view_ui(digit, probabilities, judgement) -> None:
             f"{judgement.distance:.2f}; Mahalanobis distance to the nearest class: "
             f"{judgement.measures[1]:.0f}; share the digit components cannot rebuild: "
             f"{judgement.rebuild_error:.2f}; holes: {judgement.measures[3]:.0f}. Unusualness "
-            f"{judgement.novelty:.1f} (\"not a digit\" above {judgement.novelty_threshold:.1f})."
+            f'{judgement.novelty:.1f} ("not a digit" above {judgement.novelty_threshold:.1f}).'
         )
     st.plotly_chart(probability_bars(probabilities), key="draw_probabilities")
 
