@@ -1,17 +1,22 @@
 """Time from the end of a stroke to the prediction shown, on the Draw page in Chromium.
 
-Starts `streamlit run app.py`, opens the Draw page in headless Chromium, draws once and waits
-until the page's certainty check is ready (built once per model), then `--strokes` times:
-Clear, draw a digit with the mouse, and measure in the page, with `performance.now()`, the
-time from the stroke's `pointerup` to the moment the big predicted digit above the canvas
-shows. Prints the median and the 90th percentile. Usage:
-    .venv/bin/python bench/bench_draw_latency.py [--strokes 20]
+Starts `streamlit run` on this checkout (and, with `--peer FOLDER`, a second server on another
+checkout of the app, e.g. the code before a change), opens each Draw page in headless
+Chromium, draws once and waits until the page's certainty check is ready (built once per
+model), then `--strokes` times per server, alternating between the servers so both see the
+same machine load: Clear, draw a 7 with the mouse, and measure in the page, with
+`performance.now()`, the time from the stroke's `pointerup` to the moment the big predicted
+digit above the canvas shows. Prints the median and the 90th percentile per server and the
+load average. Usage:
+    .venv/bin/python bench/bench_draw_latency.py [--strokes 20] [--peer /tmp/old-checkout]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,12 +24,14 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.conftest import (  # noqa: E402
+from tests.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
+    free_port,
     start_streamlit,
     stop_streamlit,
-    wait_for_app,
+    streamlit_command,
+    wait_for_health,
 )
 
 CANVAS = "canvas.upper-canvas"
@@ -45,6 +52,30 @@ WATCH = """() => {
 }"""
 
 
+def wait_for_app(page, timeout: float) -> None:
+    """Wait until the page's script has finished running."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout)  # fmt: skip
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def start_peer(root: Path, folder: Path) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run` in another checkout `root`; return (process, base URL)."""
+    port = free_port()
+    log_path = folder / f"peer-{port}.log"
+    process = subprocess.Popen(
+        [str(root / ".venv" / "bin" / "python"), *streamlit_command(port)[1:]],
+        cwd=root,
+        env={**os.environ, "MNIST_STUDIO_RUNS_DIR": str(folder / "peer-runs")},
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    wait_for_health(base_url, process, log_path)
+    return process, base_url
+
+
 def stroke(page, points) -> None:
     box = page.locator(CANVAS).bounding_box()
     page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
@@ -62,52 +93,74 @@ def clear(page) -> None:
     wait_for_app(page, 120_000)
 
 
+def open_warm_page(browser, base_url: str):
+    """A Draw page whose certainty check is ready, watching stroke-to-prediction times."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{base_url}/draw")
+    wait_for_app(page, 300_000)
+    page.wait_for_selector(CANVAS, timeout=300_000)
+    for _ in range(120):
+        stroke(page, SEVEN)
+        page.wait_for_function(
+            f"() => document.querySelector('{VERDICT}')?.textContent.trim()", timeout=300_000
+        )
+        wait_for_app(page, 300_000)
+        if "still being prepared" not in page.inner_text('[data-testid="stMain"]'):
+            break
+        clear(page)
+        page.wait_for_timeout(5_000)
+    page.evaluate(WATCH)
+    return page
+
+
+def timed_stroke(page) -> float:
+    clear(page)
+    stroke(page, SEVEN)
+    page.wait_for_function("() => window.__latency.shown !== null", timeout=120_000)
+    state = page.evaluate("() => window.__latency")
+    wait_for_app(page, 120_000)
+    return state["shown"] - state["up"]
+
+
+def summary(name: str, timings: list[float]) -> str:
+    timings = sorted(timings)
+    p90 = timings[min(len(timings) - 1, round(0.9 * (len(timings) - 1)))]
+    return (f"{name}: {len(timings)} strokes, median {statistics.median(timings):.0f} ms, "
+            f"p90 {p90:.0f} ms, min {timings[0]:.0f} ms, max {timings[-1]:.0f} ms")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strokes", type=int, default=20)
+    parser.add_argument("--peer", type=Path, help="another checkout of the app to compare")
     arguments = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    servers = []
     with tempfile.TemporaryDirectory() as folder:
-        process, base_url, _ = start_streamlit(Path(folder))
         try:
+            process, base_url, _ = start_streamlit(Path(folder))
+            servers.append(("this checkout", process, base_url))
+            if arguments.peer is not None:
+                process, base_url = start_peer(arguments.peer.resolve(), Path(folder))
+                servers.append((f"peer {arguments.peer}", process, base_url))
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
                 )
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{base_url}/draw")
-                wait_for_app(page, 300_000)
-                page.wait_for_selector(CANVAS, timeout=300_000)
-                # Warm up until the certainty check is ready.
-                for _ in range(60):
-                    stroke(page, SEVEN)
-                    page.wait_for_function(
-                        f"() => document.querySelector('{VERDICT}')?.textContent.trim()",
-                        timeout=300_000,
-                    )
-                    wait_for_app(page, 300_000)
-                    if "still being prepared" not in page.inner_text('[data-testid="stMain"]'):
-                        break
-                    clear(page)
-                    page.wait_for_timeout(5_000)
-                page.evaluate(WATCH)
-                timings = []
+                pages = [open_warm_page(browser, url) for _, _, url in servers]
+                print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+                timings: list[list[float]] = [[] for _ in servers]
                 for _ in range(arguments.strokes):
-                    clear(page)
-                    stroke(page, SEVEN)
-                    page.wait_for_function("() => window.__latency.shown !== null", timeout=120_000)
-                    state = page.evaluate("() => window.__latency")
-                    timings.append(state["shown"] - state["up"])
-                    wait_for_app(page, 120_000)
+                    for page, measured in zip(pages, timings, strict=True):
+                        measured.append(timed_stroke(page))
+                print(f"load average at the end: {os.getloadavg()[0]:.1f}")
                 browser.close()
         finally:
-            stop_streamlit(process)
-    timings.sort()
-    p90 = timings[min(len(timings) - 1, round(0.9 * (len(timings) - 1)))]
-    print(f"stroke end -> prediction shown, {len(timings)} strokes: "
-          f"median {statistics.median(timings):.0f} ms, p90 {p90:.0f} ms, "
-          f"min {timings[0]:.0f} ms, max {timings[-1]:.0f} ms")  # fmt: skip
+            for _, process, _ in servers:
+                stop_streamlit(process)
+    for (name, _, _), measured in zip(servers, timings, strict=True):
+        print(summary(f"stroke end -> prediction shown, {name}", measured))
 
 
 if __name__ == "__main__":

@@ -150,14 +150,18 @@ def box(rng: np.random.Generator) -> NonDigit:
     return NonDigit("box", name, draw_polyline(np.array(corners), _brush(rng)))
 
 
-def nondigit_set(per_kind: int = 100, seed: int = 0) -> list[NonDigit]:
+def nondigit_set(
+    per_kind: int = 100, seed: int = 0, fonts: list[Path] | None = None
+) -> list[NonDigit]:
     """Return `per_kind` letters, scribbles, circles and boxes, drawn like canvas strokes.
 
-    Letters cycle through the 52 Latin letters and the fonts of `available_fonts()`.
+    Letters cycle through the 52 Latin letters and the fonts.
 
     Args:
         per_kind: How many drawings of each kind.
         seed: Seed of the random sizes, places and brush widths.
+        fonts: Font files for the letters (`available_fonts()` by default); a measure chosen
+            on one set of fonts can be checked on letters from others.
 
     Returns:
         A list of `NonDigit`, `per_kind` of each kind, in the order of `KINDS`.
@@ -166,7 +170,7 @@ def nondigit_set(per_kind: int = 100, seed: int = 0) -> list[NonDigit]:
         ValueError: If no font of `FONT_NAMES` is installed.
     """
     rng = np.random.default_rng(seed)
-    fonts = available_fonts()
+    fonts = available_fonts() if fonts is None else fonts
     if not fonts:
         raise ValueError("No DejaVu or Liberation font found in /usr/share/fonts.")
     letters = string.ascii_letters

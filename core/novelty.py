@@ -5,25 +5,34 @@ signals tell the visitor when not to trust the prediction:
 
 - **not sure**: the highest class probability after temperature scaling (one number T fitted
   on held-out digits so that the probabilities match how often the model is right) is low;
-- **not a digit**: either the drawing is far from every training image in the network's last
-  hidden layer (the layer before the softmax: the distance, on unit-length embeddings, to the
-  nearest training image, as in Sun et al., 2022, "Out-of-distribution detection with deep
-  nearest neighbors"), or its 28x28 pixels (slightly blurred) are far from the space of the
-  training digits' 40 main components (principal component analysis: the share of the image
-  the components cannot rebuild). `bench/bench_novelty.py` compared these with the maximum
-  probability after temperature scaling, the entropy and the energy, alone and in pairs, on
-  the same drawings; this pair flags the most non-digits at the same share of flagged digits
-  (bench/README.md).
+- **not a digit**: four measures, each "how unusual would this be for a drawn digit", are
+  combined. Each measure's value is turned into its tail share among held-out drawn digits
+  (the share of them at least as far out) and the minus logarithms of the four shares are
+  added (Fisher's method), so a drawing that is somewhat odd on several measures is flagged as
+  well as one that is very odd on one. The measures:
+  1. the distance, on unit-length embeddings of the network's last hidden layer, to the
+     nearest training image (Sun et al., 2022, "Out-of-distribution detection with deep
+     nearest neighbors");
+  2. the Mahalanobis distance of that embedding to the nearest class mean, with one covariance
+     shared by the classes (Lee et al., 2018);
+  3. the share of the (slightly blurred) 28x28 pixels that the training digits' 40 main
+     components cannot rebuild (principal component analysis);
+  4. the number of enclosed holes in the ink (a digit has at most two; a scribble many).
+  `bench/bench_novelty.py` chose these by measuring, against the maximum probability, the
+  entropy, the energy, k-nearest-neighbour distances and pixel-space measures, alone and
+  combined (bench/README.md).
 
 The training images' embeddings are computed once per model (float16, projected to at most
 `MAX_EMBEDDING_DIMENSION` dimensions; the Draw page keeps them in a cache bounded to a few
-models), so a lookup is one small matrix product. The same
-lookup gives the nearest training images shown under "Why this digit?".
+models), so a lookup is one small matrix product. The same lookup gives the nearest training
+images shown under "Why this digit?".
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,13 +44,15 @@ NEIGHBOURS = 8
 MAX_EMBEDDING_DIMENSION = 128
 PIXEL_COMPONENTS = 40
 PIXEL_BLUR = 1.0
-# Share of held-out drawn digits that may be flagged: the thresholds are their quantiles
-# (each of the two "not a digit" measures flags half of this share).
-DIGITS_FLAGGED_NOT_A_DIGIT = 0.012
+INK_LEVEL = 64  # A pixel (0-255) brighter than this is ink when counting holes.
+MEASURES = ("nearest distance", "Mahalanobis distance", "rebuild error", "holes")
+# Share of held-out drawn digits that may be flagged: the thresholds are their quantiles.
+DIGITS_FLAGGED_NOT_A_DIGIT = 0.015
 DIGITS_FLAGGED_NOT_SURE = 0.02
 BANK_SIZE = 20_000
-CALIBRATION_SIZE = 1_500
+CALIBRATION_SIZE = 3_000
 BATCH_SIZE = 1_000
+SINGLE_THREAD_ROWS = 4
 VERDICT_DIGIT = "digit"
 VERDICT_NOT_SURE = "not sure"
 VERDICT_NOT_A_DIGIT = "not a digit"
@@ -58,12 +69,14 @@ class Reference:
         projection: (D, d) float32 matrix applied to the raw embedding (identity when D <= d).
         mean: (D,) float32 mean removed before the projection.
         temperature: The fitted softmax temperature (>= 0.05).
-        distance_threshold: Nearest-neighbour distance above which a drawing is "not a digit".
         confidence_threshold: Calibrated top probability below which the model is "not sure".
         pixel_mean: (784,) mean training image (0-1).
         pixel_components: (PIXEL_COMPONENTS, 784) main components of the training images.
-        rebuild_threshold: Share of a drawing the components cannot rebuild above which it is
-            "not a digit".
+        class_means: (10, d) float32 mean projected embedding of each class.
+        precision: (d, d) float32 inverse of the covariance the classes share.
+        tails: (len(MEASURES), m) each measure's values on m held-out drawn digits, sorted.
+        novelty_threshold: Combined score (`novelty_scores`) above which a drawing is "not a
+            digit", set on other held-out drawn digits than `tails`.
     """
 
     embeddings: np.ndarray
@@ -72,16 +85,24 @@ class Reference:
     projection: np.ndarray
     mean: np.ndarray
     temperature: float
-    distance_threshold: float
     confidence_threshold: float
     pixel_mean: np.ndarray
     pixel_components: np.ndarray
-    rebuild_threshold: float
+    class_means: np.ndarray
+    precision: np.ndarray
+    tails: np.ndarray
+    novelty_threshold: float
+
+    @functools.cached_property
+    def search_bank(self) -> np.ndarray:
+        """The embeddings as float32: converted once, not on every lookup."""
+        return self.embeddings.astype(np.float32)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays."""
-        arrays = (self.embeddings, self.projection, self.labels, self.pixel_components)
+        """Bytes held by the arrays (the float32 search copy included)."""
+        arrays = (self.embeddings, self.projection, self.labels, self.pixel_components,
+                  self.precision, self.tails, self.search_bank)  # fmt: skip
         return int(sum(array.nbytes for array in arrays))
 
 
@@ -93,9 +114,9 @@ class Judgement:
         verdict: `VERDICT_DIGIT`, `VERDICT_NOT_SURE` or `VERDICT_NOT_A_DIGIT`.
         calibrated: The 10 probabilities after temperature scaling.
         confidence: The highest calibrated probability.
-        distance: Distance to the nearest training image's embedding (0 to 2).
-        rebuild_error: Share of the drawing the training digits' main components cannot
-            rebuild (0 to 1).
+        measures: The drawing's value of each of `MEASURES`.
+        novelty: The combined score; "not a digit" above `novelty_threshold`.
+        novelty_threshold: The reference's threshold for `novelty`.
         neighbour_indices: Training-set indices of the nearest images, nearest first.
         neighbour_labels: Their labels.
         neighbour_distances: Their distances.
@@ -104,11 +125,22 @@ class Judgement:
     verdict: str
     calibrated: np.ndarray
     confidence: float
-    distance: float
-    rebuild_error: float
+    measures: np.ndarray
+    novelty: float
+    novelty_threshold: float
     neighbour_indices: np.ndarray
     neighbour_labels: np.ndarray
     neighbour_distances: np.ndarray
+
+    @property
+    def distance(self) -> float:
+        """Distance to the nearest training image's embedding (0 to 2)."""
+        return float(self.measures[0])
+
+    @property
+    def rebuild_error(self) -> float:
+        """Share of the drawing the training digits' main components cannot rebuild."""
+        return float(self.measures[2])
 
 
 def _output_layer(model):
@@ -208,14 +240,23 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-8)
 
 
+def _centred(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
+    return ((embeddings - reference.mean) @ reference.projection).astype(np.float32)
+
+
 def project(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
     """Centre, project and scale raw embeddings to unit length, as the reference's are."""
-    return _normalise((embeddings - reference.mean) @ reference.projection).astype(np.float32)
+    return _normalise(_centred(reference, embeddings))
 
 
 def nearest(reference: Reference, unit: np.ndarray, count: int = NEIGHBOURS):
     """Return (positions, distances) of the `count` nearest bank embeddings, for each row."""
-    similarities = unit @ reference.embeddings.T.astype(np.float32)
+    if len(unit) <= SINGLE_THREAD_ROWS:
+        # One drawing: NumPy's own loop. A BLAS product spreads even this small one over
+        # threads, which took 20-50 ms instead of 0.5 ms while the cores were busy.
+        similarities = np.einsum("nd,md->mn", reference.search_bank, unit)
+    else:
+        similarities = unit @ reference.search_bank.T
     positions = np.argpartition(-similarities, count - 1, axis=1)[:, :count]
     chosen = np.take_along_axis(similarities, positions, axis=1)
     order = np.argsort(-chosen, axis=1)
@@ -228,6 +269,25 @@ def nearest(reference: Reference, unit: np.ndarray, count: int = NEIGHBOURS):
 def knn_distance(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
     """Distance from each raw embedding to its nearest training image's."""
     return nearest(reference, project(reference, embeddings), 1)[1][:, 0]
+
+
+def mahalanobis_distance(reference: Reference, embeddings: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance from each raw embedding to the nearest class mean."""
+    differences = _centred(reference, embeddings)[:, np.newaxis, :] - reference.class_means
+    if len(differences) <= SINGLE_THREAD_ROWS:
+        squared = np.einsum("nkd,de,nke->nk", differences, reference.precision, differences)
+    else:
+        squared = np.sum((differences @ reference.precision) * differences, axis=-1)
+    return squared.min(axis=1)
+
+
+def enclosed_holes(digits: np.ndarray) -> np.ndarray:
+    """Number of background regions each 28x28 digit's ink encloses (8 has two)."""
+    counts = []
+    for image in np.asarray(digits).reshape(-1, 28, 28):
+        _, regions = ndimage.label(image <= INK_LEVEL)
+        counts.append(max(regions - 1, 0))
+    return np.asarray(counts, dtype=np.float64)
 
 
 def blurred_pixels(digits: np.ndarray) -> np.ndarray:
@@ -248,6 +308,53 @@ def rebuild_error(reference: Reference, digits: np.ndarray) -> np.ndarray:
     rebuilt = (centred @ reference.pixel_components.T) @ reference.pixel_components
     residual = np.linalg.norm(centred - rebuilt, axis=1)
     return residual / np.maximum(np.linalg.norm(pixels, axis=1), 1e-6)
+
+
+def measure_values(reference: Reference, embeddings: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """(n, len(MEASURES)) values of each measure ("higher is less like a digit")."""
+    return np.stack(
+        [
+            knn_distance(reference, embeddings),
+            mahalanobis_distance(reference, embeddings),
+            rebuild_error(reference, digits),
+            enclosed_holes(digits),
+        ],
+        axis=1,
+    )
+
+
+def novelty_scores(tails: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Fisher's combination of tail shares: the sum over measures of -log(share).
+
+    Args:
+        tails: (len(MEASURES), m) each measure's sorted values on m held-out drawn digits.
+        values: (n, len(MEASURES)) values of n drawings.
+
+    Returns:
+        (n,) scores; the share for a value is (digits at least as far out + 1) / (m + 1).
+    """
+    count = tails.shape[1]
+    scores = np.zeros(len(values))
+    for column, sorted_values in enumerate(tails):
+        above = count - np.searchsorted(sorted_values, values[:, column], side="left")
+        scores -= np.log((above + 1.0) / (count + 1.0))
+    return scores
+
+
+def split_calibration(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `count` held-out digits that give the tails, and those that set the threshold."""
+    order = np.random.default_rng(0).permutation(count)
+    return order[: count // 2], order[count // 2 :]
+
+
+def _class_statistics(centred: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    classes = np.unique(labels)
+    means = np.stack([centred[labels == label].mean(axis=0) for label in classes])
+    within = centred - means[np.searchsorted(classes, labels)]
+    covariance = within.T @ within / len(within)
+    ridge = 1e-3 * max(float(np.trace(covariance)) / len(covariance), 1e-8)
+    precision = np.linalg.inv(covariance + ridge * np.eye(len(covariance)))
+    return means.astype(np.float32), precision.astype(np.float32)
 
 
 def build_reference(
@@ -297,6 +404,9 @@ def build_reference(
     _, _, pixel_axes = np.linalg.svd(
         pixels[:: max(1, len(pixels) // 5000)] - pixel_mean, full_matrices=False
     )
+    class_means, precision = _class_statistics(
+        ((bank - mean) @ projection).astype(np.float32), np.asarray(train_labels)
+    )
     provisional = Reference(
         embeddings=_normalise((bank - mean) @ projection).astype(np.float16),
         indices=np.arange(len(train_images)) if bank_indices is None else bank_indices,
@@ -304,24 +414,29 @@ def build_reference(
         projection=projection,
         mean=mean,
         temperature=1.0,
-        distance_threshold=np.inf,
         confidence_threshold=0.0,
         pixel_mean=pixel_mean,
         pixel_components=pixel_axes[:PIXEL_COMPONENTS].astype(np.float32),
-        rebuild_threshold=np.inf,
+        class_means=class_means,
+        precision=precision,
+        tails=np.zeros((len(MEASURES), 0)),
+        novelty_threshold=np.inf,
     )
     held_out, logits = embed_all(function, calibration_digits)
     temperature = fit_temperature(logits, np.asarray(calibration_labels))
-    distances = knn_distance(provisional, held_out)
-    errors = rebuild_error(provisional, calibration_digits)
     confidences = softmax(logits, temperature).max(axis=1)
-    each = 1 - DIGITS_FLAGGED_NOT_A_DIGIT / 2
+    # Half the held-out digits give the tails, the other half the combined score's threshold,
+    # so the threshold is set on digits the tails did not see.
+    values = measure_values(provisional, held_out, calibration_digits)
+    tail_rows, threshold_rows = split_calibration(len(values))
+    tails = np.sort(values[tail_rows], axis=0).T
+    scores = novelty_scores(tails, values[threshold_rows])
     return dataclasses.replace(
         provisional,
         temperature=temperature,
-        distance_threshold=float(np.quantile(distances, each)),
         confidence_threshold=float(np.quantile(confidences, DIGITS_FLAGGED_NOT_SURE)),
-        rebuild_threshold=float(np.quantile(errors, each)),
+        tails=tails,
+        novelty_threshold=float(np.quantile(scores, 1 - DIGITS_FLAGGED_NOT_A_DIGIT)),
     )
 
 
@@ -347,9 +462,15 @@ def judge_embedding(
     positions, distances = nearest(reference, project(reference, embeddings))
     calibrated = softmax(logits, reference.temperature)[0]
     confidence = float(calibrated.max())
-    distance = float(distances[0, 0])
-    error = float(rebuild_error(reference, np.asarray(digit)[np.newaxis])[0])
-    if distance > reference.distance_threshold or error > reference.rebuild_threshold:
+    digits = np.asarray(digit)[np.newaxis]
+    values = np.array([[
+        distances[0, 0],
+        mahalanobis_distance(reference, embeddings)[0],
+        rebuild_error(reference, digits)[0],
+        enclosed_holes(digits)[0],
+    ]])  # fmt: skip
+    score = float(novelty_scores(reference.tails, values)[0])
+    if score > reference.novelty_threshold:
         verdict = VERDICT_NOT_A_DIGIT
     elif confidence < reference.confidence_threshold:
         verdict = VERDICT_NOT_SURE
@@ -359,8 +480,9 @@ def judge_embedding(
         verdict=verdict,
         calibrated=calibrated,
         confidence=confidence,
-        distance=distance,
-        rebuild_error=error,
+        measures=values[0],
+        novelty=score,
+        novelty_threshold=reference.novelty_threshold,
         neighbour_indices=reference.indices[positions[0]],
         neighbour_labels=reference.labels[positions[0]],
         neighbour_distances=distances[0],
@@ -392,9 +514,31 @@ def reference_inputs(
     return bank, calibration, train_labels[held_out]
 
 
+# The drawn calibration digits do not depend on the model: the last training set's are kept
+# (with the arrays themselves, so their ids stay valid), and a second model skips the redraw.
+_INPUTS_LOCK = threading.Lock()
+_LAST_INPUTS: dict = {}
+
+
+def _cached_reference_inputs(train_images: np.ndarray, train_labels: np.ndarray):
+    with _INPUTS_LOCK:
+        cached = _LAST_INPUTS.get("entry")
+        if cached is not None and cached[0] is train_images and cached[1] is train_labels:
+            return cached[2]
+        inputs = reference_inputs(train_images, train_labels)
+        _LAST_INPUTS["entry"] = (train_images, train_labels, inputs)
+        return inputs
+
+
 def reference_for(model, train_images: np.ndarray, train_labels: np.ndarray) -> Reference:
-    """Build the Draw page's `Reference` for `model` from a training set (a few seconds)."""
-    bank, calibration, calibration_labels = reference_inputs(train_images, train_labels)
-    return build_reference(
+    """Build the Draw page's `Reference` for `model` from a training set (a few seconds).
+
+    The drawn calibration digits of the last training set are reused, so the second model
+    on the same training set costs only its embeddings.
+    """
+    bank, calibration, calibration_labels = _cached_reference_inputs(train_images, train_labels)
+    reference = build_reference(
         model, train_images[bank], train_labels[bank], calibration, calibration_labels, bank
     )
+    reference.search_bank  # noqa: B018 (converted here, in the builder's thread, not per stroke)
+    return reference
