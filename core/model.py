@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import types
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -95,13 +96,59 @@ def build_model(
         model = _network(config, num_classes, precision)
         learning_rate = learning_rate_schedule(config, steps_per_epoch * config.epochs)
         model.compile(
-            optimizer=OPTIMIZERS[config.optimizer].build(learning_rate),
+            optimizer=fuse_adam_updates(OPTIMIZERS[config.optimizer].build(learning_rate)),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             steps_per_execution=steps_per_execution,
             jit_compile=jit_compile,
         )
         return model
+
+
+def fuse_adam_updates(optimizer: Any) -> Any:
+    """Let a Keras Adam update each weight with one fused TensorFlow kernel.
+
+    Keras's Adam writes its update as about twenty small operations per weight tensor; for a
+    small network on a CPU they cost a third of a training step. TensorFlow's
+    `ResourceApplyAdam` computes the same formula (the same moment updates and bias
+    correction) in one kernel. Only this instance's `update_step` changes, so the optimizer
+    still saves and loads as a plain Keras Adam. Other optimizers, and Adam with AMSGrad,
+    are returned unchanged.
+
+    Args:
+        optimizer: A Keras optimizer.
+
+    Returns:
+        The same optimizer.
+    """
+    import keras
+
+    if type(optimizer) is keras.optimizers.Adam and not optimizer.amsgrad:
+        optimizer.update_step = types.MethodType(_fused_adam_update_step, optimizer)
+    return optimizer
+
+
+def _fused_adam_update_step(optimizer: Any, gradient: Any, variable: Any, learning_rate: Any):
+    """Keras Adam's `update_step` as one `ResourceApplyAdam` (see `fuse_adam_updates`)."""
+    import tensorflow as tf
+
+    if isinstance(gradient, tf.IndexedSlices):
+        return type(optimizer).update_step(optimizer, gradient, variable, learning_rate)
+    dtype = variable.dtype
+    step = tf.cast(optimizer.iterations + 1, dtype)
+    index = optimizer._get_variable_index(variable)
+    return tf.raw_ops.ResourceApplyAdam(
+        var=variable.handle,
+        m=optimizer._momentums[index].value.handle,
+        v=optimizer._velocities[index].value.handle,
+        beta1_power=tf.pow(tf.cast(optimizer.beta_1, dtype), step),
+        beta2_power=tf.pow(tf.cast(optimizer.beta_2, dtype), step),
+        lr=tf.cast(learning_rate, dtype),
+        beta1=tf.cast(optimizer.beta_1, dtype),
+        beta2=tf.cast(optimizer.beta_2, dtype),
+        epsilon=tf.cast(optimizer.epsilon, dtype),
+        grad=tf.cast(gradient, dtype),
+    )
 
 
 def learning_rate_schedule(config: TrainingConfig, total_steps: int) -> Any:
