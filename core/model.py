@@ -134,10 +134,13 @@ def fuse_adam_updates(optimizer: Any) -> Any:
 
 def _fused_adam_update_step(optimizer: Any, gradient: Any, variable: Any, learning_rate: Any):
     """Keras Adam's `update_step` as one `ResourceApplyAdam` (see `fuse_adam_updates`)."""
+    import keras
     import tensorflow as tf
 
     if isinstance(gradient, tf.IndexedSlices):
         return type(optimizer).update_step(optimizer, gradient, variable, learning_rate)
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
     dtype = variable.dtype
     step = tf.cast(optimizer.iterations + 1, dtype)
     index = optimizer._get_variable_index(variable)
