@@ -145,5 +145,7 @@ def test_fused_adam_takes_the_steps_of_keras_adam_and_saves_as_plain_adam(tmp_pa
     fused.save(tmp_path / "fused.keras")
     loaded = keras.saving.load_model(tmp_path / "fused.keras", safe_mode=True)
     assert type(loaded.optimizer) is keras.optimizers.Adam
+    cnn = build_model(TrainingConfig(architecture="cnn", conv_filters=(4,)), precision="float32")
+    assert "update_step" not in vars(cnn.optimizer)
     sgd = keras.optimizers.SGD()
     assert fuse_adam_updates(sgd) is sgd and "update_step" not in vars(sgd)
