@@ -586,7 +586,7 @@ PRESETS: dict[str, TrainingConfig] = {
     ),
 }
 # What each preset reached when measured (bench/bench_training.py, figures in
-# bench/README.md), and what makes it different. Times are of the project's 2-core machine;
+# bench/README.md), and what makes it different. No times: they depend on the machine, and
 # the Train page's estimate comes from what the machine it runs on measured.
 PRESET_NOTES: dict[str, str] = {
     "As in the article": (
@@ -598,11 +598,10 @@ PRESET_NOTES: dict[str, str] = {
         "scaled to 0-1: 92.94% (seed 0, the app and the article's own script alike), "
         "close to the article's 92.6%"
     ),
-    "Recommended": (
-        "784-256-10 on pixels scaled to 0-1, 5 epochs: 97.6-97.8%, trained in 5-9 s on the "
-        "project's idle 2-core machine"
+    "Recommended": "784-256-10 on pixels scaled to 0-1, 5 epochs: 97.5-97.8%",
+    "Quick look": (
+        "a 64-neuron network on 10,000 images for 2 epochs: about 90%, the fastest preset"
     ),
-    "Quick look": "a 64-neuron network on 10,000 images for 2 epochs: about 90% in 3 s",
     "Best dense": (
         "how far a plain network goes: two layers of 512, dropout 0.3 against "
         "overfitting, and a cosine learning-rate schedule that ends with small, careful "

@@ -10,12 +10,17 @@ dtype policies, see `core.precision`); the output layer always computes in float
 Labels are integers and the loss is sparse categorical cross-entropy. The article one-hot
 encodes the labels and uses categorical cross-entropy; both compute the same number
 (-log of the probability given to the true class), sparse just skips the one-hot arrays.
+
+In dense networks Adam applies its update to each weight with one fused TensorFlow kernel
+(`fuse_adam_updates`): the same formula in one step instead of about twenty, which makes a
+small network's training step a fifth cheaper on a CPU.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import types
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -40,6 +45,11 @@ BATCH_NORM_MOMENTUM = 0.9
 # the steps, then decays along a cosine to zero.
 ONE_CYCLE_START_FRACTION = 0.1
 ONE_CYCLE_WARMUP_FRACTION = 0.3
+# Networks whose Adam updates run fused (`fuse_adam_updates`): in a dense network's small
+# step the update was a third of the time. A convolutional step is dominated by its
+# convolutions, so there it would only change the last bits of the results (and the
+# Convolutional preset's and the default model's measured figures) for no speed.
+FUSED_ADAM_ARCHITECTURES = frozenset({"dense"})
 # Seeding sets process-wide generators (Python's, NumPy's, TensorFlow's global seed): two
 # models built at once in different threads would take each other's draws. Whoever seeds
 # holds this lock until its draws are done (`core.training` holds it until `fit` has made
@@ -94,14 +104,66 @@ def build_model(
         keras.utils.set_random_seed(config.seed)
         model = _network(config, num_classes, precision)
         learning_rate = learning_rate_schedule(config, steps_per_epoch * config.epochs)
+        optimizer = OPTIMIZERS[config.optimizer].build(learning_rate)
+        if config.architecture in FUSED_ADAM_ARCHITECTURES:
+            optimizer = fuse_adam_updates(optimizer)
         model.compile(
-            optimizer=OPTIMIZERS[config.optimizer].build(learning_rate),
+            optimizer=optimizer,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             steps_per_execution=steps_per_execution,
             jit_compile=jit_compile,
         )
         return model
+
+
+def fuse_adam_updates(optimizer: Any) -> Any:
+    """Let a Keras Adam update each weight with one fused TensorFlow kernel.
+
+    Keras's Adam writes its update as about twenty small operations per weight tensor; for a
+    small network on a CPU they cost a third of a training step. TensorFlow's
+    `ResourceApplyAdam` computes the same formula (the same moment updates and bias
+    correction) in one kernel. Only this instance's `update_step` changes, so the optimizer
+    still saves and loads as a plain Keras Adam. Other optimizers, and Adam with AMSGrad,
+    are returned unchanged.
+
+    Args:
+        optimizer: A Keras optimizer.
+
+    Returns:
+        The same optimizer.
+    """
+    import keras
+
+    if type(optimizer) is keras.optimizers.Adam and not optimizer.amsgrad:
+        optimizer.update_step = types.MethodType(_fused_adam_update_step, optimizer)
+    return optimizer
+
+
+def _fused_adam_update_step(optimizer: Any, gradient: Any, variable: Any, learning_rate: Any):
+    """Keras Adam's `update_step` as one `ResourceApplyAdam` (see `fuse_adam_updates`)."""
+    import keras
+    import tensorflow as tf
+
+    if isinstance(gradient, tf.IndexedSlices):
+        return type(optimizer).update_step(optimizer, gradient, variable, learning_rate)
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    dtype = variable.dtype
+    step = tf.cast(optimizer.iterations + 1, dtype)
+    index = optimizer._get_variable_index(variable)
+    return tf.raw_ops.ResourceApplyAdam(
+        var=variable.handle,
+        m=optimizer._momentums[index].value.handle,
+        v=optimizer._velocities[index].value.handle,
+        beta1_power=tf.pow(tf.cast(optimizer.beta_1, dtype), step),
+        beta2_power=tf.pow(tf.cast(optimizer.beta_2, dtype), step),
+        lr=tf.cast(learning_rate, dtype),
+        beta1=tf.cast(optimizer.beta_1, dtype),
+        beta2=tf.cast(optimizer.beta_2, dtype),
+        epsilon=tf.cast(optimizer.epsilon, dtype),
+        grad=tf.cast(gradient, dtype),
+    )
 
 
 def learning_rate_schedule(config: TrainingConfig, total_steps: int) -> Any:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,26 +32,16 @@ from scipy import ndimage
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.config import TrainingConfig  # noqa: E402
+from core.config import PRESETS  # noqa: E402
 from core.data import load_default_dataset  # noqa: E402
 from core.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
 
-# The network: two small convolutional blocks and one hidden layer, about 220 k parameters.
-DEFAULT_CONFIG = TrainingConfig(
-    architecture="cnn",
-    conv_filters=(16, 32),
-    hidden_layers=(128,),
-    activation="relu",
-    dropout=0.3,
-    optimizer="adam",
-    learning_rate=0.001,
-    batch_size=128,
-    epochs=6,
-    scaling="unit",
-    split="official",
-    validation_fraction=0.0,
-    train_size=None,
-    seed=0,
+# The network: the Train page's "Convolutional" recipe (two small convolutional blocks with
+# batch normalisation, one hidden layer, a one-cycle learning-rate schedule), about 207 k
+# parameters, trained on all 60,000 training images. It replaced conv 16-32 without batch
+# normalisation at a constant learning rate of 0.001 (bench/README.md, "Default model").
+DEFAULT_CONFIG = replace(
+    PRESETS["Convolutional"], split="official", validation_fraction=0.0, epochs=6, seed=0
 )
 
 # Augmentation that imitates how people draw (applied to the uint8 training images).
@@ -125,8 +117,6 @@ def main(argv: list[str] | None = None) -> dict:
     script_arguments = list(argv if argv is not None else sys.argv[1:])
     arguments = parser.parse_args(script_arguments)
 
-    from dataclasses import replace
-
     import keras
 
     from core.model import build_model
@@ -139,14 +129,19 @@ def main(argv: list[str] | None = None) -> dict:
     x_test, y_test = dataset.test_images, dataset.test_labels
     rng = np.random.default_rng(config.seed)
     # float32 on every machine, so the weights do not depend on the CPU's bfloat16 units.
-    model = build_model(config, precision="float32")
+    clean_share = len(x_train) // 4
+    model = build_model(
+        config,
+        precision="float32",
+        steps_per_epoch=math.ceil((len(x_train) + clean_share) / config.batch_size),
+    )
 
     # A fresh augmentation of every training image in each epoch; the originals are
     # mixed in so clean digits stay recognised as well as ever.
     for epoch in range(config.epochs):
         augmented = augment_images(x_train, rng)
-        mixed = np.concatenate([augmented, x_train[: len(x_train) // 4]])
-        labels = np.concatenate([y_train, y_train[: len(y_train) // 4]])
+        mixed = np.concatenate([augmented, x_train[:clean_share]])
+        labels = np.concatenate([y_train, y_train[:clean_share]])
         order = rng.permutation(len(mixed))
         model.fit(
             mixed[order].astype(np.float32),
@@ -172,8 +167,9 @@ def main(argv: list[str] | None = None) -> dict:
     metadata = {
         "name": "Default model (shipped)",
         "description": (
-            "Small CNN trained on the 60,000 MNIST training images with drawing-like "
-            "augmentation (shifts, rotations, zoom, stroke width)."
+            "Small CNN with batch normalisation and a one-cycle learning-rate schedule (the "
+            "Convolutional preset), trained on the 60,000 MNIST training images with "
+            "drawing-like augmentation (shifts, rotations, zoom, stroke width)."
         ),
         "config": config.to_dict(),
         "summary": config.summary(),

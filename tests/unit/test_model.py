@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from core.config import PRESETS, TrainingConfig
-from core.model import build_model, count_parameters, learning_rate_schedule, model_summary_table
+from core.model import (
+    build_model,
+    count_parameters,
+    fuse_adam_updates,
+    learning_rate_schedule,
+    model_summary_table,
+)
 
 
 def test_article_network_has_101_770_parameters():
@@ -112,3 +118,34 @@ def test_a_short_batch_norm_training_already_predicts_well(mnist):
         validation_fraction=0.0,
     )
     assert train_model(config, mnist).test_accuracy > 0.8
+
+
+def test_fused_adam_takes_the_steps_of_keras_adam_and_saves_as_plain_adam(tmp_path):
+    import keras
+
+    from core.model import _network
+
+    config = TrainingConfig(hidden_layers=(16,), batch_size=32, learning_rate=0.01)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (256, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, 256)
+    fused = build_model(config, steps_per_execution=4, precision="float32")
+    keras.utils.set_random_seed(config.seed)
+    reference = _network(config, 10)
+    reference.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    initial = fused.get_weights()
+    for model in (fused, reference):
+        model.fit(images, labels, batch_size=32, epochs=3, shuffle=False, verbose=0)
+
+    assert "update_step" in vars(fused.optimizer)
+    weights = zip(initial, fused.get_weights(), reference.get_weights(), strict=True)
+    for before, after, expected in weights:
+        assert np.max(np.abs(after - before)) > 1e-3
+        np.testing.assert_allclose(after, expected, atol=1e-4)
+    fused.save(tmp_path / "fused.keras")
+    loaded = keras.saving.load_model(tmp_path / "fused.keras", safe_mode=True)
+    assert type(loaded.optimizer) is keras.optimizers.Adam
+    cnn = build_model(TrainingConfig(architecture="cnn", conv_filters=(4,)), precision="float32")
+    assert "update_step" not in vars(cnn.optimizer)
+    sgd = keras.optimizers.SGD()
+    assert fuse_adam_updates(sgd) is sgd and "update_step" not in vars(sgd)
