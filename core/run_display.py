@@ -16,8 +16,8 @@ import pandas as pd
 
 # Consecutive numbers get hues a golden-ratio turn apart, so neighbours never look alike.
 GOLDEN_RATIO_CONJUGATE = (math.sqrt(5) - 1) / 2
-COLOUR_SATURATION = 0.75
-COLOUR_LIGHTNESS = 0.42
+COLOR_SATURATION = 0.75
+COLOR_LIGHTNESS = 0.42
 MAX_SHORT_NAME = 44
 ELLIPSIS = "…"
 
@@ -62,7 +62,7 @@ def run_colour(number: int | None) -> str:
     if number is None:
         return "#555555"
     hue = (int(number) * GOLDEN_RATIO_CONJUGATE) % 1.0
-    red, green, blue = colorsys.hls_to_rgb(hue, COLOUR_LIGHTNESS, COLOUR_SATURATION)
+    red, green, blue = colorsys.hls_to_rgb(hue, COLOR_LIGHTNESS, COLOR_SATURATION)
     return "#{:02x}{:02x}{:02x}".format(*(round(channel * 255) for channel in (red, green, blue)))
 
 
