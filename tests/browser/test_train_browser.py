@@ -31,8 +31,9 @@ def press(page, label):
 
 
 def test_progress_bar_and_curves_update_while_training(streamlit_server, page, output_dir):
+    # Long enough (about 10 s on an idle machine) for the page to poll it many times.
     config = TrainingConfig(
-        hidden_layers=(128,), batch_size=32, epochs=4, train_size=16_000, seed=3
+        hidden_layers=(128,), batch_size=32, epochs=10, train_size=30_000, seed=3
     )
     open_train_page(page, streamlit_server, config)
     press(page, "Train")
