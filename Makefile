@@ -13,16 +13,16 @@ PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 run: $(VENV)/.run-installed
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
 
-# Two pytest-xdist workers (one per core); Ray tests share one worker (tests/conftest.py).
+# Two pytest-xdist workers (one per core); Ray tests take turns (tests/conftest.py).
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # The inner loop: every test but the browser ones (no Chromium, no server).
 test-fast: $(VENV)/.dev-installed
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --ignore=tests/browser
+	$(PY) -m pytest -n $(TEST_WORKERS) --ignore=tests/browser
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

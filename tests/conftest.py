@@ -9,7 +9,9 @@ tests want (full error details).
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,16 +35,31 @@ OUTPUT_DIR = PROJECT_ROOT / "test-output"
 os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 
 
-# `make test` runs the suite in two pytest-xdist workers (`--dist loadgroup`). Tests that
-# start a Ray (a private local one, or a `ray start` cluster) run one after another in the
-# same worker: two at once would double the memory and race for /tmp/ray.
+# `make test` runs the suite in two pytest-xdist workers. Tests that start a Ray (a private
+# local one, or a `ray start` cluster) take turns, one at a time across workers, through a
+# file lock: one of them kills every Ray worker running a job on this machine, and two Rays
+# at once would double the memory. (xdist's `--dist loadgroup` would keep them in one worker,
+# but with pytest 9.2 it silently does not group: it renames `item._nodeid`, which pytest no
+# longer reads.)
 RAY_TEST_FILES = frozenset({"test_executors.py", "test_ray_browser.py"})
+RAY_LOCK = Path(tempfile.gettempdir()) / "mnist-studio-ray-tests.lock"
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in RAY_TEST_FILES or item.get_closest_marker("ray") is not None:
-            item.add_marker(pytest.mark.xdist_group("ray"))
+        if item.path.name in RAY_TEST_FILES:
+            item.add_marker(pytest.mark.ray)
+
+
+@pytest.fixture(autouse=True)
+def one_ray_test_at_a_time(request):
+    """Hold the machine-wide Ray test lock for the length of a test marked `ray`."""
+    if request.node.get_closest_marker("ray") is None:
+        yield
+        return
+    with RAY_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(autouse=True)
