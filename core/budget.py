@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import TrainingConfig
+from core.config import SPLITS, TrainingConfig
 from core.model import IMAGE_SHAPE, POOL_SIZE, count_parameters, training_flops_per_sample
 from core.settings import Limits
 
@@ -52,7 +52,7 @@ class JobBudget:
     """What one training job is estimated to cost, and the caps it is held to.
 
     Attributes:
-        images: Training images per epoch (an upper bound: before the validation share).
+        images: Training images per epoch (after the held-out and validation shares).
         epochs: Passes over them.
         batch_size: Images per gradient step.
         parameters: Weights of the network.
@@ -140,10 +140,17 @@ def activations_per_image(config: TrainingConfig, num_classes: int = 10) -> int:
 
 
 def training_images(config: TrainingConfig, available_images: int) -> int:
-    """Return how many images one epoch trains on at most (before the validation share)."""
+    """Return how many images one epoch of `config` trains on, counted without splitting.
+
+    The same count as `core.data.make_splits` gives: the split's held-out share and then the
+    validation share are taken out as scikit-learn's `train_test_split` does (rounding the
+    part it takes out up), then `train_size` caps what is left.
+    """
+    images = available_images - math.ceil(SPLITS[config.split].held_out_share * available_images)
+    images -= math.ceil(config.validation_fraction * images)
     if config.train_size is None:
-        return available_images
-    return min(config.train_size, available_images)
+        return images
+    return min(config.train_size, images)
 
 
 def memory_estimate(config: TrainingConfig, images: int, num_classes: int = 10) -> int:
@@ -285,7 +292,8 @@ def check_baseline_budget(
 def describe(budget: JobBudget) -> list[tuple[str, str]]:
     """Return (label, value) rows that show a budget to a person."""
     rows = [
-        ("Training images", f"up to {budget.images:,} per epoch, {budget.epochs} epochs"),
+        ("Training images", f"{budget.images:,} per epoch, {budget.epochs} epoch"
+         + ("" if budget.epochs == 1 else "s")),
         ("Operations", _amount(budget.total_flops)
          + (f" of {_amount(budget.max_total_flops)} allowed" if budget.max_total_flops else "")),
         ("Memory (estimate)", format_bytes(budget.memory_bytes)

@@ -1,5 +1,6 @@
 """Training budgets (issue 12, finding 4): caps, operations, memory estimate, time limit."""
 
+import dataclasses
 import threading
 
 import pytest
@@ -12,8 +13,10 @@ from core.budget import (
     check_budget,
     describe,
     job_budget,
+    training_images,
 )
 from core.config import PRESETS, TrainingConfig
+from core.data import make_splits
 from core.jobs import FINISHED, STOPPED, TIMED_OUT, JobManager
 from core.model import training_flops_per_sample
 from core.tasks import make_training_job
@@ -40,7 +43,7 @@ PLENTY = 64 * 10**9
         ),
         (
             TrainingConfig(**{**ATTACK.to_dict(), "batch_size": 256, "conv_filters": (64,) * 3}),
-            "needs about 114.2 trillion operations; this demo allows 10.0 trillion",
+            "needs about 102.7 trillion operations; this demo allows 10.0 trillion",
         ),
     ],
 )
@@ -79,7 +82,7 @@ def test_the_memory_estimate_follows_the_measured_growth_with_the_batch():
 def test_a_job_that_cannot_fit_in_memory_is_refused_everywhere_with_the_estimate():
     config = TrainingConfig(**{**ATTACK.to_dict(), "batch_size": 1024})
     with pytest.raises(
-        BudgetError, match=r"need about 7\.2 GB of memory, but the machine has 4\.0"
+        BudgetError, match=r"need about 7\.1 GB of memory, but the machine has 4\.0"
     ):
         check_budget(config, 60_000, settings.Limits(), available_bytes=4 * 10**9)
     assert check_budget(config, 60_000, settings.Limits(), available_bytes=PLENTY).problems == ()
@@ -96,10 +99,28 @@ def test_the_hosts_available_memory_is_read():
     assert available is not None and 0 < available < 2**50
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"split": "article", "validation_fraction": 0.0},
+        {"split": "article", "validation_fraction": 0.1},
+        {"split": "official", "validation_fraction": 0.15, "train_size": 50_000},
+        {"split": "official", "validation_fraction": 0.1, "train_size": 60_000},
+    ],
+)
+def test_the_budget_counts_the_images_the_training_trains_on(mnist, changes):
+    config = dataclasses.replace(PRESETS["Recommended"], **changes)
+    available = len(mnist.train_images)
+    train_size = min(config.train_size or available, training_images(config, available))
+    splits = make_splits(mnist, config.split, config.validation_fraction, train_size, seed=3)
+    assert training_images(config, available) == len(splits.x_train)
+
+
 def test_the_budget_reads_as_text_with_the_caps():
     rows = dict(describe(job_budget(PRESETS["Recommended"], 60_000, settings.DEMO_LIMITS,
                                     available_bytes=8 * 10**9)))  # fmt: skip
-    assert rows["Training images"] == "up to 60,000 per epoch, 5 epochs"
+    # Recommended holds out 10% of the 60,000 for validation.
+    assert rows["Training images"] == "54,000 per epoch, 5 epochs"
     assert rows["Operations"].endswith("of 10.0 trillion allowed")
     assert rows["Memory (estimate)"].endswith("of 8.0 GB available")
     assert rows["Time limit"].startswith("stops itself after 15 minutes")
