@@ -216,9 +216,14 @@ st.caption(
 dataset = ui.current_dataset()
 choices = ui.model_choices()
 if ui.CURRENT_CHOICE not in choices:
+    first = next(iter(choices.values()), None)
     st.info(
         "No model trained in this session yet. Train one on the Train page"
-        + (", or pick a stored run below." if choices else ".")
+        + (
+            f"; until then this page shows {ui.plain(first.label)} (pick another below)."
+            if first is not None
+            else "."
+        )
     )
     st.page_link(ui.page_path("train"), label="Go to Train", icon=":material/model_training:")
     if not choices:
