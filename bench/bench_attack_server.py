@@ -33,12 +33,10 @@ is three. Screenshots of each row's page go to test-output/bench-attack-server-*
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import json
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import threading
@@ -52,9 +50,11 @@ from urllib.parse import urlparse
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from tests.attack_files import zeros_idx_gzip  # noqa: E402
 from tests.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
+    process_tree,
     start_streamlit,
     stop_streamlit,
 )
@@ -89,20 +89,6 @@ HUGE_TRAINING_LINK = (
 WIDEST_LINK = "train?hidden_layers=" + ",".join(["2048"] * 8)
 
 # --- The server, watched from threads ------------------------------------------------------
-
-
-def process_tree(pid: int) -> list[int]:
-    """Return `pid` and all its descendants (read from /proc/<pid>/task/*/children)."""
-    pids, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                pending.extend(int(child) for child in (task / "children").read_text().split())
-            except OSError:
-                continue
-    return pids
 
 
 def tree_kib(pid: int, field_name: str) -> int:
@@ -177,17 +163,6 @@ class Watcher:
 # --- Files a visitor uploads ----------------------------------------------------------------
 
 
-def idx_images_gzip(count: int) -> bytes:
-    """A gzipped IDX file of `count` blank 28x28 images, written a thousand at a time."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb") as archive:
-        archive.write(struct.pack(">BBBBIII", 0, 0, 8, 3, count, 28, 28))
-        chunk = bytes(28 * 28 * 1000)
-        for _ in range(count // 1000):
-            archive.write(chunk)
-    return buffer.getvalue()
-
-
 def png_bytes(image, file_format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=file_format)
@@ -230,7 +205,7 @@ def build_files(folder: Path, names: set[str]) -> dict[str, Path]:
     if "huge_integer" in needs:
         write("huge_integer", "config.json", b'{"config": {"epochs": ' + b"9" * 5000 + b"}}")
     if "idx_bomb" in needs:
-        write("idx_bomb", "bomb-images-idx3-ubyte.gz", idx_images_gzip(342_000))
+        write("idx_bomb", "bomb-images-idx3-ubyte.gz", zeros_idx_gzip(342_000))
         labels = (np.arange(342_000) % 10).astype(np.uint8)
         write("idx_bomb_labels", "bomb-labels-idx1-ubyte.gz", idx_bytes(labels, compress=True))
     if "mnist_test" in needs:

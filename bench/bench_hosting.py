@@ -53,6 +53,7 @@ from tests.harness import (  # noqa: E402
     free_port,
     health_ok,
     page_errors,
+    process_tree,
     start_streamlit,
     stop_streamlit,
     streamlit_command,
@@ -75,20 +76,6 @@ HOME_RENDERED = f'{APP_IDLE} {MAIN} h1:has-text("MNIST Studio")'
 
 
 # --- The server process, seen from /proc --------------------------------------------------
-
-
-def process_tree(pid: int) -> list[int]:
-    """Return `pid` and all its descendants (read from /proc/<pid>/task/*/children)."""
-    pids, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                pending.extend(int(child) for child in (task / "children").read_text().split())
-            except OSError:
-                continue
-    return pids
 
 
 def _status_fields(pid: int) -> dict[str, int]:

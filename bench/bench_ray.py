@@ -27,7 +27,10 @@ import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
 RAY = str(Path(sys.executable).parent / "ray")
+
+from tests.harness import kill_ray_cluster  # noqa: E402
 
 SWEEP = """
 import json, os, resource, sys, time
@@ -126,29 +129,6 @@ def ray_cluster(nodes: int, port: str) -> tuple[str, dict[str, str]]:
     return f"127.0.0.1:{port}", {"RAY_AUTH_MODE": "token"}
 
 
-def stop_cluster(port: str) -> int:
-    """Kill the processes of the cluster whose head listens on ``port``; return how many.
-
-    `ray stop` would end every Ray on this machine, other people's included.
-    """
-    killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        of_cluster = f":{port}".encode() in command or f"port={port}".encode() in command
-        if of_cluster and (b"ray" in command or b"gcs_server" in command):
-            try:
-                os.kill(int(entry.name), 9)
-                killed += 1
-            except OSError:
-                pass
-    return killed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=8)
@@ -210,7 +190,7 @@ def bench_nodes(members: int) -> None:
         try:
             results[nodes] = run_sweep(members, {"MNIST_STUDIO_RAY_ADDRESS": address, **extra})
         finally:
-            stop_cluster(port)
+            kill_ray_cluster(port)
     for nodes, figures in results.items():
         placement: dict[str, int] = {}
         for node in figures["nodes"]:

@@ -8,8 +8,10 @@ works costs that process, not the machine running the tests.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -257,3 +259,14 @@ def run_import_in_subprocess(
         temp_bytes=left,
         temp_peak_bytes=max(peak, left),
     )
+
+
+def zeros_idx_gzip(count: int) -> bytes:
+    """A gzipped IDX images file of ``count`` blank images, written without holding them."""
+    buffer = BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as archive:
+        archive.write(struct.pack(">BBBBIII", 0, 0, 8, 3, count, 28, 28))
+        chunk = bytes(28 * 28 * 1000)
+        for _ in range(count // 1000):
+            archive.write(chunk)
+    return buffer.getvalue()

@@ -183,3 +183,41 @@ class HealthPoller(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=15)
+
+
+def process_tree(pid: int) -> list[int]:
+    """Return `pid` and all its descendants (read from /proc/<pid>/task/*/children)."""
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return pids
+
+
+def kill_ray_cluster(port: str) -> int:
+    """Kill the processes of the Ray cluster whose head listens on ``port``; return how many.
+
+    `ray stop` would end every Ray on the machine: other tests' and benchmarks' local Rays,
+    and with them their drivers (a driver exits when its cluster goes).
+    """
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        of_cluster = f":{port}".encode() in command or f"port={port}".encode() in command
+        if of_cluster and (b"ray" in command or b"gcs_server" in command):
+            try:
+                os.kill(int(entry.name), 9)
+                killed += 1
+            except OSError:
+                pass
+    return killed

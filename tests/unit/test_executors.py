@@ -21,6 +21,7 @@ from core import executors
 from core.config import TrainingConfig
 from core.jobs import JobManager
 from core.runs import RunStore
+from tests.harness import kill_ray_cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SMALL = TrainingConfig(hidden_layers=(32,), epochs=2, train_size=1500, seed=3)
@@ -311,9 +312,9 @@ deadline = time.monotonic() + 300
 while not job.history and time.monotonic() < deadline:
     time.sleep(0.05)
 print("EPOCH_SEEN", bool(job.history), flush=True)
-from tests.unit.test_executors import kill_cluster
+from tests.harness import kill_ray_cluster
 
-kill_cluster(os.environ["MNIST_STUDIO_RAY_ADDRESS"].rsplit(":", 1)[1])
+kill_ray_cluster(os.environ["MNIST_STUDIO_RAY_ADDRESS"].rsplit(":", 1)[1])
 manager.wait(job.id, timeout=200)
 print("FIRST", job.state, job.error, flush=True)
 small = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=1000, seed=1)
@@ -350,7 +351,7 @@ def test_a_cluster_that_goes_away_fails_its_job_and_new_jobs_run_here(tmp_path):
             cwd=PROJECT_ROOT,
         )
     finally:
-        kill_cluster(str(port))
+        kill_ray_cluster(str(port))
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in completed.stdout.splitlines() if " " in line)
     assert lines["EPOCH_SEEN"] == "True"
@@ -361,30 +362,6 @@ def test_a_cluster_that_goes_away_fails_its_job_and_new_jobs_run_here(tmp_path):
     assert lines["SECOND"] == "finished None"
     assert "new jobs run on this server" in lines["STATUS"], lines["STATUS"]
     assert lines["STORED"] == "1"  # The second run; the first left nothing half-written.
-
-
-def kill_cluster(port: str) -> int:
-    """Kill the processes of the Ray cluster whose head listens on ``port``; return how many.
-
-    `ray stop` would end every Ray on the machine, the module's local Ray included (and with
-    it the test process, whose driver exits when its cluster goes).
-    """
-    killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        of_cluster = f":{port}".encode() in command or f"port={port}".encode() in command
-        if of_cluster and (b"ray" in command or b"gcs_server" in command):
-            try:
-                os.kill(int(entry.name), 9)
-                killed += 1
-            except OSError:
-                pass
-    return killed
 
 
 def _free_port() -> int:

@@ -1,8 +1,6 @@
 """Caps on uploaded datasets: bytes per file and images in all, checked before decoding."""
 
-import gzip
 import io
-import struct
 
 import numpy as np
 import pytest
@@ -11,23 +9,13 @@ from core import settings
 from core.data import MEGABYTE, DatasetTooLargeError, dataset_from_idx_files
 from core.figures.explore import FRAME_GREY, ink_on_paper
 from core.idx import idx_bytes
+from tests.attack_files import zeros_idx_gzip
 
 
 def named(content: bytes, name: str) -> io.BytesIO:
     stream = io.BytesIO(content)
     stream.name = name
     return stream
-
-
-def zeros_idx_gzip(count: int) -> bytes:
-    """A gzipped IDX images file of ``count`` blank images, written without holding them."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb") as archive:
-        archive.write(struct.pack(">BBBBIII", 0, 0, 8, 3, count, 28, 28))
-        chunk = bytes(28 * 28 * 1000)
-        for _ in range(count // 1000):
-            archive.write(chunk)
-    return buffer.getvalue()
 
 
 def caps(demo: bool) -> dict:
