@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import threading
@@ -85,8 +86,12 @@ export default async function (component) {
 """
 
 
+@functools.cache
 def canvas_script() -> str:
-    """The canvas component's script: the loader above, or its own file as a fallback."""
+    """The canvas component's script: the loader above, or its own file as a fallback.
+
+    Read once per process: the page runs again on every stroke.
+    """
     folder = Path(st_canvas.__code__.co_filename).parent / "frontend" / "build"
     scripts = sorted(folder.glob("index-*.js"))
     if len(scripts) != 1 or scripts[0].read_text().count(CANVAS_DEBOUNCE_LINE) != 1:
