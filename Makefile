@@ -6,12 +6,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Extra `streamlit run` flags for `make run`, e.g. ARGS="--server.fileWatcherType auto".
+ARGS ?=
 PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
 .PHONY: run test test-fast lint format typecheck check constraints bench screenshots clean
 
 run: $(VENV)/.run-installed
-	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
+	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) $(ARGS)
 
 # Two pytest-xdist workers (one per core); Ray tests take turns (tests/conftest.py).
 TEST_WORKERS ?= 2

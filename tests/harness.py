@@ -99,7 +99,6 @@ def streamlit_command(port: int) -> list[str]:
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--server.headless", "true",
-        "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
 
