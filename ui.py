@@ -106,10 +106,12 @@ def browser_visitor_id() -> str | None:
 
     The cookie is set by `core.visitors.VisitorCookieMiddleware` when the app is started
     through `streamlit_app.py` (`make run`); `streamlit run app.py` and AppTest have none.
+    The WebSocket handshake's ``Cookie`` header is read with the middleware's own function,
+    so the two always agree on whether (and which) id the browser has.
     """
     from core import visitors
 
-    return visitors.valid_visitor_id(st.context.cookies.get(visitors.COOKIE_NAME))
+    return visitors.visitor_id_from_cookie_header(st.context.headers.get_all("cookie"))
 
 
 # --- Text from visitors and links --------------------------------------------------------
