@@ -342,6 +342,9 @@ def run_store():
         limits.max_runs_per_visitor,
         limits.max_store_bytes,
         limits.max_bytes_per_visitor,
+        limits.protected_runs_per_visitor,
+        limits.protected_runs_per_address,
+        limits.max_runs_per_address_per_day,
     )
     return _run_store(str(settings.runs_dir()), quota)
 
@@ -357,9 +360,13 @@ def visible_runs():
 
 
 def run_numbers() -> dict[str, int]:
-    """Return each stored run's number ("#7"), or none when the run store cannot be opened."""
+    """Return each visible run's number ("#7"), or none when the run store cannot be opened.
+
+    In the demo a visitor's runs are numbered among their own (#1, #2, ...), so a number
+    says nothing about how many runs other visitors keep; locally, across the store.
+    """
     try:
-        return run_store().run_numbers()
+        return run_store().run_numbers(owner=runs_owner())
     except (OSError, ValueError):
         return {}
 
