@@ -35,10 +35,10 @@ COOKIE_MAX_AGE_SECONDS = 365 * 24 * 60 * 60
 ID_BYTES = 32
 # token_urlsafe(32) gives 43 characters of [A-Za-z0-9_-]; anything else is not our cookie.
 _VALID_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-# The cookie header is read only this far, so a hostile header costs little to parse. It is
-# h11's bound on a whole request head (16 KiB), which the server refuses beyond, so an id that
-# comes after other cookies in any header the server accepts is still found; the WebSocket
-# handshake (websockets) takes header lines of at most 8 KiB anyway.
+# The cookie header is read only this far, so a hostile header costs little to parse. The
+# app's WebSocket handshake (the websockets library) takes header lines of at most 8 KiB (a
+# longer one never connects: measured), so an id after other cookies in any header with
+# which the app works at all is found, with room to spare.
 MAX_COOKIE_HEADER_CHARS = 16 * 1024
 
 Scope = MutableMapping[str, Any]
