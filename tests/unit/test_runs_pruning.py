@@ -13,6 +13,7 @@ import pytest
 from core.runs import RunStore, RunStoreFullError
 from core.runs.pruning import PruneQuota, protected_runs
 from core.settings import DEMO_LIMITS
+from core.visitors import address_for_limits
 
 VISITORS = 10
 RUNS_PER_VISITOR = 5  # the demo protects each visitor's newest five
@@ -89,8 +90,16 @@ def test_a_flooding_address_is_refused_with_a_sentence_after_its_daily_runs(tmp_
     assert surviving(store, visitors) == VISITORS * RUNS_PER_VISITOR
     with pytest.raises(RunStoreFullError, match=f"at most {daily} runs a day from your network"):
         store.check_room("yet another cookie", "9.9.9.9")
-    # Every address of the attacker's IPv6 /64 is the same address for the cap.
-    store.check_room("someone", "2a00:1450:4001:81c::1")
+    store.check_room("someone else", "9.9.9.10")  # another address is not refused
+
+
+def test_every_address_of_one_ipv6_64_shares_the_daily_runs(tmp_path):
+    store = demo_store(tmp_path, max_saves_per_address_per_day=2)
+    for index in (1, 2):  # as ui.visitor_address gives them: the /64
+        save(store, f"cookie{index}", address_for_limits(f"2a00:1450:4001:81c::{index}"))
+    with pytest.raises(RunStoreFullError, match="at most 2 runs a day"):
+        store.check_room("cookie3", address_for_limits("2a00:1450:4001:81c:ffff::3"))
+    store.check_room("cookie3", address_for_limits("2a00:1450:4001:81d::3"))
 
 
 def test_a_flood_from_many_addresses_is_refused_once_only_protected_runs_are_left(tmp_path):
