@@ -213,11 +213,12 @@ class RunStore:
     def check_room(self, owner: str | None, address: str | None = None) -> None:
         """Raise unless a new run of ``owner`` from ``address`` would be kept now.
 
-        A job calls it before training, so a visitor hears at once rather than after the
-        work; `save_run` calls it again. A run is refused when its address (or, without
-        one, its owner) saved ``max_saves_per_address_per_day`` runs in the last 24 hours,
-        or when keeping it within ``max_runs`` would need another visitor's protected runs
-        (see `core.runs.pruning`): the store never deletes those to make room.
+        The Train and Compare pages call it before submitting a job, so a visitor hears at
+        once rather than after the work; `save_run` calls it again. A run is refused when
+        its address (or, without one, its owner) saved ``max_saves_per_address_per_day``
+        runs in the last 24 hours, or when keeping it within ``max_runs`` would need another
+        visitor's protected runs (see `core.runs.pruning`): the store never deletes those to
+        make room.
 
         Args:
             owner: Who would save the run.
@@ -238,24 +239,20 @@ class RunStore:
         if cap is not None and group is not None and volume.get(group, 0) >= cap:
             who = "your network address" if key else "this browser"
             raise RunStoreFullError(
-                f"This demo keeps at most {cap} runs a day from {who}, and that many were "
+                f"This app keeps at most {cap} runs a day from {who}, and that many were "
                 "saved in the last 24 hours, so no new run is kept for now. Try again later."
             )
         if quota.max_runs is None:
             return
-        incoming = "~incoming"  # Sorts after every real id, as the newest run.
-        runs = pd.DataFrame(
-            [*self._records.prune_rows()][::-1]
-            + [
-                {
-                    "id": incoming,
-                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "owner": owner,
-                    "address": key,
-                    "model_size": 0,
-                }
-            ]  # fmt: skip
-        ).iloc[::-1]
+        incoming = "~incoming"  # The newest run, as the runs are listed newest first.
+        newest = {
+            "id": incoming,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "owner": owner,
+            "address": key,
+            "model_size": 0,
+        }
+        runs = pd.DataFrame([newest, *self._records.prune_rows()])
         runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
         doomed = runs_to_prune(runs, quota, volume)
         if incoming in doomed or len(runs) - len(doomed) > quota.max_runs:
