@@ -106,10 +106,12 @@ def browser_visitor_id() -> str | None:
 
     The cookie is set by `core.visitors.VisitorCookieMiddleware` when the app is started
     through `streamlit_app.py` (`make run`); `streamlit run app.py` and AppTest have none.
+    The WebSocket handshake's ``Cookie`` header is read with the middleware's own function,
+    so the two always agree on whether (and which) id the browser has.
     """
     from core import visitors
 
-    return visitors.valid_visitor_id(st.context.cookies.get(visitors.COOKIE_NAME))
+    return visitors.visitor_id_from_cookie_header(st.context.headers.get_all("cookie"))
 
 
 # --- Text from visitors and links --------------------------------------------------------
@@ -340,6 +342,9 @@ def run_store():
         limits.max_runs_per_visitor,
         limits.max_store_bytes,
         limits.max_bytes_per_visitor,
+        limits.protected_runs_per_visitor,
+        limits.protected_runs_per_address,
+        limits.max_runs_per_address_per_day,
     )
     return _run_store(str(settings.runs_dir()), quota)
 
@@ -355,9 +360,13 @@ def visible_runs():
 
 
 def run_numbers() -> dict[str, int]:
-    """Return each stored run's number ("#7"), or none when the run store cannot be opened."""
+    """Return each visible run's number ("#7"), or none when the run store cannot be opened.
+
+    In the demo a visitor's runs are numbered among their own (#1, #2, ...), so a number
+    says nothing about how many runs other visitors keep; locally, across the store.
+    """
     try:
-        return run_store().run_numbers()
+        return run_store().run_numbers(owner=runs_owner())
     except (OSError, ValueError):
         return {}
 

@@ -110,6 +110,7 @@ def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
     """
     job_ids = []
     try:
+        ui.run_store().check_room(ui.session_id(), ui.visitor_address())
         for name, job_function in named_functions:
             job_ids.append(ui.submit_job(name, job_function, kind=kind).id)
     except ValueError as error:
@@ -362,7 +363,12 @@ def baselines_ui(store, limits, run_numbers: dict[str, int]) -> None:
         else:
             submit_and_rerun(
                 [
-                    (key, make_baseline_job(key, config, dataset, store, ui.session_id()))
+                    (
+                        key,
+                        make_baseline_job(
+                            key, config, dataset, store, ui.session_id(), ui.visitor_address()
+                        ),
+                    )
                     for key in chosen
                 ],
                 kind="baseline",
@@ -420,7 +426,10 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
         early_stopping = ui.sweep_early_stopping_ui(configs)
         if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
             dataset = ui.current_dataset()
-            jobs = sweep_jobs(configs, dataset, store, ui.session_id(), early_stopping)
+            jobs = sweep_jobs(
+                configs, dataset, store, ui.session_id(), early_stopping,
+                address=ui.visitor_address(),
+            )  # fmt: skip
             submit_and_rerun(jobs, kind="sweep")
     job_notice_ui("sweep")
 
@@ -526,7 +535,7 @@ except RunStoreError as error:
     st.error(ui.plain(error, 300))
     st.stop()
 limits = settings.limits()
-run_numbers = store.run_numbers()
+run_numbers = ui.run_numbers()
 runs = with_display_columns(ui.visible_runs(), run_numbers)
 for problem in store.problems():
     st.warning(ui.plain(problem, 400))

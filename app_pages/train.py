@@ -341,9 +341,13 @@ def start_training(dataset) -> None:
         try:
             config = config_from(values_from_state())
             check_budget(config, len(dataset.train_images), settings.limits(), dataset.num_classes)
+            address = ui.visitor_address()
+            ui.run_store().check_room(ui.session_id(), address)
             job = ui.submit_job(
                 config.summary(dataset.num_classes),
-                make_training_job(config, dataset, ui.run_store(), ui.session_id()),
+                make_training_job(
+                    config, dataset, ui.run_store(), ui.session_id(), address=address
+                ),
                 kind="train",
             )
         except ValueError as error:

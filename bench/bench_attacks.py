@@ -10,9 +10,14 @@
 2. Training (finding 4): the time `core.budget.check_budget` takes to refuse the review's
    link in the demo, and the estimate against the measured peak RSS growth of a short real
    training (one epoch on a subset) of two configurations, each in its own process.
+3. Pruning (issue 20, break 3): a run store with the demo's quota holds 10 visitors' 5 runs
+   each (each from its own address); then 200 new cookies save one run each, from one
+   address, then (a fresh store) from 200 addresses. How many of the visitors' 50 runs
+   survive, how many flood runs were kept or refused, and the mean seconds per save. With
+   ``--before REF`` the same simulation also runs on the store of git ``REF``.
 
 Usage:
-    .venv/bin/python bench/bench_attacks.py [--before main] [--skip-training]
+    .venv/bin/python bench/bench_attacks.py [--before main] [--skip-training] [--only-pruning]
 """
 
 from __future__ import annotations
@@ -150,14 +155,84 @@ def bench_training() -> None:
         )
 
 
+# Run in a child with the project root of either version first on sys.path: the store of
+# the version at hand, with the demo's quota (a setting that version lacks is left out).
+PRUNING_SIMULATION = """
+import inspect, json, sys, tempfile, time
+from core.runs import RunStore
+from core.settings import DEMO_LIMITS as limits
+quota = {
+    "max_runs": limits.max_runs, "max_age_days": limits.max_run_age_days,
+    "max_runs_per_owner": limits.max_runs_per_visitor, "max_bytes": limits.max_store_bytes,
+    "max_bytes_per_owner": limits.max_bytes_per_visitor,
+    "protected_runs_per_owner": getattr(limits, "protected_runs_per_visitor", None),
+    "protected_runs_per_address": getattr(limits, "protected_runs_per_address", None),
+    "max_saves_per_address_per_day": getattr(limits, "max_runs_per_address_per_day", None),
+}
+accepted = inspect.signature(RunStore).parameters
+knows_address = "address" in inspect.signature(RunStore.save_run).parameters
+results = {}
+for scenario in ("one address", "200 addresses"):
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(folder, **{k: v for k, v in quota.items() if k in accepted})
+        def save(owner, address):
+            extra = {"address": address} if knows_address else {}
+            return store.save_run("baseline", "run", {}, None, {"test_accuracy": 0.9}, {},
+                                  owner=owner, **extra)
+        visitors = [save(f"visitor{i}", f"8.8.{i}.1") for i in range(10) for _ in range(5)]
+        kept = refused = 0
+        start = time.perf_counter()
+        for index in range(200):
+            address = "9.9.9.9" if scenario == "one address" else f"9.0.{index}.1"
+            try:
+                save(f"cookie{index}", address)
+                kept += 1
+            except ValueError:
+                refused += 1
+        seconds = (time.perf_counter() - start) / 200
+        ids = set(store.list_runs()["id"])
+        survivors = len(set(visitors) & ids)
+        lost_by = len({i // 5 for i, run_id in enumerate(visitors) if run_id not in ids})
+        results[scenario] = [survivors, lost_by, kept, refused, len(ids), seconds]
+print(json.dumps(results))
+"""
+
+
+def bench_pruning(before: str | None) -> None:
+    roots = {"now": PROJECT_ROOT}
+    with tempfile.TemporaryDirectory() as scratch:
+        if before:
+            roots[before] = export_ref(before, Path(scratch) / "before")
+        print("| flood of 200 one-run cookies | code | visitors' runs left (of 50) "
+              "| visitors who lost runs | flood runs kept | refused | runs in store "
+              "| ms per save |")  # fmt: skip
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        rows: dict[str, dict[str, list]] = {}
+        for label, root in roots.items():
+            child = subprocess.run(
+                [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n"
+                 + PRUNING_SIMULATION],
+                cwd=root, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            rows[label] = json.loads(child.stdout.strip().splitlines()[-1])
+        for scenario in ("one address", "200 addresses"):
+            for label in roots:
+                survivors, lost_by, kept, refused, total, seconds = rows[label][scenario]
+                print(f"| from {scenario} | {label} | {survivors} | {lost_by} | {kept} "
+                      f"| {refused} | {total} | {seconds * 1000:.0f} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="also import the files with the app at this git ref")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--only-pruning", action="store_true")
     arguments = parser.parse_args()
-    bench_imports(arguments.before)
-    if not arguments.skip_training:
-        bench_training()
+    if not arguments.only_pruning:
+        bench_imports(arguments.before)
+        if not arguments.skip_training:
+            bench_training()
+    bench_pruning(arguments.before)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,12 @@ class Limits:
         max_runs_per_visitor: Stored runs kept per visitor; their own oldest go first (None: all).
         max_store_bytes: Bytes of model files the run store keeps in all (None: any).
         max_bytes_per_visitor: Bytes of model files kept per visitor (None: any).
+        protected_runs_per_visitor: Each visitor's newest runs that no one else's runs can
+            push out of the store (None: none; see `core.runs.pruning`).
+        protected_runs_per_address: At most this many runs protected per network address
+            (an IPv6 /64 counts as one), visitors who saved first served first (None: any).
+        max_runs_per_address_per_day: Runs kept from one network address (or, without a
+            public one, one visitor) in 24 hours; more are refused (None: any).
         runs_per_session: Whether each browser session sees only its own runs.
         max_batch_size: Images per gradient step.
         max_conv_filters: Filters per convolutional block.
@@ -155,6 +161,9 @@ class Limits:
     max_runs_per_visitor: int | None = None
     max_store_bytes: int | None = None
     max_bytes_per_visitor: int | None = None
+    protected_runs_per_visitor: int | None = None
+    protected_runs_per_address: int | None = None
+    max_runs_per_address_per_day: int | None = None
     runs_per_session: bool = False
     max_batch_size: int = 60_000
     max_conv_filters: int = 512
@@ -229,6 +238,9 @@ DEMO_LIMITS = Limits(
     max_runs_per_visitor=20,
     max_store_bytes=2 * 1024**3,
     max_bytes_per_visitor=256 * 1024**2,
+    protected_runs_per_visitor=5,
+    protected_runs_per_address=20,
+    max_runs_per_address_per_day=100,
     runs_per_session=True,
     max_batch_size=512,
     max_conv_filters=64,

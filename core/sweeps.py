@@ -345,6 +345,7 @@ def sweep_jobs(
     owner: str | None = None,
     early_stopping: bool = False,
     shuffle_seed: int | None = 0,
+    address: str | None = None,
 ) -> list[tuple[str, Callable[..., Any]]]:
     """Return (name, job function) per member, for `core.jobs.JobManager.submit`.
 
@@ -361,6 +362,7 @@ def sweep_jobs(
             seed: each is judged against those that reached a rung before it, and the grid's
             order (learning rates rising, say) would otherwise let the weakest go first
             and stop nobody. None keeps the order of ``configs``.
+        address: The visitor's network address, for the run store's caps; None when unknown.
 
     Returns:
         ``[(name, fn), ...]``, in the order to submit them.
@@ -382,7 +384,7 @@ def sweep_jobs(
         jobs.append(
             (
                 f"Sweep: {config.summary()}",
-                make_training_job(config, dataset, store, owner, early_stop=check),
+                make_training_job(config, dataset, store, owner, early_stop=check, address=address),
             )
         )
     return jobs

@@ -138,6 +138,7 @@ def save_training_result(
     owner: str | None = None,
     name: str | None = None,
     stopped_early: str | None = None,
+    address: str | None = None,
 ) -> str:
     """Store a finished or stopped training as a run of kind ``"network"``.
 
@@ -149,6 +150,7 @@ def save_training_result(
         name: The run's display name (default: the configuration's summary).
         stopped_early: Why a sweep's early stopping ended it, kept with its metrics as
             ``stopped_early`` (see `core.sweeps.stopped_early_reason`), or None.
+        address: The network address it was trained from (for the store's caps), or None.
 
     Returns:
         The new run's id.
@@ -172,6 +174,7 @@ def save_training_result(
         dataset=dataset.name,
         summary=summary,
         epochs=int(result.epochs_trained),
+        address=address,
     )  # fmt: skip
 
 
@@ -181,6 +184,7 @@ def make_training_job(
     store: RunStore,
     owner: str | None = None,
     early_stop: Callable[[dict[str, Any]], str | None] | None = None,
+    address: str | None = None,
 ) -> JobFunction:
     """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
 
@@ -195,6 +199,8 @@ def make_training_job(
         owner: Who trains (e.g. a session id); the run is saved under this owner.
         early_stop: Called with each epoch's progress event; a sentence it returns stops
             the job there and is stored with the run (`core.sweeps.SuccessiveHalving`).
+        address: The visitor's network address (`core.visitors.address_for_limits`), for
+            the run store's caps per address; None when unknown.
 
     Returns:
         `fn(report, stop_event)` returning a `JobOutcome` with the `TrainingResult`, the
@@ -228,7 +234,9 @@ def make_training_job(
             try:
                 # On a cluster the stop may arrive after the last epoch: then none happened.
                 reason = stopped_early[0] if stopped_early and result.stopped else None
-                run_id = save_training_result(store, result, dataset, owner, stopped_early=reason)
+                run_id = save_training_result(
+                    store, result, dataset, owner, stopped_early=reason, address=address
+                )
             except (OSError, ValueError) as error:
                 # The trained model is still returned and usable; only the record is missing.
                 save_error = str(error)
@@ -249,6 +257,7 @@ def save_baseline_result(
     name: str | None = None,
     owner: str | None = None,
     dataset_name: str | None = "MNIST",
+    address: str | None = None,
 ) -> str:
     """Save a baseline's result as a run of kind ``"baseline"`` in a `core.runs.RunStore`.
 
@@ -258,6 +267,7 @@ def save_baseline_result(
         name: The run's display name (default: the baseline's label).
         owner: Who trained it (e.g. a session id), or None.
         dataset_name: The dataset's name.
+        address: The network address it was trained from (for the store's caps), or None.
 
     Returns:
         The new run's id.
@@ -283,6 +293,7 @@ def save_baseline_result(
         confusion_matrix=result.confusion_matrix, model=result.estimator,
         status="stopped" if result.stopped else "finished", owner=owner,
         parameters=result.parameters, dataset=dataset_name, summary=result.summary(),
+        address=address,
     )  # fmt: skip
 
 
@@ -292,6 +303,7 @@ def make_baseline_job(
     dataset: Dataset,
     store: RunStore,
     owner: str | None = None,
+    address: str | None = None,
 ) -> JobFunction:
     """Return a job function that fits the baseline `key` on `config`'s data and stores it.
 
@@ -301,6 +313,7 @@ def make_baseline_job(
         dataset: The `core.data.Dataset`.
         store: The `core.runs.RunStore`.
         owner: Who trains it.
+        address: The visitor's network address, for the run store's caps; None when unknown.
 
     Returns:
         `fn(report, stop_event)` returning a `JobOutcome` with the `BaselineResult` and the
@@ -316,7 +329,9 @@ def make_baseline_job(
             from core.executors import get_executor
 
             result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
-            run_id = save_baseline_result(store, result, owner=owner, dataset_name=dataset.name)
+            run_id = save_baseline_result(
+                store, result, owner=owner, dataset_name=dataset.name, address=address
+            )
         return JobOutcome(result=result, run_id=run_id)
 
     return run

@@ -7,7 +7,14 @@ set by `VisitorCookieMiddleware`, a plain ASGI middleware that `streamlit_app.py
 `st.App`: on the response that carries the app's HTML page, a browser without a valid id
 gets a ``Set-Cookie`` header, so the WebSocket that the page opens next already carries it
 and the very first script run knows its visitor. JavaScript cannot read the cookie
-(HttpOnly); the server reads it from the WebSocket's handshake (``st.context.cookies``).
+(HttpOnly); the server reads it from the WebSocket's handshake (``st.context.headers``).
+
+The middleware and the app read the ``Cookie`` header with the same function,
+`visitor_id_from_cookie_header`, so they cannot disagree about a visitor: if the middleware
+missed an id that the app sees, it would hand the browser a new one on every page load and
+the visitor's runs would vanish. It uses Starlette's lenient parser (the one Streamlit uses),
+which reads past cookies a browser accepts but the old standard does not (JSON values,
+nameless cookies, names such as ``path``).
 
 Streamlit is not imported here: the middleware speaks ASGI directly.
 """
@@ -17,9 +24,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import CookieError, SimpleCookie
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+
+from starlette.requests import cookie_parser
 
 COOKIE_NAME = "mnist_studio_visitor"
 # How long a browser keeps its id without visiting; runs are kept per the store's own limits.
@@ -27,8 +35,11 @@ COOKIE_MAX_AGE_SECONDS = 365 * 24 * 60 * 60
 ID_BYTES = 32
 # token_urlsafe(32) gives 43 characters of [A-Za-z0-9_-]; anything else is not our cookie.
 _VALID_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-# The cookie header is read only this far, so a hostile header costs nothing to parse.
-MAX_COOKIE_HEADER_CHARS = 8192
+# The cookie header is read only this far, so a hostile header costs little to parse. The
+# app's WebSocket handshake (the websockets library) takes header lines of at most 8 KiB (a
+# longer one never connects: measured), so an id after other cookies in any header with
+# which the app works at all is found, with room to spare.
+MAX_COOKIE_HEADER_CHARS = 16 * 1024
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,26 +67,31 @@ def valid_visitor_id(value: object) -> str | None:
     return None
 
 
-def visitor_id_from_cookie_header(header: str | bytes | None) -> str | None:
+def visitor_id_from_cookie_header(header: str | bytes | Iterable[str | bytes] | None) -> str | None:
     """Return the visitor id in a ``Cookie`` request header, or None.
 
+    The one reader of the visitor cookie, used by the middleware and by the app. It parses
+    like Starlette's ``cookie_parser`` (``;``-separated ``name=value`` pairs, the last of a
+    name wins, anything else skipped), over at most `MAX_COOKIE_HEADER_CHARS` characters cut
+    at a ``;``, so the cookie that would straddle the cut is left out rather than misread.
+
     Args:
-        header: The header's value (as sent by the browser), or None.
+        header: The header's value (as sent by the browser), several values (a request may
+            carry more than one ``Cookie`` header; they are joined with ``"; "``), or None.
 
     Returns:
         The valid visitor id it carries, or None.
     """
-    if not header:
+    if header is None:
         return None
-    if isinstance(header, bytes):
-        header = header.decode("latin-1")
-    cookies = SimpleCookie()
-    try:
-        cookies.load(header[:MAX_COOKIE_HEADER_CHARS])
-    except CookieError:
-        return None
-    morsel = cookies.get(COOKIE_NAME)
-    return valid_visitor_id(morsel.value) if morsel is not None else None
+    if isinstance(header, (str, bytes)):
+        header = [header]
+    text = "; ".join(
+        value.decode("latin-1") if isinstance(value, bytes) else str(value) for value in header
+    )
+    if len(text) > MAX_COOKIE_HEADER_CHARS:
+        text = text[: MAX_COOKIE_HEADER_CHARS + 1].rpartition(";")[0]
+    return valid_visitor_id(cookie_parser(text).get(COOKIE_NAME))
 
 
 def set_cookie_header(visitor_id: str, secure: bool) -> str:
@@ -101,10 +117,12 @@ def set_cookie_header(visitor_id: str, secure: bool) -> str:
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            return value
-    return None
+    values = _headers(scope, name)
+    return values[0] if values else None
+
+
+def _headers(scope: Scope, name: bytes) -> list[bytes]:
+    return [value for key, value in scope.get("headers") or () if key.lower() == name]
 
 
 def _served_over_https(scope: Scope) -> bool:
@@ -136,7 +154,7 @@ class VisitorCookieMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http" or visitor_id_from_cookie_header(_header(scope, b"cookie")):
+        if scope.get("type") != "http" or visitor_id_from_cookie_header(_headers(scope, b"cookie")):
             await self.app(scope, receive, send)
             return
         cookie = set_cookie_header(new_visitor_id(), secure=_served_over_https(scope))
@@ -152,18 +170,26 @@ class VisitorCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+# One IPv6 subscriber gets at least a /64 (often a /56 or /48): the addresses inside it are
+# as free to choose as a cookie, so caps count the /64, never the full address.
+IPV6_PREFIX_FOR_LIMITS = 64
+
+
 def address_for_limits(address: str | None) -> str | None:
     """Return the network address a per-address cap should count, or None to count none.
 
     Only a public address says who a visitor is: a private, loopback or link-local one is a
     proxy's, a load balancer's or a local network's, shared by everyone behind it, so a cap on
     it would cap the whole app. Anything that is not an IP address at all is ignored too.
+    An IPv6 address counts as its /64 network (one subscriber can pick any address in it),
+    and an IPv4-mapped IPv6 address (``::ffff:8.8.8.8``) as the IPv4 address it carries.
 
     Args:
         address: The connection's address, e.g. ``st.context.ip_address`` (None on localhost).
 
     Returns:
-        The address in its canonical form, or None.
+        An IPv4 address (``"8.8.8.8"``) or an IPv6 /64 (``"2001:4860:4860::/64"``) in
+        canonical form, or None.
     """
     if not address or len(address) > 64:
         return None
@@ -171,6 +197,11 @@ def address_for_limits(address: str | None) -> str | None:
         parsed = ipaddress.ip_address(address.strip())
     except ValueError:
         return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
     if not parsed.is_global:
         return None
+    if isinstance(parsed, ipaddress.IPv6Address):
+        network = ipaddress.IPv6Network((parsed, IPV6_PREFIX_FOR_LIMITS), strict=False)
+        return str(network)
     return str(parsed)

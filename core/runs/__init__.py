@@ -17,6 +17,7 @@ from core.runs.errors import (
     MissingModelFileError,
     RunNotFoundError,
     RunStoreError,
+    RunStoreFullError,
 )
 from core.runs.pruning import PruneQuota
 from core.runs.records import LIST_COLUMNS, Run
@@ -31,4 +32,5 @@ __all__ = [
     "RunNotFoundError",
     "RunStore",
     "RunStoreError",
+    "RunStoreFullError",
 ]

@@ -19,3 +19,7 @@ class DamagedRunStoreError(RunStoreError):
 
 class MissingModelFileError(RunStoreError):
     """A run's record exists but its model file is missing or altered."""
+
+
+class RunStoreFullError(RunStoreError):
+    """The store keeps no more runs from this visitor now (a flood, or full of others' runs)."""

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.runs.errors import RunNotFoundError, RunStoreError
+from core.runs.errors import RunNotFoundError, RunStoreError, RunStoreFullError
 from core.runs.journal import RunJournal
 from core.runs.model_files import ModelFiles, model_file_name
-from core.runs.pruning import PruneQuota, runs_to_prune
+from core.runs.pruning import PruneQuota, group_of, runs_to_prune
 from core.runs.records import (
     Run,
     RunRecords,
@@ -66,10 +66,18 @@ class RunStore:
         max_bytes: Keep the model files of all runs within this many bytes (None: no limit).
         max_bytes_per_owner: Keep each owner's model files within this many bytes, though
             an owner's newest run is always kept (None: no limit).
+        protected_runs_per_owner: Each owner's newest runs that the store-wide caps never
+            take (None: none).
+        protected_runs_per_address: At most this many protected runs per network address
+            (None: no bound).
+        max_saves_per_address_per_day: Runs one network address may save in 24 hours
+            (None: any).
 
-    Pruning is fair between owners: an owner over a quota loses their own oldest runs, and
-    the store-wide caps take the oldest run of whoever holds the most, so one visitor's
-    flood never deletes another visitor's runs while the flooder has more (see `prune`).
+    Pruning is fair between visitors: an owner over a quota loses their own oldest runs,
+    and the store-wide caps take the oldest unprotected run of the network address (or
+    owner) that saved the most lately, so a flood from many cookies never deletes another
+    visitor's newest runs (see `core.runs.pruning`). Each run records the address it was
+    saved from as a keyed hash (`RunRecords.address_key`), never the address.
 
     Raises:
         RunStoreError: If the folder cannot be created.
@@ -83,6 +91,9 @@ class RunStore:
         max_runs_per_owner: int | None = None,
         max_bytes: int | None = None,
         max_bytes_per_owner: int | None = None,
+        protected_runs_per_owner: int | None = None,
+        protected_runs_per_address: int | None = None,
+        max_saves_per_address_per_day: int | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.database_path = self.folder / DATABASE_NAME
@@ -94,6 +105,9 @@ class RunStore:
             max_runs_per_owner=max_runs_per_owner,
             max_bytes=max_bytes,
             max_bytes_per_owner=max_bytes_per_owner,
+            protected_runs_per_owner=protected_runs_per_owner,
+            protected_runs_per_address=protected_runs_per_address,
+            max_saves_per_address_per_day=max_saves_per_address_per_day,
         )
         try:
             self.models_folder.mkdir(parents=True, exist_ok=True)
@@ -131,6 +145,7 @@ class RunStore:
         dataset: str | None = "MNIST",
         summary: str | None = None,
         epochs: int | None = None,
+        address: str | None = None,
     ) -> str:
         """Store a run: its model file first (atomically), then its record.
 
@@ -152,11 +167,15 @@ class RunStore:
             dataset: The dataset's name.
             summary: A one-line description; by default derived from ``config``.
             epochs: Epochs trained; by default the length of ``history["loss"]``.
+            address: The network address (or IPv6 /64) it was saved from, for the caps per
+                address (`core.visitors.address_for_limits`); recorded only as a keyed hash.
 
         Returns:
             The new run's id.
 
         Raises:
+            RunStoreFullError: If the store keeps no more runs from this owner or address
+                now (see `check_room`); nothing is stored then.
             RunStoreError: If an argument is invalid, the store is damaged or the model
                 cannot be written (nothing is stored then).
         """
@@ -166,6 +185,7 @@ class RunStore:
             summary=summary, epochs=epochs,
         )  # fmt: skip
         self._records.raise_if_damaged()
+        self.check_room(owner, address)
         run_id = new_run_id()
         model_file, model_size, model_sha256 = None, None, None
         if model is not None:
@@ -180,6 +200,7 @@ class RunStore:
                     "model_file": model_file,
                     "model_size": model_size,
                     "model_sha256": model_sha256,
+                    "address": self._records.address_key(address),
                 }
             )
         except RunStoreError:
@@ -189,6 +210,66 @@ class RunStore:
             self.prune(**vars(self.quota))
         return run_id
 
+    def check_room(self, owner: str | None, address: str | None = None) -> None:
+        """Raise unless a new run of ``owner`` from ``address`` would be kept now.
+
+        The Train and Compare pages call it before submitting a job, so a visitor hears at
+        once rather than after the work; `save_run` calls it again. A run is refused when
+        its address (or, without one, its owner) saved ``max_saves_per_address_per_day``
+        runs in the last 24 hours, or when keeping it within ``max_runs`` would need another
+        visitor's protected runs (see `core.runs.pruning`): the store never deletes those to
+        make room.
+
+        Args:
+            owner: Who would save the run.
+            address: The network address it would be saved from, or None.
+
+        Raises:
+            RunStoreFullError: With a sentence saying why and when to try again.
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        quota = self.quota
+        if quota.max_saves_per_address_per_day is None and quota.max_runs is None:
+            return
+        self._records.raise_if_damaged()
+        key = self._records.address_key(address)
+        group = group_of(owner, key)
+        volume = self._recent_volume()
+        cap = quota.max_saves_per_address_per_day
+        if cap is not None and group is not None and volume.get(group, 0) >= cap:
+            who = "your network address" if key else "this browser"
+            raise RunStoreFullError(
+                f"This app keeps at most {cap} runs a day from {who}, and that many were "
+                "saved in the last 24 hours, so no new run is kept for now. Try again later."
+            )
+        if quota.max_runs is None:
+            return
+        incoming = "~incoming"  # The newest run, as the runs are listed newest first.
+        newest = {
+            "id": incoming,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "owner": owner,
+            "address": key,
+            "model_size": 0,
+        }
+        runs = pd.DataFrame([newest, *self._records.prune_rows()])
+        runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
+        doomed = runs_to_prune(runs, quota, volume)
+        if incoming in doomed or len(runs) - len(doomed) > quota.max_runs:
+            raise RunStoreFullError(
+                f"The run store is full: it keeps {quota.max_runs} runs, and the runs in it "
+                "are other visitors' newest, which are never deleted to make room. No new "
+                "run is kept for now; try again later."
+            )
+
+    def _recent_volume(self) -> dict[str | None, int]:
+        """Saves of the last 24 hours per group (address key, else ``owner:<owner>``)."""
+        volume: dict[str | None, int] = {}
+        for (owner, key), count in self._records.recent_saves_by_group().items():
+            group = group_of(owner, key)
+            volume[group] = volume.get(group, 0) + count
+        return volume
+
     def prune(
         self,
         max_runs: int | None = None,
@@ -196,8 +277,11 @@ class RunStore:
         max_runs_per_owner: int | None = None,
         max_bytes: int | None = None,
         max_bytes_per_owner: int | None = None,
+        protected_runs_per_owner: int | None = None,
+        protected_runs_per_address: int | None = None,
+        max_saves_per_address_per_day: int | None = None,
     ) -> list[str]:
-        """Delete runs beyond the given caps, fairly between owners (see `runs_to_prune`).
+        """Delete runs beyond the given caps, fairly between visitors (see `runs_to_prune`).
 
         Args:
             max_runs: How many runs to keep in all (None: any number).
@@ -205,14 +289,26 @@ class RunStore:
             max_runs_per_owner: How many runs to keep per owner (None: any number).
             max_bytes: Model-file bytes to keep in all (None: any amount).
             max_bytes_per_owner: Model-file bytes to keep per owner (None: any amount).
+            protected_runs_per_owner: Each owner's newest runs the store-wide caps never
+                take (None: none).
+            protected_runs_per_address: At most this many protected runs per network
+                address (None: no bound).
+            max_saves_per_address_per_day: Not used by pruning (see `check_room`).
 
         Returns:
             The ids of the deleted runs.
         """
         quota = PruneQuota(
-            max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner
-        )
-        doomed = runs_to_prune(self.list_runs(), quota)
+            max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner,
+            protected_runs_per_owner, protected_runs_per_address, max_saves_per_address_per_day,
+        )  # fmt: skip
+        try:
+            rows = self._records.prune_rows()
+        except RunStoreError:
+            return []
+        runs = pd.DataFrame(rows, columns=["id", "created", "owner", "address", "model_size"])
+        runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
+        doomed = runs_to_prune(runs, quota, self._recent_volume())
         for run_id in sorted(doomed):
             self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
         return sorted(doomed)
@@ -306,17 +402,22 @@ class RunStore:
                 )
         return messages
 
-    def run_numbers(self) -> dict[str, int]:
-        """Return each run's number: 1 for the first run saved in this store, then 2, 3, ...
+    def run_numbers(self, owner: str | None = None) -> dict[str, int]:
+        """Return each run's number, which stays the same for the run's whole life.
 
         Runs are named after their configuration, so several share a name; pages show the
-        number first ("#7 · 784-128-10 ...", see `core.run_display`). It is the record's
-        SQLite rowid, so it stays the same for the run's whole life.
+        number first ("#7 · 784-128-10 ...", see `core.run_display`).
+
+        Args:
+            owner: With an owner (a page that shows only its visitor's runs), their runs
+                numbered 1, 2, ... among their own, so a number tells nothing about other
+                visitors' runs; without, every run numbered across the store (its SQLite
+                rowid: 1 for the first run saved, then 2, 3, ...).
 
         Returns:
             Run id -> number; empty when the database cannot be read.
         """
-        return self._records.numbers()
+        return self._records.numbers(owner)
 
     def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
         """The records of `list_runs`, each with has_model, and messages on what failed."""

@@ -134,3 +134,25 @@ def test_the_tabs_of_one_browser_share_the_per_visitor_job_cap(demo, monkeypatch
     finally:
         for job in ui.job_manager().jobs(owner=visitor):
             job.stop()
+
+
+def test_a_run_the_store_would_refuse_is_refused_on_the_train_page_with_a_sentence(
+    demo, monkeypatch, isolated_run_store
+):
+    monkeypatch.setenv("MNIST_STUDIO_MAX_RUNS_PER_ADDRESS_PER_DAY", "2")
+    visitor = visitors.new_visitor_id()
+    _browser(monkeypatch, visitor)
+    store = ui.run_store()
+    for index in range(2):
+        store.save_run(
+            "baseline", f"run {index}", {}, None, {"test_accuracy": 0.5}, {}, owner=visitor
+        )
+    config = TrainingConfig(hidden_layers=(4,), epochs=1, train_size=1_000)
+    app = app_test("app_pages/train.py")
+    for name, value in config.to_query_params().items():
+        app.query_params[name] = value
+    app.run()
+    app.button(key="train_start").click().run()
+    assert not app.exception
+    assert "at most 2 runs a day from this browser" in app.error[0].value
+    assert ui.job_manager().jobs(owner=visitor) == []

@@ -29,6 +29,42 @@ def test_the_id_is_read_from_a_cookie_header():
     assert visitors.visitor_id_from_cookie_header(None) is None
 
 
+# Cookies a browser accepts and sends before ours, which the old standard's parser
+# (http.cookies.SimpleCookie) stopped at, or cut away: a JSON value, a nameless cookie,
+# names that are cookie attributes, and a long header (SimpleCookie read 8,192 characters).
+ODD_COOKIES = {
+    "json": 'prefs={"theme": "dark", "size": [1, 2]}',
+    "nameless": "just-a-value",
+    "attribute names": "path=/x; expires=Thu, 01 Jan 2099 00:00:00 GMT; secure=1",
+    "long header": "; ".join(f"tracker{index}=" + "v" * 80 for index in range(110)),
+}
+
+
+@pytest.mark.parametrize("before", ODD_COOKIES.values(), ids=ODD_COOKIES.keys())
+def test_the_id_is_found_after_cookies_a_browser_accepts(before):
+    visitor = visitors.new_visitor_id()
+    header = f"{before}; {visitors.COOKIE_NAME}={visitor}; after=1"
+    assert visitors.visitor_id_from_cookie_header(header) == visitor
+    # The app reads the same header as the middleware: the same id, also split in two headers.
+    assert visitors.visitor_id_from_cookie_header([before, f"{visitors.COOKIE_NAME}={visitor}"])
+    assert b"set-cookie" not in _serve([(b"cookie", header.encode("latin-1"))])
+
+
+def test_a_header_is_read_only_to_its_bound_and_never_half_a_cookie():
+    visitor = visitors.new_visitor_id()
+    ours = f"{visitors.COOKIE_NAME}={visitor}"
+    padding = "x=" + "v" * (visitors.MAX_COOKIE_HEADER_CHARS - len(ours) - 4)
+    within = f"{padding}; {ours}"
+    assert len(within) <= visitors.MAX_COOKIE_HEADER_CHARS
+    assert visitors.visitor_id_from_cookie_header(within) == visitor
+    assert visitors.visitor_id_from_cookie_header(f"{padding}x; {ours}") is None  # past the bound
+    # A cut inside a longer value never yields an id-shaped piece of it.
+    forged = f"{padding[:-50]}; {visitors.COOKIE_NAME}={visitor}{'A' * 100}"
+    assert visitors.visitor_id_from_cookie_header(forged) is None
+    huge = "a" * 10 * visitors.MAX_COOKIE_HEADER_CHARS
+    assert visitors.visitor_id_from_cookie_header(huge) is None
+
+
 def test_the_cookie_is_http_only_lax_and_secure_over_https():
     visitor = visitors.new_visitor_id()
     plain = visitors.set_cookie_header(visitor, secure=False)
@@ -89,11 +125,26 @@ def test_the_middleware_gives_a_page_without_an_id_a_fresh_one_only():
         ("not an address", None),
         ("203.0.113.7", None),  # documentation range, not global
         ("8.8.8.8", "8.8.8.8"),
-        ("2001:4860:4860:0:0:0:0:8888", "2001:4860:4860::8888"),
+        # An IPv6 address counts as its /64: one subscriber picks freely among 2**64 of them.
+        ("2001:4860:4860:0:0:0:0:8888", "2001:4860:4860::/64"),
+        ("2001:4860:4860::1:2:3:4", "2001:4860:4860::/64"),
+        ("2001:4860:4860:1::8888", "2001:4860:4860:1::/64"),
+        # An IPv4-mapped IPv6 address is the IPv4 address it carries, private ones included.
+        ("::ffff:8.8.8.8", "8.8.8.8"),
+        ("::ffff:10.1.2.3", None),
+        ("2001:db8::1", None),  # documentation range
     ],
 )
 def test_only_public_addresses_are_counted_per_address(address, counted):
     assert visitors.address_for_limits(address) == counted
+
+
+def test_every_address_of_one_ipv6_64_counts_as_one_address():
+    addresses = {f"2a00:1450:4001:81c::{index:x}" for index in range(1, 300)}
+    addresses |= {f"2a00:1450:4001:81c:{index:x}::1" for index in range(1, 300)}
+    assert {visitors.address_for_limits(address) for address in addresses} == {
+        "2a00:1450:4001:81c::/64"
+    }
 
 
 def test_the_current_model_is_remembered_per_visitor(tmp_path):
