@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 
 ui.keep_keras_state_between_runs()
+ui.ignore_client_cache_clears_in_the_demo()
 st.set_page_config(
     page_title="MNIST Studio",
     page_icon=":material/draw:",
