@@ -635,6 +635,8 @@ DEFAULT_MODEL_LABEL = "Default model (ships with MNIST Studio)"
 SHORT_LABEL_LENGTH = 36
 # This session's model object and the random token that names it in process-wide caches.
 KEY_MODEL_TOKEN = "model_token"
+# How `PickedModel.cache_key` starts for a model only this session has.
+SESSION_MODEL_PREFIX = "session:"
 
 
 @dataclass(frozen=True)
@@ -674,7 +676,7 @@ def _session_model_key(model) -> str:
     if token is None or token[0] is not model:
         token = (model, uuid.uuid4().hex)
         st.session_state[KEY_MODEL_TOKEN] = token
-    return f"session:{token[1]}"
+    return f"{SESSION_MODEL_PREFIX}{token[1]}"
 
 
 def model_choices() -> dict[str, ModelChoice]:
