@@ -65,7 +65,6 @@ class JobBudget:
         max_seconds: The wall-clock limit after which the job stops itself (None: none).
         available_bytes: Memory the host had available when estimated (None: unknown).
         estimated_seconds: Expected training time on this machine (`core.throughput`).
-        estimate_basis: What that estimate rests on, as a phrase.
     """
 
     images: int
@@ -79,7 +78,6 @@ class JobBudget:
     max_seconds: float | None
     available_bytes: int | None
     estimated_seconds: float = 0.0
-    estimate_basis: str = ""
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -93,8 +91,8 @@ class JobBudget:
             )
         if self.max_seconds is not None and self.estimated_seconds > self.max_seconds:
             found.append(
-                f"This training would take about {_duration(self.estimated_seconds)} here "
-                f"({self.estimate_basis}); this demo stops a training after "
+                f"This training would take about {_duration(self.estimated_seconds)} here; "
+                "this demo stops a training after "
                 f"{_duration(self.max_seconds)}. Every batch costs a fixed time besides its "
                 "operations, so use a larger batch size, fewer epochs or fewer training images."
             )
@@ -239,7 +237,6 @@ def job_budget(
     flops_per_image = training_flops_per_sample(config, num_classes)
     if available_bytes is None:
         available_bytes = available_memory()
-    expected = estimate(config, images)
     return JobBudget(
         images=images,
         epochs=config.epochs,
@@ -251,8 +248,7 @@ def job_budget(
         max_total_flops=limits.max_total_flops,
         max_seconds=limits.max_job_seconds,
         available_bytes=available_bytes,
-        estimated_seconds=expected.seconds,
-        estimate_basis=expected.basis,
+        estimated_seconds=estimate(config, images).seconds,
     )
 
 
