@@ -39,7 +39,6 @@ KEY_COMPARE_MODE = "evaluate_compare_mode"
 KEY_CELL_FOR = "evaluate_cell_model"  # the model whose evaluation chose the default cell
 KEY_FIGURES = "evaluate_figures"
 MAX_REMEMBERED_FIGURES = 24
-MAX_SHARED_FIGURES = 96
 
 
 # --- Models and their evaluations (cached) ---------------------------------------------------
@@ -101,7 +100,8 @@ def evaluation_of(picked: ui.PickedModel, dataset: Dataset):
     return evaluation, images, split, seed, evaluation_key
 
 
-@st.cache_resource(show_spinner=False, max_entries=MAX_SHARED_FIGURES)
+# At most 96 figures of shared models in the process (a few models' worth of pages).
+@st.cache_resource(show_spinner=False, max_entries=96)
 def shared_figure(key: tuple, _build):
     """A figure of a model any session can pick (the default model, a stored run), built
     once per process: every visitor opening Evaluate sees the same ones. Never modify it."""
