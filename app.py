@@ -22,4 +22,6 @@ navigation = st.navigation(
 # The Train page shows its job itself; a second live view there only adds server load.
 ui.sidebar_status(live=navigation.url_path != "train")
 ui.watch_jobs()
-navigation.run()
+# One of a few page runs computing at once: a burst of new sessions waits its turn.
+with ui.page_run_slot():
+    navigation.run()

@@ -108,6 +108,35 @@ def ignore_client_cache_clears_in_the_demo() -> None:
     AppSession._handle_clear_cache_request = clear_cache_unless_demo
 
 
+# Page runs that may compute at once in this process; the others wait (without the GIL) for
+# a turn, so a burst of new sessions cannot starve the server's event loop (bench/README.md,
+# "Caps that survive a cache clear ..."). A run waits at most this long, then goes ahead.
+MAX_CONCURRENT_PAGE_RUNS = 4
+PAGE_RUN_WAIT_SECONDS = 30.0
+
+
+class page_run_slot:  # noqa: N801 (used as a context manager, like a lock)
+    """Hold one of the process's `MAX_CONCURRENT_PAGE_RUNS` turns while a page runs.
+
+    `app.py` runs the page inside it. Fragments (live progress) do not take a turn. A run
+    that waited `PAGE_RUN_WAIT_SECONDS` goes ahead anyway, so nothing can wait for ever.
+    """
+
+    def __enter__(self) -> None:
+        import threading
+
+        from core.singletons import process_singleton
+
+        slots = process_singleton(
+            "page_run_slots", lambda: threading.BoundedSemaphore(MAX_CONCURRENT_PAGE_RUNS)
+        )
+        self._slots = slots if slots.acquire(timeout=PAGE_RUN_WAIT_SECONDS) else None
+
+    def __exit__(self, *exc_info) -> None:
+        if self._slots is not None:
+            self._slots.release()
+
+
 def url_path(page: PageSpec) -> str:
     """Return the page's URL path, as st.navigation derives it from the file name."""
     return Path(page.path).stem

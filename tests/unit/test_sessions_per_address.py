@@ -104,3 +104,41 @@ def test_without_a_bound_every_session_is_let_in_and_a_bound_below_one_is_refuse
     asyncio.run(scenario())
     with pytest.raises(ValueError, match="at least 1"):
         SessionsPerAddressMiddleware(OpenSessions(), max_sessions=0)
+
+
+def test_at_most_a_few_page_runs_compute_at_once_and_a_long_wait_goes_ahead(monkeypatch):
+    # 100 sessions opening Evaluate at once starved the server's event loop (health 9.6 s);
+    # app.py runs each page inside ui.page_run_slot, so the others wait without the GIL.
+    import threading
+    import time
+
+    import ui
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def page_run():
+        with ui.page_run_slot():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=page_run) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == ui.MAX_CONCURRENT_PAGE_RUNS
+
+    # A run that waited its longest goes ahead rather than wait for ever.
+    monkeypatch.setattr(ui, "PAGE_RUN_WAIT_SECONDS", 0.01)
+    held = [ui.page_run_slot() for _ in range(ui.MAX_CONCURRENT_PAGE_RUNS)]
+    for slot in held:
+        slot.__enter__()
+    with ui.page_run_slot():
+        pass
+    for slot in held:
+        slot.__exit__(None, None, None)
