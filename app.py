@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 
 ui.keep_keras_state_between_runs()
+ui.ignore_client_cache_clears_in_the_demo()
 st.set_page_config(
     page_title="MNIST Studio",
     page_icon=":material/draw:",
@@ -21,4 +22,6 @@ navigation = st.navigation(
 # The Train page shows its job itself; a second live view there only adds server load.
 ui.sidebar_status(live=navigation.url_path != "train")
 ui.watch_jobs()
-navigation.run()
+# One of a few page runs computing at once: a burst of new sessions waits its turn.
+with ui.page_run_slot():
+    navigation.run()

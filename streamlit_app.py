@@ -1,9 +1,11 @@
 """Start MNIST Studio: `streamlit run streamlit_app.py` (what `make run` does).
 
-`streamlit run` finds the `st.App` below and serves `app.py` through it with two additions:
+`streamlit run` finds the `st.App` below and serves `app.py` through it with these additions:
 `VisitorCookieMiddleware` gives each browser a random visitor id in an HttpOnly cookie, so a
-reload or a second tab keeps its runs and current model (core/visitors.py), and the
-server-wide upload cap follows the `max_upload_mb` setting (20 MB in the demo profile).
+reload or a second tab keeps its runs and current model (core/visitors.py);
+`SessionsPerAddressMiddleware` bounds the open sessions (tabs) of one public network address
+(`max_sessions_per_address`, 50 in the demo profile); and the server-wide upload cap follows
+the `max_upload_mb` setting (20 MB in the demo profile).
 `streamlit run app.py` still works, with one visitor per browser tab instead.
 """
 
@@ -12,10 +14,18 @@ from starlette.middleware import Middleware
 from streamlit import config
 
 from core import settings
-from core.visitors import VisitorCookieMiddleware
+from core.visitors import SessionsPerAddressMiddleware, VisitorCookieMiddleware
 
 config.set_option(
     "server.maxUploadSize", settings.limits().max_upload_mb, "the max_upload_mb setting"
 )
 
-app = st.App("app.py", middleware=[Middleware(VisitorCookieMiddleware)])
+app = st.App(
+    "app.py",
+    middleware=[
+        Middleware(VisitorCookieMiddleware),
+        Middleware(
+            SessionsPerAddressMiddleware, max_sessions=settings.limits().max_sessions_per_address
+        ),
+    ],
+)

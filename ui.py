@@ -81,6 +81,62 @@ def keep_keras_state_between_runs() -> None:
     script_runner._clean_problem_modules = clean_problem_modules_but_keras
 
 
+def ignore_client_cache_clears_in_the_demo() -> None:
+    """Make the demo profile ignore a client's request to clear the server's caches.
+
+    Streamlit answers a `BackMsg` with `clear_cache` (`AppSession._handle_clear_cache_request`,
+    1.67) by clearing `st.cache_data` and `st.cache_resource` for every visitor. The demo's
+    toolbar offers no "Clear cache" entry, so only a crafted client sends one, and it would
+    make every visitor pay to load the data and the models again. The caps never depended
+    on it (the job manager, its lock and the stores are process singletons,
+    `core.singletons`); this only keeps one visitor from emptying everyone's caches.
+    Locally the request is honoured as before. Called first by `app.py`; idempotent.
+    """
+    from streamlit.runtime.app_session import AppSession
+
+    current = AppSession._handle_clear_cache_request
+    if getattr(current, "ignored_in_the_demo", False):
+        return
+
+    def clear_cache_unless_demo(session: AppSession) -> None:
+        if settings.demo_mode():
+            return
+        current(session)
+
+    clear_cache_unless_demo.ignored_in_the_demo = True
+    clear_cache_unless_demo.streamlit_original = current
+    AppSession._handle_clear_cache_request = clear_cache_unless_demo
+
+
+# Page runs that may compute at once in this process; the others wait (without the GIL) for
+# a turn, so a burst of new sessions cannot starve the server's event loop (bench/README.md,
+# "Caps that survive a cache clear ..."). A run waits at most this long, then goes ahead.
+MAX_CONCURRENT_PAGE_RUNS = 4
+PAGE_RUN_WAIT_SECONDS = 30.0
+
+
+class page_run_slot:  # noqa: N801 (used as a context manager, like a lock)
+    """Hold one of the process's `MAX_CONCURRENT_PAGE_RUNS` turns while a page runs.
+
+    `app.py` runs the page inside it. Fragments (live progress) do not take a turn. A run
+    that waited `PAGE_RUN_WAIT_SECONDS` goes ahead anyway, so nothing can wait for ever.
+    """
+
+    def __enter__(self) -> None:
+        import threading
+
+        from core.singletons import process_singleton
+
+        slots = process_singleton(
+            "page_run_slots", lambda: threading.BoundedSemaphore(MAX_CONCURRENT_PAGE_RUNS)
+        )
+        self._slots = slots if slots.acquire(timeout=PAGE_RUN_WAIT_SECONDS) else None
+
+    def __exit__(self, *exc_info) -> None:
+        if self._slots is not None:
+            self._slots.release()
+
+
 def url_path(page: PageSpec) -> str:
     """Return the page's URL path, as st.navigation derives it from the file name."""
     return Path(page.path).stem
@@ -304,9 +360,7 @@ def set_session_dataset(dataset) -> None:
 # --- Jobs and runs ------------------------------------------------------------------------
 
 
-@st.cache_resource
-def job_manager():
-    """Return the process-wide job manager (its jobs train here or on a Ray cluster)."""
+def _new_job_manager():
     from core.executors import get_executor
     from core.jobs import JobManager
 
@@ -315,6 +369,17 @@ def job_manager():
     # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
     get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
     return manager
+
+
+def job_manager():
+    """Return the process-wide job manager (its jobs train here or on a Ray cluster).
+
+    A process singleton, not a `st.cache_resource` entry: it holds the caps' counts, the
+    queue and every job's Stop handle, which a client's cache clear must not reset.
+    """
+    from core.singletons import process_singleton
+
+    return process_singleton("job_manager", _new_job_manager)
 
 
 def executor_notice() -> None:
@@ -326,11 +391,14 @@ def executor_notice() -> None:
         st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
-@st.cache_resource(max_entries=4)
 def _run_store(folder: str, quota: tuple):
     from core.runs import PruneQuota, RunStore
+    from core.singletons import process_singleton
 
-    return RunStore(Path(folder), **vars(PruneQuota(*quota)))
+    # A process singleton per folder and quota: the store enforces the run quotas.
+    return process_singleton(
+        ("run_store", folder, quota), lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)))
+    )
 
 
 def run_store():
@@ -497,11 +565,11 @@ class CurrentModel:
     run_id: str | None = None
 
 
-@st.cache_resource(max_entries=4)
 def _current_model_store_in(folder: str):
     from core.current_models import CurrentModelStore
+    from core.singletons import process_singleton
 
-    return CurrentModelStore(folder)
+    return process_singleton(("current_models", folder), lambda: CurrentModelStore(folder))
 
 
 def _current_model_store():
@@ -605,6 +673,8 @@ DEFAULT_MODEL_LABEL = "Default model (ships with MNIST Studio)"
 SHORT_LABEL_LENGTH = 36
 # This session's model object and the random token that names it in process-wide caches.
 KEY_MODEL_TOKEN = "model_token"
+# How `PickedModel.cache_key` starts for a model only this session has.
+SESSION_MODEL_PREFIX = "session:"
 
 
 @dataclass(frozen=True)
@@ -644,7 +714,7 @@ def _session_model_key(model) -> str:
     if token is None or token[0] is not model:
         token = (model, uuid.uuid4().hex)
         st.session_state[KEY_MODEL_TOKEN] = token
-    return f"session:{token[1]}"
+    return f"{SESSION_MODEL_PREFIX}{token[1]}"
 
 
 def model_choices() -> dict[str, ModelChoice]:
@@ -779,13 +849,15 @@ def model_picker(
 # --- Sidebar ------------------------------------------------------------------------------
 
 
-@st.cache_resource
 def training_start_lock():
     """Return the process-wide lock the Train page holds while it checks for a visitor's
-    running training and starts one, so two tabs pressing at once start one job."""
+    running training and starts one, so two tabs pressing at once start one job (a process
+    singleton: a cache clear must not hand a second tab a second lock)."""
     import threading
 
-    return threading.Lock()
+    from core.singletons import process_singleton
+
+    return process_singleton("training_start_lock", threading.Lock)
 
 
 def _session_jobs() -> list:

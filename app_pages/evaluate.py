@@ -100,11 +100,23 @@ def evaluation_of(picked: ui.PickedModel, dataset: Dataset):
     return evaluation, images, split, seed, evaluation_key
 
 
-def remembered_figure(key: tuple, build):
-    """Return this session's figure for `key`, building it only the first time.
+# At most 96 figures of shared models in the process (a few models' worth of pages).
+@st.cache_resource(show_spinner=False, max_entries=96)
+def shared_figure(key: tuple, _build):
+    """A figure of a model any session can pick (the default model, a stored run), built
+    once per process: every visitor opening Evaluate sees the same ones. Never modify it."""
+    return _build()
 
-    A rerun after picking a cell then rebuilds only the figures that changed.
+
+def remembered_figure(key: tuple, build):
+    """Return the figure for `key`, building it only the first time.
+
+    Figures of a shared model (the default model, a stored run) are kept once per process
+    for every session; those of a model only this session has, in its session state. A
+    rerun after picking a cell then rebuilds only the figures that changed.
     """
+    if not str(key[0]).startswith(ui.SESSION_MODEL_PREFIX):
+        return shared_figure(key, build)
     figures_by_key = st.session_state.setdefault(KEY_FIGURES, {})
     if key not in figures_by_key:
         if len(figures_by_key) >= MAX_REMEMBERED_FIGURES:
@@ -453,12 +465,12 @@ mode = mode_column.radio(
 )
 try:
     other_evaluation, _, _, _, other_key = evaluation_of(ui.load_model_choice(other), dataset)
+    run_names = (choices[option].short_label, choices[other].short_label)
     comparison = remembered_figure(
-        (evaluation_key, "comparison", other_key, mode),
+        (evaluation_key, "comparison", other_key, mode, run_names),
         lambda: figures.confusion_comparison_figure(
             evaluation.confusion_matrix, other_evaluation.confusion_matrix,
-            mode=mode, class_names=names,
-            run_names=(choices[option].short_label, choices[other].short_label),
+            mode=mode, class_names=names, run_names=run_names,
         ),
     )  # fmt: skip
 except ValueError as error:

@@ -3,7 +3,9 @@
 `job_budget` works these out from a `TrainingConfig` in plain Python (no TensorFlow), so the
 Train page can show them next to the Train button and the Compare page can check every sweep
 member and baseline the same way. `check_budget` refuses a job whose operations are over the
-demo's cap or whose estimated peak memory is more than the host has available; the job
+demo's cap, whose estimated time is over the demo's time limit (steps x per-step overhead +
+operations / throughput, `core.throughput`: small batches cost far more than their
+operations) or whose estimated peak memory is more than the host has available; the job
 manager's wall-clock limit (`core.jobs`) stops whatever still runs too long.
 
 The memory estimate (calibrated in bench/README.md, "Attacks and budgets"):
@@ -62,6 +64,7 @@ class JobBudget:
         max_total_flops: The cap on `total_flops` (None: none).
         max_seconds: The wall-clock limit after which the job stops itself (None: none).
         available_bytes: Memory the host had available when estimated (None: unknown).
+        estimated_seconds: Expected training time on this machine (`core.throughput`).
     """
 
     images: int
@@ -74,6 +77,7 @@ class JobBudget:
     max_total_flops: float | None
     max_seconds: float | None
     available_bytes: int | None
+    estimated_seconds: float = 0.0
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -84,6 +88,13 @@ class JobBudget:
                 f"This training needs about {_amount(self.total_flops)} operations; this demo "
                 f"allows {_amount(self.max_total_flops)} per training. Use fewer epochs, "
                 "fewer training images or a smaller network."
+            )
+        if self.max_seconds is not None and self.estimated_seconds > self.max_seconds:
+            found.append(
+                f"This training would take about {_duration(self.estimated_seconds)} here; "
+                "this demo stops a training after "
+                f"{_duration(self.max_seconds)}. Every batch costs a fixed time besides its "
+                "operations, so use a larger batch size, fewer epochs or fewer training images."
             )
         usable = None if self.available_bytes is None else self.available_bytes * MEMORY_HEADROOM
         if usable is not None and self.memory_bytes > usable:
@@ -100,6 +111,12 @@ def _amount(flops: float) -> str:
         if flops >= size:
             return f"{flops / size:,.1f} {word}"
     return f"{flops / 1e6:,.0f} million"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:,.0f} minutes"
 
 
 def format_bytes(size: float | None) -> str:
@@ -214,6 +231,8 @@ def job_budget(
     Returns:
         The `JobBudget`; its `problems` are empty when the job fits.
     """
+    from core.throughput import estimate
+
     images = training_images(config, available_images)
     flops_per_image = training_flops_per_sample(config, num_classes)
     if available_bytes is None:
@@ -229,6 +248,7 @@ def job_budget(
         max_total_flops=limits.max_total_flops,
         max_seconds=limits.max_job_seconds,
         available_bytes=available_bytes,
+        estimated_seconds=estimate(config, images).seconds,
     )
 
 

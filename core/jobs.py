@@ -26,6 +26,7 @@ uses the condition, never a busy loop. Streamlit is not imported.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import threading
@@ -246,6 +247,12 @@ class JobManager:
         self._queue: deque[Job] = deque()
         self._threads: dict[str, threading.Thread] = {}
         self._closed = False
+        # Time limits: (monotonic deadline, sequence, action, job), earliest first, served by
+        # one watchdog thread that runs while any deadline is pending (not a timer per job).
+        self._deadlines: list[tuple[float, int, Callable[[Job], None], Job]] = []
+        self._deadline_sequence = itertools.count()
+        self._watchdog: threading.Thread | None = None
+        self._watchdog_wake = threading.Condition(self._lock)
         if max_job_seconds is not None and max_job_seconds <= 0:
             raise ValueError(f"max_job_seconds must be positive, got {max_job_seconds}.")
         self.max_job_seconds = max_job_seconds
@@ -452,12 +459,42 @@ class JobManager:
             if self.max_job_seconds is not None:
                 self._after(self.max_job_seconds, self._time_limit_reached, job)
 
-    @staticmethod
-    def _after(seconds: float, function: Callable[[Job], None], job: Job) -> None:
-        timer = threading.Timer(seconds, function, args=(job,))
-        timer.daemon = True
-        timer.name = f"job-{job.id}-limit"
-        timer.start()
+    def _after(self, seconds: float, function: Callable[[Job], None], job: Job) -> None:
+        """Call ``function(job)`` in ``seconds`` from the watchdog, unless the job ends first."""
+        with self._lock:
+            deadline = time.monotonic() + seconds
+            entry = (deadline, next(self._deadline_sequence), function, job)
+            heapq.heappush(self._deadlines, entry)
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(
+                    target=self._watch, daemon=True, name="job-watchdog"
+                )
+                self._watchdog.start()
+            self._watchdog_wake.notify_all()
+
+    def _forget_deadlines(self, job: Job) -> None:
+        """Drop a job's pending time-limit actions once it ended (caller holds the lock)."""
+        remaining = [entry for entry in self._deadlines if entry[3] is not job]
+        if len(remaining) != len(self._deadlines):
+            heapq.heapify(remaining)
+            self._deadlines = remaining
+            self._watchdog_wake.notify_all()
+
+    def _watch(self) -> None:
+        """The watchdog: run each due time-limit action; end when none is pending."""
+        with self._lock:
+            while self._deadlines:
+                deadline, _, function, job = self._deadlines[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._watchdog_wake.wait(delay)
+                    continue
+                heapq.heappop(self._deadlines)
+                try:
+                    function(job)
+                except Exception:  # One failing action must not end every job's time limit.
+                    logger.exception("The time limit of job %s could not be applied.", job.id)
+            self._watchdog = None
 
     def _time_limit_reached(self, job: Job) -> None:
         """Ask a job that ran `max_job_seconds` to stop, and time it out if it does not."""
@@ -525,6 +562,7 @@ class JobManager:
             else:
                 job.state = FINISHED
             self._threads.pop(job.id, None)
+            self._forget_deadlines(job)
             if not self._closed:
                 self._start_waiting_jobs()
             self._forget_old_jobs()

@@ -119,6 +119,9 @@ class Limits:
         max_jobs_per_address: Jobs the visitors of one network address may have running or
             queued together, so clearing cookies does not multiply a visitor (None: any).
         max_queue: Jobs that may wait in the app's queue; past it a visitor is told to wait.
+        max_sessions_per_address: Open app sessions (tabs) one public network address may
+            hold at once; one more is refused until one closes (None: any; see
+            `core.visitors.SessionsPerAddressMiddleware`).
         max_upload_mb: Size of each uploaded dataset file, in megabytes.
         max_upload_images: Images (training and test together) in an uploaded dataset
             (None: any).
@@ -154,6 +157,7 @@ class Limits:
     max_jobs_per_visitor: int | None = None
     max_jobs_per_address: int | None = None
     max_queue: int | None = 100
+    max_sessions_per_address: int | None = None
     max_upload_mb: int = 100
     max_upload_images: int | None = None
     max_runs: int | None = None
@@ -231,6 +235,7 @@ DEMO_LIMITS = Limits(
     max_jobs_per_visitor=6,
     max_jobs_per_address=12,
     max_queue=24,
+    max_sessions_per_address=50,
     max_upload_mb=20,
     max_upload_images=70_000,
     max_runs=200,

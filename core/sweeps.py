@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import throughput
 from core.config import TrainingConfig
 from core.settings import DEFAULT_MAX_SWEEP_SIZE
 from core.throughput import ASSUMED_FLOPS_PER_SECOND
@@ -140,8 +141,13 @@ def measured_flops_per_second(runs: list[dict]) -> float:
             config = TrainingConfig.from_dict(run["config"])
         except (KeyError, TypeError, ValueError):
             continue
-        flops = training_flops_per_sample(config) * training_samples(config) * epochs
-        rates.append(flops / (seconds - SECONDS_PER_RUN_OVERHEAD))
+        samples = training_samples(config)
+        flops = training_flops_per_sample(config) * samples * epochs
+        # The arithmetic's rate: each step's fixed cost comes off (at most half the time).
+        seconds -= SECONDS_PER_RUN_OVERHEAD
+        steps = epochs * samples / config.batch_size
+        seconds = max(seconds - steps * throughput.STEP_OVERHEAD_SECONDS, seconds / 2)
+        rates.append(flops / seconds)
     return float(np.median(rates)) if rates else DEFAULT_FLOPS_PER_SECOND
 
 
@@ -162,21 +168,20 @@ def estimate_seconds(
             used for configurations nothing comparable was measured for.
         dataset_train_size: Images in the dataset's training file.
     """
-    from core import throughput
-    from core.model import training_flops_per_sample
     from core.precision import effective_precision, training_precision
 
     setting = training_precision()
     total = 0.0
     for config in configs:
-        samples = training_samples(config, dataset_train_size) * config.epochs
+        per_epoch = training_samples(config, dataset_train_size)
         rate, _, measured = throughput.images_per_second(
             config, effective_precision(config, setting)
         )
         if measured:
-            total += samples / rate
+            total += per_epoch * config.epochs / rate
         else:
-            total += training_flops_per_sample(config) * samples / flops_per_second
+            # Steps x their fixed cost + operations / FLOP/s (small batches cost more).
+            total += throughput.training_seconds_at(config, per_epoch, flops_per_second)
         total += SECONDS_PER_RUN_OVERHEAD
     return total
 

@@ -6,6 +6,10 @@ under its network and precision. Time estimates (the Train page's, a sweep's) co
 these figures: the same network measured before gives its own rate; another network of the
 same kind and precision is scaled by its floating-point operations per image; only a
 machine that has trained nothing yet falls back to an assumed rate, and the estimate says so.
+
+Operations alone undercount small batches: every step also costs a fixed time (dispatch,
+the optimizer's update, the progress callback), so a network scaled from another one or
+from an assumed rate takes ``steps x STEP_OVERHEAD_SECONDS + operations / FLOP/s``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from core.config import TrainingConfig
 # Achieved training throughput assumed before anything was measured (FLOP/s); see
 # bench/README.md ("Training") for what this machine reaches.
 ASSUMED_FLOPS_PER_SECOND = 15e9
+# What one training step costs on top of its operations on this machine (bench/README.md,
+# "Per-step overhead": bench/bench_step_overhead.py trains 784-8-10 with batches of 1 to 128).
+STEP_OVERHEAD_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,16 @@ def record(config: TrainingConfig, precision: str, images_per_second: float) -> 
 
     if not images_per_second > 0:
         return
+    # The arithmetic's own rate: the measured time per image less its share of the steps'
+    # fixed cost (at least half the time is left to the arithmetic, so a tiny network with
+    # small batches cannot claim an unbounded rate).
+    seconds_per_image = 1.0 / float(images_per_second)
+    arithmetic_seconds = max(
+        seconds_per_image - STEP_OVERHEAD_SECONDS / config.batch_size, seconds_per_image / 2
+    )
     measurement = Measurement(
         images_per_second=float(images_per_second),
-        flops_per_second=float(images_per_second * training_flops_per_sample(config)),
+        flops_per_second=float(training_flops_per_sample(config) / arithmetic_seconds),
         summary=_describe(config),
     )
     with _lock:
@@ -113,6 +127,24 @@ def forget() -> None:
     with _lock:
         _by_network.clear()
         _by_kind.clear()
+
+
+def images_per_second_at(config: TrainingConfig, flops_per_second: float) -> float:
+    """Return the images per second `config` trains at when its arithmetic runs at
+    `flops_per_second`, each step also costing `STEP_OVERHEAD_SECONDS`."""
+    from core.model import training_flops_per_sample
+
+    seconds_per_image = training_flops_per_sample(config) / flops_per_second
+    return 1.0 / (seconds_per_image + STEP_OVERHEAD_SECONDS / config.batch_size)
+
+
+def training_seconds_at(config: TrainingConfig, num_train: int, flops_per_second: float) -> float:
+    """Return how long `config` trains on `num_train` images per epoch at `flops_per_second`.
+
+    ``steps x STEP_OVERHEAD_SECONDS + operations / flops_per_second`` over all epochs: the
+    same as `num_train x epochs / images_per_second_at(config, flops_per_second)`.
+    """
+    return num_train * config.epochs / images_per_second_at(config, flops_per_second)
 
 
 def images_per_second(
@@ -129,9 +161,6 @@ def images_per_second(
     Returns:
         (images per second, a phrase saying what it rests on, whether it was measured).
     """
-    from core.model import training_flops_per_sample
-
-    flops = training_flops_per_sample(config)
     with _lock:
         same = _by_network.get(network_key(config, precision))
         kind = _by_kind.get(_kind_key(config, precision))
@@ -144,15 +173,15 @@ def images_per_second(
             f"scaled from {kind.images_per_second:,.0f} images/s measured for {kind.summary} "
             f"({kind.flops_per_second / 1e9:.0f} GFLOP/s, {label}, {precision})"
         )
-        return kind.flops_per_second / flops, basis, True
+        return images_per_second_at(config, kind.flops_per_second), basis, True
     if fallback_flops_per_second is not None:
         basis = f"at {fallback_flops_per_second / 1e9:.0f} GFLOP/s measured by stored runs"
-        return fallback_flops_per_second / flops, basis, True
+        return images_per_second_at(config, fallback_flops_per_second), basis, True
     basis = (
         f"nothing measured yet on this machine: assumes {ASSUMED_FLOPS_PER_SECOND / 1e9:.0f} "
-        "GFLOP/s"
+        f"GFLOP/s and {STEP_OVERHEAD_SECONDS * 1e3:g} ms per step"
     )
-    return ASSUMED_FLOPS_PER_SECOND / flops, basis, False
+    return images_per_second_at(config, ASSUMED_FLOPS_PER_SECOND), basis, False
 
 
 def estimate(config: TrainingConfig, num_train: int, precision: str | None = None) -> Estimate:

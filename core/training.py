@@ -49,7 +49,7 @@ MAX_STEPS_PER_EXECUTION = 64
 # Training throughput assumed before this machine has measured any (see core.throughput).
 ASSUMED_FLOPS_PER_SECOND = throughput.ASSUMED_FLOPS_PER_SECOND
 # Fixed cost of one gradient step on top of its arithmetic (dispatch, optimizer update).
-ASSUMED_STEP_OVERHEAD_SECONDS = 0.001
+ASSUMED_STEP_OVERHEAD_SECONDS = throughput.STEP_OVERHEAD_SECONDS
 
 PROGRESS_KEYS = (
     "phase",

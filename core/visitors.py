@@ -205,3 +205,62 @@ def address_for_limits(address: str | None) -> str | None:
         network = ipaddress.IPv6Network((parsed, IPV6_PREFIX_FOR_LIMITS), strict=False)
         return str(network)
     return str(parsed)
+
+
+# Streamlit's WebSocket: one per browser session (tab), for as long as the tab is open.
+SESSION_STREAM_PATH = "/_stcore/stream"
+# WebSocket close code "policy violation" (RFC 6455): refused before it was accepted.
+POLICY_VIOLATION = 1008
+
+
+class SessionsPerAddressMiddleware:
+    """ASGI middleware: at most `max_sessions` open app sessions per public network address.
+
+    Every open tab holds one WebSocket to Streamlit (``/_stcore/stream``) and costs the
+    server its session state and script runs. This counts those WebSockets per address, as
+    the job caps count jobs (`address_for_limits`: private and loopback addresses, shared by
+    everyone behind a proxy, are not counted), and refuses one more before it is accepted
+    (the handshake gets HTTP 403; the browser shows Streamlit's connection error and retries).
+    The count goes down when a WebSocket closes. It is kept in this object, made once per
+    server, so no cache clear can reset it.
+
+    Args:
+        app: The ASGI application to wrap (Streamlit's).
+        max_sessions: Open sessions one address may hold (None: no bound).
+    """
+
+    def __init__(self, app: ASGIApp, max_sessions: int | None = None) -> None:
+        if max_sessions is not None and max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}.")
+        self.app = app
+        self.max_sessions = max_sessions
+        # Address -> open sessions. ASGI calls run on one event loop; no lock is needed
+        # between the check and the count, since nothing awaits in between.
+        self.open_sessions: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        address = self._counted_address(scope)
+        if address is None or self.max_sessions is None:
+            await self.app(scope, receive, send)
+            return
+        if self.open_sessions.get(address, 0) >= self.max_sessions:
+            await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            return
+        self.open_sessions[address] = self.open_sessions.get(address, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            remaining = self.open_sessions[address] - 1
+            if remaining:
+                self.open_sessions[address] = remaining
+            else:
+                del self.open_sessions[address]
+
+    def _counted_address(self, scope: Scope) -> str | None:
+        """The address this connection counts against, or None when it is not counted."""
+        if scope.get("type") != "websocket":
+            return None
+        if not str(scope.get("path", "")).endswith(SESSION_STREAM_PATH):
+            return None
+        client = scope.get("client")
+        return address_for_limits(client[0] if client else None)

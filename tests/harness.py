@@ -220,3 +220,27 @@ def kill_ray_cluster(port: str) -> int:
             except OSError:
                 pass
     return killed
+
+
+def clear_server_caches(base_url: str, timeout: float = 30) -> None:
+    """Ask the server to clear its caches as any client can: a raw `BackMsg(clear_cache)`.
+
+    Speaks Streamlit's own WebSocket protocol (no browser), then sends a heartbeat and waits
+    for its acknowledgement: the server handles a session's messages in order, so the
+    clear has been handled (or ignored) when this returns.
+    """
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    url = base_url.replace("http", "ws", 1) + "/_stcore/stream"
+    with connect(url, subprotocols=["streamlit"], open_timeout=timeout) as socket_client:
+        socket_client.send(BackMsg(clear_cache=True).SerializeToString())
+        socket_client.send(BackMsg(app_heartbeat=True).SerializeToString())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = ForwardMsg()
+            answer.ParseFromString(socket_client.recv(timeout=timeout))
+            if answer.heartbeat_ack:
+                return
+        raise TimeoutError("The server did not acknowledge the heartbeat after the clear.")

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from core import settings
+from core import settings, throughput
 from core.budget import (
     BudgetError,
     available_memory,
@@ -124,6 +124,28 @@ def test_the_budget_reads_as_text_with_the_caps():
     assert rows["Operations"].endswith("of 10.0 trillion allowed")
     assert rows["Memory (estimate)"].endswith("of 8.0 GB available")
     assert rows["Time limit"].startswith("stops itself after 15 minutes")
+
+
+def test_batches_of_one_on_the_full_data_are_refused_in_the_demo_for_their_time():
+    # The review's case: with batches of 1 the operations fit (an estimate from operations
+    # alone said minutes) but every one of the 54,000 steps per epoch costs a fixed time, so
+    # it would hold a training slot until the 15-minute limit cut it off.
+    throughput.forget()
+    one = TrainingConfig(hidden_layers=(128,), epochs=20, batch_size=1)
+    budget = job_budget(one, 60_000, settings.DEMO_LIMITS, available_bytes=8 * 10**9)
+    operations_only = budget.total_flops / throughput.ASSUMED_FLOPS_PER_SECOND
+    assert operations_only < settings.DEMO_LIMITS.max_job_seconds
+    assert budget.total_flops < settings.DEMO_LIMITS.max_total_flops
+    steps = 20 * 54_000
+    assert budget.estimated_seconds == pytest.approx(
+        operations_only + steps * throughput.STEP_OVERHEAD_SECONDS
+    )
+    with pytest.raises(BudgetError, match=r"would take about \d+ minutes here"):
+        check_budget(one, 60_000, settings.DEMO_LIMITS, available_bytes=8 * 10**9)
+    # Larger batches of the same network fit, and locally there is no time limit.
+    larger = dataclasses.replace(one, batch_size=32)
+    assert check_budget(larger, 60_000, settings.DEMO_LIMITS, available_bytes=8 * 10**9)
+    assert check_budget(one, 60_000, settings.Limits(), available_bytes=8 * 10**9)
 
 
 def test_budget_settings_are_read_from_the_environment(monkeypatch):

@@ -167,3 +167,37 @@ def test_bad_arguments_raise_value_errors(manager):
         manager.wait("missing")
     with pytest.raises(ValueError, match="max_concurrent"):
         JobManager(max_concurrent=0)
+
+
+def test_many_quick_jobs_with_a_time_limit_leave_no_threads_behind():
+    # Before the watchdog, every job started a threading.Timer of max_job_seconds that was
+    # never cancelled: 300 quick jobs left 300 sleeping threads behind.
+    import time
+
+    baseline = threading.active_count()
+    manager = JobManager(max_concurrent=4, max_job_seconds=900, keep_finished=100)
+    jobs = [manager.submit(f"Quick {number}", lambda report, stop: None) for number in range(60)]
+    for job in jobs:
+        manager.wait(job.id, timeout=30)
+    assert [job.state for job in jobs] == ["finished"] * 60
+    deadline = time.monotonic() + 10
+    while threading.active_count() > baseline and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == baseline
+    assert manager._deadlines == []
+    manager.shutdown()
+
+
+def test_one_watchdog_applies_the_time_limit_of_every_running_job():
+    gate = threading.Event()
+    manager = JobManager(max_concurrent=3, max_job_seconds=0.2, stop_grace_seconds=5)
+    jobs = [manager.submit(f"Slow {number}", gated_job(gate, number)) for number in range(3)]
+    for job in jobs:
+        manager.wait(job.id, timeout=30)
+    watchdogs = [thread for thread in threading.enumerate() if thread.name == "job-watchdog"]
+    assert len(watchdogs) <= 1
+    assert [job.state for job in jobs] == ["stopped"] * 3
+    assert [job.result for job in jobs] == ["stopped 0", "stopped 1", "stopped 2"]
+    assert all("time limit" in job.stop_reason for job in jobs)
+    assert not any(thread.name.endswith("-limit") for thread in threading.enumerate())
+    manager.shutdown()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core import throughput
 from core.config import TrainingConfig
 from core.jobs import JobManager
 from core.model import training_flops_per_sample
@@ -92,7 +93,9 @@ def test_two_by_two_sweep_creates_four_runs_with_their_configurations(tmp_path, 
 def test_throughput_is_measured_from_runs_and_skips_ones_without_figures():
     config = TrainingConfig(hidden_layers=(128,), epochs=2).to_dict()
     flops = training_flops_per_sample(TrainingConfig(hidden_layers=(128,), epochs=2))
-    seconds = 2.0 + flops * 54_000 * 2 / 10e9  # a run at exactly 10 GFLOP/s
+    # Arithmetic at exactly 10 GFLOP/s, plus each step's fixed cost.
+    steps = 2 * 54_000 / 128
+    seconds = 2.0 + steps * throughput.STEP_OVERHEAD_SECONDS + flops * 54_000 * 2 / 10e9
     runs = [
         {"config": config, "train_seconds": seconds, "epochs": 2},
         {"config": config, "train_seconds": float("nan"), "epochs": pd.NA},  # interrupted

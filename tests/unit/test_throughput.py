@@ -24,7 +24,22 @@ def test_without_measurements_the_estimate_says_it_assumes():
     assert not estimate.measured
     assert "nothing measured yet" in estimate.basis
     flops = training_flops_per_sample(ARTICLE_LIKE) * 50_000 * 4
-    assert estimate.seconds == pytest.approx(flops / throughput.ASSUMED_FLOPS_PER_SECOND)
+    steps = 4 * 50_000 / ARTICLE_LIKE.batch_size
+    assert estimate.seconds == pytest.approx(
+        steps * throughput.STEP_OVERHEAD_SECONDS + flops / throughput.ASSUMED_FLOPS_PER_SECOND
+    )
+
+
+def test_small_batches_cost_their_steps_not_only_their_operations():
+    # The review's case: batches of 1 over the full training set. Operations alone said
+    # 293 s; each of the 54,000 steps per epoch also costs a fixed time.
+    one = TrainingConfig(hidden_layers=(128,), epochs=5, batch_size=1)
+    large = TrainingConfig(hidden_layers=(128,), epochs=5, batch_size=128)
+    one_seconds = throughput.estimate(one, 54_000, precision="float32").seconds
+    large_seconds = throughput.estimate(large, 54_000, precision="float32").seconds
+    operations = training_flops_per_sample(one) * 54_000 * 5 / throughput.ASSUMED_FLOPS_PER_SECOND
+    assert one_seconds == pytest.approx(operations + 5 * 54_000 * throughput.STEP_OVERHEAD_SECONDS)
+    assert one_seconds > 10 * large_seconds
 
 
 def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
@@ -36,8 +51,12 @@ def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
     assert same.precision == "float32"
 
     wider = throughput.estimate(WIDER, 50_000, precision="float32")
-    ratio = training_flops_per_sample(WIDER) / training_flops_per_sample(ARTICLE_LIKE)
-    assert wider.seconds == pytest.approx(2 * 50_000 / 10_000 * ratio)
+    # The measured time per image less its share of the steps' fixed cost is arithmetic;
+    # the wider network does more of it per image and pays the same per step.
+    overhead_per_image = throughput.STEP_OVERHEAD_SECONDS / ARTICLE_LIKE.batch_size
+    arithmetic = (1 / 10_000 - overhead_per_image) / training_flops_per_sample(ARTICLE_LIKE)
+    per_image = training_flops_per_sample(WIDER) * arithmetic + overhead_per_image
+    assert wider.seconds == pytest.approx(2 * 50_000 * per_image)
     assert wider.basis.startswith("scaled from 10,000 images/s measured for 784-128-10")
 
     # A dense measurement says nothing about convolutions, nor float32 about bfloat16.
