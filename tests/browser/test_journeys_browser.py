@@ -15,6 +15,7 @@ import pytest
 
 import ui
 from core.config import DEFAULT_PRESET, PRESETS, TrainingConfig
+from core.run_display import training_run_name
 from core.runs import RunStore
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 
@@ -205,7 +206,7 @@ def test_pressing_train_twice_starts_one_training(journey_server, browser, outpu
         config, _ = TrainingConfig.from_query_params(
             dict(item.split("=") for item in query.split("&")), base=PRESETS[DEFAULT_PRESET]
         )
-        name = config.summary(10)
+        name = training_run_name(config, 10)
         assert name in page.inner_text(MAIN)
         before = len(RunStore(runs_folder).list_runs())
         button = train_button(page)
