@@ -151,6 +151,9 @@ def test_comparison_note_names_changes_accuracy_and_speed():
         after, 0.98, 9.0, TrainingConfig(hidden_layers=(256,), seed=2), 0.97, 4.5
     )
     assert note == "another seed, -1.0 points, 2.0x faster"
+    # Optimizers by their label, not their raw id ("plain_sgd").
+    plain = TrainingConfig(hidden_layers=(256,), optimizer="plain_sgd", learning_rate=0.001)
+    assert comparison_note(after, 0.98, 9.0, plain, 0.9, 9.0).startswith("plain sgd optimizer, ")
     assert comparison_note(after, 0.98, 9.0, after, 0.98, 9.1) == (
         "same settings, +0.0 points, about as fast"
     )
