@@ -116,7 +116,8 @@ def loss_range(points: Sequence[tuple[float, float]]) -> tuple[list[float], floa
     if not points:
         return None
     latest = max(x for x, _ in points)
-    settled = [y for x, y in points if x >= min(1.0, latest / 2)]
+    # Strictly after the first epoch: its own record averages the first batches in.
+    settled = [y for x, y in points if x > min(1.0, latest / 2)]
     highest = max(y for _, y in points)
     if not settled or highest <= LOSS_CLIP_RATIO * max(settled):
         return None
