@@ -543,7 +543,9 @@ def current_model_ui(job) -> bool:
     """Say which model is current after this training; return whether it is this one's."""
     outcome = st.session_state.get(KEY_OUTCOME)
     if outcome is None or outcome[0] != job.id:
-        return False
+        # Settled by another tab of this visitor: the current model tells.
+        current = ui.current_model()
+        return current is not None and current.run_id in {job.result.run_id} - {None}
     _, decision, current_label, other = outcome
     own = current_label == model_label(job)
     if decision == KEEP_BETTER and not own:
@@ -607,6 +609,8 @@ def result_view(job) -> None:
             "It is now your current model for the Evaluate and Draw pages."
             if adopted
             else "It was not made your current model."
+            if decision != ADOPT
+            else "You chose another model as your current model."
         )
     )
     history = [

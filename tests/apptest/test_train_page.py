@@ -284,3 +284,38 @@ def test_a_stopped_run_that_scores_lower_keeps_the_better_current_model(isolated
     assert current.run_id == job.result.run_id
     assert current.label == f"{name} ({result.test_accuracy:.2%})"
     assert any("now your current model" in caption.value for caption in app.caption)
+
+
+def test_a_finished_run_that_scores_lower_is_shown_and_the_better_one_offered_back(
+    isolated_run_store,
+):
+    """A learner who trains to the end sees the new model, and can go back in one click."""
+    from core.model import build_model
+    from core.runs import RunStore
+
+    tiny = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=500, seed=5)
+    app = train_page(**tiny.to_query_params())
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    better_id = RunStore(isolated_run_store).save_run(
+        "network", "A better model", tiny.to_dict(), None,
+        {"test_accuracy": 0.99, "test_loss": 0.03},
+        {"train_seconds": 1.0, "predict_seconds": 0.1}, owner=owner, model=build_model(tiny),
+    )  # fmt: skip
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=None, label="A better model (99.00%)", run_id=better_id
+    )
+    app.run()
+    app.button(key="train_start").click().run()
+    job = ui.job_manager().jobs(owner=owner)[0]
+    ui.job_manager().wait(job.id, timeout=300)
+    assert not job.result.result.stopped and job.result.result.test_accuracy < 0.99
+    app.run()
+    assert not app.exception
+    assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == job.result.run_id
+    assert "though your previous one, **A better model (99.00%)**, scores higher" in (
+        app.info[0].value
+    )
+    app.button(key="train_use_other_model").click().run()
+    assert not app.exception
+    assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == better_id
+    assert any("You chose another model" in caption.value for caption in app.caption)
