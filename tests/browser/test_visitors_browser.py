@@ -58,7 +58,7 @@ def test_five_visitors_train_at_once_and_each_sees_only_its_own_run(browser, tmp
             results.append(
                 (
                     re.search(r"Latest training: (.+)", text).group(1).strip(),
-                    re.search(r"Saved as run (\S+?)\.", text).group(1),
+                    re.search(r"Saved as run (\S+?),", text).group(1),
                 )
             )
             assert page_errors(page) == []
