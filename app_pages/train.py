@@ -544,8 +544,8 @@ def current_model_ui(job) -> bool:
     outcome = st.session_state.get(KEY_OUTCOME)
     if outcome is None or outcome[0] != job.id:
         # Settled by another tab of this visitor: the current model tells.
-        current = ui.current_model()
-        return current is not None and current.run_id in {job.result.run_id} - {None}
+        current, run_id = ui.current_model(), job.result.run_id
+        return current is not None and run_id is not None and current.run_id == run_id
     _, decision, current_label, other = outcome
     own = current_label == model_label(job)
     if decision == KEEP_BETTER and not own:
@@ -565,7 +565,7 @@ def current_model_ui(job) -> bool:
             icon=":material/swap_horiz:",
             on_click=use_other_model,
             args=(job.id, *other),
-            help=f"Make {other[1]} the model Evaluate and Draw use.",
+            help=f"Make {ui.plain(other[1])} the model Evaluate and Draw use.",
         )
     return own
 
