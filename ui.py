@@ -906,7 +906,9 @@ def _render_status(show_bars: bool = True) -> None:
     active = [job for job in jobs if job.state in ACTIVE_STATES]
     if not active:
         if jobs:
-            st.caption(f"Last job: {plain(jobs[0].name)} ({jobs[0].state})")
+            # A stored training's name says what was trained ("9 of 20 ep, stopped").
+            name = getattr(jobs[0].result, "name", None) or jobs[0].name
+            st.caption(f"Last job: {plain(name)} ({jobs[0].state})")
         return
     st.caption("Jobs")
     for job in active:

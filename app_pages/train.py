@@ -32,10 +32,14 @@ from core.config import (
     learning_rate_for,
     parse_sizes,
     preset_help,
+    preset_of,
 )
+from core.current_models import ADOPT, KEEP_BETTER, after_training
 from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.model import count_parameters
+from core.run_display import training_run_name
 from core.tasks import make_training_job
+from core.training import TrainingResult
 
 POLL_SECONDS = 1.0
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
@@ -71,6 +75,10 @@ KEY_LEARNING_RATE_TYPED = "train_learning_rate_typed"
 
 KEY_STARTED_JOB = "train_started_job"
 KEY_START_MESSAGE = "train_start_message"
+# What the page decided when the latest training ended: (job id, decision, the model that
+# is not current but can be made so with one click: (run id, label) or None).
+KEY_OUTCOME = "train_current_model_outcome"
+KEY_SWITCH = "train_use_other_model"
 KEY_LOSS_LOG = "train_loss_log_scale"
 KEY_SMOOTHING = "train_smoothing"
 
@@ -109,8 +117,8 @@ def show_config(config: TrainingConfig) -> None:
 
 
 def preset_name(config: TrainingConfig) -> str:
-    """Return the preset that equals `config`, or "Custom"."""
-    return next((name for name, preset in PRESETS.items() if preset == config), CUSTOM)
+    """Return the preset `config` is (whatever its seed: not a preset setting), or "Custom"."""
+    return preset_of(config) or CUSTOM
 
 
 def apply_preset() -> None:
@@ -344,7 +352,7 @@ def start_training(dataset) -> None:
             address = ui.visitor_address()
             ui.run_store().check_room(ui.session_id(), address)
             job = ui.submit_job(
-                config.summary(dataset.num_classes),
+                training_run_name(config, dataset.num_classes),
                 make_training_job(
                     config, dataset, ui.run_store(), ui.session_id(), address=address
                 ),
@@ -463,8 +471,8 @@ def progress_view(job) -> None:
     curves(job.history, progress.get("batch_points", ()), progress.get("epochs") or 1, "train_live")
 
 
-def stopped_text(result, progress: dict) -> str:
-    """Say truthfully where a stopped training ended: whole epochs, then batches."""
+def stopped_text(result, progress: dict, decision: str | None) -> str:
+    """Say truthfully where a stopped training ended, and what became of its model."""
     epochs = completed_epochs(result)
     text = (
         f"Stopped after {epochs} of {result.config.epochs} epoch{'s' * (result.config.epochs != 1)}"
@@ -475,7 +483,95 @@ def stopped_text(result, progress: dict) -> str:
         text += f" and {partial:,} of {batches:,} batches of epoch {epochs + 1}"
     if epochs == 0:
         return text + ": the current model is unchanged (a network needs one whole epoch)."
+    if decision == KEEP_BETTER:
+        return text + ": the partly trained model was kept and evaluated."
     return text + ": the partly trained model was kept, evaluated and made current."
+
+
+def current_accuracy() -> float | None:
+    """The current model's test accuracy when it is a stored run, else None."""
+    current = ui.current_model()
+    if current is None or current.run_id is None:
+        return None
+    try:
+        run = ui.run_store().find_run(current.run_id)
+    except (OSError, ValueError):
+        return None
+    return None if run is None else run.test_accuracy
+
+
+def model_label(job) -> str:
+    """What the sidebar and the model pickers call an ended training's model."""
+    return f"{job.result.name or job.name} ({job.result.result.test_accuracy:.2%})"
+
+
+def settle_current_model(job) -> None:
+    """Make an ended training's model current, or keep a better current model (and say so).
+
+    `core.current_models.after_training` decides; the page remembers the decision and the
+    model that is not current now, which the learner can switch to with one click.
+    """
+    result = job.result.result
+    previous, previous_accuracy = ui.current_model(), current_accuracy()
+    decision = after_training(
+        result.stopped, completed_epochs(result), result.test_accuracy, previous_accuracy
+    )
+    other = None
+    if decision == ADOPT:
+        ui.set_current_model(
+            result.model, model_label(job), config=result.config, run_id=job.result.run_id
+        )
+        worse = previous_accuracy is not None and previous_accuracy > result.test_accuracy
+        if previous is not None and previous.run_id and worse:
+            other = (previous.run_id, previous.label)
+    elif decision == KEEP_BETTER and job.result.run_id:
+        other = (job.result.run_id, model_label(job))
+    current = ui.current_model()
+    st.session_state[KEY_OUTCOME] = (job.id, decision, current.label if current else None, other)
+
+
+def use_other_model(job_id: str, run_id: str, label: str) -> None:
+    """Callback: make the stored run `run_id` the current model instead."""
+    try:
+        run = ui.run_store().get_run(run_id)
+        model = ui.stored_model(run_id)
+        config = TrainingConfig.from_dict(run.config)
+        ui.set_current_model(model, label, config=config, run_id=run_id)
+    except (OSError, ValueError) as error:
+        st.session_state[KEY_START_MESSAGE] = ("error", f"That model could not be loaded: {error}")
+        return
+    st.session_state[KEY_OUTCOME] = (job_id, ADOPT, label, None)
+
+
+def current_model_ui(job) -> bool:
+    """Say which model is current after this training; return whether it is this one's."""
+    outcome = st.session_state.get(KEY_OUTCOME)
+    if outcome is None or outcome[0] != job.id:
+        # Settled by another tab of this visitor: the current model tells.
+        current, run_id = ui.current_model(), job.result.run_id
+        return current is not None and run_id is not None and current.run_id == run_id
+    _, decision, current_label, other = outcome
+    own = current_label == model_label(job)
+    if decision == KEEP_BETTER and not own:
+        st.info(
+            f"Your current model stays **{ui.plain(current_label)}**: it scores higher than "
+            "this stopped run, so Evaluate and Draw keep using it."
+        )
+    elif own and other is not None:
+        st.info(
+            f"This run is now your current model, though your previous one, "
+            f"**{ui.plain(other[1])}**, scores higher."
+        )
+    if other is not None:
+        st.button(
+            f"Use {'this stopped run' if not own else 'the previous model'} instead",
+            key=KEY_SWITCH,
+            icon=":material/swap_horiz:",
+            on_click=use_other_model,
+            args=(job.id, *other),
+            help=f"Make {ui.plain(other[1])} the model Evaluate and Draw use.",
+        )
+    return own
 
 
 def result_view(job) -> None:
@@ -491,11 +587,13 @@ def result_view(job) -> None:
     result, run_id, note = job.result.result, job.result.run_id, job.result.note
     if job.result.save_error:
         st.warning(f"The run could not be saved: {ui.plain(job.result.save_error, 300)}")
-    adopted = completed_epochs(result) >= 1
+    outcome = st.session_state.get(KEY_OUTCOME)
+    decision = outcome[1] if outcome and outcome[0] == job.id else None
     if result.stopped:
-        st.warning(stopped_text(result, job.progress))
+        st.warning(stopped_text(result, job.progress, decision))
     else:
         st.success("Training finished.")
+    adopted = current_model_ui(job)
     metrics_row(
         {
             "Test accuracy": f"{result.test_accuracy:.2%}",
@@ -510,11 +608,13 @@ def result_view(job) -> None:
         f"Tested on {result.num_test:,} images the network never saw "
         f"(trained on {result.num_train:,}, validated on {result.num_val:,}; "
         f"computed in {result.precision}). "
-        + (f"Saved as run `{run_id}`. " if run_id else "")
+        + (f"Saved as run `{run_id}`, named *{ui.plain(job.result.name)}*. " if run_id else "")
         + (
             "It is now your current model for the Evaluate and Draw pages."
             if adopted
             else "It was not made your current model."
+            if decision != ADOPT
+            else "You chose another model as your current model."
         )
     )
     history = [
@@ -550,12 +650,8 @@ def job_view(job_id: str) -> None:
         # The job just ended: make its model current if it finished an epoch, then rerun
         # the whole page so the buttons and the sidebar show it and the polling stops.
         st.session_state[KEY_HANDLED_JOB] = job.id
-        if job.result and completed_epochs(job.result.result) >= 1:
-            result = job.result.result
-            label = f"{job.name} ({result.test_accuracy:.2%})"
-            ui.set_current_model(
-                result.model, label, config=result.config, run_id=job.result.run_id
-            )
+        if job.result and isinstance(job.result.result, TrainingResult):
+            settle_current_model(job)
         st.rerun()
     result_view(job)
 
@@ -616,7 +712,8 @@ if job is None:
     if blocked is None:
         st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
 else:
-    st.markdown(f"**Latest training:** {ui.plain(job.name)}")
+    stored_name = job.result.name if job.done and job.result else None
+    st.markdown(f"**Latest training:** {ui.plain(stored_name or job.name)}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
 
 st.subheader("Settings")

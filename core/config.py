@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.measurements import ARTICLE_REPORTED, MEASURED, figure
+
 if TYPE_CHECKING:
     from core.data import Dataset
 
@@ -169,18 +171,22 @@ class OptimizerSpec:
         label: What the page shows.
         default_learning_rate: The learning rate that usually works for it.
         build: Function `learning_rate -> keras.optimizers.Optimizer` (imports Keras lazily).
+        short_label: How a configuration's one-line summary and run names write it.
     """
 
     label: str
     default_learning_rate: float
     build: Callable[[float], Any]
+    short_label: str
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
-    "adam": OptimizerSpec("Adam", 0.001, _adam),
-    "sgd": OptimizerSpec("SGD with momentum 0.9", 0.01, _sgd),
-    "plain_sgd": OptimizerSpec('SGD, plain (Keras\'s default "sgd")', 0.01, _plain_sgd),
-    "rmsprop": OptimizerSpec("RMSprop", 0.001, _rmsprop),
+    "adam": OptimizerSpec("Adam", 0.001, _adam, "adam"),
+    "sgd": OptimizerSpec("SGD with momentum 0.9", 0.01, _sgd, "sgd momentum"),
+    "plain_sgd": OptimizerSpec(
+        'SGD, plain (Keras\'s default "sgd")', 0.01, _plain_sgd, "plain sgd"
+    ),
+    "rmsprop": OptimizerSpec("RMSprop", 0.001, _rmsprop, "rmsprop"),
 }
 
 
@@ -431,16 +437,23 @@ class TrainingConfig:
 
     # Description --------------------------------------------------------------------------
 
-    def summary(self, num_classes: int = 10) -> str:
-        """Return a one-line description, e.g. "784-128-10 relu, adam 0.001, 20 ep"."""
+    def summary(self, num_classes: int = 10, epochs_text: str | None = None) -> str:
+        """Return a one-line description, e.g. "784-128-10 relu, adam 0.001, 20 ep".
+
+        Args:
+            num_classes: Outputs of the network.
+            epochs_text: What to write for the epochs instead of "20 ep" (e.g. a stopped
+                run's "9 of 20 ep, stopped").
+        """
         dense = "-".join(str(size) for size in (*self.hidden_layers, num_classes))
         if self.architecture == "cnn":
             convs = "-".join(str(size) for size in self.conv_filters)
             network = f"conv {convs}, dense {dense}"
         else:
             network = f"784-{dense}"
-        text = f"{network} {self.activation}, {self.optimizer} {self.learning_rate:g}"
-        text += f", {self.epochs} ep"
+        optimizer = OPTIMIZERS[self.optimizer].short_label
+        text = f"{network} {self.activation}, {optimizer} {self.learning_rate:g}"
+        text += f", {epochs_text or f'{self.epochs} ep'}"
         if self.dropout:
             text += f", dropout {self.dropout:g}"
         if self.batch_norm:
@@ -596,32 +609,41 @@ PRESETS: dict[str, TrainingConfig] = {
         validation_fraction=0.1,
     ),
 }
-# What each preset reached when measured (bench/bench_training.py, figures in
-# bench/README.md), and what makes it different. No times: they depend on the machine, and
-# the Train page's estimate comes from what the machine it runs on measured.
+
+
+# What each preset reached when measured (the figures live in `core.measurements`, with the
+# bench that measured them), and what makes it different. No times: they depend on the
+# machine, and the Train page's estimate comes from what the machine it runs on measured.
+def _measured(key: str) -> str:
+    """A preset's measured accuracy as its note gives it: "95.27-95.47% (seeds 0 to 3)"."""
+    return f"{MEASURED[key].text} ({MEASURED[key].seeds})"
+
+
 PRESET_NOTES: dict[str, str] = {
     "As in the article": (
         "the tutorial's network and settings (Adam, raw pixels 0-255, 45,000/15,000 split, "
-        "20 epochs): 95.3-95.5% here (seeds 0 to 3) against the article's 92.6%"
+        f"20 epochs): {_measured('As in the article')} here against the article's "
+        f"{ARTICLE_REPORTED}"
     ),
     "Article, plain SGD": (
         "the article's network with plain SGD (Keras's default learning rate 0.01) on pixels "
-        "scaled to 0-1: 92.94% (seed 0, the app and the article's own script alike), "
-        "close to the article's 92.6%"
+        f"scaled to 0-1: {_measured('Article, plain SGD')}, the app and the article's own "
+        f"script alike, close to the article's {ARTICLE_REPORTED}"
     ),
-    "Recommended": "784-256-10 on pixels scaled to 0-1, 5 epochs: 97.5-97.8%",
+    "Recommended": (f"784-256-10 on pixels scaled to 0-1, 5 epochs: {_measured('Recommended')}"),
     "Quick look": (
-        "a 64-neuron network on 10,000 images for 2 epochs: about 90%, the fastest preset"
+        "a 64-neuron network on 10,000 images for 2 epochs: "
+        f"{_measured('Quick look')}, the fastest preset"
     ),
     "Best dense": (
-        "how far a plain network goes: two layers of 512, dropout 0.3 against "
-        "overfitting, and a cosine learning-rate schedule that ends with small, careful "
-        "steps; 98.7% (seed 0) with 12 epochs"
+        "how far a plain network goes: two layers of 512, dropout 0.3 against overfitting, and "
+        "a cosine learning-rate schedule that ends with small, careful steps: "
+        f"{_measured('Best dense')} with 12 epochs"
     ),
     "Convolutional": (
         "3x3 filters find strokes before the dense layer; batch normalisation and a "
-        "one-cycle learning-rate schedule let it learn fast: 99.30-99.32% after 4 epochs "
-        "(seeds 0 and 1)"
+        "one-cycle learning-rate schedule let it learn fast: "
+        f"{_measured('Convolutional')} after 4 epochs"
     ),
 }
 
@@ -632,18 +654,32 @@ ARTICLE_GAP = (
     "(`bench/tutorial_script.py`), 20 epochs each, tested on the same 15,000 images:\n\n"
     "| optimizer | pixels | test accuracy |\n"
     "|---|---|---:|\n"
-    "| Adam (the article's settings) | raw 0-255 | 95.27-95.47% (seeds 0 to 3) |\n"
-    "| RMSprop | raw 0-255 | 96.34% |\n"
-    "| plain SGD, learning rate 0.01 | raw 0-255 | 71.72% |\n"
-    "| plain SGD, learning rate 0.01 | scaled to 0-1 | **92.94%** |\n\n"
-    "No seed brought Adam down to 92.6%: the number depends on the **optimizer** and the "
-    "**input scaling**, not on the network. The article's figure is what plain SGD "
-    '(Keras\'s `"sgd"`, no momentum) gives on pixels scaled to 0-1: it takes small, even '
-    "steps and has not finished learning after 20 epochs. Adam adapts its step to each "
-    "weight, so it copes with raw pixels and learns faster; plain SGD on raw pixels takes "
-    "steps 255 times too large and does badly. The *Article, plain SGD* preset trains "
-    "that way; *Recommended* shows what scaling and Adam reach in 5 epochs (97.6%)."
+    f"| Adam (the article's settings) | raw 0-255 | {_measured('script: Adam, raw pixels')} |\n"
+    f"| RMSprop | raw 0-255 | {figure('script: RMSprop, raw pixels')} |\n"
+    f"| plain SGD, learning rate 0.01 | raw 0-255 | {figure('script: plain SGD, raw pixels')} |\n"
+    "| plain SGD, learning rate 0.01 | scaled to 0-1 | "
+    f"**{figure('script: plain SGD, pixels 0-1')}** |\n\n"
+    f"No seed brought Adam down to {ARTICLE_REPORTED}: the number depends on the "
+    "**optimizer** and the **input scaling**, not on the network. The article's figure is "
+    'what plain SGD (Keras\'s `"sgd"`, no momentum) gives on pixels scaled to 0-1: it takes '
+    "small, even steps and has not finished learning after 20 epochs. Adam adapts its step "
+    "to each weight, so it copes with raw pixels and learns faster; plain SGD on raw pixels "
+    "takes steps 255 times too large and does badly. The *Article, plain SGD* preset trains "
+    "that way; *Recommended* shows what scaling and Adam reach in 5 epochs: "
+    f"{_measured('Recommended')}."
 )
+
+
+def preset_of(config: TrainingConfig) -> str | None:
+    """Return the name of the preset `config` is, whatever its seed, or None.
+
+    The seed is not a preset setting: the article's preset with seed 3 is still the
+    article's preset (rerun with another seed to see how much the result varies).
+    """
+    return next(
+        (name for name, preset in PRESETS.items() if replace(config, seed=preset.seed) == preset),
+        None,
+    )
 
 
 def preset_help() -> str:

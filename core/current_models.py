@@ -1,7 +1,8 @@
 """Each visitor's current model, remembered on the server so a reload or a new tab keeps it.
 
-The current model is the one the Evaluate and Draw pages use by default. Only a stored run
-can be remembered (by its run id); a model that is not in the run store (an imported file)
+The current model is the one the Evaluate and Draw pages use by default. When a training
+ends, `after_training` decides whether its model takes that place. Only a stored run can be
+remembered (by its run id); a model that is not in the run store (an imported file)
 lasts for its browser session only. The records live in a small SQLite file next to the run
 store; the oldest are forgotten beyond `MAX_VISITORS`, so the file stays small however many
 visitors come.
@@ -30,6 +31,44 @@ CREATE TABLE IF NOT EXISTS current_models (
 );
 CREATE INDEX IF NOT EXISTS current_models_updated ON current_models (updated);
 """
+
+
+# What `after_training` decides for a training's model.
+ADOPT = "adopt"
+KEEP_BETTER = "keep_better"
+NO_EPOCH = "no_epoch"
+
+
+def after_training(
+    stopped: bool,
+    epochs_completed: int,
+    test_accuracy: float,
+    current_accuracy: float | None,
+) -> str:
+    """Decide whether a training's model becomes the visitor's current model.
+
+    A learner who trains a model wants to see it, so a finished training becomes current
+    even when it scores lower (the page says so and offers the previous one back). A
+    training the learner stopped is a partial model: it becomes current only when it does
+    at least as well as the current model, so pressing Stop never silently swaps a better
+    model for a worse one. A training stopped before its first epoch ended never does.
+
+    Args:
+        stopped: Whether Stop ended the training early.
+        epochs_completed: Whole epochs it finished.
+        test_accuracy: Its accuracy on its test images (0 to 1).
+        current_accuracy: The current model's test accuracy, or None when there is no
+            current model or its accuracy is not known.
+
+    Returns:
+        `ADOPT` (make it current), `KEEP_BETTER` (keep the current model, which scores
+        higher) or `NO_EPOCH` (keep the current model: not one whole epoch was trained).
+    """
+    if epochs_completed < 1:
+        return NO_EPOCH
+    if stopped and current_accuracy is not None and test_accuracy < current_accuracy:
+        return KEEP_BETTER
+    return ADOPT
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.config import TrainingConfig
+from core.config import OPTIMIZERS, TrainingConfig
 
 
 def _more_or_fewer(before: float, after: float, more: str, fewer: str) -> str | None:
@@ -42,7 +42,9 @@ CHANGE_DESCRIPTIONS: dict[str, Callable[[TrainingConfig, TrainingConfig], str | 
         None if a.activation == b.activation else f"{a.activation} instead of {b.activation}"
     ),
     "dropout": lambda b, a: _more_or_fewer(b.dropout, a.dropout, "more dropout", "less dropout"),
-    "optimizer": lambda b, a: None if a.optimizer == b.optimizer else f"{a.optimizer} optimizer",
+    "optimizer": lambda b, a: (
+        None if a.optimizer == b.optimizer else f"{OPTIMIZERS[a.optimizer].short_label} optimizer"
+    ),
     "learning_rate": lambda b, a: _more_or_fewer(
         b.learning_rate, a.learning_rate, "higher learning rate", "lower learning rate"
     ),

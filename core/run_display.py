@@ -1,7 +1,8 @@
 """How a stored run is shown to a reader: its number, its short name, its colour, its history.
 
-Runs are named after their configuration by default, so several runs often share a name.
-Every list, legend and title therefore starts with the run's number ("#7 · 784-128-10 relu…"),
+A training run is named after what was trained (`training_run_name`: its preset or its
+configuration, the epochs actually done, its seed), and a visitor's reruns get "(2)", "(3)"
+(`unique_name`). Every list, legend and title also starts with the run's number ("#7 · …"),
 which `core.runs.RunStore.run_numbers` keeps fixed for the run's life, and every chart draws
 run #7 in the same colour, derived from the number.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import colorsys
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
+
+from core.config import TrainingConfig, preset_of
 
 # Consecutive numbers get hues a golden-ratio turn apart, so neighbours never look alike.
 GOLDEN_RATIO_CONJUGATE = (math.sqrt(5) - 1) / 2
@@ -27,6 +30,52 @@ def _shorten(text: str, max_length: int) -> str:
     return text if len(text) <= max_length else text[: max_length - 1].rstrip() + ELLIPSIS
 
 
+def epochs_text(config: TrainingConfig, epochs_completed: int | None = None) -> str:
+    """Say how many epochs were trained: "20 ep", or "9 of 20 ep, stopped" for a stopped run.
+
+    Args:
+        config: The run's configuration (its planned epochs).
+        epochs_completed: Whole epochs a stopped run finished; None for a run that finished.
+    """
+    if epochs_completed is None:
+        return f"{config.epochs} ep"
+    return f"{epochs_completed} of {config.epochs} ep, stopped"
+
+
+def training_run_name(
+    config: TrainingConfig, num_classes: int = 10, epochs_completed: int | None = None
+) -> str:
+    """Name a training run after what was trained, e.g. "As in the article · 20 ep · seed 0".
+
+    A preset (whatever its seed) is named by the preset, any other configuration by its
+    summary; the seed is always named, so two runs that differ only in it can be told apart.
+
+    Args:
+        config: The run's configuration.
+        num_classes: Outputs of the network.
+        epochs_completed: Whole epochs done by a stopped run ("9 of 20 ep, stopped"); None
+            for a run that trained all its epochs.
+
+    Returns:
+        The name, before `unique_name` tells reruns apart.
+    """
+    epochs = epochs_text(config, epochs_completed)
+    preset = preset_of(config)
+    base = f"{preset} · {epochs}" if preset else config.summary(num_classes, epochs_text=epochs)
+    return f"{base} · seed {config.seed}"
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """Return `name`, or `name (2)`, `name (3)`… when it is already among `taken`."""
+    taken = set(taken)
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name} ({number})" in taken:
+        number += 1
+    return f"{name} ({number})"
+
+
 def display_name(number: int | None, name: str, summary: str = "") -> str:
     """Return a run's full label, e.g. ``"#7 · 784-128-10 relu, adam 0.001, 20 ep"``.
 
@@ -34,7 +83,8 @@ def display_name(number: int | None, name: str, summary: str = "") -> str:
         number: The run's number (`RunStore.run_numbers`), or None when it has none.
         name: The run's name (its configuration unless renamed).
         summary: Its configuration summary: added in brackets to a name of its own, used
-            instead of a name it begins with (a baseline "Random Forest, 300 images, …").
+            instead of a name it begins with (a baseline "Random Forest, 300 images, …"),
+            left out of a name that begins with it (a run named "<summary> · seed 0").
 
     Returns:
         One line of text; the name is never repeated as its own summary.
@@ -43,7 +93,7 @@ def display_name(number: int | None, name: str, summary: str = "") -> str:
     summary = " ".join(str(summary or "").split())
     if summary.startswith(text):
         text = summary
-    elif summary:
+    elif summary and not text.startswith(summary):
         text = f"{text} ({summary})"
     return text if number is None else f"#{number} · {text}"
 

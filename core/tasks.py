@@ -22,6 +22,7 @@ import numpy as np
 from core.baselines import BaselineResult
 from core.config import TrainingConfig
 from core.run_comparison import comparison_note
+from core.run_display import epochs_text, training_run_name, unique_name
 from core.training import TrainingResult
 
 if TYPE_CHECKING:
@@ -43,12 +44,14 @@ class JobOutcome:
         save_error: Why the run could not be saved, or None.
         note: For a training, what changed against the owner's previous run and how it
             did (None for a first run or a baseline).
+        name: The stored run's name (None when it was not stored).
     """
 
     result: TrainingResult | BaselineResult
     run_id: str | None
     save_error: str | None = None
     note: str | None = None
+    name: str | None = None
 
 
 @contextmanager
@@ -131,6 +134,11 @@ def previous_run(store: RunStore, owner: str | None) -> tuple[TrainingConfig, fl
     return config, float(latest["test_accuracy"]), float(latest["train_seconds"])
 
 
+def stopped_epochs(result: TrainingResult) -> int | None:
+    """Whole epochs a stopped training finished, or None when it trained all it was asked."""
+    return len(result.history.get("loss", ())) if result.stopped else None
+
+
 def save_training_result(
     store: RunStore,
     result: TrainingResult,
@@ -142,12 +150,18 @@ def save_training_result(
 ) -> str:
     """Store a finished or stopped training as a run of kind ``"network"``.
 
+    Unless given a name, the run is named after what was trained
+    (`core.run_display.training_run_name`: a stopped run says "9 of 20 ep, stopped"),
+    with "(2)", "(3)"… when the owner already has a run of that name. Its summary, too,
+    says how many epochs were trained.
+
     Args:
         store: A `core.runs.RunStore`.
         result: What `train_model` returned.
         dataset: The `core.data.Dataset` it was trained on.
         owner: Who trained it (e.g. a session id).
-        name: The run's display name (default: the configuration's summary).
+        name: The run's display name (default: what was trained, unique among the owner's
+            runs).
         stopped_early: Why a sweep's early stopping ended it, kept with its metrics as
             ``stopped_early`` (see `core.sweeps.stopped_early_reason`), or None.
         address: The network address it was trained from (for the store's caps), or None.
@@ -158,10 +172,14 @@ def save_training_result(
     Raises:
         core.runs.RunStoreError: If the run cannot be stored.
     """
-    summary = result.config.summary(dataset.num_classes)
+    done = stopped_epochs(result)
+    summary = result.config.summary(dataset.num_classes, epochs_text(result.config, done))
+    if not name:
+        taken = store.list_runs(owner=owner)["name"]
+        name = unique_name(training_run_name(result.config, dataset.num_classes, done), taken)
     return store.save_run(
         kind="network",
-        name=name or summary,
+        name=name,
         config=result.config.to_dict(),
         history=result.history,
         metrics={**result.metrics, **({"stopped_early": stopped_early} if stopped_early else {})},
@@ -230,20 +248,21 @@ def make_training_job(
 
             result = get_executor().train(config, dataset, on_progress, stop_event)
             previous = previous_run(store, owner)
-            run_id, save_error = None, None
+            run_id, save_error, name = None, None, None
             try:
                 # On a cluster the stop may arrive after the last epoch: then none happened.
                 reason = stopped_early[0] if stopped_early and result.stopped else None
                 run_id = save_training_result(
                     store, result, dataset, owner, stopped_early=reason, address=address
                 )
+                name = store.get_run(run_id).name
             except (OSError, ValueError) as error:
                 # The trained model is still returned and usable; only the record is missing.
                 save_error = str(error)
         note = None
         if previous is not None:
             note = comparison_note(*previous, config, result.test_accuracy, result.train_seconds)
-        return JobOutcome(result=result, run_id=run_id, save_error=save_error, note=note)
+        return JobOutcome(result=result, run_id=run_id, save_error=save_error, note=note, name=name)
 
     return run
 

@@ -51,6 +51,8 @@ class TrainingProgress(keras.callbacks.Callback):
         batch_size: Images in one batch.
         num_train: Training images in one epoch.
         validation: ``(images, labels)`` to validate on after each epoch, or None.
+        test: ``(images, labels)`` of the test set to score after each epoch too, or None:
+            a run without a validation set (the article's) shows its train/test gap so.
         on_progress: Called with each progress event (a dict, see `core.training`), or None.
         stop_event: When set, training ends after the current chunk of batches.
         on_train_begin: Called once `fit` has set up its data, before the first batch.
@@ -62,12 +64,14 @@ class TrainingProgress(keras.callbacks.Callback):
             chunk.
 
     Attributes:
-        history: Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``.
+        history: Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and, when
+            the test set is scored each epoch, ``test_loss`` and ``test_accuracy``.
         stopped: True once Stop was seen.
         epoch: Epochs finished.
         batch: Batches done of the epoch after those.
         latest: The last progress event sent.
-        validation_seconds: Time spent validating (left out of the speed figures).
+        validation_seconds: Time spent validating and scoring the test set each epoch
+            (left out of the speed figures).
         measured_images_per_second: The speed passed to ``on_measured``, once known.
     """
 
@@ -79,6 +83,7 @@ class TrainingProgress(keras.callbacks.Callback):
         batch_size: int,
         num_train: int,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
+        test: tuple[np.ndarray, np.ndarray] | None = None,
         on_progress: ProgressFunction | None = None,
         stop_event: threading.Event | None = None,
         on_train_begin: Callable[[], None] | None = None,
@@ -92,6 +97,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.num_train = num_train
         self.validation = validation
+        self.test = test
         self.on_progress = on_progress
         self.stop_event = stop_event
         self.begin_hook = on_train_begin
@@ -105,6 +111,9 @@ class TrainingProgress(keras.callbacks.Callback):
             "val_loss": [],
             "val_accuracy": [],
         }
+        if test is not None:
+            self.history["test_loss"] = []
+            self.history["test_accuracy"] = []
         self.stopped = False
         self.epoch = 0
         self.batch = 0
@@ -238,11 +247,14 @@ class TrainingProgress(keras.callbacks.Callback):
                 # The latest epoch's validation figures, until the next epoch ends.
                 val_loss=self.latest.get("val_loss"),
                 val_accuracy=self.latest.get("val_accuracy"),
+                test_loss=self.latest.get("test_loss"),
+                test_accuracy=self.latest.get("test_accuracy"),
             )
         self._check_stop()
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        """Validate a finished epoch, record it, send an ``"epoch"`` event, check Stop."""
+        """Validate a finished epoch (and score its test set), record it, send an ``"epoch"``
+        event, check Stop."""
         if self.stopped and self.batch < self.batches:
             # An unfinished epoch is not a point on the epoch curves.
             return
@@ -256,9 +268,20 @@ class TrainingProgress(keras.callbacks.Callback):
             self.history["val_loss"].append(val_loss)
             self.history["val_accuracy"].append(val_accuracy)
             logs["val_loss"], logs["val_accuracy"] = val_loss, val_accuracy
+        test_loss = test_accuracy = None
+        if self.test is not None:
+            test_loss, test_accuracy = self._validate(*self.test)
+            self.history["test_loss"].append(test_loss)
+            self.history["test_accuracy"].append(test_accuracy)
         self.history["loss"].append(loss)
         self.history["accuracy"].append(accuracy)
         self._emit(
-            "epoch", loss=loss, accuracy=accuracy, val_loss=val_loss, val_accuracy=val_accuracy
+            "epoch",
+            loss=loss,
+            accuracy=accuracy,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            test_loss=test_loss,
+            test_accuracy=test_accuracy,
         )
         self._check_stop()

@@ -1,4 +1,5 @@
-"""Figures of the Train page: live loss and accuracy curves (training against validation)."""
+"""Figures of the Train page: live loss and accuracy curves (training against validation
+or the held-out test images)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
+TEST_COLOR = "#2ca02c"
 # Metric key -> panel title. Each metric gets its own figure, so on a phone the two stack
 # at full width instead of sharing 390 px.
 METRICS = {"loss": "Loss", "accuracy": "Accuracy"}
@@ -18,6 +20,10 @@ LOG_MANTISSAS = ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9))
 MIN_LOG_TICKS = 3
 # Room above and below the data on a log axis, in decades.
 LOG_PADDING = 0.05
+# A linear loss axis stops at this many times the highest loss after the first epoch when
+# the first batches went higher (with raw pixels the first loss is about 40, the rest
+# below 1), so the part of the curve that matters is not a flat line along the bottom.
+LOSS_CLIP_RATIO = 3.0
 
 
 def smooth(values: Sequence[float], weight: float) -> list[float]:
@@ -94,6 +100,30 @@ def accuracy_range(values: Sequence[float]) -> list[float]:
     return [max(0.0, math.floor((lowest - 0.02) * 20) / 20), 1.005]
 
 
+def loss_range(points: Sequence[tuple[float, float]]) -> tuple[list[float], float] | None:
+    """Return a linear loss axis that leaves out the first batches' spike, or None.
+
+    The figures after the first epoch (or, before it ends, in the second half of what has
+    been trained) decide the axis: when the earlier ones are more than `LOSS_CLIP_RATIO`
+    times higher, the axis stops there and they are left above its top.
+
+    Args:
+        points: ``(epochs trained, loss)`` pairs of every line drawn.
+
+    Returns:
+        ``([0, top], highest loss left out)``, or None when every figure fits.
+    """
+    if not points:
+        return None
+    latest = max(x for x, _ in points)
+    # Strictly after the first epoch: its own record averages the first batches in.
+    settled = [y for x, y in points if x > min(1.0, latest / 2)]
+    highest = max(y for _, y in points)
+    if not settled or highest <= LOSS_CLIP_RATIO * max(settled):
+        return None
+    return [0.0, LOSS_CLIP_RATIO * max(settled)], highest
+
+
 def metric_figure(
     metric: str,
     epoch_records: Sequence[dict],
@@ -109,7 +139,8 @@ def metric_figure(
         metric: ``"loss"`` or ``"accuracy"``.
         epoch_records: One dict per finished epoch with ``epoch`` (1-based), ``loss``,
             ``accuracy`` and, when there is a validation set, ``val_loss`` and
-            ``val_accuracy`` (None or missing otherwise).
+            ``val_accuracy``; when the test images were scored each epoch, ``test_loss``
+            and ``test_accuracy`` (None or missing otherwise).
         batch_points: Running training figures inside epochs: dicts with
             ``epochs_trained`` (e.g. 2.4), ``loss`` and ``accuracy``; drawn as a thin line.
         epochs: The planned number of epochs, to fix the x axis while training runs.
@@ -119,8 +150,9 @@ def metric_figure(
             (the raw line stays, fainter), as TensorBoard does.
 
     Returns:
-        A figure with training (blue) and validation (orange) curves. Accuracy is drawn in
-        percent on an axis that stays within 0-100%.
+        A figure with training (blue), validation (orange) and held-out test (green)
+        curves. Accuracy is drawn in percent on an axis that stays within 0-100%; a linear
+        loss axis leaves out the first batches' spike (`loss_range`) and says so.
 
     Raises:
         ValueError: For an unknown metric or a smoothing outside 0 to 0.99.
@@ -129,6 +161,7 @@ def metric_figure(
         raise ValueError(f"Unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
     figure = go.Figure()
     shown: list[float] = []
+    shown_points: list[tuple[float, float]] = []
     points = [p for p in batch_points if p.get(metric) is not None]
     if log_y:
         points = [p for p in points if p[metric] > 0]
@@ -136,6 +169,7 @@ def metric_figure(
         x = [p["epochs_trained"] for p in points]
         y = [float(p[metric]) for p in points]
         shown += y
+        shown_points += list(zip(x, y, strict=True))
         figure.add_trace(
             go.Scatter(
                 x=x,
@@ -161,6 +195,7 @@ def metric_figure(
     for key, name, colour in (
         (metric, "training", TRAIN_COLOR),
         (f"val_{metric}", "validation", VALIDATION_COLOR),
+        (f"test_{metric}", "test (held-out images)", TEST_COLOR),
     ):
         records = [r for r in epoch_records if r.get(key) is not None]
         if log_y:
@@ -168,6 +203,7 @@ def metric_figure(
         if not records:
             continue
         shown += [float(r[key]) for r in records]
+        shown_points += [(float(r["epoch"]), float(r[key])) for r in records]
         figure.add_trace(
             go.Scatter(
                 x=[r["epoch"] for r in records],
@@ -193,6 +229,20 @@ def metric_figure(
         figure.update_yaxes(**log_axis(min(shown), max(shown)))
     elif not shown:
         figure.update_yaxes(range=[0, 1])
+    elif metric == "loss" and (clipped := loss_range(shown_points)) is not None:
+        axis, highest = clipped
+        figure.update_yaxes(range=axis)
+        figure.add_annotation(
+            text=f"First batches: up to {highest:.3g}, above the top (log scale shows all)",
+            showarrow=False,
+            x=1,
+            y=1,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            yanchor="bottom",
+            font={"color": "#6b7280", "size": 11},
+        )
     figure.update_xaxes(title_text="Epoch")
     if epochs:
         figure.update_xaxes(range=[0, max(epochs, 1) + 0.05])

@@ -93,7 +93,7 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     session_jobs = ui.job_manager().jobs(owner=app.session_state[ui.KEY_SESSION_ID])
     assert len(session_jobs) == 1
     job = session_jobs[0]
-    assert job.name == "784-32-10 relu, adam 0.001, 1 ep, 1,000 images"
+    assert job.name == "784-32-10 relu, adam 0.001, 1 ep, 1,000 images · seed 0"
     ui.job_manager().wait(job.id, timeout=300)
     assert job.state == "finished", job.error
 
@@ -221,3 +221,101 @@ def test_a_training_stopped_before_its_first_epoch_keeps_the_current_model():
     assert "It was not made your current model." in app.caption[-1].value or any(
         "not made your current model" in caption.value for caption in app.caption
     )
+
+
+def test_changing_only_the_seed_keeps_the_preset():
+    """The seed is not a preset setting: the box keeps naming the preset."""
+    app = train_page()
+    app.selectbox(key="train_preset").set_value("As in the article").run()
+    app.number_input(key="train_seed").set_value(3).run()
+    assert not app.exception
+    assert app.selectbox(key="train_preset").value == "As in the article"
+    config, _ = TrainingConfig.from_query_params(dict(app.query_params))
+    assert config.seed == 3 and config.epochs == PRESETS["As in the article"].epochs
+    app.number_input(key="train_epochs").set_value(5).run()
+    assert app.selectbox(key="train_preset").value == "Custom"
+
+
+def test_a_stopped_run_that_scores_lower_keeps_the_better_current_model(isolated_run_store):
+    """The issue: a run stopped after 9 epochs (93.75%) silently replaced 95.58%."""
+    import re
+
+    from core.runs import RunStore
+
+    long = TrainingConfig(hidden_layers=(8,), epochs=200, train_size=1_000, batch_size=50, seed=2)
+    app = train_page(**long.to_query_params())
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    better_id = RunStore(isolated_run_store).save_run(
+        "network", "A better model", TrainingConfig().to_dict(), None,
+        {"test_accuracy": 0.99, "test_loss": 0.03},
+        {"train_seconds": 1.0, "predict_seconds": 0.1}, owner=owner,
+    )  # fmt: skip
+    better = ui.CurrentModel(model=None, label="A better model (99.00%)", run_id=better_id)
+    app.session_state[ui.KEY_CURRENT_MODEL] = better
+    app.run()
+    app.button(key="train_start").click().run()
+    job = ui.job_manager().jobs(owner=owner)[0]
+    assert job.name == "784-8-10 relu, adam 0.001, 200 ep, 1,000 images · seed 2"
+    wait_until(lambda: len(job.history) >= 2)
+    app.button(key="train_stop").click().run()
+    ui.job_manager().wait(job.id, timeout=300)
+    result = job.result.result
+    assert result.stopped and result.test_accuracy < 0.99
+    app.run()
+    assert not app.exception
+
+    # The stored run's name says what was trained.
+    epochs = len(result.history["loss"])
+    name = f"784-8-10 relu, adam 0.001, {epochs} of 200 ep, stopped, 1,000 images · seed 2"
+    assert job.result.name == name
+    assert RunStore(isolated_run_store).get_run(job.result.run_id).name == name
+    assert any(f"**Latest training:** {name}" in element.value for element in app.markdown)
+    # The better model stays current, and the page says so.
+    assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == better_id
+    warning = app.warning[0].value
+    assert re.match(rf"Stopped after {epochs} of 200 epochs", warning)
+    assert "made current" not in warning
+    assert "Your current model stays **A better model (99.00%)**" in app.info[0].value
+    assert any("not made your current model" in caption.value for caption in app.caption)
+    # One click makes the stopped run current anyway.
+    app.button(key="train_use_other_model").click().run()
+    assert not app.exception
+    current = app.session_state[ui.KEY_CURRENT_MODEL]
+    assert current.run_id == job.result.run_id
+    assert current.label == f"{name} ({result.test_accuracy:.2%})"
+    assert any("now your current model" in caption.value for caption in app.caption)
+
+
+def test_a_finished_run_that_scores_lower_is_shown_and_the_better_one_offered_back(
+    isolated_run_store,
+):
+    """A learner who trains to the end sees the new model, and can go back in one click."""
+    from core.model import build_model
+    from core.runs import RunStore
+
+    tiny = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=500, seed=5)
+    app = train_page(**tiny.to_query_params())
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    better_id = RunStore(isolated_run_store).save_run(
+        "network", "A better model", tiny.to_dict(), None,
+        {"test_accuracy": 0.99, "test_loss": 0.03},
+        {"train_seconds": 1.0, "predict_seconds": 0.1}, owner=owner, model=build_model(tiny),
+    )  # fmt: skip
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=None, label="A better model (99.00%)", run_id=better_id
+    )
+    app.run()
+    app.button(key="train_start").click().run()
+    job = ui.job_manager().jobs(owner=owner)[0]
+    ui.job_manager().wait(job.id, timeout=300)
+    assert not job.result.result.stopped and job.result.result.test_accuracy < 0.99
+    app.run()
+    assert not app.exception
+    assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == job.result.run_id
+    assert "though your previous one, **A better model (99.00%)**, scores higher" in (
+        app.info[0].value
+    )
+    app.button(key="train_use_other_model").click().run()
+    assert not app.exception
+    assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == better_id
+    assert any("You chose another model" in caption.value for caption in app.caption)

@@ -15,6 +15,7 @@ import pytest
 
 import ui
 from core.config import DEFAULT_PRESET, PRESETS, TrainingConfig
+from core.run_display import training_run_name
 from core.runs import RunStore
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 
@@ -205,8 +206,8 @@ def test_pressing_train_twice_starts_one_training(journey_server, browser, outpu
         config, _ = TrainingConfig.from_query_params(
             dict(item.split("=") for item in query.split("&")), base=PRESETS[DEFAULT_PRESET]
         )
-        name = config.summary(10)
-        assert name in page.inner_text(MAIN)
+        assert config.summary(10) in page.inner_text(MAIN)
+        name = training_run_name(config, 10)
         before = len(RunStore(runs_folder).list_runs())
         button = train_button(page)
         button.dblclick()
@@ -264,5 +265,62 @@ def test_a_learner_on_a_phone_trains_and_sees_every_page(journey_server, browser
             page.screenshot(path=str(Path(readme_folder) / "phone-train.png"))
         tall_screenshot(page, output_dir / "journey-train-390.png")
         assert visit_every_page_and_tab(page, output_dir, suffix="-390") == {}
+    finally:
+        context.close()
+
+
+def test_stopped_run_naming(journey_server, browser, output_dir):
+    """A learner stops a training after a few epochs: the stored run's name says what was
+    trained, and the better model trained before stays current, as the page says."""
+    base_url, runs_folder = journey_server
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}/train")
+        wait_for_app(page)
+        choose(page, "Preset", "Quick look")
+        assert "Training finished." in train_and_wait(page)
+        better = page.locator(SIDEBAR).inner_text()
+        assert "Quick look · 2 ep · seed 0" in better
+
+        # A network that learns slowly (plain SGD, a tiny step), stopped after 3 epochs.
+        query = (
+            "hidden_layers=8&optimizer=plain_sgd&learning_rate=0.0001&epochs=200"
+            "&train_size=2000&batch_size=100&validation_fraction=0"
+        )
+        page.goto(f"{base_url}/train?{query}")
+        wait_for_app(page)
+        train_button(page).click()
+        page.get_by_text(re.compile(r"· epoch [4-9]\d* of 200 ·")).first.wait_for(
+            timeout=TRAINING_TIMEOUT
+        )
+        page.get_by_role("button", name=re.compile("Stop")).first.click()
+        page.get_by_text(re.compile("^Stopped after")).first.wait_for(timeout=TRAINING_TIMEOUT)
+        wait_for_app(page)
+        main = page.inner_text(MAIN)
+        assert problems(page) == []
+
+        stored = RunStore(runs_folder).list_runs()
+        run = stored.sort_values("created").iloc[-1]
+        epochs = int(run["epochs"])
+        assert epochs >= 3
+        name = (
+            f"784-8-10 relu, plain sgd 0.0001, {epochs} of 200 ep, stopped, 2,000 images · seed 0"
+        )
+        assert run["name"] == name and run["status"] == "stopped"
+        assert f"Latest training: {name}" in main
+        assert f"Stopped after {epochs} of 200 epochs" in main
+        assert "Your current model stays" in main
+        # The sidebar still names the better model (Quick look's).
+        sidebar = page.locator(SIDEBAR).inner_text()
+        assert "Quick look · 2 ep · seed 0" in sidebar and name not in sidebar.split("Last job")[0]
+        tall_screenshot(page, output_dir / "journey-stopped-run.png")
+
+        # One click makes the stopped run current anyway.
+        page.get_by_role("button", name=re.compile("Use this stopped run instead")).click()
+        wait_for_app(page)
+        page.locator(SIDEBAR).get_by_text(name).first.wait_for()
+        assert problems(page) == []
     finally:
         context.close()

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from core.config import TrainingConfig
+from core.run_display import training_run_name
 from core.runs import RunStore
 from tests.browser.test_faults_browser import new_page, open_train_page, press_train
 from tests.conftest import (
@@ -57,7 +58,7 @@ def test_five_visitors_train_at_once_and_each_sees_only_its_own_run(browser, tmp
             results.append(
                 (
                     re.search(r"Latest training: (.+)", text).group(1).strip(),
-                    re.search(r"Saved as run (\S+?)\.", text).group(1),
+                    re.search(r"Saved as run (\S+?),", text).group(1),
                 )
             )
             assert page_errors(page) == []
@@ -65,7 +66,7 @@ def test_five_visitors_train_at_once_and_each_sees_only_its_own_run(browser, tmp
 
         # Each visitor got the result of its own configuration, stored under its own run.
         names = [name for name, _ in results]
-        assert names == [config.summary(10) for config in configs]
+        assert names == [training_run_name(config) for config in configs]
         run_ids = [run_id for _, run_id in results]
         assert len(set(run_ids)) == VISITORS
         stored = RunStore(runs_dir).list_runs()

@@ -75,3 +75,36 @@ def test_with_display_columns_leaves_unnumbered_runs_without_a_number():
     runs = pd.DataFrame({"id": ["a"], "name": ["x"], "summary": ["x"]})
     table = with_display_columns(runs, {})
     assert pd.isna(table.loc[0, "number"]) and table.loc[0, "label"] == "x"
+
+
+def test_a_run_is_named_by_its_preset_epochs_and_seed():
+    from dataclasses import replace
+
+    from core.config import PRESETS, TrainingConfig
+    from core.run_display import training_run_name
+
+    article = PRESETS["As in the article"]
+    assert training_run_name(article) == "As in the article · 20 ep · seed 0"
+    # The seed is named, and is not a preset setting: seed 3 is still the article's preset.
+    assert training_run_name(replace(article, seed=3)) == "As in the article · 20 ep · seed 3"
+    # A stopped run says what was trained.
+    assert (
+        training_run_name(article, epochs_completed=9)
+        == "As in the article · 9 of 20 ep, stopped · seed 0"
+    )
+    # Other settings: the summary, with the optimizer's label rather than its raw id.
+    custom = TrainingConfig(hidden_layers=(64,), optimizer="plain_sgd", learning_rate=0.05)
+    name = training_run_name(custom)
+    assert name == "784-64-10 relu, plain sgd 0.05, 5 ep · seed 0"
+    assert "plain_sgd" not in name
+    # The list shows such a name once, not followed by its own summary in brackets.
+    assert display_name(4, name, custom.summary()) == f"#4 · {name}"
+
+
+def test_reruns_get_numbered_names():
+    from core.run_display import unique_name
+
+    name = "As in the article · 20 ep · seed 0"
+    assert unique_name(name, []) == name
+    assert unique_name(name, [name]) == f"{name} (2)"
+    assert unique_name(name, [name, f"{name} (2)", "other"]) == f"{name} (3)"

@@ -151,6 +151,9 @@ def test_comparison_note_names_changes_accuracy_and_speed():
         after, 0.98, 9.0, TrainingConfig(hidden_layers=(256,), seed=2), 0.97, 4.5
     )
     assert note == "another seed, -1.0 points, 2.0x faster"
+    # Optimizers by their label, not their raw id ("plain_sgd").
+    plain = TrainingConfig(hidden_layers=(256,), optimizer="plain_sgd", learning_rate=0.001)
+    assert comparison_note(after, 0.98, 9.0, plain, 0.9, 9.0).startswith("plain sgd optimizer, ")
     assert comparison_note(after, 0.98, 9.0, after, 0.98, 9.1) == (
         "same settings, +0.0 points, about as fast"
     )
@@ -248,3 +251,58 @@ def test_stop_lands_where_it_was_asked_and_says_so(dataset, stop_in_epoch):
         )
     # Only finished epochs are points on the curves.
     assert len(result.history["loss"]) == result.epochs_completed
+
+
+def test_a_run_without_validation_scores_its_test_images_each_epoch(dataset):
+    """The article's preset keeps no validation images: its test curve shows the gap."""
+    config = TrainingConfig(
+        hidden_layers=(32,), split="article", validation_fraction=0.0, train_size=1_000, epochs=3
+    )
+    events = []
+    result = train_model(config, dataset, on_progress=events.append)
+    assert result.num_test == 15_000
+    assert result.history["val_accuracy"] == []
+    assert len(result.history["test_accuracy"]) == len(result.history["test_loss"]) == 3
+    # The last epoch's test figures are the final evaluation's (the same model, same images).
+    assert result.history["test_accuracy"][-1] == pytest.approx(result.test_accuracy, abs=1e-6)
+    assert result.history["test_loss"][-1] == pytest.approx(result.test_loss, rel=1e-4)
+    epoch_events = [event for event in events if event["kind"] == "epoch"]
+    assert [event["test_accuracy"] for event in epoch_events] == result.history["test_accuracy"]
+    # Real figures, one per epoch, that follow the learning.
+    assert result.history["test_accuracy"][-1] > result.history["test_accuracy"][0] > 0.1
+    # A run with a validation set is not scored on its test images until the end.
+    validated = train_model(
+        TrainingConfig(hidden_layers=(32,), train_size=1_000, epochs=1), dataset
+    )
+    assert "test_accuracy" not in validated.history
+    assert len(validated.history["val_accuracy"]) == 1
+    # Asked for, a validated run is scored on its test images too.
+    both = train_model(
+        TrainingConfig(hidden_layers=(32,), train_size=1_000, epochs=1),
+        dataset,
+        score_test_each_epoch=True,
+    )
+    assert both.history["test_accuracy"][-1] == pytest.approx(both.test_accuracy, abs=1e-6)
+
+
+def test_stored_runs_are_named_after_what_was_trained_and_reruns_are_numbered(dataset, tmp_path):
+    from dataclasses import replace
+
+    from core.runs import RunStore
+    from core.tasks import save_training_result
+
+    config = TrainingConfig(
+        hidden_layers=(16,), optimizer="plain_sgd", learning_rate=0.05, train_size=500, epochs=2
+    )
+    result = train_model(config, dataset)
+    store = RunStore(tmp_path / "runs")
+    first = store.get_run(save_training_result(store, result, dataset, owner="alice"))
+    again = store.get_run(save_training_result(store, result, dataset, owner="alice"))
+    other = store.get_run(save_training_result(store, result, dataset, owner="bob"))
+    name = "784-16-10 relu, plain sgd 0.05, 2 ep, 500 images · seed 0"
+    assert (first.name, again.name, other.name) == (name, f"{name} (2)", name)
+    # A stopped run's name and summary say how many epochs it trained, not the plan.
+    stopped = replace(result, stopped=True, history={**result.history, "loss": [0.9]})
+    run = store.get_run(save_training_result(store, stopped, dataset, owner="alice"))
+    assert run.name == "784-16-10 relu, plain sgd 0.05, 1 of 2 ep, stopped, 500 images · seed 0"
+    assert run.summary == "784-16-10 relu, plain sgd 0.05, 1 of 2 ep, stopped, 500 images"

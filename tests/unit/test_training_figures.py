@@ -110,3 +110,35 @@ def test_comparison_note_says_when_the_test_images_differ():
     assert comparison_note(
         official, 0.97, 9.0, TrainingConfig(hidden_layers=(128,), seed=5), 0.98, 9.0
     ).endswith("+1.0 points, about as fast")
+
+
+def test_the_test_curve_is_drawn_beside_training():
+    """Without a validation set (the article's preset) the held-out test curve shows the gap."""
+    records = [
+        {"epoch": 1, "loss": 0.4, "accuracy": 0.9, "test_loss": 0.3, "test_accuracy": 0.93},
+        {"epoch": 2, "loss": 0.1, "accuracy": 0.98, "test_loss": 0.25, "test_accuracy": 0.95},
+    ]
+    for metric, expected in (("loss", [0.3, 0.25]), ("accuracy", [0.93, 0.95])):
+        figure = metric_figure(metric, records, epochs=2)
+        test = [trace for trace in figure.data if trace.name == "test (held-out images)"]
+        assert len(test) == 1 and list(test[0].y) == expected
+
+
+def test_the_loss_axis_leaves_out_the_first_batches_spike():
+    """With raw pixels the first loss is about 40 and the rest below 1: keep the rest readable."""
+    points = [
+        {"epochs_trained": 0.01, "loss": 40.0},
+        {"epochs_trained": 0.5, "loss": 1.2},
+        {"epochs_trained": 1.5, "loss": 0.6},
+    ]
+    records = [{"epoch": 1, "loss": 0.8, "test_loss": 0.7}, {"epoch": 2, "loss": 0.5}]
+    figure = metric_figure("loss", records, points, epochs=20)
+    low, high = figure.layout.yaxis.range
+    assert low == 0 and high == pytest.approx(3 * 0.6)  # after epoch 1: 0.6 and 0.5
+    assert "up to 40" in figure.layout.annotations[0].text
+    # Before the first epoch ends, the second half of what was trained decides.
+    early = metric_figure("loss", [], points[:2], epochs=20)
+    assert early.layout.yaxis.range[1] == pytest.approx(3 * 1.2)
+    # A curve without a spike keeps plotly's own axis; the log scale shows everything.
+    assert metric_figure("loss", RECORDS, POINTS, epochs=5).layout.yaxis.range is None
+    assert metric_figure("loss", records, points, epochs=20, log_y=True).layout.yaxis.type == "log"
