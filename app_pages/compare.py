@@ -53,7 +53,7 @@ TABLE_COLUMNS = {
     ),
     "tested_on": st.column_config.TextColumn(
         "Tested on",
-        width=190,
+        width=240,
         help="The images its test accuracy was measured on: the test file, or the part of "
         "the training file that the article's split holds out (chosen by the seed).",
     ),

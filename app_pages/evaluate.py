@@ -331,9 +331,8 @@ if link is not None:
         st.session_state[KEY_LINKED_IMAGE] = link
         st.info(
             f"Image {linked_index:,} of the {ui.IMAGE_LINK_SETS[linked_set]} is not among the "
-            f"images this model is measured on (they come from the {source_name}"
-            + (", and it trained on the rest)" if source_set == "train" else ")")
-            + ". Here is its prediction anyway."
+            f"images this model is measured on (they come from the {source_name}). Here is "
+            "its prediction anyway."
         )
 if st.session_state.get(KEY_LINKED_IMAGE) is not None:
     linked_image_ui(picked, dataset, evaluation_key)
