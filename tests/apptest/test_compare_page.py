@@ -246,3 +246,22 @@ def test_an_imported_model_is_named_in_the_sidebar_at_once_and_imported_once(
     current = app.session_state["current_model"]
     assert current.run_id == app.selectbox(key="compare_focus").value
     assert "Imported" not in " ".join(str(e.value) for e in app.sidebar.markdown)
+
+
+# A 390 px phone leaves this much width for the table (16 px of padding on each side, and
+# the table's borders).
+PHONE_TABLE_WIDTH = 390 - 2 * 16 - 2
+
+
+def test_a_phone_shows_each_runs_accuracy_without_scrolling_sideways(store_with_runs):
+    """Before, #, Name and Kind filled a phone's width and the accuracy was off screen."""
+    import json
+
+    app = app_test("app_pages/compare.py")
+    app.run()
+    frame = app.dataframe[0]
+    order = list(frame.proto.column_order) or list(frame.value.columns)
+    widths = {name: column.get("width") for name, column in json.loads(frame.proto.columns).items()}
+    before = order[: order.index("test_accuracy") + 1]
+    assert all(isinstance(widths[name], int) for name in before), widths
+    assert sum(widths[name] for name in before) <= PHONE_TABLE_WIDTH
