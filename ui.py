@@ -941,38 +941,45 @@ def sidebar_status(live: bool = True) -> None:
 
 # --- Background-job results ---------------------------------------------------------------
 
-KEY_FINISHED_JOBS = "finished_jobs_seen"
+KEY_JOB_STATES = "job_states_seen"
 JOB_WATCH_SECONDS = 1.0
+# With none of the visitor's jobs queued or running, a tab still looks this often for one
+# that another tab of the same browser started, so it shows that training without a click.
+IDLE_WATCH_SECONDS = 3.0
 
 
-def _finished_job_ids() -> frozenset[str]:
-    return frozenset(job.id for job in _session_jobs() if job.done)
+def _job_states() -> tuple[frozenset[str], frozenset[str]]:
+    """Return the ids of this visitor's (finished, queued or running) jobs."""
+    jobs = _session_jobs()
+    return (
+        frozenset(job.id for job in jobs if job.done),
+        frozenset(job.id for job in jobs if not job.done),
+    )
 
 
-def _rerun_when_a_job_finishes() -> None:
-    """Rerun the whole app once a job finished that the last full run saw unfinished."""
-    if _finished_job_ids() - st.session_state.get(KEY_FINISHED_JOBS, frozenset()):
+def _rerun_when_jobs_change() -> None:
+    """Rerun the whole app once a job started or finished since the last full run."""
+    if _job_states() != st.session_state.get(KEY_JOB_STATES):
         st.rerun(scope="app")
 
 
 def watch_jobs() -> None:
-    """Update the page by itself within a second of one of this visitor's jobs finishing.
+    """Update the page by itself when one of this visitor's jobs starts or finishes.
 
     Called by `app.py` on every full run, before the page. It notes which of the visitor's
-    jobs are done; while any is queued or running it adds an invisible fragment that
-    checks their states every `JOB_WATCH_SECONDS` (a dictionary look-up per job, nothing
-    drawn) and reruns the whole app when one more has finished, so results, run tables and
-    pickers show it without navigating. A page that submits a job calls `st.rerun()`
-    afterwards, so the watcher is running from the next run on.
+    jobs are done and which are not, and adds an invisible fragment that checks them (a
+    dictionary look-up per job, nothing drawn) every `JOB_WATCH_SECONDS` while any is queued
+    or running, every `IDLE_WATCH_SECONDS` otherwise. When one has finished, or a new one
+    appeared (started in another tab of the same browser), it reruns the whole app, so
+    results, run tables, pickers and the sidebar show it without a click.
     """
-    jobs = _session_jobs()
-    st.session_state[KEY_FINISHED_JOBS] = frozenset(job.id for job in jobs if job.done)
-    if any(job.state in ACTIVE_STATES for job in jobs):
-        # In the sidebar, below its status: in the main area it would shift the page's
-        # elements by one while it runs, and Streamlit would redraw the page's tabs from the
-        # first tab.
-        with st.sidebar:
-            st.fragment(run_every=JOB_WATCH_SECONDS)(_rerun_when_a_job_finishes)()
+    states = _job_states()
+    st.session_state[KEY_JOB_STATES] = states
+    interval = JOB_WATCH_SECONDS if states[1] else IDLE_WATCH_SECONDS
+    # In the sidebar, below its status: in the main area it would shift the page's elements
+    # by one while it runs, and Streamlit would redraw the page's tabs from the first tab.
+    with st.sidebar:
+        st.fragment(run_every=interval)(_rerun_when_jobs_change)()
 
 
 # --- Links between Explore and Evaluate for one image ---------------------------------------

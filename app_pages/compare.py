@@ -18,14 +18,16 @@ from core.config import (
     SCALINGS,
     TrainingConfig,
 )
+from core.csv_export import csv_bytes
 from core.figures.compare import (
     CurveRun,
     overlaid_curves,
     sweep_parallel_coordinates,
     tradeoff_scatter,
 )
+from core.held_out import mixed_test_sets_warning
 from core.imports import UploadError, config_from_json, model_from_keras_file
-from core.run_display import history_table, short_name, with_display_columns
+from core.run_display import held_out_labels, history_table, short_name, with_display_columns
 from core.runs import RunStoreError
 from core.sweeps import (
     SweepGrid,
@@ -41,14 +43,21 @@ KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
 KEY_JOB_NOTICE = "compare_job_notice"
 NO_VALUE = "—"
-# The numbers first, so accuracy, loss and status fit without a horizontal scroll.
+# Name and accuracy first and narrow, so a phone (390 px) shows a run's accuracy without
+# scrolling sideways; what it was tested on next, since accuracies on different images differ.
 TABLE_COLUMNS = {
-    "number": st.column_config.NumberColumn("#", format="%d", width=48),
-    "name": st.column_config.TextColumn("Name", width="medium"),
-    "kind": st.column_config.TextColumn("Kind", width=72),
+    "number": st.column_config.NumberColumn("#", format="%d", width=40),
+    "name": st.column_config.TextColumn("Name", width=170),
     "test_accuracy": st.column_config.ProgressColumn(
-        "Test accuracy", format="%.1f%%", min_value=0.0, max_value=100.0, width=130
+        "Test accuracy", format="%.1f%%", min_value=0.0, max_value=100.0, width=104
     ),
+    "tested_on": st.column_config.TextColumn(
+        "Tested on",
+        width=240,
+        help="The images its test accuracy was measured on: the test file, or the part of "
+        "the training file that the article's split holds out (chosen by the seed).",
+    ),
+    "kind": st.column_config.TextColumn("Kind", width=72),
     "test_loss": st.column_config.TextColumn("Test loss", width=80),
     "status": st.column_config.TextColumn("Status", width=85),
     "epochs": st.column_config.TextColumn("Epochs", width=56),
@@ -57,6 +66,8 @@ TABLE_COLUMNS = {
     "created": st.column_config.DatetimeColumn("When", format="MM-DD HH:mm", width=90),
     "summary": st.column_config.TextColumn("Configuration", width="medium"),
 }
+KEY_USE_NOTICE = "compare_use_notice"
+KEY_IMPORTED_FILE = "compare_imported_file"
 
 
 def run_label(runs: pd.DataFrame, run_id: str) -> str:
@@ -130,7 +141,7 @@ def job_notice_ui(kind: str) -> None:
 
 def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
     """The filters and the table of runs; returns the runs the filters keep."""
-    filter_columns = st.columns([2, 1, 1])
+    filter_columns = st.columns([2, 1, 1, 1])
     text = filter_columns[0].text_input(
         "Filter by name or configuration", key="compare_filter_text"
     )
@@ -139,6 +150,9 @@ def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
     )
     statuses = filter_columns[2].multiselect(
         "Status", sorted(runs["status"].unique()), key="compare_filter_status"
+    )
+    tested_on_choice = filter_columns[3].multiselect(
+        "Tested on", sorted(runs["tested_on"].unique()), key="compare_filter_tested_on"
     )
     shown = runs
     if text:
@@ -149,19 +163,29 @@ def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
         shown = shown[shown["kind"].isin(kinds)]
     if statuses:
         shown = shown[shown["status"].isin(statuses)]
+    if tested_on_choice:
+        shown = shown[shown["tested_on"].isin(tested_on_choice)]
+    # Only the columns shown go to the browser: the owner column is a visitor's cookie.
     table = shown.assign(
         test_accuracy=shown["test_accuracy"] * 100,
         epochs=[NO_VALUE if pd.isna(value) else str(value) for value in shown["epochs"]],
         test_loss=[NO_VALUE if pd.isna(value) else f"{value:.3f}" for value in shown["test_loss"]],
+    )[list(TABLE_COLUMNS)]
+    st.dataframe(table, column_config=TABLE_COLUMNS, hide_index=True, key="compare_table")
+    caption_column, download_column = st.columns([3, 1], vertical_alignment="center")
+    caption_column.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
+    download_column.download_button(
+        "Download the table (CSV)",
+        csv_bytes(
+            table.rename(columns={key: column["label"] for key, column in TABLE_COLUMNS.items()}),
+            index=False,
+        ),
+        file_name="runs.csv",
+        mime="text/csv",
+        key="compare_download_table",
     )
-    st.dataframe(
-        table,
-        column_order=list(TABLE_COLUMNS),
-        column_config=TABLE_COLUMNS,
-        hide_index=True,
-        key="compare_table",
-    )
-    st.caption(f"{len(shown)} of {len(runs)} runs. Click a column header to sort.")
+    if warning := mixed_test_sets_warning(shown["tested_on"]):
+        st.warning(ui.plain(warning, 600), icon=":material/balance:")
     return shown
 
 
@@ -223,14 +247,19 @@ def use_as_current_ui(run) -> None:
     if not (run.kind == "network" and run.has_model):
         st.caption("Only a network run with its model file can be the current model.")
         return
+    if notice := st.session_state.pop(KEY_USE_NOTICE, None):
+        st.success(notice)
     if st.button("Use as current model", key="compare_use_button"):
         try:
             model = ui.stored_model(run.id)
             config = TrainingConfig.from_dict(run.config)
-            ui.set_current_model(model, run.name, config=config, run_id=run.id)
-            st.success(f"{ui.plain(run.name)} is now the current model.")
         except (RunStoreError, ValueError) as error:
             st.error(ui.plain(error, 300))
+        else:
+            ui.set_current_model(model, run.name, config=config, run_id=run.id)
+            # Rerun, so the sidebar (drawn before this page) names the new model at once.
+            st.session_state[KEY_USE_NOTICE] = f"{ui.plain(run.name)} is now the current model."
+            st.rerun()
 
 
 def delete_ui(store, run) -> None:
@@ -269,7 +298,7 @@ def downloads_ui(run) -> None:
     if not history.empty:
         download_columns[1].download_button(
             "History (CSV)",
-            history.to_csv().encode(),
+            csv_bytes(history),
             file_name=f"{run.id}-history.csv",
             mime="text/csv",
             key="compare_download_history",
@@ -510,16 +539,21 @@ def import_export_ui() -> None:
     model_file = st.file_uploader(
         "Keras model (.keras)", type=["keras"], key="compare_import_model"
     )
-    if model_file is not None:
-        try:
-            model = model_from_keras_file(model_file.getvalue(), model_file.name)
-        except UploadError as error:
-            st.error(ui.plain(error, 400))
-        else:
-            ui.set_current_model(model, f"Imported: {model_file.name}")
-            st.success(
-                f"{ui.plain(model_file.name)} is now the current model for Evaluate and Draw."
-            )
+    if model_file is None:
+        return
+    if st.session_state.get(KEY_IMPORTED_FILE) == model_file.file_id:
+        # Imported on an earlier run: importing it again would undo a later choice.
+        st.success(f"{ui.plain(model_file.name)} was made the current model for Evaluate and Draw.")
+        return
+    try:
+        model = model_from_keras_file(model_file.getvalue(), model_file.name)
+    except UploadError as error:
+        st.error(ui.plain(error, 400))
+        return
+    ui.set_current_model(model, f"Imported: {model_file.name}")
+    st.session_state[KEY_IMPORTED_FILE] = model_file.file_id
+    # Rerun, so the sidebar (drawn before this page) names the imported model at once.
+    st.rerun()
 
 
 st.title("Compare runs")
@@ -537,6 +571,11 @@ except RunStoreError as error:
 limits = settings.limits()
 run_numbers = ui.run_numbers()
 runs = with_display_columns(ui.visible_runs(), run_numbers)
+session_dataset = ui.current_dataset()
+runs["tested_on"] = held_out_labels(
+    runs,
+    {session_dataset.name: (len(session_dataset.train_images), len(session_dataset.test_images))},
+)
 for problem in store.problems():
     st.warning(ui.plain(problem, 400))
 

@@ -13,10 +13,12 @@ from core.evaluation import (
     first_layer_weights,
     layer_activations,
     misclassified,
+    predict_images,
 )
 from core.figures import evaluation as figures
 from core.figures.explore import pixel_heatmap
 from core.figures.prediction import probability_bars
+from core.held_out import held_out_images, like_for_like, shared_held_out
 from core.imports import evaluation_batch_size
 
 GALLERY_SIZE = 40
@@ -38,6 +40,7 @@ KEY_COMPARE_WITH = "evaluate_compare_with"
 KEY_COMPARE_MODE = "evaluate_compare_mode"
 KEY_CELL_FOR = "evaluate_cell_model"  # the model whose evaluation chose the default cell
 KEY_FIGURES = "evaluate_figures"
+KEY_LINKED_IMAGE = "evaluate_linked_image"  # (file set, index) of a link outside the held-out set
 MAX_REMEMBERED_FIGURES = 24
 
 
@@ -123,6 +126,80 @@ def remembered_figure(key: tuple, build):
             figures_by_key.pop(next(iter(figures_by_key)))
         figures_by_key[key] = build()
     return figures_by_key[key]
+
+
+def image_use_of(config, dataset: Dataset, image_set: str, index: int) -> str | None:
+    """What the picked model's training did with one image of the files, or None if unknown."""
+    if config is None:
+        return None
+    train_size = _config_value(config, "train_size", None)
+    return data.image_use(
+        dataset, image_set, index,
+        split=_config_value(config, "split", "official"),
+        seed=int(_config_value(config, "seed", 0)),
+        validation_fraction=float(_config_value(config, "validation_fraction", 0.0)),
+        train_size=None if train_size is None else int(train_size),
+    )  # fmt: skip
+
+
+# What the model's training did with a linked image -> how the page marks its prediction.
+IMAGE_USE_MARKS = {
+    data.TRAINED_ON: (
+        "seen in training",
+        "The model learned from this very image, so a right answer here says less than one on "
+        "the held-out images: it may simply remember it.",
+    ),
+    data.VALIDATED_ON: (
+        "used for validation",
+        "The model never trained on it, but it was among the images that checked each epoch.",
+    ),
+    data.NOT_USED: (
+        "never seen",
+        "The model's training left this image out, so this is a fair test of it.",
+    ),
+    None: (
+        "maybe seen in training",
+        "This model came without its training settings, so it may have trained on this image.",
+    ),
+}
+
+
+def linked_image_ui(picked: ui.PickedModel, dataset: Dataset, evaluation_key: str) -> None:
+    """An image linked from Explore that the model is not measured on: predict it anyway."""
+    image_set, index = st.session_state[KEY_LINKED_IMAGE]
+    images = dataset.train_images if image_set == "train" else dataset.test_images
+    labels = dataset.train_labels if image_set == "train" else dataset.test_labels
+    try:
+        use = image_use_of(picked.config, dataset, image_set, index)
+    except ValueError:
+        st.session_state.pop(KEY_LINKED_IMAGE, None)
+        return
+    mark, explanation = IMAGE_USE_MARKS.get(use, IMAGE_USE_MARKS[None])
+    names = ui.class_names_for(dataset.num_classes)
+    true_label = int(labels[index])
+
+    def build():
+        probabilities = predict_images(picked.model, images[index : index + 1])[0]
+        image_figure = pixel_heatmap(images[index], title=f"True label {names[true_label]}")
+        image_figure.update_layout(height=300)
+        return image_figure, probability_bars(probabilities, names, true_label)
+
+    with st.container(border=True, key="evaluate_linked"):
+        st.subheader(f"Image {index:,} of the {ui.IMAGE_LINK_SETS[image_set]}: {mark}")
+        st.caption(explanation)
+        image_figure, bars_figure = remembered_figure(
+            (evaluation_key, "linked", image_set, index), build
+        )
+        image_column, bars_column = st.columns([2, 3])
+        image_column.plotly_chart(
+            image_figure, key="evaluate_linked_image_chart", config={"displayModeBar": False}
+        )
+        bars_column.plotly_chart(
+            bars_figure, key="evaluate_linked_probabilities", config={"displayModeBar": False}
+        )
+        if st.button("Close", key="evaluate_linked_close"):
+            st.session_state.pop(KEY_LINKED_IMAGE, None)
+            st.rerun()
 
 
 # --- Widgets ---------------------------------------------------------------------------------
@@ -255,6 +332,7 @@ link = ui.take_image_link({"train": len(dataset.train_images), "test": len(datas
 if link is not None:
     linked_set, linked_index = link
     positions = np.flatnonzero(source_indices == linked_index) if linked_set == source_set else []
+    st.session_state.pop(KEY_LINKED_IMAGE, None)
     if len(positions):
         st.session_state[KEY_IMAGE] = int(positions[0])
         st.info(
@@ -262,11 +340,14 @@ if link is not None:
             f"{int(positions[0]):,}: see it under **Per-digit probabilities** below."
         )
     else:
+        st.session_state[KEY_LINKED_IMAGE] = link
         st.info(
             f"Image {linked_index:,} of the {ui.IMAGE_LINK_SETS[linked_set]} is not among the "
-            f"images this model is measured on (they come from the {source_name}"
-            + (", and it trained on the rest)." if source_set == "train" else ").")
+            f"images this model is measured on (they come from the {source_name}). Here is "
+            "its prediction anyway."
         )
+if st.session_state.get(KEY_LINKED_IMAGE) is not None:
+    linked_image_ui(picked, dataset, evaluation_key)
 
 # Headline metrics and the per-digit report.
 st.header("How good is it?")
@@ -463,21 +544,44 @@ mode = mode_column.radio(
     key=KEY_COMPARE_MODE,
     horizontal=True,
 )
+sizes = (len(dataset.train_images), len(dataset.test_images))
 try:
-    other_evaluation, _, _, _, other_key = evaluation_of(ui.load_model_choice(other), dataset)
+    other_picked = ui.load_model_choice(other)
+    other_evaluation, _, other_split, other_seed, other_key = evaluation_of(other_picked, dataset)
+    tested_on = held_out_images({"split": split, "seed": seed}, dataset.name)
+    other_tested_on = held_out_images({"split": other_split, "seed": other_seed}, dataset.name)
+    shared = shared_held_out(tested_on, other_tested_on)
+    compared, compared_key = evaluation, evaluation_key
+    if shared != tested_on:
+        # Different images: score both on images that neither trained on.
+        compared_key = f"{evaluation_key}|{shared.split}"
+        compared = cached_evaluation(picked.cache_key, dataset, shared.split, 0, model)
+        other_key = f"{other_key}|{shared.split}"
+        other_evaluation = cached_evaluation(
+            other_picked.cache_key, dataset, shared.split, 0, other_picked.model
+        )
     run_names = (choices[option].short_label, choices[other].short_label)
     comparison = remembered_figure(
-        (evaluation_key, "comparison", other_key, mode, run_names),
+        (compared_key, "comparison", other_key, mode, run_names),
         lambda: figures.confusion_comparison_figure(
-            evaluation.confusion_matrix, other_evaluation.confusion_matrix,
+            compared.confusion_matrix, other_evaluation.confusion_matrix,
             mode=mode, class_names=names, run_names=run_names,
         ),
     )  # fmt: skip
 except ValueError as error:
     st.error(f"Cannot compare: {ui.plain(error, 300)}")
     st.stop()
-st.caption(
-    f"Accuracy {evaluation.accuracy:.2%} vs {other_evaluation.accuracy:.2%}. Cells are shares "
-    "of each true digit, so test sets of different sizes compare fairly."
-)
+if like_for_like(tested_on, other_tested_on):
+    st.caption(
+        f"Accuracy {compared.accuracy:.2%} vs {other_evaluation.accuracy:.2%}, both measured "
+        f"on the same images ({tested_on.describe(sizes)}): a like-for-like comparison."
+    )
+else:
+    st.warning(
+        f"Not like for like on their own test images: this model was tested on the "
+        f"{tested_on.describe(sizes)}, the other on the {other_tested_on.describe(sizes)}. "
+        f"So here both are scored on the {shared.describe(sizes)}, which neither trained on: "
+        f"accuracy {compared.accuracy:.2%} vs {other_evaluation.accuracy:.2%}.",
+        icon=":material/balance:",
+    )
 st.plotly_chart(comparison, key="evaluate_comparison", config={"displayModeBar": False})

@@ -579,6 +579,61 @@ def held_out_sources(
     raise ValueError(f"The split '{split}' holds out images of both the training and test files.")
 
 
+# What a run did with one image of the files (`image_use`).
+TRAINED_ON = "trained on"
+VALIDATED_ON = "validation"
+HELD_OUT = "held out"
+NOT_USED = "not used"
+
+
+def image_use(
+    dataset: Dataset,
+    file_set: str,
+    index: int,
+    split: str = "official",
+    seed: int = 0,
+    validation_fraction: float = 0.0,
+    train_size: int | None = None,
+) -> str:
+    """Return what a run made with these settings did with one image of the files.
+
+    The same splits as `make_splits`, run on the images' numbers (as `held_out_sources`).
+
+    Args:
+        dataset: The dataset the run was trained on.
+        file_set: `TRAIN_FILES` or `TEST_FILES`: which files `index` counts in.
+        index: The image's index there (as the Explore page numbers it).
+        split, seed, validation_fraction, train_size: The run's settings (`make_splits`).
+
+    Returns:
+        `TRAINED_ON`, `VALIDATED_ON`, `HELD_OUT` (its test set) or `NOT_USED` (left out by
+        a smaller training size).
+
+    Raises:
+        ValueError: An unknown file set or split, or an index outside the file set.
+    """
+    sizes = {TRAIN_FILES: len(dataset.train_images), TEST_FILES: len(dataset.test_images)}
+    if file_set not in sizes or not 0 <= index < sizes[file_set]:
+        raise ValueError(f"There is no image {index} in the {file_set} files.")
+    num_train = sizes[TRAIN_FILES]
+    numbers = np.arange(num_train + sizes[TEST_FILES])
+    numbered = _NumberedImages(
+        train_images=numbers[:num_train],
+        train_labels=dataset.train_labels,
+        test_images=numbers[num_train:],
+        test_labels=dataset.test_labels,
+    )
+    splits = make_splits(
+        cast(Dataset, numbered), split, validation_fraction, train_size=train_size, seed=seed
+    )
+    number = index + (num_train if file_set == TEST_FILES else 0)
+    for use, part in ((TRAINED_ON, splits.x_train), (VALIDATED_ON, splits.x_val),
+                      (HELD_OUT, splits.x_test)):  # fmt: skip
+        if np.any(part == number):
+            return use
+    return NOT_USED
+
+
 def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = False) -> np.ndarray:
     """Convert ``uint8`` images to ``float32`` model input.
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from core.config import TrainingConfig, preset_of
+from core.held_out import held_out_images
 
 # Consecutive numbers get hues a golden-ratio turn apart, so neighbours never look alike.
 GOLDEN_RATIO_CONJUGATE = (math.sqrt(5) - 1) / 2
@@ -135,6 +136,28 @@ def with_display_columns(runs: pd.DataFrame, numbers: Mapping[str, int]) -> pd.D
     ]
     table["colour"] = [run_colour(number) for number in plain]
     return table
+
+
+def held_out_labels(runs: pd.DataFrame, sizes: Mapping[str, tuple[int, int]]) -> list[str]:
+    """Return what each run was tested on, for the table's "Tested on" column.
+
+    Args:
+        runs: `RunStore.list_runs` output (columns dataset, split and seed).
+        sizes: Data set name -> (training images, test images), for the data sets whose
+            sizes are known: their runs' texts give the number of images.
+
+    Returns:
+        One text per run, e.g. "test file (10,000)" or "15,000 held out of training, seed 0",
+        starting with the data set's name when the table holds runs of several data sets.
+    """
+    datasets = [str(name) if isinstance(name, str) else "unknown data" for name in runs["dataset"]]
+    several = len(set(datasets)) > 1
+    return [
+        held_out_images({"split": split, "seed": seed}, dataset).describe(
+            sizes.get(dataset), dataset=several
+        )
+        for dataset, split, seed in zip(datasets, runs["split"], runs["seed"], strict=True)
+    ]
 
 
 def history_table(history: Mapping[str, list] | None) -> pd.DataFrame:

@@ -39,7 +39,7 @@ MAX_NAME_LENGTH = 120
 LIST_COLUMNS = [
     "id", "created", "name", "kind", "summary", "parameters", "epochs", "train_seconds",
     "predict_seconds", "test_accuracy", "test_loss", "model_size", "status", "owner",
-    "dataset", "has_model",
+    "dataset", "has_model", "split", "seed",
 ]  # fmt: skip
 
 _SCHEMA = """
@@ -88,11 +88,15 @@ _ADDED_COLUMNS = {"address": "TEXT", "owner_number": "INTEGER"}
 VOLUME_WINDOW = timedelta(hours=24)
 
 # The columns `list_rows` reads: those of LIST_COLUMNS in the table, and the model file's
-# name (LIST_COLUMNS' has_model says whether that file is present).
+# name (LIST_COLUMNS' has_model says whether that file is present). The configuration's
+# split and seed say which images a run was tested on (`core.held_out`).
 _LIST_QUERY = (
     "SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
     "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
-    "dataset, model_file FROM runs"
+    "dataset, model_file, "
+    "CASE WHEN json_valid(config_json) THEN json_extract(config_json, '$.split') END AS split, "
+    "CASE WHEN json_valid(config_json) THEN json_extract(config_json, '$.seed') END AS seed "
+    "FROM runs"
 )
 
 
@@ -268,7 +272,8 @@ def list_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
     Returns:
         A DataFrame with columns `LIST_COLUMNS`: created as UTC timestamps; parameters,
-        epochs and model_size as nullable integers; seconds, accuracy and loss as floats.
+        epochs and model_size as nullable integers; seconds, accuracy and loss as floats;
+        split and seed as the configuration stored them (None when it has none).
     """
     frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
     frame["created"] = pd.to_datetime(frame["created"], utc=True)

@@ -381,7 +381,8 @@ class RunStore:
             A DataFrame with columns `LIST_COLUMNS`: id, created (UTC timestamps), name, kind,
             summary, parameters, epochs, train_seconds, predict_seconds, test_accuracy (0-1),
             test_loss, model_size (bytes), status, owner, dataset, has_model (whether the
-            model file is present).
+            model file is present), split and seed (of its configuration: which images it
+            was tested on, see `core.held_out`).
         """
         rows, _ = self._read_list_rows(owner)
         return list_frame(rows)

@@ -161,3 +161,107 @@ def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs
     assert reason.endswith("was below the best 1/3 at that point (100.0%).")
     number = store.run_numbers()[job.result.run_id]
     assert ui.plain(f"#{number} {reason}", 300) in [caption.value for caption in app.caption]
+
+
+@pytest.fixture
+def store_with_mixed_runs(store_with_runs, trained_results, mnist):
+    """The two runs of `store_with_runs` (official split) and one of the article's split."""
+    import dataclasses
+
+    store, ids = store_with_runs
+    article = dataclasses.replace(
+        trained_results[0], config=TrainingConfig(hidden_layers=(16,), split="article", seed=3)
+    )
+    ids.append(save_training_result(store, article, mnist, name="article net", owner="a" * 43))
+    return store, ids
+
+
+def test_the_table_says_what_each_run_was_tested_on_and_warns_when_they_differ(
+    store_with_mixed_runs,
+):
+    """Before, official and article runs sat side by side with nothing to tell them apart."""
+    app = app_test("app_pages/compare.py")
+    app.run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    tested_on = dict(zip(table["name"], table["tested_on"], strict=True))
+    assert tested_on == {
+        "net 0": "test file (10,000)",
+        "net 1": "test file (10,000)",
+        "article net": "15,000 held out of training, seed 3",
+    }
+    warnings = [warning.value for warning in app.warning if "Not like for like" in warning.value]
+    assert len(warnings) == 1
+    assert "2 runs: test file (10,000); 1 run: 15,000 held out of training, seed 3" in warnings[0]
+    # Keeping only the runs tested on the same images removes the warning.
+    app.multiselect(key="compare_filter_tested_on").set_value(["test file (10,000)"]).run()
+    assert set(app.dataframe[0].value["name"]) == {"net 0", "net 1"}
+    assert not [warning for warning in app.warning if "Not like for like" in warning.value]
+
+
+def test_the_table_sends_only_the_columns_it_shows(store_with_mixed_runs):
+    """Before, the whole run list went to the browser, the owner (a visitor's cookie) too."""
+    app = app_test("app_pages/compare.py")
+    app.run()
+    frame = app.dataframe[0]
+    assert list(frame.value.columns) == [
+        "number", "name", "test_accuracy", "tested_on", "kind", "test_loss", "status",
+        "epochs", "train_seconds", "parameters", "created", "summary",
+    ]  # fmt: skip
+    assert b"a" * 43 not in frame.proto.SerializeToString()
+    assert "article net" in frame.value["name"].tolist()
+
+
+def test_a_use_as_current_model_is_named_in_the_sidebar_at_once(store_with_runs):
+    store, ids = store_with_runs
+    app = app_test("app_pages/compare.py")
+    app.run()
+    focused = app.selectbox(key="compare_focus").value
+    name = store.get_run(focused).name
+    app.button(key="compare_use_button").click().run()
+    assert not app.exception
+    assert name in " ".join(str(element.value) for element in app.sidebar.markdown)
+    assert f"{name} is now the current model." in [success.value for success in app.success]
+
+
+def test_an_imported_model_is_named_in_the_sidebar_at_once_and_imported_once(
+    store_with_runs, tmp_path
+):
+    """Before, the sidebar named the old model until the next page change, and every rerun
+    with the file still in the uploader imported it again over a later choice."""
+    from core.model import build_model
+
+    path = tmp_path / "mine.keras"
+    build_model(TrainingConfig(hidden_layers=(8,))).save(path)
+    app = app_test("app_pages/compare.py")
+    app.run()
+    uploader = next(e for e in app.get("file_uploader") if e.key == "compare_import_model")
+    uploader.upload("mine.keras", path.read_bytes()).run()
+    assert not app.exception and not app.error
+    assert "Imported: mine.keras" in " ".join(str(e.value) for e in app.sidebar.markdown)
+    assert app.session_state["current_model"].label == "Imported: mine.keras"
+    # A stored run made current later stays current on the next runs.
+    app.button(key="compare_use_button").click().run()
+    app.run()
+    current = app.session_state["current_model"]
+    assert current.run_id == app.selectbox(key="compare_focus").value
+    assert "Imported" not in " ".join(str(e.value) for e in app.sidebar.markdown)
+
+
+# A 390 px phone leaves this much width for the table (16 px of padding on each side, and
+# the table's borders).
+PHONE_TABLE_WIDTH = 390 - 2 * 16 - 2
+
+
+def test_a_phone_shows_each_runs_accuracy_without_scrolling_sideways(store_with_runs):
+    """Before, #, Name and Kind filled a phone's width and the accuracy was off screen."""
+    import json
+
+    app = app_test("app_pages/compare.py")
+    app.run()
+    frame = app.dataframe[0]
+    order = list(frame.proto.column_order) or list(frame.value.columns)
+    widths = {name: column.get("width") for name, column in json.loads(frame.proto.columns).items()}
+    before = order[: order.index("test_accuracy") + 1]
+    assert all(isinstance(widths[name], int) for name in before), widths
+    assert sum(widths[name] for name in before) <= PHONE_TABLE_WIDTH

@@ -175,3 +175,64 @@ def test_links_from_explore_open_the_same_image_and_say_which_set(trained):
     app.run()
     assert not app.exception and not app.error
     assert any("not among the images" in info.value for info in app.info)
+
+
+def test_a_training_image_linked_from_explore_is_predicted_and_marked_seen_in_training(trained):
+    """Explore's "What the model predicts for it" on training image 999 (the article's 6)
+    dead-ended before: the page only said the image is not among those it measures on."""
+    from core.data import load_default_dataset
+    from core.evaluation import predict_images
+
+    model, config, _ = trained
+    dataset = load_default_dataset()
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="Test net", config=config
+    )
+    app.query_params["set"] = "train"
+    app.query_params["image"] = "999"
+    app.run()
+    assert not app.exception and not app.error
+    assert any("Here is its prediction anyway" in info.value for info in app.info)
+    assert "Image 999 of the training file: seen in training" in [s.value for s in app.subheader]
+    bars = chart(app, "evaluate_linked_probabilities")["data"][0]
+    expected = predict_images(model, dataset.train_images[999:1000])[0]
+    np.testing.assert_allclose(values(bars["y"]), expected, atol=1e-6)
+    assert dataset.train_labels[999] == 6
+    # It stays while the learner looks around the page, until closed.
+    app.selectbox(key="evaluate_mistake_true").set_value(7).run()
+    assert "Image 999 of the training file: seen in training" in [s.value for s in app.subheader]
+    app.button(key="evaluate_linked_close").click().run()
+    assert not [s for s in app.subheader if "Image 999" in s.value]
+
+
+def test_the_side_by_side_says_whether_two_models_were_tested_on_the_same_images(trained):
+    """Before, it said two runs "compare fairly" when their held-out images differed."""
+    import dataclasses
+
+    from core.data import load_default_dataset
+
+    model, config, _ = trained
+    default_model, _ = ui.default_model()  # shipped in models/default
+    dataset = load_default_dataset()
+    app = app_test(PAGE)
+    article = dataclasses.replace(config, split="article", validation_fraction=0.0)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=model, label="Article net", config=article
+    )
+    app.run()
+    app.selectbox(key="evaluate_compare_with").set_value("default").run()
+    assert not app.exception and not app.error
+    (warning,) = [w.value for w in app.warning if "Not like for like" in w.value]
+    on_test_file = evaluate(model, dataset.test_images, dataset.test_labels)
+    default_on_test_file = evaluate(default_model, dataset.test_images, dataset.test_labels)
+    assert "this model was tested on the 15,000 held out of training, seed 2" in warning
+    assert "the other on the test file (10,000)" in warning
+    assert f"accuracy {on_test_file.accuracy:.2%} vs {default_on_test_file.accuracy:.2%}" in warning
+    assert "compare fairly" not in " ".join(caption.value for caption in app.caption)
+
+    app = page_with_model(trained)  # the official split, as the default model
+    app.selectbox(key="evaluate_compare_with").set_value("default").run()
+    assert not [w for w in app.warning if "Not like for like" in w.value]
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "both measured on the same images (test file (10,000))" in captions

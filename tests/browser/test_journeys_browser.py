@@ -324,3 +324,69 @@ def test_stopped_run_naming(journey_server, browser, output_dir):
         assert problems(page) == []
     finally:
         context.close()
+
+
+def test_an_imported_model_is_named_in_the_sidebar_at_once(journey_server, browser, tmp_path):
+    """Before, Compare said the imported model was current while the sidebar still named
+    the old one until the next page change."""
+    from core.model import build_model
+
+    path = tmp_path / "from-elsewhere.keras"
+    build_model(TrainingConfig(hidden_layers=(8,))).save(path)
+    base_url, _ = journey_server
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}/compare")
+        wait_for_app(page)
+        page.get_by_role("tab", name="Import and export").click()
+        page.locator('.st-key-compare_import_model input[type="file"]').set_input_files(path)
+        page.get_by_text(
+            re.compile(r"from-elsewhere\.keras (was made|is now) the current model")
+        ).wait_for()
+        wait_for_app(page)
+        assert "Imported: from-elsewhere.keras" in page.inner_text(SIDEBAR)
+        assert problems(page) == []
+    finally:
+        context.close()
+
+
+def test_a_second_tab_shows_a_training_started_in_the_first_without_a_click(
+    journey_server, browser, output_dir
+):
+    """Before, the second tab kept showing an old "Training finished" (or nothing) until
+    the learner touched it."""
+    base_url, _ = journey_server
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(60_000)
+    first, second = context.new_page(), context.new_page()
+    query = "hidden_layers=40&epochs=150&train_size=2000&batch_size=16&seed=9"
+    config, _ = TrainingConfig.from_query_params(
+        dict(item.split("=") for item in query.split("&")), base=PRESETS[DEFAULT_PRESET]
+    )
+    name = training_run_name(config, 10)
+    try:
+        second.goto(f"{base_url}/train")
+        wait_for_app(second)
+        evaluate_tab = context.new_page()
+        evaluate_tab.goto(f"{base_url}/evaluate")
+        wait_for_app(evaluate_tab)
+        first.goto(f"{base_url}/train?{query}")
+        wait_for_app(first)
+        train_button(first).click()
+        first.get_by_role("button", name=re.compile("Stop")).first.wait_for()
+        # No click, no key, no navigation in the other tabs: they show it by themselves.
+        second.get_by_text(f"Latest training: {name}").wait_for(timeout=20_000)
+        second.locator(f"{SIDEBAR} [data-testid='stMarkdownContainer']").filter(
+            has_text=f"{name}: running"
+        ).first.wait_for(timeout=20_000)
+        evaluate_tab.locator(f"{SIDEBAR} [data-testid='stMarkdownContainer']").filter(
+            has_text=f"{name}: running"
+        ).first.wait_for(timeout=20_000)
+        second.screenshot(path=str(output_dir / "journey-second-tab.png"))
+        first.get_by_role("button", name=re.compile("Stop")).first.click()
+        second.get_by_text(re.compile("^Stopped after")).first.wait_for(timeout=TRAINING_TIMEOUT)
+        assert problems(second) == [] and problems(evaluate_tab) == []
+    finally:
+        context.close()

@@ -1,0 +1,75 @@
+"""What an idle tab costs the server now that it watches for jobs started in another tab.
+
+`ui.watch_jobs` keeps an invisible fragment in every tab: every `ui.IDLE_WATCH_SECONDS` while
+none of the visitor's jobs runs, it looks up the visitor's jobs and reruns the page when one
+started or finished elsewhere. This script starts the app as the tests do (file watcher
+off), opens one tab on each page named, waits, and prints the server's CPU time (all its
+threads, from /proc) over `SECONDS` seconds of idling, as a share of one core.
+
+Run: .venv/bin/python bench/bench_idle_job_watcher.py [page ...]   (default: home compare)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.harness import (  # noqa: E402
+    CHROMIUM_ARGS,
+    chromium_path,
+    start_streamlit,
+    stop_streamlit,
+)
+
+SETTLE_SECONDS = 5
+SECONDS = 30
+
+
+def cpu_ticks(pid: int) -> int:
+    """User and system clock ticks of every thread of a process."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def idle_share(base_url: str, pid: int, page_name: str, browser) -> float:
+    """The server's CPU share of one core while one tab idles on `page_name`."""
+    page = browser.new_page()
+    page.goto(f"{base_url}/{'' if page_name == 'home' else page_name}")
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    time.sleep(SETTLE_SECONDS)
+    before, start = cpu_ticks(pid), time.monotonic()
+    time.sleep(SECONDS)
+    used, seconds = cpu_ticks(pid) - before, time.monotonic() - start
+    page.close()
+    return used / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def main(pages: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        process, base_url, _ = start_streamlit(Path(folder))
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=chromium_path(), args=CHROMIUM_ARGS
+                )
+                for page_name in pages:
+                    share = idle_share(base_url, process.pid, page_name, browser)
+                    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+                    print(f"{page_name}: {share:.2%} of a core over {SECONDS} s (load {load})")
+                browser.close()
+        finally:
+            stop_streamlit(process)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["home", "compare"])
