@@ -57,4 +57,7 @@ def test_the_demo_run_store_keeps_per_visitor_quotas(isolated_run_store, monkeyp
         max_runs_per_owner=3,
         max_bytes=demo.max_store_bytes,
         max_bytes_per_owner=demo.max_bytes_per_visitor,
+        protected_runs_per_owner=demo.protected_runs_per_visitor,
+        protected_runs_per_address=demo.protected_runs_per_address,
+        max_saves_per_address_per_day=demo.max_runs_per_address_per_day,
     )
