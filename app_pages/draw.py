@@ -389,14 +389,12 @@ def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
 
 def steps_ui(steps) -> None:
     """Show each cleaning step's image small, so a learner sees what it did."""
-    images = [steps.gray, steps.ink, steps.mask, steps.without_lines, steps.kept, steps.digit]
     captions = ["1 grayscale, cropped", "2 lighting divided out", "3 threshold (Otsu)",
                 "4 lines removed", "5 digit pieces kept", "6 28x28 input"]  # fmt: skip
-    st.image(
-        [np.asarray(image, dtype=np.float32) * (255.0 if image.dtype == bool else 1.0)
-         for image in images],
-        caption=captions, width=STEP_IMAGE_WIDTH, clamp=True,
-    )  # fmt: skip
+    pictures = steps.pictures()
+    # The 28x28 input, each pixel a crisp 3x3 square, like the larger preview.
+    pictures[-1] = np.kron(pictures[-1], np.ones((3, 3), dtype=np.uint8))
+    st.image(pictures, caption=captions, width=STEP_IMAGE_WIDTH, output_format="PNG")
 
 
 def upload_area(model, key: str) -> None:

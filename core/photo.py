@@ -67,6 +67,22 @@ class PhotoSteps:
     digit: np.ndarray
     dark_ink: bool
 
+    def pictures(self) -> list[np.ndarray]:
+        """Each step as a uint8 picture (0-255), in order, ready to be shown as it is.
+
+        The steps are float 0-255 or bool; an image widget reads floats as 0-1, which showed
+        the grayscale step all white and the 28x28 input in black and white only.
+        """
+        steps = (self.gray, self.ink, self.mask, self.without_lines, self.kept, self.digit)
+        return [as_picture(step) for step in steps]
+
+
+def as_picture(image: np.ndarray) -> np.ndarray:
+    """Return a bool mask (True white) or a 0-255 image as a uint8 picture."""
+    if image.dtype == bool:
+        return image.astype(np.uint8) * np.uint8(255)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
 
 def crop_box(image: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:
     """Crop to (top, left, bottom, right) given as shares (0-1) of the height and width.
