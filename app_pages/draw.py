@@ -34,6 +34,7 @@ DEFAULT_BRUSH = 18
 CANVAS_TOOLBAR_SPACE = 44
 KEY_CANVAS_VERSION = "draw_canvas_version"
 KEY_CROP_VERSION = "draw_crop_version"
+KEY_UPLOAD_PICTURE = "draw_upload_picture"
 CROP_DISPLAY_SIDE = 280
 STEP_IMAGE_WIDTH = 84
 NEIGHBOUR_WIDTH = 56
@@ -397,18 +398,45 @@ def steps_ui(steps) -> None:
     st.image(pictures, caption=captions, width=STEP_IMAGE_WIDTH, output_format="PNG")
 
 
+def held_upload_picture(upload) -> np.ndarray | str:
+    """The uploaded picture, decoded (and shrunk) once per file; or why it cannot be read.
+
+    The page reruns on every crop and click; the decoded picture (at most
+    `MAX_DECODED_SIDE` pixels a side, uint8) is kept in the session under the file's id, one
+    file at a time, so a rerun never decodes the file again. This is the one place the page
+    holds an upload's pixels: the place to account for them in a memory budget.
+
+    Args:
+        upload: The file uploader's value, or None to drop the held picture.
+
+    Returns:
+        The uint8 picture, or the sentence saying why the file cannot be used.
+    """
+    if upload is None:
+        st.session_state.pop(KEY_UPLOAD_PICTURE, None)
+        return "Upload a picture."
+    held = st.session_state.get(KEY_UPLOAD_PICTURE)
+    if held is None or held[0] != upload.file_id:
+        try:
+            picture: np.ndarray | str = load_uploaded_image(upload.getvalue())
+        except ValueError as error:
+            picture = f"{ui.plain(upload.name)}: {ui.plain(error, 300)}"
+        held = st.session_state[KEY_UPLOAD_PICTURE] = (upload.file_id, picture)
+    return held[1]
+
+
 def upload_area(model, key: str) -> None:
     """Upload a photo, crop it, flip ink and paper, see each step and the prediction."""
     upload = st.file_uploader(
         "A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="draw_upload"
     )
     if upload is None:
+        held_upload_picture(None)
         st.info("Upload a picture.")
         return
-    try:
-        pixels = load_uploaded_image(upload.getvalue())
-    except ValueError as error:
-        st.error(f"{ui.plain(upload.name)}: {ui.plain(error, 300)}")
+    pixels = held_upload_picture(upload)
+    if isinstance(pixels, str):
+        st.error(pixels)
         return
     slot = st.empty()
     picture_column, result_column = st.columns(2, gap="large")
@@ -447,6 +475,7 @@ source = st.radio(
     label_visibility="collapsed",
 )  # fmt: skip
 if source == INPUT_DRAW:
+    held_upload_picture(None)
     drawing_area(model, key)
 else:
     upload_area(model, key)

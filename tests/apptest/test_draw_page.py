@@ -244,3 +244,37 @@ def test_each_clean_up_step_is_served_with_the_grey_levels_the_model_uses(served
     model_input = served["6 28x28 input"]
     np.testing.assert_array_equal(model_input, np.kron(np.rint(expected.digit), np.ones((3, 3))))
     assert len(np.unique(model_input)) >= 20
+
+
+def test_an_upload_is_decoded_once_however_often_the_page_reruns(monkeypatch):
+    """Each rerun decoded the file again (16-19 s and gigabytes for 25-megapixel pictures)."""
+    from core import preprocess
+
+    decoded = []
+    original = preprocess.load_uploaded_image
+
+    def counting(data, *args, **kwargs):
+        decoded.append(len(data))
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(preprocess, "load_uploaded_image", counting)
+    data, label = photo_of_test_digit(2)
+    app = upload(app_test(PAGE), data)
+    assert predicted_digit(app) == str(label)
+    app.radio(key="draw_ink").set_value("dark ink on light paper").run()
+    app.toggle(key="draw_explain").set_value(True).run()
+    app.run()
+    assert not app.exception
+    assert predicted_digit(app) == str(label)
+    assert decoded == [len(data)]
+    # A new file is decoded (once), and the page holds only the newest picture.
+    other, other_label = photo_of_test_digit(3)
+    app.file_uploader(key="draw_upload").set_value(("other.png", other, "image/png")).run()
+    app.run()
+    assert decoded == [len(data), len(other)]
+    assert predicted_digit(app) == str(other_label)
+    held = app.session_state["draw_upload_picture"]
+    assert held[1].shape == (160, 200)
+    # Back to drawing: the picture is let go.
+    app.radio(key="draw_input").set_value("Draw on the canvas").run()
+    assert "draw_upload_picture" not in app.session_state
