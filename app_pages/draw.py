@@ -19,7 +19,7 @@ from core import novelty
 from core.explain import occlusion_saliency
 from core.figures.draw import saliency_maps
 from core.figures.prediction import probability_bars
-from core.photo import INK_CHOICES, clean_photo
+from core.photo import INK_CHOICES, PATH_SCAN, clean_photo
 from core.preprocess import (
     BlankDrawingError,
     load_uploaded_image,
@@ -277,13 +277,10 @@ def model_view_ui(digit, probabilities, judgement) -> None:
     )
     prediction_column.markdown(f"Confidence: **{probabilities[top]:.1%}**")
     if judgement is not None:
-        prediction_column.caption(
-            f"Calibrated: {judgement.confidence:.1%}. Distance to the nearest training image: "
-            f"{judgement.distance:.2f}; Mahalanobis distance to the nearest class: "
-            f"{judgement.measures[1]:.0f}; share the digit components cannot rebuild: "
-            f"{judgement.rebuild_error:.2f}; holes: {judgement.measures[3]:.0f}. Unusualness "
-            f'{judgement.novelty:.1f} ("not a digit" above {judgement.novelty_threshold:.1f}).'
-        )
+        words = novelty.judgement_words(judgement)
+        prediction_column.caption(words.summary)
+        with prediction_column.expander("How unusual is it?", key="draw_measures"):
+            st.markdown("\n".join(f"- {line}" for line in words.details))
     st.plotly_chart(probability_bars(probabilities, names), key="draw_probabilities")
 
 
@@ -390,9 +387,19 @@ def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
 
 def steps_ui(steps) -> None:
     """Show each cleaning step's image small, so a learner sees what it did."""
-    captions = ["1 grayscale, cropped", "2 lighting divided out", "3 threshold (Otsu)",
-                "4 lines removed", "5 digit pieces kept", "6 28x28 input"]  # fmt: skip
-    pictures = steps.pictures()
+    paper = "dark ink on light paper" if steps.dark_ink else "light ink on dark"
+    if steps.path == PATH_SCAN:
+        st.caption(
+            f"Read as a clean scan, {paper}: the paper is evenly lit and has no lines, so the "
+            "drawing steps alone make the 28x28 input (they keep thin strokes whole)."
+        )
+        captions = ["1 grayscale, cropped", "2 28x28 input"]
+        pictures = [steps.pictures()[0], steps.pictures()[-1]]
+    else:
+        st.caption(f"Read as a photo, {paper}: light and lines are cleaned up first.")
+        captions = ["1 grayscale, cropped", "2 lighting divided out", "3 threshold (Otsu)",
+                    "4 lines removed", "5 digit pieces kept", "6 28x28 input"]  # fmt: skip
+        pictures = steps.pictures()
     # The 28x28 input, each pixel a crisp 3x3 square, like the larger preview.
     pictures[-1] = np.kron(pictures[-1], np.ones((3, 3), dtype=np.uint8))
     st.image(pictures, caption=captions, width=STEP_IMAGE_WIDTH, output_format="PNG")
@@ -453,9 +460,6 @@ def upload_area(model, key: str) -> None:
         result_column.error(f"This picture cannot be used: {ui.plain(error, 300)}")
         return
     with picture_column:
-        st.caption(
-            f"Read as {'dark ink on light paper' if steps.dark_ink else 'light ink on dark'}."
-        )
         steps_ui(steps)
     with result_column:
         st.markdown("**What the model sees**")

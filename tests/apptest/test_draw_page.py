@@ -96,9 +96,11 @@ def test_uploaded_photo_of_a_digit_is_predicted(index):
     assert not app.error
     assert predicted_digit(app) == str(label)
     assert any("Confidence" in markdown.value for markdown in app.markdown)
-    # Each cleaning step's image, and the 28x28 input the model sees.
+    # A clean white-paper picture is read as a scan: its grayscale and 28x28 steps are shown,
+    # and the 28x28 input the model sees.
     assert len(app.get("image")) == 2
-    assert any("lines removed" in str(element.proto) for element in app.get("image"))
+    assert any("Read as a clean scan" in caption.value for caption in app.caption)
+    assert any("2 28x28 input" in str(element.proto) for element in app.get("image"))
 
 
 @pytest.mark.parametrize(
