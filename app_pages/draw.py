@@ -126,7 +126,8 @@ with Otsu's method (scikit-image), removes thin straight lines longer than 30% o
 keeps the largest piece of ink and the pieces near it, then does the drawing steps. On 300
 photo-like notebook digits made from MNIST test digits (ruled, squared and plain paper, shadow,
 slight rotation and perspective, JPEG) the shipped model reads **99.0%** right this way and
-**17.0%** with the drawing steps alone (`bench/bench_photo.py`).
+**17.0%** with the drawing steps alone (`bench/bench_photo.py`). A clean scan (evenly lit
+paper, no ruled lines) skips the clean-up: the drawing steps keep its thin strokes whole.
 
 **"Not sure" and "not a digit".** A softmax always sums to 1, so the model names a digit even
 for a scribble. "Not sure": the top probability after *temperature scaling* (one number fitted
