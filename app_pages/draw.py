@@ -280,8 +280,8 @@ def model_view_ui(digit, probabilities, judgement) -> None:
     if judgement is not None:
         words = novelty.judgement_words(judgement)
         prediction_column.caption(words.summary)
-        with prediction_column.expander("How unusual is it?", key="draw_measures"):
-            st.markdown("\n".join(f"- {line}" for line in words.details))
+        with st.expander("How unusual is it?", key="draw_measures"):
+            st.caption("\n".join(f"- {line}" for line in words.details))
     st.plotly_chart(probability_bars(probabilities, names), key="draw_probabilities")
 
 
