@@ -19,7 +19,7 @@ from core import novelty
 from core.explain import occlusion_saliency
 from core.figures.draw import saliency_maps
 from core.figures.prediction import probability_bars
-from core.photo import INK_CHOICES, clean_photo
+from core.photo import INK_CHOICES, PATH_SCAN, clean_photo
 from core.preprocess import (
     BlankDrawingError,
     load_uploaded_image,
@@ -34,6 +34,7 @@ DEFAULT_BRUSH = 18
 CANVAS_TOOLBAR_SPACE = 44
 KEY_CANVAS_VERSION = "draw_canvas_version"
 KEY_CROP_VERSION = "draw_crop_version"
+KEY_UPLOAD_PICTURE = "draw_upload_picture"
 CROP_DISPLAY_SIDE = 280
 STEP_IMAGE_WIDTH = 84
 NEIGHBOUR_WIDTH = 56
@@ -125,7 +126,8 @@ with Otsu's method (scikit-image), removes thin straight lines longer than 30% o
 keeps the largest piece of ink and the pieces near it, then does the drawing steps. On 300
 photo-like notebook digits made from MNIST test digits (ruled, squared and plain paper, shadow,
 slight rotation and perspective, JPEG) the shipped model reads **99.0%** right this way and
-**17.0%** with the drawing steps alone (`bench/bench_photo.py`).
+**17.0%** with the drawing steps alone (`bench/bench_photo.py`). A clean scan (evenly lit
+paper, no ruled lines) skips the clean-up: the drawing steps keep its thin strokes whole.
 
 **"Not sure" and "not a digit".** A softmax always sums to 1, so the model names a digit even
 for a scribble. "Not sure": the top probability after *temperature scaling* (one number fitted
@@ -276,13 +278,10 @@ def model_view_ui(digit, probabilities, judgement) -> None:
     )
     prediction_column.markdown(f"Confidence: **{probabilities[top]:.1%}**")
     if judgement is not None:
-        prediction_column.caption(
-            f"Calibrated: {judgement.confidence:.1%}. Distance to the nearest training image: "
-            f"{judgement.distance:.2f}; Mahalanobis distance to the nearest class: "
-            f"{judgement.measures[1]:.0f}; share the digit components cannot rebuild: "
-            f"{judgement.rebuild_error:.2f}; holes: {judgement.measures[3]:.0f}. Unusualness "
-            f'{judgement.novelty:.1f} ("not a digit" above {judgement.novelty_threshold:.1f}).'
-        )
+        words = novelty.judgement_words(judgement)
+        prediction_column.caption(words.summary)
+        with st.expander("How unusual is it?", key="draw_measures"):
+            st.caption("\n".join(f"- {line}" for line in words.details))
     st.plotly_chart(probability_bars(probabilities, names), key="draw_probabilities")
 
 
@@ -389,14 +388,49 @@ def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
 
 def steps_ui(steps) -> None:
     """Show each cleaning step's image small, so a learner sees what it did."""
-    images = [steps.gray, steps.ink, steps.mask, steps.without_lines, steps.kept, steps.digit]
-    captions = ["1 grayscale, cropped", "2 lighting divided out", "3 threshold (Otsu)",
-                "4 lines removed", "5 digit pieces kept", "6 28x28 input"]  # fmt: skip
-    st.image(
-        [np.asarray(image, dtype=np.float32) * (255.0 if image.dtype == bool else 1.0)
-         for image in images],
-        caption=captions, width=STEP_IMAGE_WIDTH, clamp=True,
-    )  # fmt: skip
+    paper = "dark ink on light paper" if steps.dark_ink else "light ink on dark"
+    if steps.path == PATH_SCAN:
+        st.caption(
+            f"Read as a clean scan, {paper}: the paper is evenly lit and has no lines, so the "
+            "drawing steps alone make the 28x28 input (they keep thin strokes whole)."
+        )
+        captions = ["1 grayscale, cropped", "2 28x28 input"]
+        pictures = [steps.pictures()[0], steps.pictures()[-1]]
+    else:
+        st.caption(f"Read as a photo, {paper}: light and lines are cleaned up first.")
+        captions = ["1 grayscale, cropped", "2 lighting divided out", "3 threshold (Otsu)",
+                    "4 lines removed", "5 digit pieces kept", "6 28x28 input"]  # fmt: skip
+        pictures = steps.pictures()
+    # The 28x28 input, each pixel a crisp 3x3 square, like the larger preview.
+    pictures[-1] = np.kron(pictures[-1], np.ones((3, 3), dtype=np.uint8))
+    st.image(pictures, caption=captions, width=STEP_IMAGE_WIDTH, output_format="PNG")
+
+
+def held_upload_picture(upload) -> np.ndarray | str:
+    """The uploaded picture, decoded (and shrunk) once per file; or why it cannot be read.
+
+    The page reruns on every crop and click; the decoded picture (at most
+    `MAX_DECODED_SIDE` pixels a side, uint8) is kept in the session under the file's id, one
+    file at a time, so a rerun never decodes the file again. This is the one place the page
+    holds an upload's pixels: the place to account for them in a memory budget.
+
+    Args:
+        upload: The file uploader's value, or None to drop the held picture.
+
+    Returns:
+        The uint8 picture, or the sentence saying why the file cannot be used.
+    """
+    if upload is None:
+        st.session_state.pop(KEY_UPLOAD_PICTURE, None)
+        return "Upload a picture."
+    held = st.session_state.get(KEY_UPLOAD_PICTURE)
+    if held is None or held[0] != upload.file_id:
+        try:
+            picture: np.ndarray | str = load_uploaded_image(upload.getvalue())
+        except ValueError as error:
+            picture = f"{ui.plain(upload.name)}: {ui.plain(error, 300)}"
+        held = st.session_state[KEY_UPLOAD_PICTURE] = (upload.file_id, picture)
+    return held[1]
 
 
 def upload_area(model, key: str) -> None:
@@ -405,12 +439,12 @@ def upload_area(model, key: str) -> None:
         "A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="draw_upload"
     )
     if upload is None:
+        held_upload_picture(None)
         st.info("Upload a picture.")
         return
-    try:
-        pixels = load_uploaded_image(upload.getvalue())
-    except ValueError as error:
-        st.error(f"{ui.plain(upload.name)}: {ui.plain(error, 300)}")
+    pixels = held_upload_picture(upload)
+    if isinstance(pixels, str):
+        st.error(pixels)
         return
     slot = st.empty()
     picture_column, result_column = st.columns(2, gap="large")
@@ -427,9 +461,6 @@ def upload_area(model, key: str) -> None:
         result_column.error(f"This picture cannot be used: {ui.plain(error, 300)}")
         return
     with picture_column:
-        st.caption(
-            f"Read as {'dark ink on light paper' if steps.dark_ink else 'light ink on dark'}."
-        )
         steps_ui(steps)
     with result_column:
         st.markdown("**What the model sees**")
@@ -449,6 +480,7 @@ source = st.radio(
     label_visibility="collapsed",
 )  # fmt: skip
 if source == INPUT_DRAW:
+    held_upload_picture(None)
     drawing_area(model, key)
 else:
     upload_area(model, key)

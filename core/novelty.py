@@ -542,3 +542,42 @@ def reference_for(model, train_images: np.ndarray, train_labels: np.ndarray) -> 
     )
     reference.search_bank  # noqa: B018 (converted here, in the builder's thread, not per stroke)
     return reference
+
+
+@dataclass(frozen=True)
+class JudgementWords:
+    """A judgement said in plain words for a learner.
+
+    Attributes:
+        summary: One or two sentences: how sure the model is and how unusual the drawing is.
+        details: One line per measure, with its figure, for an expander.
+    """
+
+    summary: str
+    details: tuple[str, ...]
+
+
+def judgement_words(judgement: Judgement) -> JudgementWords:
+    """Say what a `Judgement` found, in plain words, with the figures kept for the details."""
+    share = 1 - DIGITS_FLAGGED_NOT_A_DIGIT
+    if judgement.verdict == VERDICT_NOT_A_DIGIT:
+        shape = "This looks unlike the digits the model learned from"
+    else:
+        shape = "This looks like the digits the model learned from"
+    summary = (
+        f"Sure after calibration: {judgement.confidence:.0%}. {shape}: its unusualness is "
+        f"{judgement.novelty:.1f}, and {share:.1%} of drawn digits score "
+        f"{judgement.novelty_threshold:.1f} or less."
+    )
+    details = (
+        f"How far it is from the most similar training image, as the model sees them (0 the "
+        f"same, 2 the opposite): {judgement.distance:.2f}.",
+        f"How far it is from the typical image of the closest digit, allowing for how much "
+        f"each digit varies (a Mahalanobis distance): {judgement.measures[1]:.0f}.",
+        f"How much of it cannot be redrawn from the {PIXEL_COMPONENTS} most common shapes in "
+        f"training digits: {judgement.rebuild_error:.0%}.",
+        f"Closed loops in the ink: {judgement.measures[3]:.0f} (a digit has at most two).",
+        "Each figure is compared with drawn digits; the unusualness adds up how rare each one "
+        "is among them.",
+    )
+    return JudgementWords(summary, details)

@@ -15,6 +15,10 @@ the Draw page can show what they did:
 6. components: the largest piece of ink and the pieces near it and large enough are kept,
 7. the result (light ink on black, anti-aliased edges kept) goes to
    `core.preprocess.preprocess_digit`.
+
+A clean scan (evenly lit paper without ruled or squared lines) skips steps 4-7: the
+whole picture goes to `preprocess_digit`, which keeps thin and faint strokes that the
+threshold loses (bench/bench_photo.py measures both kinds of picture).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from core.preprocess import BlankDrawingError, preprocess_digit, to_grayscale
+from core.preprocess import NOISE_FRACTION, BlankDrawingError, preprocess_digit, to_grayscale
 
 WORKING_SIDE = 320
 INK_AUTO = "auto"
@@ -43,6 +47,16 @@ MIN_INK_LEVEL = 0.12
 KEEP_AREA_SHARE = 0.06
 KEEP_DISTANCE_SHARE = 0.35
 MIN_PIECE_PIXELS = 20
+# A clean scan: the paper's brightness varies by at most this share of its level, and no
+# thin line runs across this share of the picture. Such a picture skips the photo steps and
+# goes through the drawing steps directly: the line removal took long, thin pen strokes (a
+# 1's) for ruled lines, and the threshold loses faint strokes.
+EVEN_LIGHT_SPREAD = 0.08
+PAPER_LINE_SHARE = 0.9
+PATH_AUTO = "auto"
+PATH_SCAN = "scan"
+PATH_PHOTO = "photo"
+PATHS = (PATH_AUTO, PATH_SCAN, PATH_PHOTO)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,9 @@ class PhotoSteps:
         kept: The pieces of ink kept as the digit (bool).
         digit: The 28x28 MNIST-style input (float32 0-255).
         dark_ink: Whether the picture was read as dark ink on light paper.
+        path: `PATH_SCAN` when the picture was a clean scan (`is_clean_scan`) and `digit`
+            comes from the drawing steps on `gray`; `PATH_PHOTO` when `digit` comes from the
+            cleaned pieces.
     """
 
     gray: np.ndarray
@@ -66,6 +83,23 @@ class PhotoSteps:
     kept: np.ndarray
     digit: np.ndarray
     dark_ink: bool
+    path: str = PATH_PHOTO
+
+    def pictures(self) -> list[np.ndarray]:
+        """Each step as a uint8 picture (0-255), in order, ready to be shown as it is.
+
+        The steps are float 0-255 or bool; an image widget reads floats as 0-1, which showed
+        the grayscale step all white and the 28x28 input in black and white only.
+        """
+        steps = (self.gray, self.ink, self.mask, self.without_lines, self.kept, self.digit)
+        return [as_picture(step) for step in steps]
+
+
+def as_picture(image: np.ndarray) -> np.ndarray:
+    """Return a bool mask (True white) or a 0-255 image as a uint8 picture."""
+    if image.dtype == bool:
+        return image.astype(np.uint8) * np.uint8(255)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def crop_box(image: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:
@@ -95,18 +129,40 @@ def _shrink(gray: np.ndarray) -> np.ndarray:
 
 
 def is_dark_ink(gray: np.ndarray) -> bool:
-    """Guess whether a picture is dark ink on light paper: the paper is most of the picture."""
-    low, median, high = np.percentile(gray, [1, 50, 99])
+    """Guess whether a picture is dark ink on light paper: the paper is most of the picture.
+
+    The ink is the side whose extreme pixels lie farther from the median. A thin pen digit
+    on a scanned page can be well under 1% of the pixels, so the extremes are the 0.1% ones.
+    """
+    low, median, high = np.percentile(gray, [0.1, 50, 99.9])
     return median - low >= high - median
 
 
-def normalise_lighting(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
-    """Return ink strength 0-255 (light on black) with the paper's uneven lighting divided out."""
+def paper_brightness(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """Estimate the paper's brightness under each pixel (ink taken as the darker shade).
+
+    A grey closing erases dark strokes narrower than its window (1/8 of the picture): what
+    is left is the paper, smoothed over the same window.
+    """
     paper = gray if dark_ink else 255.0 - gray
     window = max(9, int(max(gray.shape) / 8) | 1)
-    # A grey closing erases dark strokes narrower than the window: what is left is the paper.
     background = ndimage.grey_closing(paper, size=(window, window))
-    background = ndimage.uniform_filter(background, size=window)
+    return ndimage.uniform_filter(background, size=window)
+
+
+def normalise_lighting(
+    gray: np.ndarray, dark_ink: bool, background: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ink strength 0-255 (light on black) with the paper's uneven lighting divided out.
+
+    Args:
+        gray: The grayscale picture (0-255).
+        dark_ink: Whether the ink is darker than the paper.
+        background: `paper_brightness(gray, dark_ink)`, when already computed.
+    """
+    paper = gray if dark_ink else 255.0 - gray
+    if background is None:
+        background = paper_brightness(gray, dark_ink)
     ratio = paper / np.maximum(background, 1.0)
     return np.clip((1.0 - ratio) * 255.0, 0.0, 255.0).astype(np.float32)
 
@@ -123,20 +179,41 @@ def thick_ink(mask: np.ndarray) -> np.ndarray:
     return ndimage.maximum_filter(eroded, size=STROKE_MIN_WIDTH).astype(bool)
 
 
-def line_pixels(mask: np.ndarray) -> np.ndarray:
+def line_pixels(mask: np.ndarray, length_share: float = LINE_LENGTH_SHARE) -> np.ndarray:
     """Return the thin pixels of `mask` on long straight horizontal or vertical runs.
 
-    A run counts when it is at least `LINE_LENGTH_SHARE` of the picture's width (height)
-    long, allowing a tilt of a few degrees (the mask is thickened across the run before the
-    run is measured). Pixels inside strokes thicker than `STROKE_MIN_WIDTH` never count, so a
+    A run counts when it is at least `length_share` of the picture's width (height) long,
+    allowing a tilt of a few degrees (the mask is thickened across the run before the run is
+    measured). Pixels inside strokes thicker than `STROKE_MIN_WIDTH` never count, so a
     digit's own straight strokes, and the places where a line crosses them, stay.
     """
     height, width = mask.shape
     horizontal = ndimage.maximum_filter1d(mask.astype(np.uint8), LINE_TILT_PIXELS, axis=0)
-    lines = _opening_1d(horizontal, max(3, int(width * LINE_LENGTH_SHARE)), axis=1)
+    lines = _opening_1d(horizontal, max(3, int(width * length_share)), axis=1)
     vertical = ndimage.maximum_filter1d(mask.astype(np.uint8), LINE_TILT_PIXELS, axis=1)
-    lines |= _opening_1d(vertical, max(3, int(height * LINE_LENGTH_SHARE)), axis=0)
+    lines |= _opening_1d(vertical, max(3, int(height * length_share)), axis=0)
     return lines & mask & ~thick_ink(mask)
+
+
+def is_clean_scan(background: np.ndarray, strength: np.ndarray) -> bool:
+    """Whether a picture is a clean scan: evenly lit paper without ruled or squared lines.
+
+    Args:
+        background: The paper's brightness, `paper_brightness`.
+        strength: The ink's strength, `normalise_lighting`. Lines are looked for among all
+            the marks the drawing steps would keep (`NOISE_FRACTION` of the strongest ink),
+            faint printed lines included.
+
+    Returns:
+        True when the paper's brightness varies by at most `EVEN_LIGHT_SPREAD` of its level
+        and no thin straight line runs across `PAPER_LINE_SHARE` of the picture (a notebook's
+        lines do; a pen's straight stroke, the long one of a 1 or a 7, usually does not).
+    """
+    low, middle, high = np.percentile(background, [2, 50, 98])
+    if high - low > EVEN_LIGHT_SPREAD * max(float(middle), 1.0):
+        return False
+    marks = strength > NOISE_FRACTION * float(strength.max())
+    return not line_pixels(marks, PAPER_LINE_SHARE).any()
 
 
 def remove_lines(mask: np.ndarray) -> np.ndarray:
@@ -185,6 +262,7 @@ def clean_photo(
     image: np.ndarray | Image.Image,
     box: tuple[float, float, float, float] | None = None,
     ink: str = INK_AUTO,
+    path: str = PATH_AUTO,
 ) -> PhotoSteps:
     """Turn a photo or scan of one handwritten digit into a 28x28 MNIST-style input.
 
@@ -192,19 +270,26 @@ def clean_photo(
         image: An uploaded picture (array or PIL image, any of `to_grayscale`'s forms).
         box: Crop (top, left, bottom, right) as shares of the height and width, or None.
         ink: One of `INK_CHOICES`.
+        path: `PATH_AUTO` (a clean scan takes `PATH_SCAN`, anything else `PATH_PHOTO`), or
+            one of those two to force it (to measure them side by side).
 
     Returns:
         A `PhotoSteps` with every intermediate image and the 28x28 input.
 
     Raises:
         BlankDrawingError: If no ink is left after cleaning.
-        ValueError: If `ink` is not one of `INK_CHOICES` or the box is invalid.
+        ValueError: If `ink` is not one of `INK_CHOICES`, `path` not one of `PATHS`, or the
+            box is invalid.
     """
     if ink not in INK_CHOICES:
         raise ValueError(f"Ink must be one of {', '.join(INK_CHOICES)}.")
-    gray = _shrink(crop_box(to_grayscale(image), box))
+    if path not in PATHS:
+        raise ValueError(f"The path must be one of {', '.join(PATHS)}.")
+    cropped = crop_box(to_grayscale(image), box)
+    gray = _shrink(cropped)
     dark_ink = is_dark_ink(gray) if ink == INK_AUTO else ink == INK_DARK
-    strength = normalise_lighting(gray, dark_ink)
+    background = paper_brightness(gray, dark_ink)
+    strength = normalise_lighting(gray, dark_ink, background)
     from skimage.filters import threshold_otsu
 
     contrast = float(strength.max())
@@ -219,5 +304,12 @@ def clean_photo(
     # Keep the anti-aliased edge of the kept strokes, not the paper around them.
     near = ndimage.binary_dilation(kept, iterations=1) & ~(mask & ~without_lines)
     soft = np.where(near, strength, 0.0).astype(np.float32)
+    if path == PATH_AUTO:
+        path = PATH_SCAN if is_clean_scan(background, strength) else PATH_PHOTO
+    if path == PATH_SCAN:
+        # A clean scan: the drawing steps on the whole (light-on-dark) picture, at its full
+        # resolution (thin strokes fade when it shrinks to the working size).
+        digit = preprocess_digit(255.0 - cropped if dark_ink else cropped)
+        return PhotoSteps(gray, strength, mask, without_lines, kept, digit, dark_ink, PATH_SCAN)
     digit = preprocess_digit(soft)
     return PhotoSteps(gray, strength, mask, without_lines, kept, digit, dark_ink)

@@ -1,9 +1,11 @@
-"""Make photo-like pictures of MNIST digits: ink on notebook paper, unevenly lit, as JPEG.
+"""Make photo-like pictures and clean scans of MNIST digits, to measure the Draw page's uploads.
 
-Used to measure the Draw page's photo path without real photos. Each picture is one MNIST
-test digit written in dark ink on paper-coloured background, plain, ruled or squared, with a
-shadow gradient across it, slightly rotated and seen in slight perspective, small and
-off-centre, with sensor noise, saved as JPEG.
+Used to measure the Draw page's upload paths without real photos. A photo-like picture is one
+MNIST test digit written in dark ink on paper-coloured background, plain, ruled or squared,
+with a shadow gradient across it, slightly rotated and seen in slight perspective, small and
+off-centre, with sensor noise, saved as JPEG. A clean scan is the digit as dark ink on evenly
+lit white paper at a scanner's resolution (a digit 1-1.7 cm high at 300 dpi on 5-8 cm of the
+page, written with a pen 0.4-0.8 mm wide, in ink or pencil), saved as PNG.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
+from scipy import ndimage
 
 PAPER_SIZE = (320, 260)  # width, height
 PAPERS = ("plain", "ruled", "squared")
@@ -103,3 +106,52 @@ def photo_like_set(
         photo_like(images[index], labels[index], rng, PAPERS[position % len(PAPERS)])
         for position, index in enumerate(chosen)
     ]
+
+
+def clean_scan(digit: np.ndarray, label: int, rng: np.random.Generator) -> PhotoSample:
+    """Make one clean, evenly lit scan (PNG) of a 28x28 MNIST digit (light ink on black).
+
+    Args:
+        digit: The 28x28 uint8 digit.
+        label: Its label.
+        rng: Random generator for every choice (size, place, ink, paper, noise).
+    """
+    # A part of a page scanned at 300 dpi: 5-8 cm wide, the digit 1-1.7 cm high.
+    width = int(rng.integers(600, 950))
+    height = int(width * rng.uniform(0.75, 1.0))
+    size = int(rng.integers(120, 200))
+    ink = Image.fromarray(np.asarray(digit, dtype=np.uint8)).resize(
+        (size, size), Image.Resampling.BICUBIC
+    )
+    alpha = np.zeros((height, width))
+    left = int(rng.integers(10, width - size - 10))
+    top = int(rng.integers(5, height - size - 5))
+    # A pen's line: the digit's centre line, drawn with a pen 5-9 scanner pixels wide.
+    from skimage.morphology import disk, skeletonize
+
+    centre_line = skeletonize(np.asarray(ink) > 110)
+    pen = ndimage.binary_dilation(centre_line, disk(int(rng.integers(2, 5))))
+    stroke = ndimage.gaussian_filter(pen.astype(float), rng.uniform(0.5, 1.0))
+    alpha[top : top + size, left : left + size] = np.clip(stroke, 0, 1)
+    paper, colour = rng.uniform(240, 255), rng.uniform(0, 150)
+    picture = paper * (1 - alpha) + colour * alpha + rng.normal(0, 1.5, alpha.shape)
+    image = Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return PhotoSample(buffer.getvalue(), int(label), "scan")
+
+
+def clean_scan_set(
+    images: np.ndarray, labels: np.ndarray, count: int = 300, seed: int = 0
+) -> list[PhotoSample]:
+    """Make `count` clean scans of randomly chosen digits (see `clean_scan`).
+
+    Args:
+        images: (n, 28, 28) MNIST digits (light ink on black).
+        labels: (n,) their labels.
+        count: How many scans.
+        seed: Seed of every random choice.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(images), size=count, replace=False)
+    return [clean_scan(images[index], labels[index], rng) for index in chosen]

@@ -45,12 +45,14 @@ def saliency_maps(saliency: Saliency, digit: np.ndarray, class_names=None) -> go
             go.Contour(
                 z=np.asarray(digit)[::-1], contours={"start": 100, "end": 100, "size": 1,
                 "coloring": "none"}, line={"color": "#333", "width": 1}, showscale=False,
-                hoverinfo="skip",
+                showlegend=False, hoverinfo="skip",
             ),
             1, index,
         )  # fmt: skip
         figure.update_xaxes(visible=False, scaleanchor=f"y{'' if index == 1 else index}",
                             row=1, col=index)  # fmt: skip
         figure.update_yaxes(visible=False, row=1, col=index)
-    figure.update_layout(height=260, margin={"l": 4, "r": 4, "t": 30, "b": 4})
+    # The outlines are unnamed traces: plotly listed them as "trace 1", "trace 3" in a legend
+    # drawn over the colour bar's title. The colour bar says all there is to say.
+    figure.update_layout(height=260, margin={"l": 4, "r": 4, "t": 30, "b": 4}, showlegend=False)
     return figure

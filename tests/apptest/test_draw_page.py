@@ -96,9 +96,11 @@ def test_uploaded_photo_of_a_digit_is_predicted(index):
     assert not app.error
     assert predicted_digit(app) == str(label)
     assert any("Confidence" in markdown.value for markdown in app.markdown)
-    # Each cleaning step's image, and the 28x28 input the model sees.
+    # A clean white-paper picture is read as a scan: its grayscale and 28x28 steps are shown,
+    # and the 28x28 input the model sees.
     assert len(app.get("image")) == 2
-    assert any("lines removed" in str(element.proto) for element in app.get("image"))
+    assert any("Read as a clean scan" in caption.value for caption in app.caption)
+    assert any("2 28x28 input" in str(element.proto) for element in app.get("image"))
 
 
 @pytest.mark.parametrize(
@@ -189,3 +191,92 @@ def test_the_prediction_is_named_as_the_data_set_names_its_classes():
     assert "Prediction: Sneaker" in bars["layout"]["title"]["text"]
     verdicts = [element.proto.body for element in app.get("html")]
     assert any("Sneaker</span>" in body for body in verdicts), verdicts
+
+
+@pytest.fixture
+def served_pictures(monkeypatch):
+    """Every picture the page hands to the browser, by the URL the page gives it."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    served: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        served[self.get_url(file_id)] = self.get_file(file_id).content
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return served
+
+
+def test_each_clean_up_step_is_served_with_the_grey_levels_the_model_uses(served_pictures, mnist):
+    """Floats 0-255 given to st.image were read as 0-1: all white, or black and white only."""
+    from core.photo import clean_photo
+    from core.photo_samples import photo_like_set
+    from core.preprocess import load_uploaded_image
+
+    sample = photo_like_set(mnist.test_images, mnist.test_labels, count=1, seed=3)[0]
+    app = upload(app_test(PAGE), sample.jpeg, name="notebook.jpg", mime="image/jpeg")
+    previews = next(image for image in app.get("image") if "lines removed" in str(image.proto))
+    served = {
+        image.caption: np.asarray(Image.open(io.BytesIO(served_pictures[image.url])).convert("L"))
+        for image in previews.proto.imgs
+    }
+    expected = clean_photo(load_uploaded_image(sample.jpeg))
+    steps = (expected.gray, expected.ink, expected.mask, expected.without_lines, expected.kept)
+    for caption, step in zip(served, steps, strict=False):
+        picture = np.clip(
+            np.rint(np.asarray(step, dtype=np.float32) * (255 if step.dtype == bool else 1)), 0, 255
+        )
+        picture = picture.astype(np.uint8)
+        # The browser's copy is the step's own picture, shrunk to the width shown.
+        width = served[caption].shape[1]
+        height = int(picture.shape[0] * width / picture.shape[1])
+        shrunk = Image.fromarray(picture).resize((width, height), Image.Resampling.BILINEAR)
+        difference = np.abs(served[caption].astype(int) - np.asarray(shrunk, dtype=int))
+        assert difference.max() <= 1, caption
+    gray, lighting = served["1 grayscale, cropped"], served["2 lighting divided out"]
+    # Tinted, shadowed paper is grey, not white; dark ink on it.
+    assert 100 <= np.median(gray) <= 235 and gray.min() <= 80
+    # Light ink on black, with grey anti-aliased edges.
+    assert np.median(lighting) <= 20 and lighting.max() >= 200
+    assert np.count_nonzero((lighting > 60) & (lighting < 200)) >= 20
+    # The 28x28 input has grey levels and is exactly the model's input, each pixel 3x3.
+    model_input = served["6 28x28 input"]
+    np.testing.assert_array_equal(model_input, np.kron(np.rint(expected.digit), np.ones((3, 3))))
+    assert len(np.unique(model_input)) >= 20
+
+
+def test_an_upload_is_decoded_once_however_often_the_page_reruns(monkeypatch):
+    """Each rerun decoded the file again (16-19 s and gigabytes for 25-megapixel pictures)."""
+    from core import preprocess
+
+    decoded = []
+    original = preprocess.load_uploaded_image
+
+    def counting(data, *args, **kwargs):
+        decoded.append(len(data))
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(preprocess, "load_uploaded_image", counting)
+    data, label = photo_of_test_digit(2)
+    app = upload(app_test(PAGE), data)
+    assert predicted_digit(app) == str(label)
+    app.radio(key="draw_ink").set_value("dark ink on light paper").run()
+    app.toggle(key="draw_explain").set_value(True).run()
+    app.run()
+    assert not app.exception
+    assert predicted_digit(app) == str(label)
+    assert decoded == [len(data)]
+    # A new file is decoded (once), and the page holds only the newest picture.
+    other, other_label = photo_of_test_digit(3)
+    app.file_uploader(key="draw_upload").set_value(("other.png", other, "image/png")).run()
+    app.run()
+    assert decoded == [len(data), len(other)]
+    assert predicted_digit(app) == str(other_label)
+    held = app.session_state["draw_upload_picture"]
+    assert held[1].shape == (160, 200)
+    # Back to drawing: the picture is let go.
+    app.radio(key="draw_input").set_value("Draw on the canvas").run()
+    assert "draw_upload_picture" not in app.session_state

@@ -274,3 +274,48 @@ def test_photo_with_shadow_and_ruled_lines_is_read_and_crop_picks_a_digit(
     assert wait_for_prediction(page, SLOW_MS) == "7"
     page.screenshot(path=str(output_dir / "draw-page-photo-crop.png"), full_page=True)
     assert page_errors(page) == []
+
+
+def test_on_a_phone_the_prediction_stays_in_view_after_clear(streamlit_server, browser, output_dir):
+    """Issue 19: after Clear a phone's page scrolled the prediction above the canvas off screen.
+
+    Not reproduced in headless Chromium (the prediction moves 24 px down and stays in view,
+    before and after the other Draw changes); this guards the journey.
+    """
+    height = 844
+    context = browser.new_context(
+        viewport={"width": 390, "height": height}, has_touch=True, is_mobile=True
+    )
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    try:
+        open_draw_page(page, streamlit_server)
+        cdp = context.new_cdp_session(page)
+        clear_button = page.locator(".st-key-draw_clear button")
+        for _ in range(2):
+            touch_stroke(page, cdp, [(200, 50), (80, 60), (150, 250)])
+            page.wait_for_selector(METRIC_SELECTOR, timeout=SLOW_MS)
+            wait_for_app(page, SLOW_MS)
+            # Scroll as a visitor would: the prediction near the top, the Clear button below.
+            page.evaluate(
+                """(selector) => {
+                    document.querySelector(selector).scrollIntoView({block: "start"});
+                    const main = document.querySelector('[data-testid="stMain"]');
+                    (main.scrollHeight > main.clientHeight ? main : window).scrollBy(0, -80);
+                }""",
+                VERDICT_SELECTOR,
+            )
+            page.wait_for_timeout(300)
+            before = page.locator(VERDICT_SELECTOR).bounding_box()
+            button = clear_button.bounding_box()
+            assert before["y"] >= 0 and button["y"] + button["height"] <= height, (before, button)
+            clear_button.tap()
+            page.wait_for_selector(METRIC_SELECTOR, state="detached", timeout=SLOW_MS)
+            wait_for_app(page, SLOW_MS)
+            page.wait_for_timeout(1_000)
+            after = page.locator(VERDICT_SELECTOR).bounding_box()
+            page.screenshot(path=str(output_dir / "draw-page-phone-after-clear.png"))
+            assert after["y"] >= 0 and after["y"] + after["height"] <= height, (before, after)
+        assert page_errors(page) == []
+    finally:
+        context.close()

@@ -103,3 +103,44 @@ def test_crop_box_keeps_the_chosen_share_and_refuses_an_empty_box():
     assert crop_box(image, None) is image
     with pytest.raises(ValueError, match="crop box"):
         crop_box(image, (0.5, 0.2, 0.5, 0.8))
+
+
+def test_a_clean_scan_takes_the_scan_path_and_a_photo_the_photo_path(model, mnist):
+    from core.photo import PATH_PHOTO, PATH_SCAN
+    from core.photo_samples import clean_scan_set
+
+    scans = clean_scan_set(mnist.test_images, mnist.test_labels, count=12, seed=4)
+    photos = photo_like_set(mnist.test_images, mnist.test_labels, count=12, seed=4)
+    scan_steps = [clean_photo(load_uploaded_image(sample.jpeg)) for sample in scans]
+    photo_steps = [clean_photo(load_uploaded_image(sample.jpeg)) for sample in photos]
+    assert [steps.path for steps in scan_steps] == [PATH_SCAN] * 12
+    assert [steps.path for steps in photo_steps] == [PATH_PHOTO] * 12
+    # The scan path is the drawing steps on the whole picture.
+    for sample, steps in zip(scans, scan_steps, strict=True):
+        np.testing.assert_array_equal(
+            steps.digit, preprocess_digit(load_uploaded_image(sample.jpeg))
+        )
+    labels = np.array([sample.label for sample in scans])
+    assert np.mean(predicted(model, [steps.digit for steps in scan_steps]) == labels) >= 0.9
+
+
+def test_a_thin_pen_one_on_a_scanned_page_is_dark_ink_and_keeps_its_stroke():
+    """A thin 1 on a page: under 1% of the pixels, it was read as light ink (the whole page
+    became "ink"), and the line removal took its long, thin stroke for a ruled line."""
+    scan = np.full((700, 900), 248, dtype=np.uint8)
+    scan[100:600, 450:455] = 30  # A 1 written with a pen 5 pixels wide, 71% of the height.
+    assert np.mean(scan < 128) < 0.01
+    steps = clean_photo(scan)
+    assert steps.dark_ink
+    assert steps.path == "scan"
+    rows = np.flatnonzero(steps.digit.max(axis=1) > 64)
+    assert rows[-1] - rows[0] + 1 >= 19  # the whole stroke, scaled to the 20-pixel box
+
+
+def test_evenly_lit_ruled_paper_still_goes_through_the_photo_path():
+    paper = np.full((260, 300), 245, dtype=np.uint8)
+    paper[20::30, :] = 170  # ruled lines across the page, evenly lit
+    paper[60:200, 140:152] = 25  # a thick 1
+    steps = clean_photo(paper)
+    assert steps.path == "photo"
+    assert not steps.without_lines[20::30, :100].any()

@@ -8,9 +8,10 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
 from scipy import ndimage
 
+from core import preprocess
 from core.figures.prediction import TOP_COLOR, probability_bars
 from core.preprocess import (
     BOX_SIZE,
@@ -245,7 +246,7 @@ def png_header_claiming(width: int, height: int) -> bytes:
         (b"%PDF-1.4 this is not a picture", UnreadableImageError, "not an image"),
         (b"hello,world\n1,2\n", UnreadableImageError, "not an image"),
         (encode(photo_of_a_one("L"))[:60], UnreadableImageError, "truncated or damaged"),
-        (png_header_claiming(6000, 6000), ImageTooLargeError, "at most 25,000,000 pixels"),
+        (png_header_claiming(6000, 6000), ImageTooLargeError, "at most 13,000,000 pixels"),
         (png_header_claiming(20000, 20000), ImageTooLargeError, "too large to open safely"),
     ],
     ids=["empty", "pdf", "csv", "truncated png", "over the pixel limit", "decompression bomb"],
@@ -310,3 +311,57 @@ def test_probability_bars_uses_class_names_and_accepts_a_batch_of_one():
 def test_probability_bars_rejects_bad_input(probabilities, options, message):
     with pytest.raises(ValueError, match=message):
         probability_bars(probabilities, **options)
+
+
+def test_a_24_megapixel_png_is_refused_from_its_header_before_any_pixel_is_decoded(monkeypatch):
+    data = encode(Image.new("L", (6000, 4000), 255))
+    assert len(data) < 1_000_000
+
+    def no_decoding(image):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(ImageTooLargeError, match="6000x4000 pixels .24 megapixels.*13,000,000"):
+        load_uploaded_image(data)
+
+
+@pytest.mark.parametrize("file_format", ["JPEG", "PNG"])
+def test_a_phone_sized_picture_is_shrunk_while_decoded_before_any_conversion(
+    monkeypatch, file_format
+):
+    """A 12-megapixel upload reaches the array (and later float) conversion at 1600 px."""
+    image = Image.new("RGB", (4032, 3024), (235, 230, 215))
+    ImageDraw.Draw(image).line([(2000, 600), (2000, 2400)], fill=(20, 20, 60), width=120)
+    data = encode(image, file_format)
+    converted = []
+    original = preprocess._pil_to_array
+
+    def spy(picture):
+        converted.append(picture.size)
+        return original(picture)
+
+    monkeypatch.setattr(preprocess, "_pil_to_array", spy)
+    pixels = load_uploaded_image(data)
+    assert converted == [(1600, 1200)]
+    assert pixels.shape == (1200, 1600, 3) and pixels.dtype == np.uint8
+    # Still the same picture: the stroke is in the middle, dark on light paper.
+    assert pixels[600, 800].max() < 80 and pixels[600, 300].min() > 200
+    digit = preprocess_digit(pixels)
+    top, left, bottom, right = ink_bounding_box(digit, threshold=0.1 * 255)
+    assert bottom - top == BOX_SIZE
+
+
+def test_a_jpeg_is_decoded_at_a_reduced_scale_by_the_decoder(monkeypatch):
+    """The JPEG decoder's own scaling: the 12-megapixel picture is never decoded whole."""
+    data = encode(Image.new("RGB", (4032, 3024), "white"), "JPEG")
+    decoded = []
+    original = ImageFile.ImageFile.load
+
+    def spy(image):
+        result = original(image)
+        decoded.append(image.size)
+        return result
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    load_uploaded_image(data)
+    assert decoded and max(width * height for width, height in decoded) <= 2016 * 1512
