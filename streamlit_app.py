@@ -4,6 +4,7 @@
 `VisitorCookieMiddleware` gives each browser a random visitor id in an HttpOnly cookie, so a
 reload or a second tab keeps its runs and current model (core/visitors.py), and the
 server-wide upload cap follows the `max_upload_mb` setting (20 MB in the demo profile).
+`SessionUploadLimit` bounds the files one session holds uploaded (core/session_uploads.py).
 `streamlit run app.py` still works, with one visitor per browser tab instead.
 """
 
@@ -12,10 +13,18 @@ from starlette.middleware import Middleware
 from streamlit import config
 
 from core import settings
+from core.session_uploads import SessionUploadLimit
 from core.visitors import VisitorCookieMiddleware
+from ui import memory_budget, remove_uploaded_file
 
 config.set_option(
     "server.maxUploadSize", settings.limits().max_upload_mb, "the max_upload_mb setting"
 )
 
-app = st.App("app.py", middleware=[Middleware(VisitorCookieMiddleware)])
+upload_limit = Middleware(
+    SessionUploadLimit,
+    bound_bytes=lambda: settings.session_upload_bytes(settings.limits()),
+    budget=memory_budget,
+    remove_file=remove_uploaded_file,
+)
+app = st.App("app.py", middleware=[Middleware(VisitorCookieMiddleware), upload_limit])

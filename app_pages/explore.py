@@ -59,10 +59,10 @@ def use_uploaded_files() -> None:
             max_file_bytes=limits.max_upload_mb * data_lib.MEGABYTE,
             max_images=limits.max_upload_images,
         )
+        ui.set_session_dataset(dataset)  # Held in the server's memory budget.
     except ValueError as error:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {ui.plain(error, 300)}")
         return
-    ui.set_session_dataset(dataset)
     st.session_state[KEY_UPLOAD_MESSAGE] = (
         "success",
         f"Now exploring '{ui.plain(dataset.name)}': {len(dataset.train_images):,} training and "
