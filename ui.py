@@ -328,6 +328,11 @@ DATASET_RELEASED = (
     "default data set."
 )
 
+FILES_RELEASED = (
+    "Your uploaded files were released to free memory on this shared server; remove them "
+    "(×) and upload them again."
+)
+
 
 def memory_owner() -> str:
     """Return this browser session's id: what it holds in the memory budget is released

@@ -48,6 +48,10 @@ def dataset_tables(dataset: data_lib.Dataset):
 def use_uploaded_files() -> None:
     """Button callback: make the uploaded pair the session's dataset, or keep the old one."""
     files = [st.session_state.get(key) for key in UPLOADS]
+    # A file the server released to free memory stays in the widget as a nameless placeholder.
+    if any(file is not None and not hasattr(file, "name") for file in files):
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("info", ui.FILES_RELEASED)
+        return
     if files[0] is None or files[1] is None:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
         return
