@@ -1000,6 +1000,13 @@ def main() -> None:
         default=LINGER_SECONDS,
         help="seconds explore-10-sessions watches memory after the sessions closed",
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the servers, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=true",
+    )
     parser.add_argument("--json", type=Path, help="also write the summaries to this file")
     arguments = parser.parse_args()
     repeats = 1 if arguments.quick else arguments.repeats
@@ -1015,6 +1022,11 @@ def main() -> None:
     for variable in [name for name in os.environ if name.startswith("MNIST_STUDIO_")]:
         print(f"Ignoring {variable} from the environment.")
         del os.environ[variable]
+
+    for setting in arguments.server_env:
+        name, _, value = setting.partition("=")
+        os.environ[name] = value
+        print(f"Servers get {name}={value}.")
 
     from playwright.sync_api import sync_playwright
 
