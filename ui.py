@@ -355,10 +355,15 @@ def session_is_alive(session: object) -> bool:
 def memory_budget():
     """Return the server's memory budget (`core.memory_budget`), its sweeper of ended
     sessions started. Deliberately not a `st.cache_resource`: clients can clear those."""
+    from streamlit import config
+
     from core.memory_budget import server_budget
 
     budget = server_budget()
-    budget.start_sweeper(session_is_alive)
+    # Released once Streamlit would no longer resume the session either.
+    budget.start_sweeper(
+        session_is_alive, grace_seconds=config.get_option("server.disconnectedSessionTTL")
+    )
     return budget
 
 

@@ -24,8 +24,8 @@ from core.data import MEGABYTE
 
 _LOGGER = logging.getLogger(__name__)
 
-# Streamlit keeps a disconnected session for two minutes so that it can reconnect; its items
-# are released once its session has been gone that long.
+# Streamlit keeps a disconnected session for two minutes (`server.disconnectedSessionTTL`) so
+# that it can reconnect; its items are released once its session has been gone that long.
 ENDED_SESSION_GRACE_SECONDS = 120.0
 SWEEP_SECONDS = 30.0
 
