@@ -262,3 +262,8 @@ with upload_tab:
     if message is not None:
         kind, text = message
         {"error": st.error, "info": st.info, "success": st.success}[kind](text)
+
+# Streamlit keeps this script's globals after the run (its callbacks and cached function point
+# to them): drop the data set's arrays, so that one the memory budget released is freed even
+# if this session never runs again.
+del dataset, images, labels

@@ -478,7 +478,7 @@ QUICK_JOBS = 120
 QUICK_JOB_CLIENTS = 4
 # Seconds the 10 Explore sessions are watched after they disconnect (the review saw their
 # memory still held at 300 s); `--linger` changes it.
-LINGER_SECONDS = 160
+LINGER_SECONDS = 200
 
 
 @dataclass

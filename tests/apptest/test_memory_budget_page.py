@@ -80,3 +80,18 @@ def test_going_back_to_the_default_dataset_releases_the_upload(budget):
     app.button(key="explore_upload_reset").click().run()
     assert budget.held_bytes == 0
     assert ui.KEY_DATASET not in app.session_state
+
+
+def test_a_released_dataset_is_freed_without_the_session_running_again(budget):
+    """The budget's accounting is only true if nothing else keeps a released dataset: an idle
+    session (a tab left open, or an attacker's) never runs again to drop it."""
+    import gc
+    import weakref
+
+    app = app_test(ui.page_path("explore")).run()
+    upload(app)
+    held = weakref.ref(budget.get("test session id", ui.DATASET_ITEM))
+    app.run()  # Browse it, as a visitor does.
+    budget.hold("newer session", ui.DATASET_ITEM, "theirs", 600_000)
+    gc.collect()
+    assert held() is None
