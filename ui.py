@@ -25,6 +25,7 @@ from core.jobs import ACTIVE_STATES
 
 # Session-state keys shared by several pages.
 KEY_SESSION_ID = "session_id"
+# The name of this session's uploaded dataset; its arrays are held in the memory budget.
 KEY_DATASET = "session_dataset"
 KEY_CURRENT_MODEL = "current_model"
 
@@ -319,12 +320,23 @@ def default_dataset():
 def current_dataset():
     """Return this session's dataset: an uploaded one if set, else the default.
 
+    An uploaded dataset lives in the server's memory budget (`memory_budget()`); when the
+    budget released it to make room for others, the page says so and the default is back.
     When the configured data folder cannot be read, the page shows the reader's message and
     stops instead of failing with a traceback.
     """
-    dataset = st.session_state.get(KEY_DATASET)
-    if dataset is not None:
-        return dataset
+    held = st.session_state.get(KEY_DATASET)
+    if isinstance(held, str):
+        dataset = memory_budget().get(memory_owner(), DATASET_ITEM)
+        if dataset is not None:
+            return dataset
+        st.session_state.pop(KEY_DATASET, None)
+        st.warning(DATASET_RELEASED)
+    elif held is not None:
+        return held  # A Dataset set directly (tests do).
+    else:
+        # Nothing remembered (e.g. after a client's cache clear): nothing to keep for it.
+        memory_budget().release(memory_owner(), DATASET_ITEM)
     try:
         return default_dataset()
     except (OSError, ValueError) as error:
@@ -350,11 +362,75 @@ def class_names_for(num_classes: int) -> tuple[str, ...]:
 
 
 def set_session_dataset(dataset) -> None:
-    """Make `dataset` this session's dataset (None goes back to the default)."""
+    """Make `dataset` this session's dataset (None goes back to the default).
+
+    Raises:
+        core.memory_budget.MemoryBudgetError: If the dataset alone is over the budget.
+    """
+    budget, owner = memory_budget(), memory_owner()
     if dataset is None:
+        budget.release(owner, DATASET_ITEM)
         st.session_state.pop(KEY_DATASET, None)
-    else:
-        st.session_state[KEY_DATASET] = dataset
+        return
+    arrays = (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels)
+    budget.hold(owner, DATASET_ITEM, dataset, sum(array.nbytes for array in arrays))
+    st.session_state[KEY_DATASET] = dataset.name
+
+
+# --- What visitors make the server hold ---------------------------------------------------
+
+DATASET_ITEM = "uploaded_dataset"
+DATASET_RELEASED = (
+    "Your uploaded data set was released to free memory on this shared server; upload it "
+    "again (Explore, Your own files) to keep working with it. Meanwhile the pages use the "
+    "default data set."
+)
+
+FILES_RELEASED = (
+    "Your uploaded files were released to free memory on this shared server; remove them "
+    "(×) and upload them again."
+)
+
+
+def memory_owner() -> str:
+    """Return this browser session's id: what it holds in the memory budget is released
+    when the session ends."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return context.session_id if context is not None else "no session"
+
+
+def session_is_alive(session: object) -> bool:
+    """Whether a browser session is still connected (True outside a running server)."""
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(str(session))
+
+
+def memory_budget():
+    """Return the server's memory budget (`core.memory_budget`), its sweeper of ended
+    sessions started. Deliberately not a `st.cache_resource`: clients can clear those."""
+    from streamlit import config
+
+    from core.memory_budget import server_budget
+
+    budget = server_budget()
+    # Released once Streamlit would no longer resume the session either.
+    budget.start_sweeper(
+        session_is_alive, grace_seconds=config.get_option("server.disconnectedSessionTTL")
+    )
+    return budget
+
+
+def remove_uploaded_file(session: str, file_id: str) -> None:
+    """Drop an uploaded file from Streamlit's store (the memory budget released it)."""
+    from streamlit.runtime import Runtime
+
+    if Runtime.exists():
+        Runtime.instance().uploaded_file_mgr.remove_file(session, file_id)
 
 
 # --- Jobs and runs ------------------------------------------------------------------------

@@ -48,6 +48,10 @@ def dataset_tables(dataset: data_lib.Dataset):
 def use_uploaded_files() -> None:
     """Button callback: make the uploaded pair the session's dataset, or keep the old one."""
     files = [st.session_state.get(key) for key in UPLOADS]
+    # A file the server released to free memory stays in the widget as a nameless placeholder.
+    if any(file is not None and not hasattr(file, "name") for file in files):
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("info", ui.FILES_RELEASED)
+        return
     if files[0] is None or files[1] is None:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
         return
@@ -59,10 +63,10 @@ def use_uploaded_files() -> None:
             max_file_bytes=limits.max_upload_mb * data_lib.MEGABYTE,
             max_images=limits.max_upload_images,
         )
+        ui.set_session_dataset(dataset)  # Held in the server's memory budget.
     except ValueError as error:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {ui.plain(error, 300)}")
         return
-    ui.set_session_dataset(dataset)
     st.session_state[KEY_UPLOAD_MESSAGE] = (
         "success",
         f"Now exploring '{ui.plain(dataset.name)}': {len(dataset.train_images):,} training and "
@@ -258,3 +262,8 @@ with upload_tab:
     if message is not None:
         kind, text = message
         {"error": st.error, "info": st.info, "success": st.success}[kind](text)
+
+# Streamlit keeps this script's globals after the run (its callbacks and cached function point
+# to them): drop the data set's arrays, so that one the memory budget released is freed even
+# if this session never runs again.
+del dataset, images, labels

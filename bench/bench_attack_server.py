@@ -184,7 +184,7 @@ def build_files(folder: Path, names: set[str]) -> dict[str, Path]:
         path.write_bytes(data)
         files[key] = path
 
-    needs = {need for name in names for need in ROWS[name].files}
+    needs = {need for name in names for need in (ROWS.get(name) or SERVER_ROWS[name]).files}
     if needs & {"normal_model", "padded_config", "many_members", "upsampling"}:
         from tests.attack_files import (
             many_members,
@@ -215,6 +215,16 @@ def build_files(folder: Path, names: set[str]) -> dict[str, Path]:
         write("strip_png", "strip.png", png_bytes(Image.new("L", (1, 25_000_000), 255)))
     if "icon_png" in needs:
         write("icon_png", "icon.png", png_bytes(Image.new("RGB", (32, 32), "black"), "ICO"))
+    if "zeros70k" in needs:
+        write("zeros70k", "zeros-images-idx3-ubyte.gz", zeros_idx_gzip(70_000))
+        labels = (np.arange(70_000) % 10).astype(np.uint8)
+        write("zeros70k_labels", "zeros-labels-idx1-ubyte.gz", idx_bytes(labels, compress=True))
+    if "picture24mp" in needs:
+        from PIL import ImageDraw
+
+        picture = Image.new("RGB", DRAW_MEGAPIXELS, "white")
+        ImageDraw.Draw(picture).line([(2600, 800), (3400, 800), (2900, 3200)], "black", 260)
+        write("picture24mp", "seven-24mp.png", png_bytes(picture))
     if "photo" in needs:
         from core.data import load_default_dataset
 
@@ -441,6 +451,424 @@ ROWS: dict[str, Row] = {
 }  # fmt: skip
 
 
+# --- Issue 20: many sessions, raw protocol clients --------------------------------------------
+#
+# These rows drive the server the way the review's attacker did: `tests/streamlit_client.py`
+# speaks Streamlit's WebSocket protocol and PUTs to the upload route without a browser (many
+# sessions are cheap that way), and Chromium does what needs a page (Explore's and Draw's
+# uploads). Each row's act gets a `Server` and returns the sentence reported as its outcome.
+
+# A training that takes a few seconds (so one is still running when pressed again) and one
+# that takes about one (for the rows that need many jobs).
+SHORT_TRAINING_QUERY = "epochs=5&train_size=30000&hidden_layers=256,256&batch_size=32"
+TINY_TRAINING_QUERY = "epochs=1&train_size=100&hidden_layers=8&batch_size=100"
+JOB_WAIT_SECONDS = 300
+UPLOAD_FILE_MIB = 19.5
+UPLOAD_COUNT = 25
+EXPLORE_SESSIONS = 10
+EVALUATE_SESSIONS = 100
+EVALUATE_AT_ONCE = 10
+DRAW_SESSIONS = 3
+DRAW_MEGAPIXELS = (6000, 4000)
+FLOOD_VICTIMS = 3
+FLOOD_RUNS_PER_VICTIM = 5
+FLOOD_ATTACKER_IDS = 40
+FLOOD_MAX_RUNS = 30
+QUICK_JOBS = 120
+QUICK_JOB_CLIENTS = 4
+# Seconds the 10 Explore sessions are watched after they disconnect (the review saw their
+# memory still held at 300 s); `--linger` changes it.
+LINGER_SECONDS = 200
+
+
+@dataclass
+class Server:
+    """A running server of one row, what watches it, and the Chromium to drive."""
+
+    base_url: str
+    pid: int
+    folder: Path
+    browser: object
+    files: dict[str, Path]
+    watcher: Watcher
+    linger: float = LINGER_SECONDS
+    recorded_press: bytes = b""
+
+
+def tree_threads(pid: int) -> int:
+    """Threads of the server's process tree."""
+    return tree_kib(pid, "Threads")
+
+
+def client_for(server: Server):
+    from tests.streamlit_client import StreamlitClient
+
+    return StreamlitClient(server.base_url)
+
+
+def record_train_press(server: Server, query: str) -> bytes:
+    """Press Train once in Chromium and return the message the browser sent for it.
+
+    A rerun carries the values of every widget of the page, which only the page knows; the
+    raw clients replay this one (widget ids are the same in every session).
+    """
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    frames: list[bytes] = []
+    context = server.browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(ACT_TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        refuse_other_hosts(page, server.base_url)
+        page.on(
+            "websocket",
+            lambda socket: socket.on(
+                "framesent", lambda payload: frames.append(payload) if payload else None
+            ),
+        )
+        page.goto(f"{server.base_url}/train?{query}")
+        wait_for_app(page)
+        frames.clear()
+        page.locator(f"{MAIN} button").filter(has_text="Train").first.click()
+        page.wait_for_timeout(1000)
+        wait_for_app(page)
+        # Let its training end, so it does not count against the row.
+        page.locator(f"{MAIN} button").filter(has_text="Train").first.wait_for()
+        deadline = time.perf_counter() + JOB_WAIT_SECONDS
+        while page.locator(f"{MAIN} button").filter(has_text="Train").first.is_disabled():
+            if time.perf_counter() > deadline:
+                break
+            page.wait_for_timeout(500)
+    finally:
+        context.close()
+    for payload in frames:
+        if not isinstance(payload, bytes):
+            continue
+        message = BackMsg()
+        message.ParseFromString(payload)
+        widgets = message.rerun_script.widget_states.widgets
+        if any(widget.id.endswith("train_start") and widget.trigger_value for widget in widgets):
+            return payload
+    raise RuntimeError("Chromium's press of Train was not seen on the WebSocket")
+
+
+def press_train(client, query: str, recorded: bytes) -> list:
+    """Replay the recorded press of Train in this client's session; return its messages."""
+    client.rerun("train", query)
+    assert client.connection is not None
+    client.connection.send(recorded)
+    return client.wait_until_finished()
+
+
+def train_once(client, query: str, recorded: bytes) -> bool:
+    """Press Train and wait until the visitor's Train button is enabled again."""
+    from tests.streamlit_client import alerts, find_button
+
+    messages = press_train(client, query, recorded)
+    if any("already running" in text or "at most" in text for text in alerts(messages)):
+        return False
+    deadline = time.perf_counter() + JOB_WAIT_SECONDS
+    while time.perf_counter() < deadline:
+        time.sleep(0.5)
+        button = find_button(client.rerun("train", query), "Train")
+        if button is not None and not button.disabled:
+            return True
+    raise RuntimeError(f"a training did not end within {JOB_WAIT_SECONDS} s")
+
+
+STEPS = ("press", "press again", "clear+press", "clear+press")
+
+
+def trainings_in_progress(server: Server) -> int:
+    """Trainings the server is running now: each journals its run in `runs/in_progress`."""
+    folder = server.folder / "runs" / "in_progress"
+    return len(list(folder.glob("*.json"))) if folder.exists() else 0
+
+
+def clear_cache_then_resubmit(server: Server) -> str:
+    """Break 1: press Train, press again (refused), then clear the caches and press again."""
+    recorded = server.recorded_press
+    client = client_for(server)
+    client.open("train", SHORT_TRAINING_QUERY)
+    running = []
+    for step in STEPS:
+        if step.startswith("clear"):
+            client.clear_cache()
+        press_train(client, SHORT_TRAINING_QUERY, recorded)
+        time.sleep(1.0)
+        running.append(trainings_in_progress(server))
+    client.close()
+    steps = ", ".join(f"{step}: {count}" for step, count in zip(STEPS, running, strict=True))
+    return (
+        f"one visitor's trainings running at once, at most {max(running)} (after each step: "
+        f"{steps})"
+    )
+
+
+def pruning_flood(server: Server) -> str:
+    """Break 3: victims keep runs, then many cookie ids make one tiny run each."""
+    import concurrent.futures
+
+    from core.runs import RunStore
+    from core.visitors import COOKIE_NAME
+
+    recorded = server.recorded_press
+    victims = []
+    for _ in range(FLOOD_VICTIMS):
+        client = client_for(server)
+        client.open("train", TINY_TRAINING_QUERY)
+        for _ in range(FLOOD_RUNS_PER_VICTIM):
+            train_once(client, TINY_TRAINING_QUERY, recorded)
+        victims.append(next(c.value for c in client.jar if c.name == COOKIE_NAME))
+        client.close()
+
+    def attacker(_: int) -> str:
+        client = client_for(server)
+        client.open("train", TINY_TRAINING_QUERY)
+        train_once(client, TINY_TRAINING_QUERY, recorded)
+        client.close()
+        return next(c.value or "" for c in client.jar if c.name == COOKIE_NAME)
+
+    with concurrent.futures.ThreadPoolExecutor(QUICK_JOB_CLIENTS) as pool:
+        attackers = set(pool.map(attacker, range(FLOOD_ATTACKER_IDS)))
+    runs = RunStore(server.folder / "runs").list_runs()
+    owners = list(runs["owner"]) if "owner" in runs else []
+    kept = sum(owner in victims for owner in owners)
+    flood = sum(owner in attackers for owner in owners)
+    return (
+        f"max_runs {FLOOD_MAX_RUNS}: {FLOOD_VICTIMS} visitors kept {kept} of "
+        f"{FLOOD_VICTIMS * FLOOD_RUNS_PER_VICTIM} runs; {FLOOD_ATTACKER_IDS} one-run ids kept "
+        f"{flood}"
+    )
+
+
+def explore_sessions(server: Server) -> str:
+    """Break 4a: sessions each upload the 53 KB dataset of 70,000 images on Explore."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    contexts = []
+    outcome, answered = "", 0
+    try:
+        for number in range(EXPLORE_SESSIONS):
+            context = server.browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(ACT_TIMEOUT_MS)
+            contexts.append(context)
+            page = context.new_page()
+            refuse_other_hosts(page, server.base_url)
+            try:
+                open_explore_upload(page, server.base_url)
+                outcome = upload_dataset("zeros70k")(page, server.base_url, server.files)
+                answered += 1
+            except PlaywrightError as error:
+                outcome = f"session {number + 1}: {str(error).splitlines()[0][:80]}"
+                page.screenshot(path=str(OUTPUT_DIR / f"bench-explore-session-{number}.png"))
+        time.sleep(TAIL_SECONDS)
+        connected = tree_kib(server.pid, "VmRSS") * 1024
+    finally:
+        for context in contexts:
+            context.close()
+    closed = time.perf_counter()
+    samples = {}
+    for moment in (10, 60, server.linger):
+        time.sleep(max(0.0, closed + moment - time.perf_counter()))
+        samples[moment] = tree_kib(server.pid, "VmRSS") * 1024
+    after = ", ".join(f"{moment:.0f} s: {rss / MIB:,.0f}" for moment, rss in samples.items())
+    return (
+        f"{answered} of {EXPLORE_SESSIONS} pages answered, last: {outcome[:90]}; RSS with the "
+        "sessions connected "
+        f"{connected / MIB:,.0f} MiB; after they closed (MiB) {after}"
+    )
+
+
+# Notes when the app's script starts running (a quick run may end before a poll sees it).
+RUN_WATCH_SCRIPT = """() => {
+  document.activeElement && document.activeElement.blur();
+  window.__sawScriptRun = false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => {
+    if (app.getAttribute("data-test-script-state") === "running") window.__sawScriptRun = true;
+  }).observe(app, {attributes: true});
+}"""
+
+
+def rerun_page(page) -> None:
+    """Rerun the page's script as Streamlit's "R" shortcut does, and wait until it is done."""
+    page.evaluate(RUN_WATCH_SCRIPT)
+    page.keyboard.press("r")
+    page.wait_for_function("window.__sawScriptRun === true", timeout=ACT_TIMEOUT_MS)
+    wait_for_app(page)
+
+
+def draw_large_pictures(server: Server) -> str:
+    """Break 4b: sessions each upload a 24 MP picture on Draw, then rerun twice."""
+    contexts, seconds, outcome = [], [], ""
+    try:
+        for _ in range(DRAW_SESSIONS):
+            context = server.browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(ACT_TIMEOUT_MS)
+            contexts.append(context)
+            page = context.new_page()
+            refuse_other_hosts(page, server.base_url)
+            open_draw_upload(page, server.base_url)
+            started = time.perf_counter()
+            outcome = upload_picture("picture24mp")(page, server.base_url, server.files)
+            wait_for_app(page)
+            seconds.append(time.perf_counter() - started)
+            for _ in range(2):
+                started = time.perf_counter()
+                rerun_page(page)
+                seconds.append(time.perf_counter() - started)
+    finally:
+        for context in contexts:
+            context.close()
+    runs = ", ".join(f"{value:.1f}" for value in seconds)
+    return f"{outcome[:60]}; s per upload and rerun: {runs}"
+
+
+def uploads_to_one_session(server: Server) -> str:
+    """Break 4c: one session PUTs 25 files of 19.5 MiB to the upload route."""
+    client = client_for(server)
+    client.open("explore")
+    data = os.urandom(int(UPLOAD_FILE_MIB * MIB))
+    statuses = [client.upload(data, f"part-{number}.bin") for number in range(UPLOAD_COUNT)]
+    kept = statuses.count(204)
+    client.close()
+    refused = sorted({status for status in statuses if status != 204})
+    return (
+        f"{kept} of {UPLOAD_COUNT} files of {UPLOAD_FILE_MIB} MiB kept "
+        f"({kept * UPLOAD_FILE_MIB:,.0f} MiB); refused with {refused or 'none'}"
+    )
+
+
+def evaluate_sessions(server: Server) -> str:
+    """Break 5: sessions open Evaluate, `EVALUATE_AT_ONCE` at a time, then close."""
+    import concurrent.futures
+
+    def visit(_: int) -> float:
+        client = client_for(server)
+        started = time.perf_counter()
+        client.open("evaluate")
+        took = time.perf_counter() - started
+        client.close()
+        return took
+
+    with concurrent.futures.ThreadPoolExecutor(EVALUATE_AT_ONCE) as pool:
+        seconds = list(pool.map(visit, range(EVALUATE_SESSIONS)))
+    time.sleep(TAIL_SECONDS)
+    return (
+        f"{EVALUATE_SESSIONS} sessions, {EVALUATE_AT_ONCE} at once: median "
+        f"{statistics.median(seconds):.1f} s, worst {max(seconds):.1f} s to the page; RSS after "
+        f"all closed {tree_kib(server.pid, 'VmRSS') / 1024:,.0f} MiB"
+    )
+
+
+def quick_jobs_threads(server: Server) -> str:
+    """Break 6: many tiny trainings from a few visitors; threads of the server after."""
+    import concurrent.futures
+
+    recorded = server.recorded_press
+    before = tree_threads(server.pid)
+
+    def visitor(_: int) -> int:
+        client = client_for(server)
+        client.open("train", TINY_TRAINING_QUERY)
+        done = sum(
+            train_once(client, TINY_TRAINING_QUERY, recorded)
+            for _ in range(QUICK_JOBS // QUICK_JOB_CLIENTS)
+        )
+        client.close()
+        return done
+
+    with concurrent.futures.ThreadPoolExecutor(QUICK_JOB_CLIENTS) as pool:
+        done = sum(pool.map(visitor, range(QUICK_JOB_CLIENTS)))
+    time.sleep(2)
+    return f"{done} jobs finished; server threads {before} before, {tree_threads(server.pid)} after"
+
+
+@dataclass(frozen=True)
+class ServerRow:
+    """An attack of issue 20: `act(server)` (measured) returns what it found."""
+
+    label: str
+    page: str
+    act: Callable
+    files: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    # The link whose press of Train is recorded in Chromium before the measured part.
+    train_query: str | None = None
+
+
+SERVER_ROWS: dict[str, ServerRow] = {
+    "clear-cache-resubmit": ServerRow(
+        "(1) one visitor: Train, Train, clear_cache + Train twice (raw client)", "Train",
+        clear_cache_then_resubmit, train_query=SHORT_TRAINING_QUERY,
+    ),
+    "pruning-flood": ServerRow(
+        f"(3) {FLOOD_VICTIMS} visitors x {FLOOD_RUNS_PER_VICTIM} runs, then "
+        f"{FLOOD_ATTACKER_IDS} cookie ids x 1 tiny run (max_runs {FLOOD_MAX_RUNS})", "Train",
+        pruning_flood, env={"MNIST_STUDIO_MAX_RUNS": str(FLOOD_MAX_RUNS)},
+        train_query=TINY_TRAINING_QUERY,
+    ),
+    "explore-10-sessions": ServerRow(
+        f"(4a) {EXPLORE_SESSIONS} sessions upload 70,000 images (53 KB gzip) on Explore",
+        "Explore: your files", explore_sessions, ("zeros70k",),
+    ),
+    "draw-24mp-x3": ServerRow(
+        f"(4b) {DRAW_SESSIONS} sessions upload a 24 MP picture on Draw, rerun twice",
+        "Draw: upload", draw_large_pictures, ("picture24mp",),
+    ),
+    "uploads-25-one-session": ServerRow(
+        f"(4c) {UPLOAD_COUNT} uploads of {UPLOAD_FILE_MIB} MiB to one session (raw PUTs)",
+        "upload route", uploads_to_one_session,
+    ),
+    "evaluate-100-sessions": ServerRow(
+        f"(5) {EVALUATE_SESSIONS} sessions open Evaluate ({EVALUATE_AT_ONCE} at once)",
+        "Evaluate", evaluate_sessions,
+    ),
+    "threads-120-jobs": ServerRow(
+        f"(6) {QUICK_JOBS} tiny trainings from {QUICK_JOB_CLIENTS} visitors", "Train",
+        quick_jobs_threads, train_query=TINY_TRAINING_QUERY,
+    ),
+}  # fmt: skip
+
+
+def measure_server_row(browser, name: str, files: dict[str, Path], folder: Path, linger: float):
+    row = SERVER_ROWS[name]
+    process, base_url, log_path = start_streamlit(
+        folder, {"MNIST_STUDIO_DEMO_MODE": "1", **row.env}
+    )
+    watcher = Watcher(base_url, process.pid)
+    server = Server(base_url, process.pid, folder, browser, files, watcher, linger)
+    try:
+        # TensorFlow loaded, as on a demo that has had visitors.
+        warm = client_for(server)
+        warm.open("train")
+        warm.close()
+        if row.train_query is not None:
+            server.recorded_press = record_train_press(server, row.train_query)
+        watcher.start()
+        time.sleep(0.5)
+        hwm_before = tree_kib(process.pid, "VmHWM") * 1024
+        rss_start = tree_kib(process.pid, "VmRSS") * 1024
+        started = time.perf_counter()
+        outcome = row.act(server)
+        seconds = time.perf_counter() - started
+        time.sleep(TAIL_SECONDS)
+        ended = time.perf_counter()
+        hwm_after = tree_kib(process.pid, "VmHWM") * 1024
+    finally:
+        watcher.stop()
+        stop_streamlit(process)
+    health, memory = watcher.window(started, ended)
+    peak = max([rss_start, *memory])
+    hwm_rose = hwm_after > hwm_before
+    if hwm_rose:
+        peak = max(peak, hwm_after)
+    if "Traceback" in log_path.read_text():
+        outcome += " (traceback in the server log)"
+    return Measure(outcome, seconds, rss_start, peak, hwm_rose, health, 0)
+
+
 # --- Measuring ----------------------------------------------------------------------------
 
 
@@ -535,14 +963,16 @@ def report(results: dict[str, dict], repeats: int) -> None:
     )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, result in results.items():
-        row = ROWS[name]
-        peer = results.get(row.peer) if row.peer else None
-        outcome = result["outcome"][:110]
+        row = ROWS.get(name) or SERVER_ROWS[name]
+        peer_name = getattr(row, "peer", None)
+        peer = results.get(peer_name) if peer_name else None
+        outcome = result["outcome"][: 110 if name in ROWS else 300]
         extra = "–" if peer is None else f"{(result['growth'] - peer['growth']) / MIB:+,.0f}"
         if result["exceptions"]:
             outcome += f" ({result['exceptions']} exception boxes)"
         print(
-            f"| {row.page} | {'peer: ' if row.peer is None else ''}{row.label} | {outcome} "
+            f"| {row.page} | {'peer: ' if name in ROWS and peer_name is None else ''}{row.label} "
+            f"| {outcome} "
             f"| {result['seconds']:.2f} | {result['rss_start'] / MIB:,.0f} "
             f"| {result['peak'] / MIB:,.0f} | {result['growth'] / MIB:,.0f} "
             f"| {milliseconds(result['health_median'])} "
@@ -558,18 +988,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repeat of each row")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", help=f"comma-separated rows among: {', '.join(ROWS)}")
+    parser.add_argument(
+        "--only",
+        "--rows",
+        help=f"comma-separated rows among: {', '.join([*ROWS, *SERVER_ROWS])}; "
+        "`issue20` for the rows of issue 20 (all rows without it)",
+    )
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=LINGER_SECONDS,
+        help="seconds explore-10-sessions watches memory after the sessions closed",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the servers, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=true",
+    )
     parser.add_argument("--json", type=Path, help="also write the summaries to this file")
     arguments = parser.parse_args()
     repeats = 1 if arguments.quick else arguments.repeats
-    names = [name.strip() for name in arguments.only.split(",")] if arguments.only else list(ROWS)
-    unknown = set(names) - set(ROWS)
+    names = [name.strip() for name in arguments.only.split(",")] if arguments.only else []
+    if "issue20" in names:
+        names.remove("issue20")
+        names += list(SERVER_ROWS)
+    names = names or [*ROWS, *SERVER_ROWS]
+    unknown = set(names) - set(ROWS) - set(SERVER_ROWS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     # The server gets this environment: keep it the production one.
     for variable in [name for name in os.environ if name.startswith("MNIST_STUDIO_")]:
         print(f"Ignoring {variable} from the environment.")
         del os.environ[variable]
+
+    for setting in arguments.server_env:
+        name, _, value = setting.partition("=")
+        os.environ[name] = value
+        print(f"Servers get {name}={value}.")
 
     from playwright.sync_api import sync_playwright
 
@@ -593,16 +1050,28 @@ def main() -> None:
                 for repeat in range(repeats):
                     server_folder = folder / f"{name}-{repeat}"
                     server_folder.mkdir()
-                    measures.append(measure(browser, name, files, server_folder))
+                    try:
+                        if name in ROWS:
+                            measures.append(measure(browser, name, files, server_folder))
+                        else:
+                            measures.append(
+                                measure_server_row(
+                                    browser, name, files, server_folder, arguments.linger
+                                )
+                            )
+                    except Exception as error:  # One row's failure is its result.
+                        print(f"  {name} #{repeat + 1} failed: {error!r}"[:400], flush=True)
+                        continue
                     last = measures[-1]
                     print(
                         f"  {name} #{repeat + 1}: {last.seconds:.2f} s, RSS "
                         f"{last.rss_start / MIB:.0f} -> {last.rss_peak / MIB:.0f} MiB, health "
                         f"worst {milliseconds(max(filter(None, last.health), default=None))} "
-                        f"ms: {last.outcome[:100]}",
+                        f"ms: {last.outcome[:300]}",
                         flush=True,
                     )
-                results[name] = summarise(measures)
+                if measures:
+                    results[name] = summarise(measures)
         finally:
             browser.close()
     report(results, repeats)

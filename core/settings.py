@@ -145,6 +145,10 @@ class Limits:
         max_job_seconds: Wall-clock seconds after which a job stops itself (None: never).
         max_import_parameters: Parameters of an imported Keras model.
         max_import_flops: Operations per image (forward pass) of an imported Keras model.
+        memory_budget_mb: Megabytes of memory the server keeps for what all visitors hold
+            together (uploaded files and datasets, decoded pictures; `core.memory_budget`);
+            past it the oldest are released. Each session may hold uploaded files of at most
+            `SESSION_UPLOAD_FILES` times `max_upload_mb`.
     """
 
     # Locally, the caps are the configuration's own bounds (core.config).
@@ -176,6 +180,7 @@ class Limits:
     max_job_seconds: float | None = None
     max_import_parameters: int = 25_000_000
     max_import_flops: float = 2e9
+    memory_budget_mb: int = 4096
 
     def check(self, config: TrainingConfig) -> None:
         """Raise ValueError if a `core.config.TrainingConfig` asks for more than allowed.
@@ -254,7 +259,18 @@ DEMO_LIMITS = Limits(
     max_job_seconds=900.0,
     max_import_parameters=5_000_000,
     max_import_flops=5e7,
+    memory_budget_mb=512,
 )
+
+# Files one session may hold uploaded at once, each of up to `max_upload_mb` (Explore's four
+# dataset files); `session_upload_bytes` is the bound the upload route enforces.
+SESSION_UPLOAD_FILES = 4
+
+
+def session_upload_bytes(limits_in_force: Limits) -> int:
+    """Bytes of uploaded files one browser session may hold at once."""
+    return SESSION_UPLOAD_FILES * limits_in_force.max_upload_mb * 1024 * 1024
+
 
 # Limits read as decimal numbers (the others are whole numbers).
 DECIMAL_LIMITS = frozenset(

@@ -146,7 +146,9 @@ def test_a_good_upload_becomes_the_sessions_dataset_until_reset(app):
     assert "Now exploring 'fashion-images.idx3.gz': 100 training and 20 test images" in (
         app.success[0].value
     )
-    assert app.session_state[ui.KEY_DATASET].train_images.shape == (100, 28, 28)
+    assert app.session_state[ui.KEY_DATASET] == "fashion-images.idx3.gz"
+    held = ui.memory_budget().get("test session id", ui.DATASET_ITEM)  # AppTest's session
+    assert held.train_images.shape == (100, 28, 28)
     metrics = {metric.label: metric.value for metric in app.metric}
     assert (metrics["Training images"], metrics["Test images"]) == ("100", "20")
     # The single-image view stays in range for the small dataset.

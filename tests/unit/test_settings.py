@@ -97,6 +97,7 @@ def test_each_profile_has_the_documented_caps(secrets_file):
         max_job_seconds=None,
         max_import_parameters=25_000_000,
         max_import_flops=2e9,
+        memory_budget_mb=4096,
     )
     secrets_file.write_text('demo_mode = "1"\n')
     settings._read_secrets.cache_clear()
@@ -129,6 +130,7 @@ def test_each_profile_has_the_documented_caps(secrets_file):
         max_job_seconds=900.0,
         max_import_parameters=5_000_000,
         max_import_flops=5e7,
+        memory_budget_mb=512,
     )
 
 
