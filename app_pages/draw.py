@@ -410,9 +410,10 @@ def held_upload_picture(upload) -> np.ndarray | str:
     """The uploaded picture, decoded (and shrunk) once per file; or why it cannot be read.
 
     The page reruns on every crop and click; the decoded picture (at most
-    `MAX_DECODED_SIDE` pixels a side, uint8) is kept in the session under the file's id, one
-    file at a time, so a rerun never decodes the file again. This is the one place the page
-    holds an upload's pixels: the place to account for them in a memory budget.
+    `MAX_DECODED_SIDE` pixels a side, uint8) is held in the server's memory budget
+    (`ui.memory_budget`) under the session and the file's id, one file at a time, so a rerun
+    never decodes the file again. When the budget released it for other visitors, the file
+    is decoded again.
 
     Args:
         upload: The file uploader's value, or None to drop the held picture.
@@ -420,17 +421,20 @@ def held_upload_picture(upload) -> np.ndarray | str:
     Returns:
         The uint8 picture, or the sentence saying why the file cannot be used.
     """
+    budget, owner = ui.memory_budget(), ui.memory_owner()
     if upload is None:
-        st.session_state.pop(KEY_UPLOAD_PICTURE, None)
+        budget.release(owner, KEY_UPLOAD_PICTURE)
         return "Upload a picture."
-    held = st.session_state.get(KEY_UPLOAD_PICTURE)
-    if held is None or held[0] != upload.file_id:
-        try:
-            picture: np.ndarray | str = load_uploaded_image(upload.getvalue())
-        except ValueError as error:
-            picture = f"{ui.plain(upload.name)}: {ui.plain(error, 300)}"
-        held = st.session_state[KEY_UPLOAD_PICTURE] = (upload.file_id, picture)
-    return held[1]
+    held = budget.get(owner, KEY_UPLOAD_PICTURE)
+    if held is not None and held[0] == upload.file_id:
+        return held[1]
+    try:
+        picture = load_uploaded_image(upload.getvalue())
+        budget.hold(owner, KEY_UPLOAD_PICTURE, (upload.file_id, picture), picture.nbytes)
+    except ValueError as error:  # unreadable, or over the whole memory budget
+        budget.release(owner, KEY_UPLOAD_PICTURE)
+        return f"{ui.plain(upload.name)}: {ui.plain(error, 300)}"
+    return picture
 
 
 def upload_area(model, key: str) -> None:
