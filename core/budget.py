@@ -65,6 +65,11 @@ class JobBudget:
         max_seconds: The wall-clock limit after which the job stops itself (None: none).
         available_bytes: Memory the host had available when estimated (None: unknown).
         estimated_seconds: Expected training time on this machine (`core.throughput`).
+        least_seconds: The shorter of `estimated_seconds` and the time at the built-in rate
+            (`core.throughput.ASSUMED_FLOPS_PER_SECOND` and its per-step cost). A training is
+            refused on this one: measurements are made by whatever trained last, under
+            whatever load, so a slow one (a visitor's tiny network on a busy server) must not
+            refuse everyone's trainings.
     """
 
     images: int
@@ -78,6 +83,7 @@ class JobBudget:
     max_seconds: float | None
     available_bytes: int | None
     estimated_seconds: float = 0.0
+    least_seconds: float = 0.0
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -89,9 +95,9 @@ class JobBudget:
                 f"allows {_amount(self.max_total_flops)} per training. Use fewer epochs, "
                 "fewer training images or a smaller network."
             )
-        if self.max_seconds is not None and self.estimated_seconds > self.max_seconds:
+        if self.max_seconds is not None and self.least_seconds > self.max_seconds:
             found.append(
-                f"This training would take about {_duration(self.estimated_seconds)} here; "
+                f"This training would take at least {_duration(self.least_seconds)} here; "
                 "this demo stops a training after "
                 f"{_duration(self.max_seconds)}. Every batch costs a fixed time besides its "
                 "operations, so use a larger batch size, fewer epochs or fewer training images."
@@ -231,9 +237,11 @@ def job_budget(
     Returns:
         The `JobBudget`; its `problems` are empty when the job fits.
     """
-    from core.throughput import estimate
+    from core.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
 
     images = training_images(config, available_images)
+    estimated_seconds = estimate(config, images).seconds
+    assumed_seconds = training_seconds_at(config, images, ASSUMED_FLOPS_PER_SECOND)
     flops_per_image = training_flops_per_sample(config, num_classes)
     if available_bytes is None:
         available_bytes = available_memory()
@@ -248,7 +256,8 @@ def job_budget(
         max_total_flops=limits.max_total_flops,
         max_seconds=limits.max_job_seconds,
         available_bytes=available_bytes,
-        estimated_seconds=estimate(config, images).seconds,
+        estimated_seconds=estimated_seconds,
+        least_seconds=min(estimated_seconds, assumed_seconds),
     )
 
 
