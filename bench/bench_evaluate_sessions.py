@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,13 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.harness import HealthPoller, process_tree, start_streamlit, stop_streamlit  # noqa: E402
+from tests.harness import (  # noqa: E402
+    HealthPoller,
+    cpu_seconds,
+    process_tree,
+    start_streamlit,
+    stop_streamlit,
+)
 
 SESSION_TIMEOUT = 600
 AFTER_CLOSE_SECONDS = 30
@@ -38,19 +43,6 @@ AFTER_CLOSE_SECONDS = 30
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of `pid` and its children so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for member in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def rss_mib(pid: int) -> float:

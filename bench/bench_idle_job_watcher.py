@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/bench_idle_job_watcher.py [page ...]   (default: hom
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from tests.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
+    cpu_seconds,
     start_streamlit,
     stop_streamlit,
 )
@@ -32,26 +32,17 @@ SETTLE_SECONDS = 5
 SECONDS = 30
 
 
-def cpu_ticks(pid: int) -> int:
-    """User and system clock ticks of every thread of a process."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
 def idle_share(base_url: str, pid: int, page_name: str, browser) -> float:
     """The server's CPU share of one core while one tab idles on `page_name`."""
     page = browser.new_page()
     page.goto(f"{base_url}/{'' if page_name == 'home' else page_name}")
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
     time.sleep(SETTLE_SECONDS)
-    before, start = cpu_ticks(pid), time.monotonic()
+    before, start = cpu_seconds(pid), time.monotonic()
     time.sleep(SECONDS)
-    used, seconds = cpu_ticks(pid) - before, time.monotonic() - start
+    used, seconds = cpu_seconds(pid) - before, time.monotonic() - start
     page.close()
-    return used / os.sysconf("SC_CLK_TCK") / seconds
+    return used / seconds
 
 
 def main(pages: list[str]) -> None:

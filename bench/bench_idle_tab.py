@@ -33,34 +33,21 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from tests.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
+    cpu_seconds,
     free_port,
-    process_tree,
     stop_streamlit,
     wait_for_health,
 )
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SETTLE_SECONDS = 8
 HOME_RENDERED = '[data-testid="stApp"][data-test-script-state="notRunning"] h1'
 
 
-def cpu_ticks(pid: int) -> int:
-    """Return the CPU ticks (user + system) used so far by `pid` and its descendants."""
-    total = 0
-    for member in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total
-
-
 def share_of_a_core(pid: int, seconds: float) -> float:
     """Return the share of one core (0-1) that `pid`'s tree used over `seconds`."""
-    before = cpu_ticks(pid)
+    before = cpu_seconds(pid)
     time.sleep(seconds)
-    return (cpu_ticks(pid) - before) / CLOCK_TICKS / seconds
+    return (cpu_seconds(pid) - before) / seconds
 
 
 def measure(extra_flags: list[str], seconds: float, browser) -> dict[str, float]:

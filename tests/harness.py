@@ -244,3 +244,16 @@ def clear_server_caches(base_url: str, timeout: float = 30) -> None:
             if answer.heartbeat_ack:
                 return
         raise TimeoutError("The server did not acknowledge the heartbeat after the clear.")
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds (user + system) used so far by `pid` and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (children's own rows)
+    return total / ticks
