@@ -354,7 +354,13 @@ def start_training(dataset) -> None:
             job = ui.submit_job(
                 training_run_name(config, dataset.num_classes),
                 make_training_job(
-                    config, dataset, ui.run_store(), ui.session_id(), address=address
+                    config,
+                    dataset,
+                    ui.run_store(),
+                    ui.session_id(),
+                    address=address,
+                    # Without the demo profile everyone sees every run: names unique among all.
+                    names_shared=ui.runs_owner() is None,
                 ),
                 kind="train",
             )

@@ -39,8 +39,14 @@ def _neutralise_labels(labels: pd.Index) -> pd.Index:
     return labels
 
 
+# Enough for any accuracy, loss or time the app shows; a float32 holds about seven.
+SIGNIFICANT_DIGITS = 6
+
+
 def csv_bytes(table: pd.DataFrame, index: bool = True) -> bytes:
-    """Return a table as UTF-8 CSV with its text cells neutralised (see `neutralise_cell`).
+    """Return a table as UTF-8 CSV with its text cells neutralised (see `neutralise_cell`)
+    and decimals written to `SIGNIFICANT_DIGITS` significant digits (94.0133, not
+    94.01333333333334).
 
     Args:
         table: The table to write; it is not modified.
@@ -56,4 +62,4 @@ def csv_bytes(table: pd.DataFrame, index: bool = True) -> bytes:
             safe[column] = values.map(neutralise_cell)
     safe.columns = _neutralise_labels(safe.columns)
     safe.index = _neutralise_labels(safe.index)
-    return safe.to_csv(index=index).encode("utf-8")
+    return safe.to_csv(index=index, float_format=f"%.{SIGNIFICANT_DIGITS}g").encode("utf-8")

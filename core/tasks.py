@@ -147,6 +147,7 @@ def save_training_result(
     name: str | None = None,
     stopped_early: str | None = None,
     address: str | None = None,
+    names_shared: bool = False,
 ) -> str:
     """Store a finished or stopped training as a run of kind ``"network"``.
 
@@ -165,6 +166,8 @@ def save_training_result(
         stopped_early: Why a sweep's early stopping ended it, kept with its metrics as
             ``stopped_early`` (see `core.sweeps.stopped_early_reason`), or None.
         address: The network address it was trained from (for the store's caps), or None.
+        names_shared: Make the name unique among every stored run, not only the owner's
+            (where everyone sees every run, as without the demo profile).
 
     Returns:
         The new run's id.
@@ -175,7 +178,7 @@ def save_training_result(
     done = stopped_epochs(result)
     summary = result.config.summary(dataset.num_classes, epochs_text(result.config, done))
     if not name:
-        taken = store.list_runs(owner=owner)["name"]
+        taken = store.list_runs(owner=None if names_shared else owner)["name"]
         name = unique_name(training_run_name(result.config, dataset.num_classes, done), taken)
     return store.save_run(
         kind="network",
@@ -203,6 +206,7 @@ def make_training_job(
     owner: str | None = None,
     early_stop: Callable[[dict[str, Any]], str | None] | None = None,
     address: str | None = None,
+    names_shared: bool = False,
 ) -> JobFunction:
     """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
 
@@ -219,6 +223,8 @@ def make_training_job(
             the job there and is stored with the run (`core.sweeps.SuccessiveHalving`).
         address: The visitor's network address (`core.visitors.address_for_limits`), for
             the run store's caps per address; None when unknown.
+        names_shared: Name the run uniquely among every stored run (see
+            `save_training_result`).
 
     Returns:
         `fn(report, stop_event)` returning a `JobOutcome` with the `TrainingResult`, the
@@ -253,7 +259,13 @@ def make_training_job(
                 # On a cluster the stop may arrive after the last epoch: then none happened.
                 reason = stopped_early[0] if stopped_early and result.stopped else None
                 run_id = save_training_result(
-                    store, result, dataset, owner, stopped_early=reason, address=address
+                    store,
+                    result,
+                    dataset,
+                    owner,
+                    stopped_early=reason,
+                    address=address,
+                    names_shared=names_shared,
                 )
                 name = store.get_run(run_id).name
             except (OSError, ValueError) as error:

@@ -83,3 +83,9 @@ def test_the_tables_own_csv_export_is_off():
     """Streamlit's table toolbar writes its CSV in the browser, past csv_bytes: it is off."""
     config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["disableDataExport"] is True
+
+
+def test_decimals_are_written_to_six_significant_digits():
+    """The runs table's CSV said 94.01333333333334 and 9.742531349000274."""
+    table = pd.DataFrame({"Test accuracy": [94.01333333333334], "Seconds": [9.742531349000274]})
+    assert csv_bytes(table, index=False).decode() == "Test accuracy,Seconds\n94.0133,9.74253\n"

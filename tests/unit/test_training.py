@@ -301,6 +301,10 @@ def test_stored_runs_are_named_after_what_was_trained_and_reruns_are_numbered(da
     other = store.get_run(save_training_result(store, result, dataset, owner="bob"))
     name = "784-16-10 relu, plain sgd 0.05, 2 ep, 500 images · seed 0"
     assert (first.name, again.name, other.name) == (name, f"{name} (2)", name)
+    # Where everyone sees every run (no demo profile), names are unique among all of them:
+    # before, two browsers' reruns both read "... seed 0" on Compare.
+    shared = store.get_run(save_training_result(store, result, dataset, "carol", names_shared=True))
+    assert shared.name == f"{name} (3)"
     # A stopped run's name and summary say how many epochs it trained, not the plan.
     stopped = replace(result, stopped=True, history={**result.history, "loss": [0.9]})
     run = store.get_run(save_training_result(store, stopped, dataset, owner="alice"))
