@@ -305,7 +305,9 @@ st.caption(
 dataset = ui.current_dataset()
 choices = ui.model_choices()
 if ui.CURRENT_CHOICE not in choices:
-    first = next(iter(choices.values()), None)
+    # Name what the picker below shows: its remembered choice, else its first option (a
+    # training in another tab adds a newer run first, but the picker keeps its choice).
+    first = choices.get(st.session_state.get("evaluate_model"), next(iter(choices.values()), None))
     st.info(
         "No model trained in this session yet. Train one on the Train page"
         + (

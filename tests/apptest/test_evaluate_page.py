@@ -236,3 +236,29 @@ def test_the_side_by_side_says_whether_two_models_were_tested_on_the_same_images
     assert not [w for w in app.warning if "Not like for like" in w.value]
     captions = " ".join(caption.value for caption in app.caption)
     assert "both measured on the same images (test file (10,000))" in captions
+
+
+def test_the_note_without_a_current_model_names_the_model_the_picker_shows(
+    trained, isolated_run_store
+):
+    """A training in another tab added a newer run: the note named it while the picker (and
+    every figure) still showed the run picked before (a first-time visitor's review)."""
+    model, config, _ = trained
+
+    def save(name):
+        return ui.run_store().save_run(
+            kind="network", name=name, config=config.to_dict(), history={},
+            metrics={"test_accuracy": 0.9, "test_loss": 0.3}, timings={}, model=model,
+        )  # fmt: skip
+
+    older = save("older net")
+    app = app_test(PAGE).run()
+    app.selectbox(key="evaluate_model").set_value(ui.RUN_CHOICE_PREFIX + older).run()
+    save("newer net from the other tab")
+    app.run()
+    assert not app.exception
+    (note,) = [info.value for info in app.info if "No model trained" in info.value]
+    assert "older net" in note and "newer net" not in note
+    assert "older net" in app.selectbox(key="evaluate_model").format_func(
+        app.selectbox(key="evaluate_model").value
+    )
