@@ -219,7 +219,7 @@ def verdict_html(digit: str, confidence: float | None, verdict: str | None) -> s
     elif verdict == novelty.VERDICT_NOT_A_DIGIT:
         words, colour = "This does not look like a digit.", "#b45309"
     elif verdict == novelty.VERDICT_NOT_SURE:
-        words, colour = f"Not sure ({confidence:.0%} after calibration).", "#b45309"
+        words, colour = f"Not sure: {confidence:.0%}, it could be another digit.", "#b45309"
     else:
         words, colour = f"{confidence:.0%} sure.", "#15803d"
     return (

@@ -560,15 +560,24 @@ class JudgementWords:
 def judgement_words(judgement: Judgement) -> JudgementWords:
     """Say what a `Judgement` found, in plain words, with the figures kept for the details."""
     share = 1 - DIGITS_FLAGGED_NOT_A_DIGIT
-    if judgement.verdict == VERDICT_NOT_A_DIGIT:
-        shape = "This looks unlike the digits the model learned from"
-    else:
-        shape = "This looks like the digits the model learned from"
-    summary = (
-        f"Sure after calibration: {judgement.confidence:.0%}. {shape}: its unusualness is "
-        f"{judgement.novelty:.1f}, and {share:.1%} of drawn digits score "
-        f"{judgement.novelty_threshold:.1f} or less."
+    sure = (
+        f"How sure the model is, corrected for its habit of overconfidence: "
+        f"{judgement.confidence:.0%}."
     )
+    strangeness = (
+        f"strangeness {judgement.novelty:.1f}; {share:.1%} of drawn digits score "
+        f"{judgement.novelty_threshold:.1f} or less"
+    )
+    if judgement.verdict == VERDICT_NOT_A_DIGIT:
+        shape = f"It looks unlike the digits the model learned from ({strangeness})."
+    elif judgement.verdict == VERDICT_NOT_SURE:
+        shape = (
+            f"Its shape is within what drawn digits look like ({strangeness}), but the model "
+            "hesitates between answers: it could be more than one digit."
+        )
+    else:
+        shape = f"It looks like the digits the model learned from ({strangeness})."
+    summary = f"{sure} {shape}"
     details = (
         f"How far it is from the most similar training image, as the model sees them (0 the "
         f"same, 2 the opposite): {judgement.distance:.2f}.",
@@ -577,7 +586,7 @@ def judgement_words(judgement: Judgement) -> JudgementWords:
         f"How much of it cannot be redrawn from the {PIXEL_COMPONENTS} most common shapes in "
         f"training digits: {judgement.rebuild_error:.0%}.",
         f"Closed loops in the ink: {judgement.measures[3]:.0f} (a digit has at most two).",
-        "Each figure is compared with drawn digits; the unusualness adds up how rare each one "
+        "Each figure is compared with drawn digits; the strangeness adds up how rare each one "
         "is among them.",
     )
     return JudgementWords(summary, details)

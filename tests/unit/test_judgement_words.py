@@ -36,3 +36,13 @@ def test_the_summary_speaks_plainly_and_the_figures_are_in_the_details():
 def test_a_digit_is_said_to_look_like_the_training_digits():
     words = novelty.judgement_words(judgement(novelty.VERDICT_DIGIT, [0.2, 40, 0.05, 1]))
     assert "looks like the digits the model learned from" in words.summary
+
+
+def test_not_sure_says_the_model_hesitates_without_calling_the_shape_unusual():
+    """A hatching read "Not sure" above a caption saying it looked like the training digits,
+    with "after calibration" and "unusualness" (a first-time visitor's review)."""
+    words = novelty.judgement_words(judgement(novelty.VERDICT_NOT_SURE, [0.5, 60, 0.08, 0]))
+    assert "hesitates between answers" in words.summary
+    assert "looks like the digits" not in words.summary
+    for jargon in ("calibration", "unusualness"):
+        assert jargon not in words.summary
