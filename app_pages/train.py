@@ -561,12 +561,14 @@ def current_model_ui(job) -> bool:
     if decision == KEEP_BETTER and not own:
         st.info(
             f"Your current model stays **{ui.plain(current_label)}**: it scores higher than "
-            "this stopped run, so Evaluate and Draw keep using it."
+            "this stopped run, so Evaluate and Draw keep using it. (Each is scored on its own "
+            "test images; Evaluate's side by side scores both on the same ones.)"
         )
     elif own and other is not None:
         st.info(
             f"This run is now your current model, though your previous one, "
-            f"**{ui.plain(other[1])}**, scores higher."
+            f"**{ui.plain(other[1])}**, scores higher. (Each is scored on its own test images; "
+            "Evaluate's side by side scores both on the same ones.)"
         )
     if other is not None:
         st.button(

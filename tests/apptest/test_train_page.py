@@ -276,6 +276,8 @@ def test_a_stopped_run_that_scores_lower_keeps_the_better_current_model(isolated
     assert re.match(rf"Stopped after {epochs} of 200 epochs", warning)
     assert "made current" not in warning
     assert "Your current model stays **A better model (99.00%)**" in app.info[0].value
+    # The two scores may come from different test images: the page says so.
+    assert "Each is scored on its own test images" in app.info[0].value
     assert any("not made your current model" in caption.value for caption in app.caption)
     # One click makes the stopped run current anyway.
     app.button(key="train_use_other_model").click().run()
