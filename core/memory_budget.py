@@ -32,6 +32,10 @@ SWEEP_SECONDS = 30.0
 ReleaseCallback = Callable[[], None]
 
 
+# The budget's key among the process singletons.
+SINGLETON_KEY = "memory_budget"
+
+
 class MemoryBudgetError(ValueError):
     """An item is larger than the whole memory budget."""
 
@@ -239,27 +243,13 @@ def _run_callbacks(callbacks: list[ReleaseCallback]) -> None:
             _LOGGER.exception("Memory budget: a release callback failed")
 
 
-_process_budget: MemoryBudget | None = None
-_process_budget_lock = threading.Lock()
-
-
 def server_budget() -> MemoryBudget:
-    """Return the process's budget, sized by the `memory_budget_mb` setting."""
+    """Return the process's one budget (`core.singletons`), sized by the `memory_budget_mb`
+    setting; a changed setting resizes it (held items stay until a `hold` needs room)."""
     from core import settings
+    from core.singletons import process_singleton
 
-    return process_budget(settings.limits().memory_budget_mb * MEGABYTE)
-
-
-def process_budget(budget_bytes: int) -> MemoryBudget:
-    """Return the one budget of this process, created with `budget_bytes` on first use.
-
-    A later call with another size changes the budget's size (held items stay until the
-    next `hold` needs room).
-    """
-    global _process_budget
-    with _process_budget_lock:
-        if _process_budget is None:
-            _process_budget = MemoryBudget(budget_bytes)
-        else:
-            _process_budget.budget_bytes = budget_bytes
-        return _process_budget
+    budget_bytes = settings.limits().memory_budget_mb * MEGABYTE
+    budget = process_singleton(SINGLETON_KEY, lambda: MemoryBudget(budget_bytes))
+    budget.budget_bytes = budget_bytes
+    return budget

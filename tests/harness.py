@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -103,10 +104,15 @@ def streamlit_command(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
+def start_streamlit(
+    tmp_folder: Path,
+    extra_env: dict[str, str] | None = None,
+    command: Callable[[int], list[str]] = streamlit_command,
+):
     """Start `streamlit run app.py` on a free port; return (process, base URL, log path).
 
-    The server's run store is `tmp_folder/runs` unless `extra_env` names another.
+    The server's run store is `tmp_folder/runs` unless `extra_env` names another;
+    `command(port)` is what starts it (`streamlit_command` unless given).
     """
     port = free_port()
     log_path = tmp_folder / f"streamlit-{port}.log"
@@ -114,7 +120,7 @@ def start_streamlit(tmp_folder: Path, extra_env: dict[str, str] | None = None):
     env.update(extra_env or {})
     log_file = log_path.open("w")
     process = subprocess.Popen(
-        streamlit_command(port),
+        command(port),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log_file,

@@ -251,9 +251,9 @@ def test_each_clean_up_step_is_served_with_the_grey_levels_the_model_uses(served
 def test_an_upload_is_decoded_once_however_often_the_page_reruns(monkeypatch):
     """Each rerun decoded the file again (16-19 s and gigabytes for 25-megapixel pictures).
     The decoded picture is held in the server's memory budget, one per session."""
-    from core import memory_budget, preprocess
+    from core import memory_budget, preprocess, singletons
 
-    monkeypatch.setattr(memory_budget, "_process_budget", None)
+    monkeypatch.delitem(singletons._objects, memory_budget.SINGLETON_KEY, raising=False)
     budget = memory_budget.server_budget()
     decoded = []
     original = preprocess.load_uploaded_image

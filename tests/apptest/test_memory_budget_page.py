@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ui
-from core import memory_budget
+from core import memory_budget, singletons
 from core.idx import idx_bytes
 from tests.conftest import app_test
 
@@ -18,7 +18,7 @@ BUDGET_MB = "1"
 def budget(monkeypatch):
     """A fresh process-wide budget of 1 MiB for this test."""
     monkeypatch.setenv("MNIST_STUDIO_MEMORY_BUDGET_MB", BUDGET_MB)
-    monkeypatch.setattr(memory_budget, "_process_budget", None)
+    monkeypatch.delitem(singletons._objects, memory_budget.SINGLETON_KEY, raising=False)
     return memory_budget.server_budget()
 
 

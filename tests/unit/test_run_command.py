@@ -9,7 +9,6 @@ session is connected (Streamlit registers its watchers per session).
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from websockets.sync.client import connect
 
-from tests.harness import PROJECT_ROOT, free_port, stop_streamlit, wait_for_health
+from tests.harness import PROJECT_ROOT, start_streamlit, stop_streamlit
 
 
 def make_run_command(port: int) -> list[str]:
@@ -62,20 +61,9 @@ def test_make_run_overrides_no_file_watcher_setting():
 
 @pytest.mark.skipif(not Path("/proc/self/fdinfo").exists(), reason="needs Linux /proc")
 def test_a_server_started_as_make_run_watches_nothing_with_a_tab_open(tmp_path):
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    env = {**os.environ, "MNIST_STUDIO_RUNS_DIR": str(tmp_path / "runs")}
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            make_run_command(port),
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    process, base_url, log_path = start_streamlit(tmp_path, command=make_run_command)
+    port = int(base_url.rsplit(":", 1)[1])
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_for_health(base_url, process, log_path)
         # A connected WebSocket is a session, as an open tab is.
         with connect(
             f"ws://127.0.0.1:{port}/_stcore/stream",
