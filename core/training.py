@@ -299,7 +299,14 @@ def train_model(
         throughput.record(config, precision, steady_rate)
 
     if on_progress is not None:
-        on_progress({**callback.latest, "kind": "evaluating", "phase": "evaluating"})
+        on_progress(
+            {
+                **callback.latest,
+                "kind": "evaluating",
+                "phase": "evaluating",
+                "measured_images_per_second": callback.measured_images_per_second,
+            }
+        )
     evaluate_started = time.perf_counter()
     evaluation = evaluate(model, splits.x_test, splits.y_test, dataset.class_names)
     predict_seconds = time.perf_counter() - evaluate_started

@@ -61,7 +61,7 @@ class TrainingProgress(keras.callbacks.Callback):
         events_per_second: At most this many batch events a second (epoch events always
             go out); `core.training.PROGRESS_EVENTS_PER_SECOND` in the app.
         measure_after_seconds: Measure the speed once this long has passed after the first
-            chunk.
+            chunk; None for `MEASURE_AFTER_SECONDS`.
 
     Attributes:
         history: Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and, when
@@ -89,7 +89,7 @@ class TrainingProgress(keras.callbacks.Callback):
         on_train_begin: Callable[[], None] | None = None,
         on_measured: Callable[[float], None] | None = None,
         events_per_second: float,
-        measure_after_seconds: float = MEASURE_AFTER_SECONDS,
+        measure_after_seconds: float | None = None,
     ) -> None:
         super().__init__()
         self.epochs = epochs
@@ -103,7 +103,9 @@ class TrainingProgress(keras.callbacks.Callback):
         self.begin_hook = on_train_begin
         self.on_measured = on_measured
         self.events_per_second = events_per_second
-        self.measure_after_seconds = measure_after_seconds
+        self.measure_after_seconds = (
+            MEASURE_AFTER_SECONDS if measure_after_seconds is None else measure_after_seconds
+        )
 
         self.history: dict[str, list[float | None]] = {
             "loss": [],
@@ -158,13 +160,13 @@ class TrainingProgress(keras.callbacks.Callback):
             self.stopped = True
             self.model.stop_training = True
 
-    def _measure(self) -> None:
+    def _measure(self, *, at_end: bool = False) -> None:
         if self.mark is None:
             self.mark = (time.perf_counter(), self.samples_done(), self.validation_seconds)
             return
         if self.measured_images_per_second is not None:
             return
-        if time.perf_counter() - self.mark[0] < self.measure_after_seconds:
+        if not at_end and time.perf_counter() - self.mark[0] < self.measure_after_seconds:
             return
         rate = self.steady_images_per_second()
         if rate is not None:
@@ -222,6 +224,12 @@ class TrainingProgress(keras.callbacks.Callback):
         self.start = time.perf_counter()
         self._emit("start", loss=None, accuracy=None, val_loss=None, val_accuracy=None)
         self._check_stop()
+
+    def on_train_end(self, logs=None) -> None:
+        """Measure a training that ended before `measure_after_seconds` had passed (a quick
+        run on a fast machine is still a measurement, over the chunks after its first)."""
+        if self.mark is not None:
+            self._measure(at_end=True)
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         """Note the epoch and check Stop."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import throughput
+from core import throughput, training_progress
 from core.config import TrainingConfig
 from core.model import training_flops_per_sample
 from core.training import choose_steps_per_execution, train_model
@@ -81,7 +81,11 @@ def test_chunk_size_follows_the_measured_speed():
     assert choose_steps_per_execution(ARTICLE_LIKE, 60_000, images_per_second=100) == 1
 
 
-def test_a_training_records_its_speed(mnist):
+@pytest.mark.parametrize("window", [0.0, 3600.0], ids=["measured mid-run", "shorter than the window"])
+def test_a_training_records_its_speed(mnist, monkeypatch, window):
+    # A run that ends before the measuring window (a quick run on a fast machine) is
+    # measured at its end, over the chunks after its first.
+    monkeypatch.setattr(training_progress, "MEASURE_AFTER_SECONDS", window)
     config = TrainingConfig(hidden_layers=(64,), train_size=4_000, batch_size=32, epochs=4)
     events = []
     result = train_model(config, mnist, on_progress=events.append)
