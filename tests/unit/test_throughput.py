@@ -81,7 +81,9 @@ def test_chunk_size_follows_the_measured_speed():
     assert choose_steps_per_execution(ARTICLE_LIKE, 60_000, images_per_second=100) == 1
 
 
-@pytest.mark.parametrize("window", [0.0, 3600.0], ids=["measured mid-run", "shorter than the window"])
+@pytest.mark.parametrize(
+    "window", [0.0, 3600.0], ids=["measured mid-run", "shorter than the window"]
+)
 def test_a_training_records_its_speed(mnist, monkeypatch, window):
     # A run that ends before the measuring window (a quick run on a fast machine) is
     # measured at its end, over the chunks after its first.
