@@ -2,10 +2,10 @@
 
 `streamlit run` finds the `st.App` below and serves `app.py` through it with these additions:
 `VisitorCookieMiddleware` gives each browser a random visitor id in an HttpOnly cookie, so a
-reload or a second tab keeps its runs and current model (core/visitors.py);
+reload or a second tab keeps its runs and current model (core/visitors/identity.py);
 `SessionsPerAddressMiddleware` bounds the open sessions (tabs) of one public network address
 (`max_sessions_per_address`, 50 in the demo profile); `SessionUploadLimit` bounds the files one
-session holds uploaded (core/session_uploads.py); and the server-wide upload cap follows the
+session holds uploaded (core/visitors/uploads.py); and the server-wide upload cap follows the
 `max_upload_mb` setting (20 MB in the demo profile).
 `streamlit run app.py` still works, with one visitor per browser tab instead.
 """
@@ -15,8 +15,8 @@ from starlette.middleware import Middleware
 from streamlit import config
 
 from core import settings
-from core.session_uploads import SessionUploadLimit
-from core.visitors import SessionsPerAddressMiddleware, VisitorCookieMiddleware
+from core.visitors.identity import SessionsPerAddressMiddleware, VisitorCookieMiddleware
+from core.visitors.uploads import SessionUploadLimit
 from ui import memory_budget, remove_uploaded_file
 
 config.set_option(

@@ -21,7 +21,7 @@ from typing import Any
 import streamlit as st
 
 from core import settings
-from core.jobs import ACTIVE_STATES
+from core.jobs.manager import ACTIVE_STATES, JobState
 
 # Session-state keys shared by several pages.
 KEY_SESSION_ID = "session_id"
@@ -161,12 +161,12 @@ KEY_ADOPTION_PENDING = "visitor_adoption_pending"
 def browser_visitor_id() -> str | None:
     """Return the visitor id of this browser's cookie, or None if it sent no valid one.
 
-    The cookie is set by `core.visitors.VisitorCookieMiddleware` when the app is started
+    The cookie is set by `core.visitors.identity.VisitorCookieMiddleware` when the app is started
     through `streamlit_app.py` (`make run`); `streamlit run app.py` and AppTest have none.
     The WebSocket handshake's ``Cookie`` header is read with the middleware's own function,
     so the two always agree on whether (and which) id the browser has.
     """
-    from core import visitors
+    from core.visitors import identity as visitors
 
     return visitors.visitor_id_from_cookie_header(st.context.headers.get_all("cookie"))
 
@@ -243,7 +243,7 @@ def figure_text(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
 def session_id() -> str:
     """Return the visitor id: the owner of this browser's jobs, runs and current model.
 
-    It is the id in the browser's visitor cookie (core/visitors.py), so every tab of one
+    It is the id in the browser's visitor cookie (core/visitors/identity.py), so every tab of one
     browser, and the same tab after a reload, get the same id, and another browser another.
     Without that cookie (its very first request, cookies blocked, `streamlit run app.py`,
     AppTest) it is a random id of this browser session. When a session that worked under
@@ -301,7 +301,7 @@ def visitor_address() -> str | None:
     None on localhost and for private addresses (a proxy's or a local network's, shared by
     everyone behind it): then only the per-visitor caps and the queue cap apply.
     """
-    from core.visitors import address_for_limits
+    from core.visitors.identity import address_for_limits
 
     return address_for_limits(st.context.ip_address)
 
@@ -312,7 +312,7 @@ def visitor_address() -> str | None:
 @st.cache_resource(show_spinner="Loading the MNIST data…")
 def default_dataset():
     """Return the process-wide, read-only dataset from the configured IDX folder."""
-    from core.data import load_default_dataset
+    from core.data.datasets import load_default_dataset
 
     return load_default_dataset()
 
@@ -355,7 +355,7 @@ def class_names_for(num_classes: int) -> tuple[str, ...]:
     Fashion-MNIST, "7" for MNIST); when that data set has another number of classes, they
     are named by their indices.
     """
-    from core.data import resolve_class_names
+    from core.data.datasets import resolve_class_names
 
     names = current_dataset().class_names
     return tuple(names) if len(names) == num_classes else resolve_class_names(None, num_classes)
@@ -365,7 +365,7 @@ def set_session_dataset(dataset) -> None:
     """Make `dataset` this session's dataset (None goes back to the default).
 
     Raises:
-        core.memory_budget.MemoryBudgetError: If the dataset alone is over the budget.
+        core.visitors.memory_budget.MemoryBudgetError: If the dataset alone is over the budget.
     """
     budget, owner = memory_budget(), memory_owner()
     if dataset is None:
@@ -411,11 +411,11 @@ def session_is_alive(session: object) -> bool:
 
 
 def memory_budget():
-    """Return the server's memory budget (`core.memory_budget`), its sweeper of ended
+    """Return the server's memory budget (`core.visitors.memory_budget`), its sweeper of ended
     sessions started. Deliberately not a `st.cache_resource`: clients can clear those."""
     from streamlit import config
 
-    from core.memory_budget import server_budget
+    from core.visitors.memory_budget import server_budget
 
     budget = server_budget()
     # Released once Streamlit would no longer resume the session either.
@@ -437,8 +437,8 @@ def remove_uploaded_file(session: str, file_id: str) -> None:
 
 
 def _new_job_manager():
-    from core.executors import get_executor
-    from core.jobs import JobManager
+    from core.jobs.executors import get_executor
+    from core.jobs.manager import JobManager
 
     slots = settings.max_concurrent_jobs()
     manager = JobManager(max_concurrent=slots, max_job_seconds=settings.limits().max_job_seconds)
@@ -460,7 +460,7 @@ def job_manager():
 
 def executor_notice() -> None:
     """Say on the page when jobs run on this server although a Ray cluster is configured."""
-    from core.executors import get_executor
+    from core.jobs.executors import get_executor
 
     message = get_executor().status_message()
     if message:
@@ -535,12 +535,12 @@ def submit_job(name: str, fn, kind: str = "train"):
     """Submit a job for this visitor, within the caps in force (`core.settings.limits`).
 
     The caps (jobs per visitor, per network address and in the whole queue) are checked by
-    `core.jobs.JobManager.submit` atomically with the queueing.
+    `core.jobs.manager.JobManager.submit` atomically with the queueing.
 
     Raises:
-        core.jobs.JobLimitError: A cap is reached; its message says which and what to do.
+        core.jobs.manager.JobLimitError: A cap is reached; its message says which and what to do.
     """
-    from core.jobs import JobCaps
+    from core.jobs.manager import JobCaps
 
     limits = settings.limits()
     caps = JobCaps(
@@ -562,7 +562,7 @@ def show_budget(config, dataset) -> bool:
     One line of figures (images, operations, memory estimate, time limit), then an error
     for each cap it breaks, so the page can disable its Train button with the reason shown.
     """
-    from core.budget import describe, job_budget
+    from core.nn.budget import describe, job_budget
 
     budget = job_budget(config, len(dataset.train_images), settings.limits(), dataset.num_classes)
     st.caption(
@@ -580,7 +580,7 @@ def show_stop_reason(job) -> bool:
     """Say why the app stopped a job (its time limit); True when it ended without a model."""
     if job.stop_reason is None:
         return False
-    if job.state == "timed out":
+    if job.state == JobState.TIMED_OUT:
         st.error(job.stop_reason)
         return True
     st.warning(job.stop_reason)
@@ -596,7 +596,7 @@ def sweep_early_stopping_ui(configs: list) -> bool:
     It says after which epochs members are judged and on what figure; it is disabled, with
     the reason, when no member trains past the first rung (there would be nothing to stop).
     """
-    from core.sweeps import EARLY_STOPPING_METRICS, SuccessiveHalving, early_stopping_metric
+    from core.jobs.sweeps import EARLY_STOPPING_METRICS, SuccessiveHalving, early_stopping_metric
 
     if not configs:
         return False
@@ -642,7 +642,7 @@ class CurrentModel:
 
 
 def _current_model_store_in(folder: str):
-    from core.current_models import CurrentModelStore
+    from core.runs.current_models import CurrentModelStore
     from core.singletons import process_singleton
 
     return process_singleton(("current_models", folder), lambda: CurrentModelStore(folder))
@@ -675,7 +675,7 @@ def stored_model(run_id: str):
 def current_model() -> CurrentModel | None:
     """Return this visitor's current model, or None before one was trained or picked.
 
-    The choice is remembered per visitor on the server (`core.current_models`), so a reload
+    The choice is remembered per visitor on the server (`core.runs.current_models`), so a reload
     or another tab of the same browser finds the same model: a stored run is loaded from the
     run store the first time a session needs it.
     """
@@ -687,7 +687,7 @@ def current_model() -> CurrentModel | None:
     if record is None or (session_model is not None and session_model.run_id == record.run_id):
         return session_model
     try:
-        from core.config import TrainingConfig
+        from core.nn.config import TrainingConfig
 
         run = run_store().get_run(record.run_id)  # still there? (a cached model may outlive it)
         restored = CurrentModel(
@@ -803,7 +803,7 @@ def model_choices() -> dict[str, ModelChoice]:
     """
     import numpy as np
 
-    from core.run_display import display_name, short_name
+    from core.runs.display import display_name, short_name
 
     choices: dict[str, ModelChoice] = {}
     numbers = run_numbers()
@@ -871,7 +871,7 @@ def load_model_choice(choice: str) -> PickedModel:
         raise ValueError(f"The stored run could not be read: {error}") from error
     if not hasattr(model, "layers"):
         raise ValueError("This run is a scikit-learn baseline; pick a network.")
-    from core.run_display import display_name
+    from core.runs.display import display_name
 
     caption = f"Stored run {plain(display_name(run_numbers().get(run_id), run.name), 200)}."
     return PickedModel(choice, model, run.config, choice, caption)
@@ -967,9 +967,9 @@ def progress_text(progress: dict) -> str:
 
 
 def _job_line(job) -> str:
-    if job.state == "queued":
+    if job.state == JobState.QUEUED:
         return f"**{plain(job.name)}**: waiting in the queue (position {job.queue_position})"
-    if job.state == "running":
+    if job.state == JobState.RUNNING:
         return f"**{plain(job.name)}**: {'stopping' if job.stop_requested else 'running'}"
     return f"**{plain(job.name)}**: {job.state}"
 
@@ -990,7 +990,7 @@ def _render_status(show_bars: bool = True) -> None:
     for job in active:
         st.markdown(_job_line(job))
         progress = job.progress or {}
-        if show_bars and job.state == "running":
+        if show_bars and job.state == JobState.RUNNING:
             text = progress_text(progress) if job.kind == "train" else None
             st.progress(progress_fraction(progress), text=text)
     if not show_bars:

@@ -7,9 +7,26 @@ import streamlit as st
 
 import ui
 from core import settings
-from core.baselines import BASELINES
-from core.budget import check_baseline_budget, check_budget
-from core.config import (
+from core.data.held_out import mixed_test_sets_warning
+from core.figures.compare import (
+    CurveRun,
+    overlaid_curves,
+    sweep_parallel_coordinates,
+    tradeoff_scatter,
+)
+from core.jobs.manager import JobState
+from core.jobs.sweeps import (
+    SweepGrid,
+    estimate_seconds,
+    measured_flops_per_second,
+    stopped_early_reason,
+    sweep_configs,
+    sweep_jobs,
+)
+from core.jobs.tasks import JobOutcome, make_baseline_job
+from core.nn.baselines import BASELINES
+from core.nn.budget import check_baseline_budget, check_budget
+from core.nn.config import (
     MAX_HIDDEN_LAYERS,
     MAX_SEED,
     MAX_TRAIN_SIZE,
@@ -18,26 +35,10 @@ from core.config import (
     SCALINGS,
     TrainingConfig,
 )
-from core.csv_export import csv_bytes
-from core.figures.compare import (
-    CurveRun,
-    overlaid_curves,
-    sweep_parallel_coordinates,
-    tradeoff_scatter,
-)
-from core.held_out import mixed_test_sets_warning
-from core.imports import UploadError, config_from_json, model_from_keras_file
-from core.run_display import held_out_labels, history_table, short_name, with_display_columns
+from core.nn.uploads import UploadError, config_from_json, model_from_keras_file
 from core.runs import RunStoreError
-from core.sweeps import (
-    SweepGrid,
-    estimate_seconds,
-    measured_flops_per_second,
-    stopped_early_reason,
-    sweep_configs,
-    sweep_jobs,
-)
-from core.tasks import JobOutcome, make_baseline_job
+from core.runs.csv_export import csv_bytes
+from core.runs.display import held_out_labels, history_table, short_name, with_display_columns
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
@@ -86,7 +87,7 @@ def job_outcome(job, run_numbers: dict[str, int]) -> str:
     accuracy = outcome.result.test_accuracy if outcome is not None else None
     text = job.state
     run_id = outcome.run_id if outcome is not None else None
-    if job.state == "stopped" and stopped_early_reason(ui.run_store(), run_id):
+    if job.state == JobState.STOPPED and stopped_early_reason(ui.run_store(), run_id):
         text = "stopped early"
     if accuracy is not None and accuracy == accuracy:
         text += f": {accuracy:.1%} test accuracy"
@@ -104,9 +105,9 @@ def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
         fraction = min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0)
         columns = st.columns([3, 4, 1])
         columns[0].text(job.name)
-        if job.state == "queued":
+        if job.state == JobState.QUEUED:
             columns[1].caption(f"waiting in the queue, position {job.queue_position}")
-        elif job.state == "running":
+        elif job.state == JobState.RUNNING:
             columns[1].progress(fraction, text=progress.get("stage") or "training")
         else:
             columns[1].text(job_outcome(job, run_numbers))

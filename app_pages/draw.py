@@ -15,17 +15,17 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 import ui
-from core import novelty
-from core.explain import occlusion_saliency
-from core.figures.draw import saliency_maps
-from core.figures.prediction import probability_bars
-from core.photo import INK_CHOICES, PATH_SCAN, clean_photo
-from core.preprocess import (
+from core.data.photo import INK_CHOICES, PATH_SCAN, clean_photo
+from core.data.preprocess import (
     BlankDrawingError,
     load_uploaded_image,
     predict_probabilities,
     preprocess_digit,
 )
+from core.figures.draw import saliency_maps
+from core.figures.prediction import probability_bars
+from core.inspection import novelty
+from core.inspection.saliency import occlusion_saliency
 
 CANVAS_SIZE = 280
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.

@@ -4,9 +4,13 @@ import numpy as np
 import streamlit as st
 
 import ui
-from core import data
-from core.data import Dataset
-from core.evaluation import (
+from core.data import datasets as data
+from core.data.datasets import Dataset
+from core.data.held_out import held_out_images, like_for_like, shared_held_out
+from core.figures import evaluation as figures
+from core.figures.explore import pixel_heatmap
+from core.figures.prediction import probability_bars
+from core.nn.evaluation import (
     Evaluation,
     cell_indices,
     evaluate,
@@ -15,11 +19,7 @@ from core.evaluation import (
     misclassified,
     predict_images,
 )
-from core.figures import evaluation as figures
-from core.figures.explore import pixel_heatmap
-from core.figures.prediction import probability_bars
-from core.held_out import held_out_images, like_for_like, shared_held_out
-from core.imports import evaluation_batch_size
+from core.nn.uploads import evaluation_batch_size
 
 GALLERY_SIZE = 40
 GALLERY_COLUMNS = 10
@@ -53,7 +53,7 @@ def _dataset_fingerprint(dataset: Dataset) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Dataset: _dataset_fingerprint})
 def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The test images a run was not trained on (`core.data.held_out_set`, kept per split)."""
+    """The test images a run was not trained on (`datasets.held_out_set`, kept per split)."""
     return data.held_out_set(dataset, split, seed)
 
 

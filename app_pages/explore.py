@@ -5,8 +5,8 @@ import math
 import streamlit as st
 
 import ui
-from core import data as data_lib
 from core import settings
+from core.data import datasets as data_lib
 from core.figures import explore as figures
 
 GRID_COLUMNS = 10

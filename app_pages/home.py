@@ -3,8 +3,8 @@
 import streamlit as st
 
 import ui
-from core.config import ARTICLE_GAP
 from core.measurements import ARTICLE_REPORTED, MEASURED
+from core.nn.config import ARTICLE_GAP
 
 st.title("MNIST Studio")
 st.markdown(

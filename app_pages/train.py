@@ -8,8 +8,11 @@ import streamlit as st
 
 import ui
 from core import settings
-from core.budget import check_budget
-from core.config import (
+from core.figures.training import MAX_SMOOTHING, metric_figure
+from core.jobs.manager import JobState
+from core.jobs.tasks import make_training_job
+from core.nn.budget import check_budget
+from core.nn.config import (
     ACTIVATIONS,
     ARCHITECTURES,
     DEFAULT_PRESET,
@@ -34,12 +37,10 @@ from core.config import (
     preset_help,
     preset_of,
 )
-from core.current_models import ADOPT, KEEP_BETTER, after_training
-from core.figures.training import MAX_SMOOTHING, metric_figure
-from core.model import count_parameters
-from core.run_display import training_run_name
-from core.tasks import make_training_job
-from core.training import TrainingResult
+from core.nn.model import count_parameters
+from core.nn.training import TrainingResult
+from core.runs.current_models import ADOPT, KEEP_BETTER, after_training
+from core.runs.display import training_run_name
 
 POLL_SECONDS = 1.0
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
@@ -295,15 +296,15 @@ def config_from(values: dict) -> TrainingConfig:
 @st.cache_data(show_spinner=False, max_entries=64)
 def summary_table(config_json: str, num_classes: int):
     """The model's layer table (built once per configuration)."""
-    from core.model import build_model, model_summary_table
+    from core.nn.model import build_model, model_summary_table
 
     return model_summary_table(build_model(TrainingConfig.from_json(config_json), num_classes))
 
 
 def training_estimate_text(config: TrainingConfig, dataset) -> str:
     """The expected training time on this machine, its precision, and what both rest on."""
-    from core.sweeps import training_samples
-    from core.throughput import estimate
+    from core.jobs.sweeps import training_samples
+    from core.nn.throughput import estimate
 
     expected = estimate(config, training_samples(config, len(dataset.train_images)))
     return (
@@ -456,7 +457,7 @@ def curves(epoch_records, batch_points, epochs: int, key: str) -> None:
 
 def progress_view(job) -> None:
     """Progress bar, throughput and growing curves of a queued or running job."""
-    if job.state == "queued":
+    if job.state == JobState.QUEUED:
         st.info(
             f"**{ui.plain(job.name)}** is waiting in the queue, position {job.queue_position}: "
             "other trainings are using the machine. It starts by itself."
@@ -514,7 +515,7 @@ def model_label(job) -> str:
 def settle_current_model(job) -> None:
     """Make an ended training's model current, or keep a better current model (and say so).
 
-    `core.current_models.after_training` decides; the page remembers the decision and the
+    `core.runs.current_models.after_training` decides; the page remembers the decision and the
     model that is not current now, which the learner can switch to with one click.
     """
     result = job.result.result
@@ -586,10 +587,10 @@ def result_view(job) -> None:
     """What a finished or stopped job produced."""
     if ui.show_stop_reason(job):
         return
-    if job.state == "failed":
+    if job.state == JobState.FAILED:
         st.error(f"The training failed: {ui.plain(job.error, 300)}")
         return
-    if job.state == "cancelled" or not job.result:
+    if job.state == JobState.CANCELLED or not job.result:
         st.info("The training was stopped before it started; the current model is unchanged.")
         return
     result, run_id, note = job.result.result, job.result.run_id, job.result.note

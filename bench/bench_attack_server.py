@@ -20,7 +20,7 @@ pictures, two links), links to the widest network the link parser takes (one, an
 different ones in a row), and, as peers on the same pages, a normal model file, the real
 MNIST test files of `data/mnist`, a normal photo, a normal link and a normal "Quick look"
 training. Figures and what they show: bench/README.md.
-Nothing needs the network: the attack files are built here (`tests/attack_files.py` for the
+Nothing needs the network: the attack files are built here (`testkit/attack_files.py` for the
 model files), and requests to any host but the server are refused.
 
 Usage:
@@ -50,8 +50,8 @@ from urllib.parse import urlparse
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.attack_files import zeros_idx_gzip  # noqa: E402
-from tests.harness import (  # noqa: E402
+from testkit.attack_files import zeros_idx_gzip  # noqa: E402
+from testkit.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
     process_tree,
@@ -84,7 +84,7 @@ HUGE_TRAINING_LINK = (
     "&epochs=30&batch_size=60000"
 )
 
-# Within the link parser's own bounds (core.config), over the demo's: the page still builds it
+# Within the link parser's own bounds (core.nn.config), over the demo's: the page still builds it
 # for its layer table.
 WIDEST_LINK = "train?hidden_layers=" + ",".join(["2048"] * 8)
 
@@ -174,7 +174,7 @@ def build_files(folder: Path, names: set[str]) -> dict[str, Path]:
     import numpy as np
     from PIL import Image
 
-    from core.idx import idx_bytes
+    from core.data.idx import idx_bytes
 
     files: dict[str, Path] = {}
 
@@ -186,7 +186,7 @@ def build_files(folder: Path, names: set[str]) -> dict[str, Path]:
 
     needs = {need for name in names for need in (ROWS.get(name) or SERVER_ROWS[name]).files}
     if needs & {"normal_model", "padded_config", "many_members", "upsampling"}:
-        from tests.attack_files import (
+        from testkit.attack_files import (
             many_members,
             padded_config,
             small_model_bytes,
@@ -226,7 +226,7 @@ def build_files(folder: Path, names: set[str]) -> dict[str, Path]:
         ImageDraw.Draw(picture).line([(2600, 800), (3400, 800), (2900, 3200)], "black", 260)
         write("picture24mp", "seven-24mp.png", png_bytes(picture))
     if "photo" in needs:
-        from core.data import load_default_dataset
+        from core.data.datasets import load_default_dataset
 
         digit = load_default_dataset().test_images[1]
         photo = Image.new("L", (240, 200), 255)
@@ -284,7 +284,7 @@ def open_quick_look(page, base_url: str) -> None:
 
 
 def quick_look_link() -> str:
-    from core.config import PRESETS
+    from core.nn.config import PRESETS
 
     parameters = PRESETS["Quick look"].to_query_params()
     return "train?" + "&".join(f"{name}={value}" for name, value in parameters.items())
@@ -453,7 +453,7 @@ ROWS: dict[str, Row] = {
 
 # --- Issue 20: many sessions, raw protocol clients --------------------------------------------
 #
-# These rows drive the server the way the review's attacker did: `tests/streamlit_client.py`
+# These rows drive the server the way the review's attacker did: `testkit/streamlit_client.py`
 # speaks Streamlit's WebSocket protocol and PUTs to the upload route without a browser (many
 # sessions are cheap that way), and Chromium does what needs a page (Explore's and Draw's
 # uploads). Each row's act gets a `Server` and returns the sentence reported as its outcome.
@@ -501,7 +501,7 @@ def tree_threads(pid: int) -> int:
 
 
 def client_for(server: Server):
-    from tests.streamlit_client import StreamlitClient
+    from testkit.streamlit_client import StreamlitClient
 
     return StreamlitClient(server.base_url)
 
@@ -562,7 +562,7 @@ def press_train(client, query: str, recorded: bytes) -> list:
 
 def train_once(client, query: str, recorded: bytes) -> bool:
     """Press Train and wait until the visitor's Train button is enabled again."""
-    from tests.streamlit_client import alerts, find_button
+    from testkit.streamlit_client import alerts, find_button
 
     messages = press_train(client, query, recorded)
     if any("already running" in text or "at most" in text for text in alerts(messages)):
@@ -610,7 +610,7 @@ def pruning_flood(server: Server) -> str:
     import concurrent.futures
 
     from core.runs import RunStore
-    from core.visitors import COOKIE_NAME
+    from core.visitors.identity import COOKIE_NAME
 
     recorded = server.recorded_press
     victims = []

@@ -1,13 +1,13 @@
 """Benchmark the attacks of issue 12 against a normal model import and a normal training.
 
-1. Model files (findings 1-3): each hostile `.keras` file of `tests/attack_files.py` and a
+1. Model files (findings 1-3): each hostile `.keras` file of `testkit/attack_files.py` and a
    normal small model are imported in a fresh Python process capped at 3 GiB of address
    space and 1 GiB per written file (`resource.setrlimit`), with its own temp folder. For
    each: the outcome (named refusal, loaded and evaluated, or the process's death), seconds
    from the bytes to the refusal, the process's peak RSS before (Python + Keras loaded) and
    after, and the most its temp folder held. With ``--before REF`` the same files also go
    through the app as it was at git ``REF`` (e.g. ``main``), side by side.
-2. Training (finding 4): the time `core.budget.check_budget` takes to refuse the review's
+2. Training (finding 4): the time `core.nn.budget.check_budget` takes to refuse the review's
    link in the demo, and the estimate against the measured peak RSS growth of a short real
    training (one epoch on a subset) of two configurations, each in its own process.
 3. Pruning (issue 20, break 3): a run store with the demo's quota holds 10 visitors' 5 runs
@@ -36,7 +36,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.attack_files import ATTACKS, run_import_in_subprocess, small_model_bytes  # noqa: E402
+from testkit.attack_files import ATTACKS, run_import_in_subprocess, small_model_bytes  # noqa: E402
 
 # Let a child write what the attack makes it write (3 x 200 MiB), to measure it.
 BENCH_FILE_SIZE_BYTES = 2**30
@@ -49,7 +49,7 @@ def export_ref(ref: str, folder: Path) -> Path:
     ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
-    # The harness itself (tests/attack_files.py) is today's, so both sides run the same child.
+    # The harness itself (testkit/attack_files.py) is today's, so both sides run the same child.
     (folder / "tests").mkdir(exist_ok=True)
     return folder
 
@@ -91,9 +91,9 @@ def bench_imports(before: str | None) -> None:
 
 _TRAIN_CHILD = """
 import json, resource, sys
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.training import train_model
+from core.nn.config import TrainingConfig
+from core.data.datasets import load_default_dataset
+from core.nn.training import train_model
 config = TrainingConfig.from_dict(json.loads(sys.argv[1]))
 dataset = load_default_dataset()
 import keras
@@ -107,8 +107,8 @@ print("RESULT " + json.dumps({"before": before, "after": after}))
 
 def bench_training() -> None:
     from core import settings
-    from core.budget import check_budget, format_bytes, job_budget
-    from core.config import TrainingConfig
+    from core.nn.budget import check_budget, format_bytes, job_budget
+    from core.nn.config import TrainingConfig
 
     attack = TrainingConfig(
         architecture="cnn", conv_filters=(512,) * 4, hidden_layers=(512,) * 4, epochs=30,
@@ -135,7 +135,7 @@ def bench_training() -> None:
             batch_size=256, train_size=1_024, validation_fraction=0.0,
         ),
     }  # fmt: skip
-    print("| training | estimate (core.budget) | measured peak RSS growth | ratio | seconds |")
+    print("| training | estimate (core.nn.budget) | measured peak RSS growth | ratio | seconds |")
     print("|---|---:|---:|---:|---:|")
     for name, config in configs.items():
         estimate = job_budget(config, 60_000, settings.Limits()).memory_bytes

@@ -1,9 +1,9 @@
 """Classical baselines against the recommended network, on the full MNIST data.
 
 The article's last exercise: train a Random Forest instead and compare. This script fits every
-baseline of `core.baselines.BASELINES` through `train_baseline`, on exactly the training images
+baseline of `core.nn.baselines.BASELINES` through `train_baseline`, on exactly the training images
 the "Recommended" preset trains on (the official split minus its validation share), trains
-that network through `core.training.train_model`, and prints one table: training time,
+that network through `core.nn.training.train_model`, and prints one table: training time,
 prediction time for the 10,000 test images, test accuracy, model size (pickled, or the
 `.keras` file), the file the run store writes (compressed) and the time that takes, and the
 stored numbers.
@@ -30,11 +30,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.baselines import BASELINES, train_baseline  # noqa: E402
-from core.config import PRESETS  # noqa: E402
-from core.data import load_default_dataset  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.jobs.tasks import save_baseline_result  # noqa: E402
+from core.nn.baselines import BASELINES, train_baseline  # noqa: E402
+from core.nn.config import PRESETS  # noqa: E402
 from core.runs import RunStore  # noqa: E402
-from core.tasks import save_baseline_result  # noqa: E402
 
 NETWORK_PRESET = "Recommended"
 
@@ -77,7 +77,7 @@ def baseline_row(key: str, dataset, config, knn_test_images: int) -> dict:
 
 
 def network_row(dataset, config) -> dict:
-    from core.training import train_model
+    from core.nn.training import train_model
 
     result = train_model(config, dataset)
     with tempfile.TemporaryDirectory() as folder:

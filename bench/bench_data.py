@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.timing import median_seconds  # noqa: E402
 from core import settings  # noqa: E402
-from core.data import load_idx_folder  # noqa: E402
-from core.idx import IdxTooLargeError, read_idx  # noqa: E402
-from tests.harness import app_test  # noqa: E402
+from core.data.datasets import load_idx_folder  # noqa: E402
+from core.data.idx import IdxTooLargeError, read_idx  # noqa: E402
+from testkit.harness import app_test  # noqa: E402
 
 repeats = 7
 page_reruns = 10

@@ -25,8 +25,8 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.data import load_default_dataset  # noqa: E402
-from core.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.data.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
 from scripts.train_default_model import (  # noqa: E402
     DEFAULT_CONFIG,
     DRAWN_TEST_IMAGES,

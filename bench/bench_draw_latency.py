@@ -24,7 +24,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.harness import (  # noqa: E402
+from testkit.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
     free_port,

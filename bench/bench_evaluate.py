@@ -41,10 +41,15 @@ def eager_probabilities(model, images, batch_size: int = 512):
 
 def build_every_figure(model, evaluation, images) -> list:
     """The figures the Evaluate page shows for one model, as it builds them."""
-    from core.evaluation import cell_indices, first_layer_weights, layer_activations, misclassified
     from core.figures import evaluation as figures
     from core.figures.explore import pixel_heatmap
     from core.figures.prediction import probability_bars
+    from core.nn.evaluation import (
+        cell_indices,
+        first_layer_weights,
+        layer_activations,
+        misclassified,
+    )
 
     names = evaluation.class_names
     cell = cell_indices(evaluation, 4, 9)[:40]
@@ -67,7 +72,7 @@ def build_every_figure(model, evaluation, images) -> list:
 
 
 def bench_core(label: str, model, dataset) -> None:
-    from core.evaluation import evaluate
+    from core.nn.evaluation import evaluate
 
     images, labels = dataset.test_images, dataset.test_labels
     evaluation = evaluate(model, images, labels)
@@ -112,7 +117,7 @@ def time_reruns(model, config) -> dict:
     import streamlit as st
 
     import ui
-    from tests.harness import app_test
+    from testkit.harness import app_test
 
     st.cache_data.clear()  # so each measurement's first run evaluates the model again
     st.cache_resource.clear()
@@ -168,9 +173,9 @@ def bench_rerun(model, config) -> None:
 def main() -> None:
     import keras
 
-    from core.config import PRESETS
-    from core.data import load_default_dataset
-    from core.model import build_model
+    from core.data.datasets import load_default_dataset
+    from core.nn.config import PRESETS
+    from core.nn.model import build_model
 
     dataset = load_default_dataset()
     config = PRESETS["As in the article"]

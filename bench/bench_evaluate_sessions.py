@@ -29,7 +29,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.harness import (  # noqa: E402
+from testkit.harness import (  # noqa: E402
     HealthPoller,
     cpu_seconds,
     process_tree,

@@ -45,8 +45,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.config import PRESETS, TrainingConfig  # noqa: E402
-from tests.harness import (  # noqa: E402
+from core.nn.config import PRESETS, TrainingConfig  # noqa: E402
+from testkit.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     HealthPoller,
     chromium_path,
@@ -369,9 +369,9 @@ def _unfinished(visitors: list[Visitor]) -> str:
 
 BARE_TRAINING = """
 import sys
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.training import train_model
+from core.nn.config import TrainingConfig
+from core.data.datasets import load_default_dataset
+from core.nn.training import train_model
 result = train_model(TrainingConfig.from_json(sys.argv[1]), load_default_dataset(),
                      on_progress=lambda event: None)
 print(f"RESULT {result.train_seconds:.2f} {result.samples_per_second:.0f}")

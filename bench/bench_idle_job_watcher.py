@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.harness import (  # noqa: E402
+from testkit.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
     cpu_seconds,

@@ -5,15 +5,16 @@ trained Recommended network), computes candidate measures ("higher is less like 
 
 - 3,000 held-out MNIST *training* digits drawn through the canvas pipeline (`redraw_digits`):
   half give each measure's tail shares, the other half set the threshold so that
-  `DIGITS_FLAGGED_NOT_A_DIGIT` of them are flagged (as `core.novelty.build_reference` does);
+  `DIGITS_FLAGGED_NOT_A_DIGIT` of them are flagged (as
+  `core.inspection.novelty.build_reference` does);
 - 2,000 MNIST *test* digits drawn the same way (the share flagged must stay at most 2%);
-- a *selection* set of non-digits (`core.nondigits`, seed 3, letters in the DejaVu fonts) on
+- a *selection* set of non-digits (`testkit.nondigits`, seed 3, letters in the DejaVu fonts) on
   which combinations are ranked;
 - a *held-out* set of non-digits (seed 4, letters in the Liberation fonts), never used for
   choosing, on which the rates are reported (the share flagged should be at least 80%).
 
 Single measures use their own quantile; combinations add each measure's -log(tail share)
-(Fisher's method, `core.novelty.novelty_scores`). Prints every single measure, the best
+(Fisher's method, `core.inspection.novelty.novelty_scores`). Prints every single measure, the best
 combinations on the selection set, and the page's own verdicts on the held-out set. Usage:
     .venv/bin/python bench/bench_novelty.py [--model PATH | --train-recommended]
 """
@@ -32,9 +33,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from core import novelty  # noqa: E402
-from core.data import load_default_dataset  # noqa: E402
-from core.nondigits import KINDS, available_fonts, nondigit_set  # noqa: E402
-from core.preprocess import preprocess_digit, redraw_digits  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.data.preprocess import preprocess_digit, redraw_digits  # noqa: E402
+from testkit.nondigits import KINDS, available_fonts, nondigit_set  # noqa: E402
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
 PAGE_MEASURES = ("nearest distance", "Mahalanobis distance", "rebuild error", "holes")
@@ -84,8 +85,8 @@ def row(label, test_flag, selection_flag, held_flag, held_out) -> str:
 
 def recommended_model(dataset):
     """Train the Recommended preset as the Train page does; return the Keras model."""
-    from core.config import PRESETS
-    from core.training import train_model
+    from core.nn.config import PRESETS
+    from core.nn.training import train_model
 
     started = time.perf_counter()
     result = train_model(PRESETS["Recommended"], dataset)

@@ -1,9 +1,9 @@
 """Accuracy of the Draw page's upload paths on photo-like notebook digits and on clean scans.
 
-Makes `--count` photo-like JPEGs of MNIST test digits (`core.photo_samples.photo_like_set`:
+Makes `--count` photo-like JPEGs of MNIST test digits (`testkit.photo_samples.photo_like_set`:
 paper-coloured, plain/ruled/squared, shadow gradient, slight rotation and perspective, small
 and off-centre) and `--count` clean scans of other MNIST test digits
-(`core.photo_samples.clean_scan_set`: evenly lit white paper, the digit redrawn with a pen 3-7
+(`testkit.photo_samples.clean_scan_set`: evenly lit white paper, the digit redrawn with a pen 3-7
 pixels wide at about 300 dpi, PNG), and reads each with the shipped default model four ways:
 
 - drawing steps: `preprocess_digit(load_uploaded_image(file))`, the upload path before
@@ -32,10 +32,10 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.data import load_default_dataset  # noqa: E402
-from core.photo import PATH_PHOTO, PATH_SCAN, clean_photo  # noqa: E402
-from core.photo_samples import PAPERS, clean_scan_set, photo_like_set  # noqa: E402
-from core.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.data.photo import PATH_PHOTO, PATH_SCAN, clean_photo  # noqa: E402
+from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit  # noqa: E402
+from testkit.photo_samples import PAPERS, clean_scan_set, photo_like_set  # noqa: E402
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
 

@@ -26,8 +26,8 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.data import load_default_dataset  # noqa: E402
-from core.preprocess import (  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.data.preprocess import (  # noqa: E402
     predict_probabilities,
     preprocess_digit,
     render_as_drawing,

@@ -6,7 +6,7 @@ Run: .venv/bin/python bench/bench_ray.py [--members 8] [--parts sweep,asha,nodes
    time, the default) and once on a private local Ray: wall time and the server process's
    peak memory (each mode in a fresh process, so peaks do not mix).
 1b. Early stopping (ASHA): 8 members whose learning rates span 1e-5 to 3e-2, with and
-   without `core.sweeps`' successive halving, on threads and on local Ray: wall time, how
+   without `core.jobs.sweeps`' successive halving, on threads and on local Ray: wall time, how
    many members stopped early, and the best member's test accuracy.
 2. A cluster of two nodes on this machine (`ray start --head --num-cpus 1` and a second
    `ray start --address ... --num-cpus 1`) against the head alone: wall time, and on which
@@ -30,17 +30,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 RAY = str(Path(sys.executable).parent / "ray")
 
-from tests.harness import kill_ray_cluster  # noqa: E402
+from testkit.harness import kill_ray_cluster  # noqa: E402
 
 SWEEP = """
 import json, os, resource, sys, time
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.executors import get_executor
-from core.jobs import JobManager
+from core.nn.config import TrainingConfig
+from core.data.datasets import load_default_dataset
+from core.jobs.executors import get_executor
+from core.jobs.manager import JobManager
 from core.runs import RunStore
-from core.sweeps import stopped_early_reason, sweep_jobs
-from core.tasks import make_training_job
+from core.jobs.sweeps import stopped_early_reason, sweep_jobs
+from core.jobs.tasks import make_training_job
 
 members = int(sys.argv[1])
 dataset = load_default_dataset()
@@ -55,7 +55,7 @@ configs = [
     for seed in range(members)
 ]
 if os.environ.get("PRESET"):
-    from core.config import PRESETS
+    from core.nn.config import PRESETS
     configs = [PRESETS[os.environ["PRESET"]]] * members
 if os.environ.get("SPREAD"):  # Learning rates from hopeless to good: what ASHA is for.
     rates = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]

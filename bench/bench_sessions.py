@@ -32,7 +32,7 @@ def load_average() -> str:
 
 def threads_after_quick_jobs() -> int:
     """Threads left over after `QUICK_JOBS` quick jobs with a 900 s time limit."""
-    from core.jobs import JobManager
+    from core.jobs.manager import JobManager
 
     baseline = threading.active_count()
     manager = JobManager(max_concurrent=2, max_job_seconds=900, keep_finished=QUICK_JOBS)
@@ -69,7 +69,7 @@ def figure_builders() -> collections.Counter:
 
 def evaluate_sessions() -> list[tuple[float, float, int]]:
     """(CPU seconds, wall seconds, figures built) of each new session's Evaluate run."""
-    from tests.harness import app_test
+    from testkit.harness import app_test
 
     built = figure_builders()
     results = []

@@ -5,7 +5,7 @@ TensorFlow dispatch, the optimizer's update of every weight, the progress callba
 estimate from operations alone called a batch-of-1 training 293 s that took half an hour.
 This script trains a tiny network (784-8-10, so its arithmetic is next to nothing) through
 the app's own `train_model`, with batch sizes 1, 8, 32 and 128, and prints the seconds per
-step of its steady rate (what `core.throughput` records: tracing left out), less the
+step of its steady rate (what `core.nn.throughput` records: tracing left out), less the
 network's own arithmetic at the assumed throughput.
 Then it checks the model `seconds = steps x per-step overhead + operations / throughput`
 against real trainings of a larger network with small batches.
@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import throughput  # noqa: E402
-from core.config import TrainingConfig  # noqa: E402
-from core.data import load_default_dataset  # noqa: E402
-from core.model import training_flops_per_sample  # noqa: E402
-from core.training import train_model  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.nn.config import TrainingConfig  # noqa: E402
+from core.nn.model import training_flops_per_sample  # noqa: E402
+from core.nn.training import train_model  # noqa: E402
 
 BATCH_SIZES = (1, 8, 32, 128)
 STEPS = 2000

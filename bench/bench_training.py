@@ -6,7 +6,7 @@ Prints, in one run on this machine:
    2048x2048 float32 matrix multiply as the practical peak;
 2. the peer: the article's own script (`bench/tutorial_script.py`: Sequential Dense 128 +
    Dense 10, adam, categorical cross-entropy on one-hot labels, raw float32 pixels,
-   45,000/15,000, batch 128, 20 epochs) and the app's `core.training.train_model` on the
+   45,000/15,000, batch 128, 20 epochs) and the app's `core.nn.training.train_model` on the
    "As in the article" preset, alternately, same seed: time ratio (target <= 0.5),
    progress updates per second (target >= 2) and both test accuracies;
 3. Stop: how long from setting the stop event to `fit` returning and to the result, and
@@ -41,17 +41,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tutorial_script import article_data, train_as_in_the_article  # noqa: E402
 
-from core.config import PRESETS, TrainingConfig  # noqa: E402
-from core.data import load_default_dataset  # noqa: E402
-from core.model import training_flops_per_sample  # noqa: E402
-from core.precision import (  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.nn.config import PRESETS, TrainingConfig  # noqa: E402
+from core.nn.model import training_flops_per_sample  # noqa: E402
+from core.nn.precision import (  # noqa: E402
     BFLOAT16,
     BFLOAT16_FLAGS,
     FLOAT32,
     cpu_flags,
     training_precision,
 )
-from core.training import train_model  # noqa: E402
+from core.nn.training import train_model  # noqa: E402
 
 MATMUL_SIZE = 2048
 MATMUL_REPEATS = 10

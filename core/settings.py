@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, overload
 
-from core.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_NEURONS, TrainingConfig
+from core.nn.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_NEURONS, TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -114,14 +114,14 @@ class Limits:
         max_train_size: Training images per run (None: all of them).
         max_sweep_size: Configurations per sweep.
         max_concurrent_jobs: Jobs that run at once in the whole app.
-        max_jobs_per_visitor: Jobs one visitor (one browser, see core/visitors.py) may have
+        max_jobs_per_visitor: Jobs one visitor (one browser, see core/visitors/identity.py) may have
             running or queued (None: any).
         max_jobs_per_address: Jobs the visitors of one network address may have running or
             queued together, so clearing cookies does not multiply a visitor (None: any).
         max_queue: Jobs that may wait in the app's queue; past it a visitor is told to wait.
         max_sessions_per_address: Open app sessions (tabs) one public network address may
             hold at once; one more is refused until one closes (None: any; see
-            `core.visitors.SessionsPerAddressMiddleware`).
+            `core.visitors.identity.SessionsPerAddressMiddleware`).
         max_upload_mb: Size of each uploaded dataset file, in megabytes.
         max_upload_images: Images (training and test together) in an uploaded dataset
             (None: any).
@@ -141,17 +141,17 @@ class Limits:
         max_conv_filters: Filters per convolutional block.
         max_conv_blocks: Convolutional blocks.
         max_total_flops: Operations one training may cost, FLOPs per image x images x
-            epochs (None: any; see `core.budget`).
+            epochs (None: any; see `core.nn.budget`).
         max_job_seconds: Wall-clock seconds after which a job stops itself (None: never).
         max_import_parameters: Parameters of an imported Keras model.
         max_import_flops: Operations per image (forward pass) of an imported Keras model.
         memory_budget_mb: Megabytes of memory the server keeps for what all visitors hold
-            together (uploaded files and datasets, decoded pictures; `core.memory_budget`);
+            together (uploaded files and datasets, decoded pictures; `core.visitors.memory_budget`);
             past it the oldest are released. Each session may hold uploaded files of at most
             `SESSION_UPLOAD_FILES` times `max_upload_mb`.
     """
 
-    # Locally, the caps are the configuration's own bounds (core.config).
+    # Locally, the caps are the configuration's own bounds (core.nn.config).
     max_epochs: int = MAX_EPOCHS
     max_neurons: int = MAX_NEURONS
     max_layers: int = MAX_HIDDEN_LAYERS
@@ -183,7 +183,7 @@ class Limits:
     memory_budget_mb: int = 4096
 
     def check(self, config: TrainingConfig) -> None:
-        """Raise ValueError if a `core.config.TrainingConfig` asks for more than allowed.
+        """Raise ValueError if a `core.nn.config.TrainingConfig` asks for more than allowed.
 
         Args:
             config: The training configuration.
@@ -308,7 +308,7 @@ def precision() -> str:
     """Return the ``precision`` setting: "auto" (default), "float32" or "bfloat16".
 
     "auto" trains the convolutional front in bfloat16 where the CPU has native bfloat16
-    support and in float32 elsewhere (see `core.precision`); the other two force a choice.
+    support and in float32 elsewhere (see `core.nn.precision`); the other two force a choice.
     An unknown value counts as "auto".
     """
     value = (get_setting("precision", "auto") or "auto").lower()

@@ -8,7 +8,7 @@ seeded, so running the script again gives the same model.
 
 Besides the plain test accuracy, the script measures the accuracy on MNIST test images
 rendered onto a 280x280 canvas at different sizes and positions and passed through the
-Draw page's preprocessing (`core.preprocess.preprocess_digit`).
+Draw page's preprocessing (`core.data.preprocess.preprocess_digit`).
 
 Usage:
     .venv/bin/python scripts/train_default_model.py [--epochs 6] [--output models/default]
@@ -32,9 +32,9 @@ from scipy import ndimage
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.config import PRESETS  # noqa: E402
-from core.data import load_default_dataset  # noqa: E402
-from core.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
+from core.data.datasets import load_default_dataset  # noqa: E402
+from core.data.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
+from core.nn.config import PRESETS  # noqa: E402
 
 # The network: the Train page's "Convolutional" recipe (two small convolutional blocks with
 # batch normalisation, one hidden layer, a one-cycle learning-rate schedule), about 207 k
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import keras
 
-    from core.model import build_model
+    from core.nn.model import build_model
 
     config = replace(DEFAULT_CONFIG, epochs=arguments.epochs)
     started = time.perf_counter()
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
         "drawn_test_method": (
             f"{DRAWN_TEST_IMAGES} random MNIST test images rendered onto a {CANVAS_SIZE}x"
             f"{CANVAS_SIZE} canvas at random sizes (90-259 px) and positions, then passed "
-            "through core.preprocess.preprocess_digit"
+            "through core.data.preprocess.preprocess_digit"
         ),
         "augmentation": {
             "max_rotation_degrees": MAX_ROTATION_DEGREES,

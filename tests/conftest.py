@@ -3,7 +3,7 @@
 Browser tests use `streamlit_server` (a `streamlit run streamlit_app.py` on a free port,
 started once per test session) and `page` (a fresh Playwright page in Debian's Chromium).
 Screenshots go to `test-output/`. Starting servers, AppTests and
-Chromium lives in `tests/harness.py`, which the benchmarks share; this file adds what only
+Chromium lives in `testkit/harness.py`, which the benchmarks share; this file adds what only
 tests want (full error details).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-# Tests import these from here; they live in tests/harness.py so benchmarks can share them.
-from tests.harness import (  # noqa: F401
+# Tests import these from here; they live in testkit/harness.py so benchmarks can share them.
+from testkit.harness import (  # noqa: F401
     CHROMIUM_ARGS,
     PROJECT_ROOT,
     HealthPoller,
@@ -73,7 +73,7 @@ def isolated_run_store(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def mnist():
     """The bundled MNIST dataset (one read-only copy per process)."""
-    from core.data import load_default_dataset
+    from core.data.datasets import load_default_dataset
 
     return load_default_dataset()
 

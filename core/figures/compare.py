@@ -1,7 +1,7 @@
 """Figures of the Compare page: overlaid training curves, trade-off scatters, sweep results.
 
 Runs are keyed by id, never by name (several runs share a name), and each run keeps the
-colour `core.run_display.run_colour` gives its number on every chart.
+colour `core.runs.display.run_colour` gives its number on every chart.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.run_display import history_table, run_colour
+from core.runs.display import history_table, run_colour
 
 CURVE_METRICS = {"loss": "Loss", "accuracy": "Accuracy"}
 SCATTER_AXES = {
@@ -38,7 +38,7 @@ class CurveRun:
     Attributes:
         label: Its short name in the legend, e.g. ``"#7 · 784-128-10 relu…"``.
         history: Keras-style history (``{"loss": [...], "val_loss": [...]}``).
-        colour: Its colour on every chart (see `core.run_display.run_colour`).
+        colour: Its colour on every chart (see `core.runs.display.run_colour`).
     """
 
     label: str
@@ -136,7 +136,7 @@ def tradeoff_scatter(runs: pd.DataFrame, x: str = "train_seconds") -> go.Figure:
     """Plot test accuracy against training time or parameter count, one point per run.
 
     Args:
-        runs: The run store's table with `core.run_display.with_display_columns` columns
+        runs: The run store's table with `core.runs.display.with_display_columns` columns
             (id, kind, summary, test_accuracy, label, colour, and `x`).
         x: ``"train_seconds"`` or ``"parameters"``.
 

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.explain import Saliency
+from core.inspection.saliency import Saliency
 
 # Blue: pushed toward the class; red: pushed away from it.
 SALIENCY_SCALE = [[0.0, "#b2182b"], [0.5, "#f7f7f7"], [1.0, "#2166ac"]]
@@ -16,7 +16,7 @@ def saliency_maps(saliency: Saliency, digit: np.ndarray, class_names=None) -> go
     """Return one heat map per explained class, with the drawing's ink outlined.
 
     Args:
-        saliency: From `core.explain.occlusion_saliency`.
+        saliency: From `core.inspection.saliency.occlusion_saliency`.
         digit: The (28, 28) input that was explained.
         class_names: Names of the classes; their indices by default.
 

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.data import resolve_class_names
+from core.data.datasets import resolve_class_names
 from core.figures.tiling import TILE_GAP, tile_images
 
 CONFUSION_COLORSCALE = "Blues"
@@ -281,7 +281,7 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
 
     Args:
         weights: ``(units, height, width)``, e.g. ``(128, 28, 28)`` from
-            `core.evaluation.first_layer_weights`.
+            `core.nn.evaluation.first_layer_weights`.
         max_tiles: Show at most this many units (the first ones).
         columns: Tiles per row.
 
@@ -348,7 +348,7 @@ def activation_strips_figure(
 
     Args:
         activations: ``(layer name, 1-D activations)`` pairs, e.g. from
-            `core.evaluation.layer_activations`.
+            `core.nn.evaluation.layer_activations`.
         output_names: Optional class names used as the last strip's labels.
 
     Returns:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.data import resolve_class_names
+from core.data.datasets import resolve_class_names
 
 # Green means right and red means wrong, as a learner reads them; blue when the truth is unknown.
 WRONG_COLOR = "#d62728"

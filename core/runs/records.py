@@ -89,7 +89,7 @@ VOLUME_WINDOW = timedelta(hours=24)
 
 # The columns `list_rows` reads: those of LIST_COLUMNS in the table, and the model file's
 # name (LIST_COLUMNS' has_model says whether that file is present). The configuration's
-# split and seed say which images a run was tested on (`core.held_out`).
+# split and seed say which images a run was tested on (`core.data.held_out`).
 _LIST_QUERY = (
     "SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
     "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
@@ -374,7 +374,8 @@ class RunRecords:
         the (small) space of IPv4 addresses by anyone without it.
 
         Args:
-            address: A network address or prefix (`core.visitors.address_for_limits`), or None.
+            address: A network address or prefix
+                (`core.visitors.identity.address_for_limits`), or None.
 
         Returns:
             ``"a:"`` and 16 hex digits, or None when there is no address.
@@ -638,7 +639,7 @@ def _default_summary(kind: str, config: dict[str, Any]) -> str:
     """A one-line description of a configuration, used when the caller gives none."""
     if kind == "network":
         try:
-            from core.config import TrainingConfig
+            from core.nn.config import TrainingConfig
 
             return TrainingConfig.from_dict(config).summary()
         except (ImportError, AttributeError, TypeError, ValueError):

@@ -168,7 +168,8 @@ class RunStore:
             summary: A one-line description; by default derived from ``config``.
             epochs: Epochs trained; by default the length of ``history["loss"]``.
             address: The network address (or IPv6 /64) it was saved from, for the caps per
-                address (`core.visitors.address_for_limits`); recorded only as a keyed hash.
+                address (`core.visitors.identity.address_for_limits`); recorded only as a keyed
+                hash.
 
         Returns:
             The new run's id.
@@ -382,7 +383,7 @@ class RunStore:
             summary, parameters, epochs, train_seconds, predict_seconds, test_accuracy (0-1),
             test_loss, model_size (bytes), status, owner, dataset, has_model (whether the
             model file is present), split and seed (of its configuration: which images it
-            was tested on, see `core.held_out`).
+            was tested on, see `core.data.held_out`).
         """
         rows, _ = self._read_list_rows(owner)
         return list_frame(rows)
@@ -407,7 +408,7 @@ class RunStore:
         """Return each run's number, which stays the same for the run's whole life.
 
         Runs are named after their configuration, so several share a name; pages show the
-        number first ("#7 · 784-128-10 ...", see `core.run_display`).
+        number first ("#7 · 784-128-10 ...", see `core.runs.display`).
 
         Args:
             owner: With an owner (a page that shows only its visitor's runs), their runs

@@ -4,7 +4,7 @@ pressed and refuses the review's link in the demo; Compare refuses a hostile mod
 import pytest
 
 import ui
-from tests.attack_files import upsampling_model
+from testkit.attack_files import upsampling_model
 from tests.conftest import app_test
 
 ATTACK_LINK = {
@@ -44,10 +44,10 @@ def test_the_review_link_cannot_be_trained_in_the_demo_and_says_why(demo):
 
 def test_a_refused_network_is_counted_not_built(demo, monkeypatch):
     # Building it for the layer table cost the server 263 MiB per link (bench/README.md).
-    import core.model
+    import core.nn.model
 
     built = []
-    monkeypatch.setattr(core.model, "build_model", lambda *args, **kwargs: built.append(args))
+    monkeypatch.setattr(core.nn.model, "build_model", lambda *args, **kwargs: built.append(args))
     link = {"hidden_layers": ",".join(["2048"] * 8), "batch_size": "4096"}
     app = _train_page(**link)
     assert not app.exception

@@ -2,10 +2,10 @@
 
 import pytest
 
-from core.config import TrainingConfig
+from core.jobs.tasks import save_training_result
+from core.nn.config import TrainingConfig
+from core.nn.training import train_model
 from core.runs import RunStore
-from core.tasks import save_training_result
-from core.training import train_model
 from tests.conftest import app_test
 
 
@@ -139,8 +139,8 @@ def test_early_stopping_is_offered_once_members_train_past_the_first_epoch(store
 
 def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs, mnist):
     import ui
-    from core.sweeps import SuccessiveHalving
-    from core.tasks import make_training_job
+    from core.jobs.sweeps import SuccessiveHalving
+    from core.jobs.tasks import make_training_job
 
     store, _ = store_with_runs
     app = app_test("app_pages/compare.py")
@@ -229,7 +229,7 @@ def test_an_imported_model_is_named_in_the_sidebar_at_once_and_imported_once(
 ):
     """Before, the sidebar named the old model until the next page change, and every rerun
     with the file still in the uploader imported it again over a later choice."""
-    from core.model import build_model
+    from core.nn.model import build_model
 
     path = tmp_path / "mine.keras"
     build_model(TrainingConfig(hidden_layers=(8,))).save(path)

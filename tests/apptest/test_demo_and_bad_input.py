@@ -9,8 +9,8 @@ import keras
 import pytest
 
 import ui
-from core.config import TrainingConfig
-from core.model import build_model
+from core.nn.config import TrainingConfig
+from core.nn.model import build_model
 from core.runs import RunStore
 from tests.conftest import app_test
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import ui
-from core.data import load_default_dataset
+from core.data.datasets import load_default_dataset
 from tests.conftest import app_test
 
 PAGE = "app_pages/draw.py"
@@ -140,7 +140,7 @@ def test_the_sessions_current_model_is_offered_first_and_used():
 
 
 def test_a_stored_run_can_be_chosen(isolated_run_store):
-    from core.config import TrainingConfig
+    from core.nn.config import TrainingConfig
     from core.runs import RunStore
 
     RunStore(isolated_run_store).save_run(
@@ -212,9 +212,9 @@ def served_pictures(monkeypatch):
 
 def test_each_clean_up_step_is_served_with_the_grey_levels_the_model_uses(served_pictures, mnist):
     """Floats 0-255 given to st.image were read as 0-1: all white, or black and white only."""
-    from core.photo import clean_photo
-    from core.photo_samples import photo_like_set
-    from core.preprocess import load_uploaded_image
+    from core.data.photo import clean_photo
+    from core.data.preprocess import load_uploaded_image
+    from testkit.photo_samples import photo_like_set
 
     sample = photo_like_set(mnist.test_images, mnist.test_labels, count=1, seed=3)[0]
     app = upload(app_test(PAGE), sample.jpeg, name="notebook.jpg", mime="image/jpeg")
@@ -251,7 +251,9 @@ def test_each_clean_up_step_is_served_with_the_grey_levels_the_model_uses(served
 def test_an_upload_is_decoded_once_however_often_the_page_reruns(monkeypatch):
     """Each rerun decoded the file again (16-19 s and gigabytes for 25-megapixel pictures).
     The decoded picture is held in the server's memory budget, one per session."""
-    from core import memory_budget, preprocess, singletons
+    from core import singletons
+    from core.data import preprocess
+    from core.visitors import memory_budget
 
     monkeypatch.delitem(singletons._objects, memory_budget.SINGLETON_KEY, raising=False)
     budget = memory_budget.server_budget()

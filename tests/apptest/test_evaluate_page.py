@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ui
-from core.evaluation import cell_indices, evaluate, misclassified
+from core.nn.evaluation import cell_indices, evaluate, misclassified
 from tests.conftest import app_test
 
 PAGE = "app_pages/evaluate.py"
@@ -16,9 +16,9 @@ PAGE = "app_pages/evaluate.py"
 @pytest.fixture(scope="module")
 def trained():
     """A 784-32-10 network trained for one epoch on 2,000 images, and its evaluation."""
-    from core.config import TrainingConfig
-    from core.data import load_default_dataset
-    from core.model import build_model
+    from core.data.datasets import load_default_dataset
+    from core.nn.config import TrainingConfig
+    from core.nn.model import build_model
 
     dataset = load_default_dataset()
     config = TrainingConfig(hidden_layers=(32,), epochs=1, batch_size=64, seed=2)
@@ -180,8 +180,8 @@ def test_links_from_explore_open_the_same_image_and_say_which_set(trained):
 def test_a_training_image_linked_from_explore_is_predicted_and_marked_seen_in_training(trained):
     """Explore's "What the model predicts for it" on training image 999 (the article's 6)
     dead-ended before: the page only said the image is not among those it measures on."""
-    from core.data import load_default_dataset
-    from core.evaluation import predict_images
+    from core.data.datasets import load_default_dataset
+    from core.nn.evaluation import predict_images
 
     model, config, _ = trained
     dataset = load_default_dataset()
@@ -210,7 +210,7 @@ def test_the_side_by_side_says_whether_two_models_were_tested_on_the_same_images
     """Before, it said two runs "compare fairly" when their held-out images differed."""
     import dataclasses
 
-    from core.data import load_default_dataset
+    from core.data.datasets import load_default_dataset
 
     model, config, _ = trained
     default_model, _ = ui.default_model()  # shipped in models/default

@@ -10,10 +10,10 @@ import collections
 
 import pytest
 
-import core.evaluation
 import core.figures.evaluation
 import core.figures.explore
 import core.figures.prediction
+import core.nn.evaluation
 import ui
 from tests.apptest.test_evaluate_page import chart, trained  # noqa: F401 (a fixture)
 from tests.conftest import app_test
@@ -21,7 +21,7 @@ from tests.conftest import app_test
 PAGE = "app_pages/evaluate.py"
 FIGURES = "evaluate_figures"  # the page's per-session figures
 COUNTED = {
-    core.evaluation: ("evaluate", "layer_activations"),
+    core.nn.evaluation: ("evaluate", "layer_activations"),
     core.figures.evaluation: (
         "confusion_matrix_figure",
         "image_grid_figure",

@@ -7,8 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from core.data import load_default_dataset
-from core.idx import idx_bytes
+from core.data.datasets import load_default_dataset
+from core.data.idx import idx_bytes
 from core.settings import PROJECT_ROOT
 from tests.conftest import app_test
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import ui
-from core import memory_budget, singletons
-from core.idx import idx_bytes
+from core import singletons
+from core.data.idx import idx_bytes
+from core.visitors import memory_budget
 from tests.conftest import app_test
 
 # A 1,000-image dataset takes 785,000 bytes; the budget (1 MiB) holds one, not two.

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import ui
-from core.config import PRESETS, TrainingConfig
+from core.nn.config import PRESETS, TrainingConfig
 from tests.conftest import app_test
 
 PAGE = "app_pages/train.py"
@@ -292,7 +292,7 @@ def test_a_finished_run_that_scores_lower_is_shown_and_the_better_one_offered_ba
     isolated_run_store,
 ):
     """A learner who trains to the end sees the new model, and can go back in one click."""
-    from core.model import build_model
+    from core.nn.model import build_model
     from core.runs import RunStore
 
     tiny = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=500, seed=5)

@@ -7,10 +7,10 @@ AppTest has no cookies, so these tests stand in for the browser's cookie by repl
 import pytest
 
 import ui
-from core import visitors
-from core.config import TrainingConfig
-from core.model import build_model
+from core.nn.config import TrainingConfig
+from core.nn.model import build_model
 from core.runs import RunStore
+from core.visitors import identity as visitors
 from tests.conftest import app_test
 
 CONFIG = TrainingConfig(hidden_layers=(4,))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import TrainingConfig
+from core.jobs.tasks import save_training_result
+from core.nn.config import TrainingConfig
+from core.nn.training import train_model
 from core.runs import RunStore
-from core.tasks import save_training_result
-from core.training import train_model
 from tests.conftest import page_errors, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -112,7 +112,7 @@ def test_the_runs_table_downloads_as_csv_with_formulas_neutralised(
         wait_for_app(page)
         table = page.locator('.st-key-compare_table, [data-testid="stDataFrame"]').first
         table.hover()
-        # Streamlit's own export (written in the browser, past core.csv_export) is off.
+        # Streamlit's own export (written in the browser, past core.runs.csv_export) is off.
         assert page.get_by_role("button", name="Download as CSV").count() == 0
         with page.expect_download() as download_info:
             page.get_by_role("button", name="Download the table (CSV)").click()
@@ -130,7 +130,7 @@ def test_no_page_sends_the_visitor_id_to_the_browser(browser, tmp_path, mnist, o
     Before, Compare sent every run's owner (that id) to the browser with the runs table;
     here every frame the server sends on every page and tab is searched for it."""
     import ui
-    from core.visitors import COOKIE_NAME
+    from core.visitors.identity import COOKIE_NAME
     from tests.conftest import start_streamlit, stop_streamlit
 
     process, base_url, _ = start_streamlit(tmp_path)

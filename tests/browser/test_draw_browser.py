@@ -79,7 +79,7 @@ def test_uploaded_photo_is_predicted_and_a_bad_file_shows_an_error(
 ):
     from PIL import Image
 
-    from core.data import load_default_dataset
+    from core.data.datasets import load_default_dataset
 
     dataset = load_default_dataset()
     photo = Image.new("L", (240, 200), 255)

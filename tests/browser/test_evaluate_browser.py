@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from core.evaluation import cell_indices
+from core.nn.evaluation import cell_indices
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -13,10 +13,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server_with_a_run(tmp_path_factory):
     """A running app whose run store holds one small trained network."""
-    from core.config import TrainingConfig
-    from core.data import load_default_dataset
-    from core.evaluation import evaluate
-    from core.model import build_model
+    from core.data.datasets import load_default_dataset
+    from core.nn.config import TrainingConfig
+    from core.nn.evaluation import evaluate
+    from core.nn.model import build_model
     from core.runs import RunStore
 
     folder = tmp_path_factory.mktemp("evaluate-server")

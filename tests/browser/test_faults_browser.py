@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import TrainingConfig
+from core.nn.config import TrainingConfig
 from core.runs import RunStore
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 
@@ -255,7 +255,7 @@ def test_server_restart_during_training_marks_the_run_interrupted(browser, tmp_p
         assert again.metrics == finished_run.metrics
         assert again.model_sha256 == finished_run.model_sha256
         model = store.load_model(finished_run.id)
-        from core.data import load_default_dataset
+        from core.data.datasets import load_default_dataset
 
         test_images = load_default_dataset().test_images[:500]
         test_labels = load_default_dataset().test_labels[:500]

@@ -1,8 +1,9 @@
 """A visitor is a browser, not a tab: a reload or a second tab keeps the runs and the model.
 
 In the demo profile each visitor sees only their own runs. The visitor is the browser's
-HttpOnly cookie (core/visitors.py): a reload and another tab of the same browser see the same
-runs and current model; another browser (a fresh context, with no cookie) sees none of them.
+HttpOnly cookie (core/visitors/identity.py): a reload and another tab of the same browser see
+the same runs and current model; another browser (a fresh context, with no cookie) sees none
+of them.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import urllib.request
 
 import pytest
 
-from core.config import TrainingConfig
-from core.model import build_model
+from core.nn.config import TrainingConfig
+from core.nn.model import build_model
 from core.runs import RunStore
-from core.visitors import COOKIE_NAME
+from core.visitors.identity import COOKIE_NAME
 from tests.browser.test_faults_browser import new_page, train_to_the_end
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 

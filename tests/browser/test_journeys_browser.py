@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import ui
-from core.config import DEFAULT_PRESET, PRESETS, TrainingConfig
-from core.run_display import training_run_name
+from core.nn.config import DEFAULT_PRESET, PRESETS, TrainingConfig
 from core.runs import RunStore
+from core.runs.display import training_run_name
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -329,7 +329,7 @@ def test_stopped_run_naming(journey_server, browser, output_dir):
 def test_an_imported_model_is_named_in_the_sidebar_at_once(journey_server, browser, tmp_path):
     """Before, Compare said the imported model was current while the sidebar still named
     the old one until the next page change."""
-    from core.model import build_model
+    from core.nn.model import build_model
 
     path = tmp_path / "from-elsewhere.keras"
     build_model(TrainingConfig(hidden_layers=(8,))).save(path)

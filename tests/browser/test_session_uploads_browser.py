@@ -6,10 +6,10 @@ the XSRF cookie and header, as the browser's file uploader sends them.
 
 import pytest
 
-from core.data import MEGABYTE
+from core.data.datasets import MEGABYTE
 from core.settings import SESSION_UPLOAD_FILES
+from testkit.streamlit_client import StreamlitClient
 from tests.conftest import start_streamlit, stop_streamlit
-from tests.streamlit_client import StreamlitClient
 
 pytestmark = pytest.mark.browser
 

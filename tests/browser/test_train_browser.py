@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from core.config import TrainingConfig
+from core.nn.config import TrainingConfig
 from tests.conftest import page_errors, readme_picture, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from core.idx import idx_bytes
+from core.data.idx import idx_bytes
 from tests.browser.test_faults_browser import new_page
 from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
 

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from core.config import TrainingConfig
-from core.run_display import training_run_name
+from core.nn.config import TrainingConfig
 from core.runs import RunStore
+from core.runs.display import training_run_name
 from tests.browser.test_faults_browser import new_page, open_train_page, press_train
 from tests.conftest import (
     HealthPoller,

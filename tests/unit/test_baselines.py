@@ -5,12 +5,12 @@ import threading
 import numpy as np
 import pytest
 
-from core.baselines import BASELINES, pickled_size, train_baseline
-from core.config import TrainingConfig
-from core.data import load_default_dataset, make_splits, scale_images
-from core.jobs import JobManager
+from core.data.datasets import load_default_dataset, make_splits, scale_images
+from core.jobs.manager import JobManager
+from core.jobs.tasks import save_baseline_result
+from core.nn.baselines import BASELINES, pickled_size, train_baseline
+from core.nn.config import TrainingConfig
 from core.runs import RunStore
-from core.tasks import save_baseline_result
 
 TRAIN_SIZE = 2000
 # Accuracy on the 10,000 test images after fitting on 2,000 training images. The measured

@@ -5,8 +5,12 @@ import threading
 
 import pytest
 
-from core import settings, throughput
-from core.budget import (
+from core import settings
+from core.data.datasets import make_splits
+from core.jobs.manager import JobManager, JobState
+from core.jobs.tasks import make_training_job
+from core.nn import throughput
+from core.nn.budget import (
     BudgetError,
     available_memory,
     check_baseline_budget,
@@ -15,11 +19,8 @@ from core.budget import (
     job_budget,
     training_images,
 )
-from core.config import PRESETS, TrainingConfig
-from core.data import make_splits
-from core.jobs import FINISHED, STOPPED, TIMED_OUT, JobManager
-from core.model import training_flops_per_sample
-from core.tasks import make_training_job
+from core.nn.config import PRESETS, TrainingConfig
+from core.nn.model import training_flops_per_sample
 
 # The link of finding 4: /train?architecture=cnn&conv_filters=512,512,512,512&...
 ATTACK = TrainingConfig(
@@ -170,7 +171,7 @@ def test_a_job_over_its_time_limit_stops_itself_and_keeps_its_result():
         return steps
 
     job = manager.wait(manager.submit("count", counts_until_stopped).id, timeout=10)
-    assert job.state == STOPPED and job.result > 0
+    assert job.state == JobState.STOPPED and job.result > 0
     assert "time limit of 0.2 seconds and stopped itself" in job.stop_reason
     manager.shutdown()
 
@@ -186,12 +187,12 @@ def test_a_job_that_cannot_stop_is_timed_out_without_a_result_and_frees_its_slot
 
     stuck = manager.submit("one huge batch", one_huge_batch)
     waiting = manager.submit("next", lambda report, stop_event: "done")
-    assert manager.wait(stuck.id, timeout=10).state == TIMED_OUT
+    assert manager.wait(stuck.id, timeout=10).state == JobState.TIMED_OUT
     assert "ended without a model" in stuck.error and stuck.result is None
-    assert manager.wait(waiting.id, timeout=10).state == FINISHED
+    assert manager.wait(waiting.id, timeout=10).state == JobState.FINISHED
     release.set()
     threading.Event().wait(0.2)
-    assert stuck.state == TIMED_OUT and stuck.result is None
+    assert stuck.state == JobState.TIMED_OUT and stuck.result is None
     manager.shutdown()
 
 
@@ -203,7 +204,7 @@ def test_a_training_over_its_time_limit_keeps_what_it_learned(mnist, isolated_ru
     store = RunStore(isolated_run_store)
     job = manager.submit("long", make_training_job(config, mnist, store, owner="visitor"))
     manager.wait(job.id, timeout=300)
-    assert job.state == STOPPED and "stopped itself" in job.stop_reason
+    assert job.state == JobState.STOPPED and "stopped itself" in job.stop_reason
     result = job.result.result
     assert result.stopped and result.epochs_trained < 200 and result.model is not None
     assert store.get_run(job.result.run_id).status == "stopped"

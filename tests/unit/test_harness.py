@@ -1,10 +1,10 @@
-"""tests/harness.py is shared with the benchmarks, so importing it must not configure Streamlit."""
+"""testkit/harness.py is shared with the benchmarks: importing it must not configure Streamlit."""
 
 import os
 import subprocess
 import sys
 
-from tests.harness import PROJECT_ROOT
+from testkit.harness import PROJECT_ROOT
 
 
 def test_importing_the_harness_leaves_streamlit_configured_as_in_production():
@@ -13,7 +13,7 @@ def test_importing_the_harness_leaves_streamlit_configured_as_in_production():
         name: value for name, value in os.environ.items() if not name.startswith("STREAMLIT_")
     }
     probe = (
-        "import os, tests.harness, bench.timing; "
+        "import os, testkit.harness, bench.timing; "
         "print(sorted(name for name in os.environ if name.startswith('STREAMLIT_')))"
     )
     output = subprocess.run(

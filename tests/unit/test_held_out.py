@@ -1,11 +1,10 @@
-"""Which images a run was tested on, and when two runs compare like for like (core.held_out)."""
+"""Which images a run was tested on, and when two runs compare like for like."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import TrainingConfig
-from core.data import (
+from core.data.datasets import (
     HELD_OUT,
     NOT_USED,
     TRAINED_ON,
@@ -14,14 +13,15 @@ from core.data import (
     image_use,
     make_splits,
 )
-from core.held_out import (
+from core.data.held_out import (
     HeldOutImages,
     held_out_images,
     like_for_like,
     mixed_test_sets_warning,
     shared_held_out,
 )
-from core.run_display import held_out_labels
+from core.nn.config import TrainingConfig
+from core.runs.display import held_out_labels
 
 MNIST_SIZES = (60_000, 10_000)
 

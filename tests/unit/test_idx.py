@@ -9,7 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from core.idx import (
+from core.data.idx import (
     IdxCompressionError,
     IdxEmptyError,
     IdxError,

@@ -3,7 +3,7 @@ space and a 64 MiB file-size cap, so an attack that works fails the test, not th
 
 import pytest
 
-from tests.attack_files import (
+from testkit.attack_files import (
     ADDRESS_SPACE_BYTES,
     many_members,
     padded_config,

@@ -8,8 +8,9 @@ import keras
 import pytest
 
 from core import settings
-from core.config import PRESETS, TrainingConfig
-from core.imports import (
+from core.nn.config import PRESETS, TrainingConfig
+from core.nn.model import build_model, count_parameters, training_flops_per_sample
+from core.nn.uploads import (
     ArchiveTooLargeError,
     LayerNotAllowedError,
     ModelImportError,
@@ -23,8 +24,7 @@ from core.imports import (
     model_cost_from_config,
     model_from_keras_file,
 )
-from core.model import build_model, count_parameters, training_flops_per_sample
-from tests.attack_files import many_members, padded_config
+from testkit.attack_files import many_members, padded_config
 
 
 def test_configuration_round_trips_through_an_export_file():
@@ -157,7 +157,7 @@ def test_a_missing_member_is_named(tmp_path):
 
 
 def _upsampling(tmp_path) -> bytes:
-    from tests.attack_files import upsampling_model
+    from testkit.attack_files import upsampling_model
 
     return upsampling_model()
 

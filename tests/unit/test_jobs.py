@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from core.jobs import JobManager
+from core.jobs.manager import JobManager
 
 
 def gated_job(gate: threading.Event, value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import novelty
+from core.inspection import novelty
 
 
 def judgement(verdict: str, measures) -> novelty.Judgement:

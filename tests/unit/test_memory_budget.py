@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from core.memory_budget import MemoryBudget, MemoryBudgetError
+from core.visitors.memory_budget import MemoryBudget, MemoryBudgetError
 
 
 def test_holds_and_counts_bytes_per_owner():

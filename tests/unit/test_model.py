@@ -1,10 +1,10 @@
-"""Tests of core.model: layers, parameter counts, scaling and seeding."""
+"""Tests of core.nn.model: layers, parameter counts, scaling and seeding."""
 
 import numpy as np
 import pytest
 
-from core.config import PRESETS, TrainingConfig
-from core.model import (
+from core.nn.config import PRESETS, TrainingConfig
+from core.nn.model import (
     build_model,
     count_parameters,
     fuse_adam_updates,
@@ -104,7 +104,7 @@ def test_schedules_lower_the_learning_rate_to_zero_by_the_last_step():
 
 
 def test_a_short_batch_norm_training_already_predicts_well(mnist):
-    from core.training import train_model
+    from core.nn.training import train_model
 
     # 63 steps: batch normalisation's moving statistics must have settled by then.
     config = TrainingConfig(
@@ -123,7 +123,7 @@ def test_a_short_batch_norm_training_already_predicts_well(mnist):
 def test_fused_adam_takes_the_steps_of_keras_adam_and_saves_as_plain_adam(tmp_path):
     import keras
 
-    from core.model import _network
+    from core.nn.model import _network
 
     config = TrainingConfig(hidden_layers=(16,), batch_size=32, learning_rate=0.01)
     rng = np.random.default_rng(0)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import novelty
-from core.nondigits import KINDS, nondigit_set
-from core.preprocess import preprocess_digit, redraw_digits
+from core.data.preprocess import preprocess_digit, redraw_digits
+from core.inspection import novelty
+from testkit.nondigits import KINDS, nondigit_set
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default" / "model.keras"
 
@@ -59,7 +59,7 @@ def test_fisher_scores_add_the_minus_log_tail_shares():
 
 
 def test_holes_are_counted_in_the_ink():
-    from core.nondigits import draw_polyline
+    from testkit.nondigits import draw_polyline
 
     angles = np.linspace(0, 2 * np.pi, 40)
     ring = np.stack([140 + 80 * np.cos(angles), 140 + 80 * np.sin(angles)], 1)
@@ -131,7 +131,7 @@ def test_the_non_digit_set_has_every_kind_drawn_like_the_canvas():
 
 
 def test_a_straight_one_drawn_with_a_thin_brush_is_a_digit(model, reference):
-    from core.nondigits import draw_polyline
+    from testkit.nondigits import draw_polyline
 
     for brush in (8, 10, 18):
         one = preprocess_digit(draw_polyline(np.array([(150, 35), (130, 245)]), brush))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.photo import (
+from core.data.photo import (
     INK_DARK,
     INK_LIGHT,
     clean_photo,
@@ -17,8 +17,8 @@ from core.photo import (
     normalise_lighting,
     remove_lines,
 )
-from core.photo_samples import PAPERS, photo_like_set
-from core.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit
+from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit
+from testkit.photo_samples import PAPERS, photo_like_set
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default" / "model.keras"
 
@@ -106,8 +106,8 @@ def test_crop_box_keeps_the_chosen_share_and_refuses_an_empty_box():
 
 
 def test_a_clean_scan_takes_the_scan_path_and_a_photo_the_photo_path(model, mnist):
-    from core.photo import PATH_PHOTO, PATH_SCAN
-    from core.photo_samples import clean_scan_set
+    from core.data.photo import PATH_PHOTO, PATH_SCAN
+    from testkit.photo_samples import clean_scan_set
 
     scans = clean_scan_set(mnist.test_images, mnist.test_labels, count=12, seed=4)
     photos = photo_like_set(mnist.test_images, mnist.test_labels, count=12, seed=4)

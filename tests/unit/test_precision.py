@@ -1,19 +1,19 @@
-"""Tests of core.precision and of bfloat16 networks: the choice, the layers, save and load."""
+"""Tests of core.nn.precision and of bfloat16 networks: the choice, the layers, save and load."""
 
 import keras
 import numpy as np
 import pytest
 
 from core import settings
-from core.config import TrainingConfig
-from core.model import build_model
-from core.precision import (
+from core.nn.config import TrainingConfig
+from core.nn.model import build_model
+from core.nn.precision import (
     choose_precision,
     effective_precision,
     parse_cpu_flags,
     training_precision,
 )
-from core.training import train_model
+from core.nn.training import train_model
 
 SAPPHIRE_RAPIDS = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"})
 COOPER_LAKE = frozenset({"avx2", "avx512f", "avx512_bf16"})

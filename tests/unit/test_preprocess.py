@@ -1,4 +1,4 @@
-"""Tests of core.preprocess (drawing/upload -> MNIST-style 28x28) and the probability chart."""
+"""Tests of core.data.preprocess (drawing/upload -> MNIST-style 28x28) and the probability chart."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFile
 from scipy import ndimage
 
-from core import preprocess
-from core.figures.prediction import TOP_COLOR, probability_bars
-from core.preprocess import (
+from core.data import preprocess
+from core.data.preprocess import (
     BOX_SIZE,
     CENTER_OF_MASS,
     BlankDrawingError,
@@ -25,6 +24,7 @@ from core.preprocess import (
     render_as_drawing,
     to_grayscale,
 )
+from core.figures.prediction import TOP_COLOR, probability_bars
 from core.settings import data_dir
 
 CANVAS = 280

@@ -19,7 +19,7 @@ import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from websockets.sync.client import connect
 
-from tests.harness import PROJECT_ROOT, start_streamlit, stop_streamlit
+from testkit.harness import PROJECT_ROOT, start_streamlit, stop_streamlit
 
 
 def make_run_command(port: int) -> list[str]:

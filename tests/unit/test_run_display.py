@@ -1,18 +1,18 @@
-"""Run numbers, names, colours and history tables (core.run_display, RunStore.run_numbers)."""
+"""Run numbers, names, colours and history tables (core.runs.display, RunStore.run_numbers)."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from core.run_display import (
+from core.runs import RunStore
+from core.runs.display import (
     display_name,
     history_table,
     run_colour,
     short_name,
     with_display_columns,
 )
-from core.runs import RunStore
 
 
 def test_history_table_counts_epochs_from_one_and_allows_missing_validation():
@@ -80,8 +80,8 @@ def test_with_display_columns_leaves_unnumbered_runs_without_a_number():
 def test_a_run_is_named_by_its_preset_epochs_and_seed():
     from dataclasses import replace
 
-    from core.config import PRESETS, TrainingConfig
-    from core.run_display import training_run_name
+    from core.nn.config import PRESETS, TrainingConfig
+    from core.runs.display import training_run_name
 
     article = PRESETS["As in the article"]
     assert training_run_name(article) == "As in the article · 20 ep · seed 0"
@@ -102,7 +102,7 @@ def test_a_run_is_named_by_its_preset_epochs_and_seed():
 
 
 def test_reruns_get_numbered_names():
-    from core.run_display import unique_name
+    from core.runs.display import unique_name
 
     name = "As in the article · 20 ep · seed 0"
     assert unique_name(name, []) == name

@@ -163,7 +163,7 @@ def test_baseline_estimators_are_stored_and_checked_before_loading(store):
 def test_baseline_files_are_compressed_and_load_the_same(store, mnist):
     from sklearn.neighbors import KNeighborsClassifier
 
-    from core.baselines import pickled_size
+    from core.nn.baselines import pickled_size
 
     images = mnist.train_images[:2_000].reshape(2_000, -1)
     estimator = KNeighborsClassifier(n_neighbors=3).fit(images, mnist.train_labels[:2_000])

@@ -13,7 +13,7 @@ import pytest
 from core.runs import RunStore, RunStoreFullError
 from core.runs.pruning import PruneQuota, protected_runs
 from core.settings import DEMO_LIMITS
-from core.visitors import address_for_limits
+from core.visitors.identity import address_for_limits
 
 VISITORS = 10
 RUNS_PER_VISITOR = 5  # the demo protects each visitor's newest five

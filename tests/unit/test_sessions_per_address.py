@@ -1,7 +1,7 @@
 """At most `max_sessions_per_address` open app sessions per public network address.
 
 A hundred sessions from one address opening Evaluate pushed the health check to 9.6 s;
-`core.visitors.SessionsPerAddressMiddleware` refuses Streamlit's WebSocket (one per tab)
+`core.visitors.identity.SessionsPerAddressMiddleware` refuses Streamlit's WebSocket (one per tab)
 past the bound, and lets a new one in when one closes.
 """
 
@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from core.visitors import POLICY_VIOLATION, SessionsPerAddressMiddleware
+from core.visitors.identity import POLICY_VIOLATION, SessionsPerAddressMiddleware
 
 # Public addresses (the documentation ranges, 203.0.113.0/24 and others, do not count).
 PUBLIC, OTHER_PUBLIC, PRIVATE = "81.2.69.142", "2.125.160.216", "10.0.0.7"

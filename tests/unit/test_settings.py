@@ -3,7 +3,7 @@
 import pytest
 
 from core import settings
-from core.config import TrainingConfig
+from core.nn.config import TrainingConfig
 
 
 @pytest.fixture

@@ -6,12 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import throughput
-from core.config import TrainingConfig
-from core.jobs import JobManager
-from core.model import training_flops_per_sample
-from core.runs import RunStore
-from core.sweeps import (
+from core.jobs.manager import JobManager
+from core.jobs.sweeps import (
     DEFAULT_FLOPS_PER_SECOND,
     EarlyStop,
     SuccessiveHalving,
@@ -23,7 +19,11 @@ from core.sweeps import (
     sweep_jobs,
     training_samples,
 )
-from core.tasks import make_training_job
+from core.jobs.tasks import make_training_job
+from core.nn import throughput
+from core.nn.config import TrainingConfig
+from core.nn.model import training_flops_per_sample
+from core.runs import RunStore
 
 BASE = TrainingConfig(hidden_layers=(128,), epochs=1, train_size=500, validation_fraction=0.1)
 

@@ -1,11 +1,12 @@
-"""Tests of core.throughput: estimates come from what this machine measured."""
+"""Tests of core.nn.throughput: estimates come from what this machine measured."""
 
 import pytest
 
-from core import throughput, training_progress
-from core.config import TrainingConfig
-from core.model import training_flops_per_sample
-from core.training import choose_steps_per_execution, train_model
+from core.nn import progress as training_progress
+from core.nn import throughput
+from core.nn.config import TrainingConfig
+from core.nn.model import training_flops_per_sample
+from core.nn.training import choose_steps_per_execution, train_model
 
 ARTICLE_LIKE = TrainingConfig(hidden_layers=(128,), epochs=4)
 WIDER = TrainingConfig(hidden_layers=(512,), epochs=2)

@@ -1,4 +1,4 @@
-"""Tests of core.training: a short real training, progress events, Stop, seeding."""
+"""Tests of core.nn.training: a short real training, progress events, Stop, seeding."""
 
 import pickle
 import threading
@@ -6,15 +6,15 @@ import threading
 import numpy as np
 import pytest
 
-from core.config import TrainingConfig
-from core.data import load_default_dataset
-from core.run_comparison import comparison_note
-from core.training import (
+from core.data.datasets import load_default_dataset
+from core.nn.config import TrainingConfig
+from core.nn.training import (
     MAX_STEPS_PER_EXECUTION,
     PROGRESS_KEYS,
     choose_steps_per_execution,
     train_model,
 )
+from core.runs.comparison import comparison_note
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_comparison_note_names_changes_accuracy_and_speed():
 
 
 def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
-    from core.tasks import LiveCurve
+    from core.jobs.tasks import LiveCurve
 
     curve = LiveCurve(limit=100)
     for step in range(10_000):
@@ -180,14 +180,14 @@ def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
 
 
 def test_training_job_reports_a_thinned_live_curve(dataset, tmp_path, monkeypatch):
-    import core.tasks
-    import core.training
+    import core.jobs.tasks
+    import core.nn.training
+    from core.jobs.tasks import make_training_job
     from core.runs import RunStore
-    from core.tasks import make_training_job
 
     # A report after every chunk of batches, and a tiny cap, so a short run thins its curve.
-    monkeypatch.setattr(core.training, "PROGRESS_EVENTS_PER_SECOND", 1e9)
-    monkeypatch.setattr(core.tasks, "MAX_BATCH_POINTS", 4)
+    monkeypatch.setattr(core.nn.training, "PROGRESS_EVENTS_PER_SECOND", 1e9)
+    monkeypatch.setattr(core.jobs.tasks, "MAX_BATCH_POINTS", 4)
     config = TrainingConfig(
         hidden_layers=(16,), train_size=1_000, batch_size=4, epochs=3, validation_fraction=0.0
     )
@@ -288,8 +288,8 @@ def test_a_run_without_validation_scores_its_test_images_each_epoch(dataset):
 def test_stored_runs_are_named_after_what_was_trained_and_reruns_are_numbered(dataset, tmp_path):
     from dataclasses import replace
 
+    from core.jobs.tasks import save_training_result
     from core.runs import RunStore
-    from core.tasks import save_training_result
 
     config = TrainingConfig(
         hidden_layers=(16,), optimizer="plain_sgd", learning_rate=0.05, train_size=500, epochs=2

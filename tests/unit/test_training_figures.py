@@ -5,9 +5,9 @@ import math
 import pytest
 
 import ui
-from core.config import TrainingConfig
 from core.figures.training import accuracy_range, log_axis, metric_figure, smooth
-from core.run_comparison import comparison_note
+from core.nn.config import TrainingConfig
+from core.runs.comparison import comparison_note
 
 RECORDS = [
     {"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.4, "val_accuracy": 0.88},

@@ -5,13 +5,13 @@ import io
 import pytest
 from PIL import Image
 
-from core.imports import UploadError, config_from_json
-from core.preprocess import (
+from core.data.preprocess import (
     MAX_IMAGE_SIDE,
     ImageTooLargeError,
     UnreadableImageError,
     load_uploaded_image,
 )
+from core.nn.uploads import UploadError, config_from_json
 
 
 def encoded(image: Image.Image, file_format: str = "PNG") -> bytes:

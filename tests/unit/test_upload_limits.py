@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from core import settings
-from core.data import MEGABYTE, DatasetTooLargeError, dataset_from_idx_files
+from core.data.datasets import MEGABYTE, DatasetTooLargeError, dataset_from_idx_files
+from core.data.idx import idx_bytes
 from core.figures.explore import FRAME_GREY, ink_on_paper
-from core.idx import idx_bytes
-from tests.attack_files import zeros_idx_gzip
+from testkit.attack_files import zeros_idx_gzip
 
 
 def named(content: bytes, name: str) -> io.BytesIO:

@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core import visitors
-from core.current_models import CurrentModelStore
 from core.runs import RunStore
+from core.runs.current_models import CurrentModelStore
+from core.visitors import identity as visitors
 
 
 def test_new_ids_are_random_and_valid_and_anything_else_is_not():

@@ -3,7 +3,7 @@
 What an attacker with the demo link can do without a browser: open sessions over the
 WebSocket (`/_stcore/stream`), rerun pages, send `clear_cache`, and PUT files to the upload
 route (`/_stcore/upload_file/<session>/<file>`) with the XSRF cookie and header the browser
-sends. Shared by tests and `bench/` (as `tests/harness.py` is); it changes nothing on import.
+sends. Shared by tests and `bench/` (as `testkit/harness.py` is); it changes nothing on import.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every model takes raw pixels 0-255 of shape (28, 28). With "unit" scaling its fi
 the Evaluate and Draw pages never need to know how a model was trained.
 
 The convolutional front computes in bfloat16 when the run's precision is "bfloat16" (per-layer
-dtype policies, see `core.precision`); the output layer always computes in float32.
+dtype policies, see `core.nn.precision`); the output layer always computes in float32.
 
 Labels are integers and the loss is sparse categorical cross-entropy. The article one-hot
 encodes the labels and uses categorical cross-entropy; both compute the same number
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.config import OPTIMIZERS, TrainingConfig
-from core.precision import FLOAT32, LAYER_POLICIES, effective_precision
+from core.nn.config import OPTIMIZERS, TrainingConfig
+from core.nn.precision import FLOAT32, LAYER_POLICIES, effective_precision
 
 if TYPE_CHECKING:
     import keras
@@ -52,7 +52,7 @@ ONE_CYCLE_WARMUP_FRACTION = 0.3
 FUSED_ADAM_ARCHITECTURES = frozenset({"dense"})
 # Seeding sets process-wide generators (Python's, NumPy's, TensorFlow's global seed): two
 # models built at once in different threads would take each other's draws. Whoever seeds
-# holds this lock until its draws are done (`core.training` holds it until `fit` has made
+# holds this lock until its draws are done (`core.nn.training` holds it until `fit` has made
 # its shuffled dataset).
 SEEDING = threading.RLock()
 
@@ -72,10 +72,10 @@ def build_model(
         config: The training configuration.
         num_classes: Number of output classes (10 for digits).
         steps_per_execution: Batches run per call into TensorFlow (a speed setting that
-            does not change the maths; see `core.training`).
+            does not change the maths; see `core.nn.training`).
         jit_compile: Passed to `Model.compile` (XLA compilation).
         precision: "float32" or "bfloat16" for the convolutional front; None chooses by
-            the ``precision`` setting and the CPU (`core.precision.training_precision`).
+            the ``precision`` setting and the CPU (`core.nn.precision.training_precision`).
         steps_per_epoch: Gradient steps per epoch, which a learning-rate schedule needs;
             None estimates it from the configuration and the 60,000 MNIST training images.
 
@@ -88,14 +88,14 @@ def build_model(
     """
     import keras
 
-    from core.precision import training_precision
+    from core.nn.precision import training_precision
 
     if num_classes < 2:
         raise ValueError(f"A classifier needs at least 2 classes; got {num_classes}.")
     if precision is None:
         precision = training_precision()
     if steps_per_epoch is None:
-        from core.sweeps import training_samples
+        from core.jobs.sweeps import training_samples
 
         steps_per_epoch = math.ceil(training_samples(config) / config.batch_size)
     # Same seed, same initial weights, dropout masks and shuffling order, also when other

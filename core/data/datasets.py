@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 import numpy as np
 
 from core import settings
-from core.config import SCALINGS, SPLITS
-from core.idx import IdxHeader, read_idx, read_idx_header, source_name
+from core.data.idx import IdxHeader, read_idx, read_idx_header, source_name
+from core.nn.config import SCALINGS, SPLITS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -455,7 +455,7 @@ def make_splits(
 
     Args:
         dataset: The dataset to split.
-        split: A key of `core.config.SPLITS`: "official" (the files' train/test sets) or "article"
+        split: A key of `SPLITS`: "official" (the files' train/test sets) or "article"
             (`train_test_split` of the training files into 75%/25%, random_state=seed).
         validation_fraction: Fraction of the training part held out (stratified) for
             validation, in [0, 1); 0 gives an empty validation set.
@@ -511,7 +511,7 @@ def held_out_set(
 
     Args:
         dataset: The dataset the run was trained on.
-        split: A key of `core.config.SPLITS`.
+        split: A key of `core.nn.config.SPLITS`.
         seed: The run's seed (the article's split depends on it).
 
     Returns:
@@ -551,7 +551,7 @@ def held_out_sources(
 
     Args:
         dataset: The dataset the run was trained on.
-        split: A key of `core.config.SPLITS`.
+        split: A key of `core.nn.config.SPLITS`.
         seed: The run's seed.
 
     Returns:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from core.config import TrainingConfig
+from core.nn.config import TrainingConfig
 
 # Achieved training throughput assumed before anything was measured (FLOP/s); see
 # bench/README.md ("Training") for what this machine reaches.
@@ -101,7 +101,7 @@ def record(config: TrainingConfig, precision: str, images_per_second: float) -> 
         precision: "float32" or "bfloat16" (what the run computed in).
         images_per_second: Training images per second measured.
     """
-    from core.model import training_flops_per_sample
+    from core.nn.model import training_flops_per_sample
 
     if not images_per_second > 0:
         return
@@ -132,7 +132,7 @@ def forget() -> None:
 def images_per_second_at(config: TrainingConfig, flops_per_second: float) -> float:
     """Return the images per second `config` trains at when its arithmetic runs at
     `flops_per_second`, each step also costing `STEP_OVERHEAD_SECONDS`."""
-    from core.model import training_flops_per_sample
+    from core.nn.model import training_flops_per_sample
 
     seconds_per_image = training_flops_per_sample(config) / flops_per_second
     return 1.0 / (seconds_per_image + STEP_OVERHEAD_SECONDS / config.batch_size)
@@ -195,7 +195,7 @@ def estimate(config: TrainingConfig, num_train: int, precision: str | None = Non
     Returns:
         The `Estimate`, with a sentence saying what it rests on.
     """
-    from core.precision import effective_precision, training_precision
+    from core.nn.precision import effective_precision, training_precision
 
     precision = effective_precision(config, precision or training_precision())
     rate, basis, measured = images_per_second(config, precision)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from core.data import MEGABYTE
+from core.data.datasets import MEGABYTE
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import throughput
-from core.config import TrainingConfig
+from core.nn import throughput
+from core.nn.config import TrainingConfig
+from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND
 from core.settings import DEFAULT_MAX_SWEEP_SIZE
-from core.throughput import ASSUMED_FLOPS_PER_SECOND
 
 # Achieved training throughput assumed before any run has been measured (FLOP/s).
 DEFAULT_FLOPS_PER_SECOND = ASSUMED_FLOPS_PER_SECOND
@@ -125,7 +125,7 @@ def measured_flops_per_second(runs: list[dict]) -> float:
     Returns:
         FLOP/s, or `DEFAULT_FLOPS_PER_SECOND` when no run can be measured.
     """
-    from core.model import training_flops_per_sample
+    from core.nn.model import training_flops_per_sample
 
     rates = []
     for run in runs:
@@ -159,7 +159,7 @@ def estimate_seconds(
     """Return the expected total training time of `configs`, run one after another.
 
     Each configuration's speed is what this process measured for the same network and
-    precision, or for one of the same kind scaled by its work (`core.throughput`); only
+    precision, or for one of the same kind scaled by its work (`core.nn.throughput`); only
     when nothing comparable ran yet does `flops_per_second` decide.
 
     Args:
@@ -168,7 +168,7 @@ def estimate_seconds(
             used for configurations nothing comparable was measured for.
         dataset_train_size: Images in the dataset's training file.
     """
-    from core.precision import effective_precision, training_precision
+    from core.nn.precision import effective_precision, training_precision
 
     setting = training_precision()
     total = 0.0
@@ -316,7 +316,7 @@ class SuccessiveHalving:
         return None
 
     def watcher(self, member: str, epochs: int) -> Callable[[dict[str, Any]], str | None]:
-        """Return the check `core.tasks.make_training_job` runs after each epoch.
+        """Return the check `core.jobs.tasks.make_training_job` runs after each epoch.
 
         Args:
             member: The member's id within the sweep.
@@ -352,11 +352,11 @@ def sweep_jobs(
     shuffle_seed: int | None = 0,
     address: str | None = None,
 ) -> list[tuple[str, Callable[..., Any]]]:
-    """Return (name, job function) per member, for `core.jobs.JobManager.submit`.
+    """Return (name, job function) per member, for `core.jobs.manager.JobManager.submit`.
 
     Args:
         configs: The sweep's configurations (`sweep_configs`).
-        dataset: A `core.data.Dataset`.
+        dataset: A `core.data.datasets.Dataset`.
         store: A `core.runs.RunStore`; each member is stored as a run.
         owner: Who runs the sweep (e.g. a visitor id).
         early_stopping: Whether one `SuccessiveHalving` rule stops hopeless members. Their
@@ -372,7 +372,7 @@ def sweep_jobs(
     Returns:
         ``[(name, fn), ...]``, in the order to submit them.
     """
-    from core.tasks import make_training_job
+    from core.jobs.tasks import make_training_job
 
     rule = None
     if early_stopping and configs:

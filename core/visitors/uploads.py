@@ -4,7 +4,7 @@ Streamlit keeps every file a session PUTs to `/_stcore/upload_file/<session>/<fi
 memory until the session ends, checking only each file's size (`server.maxUploadSize`): one
 session could hold hundreds of megabytes. `SessionUploadLimit`, an ASGI middleware, refuses
 (413) an upload that would take the session's files over its bound, before reading the body,
-and holds each kept file in the server's `core.memory_budget`, whose release removes it
+and holds each kept file in the server's `core.visitors.memory_budget`, whose release removes it
 from Streamlit's store. No Streamlit import: the app wires it up (`streamlit_app.py`).
 """
 
@@ -14,8 +14,8 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 
-from core.data import MEGABYTE
-from core.memory_budget import MemoryBudget, MemoryBudgetError
+from core.data.datasets import MEGABYTE
+from core.visitors.memory_budget import MemoryBudget, MemoryBudgetError
 
 UPLOAD_ROUTE = "/_stcore/upload_file/"
 UPLOAD_ITEM = "upload"

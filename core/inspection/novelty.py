@@ -502,9 +502,9 @@ def reference_inputs(
     Returns:
         (bank indices, calibration digits, calibration labels): the training-set indices of
         up to `BANK_SIZE` images for the neighbour bank, and up to `CALIBRATION_SIZE` other
-        images drawn through the canvas pipeline (`core.preprocess.redraw_digits`).
+        images drawn through the canvas pipeline (`core.data.preprocess.redraw_digits`).
     """
-    from core.preprocess import redraw_digits
+    from core.data.preprocess import redraw_digits
 
     order = np.random.default_rng(seed).permutation(len(train_images))
     calibration_count = min(CALIBRATION_SIZE, len(order) // 5)

@@ -23,7 +23,7 @@ import numpy as np
 from core.measurements import ARTICLE_REPORTED, MEASURED, figure
 
 if TYPE_CHECKING:
-    from core.data import Dataset
+    from core.data.datasets import Dataset
 
 # Bounds of every numeric field, named so the page and the error messages agree.
 MAX_HIDDEN_LAYERS = 8
@@ -64,7 +64,7 @@ class ScalingSpec:
 
     Attributes:
         label: What the page shows.
-        scale: Function ``uint8 images -> float32 images`` (see `core.data.scale_images`).
+        scale: Function ``uint8 images -> float32 images`` (see `core.data.datasets.scale_images`).
     """
 
     label: str
@@ -94,7 +94,7 @@ class SplitSpec:
     Attributes:
         label: What the page shows.
         split: Function ``(dataset, seed) -> (x_train, y_train, x_test, y_test)`` (see
-            `core.data.make_splits`, which also takes out the validation set).
+            `core.data.datasets.make_splits`, which also takes out the validation set).
         held_out_share: The share of the training files it holds out as the test set (0 when
             the test files are the test set), so sizes can be counted without splitting.
     """

@@ -104,7 +104,7 @@ def uses_bfloat16(config, precision: str) -> bool:
     float32 whatever the precision setting.
 
     Args:
-        config: A `core.config.TrainingConfig`.
+        config: A `core.nn.config.TrainingConfig`.
         precision: "float32" or "bfloat16".
     """
     return precision == BFLOAT16 and config.architecture == "cnn"

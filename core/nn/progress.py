@@ -1,8 +1,8 @@
-"""The Keras callback of `core.training.train_model`: live progress, validation and Stop.
+"""The Keras callback of `core.nn.training.train_model`: live progress, validation and Stop.
 
 This module imports Keras at its top, because `TrainingProgress` subclasses
 `keras.callbacks.Callback` as Keras's own callbacks do (`keras/src/callbacks`, e.g.
-`TerminateOnNaN`). Only `core.training.train_model` imports it, inside the function, so
+`TerminateOnNaN`). Only `core.nn.training.train_model` imports it, inside the function, so
 the pages that import `core` modules at start-up never pay for TensorFlow's import.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from core.evaluation import cross_entropy, predict_images
+from core.nn.evaluation import cross_entropy, predict_images
 
 ProgressFunction = Callable[[dict[str, Any]], None]
 
@@ -36,7 +36,7 @@ class TrainingProgress(keras.callbacks.Callback):
     event, so a stop asked for while handling that event lands exactly there) and at each
     epoch's end; it sets `model.stop_training`, which ends `fit` after the chunk.
 
-    Validation is done here, at the end of each finished epoch (`core.evaluation`'s batched
+    Validation is done here, at the end of each finished epoch (`core.nn.evaluation`'s batched
     prediction and cross-entropy, the same as the test set's), and not by Keras's own
     ``fit(validation_data=...)``: Keras validates after every epoch loop, also one that a
     Stop broke off in its middle, so Stop would wait for a whole validation pass (and, in
@@ -53,13 +53,13 @@ class TrainingProgress(keras.callbacks.Callback):
         validation: ``(images, labels)`` to validate on after each epoch, or None.
         test: ``(images, labels)`` of the test set to score after each epoch too, or None:
             a run without a validation set (the article's) shows its train/test gap so.
-        on_progress: Called with each progress event (a dict, see `core.training`), or None.
+        on_progress: Called with each progress event (a dict, see `core.nn.training`), or None.
         stop_event: When set, training ends after the current chunk of batches.
         on_train_begin: Called once `fit` has set up its data, before the first batch.
         on_measured: Called as ``on_measured(images_per_second)`` once the speed after the
             first chunk is known.
         events_per_second: At most this many batch events a second (epoch events always
-            go out); `core.training.PROGRESS_EVENTS_PER_SECOND` in the app.
+            go out); `core.nn.training.PROGRESS_EVENTS_PER_SECOND` in the app.
         measure_after_seconds: Measure the speed once this long has passed after the first
             chunk; None for `MEASURE_AFTER_SECONDS`.
 

@@ -117,11 +117,9 @@ resource.setrlimit(resource.RLIMIT_AS, (int(address_space),) * 2)
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(file_size),) * 2)
 import numpy as np
 import keras
-from core.evaluation import evaluate
+from core.nn.evaluation import evaluate
 data = open(path, "rb").read()
-from core import imports
-
-
+from core.nn import uploads as imports
 def peak_kib():
     # This process's own high-water mark. (ru_maxrss would carry the parent's: Linux keeps
     # the forked copy's high-water mark across exec, so a big test process inflates it.)

@@ -1,6 +1,6 @@
 """Where a job's heavy work runs: in this process (the default) or on a Ray cluster.
 
-The job manager (`core.jobs`) queues jobs and runs each job function in a thread of the
+The job manager (`core.jobs.manager`) queues jobs and runs each job function in a thread of the
 server. A job function trains through an executor, so the pages and the run store never
 know where the work happened:
 
@@ -68,8 +68,8 @@ class ThreadExecutor:
         on_progress: ProgressFunction | None = None,
         stop_event: threading.Event | None = None,
     ):
-        """Train as `core.training.train_model` does and return its `TrainingResult`."""
-        from core.training import train_model
+        """Train as `core.nn.training.train_model` does and return its `TrainingResult`."""
+        from core.nn.training import train_model
 
         return train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
 
@@ -81,8 +81,8 @@ class ThreadExecutor:
         report: Callable[..., None] | None = None,
         stop_event: threading.Event | None = None,
     ):
-        """Fit a baseline as `core.baselines.train_baseline` does and return its result."""
-        from core.baselines import train_baseline
+        """Fit a baseline as `core.nn.baselines.train_baseline` does and return its result."""
+        from core.nn.baselines import train_baseline
 
         return train_baseline(key, dataset, config, report=report, stop_event=stop_event)
 
@@ -148,7 +148,7 @@ def _remote_functions():
         node = ray.get_runtime_context().get_node_id()
         try:
             if kind == "train":
-                from core.training import train_model
+                from core.nn.training import train_model
 
                 return train_model(
                     arguments["config"],
@@ -156,7 +156,7 @@ def _remote_functions():
                     on_progress=lambda event: board.push.remote(token, {**event, "node": node}),
                     stop_event=stop_event,
                 )
-            from core.baselines import train_baseline
+            from core.nn.baselines import train_baseline
 
             return train_baseline(
                 arguments["key"],

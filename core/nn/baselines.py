@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.data import Dataset, make_splits, scale_images
+from core.data.datasets import Dataset, make_splits, scale_images
 
 if TYPE_CHECKING:
-    from core.config import TrainingConfig
+    from core.nn.config import TrainingConfig
 
 Report = Callable[..., None]
 PREDICT_CHUNK = 1000
@@ -287,18 +287,18 @@ def train_baseline(
 
     Args:
         key: A label of `BASELINES`, e.g. ``"Random Forest"``.
-        dataset: The dataset (`core.data.Dataset`).
-        config: A `core.config.TrainingConfig` whose split, scaling, train_size,
+        dataset: The dataset (`core.data.datasets.Dataset`).
+        config: A `core.nn.config.TrainingConfig` whose split, scaling, train_size,
             validation_fraction and seed are used, so the baseline is fitted on exactly the
             training images that network saw (its validation images are left out). When None,
             the keyword arguments below are used instead.
-        split: A `core.config.SPLITS` key ("official" or "article").
-        scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.scale_images`.
+        split: A `core.nn.config.SPLITS` key ("official" or "article").
+        scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.datasets.scale_images`.
         train_size: Fit on a stratified subset of this many training images (None: all).
         seed: Seed of the split, the subset and the estimator.
         validation_fraction: Share of the training part left out, as for a network.
         report: Called as ``report(stage=..., done=..., total=..., unit=...)`` after each
-            chunk, e.g. the `core.jobs` job's ``report``. Optional.
+            chunk, e.g. the `core.jobs.manager` job's ``report``. Optional.
         stop_event: When set, fitting ends after the current chunk, or prediction after the
             current chunk of test images. Optional.
 
@@ -344,7 +344,7 @@ def train_baseline(
     stopped = stopped or stop_event.is_set()
     evaluated = len(predictions)
 
-    from core.evaluation import confusion_counts
+    from core.nn.evaluation import confusion_counts
 
     matrix = confusion_counts(y_test[:evaluated], predictions, dataset.num_classes)
     accuracy = float(np.mean(predictions == y_test[:evaluated])) if evaluated else float("nan")

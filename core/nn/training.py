@@ -1,23 +1,23 @@
 """Train a network on a dataset with live progress and a stop switch.
 
 `train_model` is the one training path of the app, used by the training jobs
-(`core.tasks`), the tests and the benchmarks:
+(`core.jobs.tasks`), the tests and the benchmarks:
 
-1. split the dataset (`core.data.make_splits`),
-2. build the compiled model (`core.model.build_model`),
-3. fit it with `core.training_progress.TrainingProgress`, the Keras callback that reports
+1. split the dataset (`core.data.datasets.make_splits`),
+2. build the compiled model (`core.nn.model.build_model`),
+3. fit it with `core.nn.progress.TrainingProgress`, the Keras callback that reports
    progress, validates each epoch and honours a stop event,
-4. score it on the held-out test images with `core.evaluation.evaluate` (loss, accuracy,
+4. score it on the held-out test images with `core.nn.evaluation.evaluate` (loss, accuracy,
    confusion matrix), as the Evaluate page does.
 
 Speed without changing the maths: several batches run per call into TensorFlow
 (`steps_per_execution`, chosen from this machine's measured speed so one call takes about a
 tenth of a second, which also bounds how long Stop takes), the images stay `uint8` until the
 model's first layer, and the convolutional front computes in bfloat16 on CPUs that have it
-(`core.precision`). Each run measures its images per second once its first chunks have run
-and records it (`core.throughput`), so time estimates come from this machine. The gradient
+(`core.nn.precision`). Each run measures its images per second once its first chunks have run
+and records it (`core.nn.throughput`), so time estimates come from this machine. The gradient
 steps, their order and the seeded shuffling are the same as a plain `model.fit`, also when
-several trainings run at once in different threads (`core.model.SEEDING`).
+several trainings run at once in different threads (`core.nn.model.SEEDING`).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core import throughput
-from core.config import TrainingConfig
-from core.model import SEEDING, count_parameters, training_flops_per_sample
-from core.precision import effective_precision, training_precision
+from core.nn import throughput
+from core.nn.config import TrainingConfig
+from core.nn.model import SEEDING, count_parameters, training_flops_per_sample
+from core.nn.precision import effective_precision, training_precision
 
 if TYPE_CHECKING:
-    from core.data import Dataset
+    from core.data.datasets import Dataset
 
 ProgressFunction = Callable[[dict[str, Any]], None]
 
@@ -46,7 +46,7 @@ PROGRESS_EVENTS_PER_SECOND = 4.0
 # One call into TensorFlow should take about this long, so Stop acts well under a second.
 TARGET_SECONDS_PER_EXECUTION = 0.1
 MAX_STEPS_PER_EXECUTION = 64
-# Training throughput assumed before this machine has measured any (see core.throughput).
+# Training throughput assumed before this machine has measured any (see core.nn.throughput).
 ASSUMED_FLOPS_PER_SECOND = throughput.ASSUMED_FLOPS_PER_SECOND
 # Fixed cost of one gradient step on top of its arithmetic (dispatch, optimizer update).
 ASSUMED_STEP_OVERHEAD_SECONDS = throughput.STEP_OVERHEAD_SECONDS
@@ -160,7 +160,7 @@ def choose_steps_per_execution(
         num_train: Number of training images.
         num_classes: Number of output classes.
         images_per_second: This machine's measured training speed for the network (see
-            `core.throughput`); None assumes `ASSUMED_FLOPS_PER_SECOND`.
+            `core.nn.throughput`); None assumes `ASSUMED_FLOPS_PER_SECOND`.
 
     Returns:
         A step count between 1 and `MAX_STEPS_PER_EXECUTION`, at most the batches per epoch.
@@ -201,7 +201,7 @@ def train_model(
 
     Args:
         config: The training configuration.
-        dataset: A `core.data.Dataset`.
+        dataset: A `core.data.datasets.Dataset`.
         on_progress: Called (in the training thread) with a progress dict: keys `kind`
             ("start", "batch", "epoch", "evaluating", "done"), `phase`, `epoch`, `epochs`,
             `batch`, `batches`, `fraction` (0-1 overall), `loss`, `accuracy` (running
@@ -224,10 +224,10 @@ def train_model(
         ValueError: When the dataset cannot be split as the configuration asks (e.g. a
             training-set size larger than the images available).
     """
-    from core.data import make_splits
-    from core.evaluation import evaluate
-    from core.model import build_model
-    from core.training_progress import TrainingProgress
+    from core.data.datasets import make_splits
+    from core.nn.evaluation import evaluate
+    from core.nn.model import build_model
+    from core.nn.progress import TrainingProgress
 
     splits = make_splits(
         dataset,

@@ -36,20 +36,26 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-QUEUED = "queued"
-RUNNING = "running"
-FINISHED = "finished"
-STOPPED = "stopped"
-FAILED = "failed"
-CANCELLED = "cancelled"
-TIMED_OUT = "timed out"
 
-ACTIVE_STATES = frozenset({QUEUED, RUNNING})
-DONE_STATES = frozenset({FINISHED, STOPPED, FAILED, CANCELLED, TIMED_OUT})
+class JobState(StrEnum):
+    """Where a job is in its life; a `str`, so it reads and stores as its value."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed out"
+
+
+ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+DONE_STATES = frozenset(set(JobState) - ACTIVE_STATES)
 # After its time limit a job has this long to stop by itself before it is timed out; a job
 # that keeps reporting progress (e.g. evaluating its partly trained model) or has not
 # started its first batch yet gets more such periods, up to this many in all.
@@ -120,7 +126,7 @@ class Job:
         self.owner = owner
         self.address = address
         self.kind = kind
-        self.state = QUEUED
+        self.state = JobState.QUEUED
         self.result: Any = None
         self.error: str | None = None
         self.traceback: str | None = None
@@ -377,7 +383,7 @@ class JobManager:
     def running_count(self) -> int:
         """How many jobs are running now."""
         with self._lock:
-            return sum(job.state == RUNNING for job in self._jobs.values())
+            return sum(job.state == JobState.RUNNING for job in self._jobs.values())
 
     @property
     def queued_count(self) -> int:
@@ -422,7 +428,7 @@ class JobManager:
                 self._stop(job)
             threads = list(self._threads.values())
             for job in self._jobs.values():
-                if job.state == RUNNING:
+                if job.state == JobState.RUNNING:
                     job.stop_event.set()
         if wait:
             for thread in threads:
@@ -438,9 +444,9 @@ class JobManager:
     def _stop(self, job: Job) -> None:
         with self._lock:
             job.stop_event.set()
-            if job.state == QUEUED:
+            if job.state == JobState.QUEUED:
                 self._queue.remove(job)
-                job.state = CANCELLED
+                job.state = JobState.CANCELLED
                 job.finished_at = time.time()
                 self._forget_old_jobs()
                 self._changed.notify_all()
@@ -449,7 +455,7 @@ class JobManager:
         """Start queued jobs while there are free slots (caller holds the lock)."""
         while self._queue and self.running_count < self.max_concurrent:
             job = self._queue.popleft()
-            job.state = RUNNING
+            job.state = JobState.RUNNING
             job.started_at = time.time()
             thread = threading.Thread(
                 target=self._run, args=(job,), daemon=True, name=f"job-{job.id}"
@@ -499,7 +505,7 @@ class JobManager:
     def _time_limit_reached(self, job: Job) -> None:
         """Ask a job that ran `max_job_seconds` to stop, and time it out if it does not."""
         with self._lock:
-            if job.state != RUNNING:
+            if job.state != JobState.RUNNING:
                 return
             job.stop_reason = (
                 f"It reached this app's time limit of {_minutes(self.max_job_seconds)} and "
@@ -514,7 +520,7 @@ class JobManager:
     def _time_out(self, job: Job) -> None:
         """Give up on a job still running after its grace period: free its slot."""
         with self._lock:
-            if job.state != RUNNING:
+            if job.state != JobState.RUNNING:
                 return
             job._grace_periods += 1
             # A job that has reported since (it is evaluating or saving what it learned) or
@@ -524,7 +530,7 @@ class JobManager:
                 job._updates_at_limit = job._progress_updates
                 self._after(self.stop_grace_seconds, self._time_out, job)
                 return
-            job.state = TIMED_OUT
+            job.state = JobState.TIMED_OUT
             job.finished_at = time.time()
             job.stop_reason = job.error = (
                 f"It reached this app's time limit of {_minutes(self.max_job_seconds)} but "
@@ -549,18 +555,18 @@ class JobManager:
             details = traceback.format_exc()
             logger.error("Job %s (%s) failed:\n%s", job.id, job.name, details)
         with self._lock:
-            if job.state == TIMED_OUT:
+            if job.state == JobState.TIMED_OUT:
                 return  # Detached after its time limit: what it returns now is not used.
             job.result = result
             job.error = error
             job.traceback = details
             job.finished_at = time.time()
             if error is not None:
-                job.state = FAILED
+                job.state = JobState.FAILED
             elif job.stop_event.is_set():
-                job.state = STOPPED
+                job.state = JobState.STOPPED
             else:
-                job.state = FINISHED
+                job.state = JobState.FINISHED
             self._threads.pop(job.id, None)
             self._forget_deadlines(job)
             if not self._closed:

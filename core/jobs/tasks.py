@@ -1,12 +1,12 @@
 """Trainings and baselines as background jobs that record their run in the store.
 
 `make_training_job` and `make_baseline_job` return the job functions that pages hand to
-`core.jobs.JobManager.submit` (through `ui.submit_job`). Each one journals the run while it
+`core.jobs.manager.JobManager.submit` (through `ui.submit_job`). Each one journals the run while it
 is in progress (`RunStore.begin_run`/`end_run`, so a crash leaves an "interrupted" run),
-has the executor (`core.executors`: this process, or a Ray cluster) train or fit it, saves
+has the executor (`core.jobs.executors`: this process, or a Ray cluster) train or fit it, saves
 the result as a run and returns a `JobOutcome`, which becomes the job's ``result``.
 A training job also reports its live batch curve (`LiveCurve`) and compares the run with
-the owner's previous one (`core.run_comparison.comparison_note`).
+the owner's previous one (`core.runs.comparison.comparison_note`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.baselines import BaselineResult
-from core.config import TrainingConfig
-from core.run_comparison import comparison_note
-from core.run_display import epochs_text, training_run_name, unique_name
-from core.training import TrainingResult
+from core.nn.baselines import BaselineResult
+from core.nn.config import TrainingConfig
+from core.nn.training import TrainingResult
+from core.runs.comparison import comparison_note
+from core.runs.display import epochs_text, training_run_name, unique_name
 
 if TYPE_CHECKING:
-    from core.data import Dataset
+    from core.data.datasets import Dataset
     from core.runs import RunStore
 
 JobFunction = Callable[[Callable[..., None], threading.Event], "JobOutcome"]
@@ -34,12 +34,12 @@ JobFunction = Callable[[Callable[..., None], threading.Event], "JobOutcome"]
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What a training or baseline job returns (its `core.jobs.Job.result`).
+    """What a training or baseline job returns (its `core.jobs.manager.Job.result`).
 
     Plain and picklable, like the results it holds, which a Ray worker sends back.
 
     Attributes:
-        result: The `core.training.TrainingResult` or `core.baselines.BaselineResult`.
+        result: The `core.nn.training.TrainingResult` or `core.nn.baselines.BaselineResult`.
         run_id: The stored run's id (None when saving it failed).
         save_error: Why the run could not be saved, or None.
         note: For a training, what changed against the owner's previous run and how it
@@ -152,19 +152,19 @@ def save_training_result(
     """Store a finished or stopped training as a run of kind ``"network"``.
 
     Unless given a name, the run is named after what was trained
-    (`core.run_display.training_run_name`: a stopped run says "9 of 20 ep, stopped"),
+    (`core.runs.display.training_run_name`: a stopped run says "9 of 20 ep, stopped"),
     with "(2)", "(3)"… when the owner already has a run of that name. Its summary, too,
     says how many epochs were trained.
 
     Args:
         store: A `core.runs.RunStore`.
         result: What `train_model` returned.
-        dataset: The `core.data.Dataset` it was trained on.
+        dataset: The `core.data.datasets.Dataset` it was trained on.
         owner: Who trained it (e.g. a session id).
         name: The run's display name (default: what was trained, unique among the owner's
             runs).
         stopped_early: Why a sweep's early stopping ended it, kept with its metrics as
-            ``stopped_early`` (see `core.sweeps.stopped_early_reason`), or None.
+            ``stopped_early`` (see `core.jobs.sweeps.stopped_early_reason`), or None.
         address: The network address it was trained from (for the store's caps), or None.
         names_shared: Make the name unique among every stored run, not only the owner's
             (where everyone sees every run, as without the demo profile).
@@ -208,7 +208,7 @@ def make_training_job(
     address: str | None = None,
     names_shared: bool = False,
 ) -> JobFunction:
-    """Return a job function for `core.jobs.JobManager.submit`: train, save, compare.
+    """Return a job function for `core.jobs.manager.JobManager.submit`: train, save, compare.
 
     The job reports every progress event (epoch events recorded in the job's history, the
     running batch figures as a growing `batch_points` tuple), saves the finished or stopped
@@ -216,12 +216,12 @@ def make_training_job(
 
     Args:
         config: The training configuration.
-        dataset: A `core.data.Dataset`.
+        dataset: A `core.data.datasets.Dataset`.
         store: A `core.runs.RunStore`.
         owner: Who trains (e.g. a session id); the run is saved under this owner.
         early_stop: Called with each epoch's progress event; a sentence it returns stops
-            the job there and is stored with the run (`core.sweeps.SuccessiveHalving`).
-        address: The visitor's network address (`core.visitors.address_for_limits`), for
+            the job there and is stored with the run (`core.jobs.sweeps.SuccessiveHalving`).
+        address: The visitor's network address (`core.visitors.identity.address_for_limits`), for
             the run store's caps per address; None when unknown.
         names_shared: Name the run uniquely among every stored run (see
             `save_training_result`).
@@ -250,7 +250,7 @@ def make_training_job(
 
         summary = config.summary(dataset.num_classes)
         with _journalled(store, "network", summary, config.to_dict(), owner, dataset.name):
-            from core.executors import get_executor
+            from core.jobs.executors import get_executor
 
             result = get_executor().train(config, dataset, on_progress, stop_event)
             previous = previous_run(store, owner)
@@ -339,9 +339,9 @@ def make_baseline_job(
     """Return a job function that fits the baseline `key` on `config`'s data and stores it.
 
     Args:
-        key: A label of `core.baselines.BASELINES`.
+        key: A label of `core.nn.baselines.BASELINES`.
         config: The configuration whose split, scaling, training-set size and seed to use.
-        dataset: The `core.data.Dataset`.
+        dataset: The `core.data.datasets.Dataset`.
         store: The `core.runs.RunStore`.
         owner: Who trains it.
         address: The visitor's network address, for the run store's caps; None when unknown.
@@ -357,7 +357,7 @@ def make_baseline_job(
             report(fraction=min(1.0, done / total), **progress)
 
         with _journalled(store, "baseline", key, {"baseline": key}, owner, dataset.name):
-            from core.executors import get_executor
+            from core.jobs.executors import get_executor
 
             result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
             run_id = save_baseline_result(

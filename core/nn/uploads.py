@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from core import settings
-from core.config import TrainingConfig
-from core.evaluation import DEFAULT_BATCH_SIZE
+from core.nn.config import TrainingConfig
+from core.nn.evaluation import DEFAULT_BATCH_SIZE
 
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_MODEL_BYTES = 100 * 1024 * 1024
@@ -680,7 +680,7 @@ def evaluation_batch_size(model, default: int = DEFAULT_BATCH_SIZE) -> int:
 
     Args:
         model: A built Keras model.
-        default: The batch size for small models (`core.evaluation.DEFAULT_BATCH_SIZE`).
+        default: The batch size for small models (`core.nn.evaluation.DEFAULT_BATCH_SIZE`).
 
     Returns:
         A batch size from 1 to `default`: smaller for models with large activations.

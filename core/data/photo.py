@@ -14,7 +14,7 @@ the Draw page can show what they did:
    vertical within a few degrees, are removed (thick strokes, the digit's, are kept whole),
 6. components: the largest piece of ink and the pieces near it and large enough are kept,
 7. the result (light ink on black, anti-aliased edges kept) goes to
-   `core.preprocess.preprocess_digit`.
+   `core.data.preprocess.preprocess_digit`.
 
 A clean scan (evenly lit paper without ruled or squared lines) skips steps 4-7: the
 whole picture goes to `preprocess_digit`, which keeps thin and faint strokes that the
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from core.preprocess import NOISE_FRACTION, BlankDrawingError, preprocess_digit, to_grayscale
+from core.data.preprocess import NOISE_FRACTION, BlankDrawingError, preprocess_digit, to_grayscale
 
 WORKING_SIDE = 320
 INK_AUTO = "auto"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
-from core.data import resolve_class_names
+from core.data.datasets import resolve_class_names
 
 # Probabilities are clipped to [epsilon, 1 - epsilon] before the logarithm, as Keras's
 # categorical cross-entropy does when it is given probabilities (keras.src.backend.
@@ -211,7 +211,7 @@ def _check_images(images) -> np.ndarray:
 def predict_images(model, images, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Return the model's softmax output for many raw 0-255 images, a batch at a time.
 
-    (`core.preprocess.predict_probabilities` is its one-digit counterpart for the Draw page.)
+    (`core.data.preprocess.predict_probabilities` is its one-digit counterpart for the Draw page.)
 
     Batches go through ``model.predict_on_batch``, which reuses the model's compiled
     prediction function without ``model.predict``'s per-call dataset and progress loop

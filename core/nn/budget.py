@@ -4,9 +4,9 @@
 Train page can show them next to the Train button and the Compare page can check every sweep
 member and baseline the same way. `check_budget` refuses a job whose operations are over the
 demo's cap, whose estimated time is over the demo's time limit (steps x per-step overhead +
-operations / throughput, `core.throughput`: small batches cost far more than their
+operations / throughput, `core.nn.throughput`: small batches cost far more than their
 operations) or whose estimated peak memory is more than the host has available; the job
-manager's wall-clock limit (`core.jobs`) stops whatever still runs too long.
+manager's wall-clock limit (`core.jobs.manager`) stops whatever still runs too long.
 
 The memory estimate (calibrated in bench/README.md, "Attacks and budgets"):
 
@@ -26,8 +26,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import SPLITS, TrainingConfig
-from core.model import IMAGE_SHAPE, POOL_SIZE, count_parameters, training_flops_per_sample
+from core.nn.config import SPLITS, TrainingConfig
+from core.nn.model import IMAGE_SHAPE, POOL_SIZE, count_parameters, training_flops_per_sample
 from core.settings import Limits
 
 FLOAT_BYTES = 4
@@ -64,9 +64,9 @@ class JobBudget:
         max_total_flops: The cap on `total_flops` (None: none).
         max_seconds: The wall-clock limit after which the job stops itself (None: none).
         available_bytes: Memory the host had available when estimated (None: unknown).
-        estimated_seconds: Expected training time on this machine (`core.throughput`).
+        estimated_seconds: Expected training time on this machine (`core.nn.throughput`).
         least_seconds: The shorter of `estimated_seconds` and the time at the built-in rate
-            (`core.throughput.ASSUMED_FLOPS_PER_SECOND` and its per-step cost). A training is
+            (`core.nn.throughput.ASSUMED_FLOPS_PER_SECOND` and its per-step cost). A training is
             refused on this one: measurements are made by whatever trained last, under
             whatever load, so a slow one (a visitor's tiny network on a busy server) must not
             refuse everyone's trainings.
@@ -165,7 +165,8 @@ def activations_per_image(config: TrainingConfig, num_classes: int = 10) -> int:
 def training_images(config: TrainingConfig, available_images: int) -> int:
     """Return how many images one epoch of `config` trains on, counted without splitting.
 
-    The same count as `core.data.make_splits` gives: the split's held-out share and then the
+    The same count as `core.data.datasets.make_splits` gives: the split's held-out share and
+    then the
     validation share are taken out as scikit-learn's `train_test_split` does (rounding the
     part it takes out up), then `train_size` caps what is left.
     """
@@ -237,7 +238,7 @@ def job_budget(
     Returns:
         The `JobBudget`; its `problems` are empty when the job fits.
     """
-    from core.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
+    from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
 
     images = training_images(config, available_images)
     estimated_seconds = estimate(config, images).seconds

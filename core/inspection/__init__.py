@@ -1,0 +1,1 @@
+"""Looking inside a prediction: saliency (why this digit) and not-a-digit detection."""

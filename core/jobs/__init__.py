@@ -1,0 +1,1 @@
+"""Background jobs: the manager, where jobs run (executors), trainings as jobs, sweeps."""

@@ -1,0 +1,1 @@
+"""Networks: configuration, architecture arithmetic, Keras models, training, evaluation."""

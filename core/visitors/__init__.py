@@ -1,0 +1,1 @@
+"""Visitors: identity cookies, per-address limits, session uploads and the memory budget."""

@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: app servers, a protocol client, attack files, samples."""
