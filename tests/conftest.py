@@ -2,9 +2,9 @@
 
 Browser tests use `streamlit_server` (a `streamlit run streamlit_app.py` on a free port,
 started once per test session) and `page` (a fresh Playwright page in Debian's Chromium).
-Screenshots go to `test-output/`. Starting servers, AppTests and
-Chromium lives in `testkit/harness.py`, which the benchmarks share; this file adds what only
-tests want (full error details).
+Screenshots go to `test-output/`. Fixtures only: starting servers, AppTests and
+Chromium lives in `testkit/harness.py` and driving pages in `testkit/browser.py`, which the
+benchmarks share; this file adds what only tests want (full error details).
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from pathlib import Path
 
 import pytest
 
-# Tests import these from here; they live in testkit/harness.py so benchmarks can share them.
-from testkit.harness import (  # noqa: F401
+from testkit.harness import (
     CHROMIUM_ARGS,
     PROJECT_ROOT,
-    HealthPoller,
-    app_test,
     chromium_path,
-    page_errors,
     start_streamlit,
     stop_streamlit,
-    streamlit_command,
 )
 
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
@@ -121,34 +116,3 @@ def page(browser):
     new_page = context.new_page()
     yield new_page
     context.close()
-
-
-def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Wait until the Streamlit app has rendered and its script has finished running."""
-    page.wait_for_selector(
-        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout
-    )
-    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
-    page.wait_for_timeout(300)
-
-
-def readme_picture(page, name: str, scroll_to: str | None = None) -> None:
-    """Save the README's picture of a page, when `make screenshots` asks for them.
-
-    `make screenshots` sets MNIST_STUDIO_SCREENSHOT_DIR; otherwise this does nothing. The
-    picture is one 1400x1000 screen, scrolled so `scroll_to` (a text on the page) is on top.
-    """
-    folder = os.environ.get("MNIST_STUDIO_SCREENSHOT_DIR")
-    if not folder:
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    try:
-        if scroll_to is not None:
-            target = page.get_by_text(scroll_to, exact=True).first
-            target.evaluate("element => element.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(500)  # let plotly redraw at the new size
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
-    finally:
-        page.set_viewport_size(size)

@@ -5,7 +5,7 @@ import pytest
 
 import ui
 from testkit.attack_files import upsampling_model
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 ATTACK_LINK = {
     "architecture": "cnn",

@@ -6,7 +6,7 @@ from core.jobs.tasks import save_training_result
 from core.nn.config import TrainingConfig
 from core.nn.training import train_model
 from core.runs import RunStore
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import ui
 from core.nn.config import TrainingConfig
 from core.nn.model import build_model
 from core.runs import RunStore
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 
 def _save_network(store: RunStore, name: str, owner: str | None) -> str:

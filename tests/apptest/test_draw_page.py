@@ -15,7 +15,7 @@ from PIL import Image
 
 import ui
 from core.data.datasets import load_default_dataset
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 PAGE = "app_pages/draw.py"
 NOISE = np.random.default_rng(0).integers(0, 256, (60, 60), dtype=np.uint8)

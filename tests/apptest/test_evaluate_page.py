@@ -1,30 +1,14 @@
 """The Evaluate page with a real (small) model in the session, and without one."""
 
-import base64
-import json
-
 import numpy as np
 import pytest
 
 import ui
 from core.nn.evaluation import cell_indices, evaluate, misclassified
-from tests.conftest import app_test
+from testkit.charts import chart, values
+from testkit.harness import app_test
 
 PAGE = "app_pages/evaluate.py"
-
-
-@pytest.fixture(scope="module")
-def trained():
-    """A 784-32-10 network trained for one epoch on 2,000 images, and its evaluation."""
-    from core.data.datasets import load_default_dataset
-    from core.nn.config import TrainingConfig
-    from core.nn.model import build_model
-
-    dataset = load_default_dataset()
-    config = TrainingConfig(hidden_layers=(32,), epochs=1, batch_size=64, seed=2)
-    model = build_model(config)
-    model.fit(dataset.train_images[:2000], dataset.train_labels[:2000], epochs=1, verbose=0)
-    return model, config, evaluate(model, dataset.test_images, dataset.test_labels)
 
 
 def page_with_model(trained):
@@ -34,23 +18,6 @@ def page_with_model(trained):
         model=model, label="Test net 784-32-10", config=config
     )
     return app.run()
-
-
-def chart(app, key):
-    """The plotly figure (as a dict) of the chart with this widget key."""
-    for element in app.get("plotly_chart"):
-        if element.proto.id and key in element.proto.id:
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart with key {key}")
-
-
-def values(data):
-    """A plotly JSON array as NumPy (plotly 6 sends NumPy arrays base64-encoded)."""
-    if isinstance(data, dict) and "bdata" in data:
-        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
-        shape = [int(size) for size in str(data.get("shape", array.size)).split(",")]
-        return array.reshape(shape)
-    return np.asarray(data)
 
 
 def gallery_ids(app, key):

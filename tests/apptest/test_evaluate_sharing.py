@@ -15,8 +15,8 @@ import core.figures.explore
 import core.figures.prediction
 import core.nn.evaluation
 import ui
-from tests.apptest.test_evaluate_page import chart, trained  # noqa: F401 (a fixture)
-from tests.conftest import app_test
+from testkit.charts import chart
+from testkit.harness import app_test
 
 PAGE = "app_pages/evaluate.py"
 FIGURES = "evaluate_figures"  # the page's per-session figures
@@ -66,7 +66,7 @@ def test_a_second_session_shows_the_default_model_without_evaluating_or_drawing_
     assert FIGURES not in second.session_state or not second.session_state[FIGURES]
 
 
-def test_a_model_only_one_session_has_keeps_its_figures_to_itself(calls, trained):  # noqa: F811
+def test_a_model_only_one_session_has_keeps_its_figures_to_itself(calls, trained):
     model, config, _ = trained
     sessions = []
     for _ in range(2):

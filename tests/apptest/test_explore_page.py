@@ -10,7 +10,7 @@ import ui
 from core.data.datasets import load_default_dataset
 from core.data.idx import idx_bytes
 from core.settings import PROJECT_ROOT
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 PAGE = str(PROJECT_ROOT / next(spec.path for spec in ui.PAGES if spec.path.endswith("explore.py")))
 

@@ -1,8 +1,8 @@
 """The Home page: every figure it quotes is a measured one (core.measurements)."""
 
 from core.measurements import ARTICLE_REPORTED, MEASURED
-from tests.conftest import app_test
-from tests.unit.test_measurements import percentages, quoted_figures
+from testkit.harness import app_test
+from testkit.quoted_figures import percentages, quoted_figures
 
 
 def test_home_quotes_only_measured_figures():

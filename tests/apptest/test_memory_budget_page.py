@@ -8,7 +8,7 @@ import ui
 from core import singletons
 from core.data.idx import idx_bytes
 from core.visitors import memory_budget
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 # A 1,000-image dataset takes 785,000 bytes; the budget (1 MiB) holds one, not two.
 IMAGES = 1_000

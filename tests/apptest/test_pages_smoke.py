@@ -3,7 +3,7 @@
 import pytest
 
 import ui
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 
 @pytest.mark.parametrize("page", ui.PAGES, ids=lambda page: page.path)

@@ -25,7 +25,7 @@ from core.nn.baselines import BASELINES, train_baseline
 from core.nn.config import PRESETS, TrainingConfig
 from core.nn.training import train_model
 from core.runs import RunStore
-from tests.conftest import PROJECT_ROOT, app_test
+from testkit.harness import PROJECT_ROOT, app_test
 
 TRAIN_SIZE = 300
 SMALL = {"hidden_layers": (16,), "epochs": 1, "train_size": TRAIN_SIZE}

@@ -4,7 +4,7 @@ import pytest
 
 import ui
 from core.runs import RunStore
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 
 def _save_baseline(store: RunStore, name: str) -> str:

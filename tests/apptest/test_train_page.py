@@ -6,7 +6,7 @@ import pytest
 
 import ui
 from core.nn.config import PRESETS, TrainingConfig
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 PAGE = "app_pages/train.py"
 

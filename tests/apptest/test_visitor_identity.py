@@ -11,7 +11,7 @@ from core.nn.config import TrainingConfig
 from core.nn.model import build_model
 from core.runs import RunStore
 from core.visitors import identity as visitors
-from tests.conftest import app_test
+from testkit.harness import app_test
 
 CONFIG = TrainingConfig(hidden_layers=(4,))
 

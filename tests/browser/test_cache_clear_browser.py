@@ -12,13 +12,8 @@ from __future__ import annotations
 import pytest
 
 from core.nn.config import TrainingConfig
-from testkit.harness import clear_server_caches
-from tests.browser.test_faults_browser import (
-    PROGRESS,
-    new_page,
-    start_and_wait_for_progress,
-)
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from testkit.browser import PROGRESS, new_page, start_and_wait_for_progress, wait_for_app
+from testkit.harness import clear_server_caches, page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,8 @@ from core.jobs.tasks import save_training_result
 from core.nn.config import TrainingConfig
 from core.nn.training import train_model
 from core.runs import RunStore
-from tests.conftest import page_errors, wait_for_app
+from testkit.browser import wait_for_app
+from testkit.harness import page_errors
 
 pytestmark = pytest.mark.browser
 
@@ -131,7 +132,7 @@ def test_no_page_sends_the_visitor_id_to_the_browser(browser, tmp_path, mnist, o
     here every frame the server sends on every page and tab is searched for it."""
     import ui
     from core.visitors.identity import COOKIE_NAME
-    from tests.conftest import start_streamlit, stop_streamlit
+    from testkit.harness import start_streamlit, stop_streamlit
 
     process, base_url, _ = start_streamlit(tmp_path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from tests.conftest import page_errors, wait_for_app
+from testkit.browser import wait_for_app
+from testkit.harness import page_errors
 
 pytestmark = pytest.mark.browser
 

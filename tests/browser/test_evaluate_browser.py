@@ -5,7 +5,8 @@ import re
 import pytest
 
 from core.nn.evaluation import cell_indices
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from testkit.browser import wait_for_app
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,8 @@
 import pytest
 
 import ui
-from tests.conftest import page_errors, wait_for_app
+from testkit.browser import wait_for_app
+from testkit.harness import page_errors
 
 pytestmark = pytest.mark.browser
 

@@ -14,14 +14,10 @@ import pytest
 
 from core.nn.config import TrainingConfig
 from core.runs import RunStore
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from testkit.browser import new_page, start_and_wait_for_progress, train_to_the_end, wait_for_app
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
-
-PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'
-PROGRESS_STARTED = (
-    f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0"
-)
 
 # Local profile (generous limits, every run visible), whatever the environment says.
 LOCAL_PROFILE = {"MNIST_STUDIO_DEMO_MODE": "0"}
@@ -47,37 +43,6 @@ def thread_kinds(pid: int) -> dict[str, int]:
             continue
         kinds[name] = kinds.get(name, 0) + 1
     return dict(sorted(kinds.items()))
-
-
-def new_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1600})
-    context.set_default_timeout(30_000)
-    return context, context.new_page()
-
-
-def open_train_page(page, base_url: str, config: TrainingConfig) -> None:
-    query = "&".join(f"{name}={value}" for name, value in config.to_query_params().items())
-    page.goto(f"{base_url}/train?{query}")
-    wait_for_app(page)
-    assert page_errors(page) == []
-
-
-def press_train(page) -> None:
-    page.locator('[data-testid="stMain"] button').filter(has_text="Train").first.click()
-
-
-def train_to_the_end(page, base_url: str, config: TrainingConfig) -> None:
-    open_train_page(page, base_url, config)
-    press_train(page)
-    page.get_by_text("Training finished.").wait_for(timeout=120_000)
-    assert page_errors(page) == []
-
-
-def start_and_wait_for_progress(page, base_url: str, config: TrainingConfig) -> None:
-    open_train_page(page, base_url, config)
-    press_train(page)
-    page.wait_for_selector(PROGRESS, timeout=60_000)
-    page.wait_for_function(PROGRESS_STARTED, timeout=90_000)
 
 
 def wait_until(condition, timeout: float, interval: float = 0.5):

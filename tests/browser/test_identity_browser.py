@@ -16,8 +16,8 @@ from core.nn.config import TrainingConfig
 from core.nn.model import build_model
 from core.runs import RunStore
 from core.visitors.identity import COOKIE_NAME
-from tests.browser.test_faults_browser import new_page, train_to_the_end
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from testkit.browser import new_page, train_to_the_end, wait_for_app
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

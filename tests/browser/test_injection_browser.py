@@ -5,7 +5,8 @@ from urllib.parse import urlparse
 import pytest
 
 from core.runs import RunStore
-from tests.conftest import page_errors, wait_for_app
+from testkit.browser import wait_for_app
+from testkit.harness import page_errors
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,8 @@ import ui
 from core.nn.config import DEFAULT_PRESET, PRESETS, TrainingConfig
 from core.runs import RunStore
 from core.runs.display import training_run_name
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from testkit.browser import wait_for_app
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

@@ -3,13 +3,8 @@
 import pytest
 
 import ui
-from tests.conftest import (
-    page_errors,
-    readme_picture,
-    start_streamlit,
-    stop_streamlit,
-    wait_for_app,
-)
+from testkit.browser import readme_picture, wait_for_app
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

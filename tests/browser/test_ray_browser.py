@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.browser.test_train_browser import train_then_stop
-from tests.conftest import start_streamlit, stop_streamlit
+from testkit.browser import train_then_stop
+from testkit.harness import start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ import pytest
 
 from core.data.datasets import MEGABYTE
 from core.settings import SESSION_UPLOAD_FILES
+from testkit.harness import start_streamlit, stop_streamlit
 from testkit.streamlit_client import StreamlitClient
-from tests.conftest import start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

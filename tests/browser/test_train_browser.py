@@ -5,11 +5,18 @@ import time
 import pytest
 
 from core.nn.config import TrainingConfig
-from tests.conftest import page_errors, readme_picture, wait_for_app
+from testkit.browser import (
+    PROGRESS,
+    TALL_VIEWPORT,
+    open_train_page,
+    press,
+    readme_picture,
+    train_then_stop,
+)
+from testkit.harness import page_errors
 
 pytestmark = pytest.mark.browser
 
-PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'
 CURVES_POINTS = """() => {
     const plot = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
     if (!plot || !plot.data) return -1;
@@ -17,25 +24,12 @@ CURVES_POINTS = """() => {
 }"""
 
 
-def open_train_page(page, base_url, config):
-    # Tall enough that a screenshot shows the controls and the live view together.
-    page.set_viewport_size({"width": 1400, "height": 2200})
-    query = "&".join(f"{name}={value}" for name, value in config.to_query_params().items())
-    page.goto(f"{base_url}/train?{query}")
-    wait_for_app(page)
-    assert page_errors(page) == []
-
-
-def press(page, label):
-    page.locator('[data-testid="stMain"] button').filter(has_text=label).first.click()
-
-
 def test_progress_bar_and_curves_update_while_training(streamlit_server, page, output_dir):
     # Long enough (about 10 s on an idle machine) for the page to poll it many times.
     config = TrainingConfig(
         hidden_layers=(128,), batch_size=32, epochs=10, train_size=30_000, seed=3
     )
-    open_train_page(page, streamlit_server, config)
+    open_train_page(page, streamlit_server, config, TALL_VIEWPORT)
     press(page, "Train")
     page.wait_for_selector(PROGRESS, timeout=60_000)
 
@@ -68,27 +62,6 @@ def test_progress_bar_and_curves_update_while_training(streamlit_server, page, o
     assert page_errors(page) == []
     page.screenshot(path=str(output_dir / "train-finished.png"), full_page=True)
     readme_picture(page, "train", scroll_to=config.summary(10))
-
-
-def train_then_stop(page, base_url, timeout: float = 180_000) -> str:
-    """Start a 100-epoch training, press Stop once it makes progress; return the page text."""
-    config = TrainingConfig(hidden_layers=(256,), batch_size=32, epochs=100, seed=4)
-    open_train_page(page, base_url, config)
-    press(page, "Train")
-    page.wait_for_selector(PROGRESS, timeout=timeout)
-    # Wait for the first chunk of batches (TensorFlow first traces the training step).
-    page.wait_for_function(
-        f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0",
-        timeout=timeout,
-    )
-    press(page, "Stop")
-    page.get_by_text("Stopped after").wait_for(timeout=60_000)
-    main = page.inner_text('[data-testid="stMain"]')
-    assert "of 100 epochs" in main
-    assert "Test accuracy" in main
-    assert page.query_selector(PROGRESS) is None
-    assert page_errors(page) == []
-    return main
 
 
 def test_stop_ends_a_long_training(streamlit_server, page, output_dir):

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.idx import idx_bytes
-from tests.browser.test_faults_browser import new_page
-from tests.conftest import page_errors, start_streamlit, stop_streamlit, wait_for_app
+from testkit.browser import new_page, wait_for_app
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

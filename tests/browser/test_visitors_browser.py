@@ -15,14 +15,8 @@ import pytest
 from core.nn.config import TrainingConfig
 from core.runs import RunStore
 from core.runs.display import training_run_name
-from tests.browser.test_faults_browser import new_page, open_train_page, press_train
-from tests.conftest import (
-    HealthPoller,
-    page_errors,
-    start_streamlit,
-    stop_streamlit,
-    wait_for_app,
-)
+from testkit.browser import new_page, open_train_page, press_train, wait_for_app
+from testkit.harness import HealthPoller, page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 

@@ -1,25 +1,12 @@
 """Figures on pages come from measurement: each is in `core.measurements`, named with the
 bench that measured it, and is the figure `bench/README.md` records."""
 
-import re
-
 import pytest
 
-from core.measurements import ARTICLE_REPORTED, MEASURED
+from core.measurements import MEASURED
 from core.nn.config import ARTICLE_GAP, PRESET_NOTES, PRESETS, preset_help
 from core.settings import PROJECT_ROOT
-
-# A percentage or a range of them, as the copy writes them: "92.6%", "95.27-95.47%".
-PERCENTAGE = re.compile(r"\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)?%")
-
-
-def quoted_figures() -> set[str]:
-    """The only percentages page copy may give: the measured ones and the article's own."""
-    return {measurement.text for measurement in MEASURED.values()} | {ARTICLE_REPORTED}
-
-
-def percentages(text: str) -> list[str]:
-    return PERCENTAGE.findall(text)
+from testkit.quoted_figures import percentages, quoted_figures
 
 
 def test_percentage_pattern_reads_single_figures_and_ranges():

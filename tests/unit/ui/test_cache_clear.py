@@ -15,7 +15,7 @@ from streamlit.runtime.app_session import AppSession
 import ui
 from core.jobs.manager import JobCaps, JobLimitError
 from core.singletons import process_singleton
-from tests.unit.test_jobs import gated_job
+from testkit.jobs import gated_job
 
 
 def clear_like_a_client() -> None:

@@ -20,7 +20,7 @@ from core.data.photo import (
 from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit
 from testkit.photo_samples import PAPERS, photo_like_set
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default" / "model.keras"
+DEFAULT_MODEL = Path(__file__).resolve().parents[4] / "models" / "default" / "model.keras"
 
 
 @pytest.fixture(scope="module")

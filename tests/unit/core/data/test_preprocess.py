@@ -26,8 +26,7 @@ from core.data.preprocess import (
 )
 from core.figures.prediction import TOP_COLOR, probability_bars
 from core.settings import data_dir
-
-CANVAS = 280
+from testkit.drawings import CANVAS, draw_seven, draw_zero
 
 
 def load_test_images(count: int = 1000) -> np.ndarray:
@@ -35,28 +34,6 @@ def load_test_images(count: int = 1000) -> np.ndarray:
 
     raw = gzip.decompress((data_dir() / "t10k-images-idx3-ubyte.gz").read_bytes())
     return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[:count]
-
-
-def draw_seven(box: tuple[int, int, int, int], width: int, dark_on_light: bool = False):
-    """Draw a '7' with strokes of `width` inside box (left, top, right, bottom) on a canvas."""
-    left, top, right, bottom = box
-    if dark_on_light:
-        image = Image.new("RGB", (CANVAS, CANVAS), "white")
-        color = "black"
-    else:
-        # The drawing canvas: white strokes on transparent pixels.
-        image = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
-        color = (255, 255, 255, 255)
-    draw = ImageDraw.Draw(image)
-    draw.line([(left, top), (right, top), (left + (right - left) // 3, bottom)], fill=color,
-              width=width, joint="curve")  # fmt: skip
-    return np.asarray(image)
-
-
-def draw_zero(box: tuple[int, int, int, int], width: int) -> np.ndarray:
-    image = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
-    ImageDraw.Draw(image).ellipse(box, outline=(255, 255, 255, 255), width=width)
-    return np.asarray(image)
 
 
 def assert_mnist_like(digit: np.ndarray) -> None:

@@ -11,7 +11,7 @@ from core.data.preprocess import preprocess_digit, redraw_digits
 from core.inspection import novelty
 from testkit.nondigits import KINDS, nondigit_set
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default" / "model.keras"
+DEFAULT_MODEL = Path(__file__).resolve().parents[4] / "models" / "default" / "model.keras"
 
 
 @pytest.fixture(scope="module")

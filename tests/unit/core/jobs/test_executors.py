@@ -23,7 +23,7 @@ from core.nn.config import TrainingConfig
 from core.runs import RunStore
 from testkit.harness import kill_ray_cluster
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
 SMALL = TrainingConfig(hidden_layers=(32,), epochs=2, train_size=1500, seed=3)
 
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from core.jobs.manager import JobCaps, JobLimitError, JobManager
-from tests.unit.test_jobs import gated_job
+from testkit.jobs import gated_job
 
 
 @pytest.fixture

@@ -5,19 +5,7 @@ import threading
 import pytest
 
 from core.jobs.manager import JobManager
-
-
-def gated_job(gate: threading.Event, value):
-    """A job that reports once, then waits for ``gate`` (or Stop) and returns ``value``."""
-
-    def run(report, stop_event):
-        report(phase="started", value=value)
-        while not gate.is_set():
-            if stop_event.wait(0.01):
-                return f"stopped {value}"
-        return value
-
-    return run
+from testkit.jobs import gated_job
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from core.data.datasets import load_default_dataset
 from core.data.preprocess import predict_probabilities, preprocess_digit, render_as_drawing
 from core.nn.config import TrainingConfig
 from core.settings import PROJECT_ROOT
-from tests.unit.test_preprocess import draw_seven, draw_zero
+from testkit.drawings import draw_seven, draw_zero
 
 MODEL_DIR = PROJECT_ROOT / "models" / "default"
 MAX_FILE_BYTES = 2 * 1024 * 1024

@@ -294,7 +294,7 @@ def _start_journal_writer(folder):
         [sys.executable, "-c", _JOURNAL_WRITER, str(folder)],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[4],
     )
     return process, Path(process.stdout.readline().strip())
 
