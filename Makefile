@@ -9,6 +9,13 @@ PORT ?= 8501
 # Extra `streamlit run` flags for `make run`, e.g. ARGS="--server.fileWatcherType auto".
 ARGS ?=
 PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
+# Then the project itself (core, ui, testkit: pyproject.toml), editable, so scripts, benches
+# and tests import it from anywhere without editing sys.path. Its dependencies are the
+# requirements above (--no-deps); the venv's own setuptools builds it, nothing is downloaded
+# when setuptools and wheel are there (Python 3.11's venv ships setuptools; setuptools before
+# 70.1 needs wheel to build).
+INSTALL_PROJECT := $(PIP_INSTALL) "setuptools>=64" wheel && \
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 
 .PHONY: run test test-fast lint format typecheck check constraints bench screenshots clean
 
@@ -54,19 +61,23 @@ screenshots: $(VENV)/.dev-installed
 		"tests/browser/test_train_browser.py::test_progress_bar_and_curves_update_while_training" \
 		"tests/browser/test_journeys_browser.py::test_a_learner_on_a_phone_trains_and_sees_every_page"
 
+# Each bench script runs as a module from the project root (bench/README.md).
 bench: $(VENV)/.dev-installed
-	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+	for script in bench/bench_*.py; do $(PY) -m bench.$$(basename $$script .py) || exit 1; done
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: requirements.txt constraints.txt | $(PY)
+$(VENV)/.run-installed: requirements.txt constraints.txt pyproject.toml | $(PY)
 	$(PIP_INSTALL) -r requirements.txt
+	$(INSTALL_PROJECT)
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt requirements-ray.txt constraints.txt | $(PY)
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt requirements-ray.txt constraints.txt \
+		pyproject.toml | $(PY)
 	$(PIP_INSTALL) -r requirements-dev.txt
+	$(INSTALL_PROJECT)
 	touch $(VENV)/.run-installed $@
 
 clean:
