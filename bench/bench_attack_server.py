@@ -24,7 +24,7 @@ Nothing needs the network: the attack files are built here (`testkit/attack_file
 model files), and requests to any host but the server are refused.
 
 Usage:
-    .venv/bin/python bench/bench_attack_server.py [--quick] [--repeats 3] [--only NAME,...]
+    .venv/bin/python -m bench.bench_attack_server [--quick] [--repeats 3] [--only NAME,...]
 
 `--quick` is one repeat of each row (about 13 minutes on 2 cores at load 20-30); the default
 is three. Screenshots of each row's page go to test-output/bench-attack-server-*.png.
@@ -37,7 +37,6 @@ import io
 import json
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -47,17 +46,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from testkit.attack_files import zeros_idx_gzip  # noqa: E402
-from testkit.harness import (  # noqa: E402
+from testkit.attack_files import zeros_idx_gzip
+from testkit.harness import (
     CHROMIUM_ARGS,
     chromium_path,
     process_tree,
     start_streamlit,
     stop_streamlit,
 )
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
 POLL_SECONDS = 0.05

@@ -17,7 +17,7 @@
    ``--before REF`` the same simulation also runs on the store of git ``REF``.
 
 Usage:
-    .venv/bin/python bench/bench_attacks.py [--before main] [--skip-training] [--only-pruning]
+    .venv/bin/python -m bench.bench_attacks [--before main] [--skip-training] [--only-pruning]
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ import time
 from io import BytesIO
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from testkit.attack_files import ATTACKS, run_import_in_subprocess, small_model_bytes
 
-from testkit.attack_files import ATTACKS, run_import_in_subprocess, small_model_bytes  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Let a child write what the attack makes it write (3 x 200 MiB), to measure it.
 BENCH_FILE_SIZE_BYTES = 2**30
@@ -209,6 +208,9 @@ def bench_pruning(before: str | None) -> None:
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         rows: dict[str, dict[str, list]] = {}
         for label, root in roots.items():
+            # The one sys.path edit left in bench/: the child must import the `core` of the
+            # version it measures (an exported older ref, or this checkout), not the one the
+            # project's editable install would find, so that version's root goes first.
             child = subprocess.run(
                 [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n"
                  + PRUNING_SIMULATION],

@@ -14,27 +14,25 @@ its Stop, as in the app) and its prediction time is scaled to 10,000 images; the
 that row. Use ``--knn-test-images 10000`` for the whole test set.
 
 Usage:
-    .venv/bin/python bench/bench_baselines.py [--knn-test-images 2000] [--skip-network]
+    .venv/bin/python -m bench.bench_baselines [--knn-test-images 2000] [--skip-network]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from core.data.datasets import load_default_dataset
+from core.jobs.tasks import save_baseline_result
+from core.nn.baselines import BASELINES, train_baseline
+from core.nn.config import PRESETS
+from core.runs import RunStore
 
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.jobs.tasks import save_baseline_result  # noqa: E402
-from core.nn.baselines import BASELINES, train_baseline  # noqa: E402
-from core.nn.config import PRESETS  # noqa: E402
-from core.runs import RunStore  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 NETWORK_PRESET = "Recommended"
 

@@ -1,6 +1,6 @@
 """Time loading and validating the bundled MNIST, and the Explore page's reruns.
 
-Run with `.venv/bin/python bench/bench_data.py`. Prints medians over several repeats;
+Run with `.venv/bin/python -m bench.bench_data`. Prints medians over several repeats;
 targets: dataset load under 0.5 s, an Explore page rerun under 0.3 s.
 """
 
@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import gzip
 import struct
-import sys
 import zlib
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.timing import median_seconds  # noqa: E402
-from core import settings  # noqa: E402
-from core.data.datasets import load_idx_folder  # noqa: E402
-from core.data.idx import IdxTooLargeError, read_idx  # noqa: E402
-from testkit.harness import app_test  # noqa: E402
+from bench.timing import median_seconds
+from core import settings
+from core.data.datasets import load_idx_folder
+from core.data.idx import IdxTooLargeError, read_idx
+from testkit.harness import app_test
 
 repeats = 7
 page_reruns = 10

@@ -6,42 +6,40 @@ For each model file given, prints its accuracy on
 2. the re-drawn test digits of `scripts/train_default_model.py` (2,000 test images rendered
    onto a 280x280 canvas at random sizes and places, then passed through the Draw page's
    preprocessing; the same images for every model);
-3. the re-drawn digits of `tests/unit/test_default_model.py` (1,000 images, sizes 80-269 px,
-   every fourth dark on light);
+3. the re-drawn digits of `tests/unit/core/nn/test_default_model.py` (1,000 images, sizes
+   80-269 px, every fourth dark on light);
 4. the synthetic strokes of that test (sevens, zeros and a one drawn as lines).
 
 Usage:
-    .venv/bin/python bench/bench_default_model.py models/default/model.keras /tmp/new/model.keras
+    .venv/bin/python -m bench.bench_default_model models/default/model.keras /tmp/new/model.keras
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.data.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
-from scripts.train_default_model import (  # noqa: E402
+from core.data.datasets import load_default_dataset
+from core.data.preprocess import preprocess_digit, render_as_drawing
+from scripts.train_default_model import (
     DEFAULT_CONFIG,
     DRAWN_TEST_IMAGES,
     drawn_like_images,
 )
-from tests.unit.test_preprocess import draw_seven, draw_zero  # noqa: E402
+from testkit.drawings import draw_seven, draw_zero
 
-# The re-drawn set of tests/unit/test_default_model.py.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The re-drawn set of tests/unit/core/nn/test_default_model.py.
 TEST_DRAWN_IMAGES = 1000
 TEST_DRAWN_SEED = 7
 CANVAS_SIZE = 280
 
 
 def test_suite_drawn_digits(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (indices, re-drawn digits) exactly as tests/unit/test_default_model.py makes them."""
+    """Return (indices, re-drawn digits) exactly as that test (test_default_model.py) makes them."""
     rng = np.random.default_rng(TEST_DRAWN_SEED)
     indices = rng.choice(len(images), TEST_DRAWN_IMAGES, replace=False)
     drawn = np.empty((TEST_DRAWN_IMAGES, 28, 28), dtype=np.float32)
@@ -56,7 +54,7 @@ def test_suite_drawn_digits(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def synthetic_strokes() -> list[tuple[int, np.ndarray]]:
-    """The drawn sevens, zeros and one of tests/unit/test_default_model.py, preprocessed."""
+    """The drawn sevens, zeros and one of tests/unit/core/nn/test_default_model.py, preprocessed."""
     one = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
     one[40:240, 132:150] = 255
     canvases = [

@@ -8,7 +8,7 @@ same machine load: Clear, draw a 7 with the mouse, and measure in the page, with
 `performance.now()`, the time from the stroke's `pointerup` to the moment the big predicted
 digit above the canvas shows. Prints the median and the 90th percentile per server and the
 load average. Usage:
-    .venv/bin/python bench/bench_draw_latency.py [--strokes 20] [--peer /tmp/old-checkout]
+    .venv/bin/python -m bench.bench_draw_latency [--strokes 20] [--peer /tmp/old-checkout]
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from testkit.harness import (  # noqa: E402
+from testkit.harness import (
     CHROMIUM_ARGS,
     chromium_path,
     free_port,
@@ -33,6 +29,8 @@ from testkit.harness import (  # noqa: E402
     streamlit_command,
     wait_for_health,
 )
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 CANVAS = "canvas.upper-canvas"
 VERDICT = '[data-testid="draw-predicted-digit"]'

@@ -1,7 +1,7 @@
 """Benchmark the Evaluate page: evaluating the 10,000 test images, building its figures, and a
 rerun of the page after picking a confusion-matrix cell (through Streamlit's AppTest).
 
-Run: .venv/bin/python bench/bench_evaluate.py
+Run: .venv/bin/python -m bench.bench_evaluate
 Targets: evaluation + every figure under 0.5 s; a rerun after picking a cell under 0.3 s.
 """
 
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from bench import timing
 
-from bench import timing  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 REPEATS = 5
 TRAIN_IMAGES = 5000

@@ -10,7 +10,7 @@ prints the server's CPU seconds per session, its resident memory before, at the 
 Sessions come from 127.0.0.1, so the per-address bound (`max_sessions_per_address`) does
 not apply here: this measures what each session costs.
 
-Run: .venv/bin/python bench/bench_evaluate_sessions.py [--sessions 100]
+Run: .venv/bin/python -m bench.bench_evaluate_sessions [--sessions 100]
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.client import connect
 
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-
-from testkit.harness import (  # noqa: E402
+from testkit.harness import (
     HealthPoller,
     cpu_seconds,
     process_tree,

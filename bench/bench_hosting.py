@@ -20,7 +20,7 @@ children (VmRSS, VmHWM, maps).
    visitor, side by side.
 
 Usage:
-    .venv/bin/python bench/bench_hosting.py [--phases memory,cold,visitors] [--visitors 5]
+    .venv/bin/python -m bench.bench_hosting [--phases memory,cold,visitors] [--visitors 5]
 
 About 3 minutes on 2 idle cores (2026-11-25: 103 s for cold start, memory and throughput,
 69 s for the visitors); up to 20 minutes if trainings stall and hit the timeouts.
@@ -42,11 +42,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from core.nn.config import PRESETS, TrainingConfig  # noqa: E402
-from testkit.harness import (  # noqa: E402
+from core.nn.config import PRESETS, TrainingConfig
+from testkit.harness import (
     CHROMIUM_ARGS,
     HealthPoller,
     chromium_path,
@@ -58,6 +55,8 @@ from testkit.harness import (  # noqa: E402
     stop_streamlit,
     streamlit_command,
 )
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
 MEMORY_TARGET_ONE_MB = 1200

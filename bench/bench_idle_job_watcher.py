@@ -6,7 +6,7 @@ started or finished elsewhere. This script starts the app as the tests do (file 
 off), opens one tab on each page named, waits, and prints the server's CPU time (all its
 threads, from /proc) over `SECONDS` seconds of idling, as a share of one core.
 
-Run: .venv/bin/python bench/bench_idle_job_watcher.py [page ...]   (default: home compare)
+Run: .venv/bin/python -m bench.bench_idle_job_watcher [page ...]   (default: home compare)
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from playwright.sync_api import sync_playwright
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from testkit.harness import (  # noqa: E402
+from testkit.harness import (
     CHROMIUM_ARGS,
     chromium_path,
     cpu_seconds,

@@ -12,7 +12,7 @@ log grew by. Rows, side by side in one run:
   whole folder (before issue 19).
 
 Usage:
-    .venv/bin/python bench/bench_idle_tab.py [--seconds 15]
+    .venv/bin/python -m bench.bench_idle_tab [--seconds 15]
 
 About 2 minutes. Goal: one idle tab under 5% of a core with the project's setting.
 """
@@ -27,10 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from testkit.harness import (  # noqa: E402
+from testkit.harness import (
     CHROMIUM_ARGS,
     chromium_path,
     cpu_seconds,
@@ -38,6 +35,8 @@ from testkit.harness import (  # noqa: E402
     stop_streamlit,
     wait_for_health,
 )
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 SETTLE_SECONDS = 8
 HOME_RENDERED = '[data-testid="stApp"][data-test-script-state="notRunning"] h1'

@@ -16,26 +16,24 @@ trained Recommended network), computes candidate measures ("higher is less like 
 Single measures use their own quantile; combinations add each measure's -log(tail share)
 (Fisher's method, `core.inspection.novelty.novelty_scores`). Prints every single measure, the best
 combinations on the selection set, and the page's own verdicts on the held-out set. Usage:
-    .venv/bin/python bench/bench_novelty.py [--model PATH | --train-recommended]
+    .venv/bin/python -m bench.bench_novelty [--model PATH | --train-recommended]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from core.data.datasets import load_default_dataset
+from core.data.preprocess import preprocess_digit, redraw_digits
+from core.inspection import novelty
+from testkit.nondigits import KINDS, available_fonts, nondigit_set
 
-from core import novelty  # noqa: E402
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.data.preprocess import preprocess_digit, redraw_digits  # noqa: E402
-from testkit.nondigits import KINDS, available_fonts, nondigit_set  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
 PAGE_MEASURES = ("nearest distance", "Mahalanobis distance", "rebuild error", "holes")

@@ -17,25 +17,23 @@ pixels wide at about 300 dpi, PNG), and reads each with the shipped default mode
 
 Prints the accuracy per kind of picture (and per paper), the share of pictures read as scans,
 and the median time of `clean_photo`. Usage:
-    .venv/bin/python bench/bench_photo.py [--count 300] [--model models/default/model.keras]
+    .venv/bin/python -m bench.bench_photo [--count 300] [--model models/default/model.keras]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from core.data.datasets import load_default_dataset
+from core.data.photo import PATH_PHOTO, PATH_SCAN, clean_photo
+from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit
+from testkit.photo_samples import PAPERS, clean_scan_set, photo_like_set
 
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.data.photo import PATH_PHOTO, PATH_SCAN, clean_photo  # noqa: E402
-from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit  # noqa: E402
-from testkit.photo_samples import PAPERS, clean_scan_set, photo_like_set  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
 

@@ -10,28 +10,26 @@ what the drawing canvas sends), then times, per drawing:
 - the whole path (preprocess + `predict_probabilities`).
 
 Prints the median and 90th percentile in milliseconds. Usage:
-    .venv/bin/python bench/bench_preprocess.py [--drawings 200]
+    .venv/bin/python -m bench.bench_preprocess [--drawings 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.data.preprocess import (  # noqa: E402
+from core.data.datasets import load_default_dataset
+from core.data.preprocess import (
     predict_probabilities,
     preprocess_digit,
     render_as_drawing,
 )
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
 WARM_UP_CALLS = 5

@@ -1,6 +1,6 @@
 """Threads against Ray: an 8-member sweep, early stopping, two nodes, and class queues.
 
-Run: .venv/bin/python bench/bench_ray.py [--members 8] [--parts sweep,asha,nodes,class]
+Run: .venv/bin/python -m bench.bench_ray [--members 8] [--parts sweep,asha,nodes,class]
 
 1. The same 8 sweep members through the job manager, once with the thread executor (2 at a
    time, the default) and once on a private local Ray: wall time and the server process's
@@ -26,11 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-RAY = str(Path(sys.executable).parent / "ray")
+from testkit.harness import kill_ray_cluster
 
-from testkit.harness import kill_ray_cluster  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RAY = str(Path(sys.executable).parent / "ray")
 
 SWEEP = """
 import json, os, resource, sys, time

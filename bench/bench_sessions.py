@@ -8,19 +8,16 @@
    threads of the process) and wall seconds of each new session's first run, medians over
    the sessions after the first, and how many figures each built.
 
-Run: .venv/bin/python bench/bench_sessions.py
+Run: .venv/bin/python -m bench.bench_sessions
 """
 
 from __future__ import annotations
 
 import collections
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 QUICK_JOBS = 300
 SESSIONS = 20

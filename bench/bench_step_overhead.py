@@ -10,23 +10,20 @@ network's own arithmetic at the assumed throughput.
 Then it checks the model `seconds = steps x per-step overhead + operations / throughput`
 against real trainings of a larger network with small batches.
 
-Run: .venv/bin/python bench/bench_step_overhead.py
+Run: .venv/bin/python -m bench.bench_step_overhead
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core import throughput  # noqa: E402
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.nn.config import TrainingConfig  # noqa: E402
-from core.nn.model import training_flops_per_sample  # noqa: E402
-from core.nn.training import train_model  # noqa: E402
+from core.data.datasets import load_default_dataset
+from core.nn import throughput
+from core.nn.config import TrainingConfig
+from core.nn.model import training_flops_per_sample
+from core.nn.training import train_model
 
 BATCH_SIZES = (1, 8, 32, 128)
 STEPS = 2000

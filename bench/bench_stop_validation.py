@@ -7,23 +7,19 @@ the evaluation function). This script trains the article's network on 20,000 ima
 held out for validation, batches of 32), asks for a Stop in the first epoch, and prints the
 seconds from the Stop until `fit` returns, for both ways, side by side in one process.
 
-Run: .venv/bin/python bench/bench_stop_validation.py
+Run: .venv/bin/python -m bench.bench_stop_validation
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import keras
 
-import keras  # noqa: E402
-
-from core.data.datasets import load_default_dataset, make_splits  # noqa: E402
-from core.nn.config import TrainingConfig  # noqa: E402
-from core.nn.model import build_model  # noqa: E402
+from core.data.datasets import load_default_dataset, make_splits
+from core.nn.config import TrainingConfig
+from core.nn.model import build_model
 
 STOP_AFTER_BATCHES = 200
 REPEATS = 3

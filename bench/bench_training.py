@@ -18,11 +18,11 @@ Prints, in one run on this machine:
    curve): seconds per epoch with and without, alternately, same seed.
 
 Usage:
-    .venv/bin/python bench/bench_training.py            # everything, 3 seeds (long)
-    .venv/bin/python bench/bench_training.py --quick    # a smoke run of every part
-    .venv/bin/python bench/bench_training.py --only peer stop
-    .venv/bin/python bench/bench_training.py --only presets --presets Convolutional
-    .venv/bin/python bench/bench_training.py --only scoring --rounds 3
+    .venv/bin/python -m bench.bench_training            # everything, 3 seeds (long)
+    .venv/bin/python -m bench.bench_training --quick    # a smoke run of every part
+    .venv/bin/python -m bench.bench_training --only peer stop
+    .venv/bin/python -m bench.bench_training --only presets --presets Convolutional
+    .venv/bin/python -m bench.bench_training --only scoring --rounds 3
 """
 
 from __future__ import annotations
@@ -30,28 +30,23 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tutorial_script import article_data, train_as_in_the_article  # noqa: E402
-
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.nn.config import PRESETS, TrainingConfig  # noqa: E402
-from core.nn.model import training_flops_per_sample  # noqa: E402
-from core.nn.precision import (  # noqa: E402
+from bench.tutorial_script import article_data, train_as_in_the_article
+from core.data.datasets import load_default_dataset
+from core.nn.config import PRESETS, TrainingConfig
+from core.nn.model import training_flops_per_sample
+from core.nn.precision import (
     BFLOAT16,
     BFLOAT16_FLAGS,
     FLOAT32,
     cpu_flags,
     training_precision,
 )
-from core.nn.training import train_model  # noqa: E402
+from core.nn.training import train_model
 
 MATMUL_SIZE = 2048
 MATMUL_REPEATS = 10

@@ -9,20 +9,16 @@ images; here they come from the bundled IDX files and the app's own "article" sp
 (`train_test_split(test_size=0.25)`), so both train on exactly the same images.
 
 `bench/bench_training.py` times it side by side with the app. Run on its own:
-    .venv/bin/python bench/tutorial_script.py
+    .venv/bin/python -m bench.tutorial_script
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.data.datasets import load_default_dataset, make_splits  # noqa: E402
+from core.data.datasets import load_default_dataset, make_splits
 
 
 def article_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from core.data.datasets import load_default_dataset
+from core.data.preprocess import preprocess_digit, render_as_drawing
+from core.nn.config import PRESETS
 
-from core.data.datasets import load_default_dataset  # noqa: E402
-from core.data.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
-from core.nn.config import PRESETS  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The network: the Train page's "Convolutional" recipe (two small convolutional blocks with
 # batch normalisation, one hidden layer, a one-cycle learning-rate schedule), about 207 k
