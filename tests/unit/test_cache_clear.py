@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.runtime.app_session import AppSession
 
 import ui
-from core.jobs.manager import JobCaps, JobLimitError
+from core.jobs.caps import JobCaps, JobLimitError
 from core.singletons import process_singleton
 from tests.unit.test_jobs import gated_job
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from core.jobs.manager import JobCaps, JobLimitError, JobManager
+from core.jobs import JobCaps, JobLimitError, JobManager
 from tests.unit.test_jobs import gated_job
 
 
