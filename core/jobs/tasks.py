@@ -24,6 +24,7 @@ from core.nn.config import TrainingConfig
 from core.nn.training import TrainingResult
 from core.runs.comparison import comparison_note
 from core.runs.display import epochs_text, training_run_name, unique_name
+from core.runs.records import RunStatus
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -189,7 +190,7 @@ def save_training_result(
         timings=result.timings,
         confusion_matrix=result.confusion_matrix,
         model=result.model,
-        status="stopped" if result.stopped else "finished",
+        status=RunStatus.STOPPED if result.stopped else RunStatus.FINISHED,
         owner=owner,
         parameters=result.parameters,
         dataset=dataset.name,
@@ -322,7 +323,7 @@ def save_baseline_result(
     return store.save_run(
         "baseline", name or result.key, config, None, metrics, timings,
         confusion_matrix=result.confusion_matrix, model=result.estimator,
-        status="stopped" if result.stopped else "finished", owner=owner,
+        status=RunStatus.STOPPED if result.stopped else RunStatus.FINISHED, owner=owner,
         parameters=result.parameters, dataset=dataset_name, summary=result.summary(),
         address=address,
     )  # fmt: skip

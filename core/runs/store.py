@@ -2,7 +2,7 @@
 
 One folder holds everything::
 
-    folder/runs.sqlite            the records              core.runs.records
+    folder/runs.sqlite            the records              core.runs.database
     folder/models/<id>.keras      a network's model        core.runs.model_files
     folder/models/<id>.joblib     a baseline's estimator   core.runs.model_files
     folder/in_progress/<x>.json   a run being trained      core.runs.journal
@@ -28,18 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.runs.database import RunRecords
 from core.runs.errors import RunNotFoundError, RunStoreError, RunStoreFullError
 from core.runs.journal import RunJournal
 from core.runs.model_files import ModelFiles, model_file_name
 from core.runs.pruning import PruneQuota, group_of, runs_to_prune
-from core.runs.records import (
-    Run,
-    RunRecords,
-    list_frame,
-    new_run_id,
-    record_fields,
-    run_from_row,
-)
+from core.runs.records import Run, RunStatus, list_frame, new_run_id, record_fields, run_from_row
 
 DATABASE_NAME = "runs.sqlite"
 MODELS_FOLDER = "models"
@@ -139,7 +133,7 @@ class RunStore:
         timings: dict[str, Any],
         confusion_matrix: np.ndarray | list | None = None,
         model: Any = None,
-        status: str = "finished",
+        status: str = RunStatus.FINISHED,
         owner: str | None = None,
         parameters: int | None = None,
         dataset: str | None = "MNIST",
@@ -362,7 +356,7 @@ class RunStore:
             None,
             {},
             {"started": journal.get("started")},
-            status="interrupted",
+            status=RunStatus.INTERRUPTED,
             owner=journal.get("owner"),
             dataset=journal.get("dataset"),
         )
