@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.runs.capacity import check_room, runs_over_quota
 from core.runs.database import RunRecords
-from core.runs.errors import RunNotFoundError, RunStoreError, RunStoreFullError
+from core.runs.errors import RunNotFoundError, RunStoreError
 from core.runs.journal import RunJournal
 from core.runs.model_files import ModelFiles, model_file_name
-from core.runs.pruning import PruneQuota, group_of, runs_to_prune
+from core.runs.pruning import PruneQuota
 from core.runs.records import Run, RunStatus, list_frame, new_run_id, record_fields, run_from_row
 
 DATABASE_NAME = "runs.sqlite"
@@ -223,47 +224,7 @@ class RunStore:
             RunStoreFullError: With a sentence saying why and when to try again.
             DamagedRunStoreError: If the database cannot be read.
         """
-        quota = self.quota
-        if quota.max_saves_per_address_per_day is None and quota.max_runs is None:
-            return
-        self._records.raise_if_damaged()
-        key = self._records.address_key(address)
-        group = group_of(owner, key)
-        volume = self._recent_volume()
-        cap = quota.max_saves_per_address_per_day
-        if cap is not None and group is not None and volume.get(group, 0) >= cap:
-            who = "your network address" if key else "this browser"
-            raise RunStoreFullError(
-                f"This app keeps at most {cap} runs a day from {who}, and that many were "
-                "saved in the last 24 hours, so no new run is kept for now. Try again later."
-            )
-        if quota.max_runs is None:
-            return
-        incoming = "~incoming"  # The newest run, as the runs are listed newest first.
-        newest = {
-            "id": incoming,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "owner": owner,
-            "address": key,
-            "model_size": 0,
-        }
-        runs = pd.DataFrame([newest, *self._records.prune_rows()])
-        runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
-        doomed = runs_to_prune(runs, quota, volume)
-        if incoming in doomed or len(runs) - len(doomed) > quota.max_runs:
-            raise RunStoreFullError(
-                f"The run store is full: it keeps {quota.max_runs} runs, and the runs in it "
-                "are other visitors' newest, which are never deleted to make room. No new "
-                "run is kept for now; try again later."
-            )
-
-    def _recent_volume(self) -> dict[str | None, int]:
-        """Saves of the last 24 hours per group (address key, else ``owner:<owner>``)."""
-        volume: dict[str | None, int] = {}
-        for (owner, key), count in self._records.recent_saves_by_group().items():
-            group = group_of(owner, key)
-            volume[group] = volume.get(group, 0) + count
-        return volume
+        check_room(self._records, self.quota, owner, address)
 
     def prune(
         self,
@@ -297,13 +258,7 @@ class RunStore:
             max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner,
             protected_runs_per_owner, protected_runs_per_address, max_saves_per_address_per_day,
         )  # fmt: skip
-        try:
-            rows = self._records.prune_rows()
-        except RunStoreError:
-            return []
-        runs = pd.DataFrame(rows, columns=["id", "created", "owner", "address", "model_size"])
-        runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
-        doomed = runs_to_prune(runs, quota, self._recent_volume())
+        doomed = runs_over_quota(self._records, quota)
         for run_id in sorted(doomed):
             self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
         return sorted(doomed)
