@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.data.preprocess import redraw_digits
 from core.inspection.novelty_measures import (
     MAX_EMBEDDING_DIMENSION,
     MEASURES,
@@ -266,8 +267,6 @@ def reference_inputs(
         up to `BANK_SIZE` images for the neighbour bank, and up to `CALIBRATION_SIZE` other
         images drawn through the canvas pipeline (`core.data.preprocess.redraw_digits`).
     """
-    from core.data.preprocess import redraw_digits
-
     order = np.random.default_rng(seed).permutation(len(train_images))
     calibration_count = min(CALIBRATION_SIZE, len(order) // 5)
     held_out = np.sort(order[:calibration_count])

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,8 @@ from typing import Any
 
 from core import settings
 from core.jobs.thread_executor import ProgressFunction, ThreadExecutor
+from core.nn.baselines import train_baseline
+from core.nn.training import train_model
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class _ClusterGoneBeforeStartError(RuntimeError):
 
 def _remote_functions():
     """Define the Ray task and actor once Ray is imported (they need its decorators)."""
-    import ray
+    import ray  # Ray is optional and slow to import: only with a Ray address.
 
     @ray.remote(num_cpus=0)
     class JobBoard:
@@ -97,16 +101,12 @@ def _remote_functions():
         node = ray.get_runtime_context().get_node_id()
         try:
             if kind == "train":
-                from core.nn.training import train_model
-
                 return train_model(
                     arguments["config"],
                     dataset,
                     on_progress=lambda event: board.push.remote(token, {**event, "node": node}),
                     stop_event=stop_event,
                 )
-            from core.nn.baselines import train_baseline
-
             return train_baseline(
                 arguments["key"],
                 dataset,
@@ -158,7 +158,7 @@ class RayExecutor:
             if self._connected:
                 return True
             try:
-                import ray
+                import ray  # Ray is optional and slow to import: only with a Ray address.
 
                 if ray.is_initialized():  # A cluster that went away: start afresh.
                     ray.shutdown()
@@ -203,7 +203,7 @@ class RayExecutor:
     def _forget_cluster_unless_alive(self) -> None:
         """After a lost worker: if the whole cluster is gone too, run new jobs here."""
         try:
-            import ray
+            import ray  # Ray is optional and slow to import: only with a Ray address.
 
             ray.get(self._board.stop_requested.remote(""), timeout=5)
         except Exception as error:  # No answer from the board: the cluster is gone.
@@ -215,7 +215,7 @@ class RayExecutor:
 
     def _shutdown_quietly(self) -> None:
         with contextlib.suppress(Exception):  # Nothing more to clean up.
-            import ray
+            import ray  # Ray is optional and slow to import: only with a Ray address.
 
             ray.shutdown()
         self._board = None
@@ -276,7 +276,7 @@ class RayExecutor:
 
     def _dataset_ref(self, dataset: Any) -> Any:
         """Put ``dataset`` in the object store once per server and return its reference."""
-        import ray
+        import ray  # Ray is optional and slow to import: only with a Ray address.
 
         with self._lock:
             key = id(dataset)
@@ -298,9 +298,7 @@ class RayExecutor:
         relay: ProgressFunction,
         stop_event: threading.Event | None,
     ):
-        import uuid
-
-        import ray
+        import ray  # Ray is optional and slow to import: only with a Ray address.
         from ray import exceptions
 
         board = self._board
@@ -367,8 +365,6 @@ def _check_reachable(address: str, timeout: float = 3.0) -> None:
     `ray.init` retries an address that does not answer for minutes; a plain connection
     attempt tells within seconds. ``local`` and ``auto`` need no check.
     """
-    import socket
-
     target = address.removeprefix("ray://")
     if address in {"local", "auto"} or ":" not in target:
         return

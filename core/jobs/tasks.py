@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.jobs.executors import get_executor
 from core.nn.baselines import BaselineResult
 from core.nn.config import TrainingConfig
 from core.nn.training import TrainingResult
@@ -251,8 +252,6 @@ def make_training_job(
 
         summary = config.summary(dataset.num_classes)
         with _journalled(store, "network", summary, config.to_dict(), owner, dataset.name):
-            from core.jobs.executors import get_executor
-
             result = get_executor().train(config, dataset, on_progress, stop_event)
             previous = previous_run(store, owner)
             run_id, save_error, name = None, None, None
@@ -358,8 +357,6 @@ def make_baseline_job(
             report(fraction=min(1.0, done / total), **progress)
 
         with _journalled(store, "baseline", key, {"baseline": key}, owner, dataset.name):
-            from core.jobs.executors import get_executor
-
             result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
             run_id = save_baseline_result(
                 store, result, owner=owner, dataset_name=dataset.name, address=address

@@ -6,6 +6,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from core.nn.baselines import train_baseline
+from core.nn.training import train_model
+
 ProgressFunction = Callable[[dict[str, Any]], None]
 
 
@@ -22,8 +25,6 @@ class ThreadExecutor:
         stop_event: threading.Event | None = None,
     ):
         """Train as `core.nn.training.train_model` does and return its `TrainingResult`."""
-        from core.nn.training import train_model
-
         return train_model(config, dataset, on_progress=on_progress, stop_event=stop_event)
 
     def fit_baseline(
@@ -35,8 +36,6 @@ class ThreadExecutor:
         stop_event: threading.Event | None = None,
     ):
         """Fit a baseline as `core.nn.baselines.train_baseline` does and return its result."""
-        from core.nn.baselines import train_baseline
-
         return train_baseline(key, dataset, config, report=report, stop_event=stop_event)
 
     def start(self, on_capacity: Callable[[int], None]) -> None:
