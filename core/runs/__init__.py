@@ -10,6 +10,7 @@ job and read alone:
     journal       the crash journal: runs in progress, recorded as interrupted after a crash
     pruning       `PruneQuota` and `runs_to_prune`: which runs to delete to stay within caps
     capacity      the quota applied to the database: room for a new run, runs to prune
+    reading       `RunReader`, the reading half of `RunStore`: runs as a table, one run, a model
 
 Beside the store, for the pages:
 
