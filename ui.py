@@ -21,7 +21,7 @@ from typing import Any
 import streamlit as st
 
 from core import settings
-from core.jobs.manager import ACTIVE_STATES, JobState
+from core.jobs.job import ACTIVE_STATES, JobState
 
 # Session-state keys shared by several pages.
 KEY_SESSION_ID = "session_id"
@@ -538,9 +538,9 @@ def submit_job(name: str, fn, kind: str = "train"):
     `core.jobs.manager.JobManager.submit` atomically with the queueing.
 
     Raises:
-        core.jobs.manager.JobLimitError: A cap is reached; its message says which and what to do.
+        core.jobs.caps.JobLimitError: A cap is reached; its message says which and what to do.
     """
-    from core.jobs.manager import JobCaps
+    from core.jobs.caps import JobCaps
 
     limits = settings.limits()
     caps = JobCaps(

@@ -14,7 +14,7 @@ from core.figures.compare import (
     sweep_parallel_coordinates,
     tradeoff_scatter,
 )
-from core.jobs.manager import JobState
+from core.jobs.job import JobState
 from core.jobs.sweeps import (
     SweepGrid,
     estimate_seconds,

@@ -4,10 +4,10 @@ import numpy as np
 import streamlit as st
 
 import ui
+from core import figures
 from core.data import datasets as data
 from core.data.datasets import Dataset
 from core.data.held_out import held_out_images, like_for_like, shared_held_out
-from core.figures import evaluation as figures
 from core.figures.explore import pixel_heatmap
 from core.figures.prediction import probability_bars
 from core.nn.evaluation import (

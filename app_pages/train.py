@@ -9,7 +9,7 @@ import streamlit as st
 import ui
 from core import settings
 from core.figures.training import MAX_SMOOTHING, metric_figure
-from core.jobs.manager import JobState
+from core.jobs.job import JobState
 from core.jobs.tasks import make_training_job
 from core.nn.budget import check_budget
 from core.nn.config import (

@@ -39,7 +39,7 @@ def eager_probabilities(model, images, batch_size: int = 512):
 
 def build_every_figure(model, evaluation, images) -> list:
     """The figures the Evaluate page shows for one model, as it builds them."""
-    from core.figures import evaluation as figures
+    from core import figures
     from core.figures.explore import pixel_heatmap
     from core.figures.prediction import probability_bars
     from core.nn.evaluation import (

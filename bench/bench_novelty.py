@@ -31,6 +31,7 @@ import numpy as np
 from core.data.datasets import load_default_dataset
 from core.data.preprocess import preprocess_digit, redraw_digits
 from core.inspection import novelty
+from core.inspection import novelty_measures as measures
 from testkit.nondigits import KINDS, available_fonts, nondigit_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,17 +42,17 @@ PAGE_MEASURES = ("nearest distance", "Mahalanobis distance", "rebuild error", "h
 
 def scores(reference, digits, function, bank_pixels) -> dict[str, np.ndarray]:
     """Each candidate measure as "higher means less like a digit"."""
-    embeddings, logits = novelty.embed_all(function, digits)
+    embeddings, logits = measures.embed_all(function, digits)
     temperature = reference.temperature
-    page = novelty.measure_values(reference, embeddings, digits)
-    _, five = novelty.nearest(reference, novelty.project(reference, embeddings), 5)
-    pixels = novelty.blurred_pixels(digits)
+    page = measures.measure_values(reference, embeddings, digits)
+    _, five = measures.nearest(reference, measures.project(reference, embeddings), 5)
+    pixels = measures.blurred_pixels(digits)
     pixels /= np.maximum(np.linalg.norm(pixels, axis=1, keepdims=True), 1e-6)
     return {
-        "max probability (T-scaled)": -novelty.softmax(logits, temperature).max(axis=1),
-        "entropy (T-scaled)": novelty.entropy(logits, temperature),
-        "energy": novelty.energy(logits),
-        **{name: page[:, column] for column, name in enumerate(novelty.MEASURES)},
+        "max probability (T-scaled)": -measures.softmax(logits, temperature).max(axis=1),
+        "entropy (T-scaled)": measures.entropy(logits, temperature),
+        "energy": measures.energy(logits),
+        **{name: page[:, column] for column, name in enumerate(measures.MEASURES)},
         "5th-nearest distance": five[:, 4],
         "nearest in pixels (cosine)": 1 - (pixels @ bank_pixels.T).max(axis=1),
     }
@@ -66,9 +67,9 @@ def flags(calibration, sets, names):
         return [values[names[0]] > threshold for values in sets]
     stacked = np.stack([calibration[name] for name in names], axis=1)
     tails = np.sort(stacked[tail_rows], axis=0).T
-    threshold = np.quantile(novelty.novelty_scores(tails, stacked[threshold_rows]), budget)
+    threshold = np.quantile(measures.novelty_scores(tails, stacked[threshold_rows]), budget)
     return [
-        novelty.novelty_scores(tails, np.stack([values[n] for n in names], axis=1)) > threshold
+        measures.novelty_scores(tails, np.stack([values[n] for n in names], axis=1)) > threshold
         for values in sets
     ]
 
@@ -125,8 +126,8 @@ def main() -> None:
     held_out = nondigit_set(arguments.per_kind, 4, [f for f in fonts if "DejaVu" not in f.name])
     selection_digits = np.stack([preprocess_digit(item.canvas) for item in selection])
     held_digits = np.stack([preprocess_digit(item.canvas) for item in held_out])
-    function = novelty.embedding_function(model)
-    bank_pixels = novelty.blurred_pixels(images[bank])
+    function = measures.embedding_function(model)
+    bank_pixels = measures.blurred_pixels(images[bank])
     bank_pixels /= np.maximum(np.linalg.norm(bank_pixels, axis=1, keepdims=True), 1e-6)
     calibration_scores, test_scores, selection_scores, held_scores = (
         scores(reference, digits, function, bank_pixels)

@@ -42,13 +42,13 @@ def threads_after_quick_jobs() -> int:
 
 def figure_builders() -> collections.Counter:
     """Count the calls of every figure builder of the Evaluate page."""
-    import core.figures.evaluation
+    import core.figures
     import core.figures.explore
     import core.figures.prediction
 
     counter: collections.Counter = collections.Counter()
     for module, names in (
-        (core.figures.evaluation, ("confusion_matrix_figure", "image_grid_figure",
+        (core.figures, ("confusion_matrix_figure", "image_grid_figure",
                                    "weight_tiles_figure", "activation_strips_figure")),
         (core.figures.explore, ("pixel_heatmap",)),
         (core.figures.prediction, ("probability_bars",)),

@@ -1,4 +1,7 @@
-"""Figures of the Evaluate page: confusion matrices, image galleries, weights and activations.
+"""Figures of a model's predictions: the confusion matrix and image galleries.
+
+The Evaluate page also draws `core.figures.layers` (weights and activations) and
+`core.figures.confusion_comparison` (two runs' confusion matrices).
 
 Every function takes plain arrays and returns a `plotly.graph_objects.Figure`. Figures that
 the page lets a person click (the confusion matrix and the image gallery) carry an invisible
@@ -8,29 +11,25 @@ scatter points but not on heat maps; each marker's ``customdata`` says what was 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from core.data.datasets import resolve_class_names
 from core.figures.tiling import TILE_GAP, tile_images
 
 CONFUSION_COLORSCALE = "Blues"
 DIVERGING_COLORSCALE = "RdBu"
-ACTIVATION_COLORSCALE = "Viridis"
 # Digits are drawn dark on white, as on paper: 0 (background) is white, 255 (ink) black.
 DIGIT_COLORSCALE = [[0.0, "#ffffff"], [1.0, "#111111"]]
 SELECTED_COLOR = "#d62728"
 CAPTION_COLOR = "#444444"
 INVISIBLE = "rgba(0,0,0,0)"
 CLICK_MARKER_SIZE = 30
-MAX_WEIGHT_TILES = 64
 
 
-def _check_confusion(confusion) -> np.ndarray:
+def check_confusion(confusion) -> np.ndarray:
     matrix = np.asarray(confusion)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
         raise ValueError(
@@ -47,12 +46,12 @@ def normalize_rows(confusion) -> np.ndarray:
     Row ``t`` then says which fraction of the images of true class ``t`` went to each
     predicted class; the diagonal is the per-class recall.
     """
-    matrix = _check_confusion(confusion).astype(np.float64)
+    matrix = check_confusion(confusion).astype(np.float64)
     totals = matrix.sum(axis=1, keepdims=True)
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
-def _cell_click_trace(matrix: np.ndarray, rates: np.ndarray, names: list[str]) -> go.Scatter:
+def cell_click_trace(matrix: np.ndarray, rates: np.ndarray, names: list[str]) -> go.Scatter:
     """An invisible marker on every cell so that a click selects (true, predicted)."""
     num_classes = matrix.shape[0]
     true_grid, predicted_grid = np.meshgrid(
@@ -106,7 +105,7 @@ def confusion_matrix_figure(
     Raises:
         ValueError: If the matrix is not square counts or the names do not match.
     """
-    matrix = _check_confusion(confusion)
+    matrix = check_confusion(confusion)
     num_classes = matrix.shape[0]
     names = list(resolve_class_names(class_names, num_classes))
     rates = normalize_rows(matrix)
@@ -138,7 +137,7 @@ def confusion_matrix_figure(
             ygap=1,
         )
     )
-    figure.add_trace(_cell_click_trace(matrix, rates, names))
+    figure.add_trace(cell_click_trace(matrix, rates, names))
     if selected is not None:
         true_label, predicted_label = (int(value) for value in selected)
         if 0 <= true_label < num_classes and 0 <= predicted_label < num_classes:
@@ -272,268 +271,5 @@ def image_grid_figure(
         margin={"l": 0, "r": 0, "t": 5, "b": 5},
         plot_bgcolor="white",
         clickmode="event+select",
-    )
-    return figure
-
-
-def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int = 8) -> go.Figure:
-    """Return one small image per neuron (or filter) of the first learned layer.
-
-    Args:
-        weights: ``(units, height, width)``, e.g. ``(128, 28, 28)`` from
-            `core.nn.evaluation.first_layer_weights`.
-        max_tiles: Show at most this many units (the first ones).
-        columns: Tiles per row.
-
-    Returns:
-        A heat map with a diverging colour scale symmetric around 0 (red: negative,
-        blue: positive weight); hovering shows the unit number, pixel and weight.
-
-    Raises:
-        ValueError: If the weights are not a non-empty stack of 2-D tiles.
-    """
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim != 3 or weights.shape[0] == 0:
-        raise ValueError(f"Expected weights of shape (units, height, width); got {weights.shape}.")
-    if max_tiles < 1:
-        raise ValueError(f"max_tiles must be at least 1; got {max_tiles}.")
-    shown = weights[:max_tiles]
-    count, height, width = shown.shape
-    columns = max(1, min(columns, count))
-    grid = tile_images(shown, columns, gap=TILE_GAP)
-    units = tile_images(
-        np.broadcast_to(np.arange(count)[:, None, None], shown.shape), columns, gap=TILE_GAP
-    )
-    limit = float(np.nanmax(np.abs(shown))) or 1.0
-    rows = -(-count // columns)
-    customdata = np.where(np.isnan(units), -1, units).astype(np.int16)
-    figure = go.Figure(
-        go.Heatmap(
-            z=grid.astype(np.float32),
-            customdata=customdata,
-            colorscale=DIVERGING_COLORSCALE,
-            zmid=0,
-            zmin=-limit,
-            zmax=limit,
-            # A short bar under the tiles: beside them it took a phone screen's width.
-            colorbar={
-                "title": {"text": "weight", "side": "right"},
-                "orientation": "h",
-                "thickness": 10,
-                "len": 0.5,
-                "x": 0.5,
-                "y": -0.02,
-                "yanchor": "top",
-            },
-            hovertemplate="unit %{customdata}<br>weight %{z:.3f}<extra></extra>",
-        )
-    )
-    hidden = {"visible": False, "showgrid": False, "zeroline": False}
-    tile_pixels = 70 if height >= 10 else 40
-    figure.update_layout(
-        xaxis={**hidden, "constrain": "domain"},
-        yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
-        height=rows * tile_pixels + 70,
-        margin={"l": 0, "r": 0, "t": 10, "b": 50},
-        plot_bgcolor="white",
-    )
-    return figure
-
-
-def activation_strips_figure(
-    activations: Sequence[tuple[str, np.ndarray]],
-    output_names: Sequence[str] | None = None,
-) -> go.Figure:
-    """Return one horizontal strip per layer, a cell per neuron coloured by its activation.
-
-    Args:
-        activations: ``(layer name, 1-D activations)`` pairs, e.g. from
-            `core.nn.evaluation.layer_activations`.
-        output_names: Optional class names used as the last strip's labels.
-
-    Returns:
-        A figure with one row per layer; each row has its own colour range, since layers
-        differ in scale (the output layer holds probabilities).
-
-    Raises:
-        ValueError: If there are no layers or a layer's activations are not 1-D.
-    """
-    if not activations:
-        raise ValueError("There are no layer activations to show.")
-    rows = len(activations)
-    # Fixed pixel sizes, so a strip's tick labels never run into the next strip's title.
-    strip_pixels, gap_pixels = 50, 60
-    plot_pixels = rows * strip_pixels + (rows - 1) * gap_pixels
-    figure = make_subplots(
-        rows=rows,
-        cols=1,
-        subplot_titles=[f"{name} ({len(values)})" for name, values in activations],
-        vertical_spacing=gap_pixels / plot_pixels if rows > 1 else 0.0,
-    )
-    for row, (name, values) in enumerate(activations, start=1):
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim != 1 or values.size == 0:
-            raise ValueError(f"The activations of layer {name} must be a non-empty 1-D array.")
-        is_last = row == len(activations)
-        labels = (
-            list(output_names)
-            if is_last and output_names is not None and len(output_names) == values.size
-            else [str(index) for index in range(values.size)]
-        )
-        figure.add_trace(
-            go.Heatmap(
-                z=[np.round(values, 4)],
-                x=labels,
-                colorscale=ACTIVATION_COLORSCALE,
-                showscale=False,
-                xgap=1 if values.size <= 128 else 0,
-                hovertemplate=f"{name}<br>unit %{{x}}: %{{z:.3f}}<extra></extra>",
-            ),
-            row=row,
-            col=1,
-        )
-        figure.update_yaxes(visible=False, row=row, col=1)
-        figure.update_xaxes(
-            type="category", showticklabels=values.size <= 32, tickfont={"size": 10},
-            row=row, col=1,
-        )  # fmt: skip
-    figure.update_layout(
-        height=plot_pixels + 30 + 30,
-        margin={"l": 10, "r": 10, "t": 30, "b": 30},
-        showlegend=False,
-    )
-    return figure
-
-
-def _side_by_side(first, second, names, run_names) -> go.Figure:
-    rates = [normalize_rows(first), normalize_rows(second)]
-    figure = make_subplots(rows=1, cols=2, subplot_titles=list(run_names), horizontal_spacing=0.08)
-    for column, (matrix, rate) in enumerate(zip((first, second), rates, strict=True), start=1):
-        figure.add_trace(
-            go.Heatmap(
-                z=rate,
-                x=names,
-                y=names,
-                customdata=matrix,
-                text=[[f"{value:.0%}" if value >= 0.005 else "" for value in row] for row in rate],
-                texttemplate="%{text}",
-                colorscale=CONFUSION_COLORSCALE,
-                zmin=0,
-                zmax=1,
-                showscale=column == 2,
-                colorbar={"title": "share", "thickness": 12},
-                hovertemplate=(
-                    "true %{y}, predicted %{x}<br>%{customdata:,} images (%{z:.1%})<extra></extra>"
-                ),
-                xgap=1,
-                ygap=1,
-            ),
-            row=1,
-            col=column,
-        )
-    figure.update_xaxes(type="category", title="predicted class")
-    figure.update_yaxes(type="category", autorange="reversed")
-    figure.update_yaxes(title="true class", row=1, col=1)
-    return figure
-
-
-def _difference(first, second, names, run_names) -> go.Figure:
-    difference = normalize_rows(second) - normalize_rows(first)
-    limit = float(np.abs(difference).max()) or 1.0
-    figure = go.Figure(
-        go.Heatmap(
-            z=difference,
-            x=names,
-            y=names,
-            text=[
-                [f"{value * 100:+.1f}" if abs(value) >= 0.0005 else "" for value in row]
-                for row in difference
-            ],
-            texttemplate="%{text}",
-            colorscale=DIVERGING_COLORSCALE,
-            zmid=0,
-            zmin=-limit,
-            zmax=limit,
-            colorbar={"title": "points", "thickness": 12},
-            hovertemplate=(
-                f"true %{{y}}, predicted %{{x}}<br>{run_names[1]} minus {run_names[0]}: "
-                "%{z:+.2%}<extra></extra>"
-            ),
-            xgap=1,
-            ygap=1,
-        )
-    )
-    figure.update_layout(
-        title=f"{run_names[1]} minus {run_names[0]} (percentage points of each true class)",
-        xaxis={"type": "category", "title": "predicted class"},
-        yaxis={"type": "category", "title": "true class", "autorange": "reversed"},
-    )
-    return figure
-
-
-# Display label -> builder(first, second, class names, run names) of a comparison figure.
-@dataclass(frozen=True)
-class ComparisonMode:
-    """One way to compare two confusion matrices: its display label and its figure builder.
-
-    Attributes:
-        label: What the page shows.
-        draw: Function ``(first, second, class_names, run_names) -> go.Figure`` of two
-            row-normalisable ``(C, C)`` count matrices.
-    """
-
-    label: str
-    draw: Callable[..., go.Figure]
-
-
-COMPARISON_MODES: dict[str, ComparisonMode] = {
-    "side_by_side": ComparisonMode("Side by side", _side_by_side),
-    "difference": ComparisonMode("Difference", _difference),
-}
-
-
-def confusion_comparison_figure(
-    first,
-    second,
-    run_names: Sequence[str] = ("A", "B"),
-    mode: str = "side_by_side",
-    class_names: Sequence[str] | None = None,
-) -> go.Figure:
-    """Compare two runs' confusion matrices, as shares of each true class.
-
-    Rows are normalised first, so runs evaluated on test sets of different sizes compare
-    fairly. In "difference" mode a blue cell means the second run sends more images there
-    than the first: on the diagonal that is better, off it worse.
-
-    Args:
-        first: ``(C, C)`` counts of the first run.
-        second: ``(C, C)`` counts of the second run.
-        run_names: Names of the two runs, shown in titles and hover.
-        mode: A key of `COMPARISON_MODES`.
-        class_names: Axis labels.
-
-    Returns:
-        The comparison figure.
-
-    Raises:
-        ValueError: If the matrices differ in shape, or the mode is unknown.
-    """
-    first, second = _check_confusion(first), _check_confusion(second)
-    if first.shape != second.shape:
-        raise ValueError(
-            f"The two runs have different numbers of classes ({first.shape[0]} and "
-            f"{second.shape[0]}), so their confusion matrices cannot be compared."
-        )
-    if mode not in COMPARISON_MODES:
-        raise ValueError(
-            f"Unknown comparison mode {mode!r}; choose one of: {', '.join(COMPARISON_MODES)}."
-        )
-    if len(run_names) != 2:
-        raise ValueError("Give exactly two run names.")
-    names = list(resolve_class_names(class_names, first.shape[0]))
-    draw = COMPARISON_MODES[mode].draw
-    figure = draw(first, second, names, [str(name) for name in run_names])
-    figure.update_layout(
-        height=460, margin={"l": 60, "r": 20, "t": 60, "b": 50}, plot_bgcolor="white"
     )
     return figure

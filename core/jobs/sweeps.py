@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.jobs.tasks import make_training_job
 from core.nn import throughput
 from core.nn.config import TrainingConfig
+from core.nn.model import training_flops_per_sample
+from core.nn.precision import effective_precision, training_precision
 from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND
 from core.settings import DEFAULT_MAX_SWEEP_SIZE
 
@@ -125,8 +128,6 @@ def measured_flops_per_second(runs: list[dict]) -> float:
     Returns:
         FLOP/s, or `DEFAULT_FLOPS_PER_SECOND` when no run can be measured.
     """
-    from core.nn.model import training_flops_per_sample
-
     rates = []
     for run in runs:
         # Missing or unmeasured values are NaN or NA, which the check below skips.
@@ -168,8 +169,6 @@ def estimate_seconds(
             used for configurations nothing comparable was measured for.
         dataset_train_size: Images in the dataset's training file.
     """
-    from core.nn.precision import effective_precision, training_precision
-
     setting = training_precision()
     total = 0.0
     for config in configs:
@@ -372,8 +371,6 @@ def sweep_jobs(
     Returns:
         ``[(name, fn), ...]``, in the order to submit them.
     """
-    from core.jobs.tasks import make_training_job
-
     rule = None
     if early_stopping and configs:
         rule = SuccessiveHalving(

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.jobs.executors import get_executor
 from core.nn.baselines import BaselineResult
 from core.nn.config import TrainingConfig
 from core.nn.training import TrainingResult
 from core.runs.comparison import comparison_note
 from core.runs.display import epochs_text, training_run_name, unique_name
+from core.runs.records import RunStatus
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -189,7 +191,7 @@ def save_training_result(
         timings=result.timings,
         confusion_matrix=result.confusion_matrix,
         model=result.model,
-        status="stopped" if result.stopped else "finished",
+        status=RunStatus.STOPPED if result.stopped else RunStatus.FINISHED,
         owner=owner,
         parameters=result.parameters,
         dataset=dataset.name,
@@ -250,8 +252,6 @@ def make_training_job(
 
         summary = config.summary(dataset.num_classes)
         with _journalled(store, "network", summary, config.to_dict(), owner, dataset.name):
-            from core.jobs.executors import get_executor
-
             result = get_executor().train(config, dataset, on_progress, stop_event)
             previous = previous_run(store, owner)
             run_id, save_error, name = None, None, None
@@ -322,7 +322,7 @@ def save_baseline_result(
     return store.save_run(
         "baseline", name or result.key, config, None, metrics, timings,
         confusion_matrix=result.confusion_matrix, model=result.estimator,
-        status="stopped" if result.stopped else "finished", owner=owner,
+        status=RunStatus.STOPPED if result.stopped else RunStatus.FINISHED, owner=owner,
         parameters=result.parameters, dataset=dataset_name, summary=result.summary(),
         address=address,
     )  # fmt: skip
@@ -357,8 +357,6 @@ def make_baseline_job(
             report(fraction=min(1.0, done / total), **progress)
 
         with _journalled(store, "baseline", key, {"baseline": key}, owner, dataset.name):
-            from core.jobs.executors import get_executor
-
             result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
             run_id = save_baseline_result(
                 store, result, owner=owner, dataset_name=dataset.name, address=address

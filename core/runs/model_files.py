@@ -126,10 +126,10 @@ class ModelFiles:
             )
         try:
             if kind == "network":
-                import keras
+                import keras  # TensorFlow: seconds to import, so only when needed.
 
                 return keras.saving.load_model(path, safe_mode=True)
-            import joblib
+            import joblib  # About 0.1 s to import: only for a baseline's file.
 
             # Safe only because the file is this store's own (name from the record, digest
             # checked above); never unpickle files from elsewhere.
@@ -193,7 +193,7 @@ def _write_baseline(estimator: Any, path: Path) -> None:
             "A baseline run's model must be a fitted scikit-learn estimator (the store "
             "pickles it itself and never loads pickled bytes from elsewhere)."
         )
-    import joblib
+    import joblib  # About 0.1 s to import: only for a baseline's file.
 
     # zlib level 3: a Random Forest or k-NN file 6-10x smaller for a few tenths of a
     # second (bench/README.md, "Jobs, runs and baselines").

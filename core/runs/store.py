@@ -2,7 +2,7 @@
 
 One folder holds everything::
 
-    folder/runs.sqlite            the records              core.runs.records
+    folder/runs.sqlite            the records              core.runs.database
     folder/models/<id>.keras      a network's model        core.runs.model_files
     folder/models/<id>.joblib     a baseline's estimator   core.runs.model_files
     folder/in_progress/<x>.json   a run being trained      core.runs.journal
@@ -10,7 +10,8 @@ One folder holds everything::
 `RunStore` composes those modules and keeps the order that makes a crash harmless: a run's
 model file is written (atomically) before its record is committed, so a record never lacks
 its file; a run in progress has a journal, so after a crash it is kept as ``"interrupted"``;
-after each save, runs beyond the store's quota are deleted (`core.runs.pruning`). It holds no
+after each save, runs beyond the store's quota are deleted (`core.runs.capacity` applies
+`core.runs.pruning`). Its reading methods are `core.runs.reading.RunReader`. It holds no
 SQL, file format or lock of its own. Never point it at a folder from someone else: see
 `core.runs.model_files` on why a baseline's file is loaded only when its digest matches.
 
@@ -26,27 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from core.runs.errors import RunNotFoundError, RunStoreError, RunStoreFullError
+from core.runs.capacity import check_room, runs_over_quota
+from core.runs.database import RunRecords
+from core.runs.errors import RunNotFoundError, RunStoreError
 from core.runs.journal import RunJournal
 from core.runs.model_files import ModelFiles, model_file_name
-from core.runs.pruning import PruneQuota, group_of, runs_to_prune
-from core.runs.records import (
-    Run,
-    RunRecords,
-    list_frame,
-    new_run_id,
-    record_fields,
-    run_from_row,
-)
+from core.runs.pruning import PruneQuota
+from core.runs.reading import MODELS_FOLDER, RunReader
+from core.runs.records import RunStatus, new_run_id, record_fields
 
 DATABASE_NAME = "runs.sqlite"
-MODELS_FOLDER = "models"
 IN_PROGRESS_FOLDER = "in_progress"
 
 
-class RunStore:
+class RunStore(RunReader):
     """Keeps runs (records in SQLite, model files beside them) under one folder.
 
     Opening never raises for a damaged database: the problem is kept in `problems()` and
@@ -139,7 +134,7 @@ class RunStore:
         timings: dict[str, Any],
         confusion_matrix: np.ndarray | list | None = None,
         model: Any = None,
-        status: str = "finished",
+        status: str = RunStatus.FINISHED,
         owner: str | None = None,
         parameters: int | None = None,
         dataset: str | None = "MNIST",
@@ -229,47 +224,7 @@ class RunStore:
             RunStoreFullError: With a sentence saying why and when to try again.
             DamagedRunStoreError: If the database cannot be read.
         """
-        quota = self.quota
-        if quota.max_saves_per_address_per_day is None and quota.max_runs is None:
-            return
-        self._records.raise_if_damaged()
-        key = self._records.address_key(address)
-        group = group_of(owner, key)
-        volume = self._recent_volume()
-        cap = quota.max_saves_per_address_per_day
-        if cap is not None and group is not None and volume.get(group, 0) >= cap:
-            who = "your network address" if key else "this browser"
-            raise RunStoreFullError(
-                f"This app keeps at most {cap} runs a day from {who}, and that many were "
-                "saved in the last 24 hours, so no new run is kept for now. Try again later."
-            )
-        if quota.max_runs is None:
-            return
-        incoming = "~incoming"  # The newest run, as the runs are listed newest first.
-        newest = {
-            "id": incoming,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "owner": owner,
-            "address": key,
-            "model_size": 0,
-        }
-        runs = pd.DataFrame([newest, *self._records.prune_rows()])
-        runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
-        doomed = runs_to_prune(runs, quota, volume)
-        if incoming in doomed or len(runs) - len(doomed) > quota.max_runs:
-            raise RunStoreFullError(
-                f"The run store is full: it keeps {quota.max_runs} runs, and the runs in it "
-                "are other visitors' newest, which are never deleted to make room. No new "
-                "run is kept for now; try again later."
-            )
-
-    def _recent_volume(self) -> dict[str | None, int]:
-        """Saves of the last 24 hours per group (address key, else ``owner:<owner>``)."""
-        volume: dict[str | None, int] = {}
-        for (owner, key), count in self._records.recent_saves_by_group().items():
-            group = group_of(owner, key)
-            volume[group] = volume.get(group, 0) + count
-        return volume
+        check_room(self._records, self.quota, owner, address)
 
     def prune(
         self,
@@ -303,13 +258,7 @@ class RunStore:
             max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner,
             protected_runs_per_owner, protected_runs_per_address, max_saves_per_address_per_day,
         )  # fmt: skip
-        try:
-            rows = self._records.prune_rows()
-        except RunStoreError:
-            return []
-        runs = pd.DataFrame(rows, columns=["id", "created", "owner", "address", "model_size"])
-        runs["created"] = pd.to_datetime(runs["created"], utc=True, format="ISO8601")
-        doomed = runs_to_prune(runs, quota, self._recent_volume())
+        doomed = runs_over_quota(self._records, quota)
         for run_id in sorted(doomed):
             self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
         return sorted(doomed)
@@ -362,106 +311,10 @@ class RunStore:
             None,
             {},
             {"started": journal.get("started")},
-            status="interrupted",
+            status=RunStatus.INTERRUPTED,
             owner=journal.get("owner"),
             dataset=journal.get("dataset"),
         )
-
-    # Reading ------------------------------------------------------------------------------
-
-    def list_runs(self, owner: str | None = None) -> pd.DataFrame:
-        """Return one row per readable run, newest first.
-
-        Never raises for a damaged database: it returns the rows it could read (possibly
-        none); `problems()` says what went wrong.
-
-        Args:
-            owner: Only this owner's runs when given; every run when None.
-
-        Returns:
-            A DataFrame with columns `LIST_COLUMNS`: id, created (UTC timestamps), name, kind,
-            summary, parameters, epochs, train_seconds, predict_seconds, test_accuracy (0-1),
-            test_loss, model_size (bytes), status, owner, dataset, has_model (whether the
-            model file is present), split and seed (of its configuration: which images it
-            was tested on, see `core.data.held_out`).
-        """
-        rows, _ = self._read_list_rows(owner)
-        return list_frame(rows)
-
-    def problems(self) -> list[str]:
-        """Return messages about what cannot be read: a damaged database, missing model files.
-
-        Returns:
-            Sentences fit to show a user; empty when everything is fine.
-        """
-        rows, messages = self._read_list_rows(None)
-        for row in rows:
-            if row["model_file"] and not row["has_model"]:
-                messages.append(
-                    f"The model file of run {row['name']!r} ({MODELS_FOLDER}/{row['model_file']}) "
-                    "is missing; its record and metrics are kept, but its model cannot be "
-                    "loaded. Delete the run or restore the file."
-                )
-        return messages
-
-    def run_numbers(self, owner: str | None = None) -> dict[str, int]:
-        """Return each run's number, which stays the same for the run's whole life.
-
-        Runs are named after their configuration, so several share a name; pages show the
-        number first ("#7 · 784-128-10 ...", see `core.runs.display`).
-
-        Args:
-            owner: With an owner (a page that shows only its visitor's runs), their runs
-                numbered 1, 2, ... among their own, so a number tells nothing about other
-                visitors' runs; without, every run numbered across the store (its SQLite
-                rowid: 1 for the first run saved, then 2, 3, ...).
-
-        Returns:
-            Run id -> number; empty when the database cannot be read.
-        """
-        return self._records.numbers(owner)
-
-    def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
-        """The records of `list_runs`, each with has_model, and messages on what failed."""
-        rows, messages = self._records.list_rows(owner)
-        for row in rows:
-            row["has_model"] = self._model_files.exists(row["model_file"])
-        return rows, messages
-
-    def get_run(self, run_id: str) -> Run:
-        """Return a stored run with its configuration, history, metrics and confusion matrix.
-
-        Raises:
-            RunNotFoundError: If no run has this id.
-            DamagedRunStoreError: If the database cannot be read.
-        """
-        return run_from_row(self._records.fetch(run_id), self.models_folder)
-
-    def find_run(self, run_id: str) -> Run | None:
-        """Return a stored run, or None when it is gone (e.g. pruned by another session).
-
-        A page lists runs, then reads one; between the two another visitor's save may prune
-        it. This is `get_run` for that case.
-
-        Raises:
-            DamagedRunStoreError: If the database cannot be read.
-        """
-        try:
-            return self.get_run(run_id)
-        except RunNotFoundError:
-            return None
-
-    def load_model(self, run_id: str) -> Any:
-        """Load a run's model: a Keras model (safe mode) or a fitted scikit-learn estimator.
-
-        Raises:
-            RunNotFoundError: If no run has this id.
-            MissingModelFileError: If the run has no model file, it is missing, or its
-                content differs from what was saved.
-            RunStoreError: If the file cannot be read as a model.
-        """
-        run = self.get_run(run_id)
-        return self._model_files.load(run.kind, run.model_path, run.model_sha256, run.name)
 
     # Changing -----------------------------------------------------------------------------
 

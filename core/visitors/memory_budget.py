@@ -20,7 +20,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from core import settings
 from core.data.datasets import MEGABYTE
+from core.singletons import process_singleton
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -246,9 +248,6 @@ def _run_callbacks(callbacks: list[ReleaseCallback]) -> None:
 def server_budget() -> MemoryBudget:
     """Return the process's one budget (`core.singletons`), sized by the `memory_budget_mb`
     setting; a changed setting resizes it (held items stay until a `hold` needs room)."""
-    from core import settings
-    from core.singletons import process_singleton
-
     budget_bytes = settings.limits().memory_budget_mb * MEGABYTE
     budget = process_singleton(SINGLETON_KEY, lambda: MemoryBudget(budget_bytes))
     budget.budget_bytes = budget_bytes

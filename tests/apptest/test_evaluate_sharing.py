@@ -10,7 +10,7 @@ import collections
 
 import pytest
 
-import core.figures.evaluation
+import core.figures
 import core.figures.explore
 import core.figures.prediction
 import core.nn.evaluation
@@ -22,7 +22,7 @@ PAGE = "app_pages/evaluate.py"
 FIGURES = "evaluate_figures"  # the page's per-session figures
 COUNTED = {
     core.nn.evaluation: ("evaluate", "layer_activations"),
-    core.figures.evaluation: (
+    core.figures: (
         "confusion_matrix_figure",
         "image_grid_figure",
         "weight_tiles_figure",

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.runtime.app_session import AppSession
 
 import ui
-from core.jobs.manager import JobCaps, JobLimitError
+from core.jobs.caps import JobCaps, JobLimitError
 from core.singletons import process_singleton
 from testkit.jobs import gated_job
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.figures.draw import saliency_maps
-from core.inspection.novelty import softmax
+from core.inspection.novelty_measures import softmax
 from core.inspection.saliency import occlusion_saliency
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.data.preprocess import preprocess_digit, redraw_digits
-from core.inspection import novelty
+from core.inspection import novelty, novelty_measures
 from testkit.nondigits import KINDS, nondigit_set
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[4] / "models" / "default" / "model.keras"
@@ -37,22 +37,22 @@ def reference(model, mnist):
 def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, size=(4000, 10))
-    probabilities = novelty.softmax(logits, 2.0)
+    probabilities = novelty_measures.softmax(logits, 2.0)
     labels = np.array([rng.choice(10, p=row) for row in probabilities])
-    assert novelty.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
+    assert novelty_measures.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
 
 
 def test_entropy_and_energy_are_low_for_a_confident_output():
     confident, flat = np.array([[10.0] + [0.0] * 9]), np.zeros((1, 10))
-    assert novelty.entropy(confident)[0] < 0.01 < novelty.entropy(flat)[0]
-    assert novelty.entropy(flat)[0] == pytest.approx(np.log(10))
-    assert novelty.energy(confident)[0] < novelty.energy(flat)[0]
+    assert novelty_measures.entropy(confident)[0] < 0.01 < novelty_measures.entropy(flat)[0]
+    assert novelty_measures.entropy(flat)[0] == pytest.approx(np.log(10))
+    assert novelty_measures.energy(confident)[0] < novelty_measures.energy(flat)[0]
 
 
 def test_fisher_scores_add_the_minus_log_tail_shares():
     tails = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
     # First measure: 2 of 3 digits at least 2.0 -> share 3/4; second: 1 at least 1.0 -> 2/4.
-    scores = novelty.novelty_scores(tails, np.array([[2.0, 1.0], [9.0, 9.0], [0.0, 0.0]]))
+    scores = novelty_measures.novelty_scores(tails, np.array([[2.0, 1.0], [9.0, 9.0], [0.0, 0.0]]))
     assert scores[0] == pytest.approx(-np.log(3 / 4) - np.log(2 / 4))
     assert scores[1] == pytest.approx(-2 * np.log(1 / 4))
     assert scores[2] == pytest.approx(0.0)
@@ -68,7 +68,7 @@ def test_holes_are_counted_in_the_ink():
     )
     digits = [preprocess_digit(draw_polyline(ring, 14)), preprocess_digit(two_rings),
               preprocess_digit(draw_polyline(np.array([(150, 35), (130, 245)]), 14))]  # fmt: skip
-    assert novelty.enclosed_holes(np.stack(digits)).tolist() == [1.0, 2.0, 0.0]
+    assert novelty_measures.enclosed_holes(np.stack(digits)).tolist() == [1.0, 2.0, 0.0]
 
 
 def test_drawn_digits_are_rarely_flagged_and_non_digits_often(model, reference, mnist):
@@ -91,7 +91,7 @@ def test_neighbours_are_eight_sorted_training_images_mostly_of_the_same_digit(
 ):
     digit = redraw_digits(mnist.test_images[3:4], seed=1)[0]
     judgement = novelty.judge(model, reference, digit)
-    assert len(judgement.neighbour_indices) == novelty.NEIGHBOURS
+    assert len(judgement.neighbour_indices) == novelty_measures.NEIGHBOURS
     assert np.all(np.diff(judgement.neighbour_distances) >= -1e-6)
     assert np.mean(judgement.neighbour_labels == mnist.test_labels[3]) >= 0.75
     assert np.all(mnist.train_labels[judgement.neighbour_indices] == judgement.neighbour_labels)
@@ -100,7 +100,7 @@ def test_neighbours_are_eight_sorted_training_images_mostly_of_the_same_digit(
     # The float32 copy the lookup uses is made once, not on every stroke.
     assert reference.search_bank.dtype == np.float32
     assert reference.search_bank is reference.search_bank
-    assert judgement.measures.shape == (len(novelty.MEASURES),)
+    assert judgement.measures.shape == (len(novelty_measures.MEASURES),)
 
 
 def test_a_network_without_hidden_layers_uses_projected_pixels(mnist):
@@ -115,7 +115,7 @@ def test_a_network_without_hidden_layers_uses_projected_pixels(mnist):
         model, images, labels, redraw_digits(mnist.train_images[600:700]),
         mnist.train_labels[600:700],
     )  # fmt: skip
-    assert reference.embeddings.shape == (600, novelty.MAX_EMBEDDING_DIMENSION)
+    assert reference.embeddings.shape == (600, novelty_measures.MAX_EMBEDDING_DIMENSION)
     judgement = novelty.judge(model, reference, images[0].astype(np.float32))
     assert judgement.neighbour_indices[0] == 0
     assert judgement.neighbour_distances[0] == pytest.approx(0.0, abs=0.02)
@@ -142,9 +142,9 @@ def test_a_straight_one_drawn_with_a_thin_brush_is_a_digit(model, reference):
 
 def test_one_drawing_and_a_batch_get_the_same_measures(model, reference, mnist):
     digits = redraw_digits(mnist.test_images[:6], seed=2)
-    embeddings, _ = novelty.embed_all(novelty.embedding_function(model), digits)
-    together = novelty.measure_values(reference, embeddings, digits)
-    alone = [novelty.measure_values(reference, embeddings[i : i + 1], digits[i : i + 1])[0]
+    embeddings, _ = novelty_measures.embed_all(novelty_measures.embedding_function(model), digits)
+    together = novelty_measures.measure_values(reference, embeddings, digits)
+    alone = [novelty_measures.measure_values(reference, embeddings[i : i + 1], digits[i : i + 1])[0]
              for i in range(len(digits))]  # fmt: skip
     np.testing.assert_allclose(together, np.stack(alone), rtol=1e-4, atol=1e-5)
     assert together[:, 1].min() > 0

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from core.jobs.manager import JobCaps, JobLimitError, JobManager
+from core.jobs import JobCaps, JobLimitError, JobManager
 from testkit.jobs import gated_job
 
 

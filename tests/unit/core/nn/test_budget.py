@@ -7,7 +7,7 @@ import pytest
 
 from core import settings
 from core.data.datasets import make_splits
-from core.jobs.manager import JobManager, JobState
+from core.jobs import JobManager, JobState
 from core.jobs.tasks import make_training_job
 from core.nn import throughput
 from core.nn.budget import (

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import classification_report, confusion_matrix, log_loss
 
-from core.figures.evaluation import (
+from core.figures import (
     COMPARISON_MODES,
     activation_strips_figure,
     confusion_comparison_figure,

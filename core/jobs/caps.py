@@ -1,0 +1,73 @@
+"""Caps on jobs, checked when a job is submitted: per visitor, per address, queue length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.jobs.job import Job
+
+
+class JobLimitError(ValueError):
+    """A job was refused because a cap on jobs was reached; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class JobCaps:
+    """Caps `JobManager.submit` enforces, all optional (None: no cap).
+
+    Attributes:
+        max_per_owner: Active (queued or running) jobs one owner, e.g. a visitor, may have.
+        max_per_address: Active jobs the owners at one network address may have together.
+        max_queue: Jobs that may wait in the queue of the whole manager.
+    """
+
+    max_per_owner: int | None = None
+    max_per_address: int | None = None
+    max_queue: int | None = None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def check_caps(
+    caps: JobCaps,
+    active: list[Job],
+    queued: int,
+    slots: int,
+    owner: str | None,
+    address: str | None,
+) -> None:
+    """Raise JobLimitError if a new job of ``owner`` at ``address`` would pass a cap.
+
+    Args:
+        caps: The caps to check.
+        active: The manager's queued and running jobs.
+        queued: How many jobs wait in the manager's queue.
+        slots: How many jobs the manager runs at once.
+        owner: Who submits the new job, or None.
+        address: The network address it comes from, or None.
+
+    Raises:
+        JobLimitError: If a cap is reached; the message says which and what to do.
+    """
+    if caps.max_per_owner is not None and owner is not None:
+        mine = sum(job.owner == owner for job in active)
+        if mine >= caps.max_per_owner:
+            raise JobLimitError(
+                f"You already have {_plural(mine, 'job')} running or waiting, the most one "
+                "visitor may have here; wait for one to finish or stop one first."
+            )
+    if caps.max_per_address is not None and address is not None:
+        shared = sum(job.address == address for job in active)
+        if shared >= caps.max_per_address:
+            raise JobLimitError(
+                f"Your network address already has {_plural(shared, 'job')} running or "
+                "waiting, the most one address may have here; wait for one to finish."
+            )
+    if caps.max_queue is not None and queued >= caps.max_queue:
+        raise JobLimitError(
+            f"The queue is full: {_plural(queued, 'job')} of all visitors are "
+            f"waiting for {_plural(slots, 'training slot')}. Please wait a "
+            "few minutes and try again."
+        )

@@ -1,0 +1,126 @@
+"""Reading a run store: the table of runs, one run, its model, and what cannot be read.
+
+`RunReader` is the reading half of `core.runs.store.RunStore`, which sets up what it reads
+(the database's records and the model files) and adds saving, pruning and changing runs.
+Use `RunStore`; this half stands apart so that each reads alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.runs.database import RunRecords
+from core.runs.errors import RunNotFoundError
+from core.runs.model_files import ModelFiles
+from core.runs.records import Run, list_frame, run_from_row
+
+MODELS_FOLDER = "models"
+
+
+class RunReader:
+    """The reading methods of `RunStore`: runs as a table, one run, a run's model.
+
+    Attributes:
+        models_folder: Where the model files are.
+    """
+
+    models_folder: Path
+    _records: RunRecords
+    _model_files: ModelFiles
+
+    def list_runs(self, owner: str | None = None) -> pd.DataFrame:
+        """Return one row per readable run, newest first.
+
+        Never raises for a damaged database: it returns the rows it could read (possibly
+        none); `problems()` says what went wrong.
+
+        Args:
+            owner: Only this owner's runs when given; every run when None.
+
+        Returns:
+            A DataFrame with columns `LIST_COLUMNS`: id, created (UTC timestamps), name, kind,
+            summary, parameters, epochs, train_seconds, predict_seconds, test_accuracy (0-1),
+            test_loss, model_size (bytes), status, owner, dataset, has_model (whether the
+            model file is present), split and seed (of its configuration: which images it
+            was tested on, see `core.data.held_out`).
+        """
+        rows, _ = self._read_list_rows(owner)
+        return list_frame(rows)
+
+    def problems(self) -> list[str]:
+        """Return messages about what cannot be read: a damaged database, missing model files.
+
+        Returns:
+            Sentences fit to show a user; empty when everything is fine.
+        """
+        rows, messages = self._read_list_rows(None)
+        for row in rows:
+            if row["model_file"] and not row["has_model"]:
+                messages.append(
+                    f"The model file of run {row['name']!r} ({MODELS_FOLDER}/{row['model_file']}) "
+                    "is missing; its record and metrics are kept, but its model cannot be "
+                    "loaded. Delete the run or restore the file."
+                )
+        return messages
+
+    def run_numbers(self, owner: str | None = None) -> dict[str, int]:
+        """Return each run's number, which stays the same for the run's whole life.
+
+        Runs are named after their configuration, so several share a name; pages show the
+        number first ("#7 · 784-128-10 ...", see `core.runs.display`).
+
+        Args:
+            owner: With an owner (a page that shows only its visitor's runs), their runs
+                numbered 1, 2, ... among their own, so a number tells nothing about other
+                visitors' runs; without, every run numbered across the store (its SQLite
+                rowid: 1 for the first run saved, then 2, 3, ...).
+
+        Returns:
+            Run id -> number; empty when the database cannot be read.
+        """
+        return self._records.numbers(owner)
+
+    def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """The records of `list_runs`, each with has_model, and messages on what failed."""
+        rows, messages = self._records.list_rows(owner)
+        for row in rows:
+            row["has_model"] = self._model_files.exists(row["model_file"])
+        return rows, messages
+
+    def get_run(self, run_id: str) -> Run:
+        """Return a stored run with its configuration, history, metrics and confusion matrix.
+
+        Raises:
+            RunNotFoundError: If no run has this id.
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        return run_from_row(self._records.fetch(run_id), self.models_folder)
+
+    def find_run(self, run_id: str) -> Run | None:
+        """Return a stored run, or None when it is gone (e.g. pruned by another session).
+
+        A page lists runs, then reads one; between the two another visitor's save may prune
+        it. This is `get_run` for that case.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        try:
+            return self.get_run(run_id)
+        except RunNotFoundError:
+            return None
+
+    def load_model(self, run_id: str) -> Any:
+        """Load a run's model: a Keras model (safe mode) or a fitted scikit-learn estimator.
+
+        Raises:
+            RunNotFoundError: If no run has this id.
+            MissingModelFileError: If the run has no model file, it is missing, or its
+                content differs from what was saved.
+            RunStoreError: If the file cannot be read as a model.
+        """
+        run = self.get_run(run_id)
+        return self._model_files.load(run.kind, run.model_path, run.model_sha256, run.name)
