@@ -8,6 +8,7 @@ import ui
 from core import settings
 from core.data import datasets as data_lib
 from core.figures import explore as figures
+from core.text import plain
 
 GRID_COLUMNS = 10
 GRID_ROWS = 4
@@ -22,12 +23,16 @@ IMAGE_SETS = {
     "Test set": ("test_images", "test_labels"),
 }
 
-# Upload widget key -> what the file is, in the order dataset_from_idx_files takes them.
+# The upload widgets' keys, and what each file is (the order they are shown in).
+KEY_IMAGES = "explore_upload_images"
+KEY_LABELS = "explore_upload_labels"
+KEY_TEST_IMAGES = "explore_upload_test_images"
+KEY_TEST_LABELS = "explore_upload_test_labels"
 UPLOADS = {
-    "explore_upload_images": "Training images (idx3)",
-    "explore_upload_labels": "Training labels (idx1)",
-    "explore_upload_test_images": "Test images (idx3, optional)",
-    "explore_upload_test_labels": "Test labels (idx1, optional)",
+    KEY_IMAGES: "Training images (idx3)",
+    KEY_LABELS: "Training labels (idx1)",
+    KEY_TEST_IMAGES: "Test images (idx3, optional)",
+    KEY_TEST_LABELS: "Test labels (idx1, optional)",
 }
 KEY_UPLOAD_MESSAGE = "explore_upload_message"
 # Fashion-MNIST's train-images-idx3-ubyte.gz, the largest file of the example named above.
@@ -47,29 +52,37 @@ def dataset_tables(dataset: data_lib.Dataset):
 
 def use_uploaded_files() -> None:
     """Button callback: make the uploaded pair the session's dataset, or keep the old one."""
-    files = [st.session_state.get(key) for key in UPLOADS]
+    # Named one by one: dataset_from_idx_files takes them in this order.
+    images = st.session_state.get(KEY_IMAGES)
+    labels = st.session_state.get(KEY_LABELS)
+    test_images = st.session_state.get(KEY_TEST_IMAGES)
+    test_labels = st.session_state.get(KEY_TEST_LABELS)
+    files = (images, labels, test_images, test_labels)
     # A file the server released to free memory stays in the widget as a nameless placeholder.
     if any(file is not None and not hasattr(file, "name") for file in files):
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", ui.FILES_RELEASED)
         return
-    if files[0] is None or files[1] is None:
+    if images is None or labels is None:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
         return
     limits = settings.limits()
     try:
         dataset = data_lib.dataset_from_idx_files(
-            *files,
-            name=files[0].name,
+            images,
+            labels,
+            test_images,
+            test_labels,
+            name=images.name,
             max_file_bytes=limits.max_upload_mb * data_lib.MEGABYTE,
             max_images=limits.max_upload_images,
         )
         ui.set_session_dataset(dataset)  # Held in the server's memory budget.
     except ValueError as error:
-        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {ui.plain(error, 300)}")
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {plain(error, 300)}")
         return
     st.session_state[KEY_UPLOAD_MESSAGE] = (
         "success",
-        f"Now exploring '{ui.plain(dataset.name)}': {len(dataset.train_images):,} training and "
+        f"Now exploring '{plain(dataset.name)}': {len(dataset.train_images):,} training and "
         f"{len(dataset.test_images):,} test images.",
     )
 
@@ -89,7 +102,7 @@ def clamp_state(key: str, lowest: int, highest: int, default: int) -> None:
 st.title("Explore the data")
 dataset = ui.current_dataset()
 st.caption(
-    f"**{ui.plain(dataset.name)}**: {len(dataset.train_images):,} training and "
+    f"**{plain(dataset.name)}**: {len(dataset.train_images):,} training and "
     f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
     f"{dataset.num_classes} classes."
 )
