@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import streamlit as st
 
 import ui
@@ -99,29 +100,8 @@ def clamp_state(key: str, lowest: int, highest: int, default: int) -> None:
     st.session_state[key] = min(max(value, lowest), highest)
 
 
-st.title("Explore the data")
-dataset = ui.current_dataset()
-st.caption(
-    f"**{plain(dataset.name)}**: {len(dataset.train_images):,} training and "
-    f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
-    f"{dataset.num_classes} classes."
-)
-
-# A link from Evaluate (?set=train&image=41234) opens that image in the One image tab.
-link = ui.take_image_link({"train": len(dataset.train_images), "test": len(dataset.test_images)})
-if link is not None:
-    st.session_state["explore_set"] = "Training set" if link[0] == "train" else "Test set"
-    st.session_state["explore_index"] = link[1]
-set_name = st.radio("Images from", list(IMAGE_SETS), horizontal=True, key="explore_set")
-images = getattr(dataset, IMAGE_SETS[set_name][0])
-labels = getattr(dataset, IMAGE_SETS[set_name][1])
-
-browse_tab, image_tab, facts_tab, upload_tab = st.tabs(
-    ["Browse", "One image", "Dataset facts", "Your own files"],
-    default="One image" if link is not None else None,
-)
-
-with browse_tab:
+def browse_ui(dataset, images: np.ndarray, labels: np.ndarray, set_name: str) -> None:
+    """A page of thumbnails of one file set, optionally of one label."""
     filter_column, page_column, _ = st.columns([2, 1, 3])
     label_choice = filter_column.selectbox(
         "Show label", [ALL_LABELS, *dataset.class_names], key="explore_label_filter"
@@ -150,7 +130,9 @@ with browse_tab:
             "ink on paper, like the heat maps: the files store 0 for the paper, 255 for ink."
         )
 
-with image_tab:
+
+def image_ui(dataset, images: np.ndarray, labels: np.ndarray, set_name: str) -> None:
+    """One image's pixels, its label and the label one-hot, with a link to Evaluate."""
     clamp_state("explore_index", 0, len(images) - 1, min(ARTICLE_INDEX, len(images) - 1))
     index = st.number_input(
         f"Image index (0 to {len(images) - 1:,})",
@@ -193,7 +175,9 @@ with image_tab:
             "compares those with this vector."
         )
 
-with facts_tab:
+
+def facts_ui(dataset) -> None:
+    """The data set's sizes, its files' headers, its classes and their mean images."""
     train_counts, test_counts, means = dataset_tables(dataset)
     columns = st.columns(4)
     columns[0].metric("Training images", f"{len(dataset.train_images):,}")
@@ -237,7 +221,9 @@ with facts_tab:
         )
         st.caption("The average of every training image with that label: where the ink usually is.")
 
-with upload_tab:
+
+def upload_ui() -> None:
+    """The visitor's own IDX files: upload them, use them, or go back to the default."""
     st.markdown(
         "Load your own IDX files (for example Fashion-MNIST): an images file and a labels "
         "file, gzipped or not. Without a test pair, a sixth of the images is held out for "
@@ -275,6 +261,37 @@ with upload_tab:
     if message is not None:
         kind, text = message
         {"error": st.error, "info": st.info, "success": st.success}[kind](text)
+
+
+st.title("Explore the data")
+dataset = ui.current_dataset()
+st.caption(
+    f"**{plain(dataset.name)}**: {len(dataset.train_images):,} training and "
+    f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
+    f"{dataset.num_classes} classes."
+)
+
+# A link from Evaluate (?set=train&image=41234) opens that image in the One image tab.
+link = ui.take_image_link({"train": len(dataset.train_images), "test": len(dataset.test_images)})
+if link is not None:
+    st.session_state["explore_set"] = "Training set" if link[0] == "train" else "Test set"
+    st.session_state["explore_index"] = link[1]
+set_name = st.radio("Images from", list(IMAGE_SETS), horizontal=True, key="explore_set")
+images = getattr(dataset, IMAGE_SETS[set_name][0])
+labels = getattr(dataset, IMAGE_SETS[set_name][1])
+
+browse_tab, image_tab, facts_tab, upload_tab = st.tabs(
+    ["Browse", "One image", "Dataset facts", "Your own files"],
+    default="One image" if link is not None else None,
+)
+with browse_tab:
+    browse_ui(dataset, images, labels, set_name)
+with image_tab:
+    image_ui(dataset, images, labels, set_name)
+with facts_tab:
+    facts_ui(dataset)
+with upload_tab:
+    upload_ui()
 
 # Streamlit keeps this script's globals after the run (its callbacks and cached function point
 # to them): drop the data set's arrays, so that one the memory budget released is freed even

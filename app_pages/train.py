@@ -701,87 +701,97 @@ def job_view(job_id: str) -> None:
 
 # --- Page ---------------------------------------------------------------------------------
 
-st.title("Train a network")
-st.caption(
-    "Pick a preset, press **Train**, and watch it learn; the settings below it change how "
-    "the network is built and trained. Training runs in the background: you can visit "
-    "other pages and come back."
-)
 
-initialise_widgets()
-sync_preset_box()
-st.selectbox(
-    "Preset",
-    [*PRESETS, CUSTOM],
-    key=KEY_PRESET,
-    on_change=apply_preset,
-    help=preset_help(),
-)
+def preset_ui() -> None:
+    """The preset box, above the settings it fills in."""
+    initialise_widgets()
+    sync_preset_box()
+    st.selectbox(
+        "Preset",
+        [*PRESETS, CUSTOM],
+        key=KEY_PRESET,
+        on_change=apply_preset,
+        help=preset_help(),
+    )
 
-dataset = ui.current_dataset()
-blocked = None
-config: TrainingConfig | None
-try:
-    config = config_from(values_from_state())
-except ValueError as error:
-    config, blocked = None, str(error)
-if config is not None:
-    link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
-    if ignored and link_config == config.to_json():
-        st.warning(
-            "Some settings in the link were not understood and were left at their defaults: "
-            + plain(", ".join(ignored), 300)
-        )
-    # Mirror the configuration into the URL so the link reproduces it.
-    st.session_state[KEY_SAVED_CONFIG] = config.to_json()
-    st.query_params.from_dict(config.to_query_params())
-    parameters = count_parameters(config, dataset.num_classes)
-    st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
-    st.caption(training_estimate_text(config, dataset))
+
+def config_ui(dataset) -> tuple[TrainingConfig | None, str | None]:
+    """The configuration the settings make, its size, time and budget.
+
+    Returns:
+        The configuration (None when the settings make none) and why it cannot be trained
+        (None when it can).
+    """
+    blocked = None
+    config: TrainingConfig | None
     try:
-        settings.limits().check(config)
+        config = config_from(values_from_state())
     except ValueError as error:
-        blocked = str(error)
-if blocked is not None:
-    st.error(plain(blocked, 400))
-# The budget line, and an error per cap the training would break (shown by `show_budget`).
-if config is not None and not show_budget(config, dataset) and blocked is None:
-    blocked = "over budget"
+        config, blocked = None, str(error)
+    if config is not None:
+        link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
+        if ignored and link_config == config.to_json():
+            st.warning(
+                "Some settings in the link were not understood and were left at their defaults: "
+                + plain(", ".join(ignored), 300)
+            )
+        # Mirror the configuration into the URL so the link reproduces it.
+        st.session_state[KEY_SAVED_CONFIG] = config.to_json()
+        st.query_params.from_dict(config.to_query_params())
+        parameters = count_parameters(config, dataset.num_classes)
+        st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+        st.caption(training_estimate_text(config, dataset))
+        try:
+            settings.limits().check(config)
+        except ValueError as error:
+            blocked = str(error)
+    if blocked is not None:
+        st.error(plain(blocked, 400))
+    # The budget line, and an error per cap the training would break (shown by `show_budget`).
+    if config is not None and not show_budget(config, dataset) and blocked is None:
+        blocked = "over budget"
+    return config, blocked
 
-buttons_ui(active_training_job(), blocked)
-# Right under the buttons, where a visitor looks, while TensorFlow loads further down.
-tensorflow_status = st.empty()
-job = latest_training_job()
-if job is None:
-    if blocked is None:
-        st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
-else:
+
+def latest_job_ui(blocked: str | None) -> None:
+    """The newest training of this visitor, live while it runs; or how to start one."""
+    job = latest_training_job()
+    if job is None:
+        if blocked is None:
+            st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
+        return
     stored_name = job.result.name if job.done and job.result else None
     st.markdown(f"**Latest training:** {plain(stored_name or job.name)}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
 
-st.subheader("Settings")
-architecture_column, optimisation_column, data_column = st.columns(3)
-with architecture_column:
-    st.markdown("**Architecture**")
-    architecture_ui()
-with optimisation_column:
-    st.markdown("**Optimisation**")
-    optimisation_ui()
-with data_column:
-    st.markdown("**Data**")
-    data_ui()
 
-if config is not None and blocked is not None:
-    # Building a network the limits refuse would cost the server its memory (a link can ask
-    # for 8 layers of 2,048): count its parameters from the configuration instead.
-    with st.expander("Model summary: layers and parameters"):
-        st.caption(
-            f"This network would have {count_parameters(config, dataset.num_classes):,} "
-            "parameters. Its layer table is shown once the settings are within this app's "
-            "limits."
-        )
-elif config is not None:
+def settings_ui() -> None:
+    """The settings, in three columns."""
+    st.subheader("Settings")
+    architecture_column, optimisation_column, data_column = st.columns(3)
+    with architecture_column:
+        st.markdown("**Architecture**")
+        architecture_ui()
+    with optimisation_column:
+        st.markdown("**Optimisation**")
+        optimisation_ui()
+    with data_column:
+        st.markdown("**Data**")
+        data_ui()
+
+
+def model_summary_ui(config: TrainingConfig, blocked: str | None, dataset, tensorflow_status):
+    """The model's layer table (TensorFlow builds it), or only its size when it is refused."""
+    if blocked is not None:
+        # Building a network the limits refuse would cost the server its memory (a link can
+        # ask for 8 layers of 2,048): count its parameters from the configuration instead.
+        with st.expander("Model summary: layers and parameters"):
+            st.caption(
+                f"This network would have {count_parameters(config, dataset.num_classes):,} "
+                "parameters. Its layer table is shown once the settings are within this app's "
+                "limits."
+            )
+        return
     # The layer table needs TensorFlow: on a fresh server its import takes seconds.
     if "tensorflow" not in sys.modules:
         tensorflow_status.caption(
@@ -796,17 +806,40 @@ elif config is not None:
             "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
         )
         st.dataframe(table, hide_index=True)
-with st.expander("The ideas in one sentence each"):
-    st.markdown(
-        "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
-        "passes the sum through an *activation*.\n"
-        "- **Layer**: neurons that all see the same inputs; a *hidden* layer sits between "
-        "the 784 pixels and the 10 outputs.\n"
-        "- **Activation**: the bend that lets layers learn more than straight lines "
-        "(ReLU keeps positives and zeroes negatives).\n"
-        "- **Softmax**: turns the 10 output scores into probabilities that add up to 1.\n"
-        "- **Batch**: the images looked at before each small weight update.\n"
-        "- **Epoch**: one pass over all training images.\n"
-        "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
-        "keeps numbers near 1 so training is steadier (the article used raw pixels)."
-    )
+
+
+def ideas_ui() -> None:
+    """The ideas behind the settings, one sentence each."""
+    with st.expander("The ideas in one sentence each"):
+        st.markdown(
+            "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
+            "passes the sum through an *activation*.\n"
+            "- **Layer**: neurons that all see the same inputs; a *hidden* layer sits between "
+            "the 784 pixels and the 10 outputs.\n"
+            "- **Activation**: the bend that lets layers learn more than straight lines "
+            "(ReLU keeps positives and zeroes negatives).\n"
+            "- **Softmax**: turns the 10 output scores into probabilities that add up to 1.\n"
+            "- **Batch**: the images looked at before each small weight update.\n"
+            "- **Epoch**: one pass over all training images.\n"
+            "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
+            "keeps numbers near 1 so training is steadier (the article used raw pixels)."
+        )
+
+
+st.title("Train a network")
+st.caption(
+    "Pick a preset, press **Train**, and watch it learn; the settings below it change how "
+    "the network is built and trained. Training runs in the background: you can visit "
+    "other pages and come back."
+)
+preset_ui()
+dataset = ui.current_dataset()
+config, blocked = config_ui(dataset)
+buttons_ui(active_training_job(), blocked)
+# Right under the buttons, where a visitor looks, while TensorFlow loads further down.
+tensorflow_status = st.empty()
+latest_job_ui(blocked)
+settings_ui()
+if config is not None:
+    model_summary_ui(config, blocked, dataset, tensorflow_status)
+ideas_ui()
