@@ -15,17 +15,19 @@ from core.figures.compare import (
     tradeoff_scatter,
 )
 from core.jobs.job import JobState
+from core.jobs.progress_text import progress_fraction
+from core.jobs.sweep_plan import SweepValues, plan_sweep, sweep_seconds
+from core.jobs.sweep_table import sweep_results
 from core.jobs.sweeps import (
-    SweepGrid,
-    estimate_seconds,
-    measured_flops_per_second,
+    EARLY_STOPPING_METRICS,
+    SuccessiveHalving,
+    early_stopping_metric,
     stopped_early_reason,
-    sweep_configs,
     sweep_jobs,
 )
 from core.jobs.tasks import JobOutcome, make_baseline_job
 from core.nn.baselines import BASELINES
-from core.nn.budget import check_baseline_budget, check_budget
+from core.nn.budget import check_baseline_budget
 from core.nn.config import (
     MAX_HIDDEN_LAYERS,
     MAX_SEED,
@@ -39,6 +41,8 @@ from core.nn.uploads import UploadError, config_from_json, model_from_keras_file
 from core.runs import RunStoreError
 from core.runs.csv_export import csv_bytes
 from core.runs.display import held_out_labels, history_table, short_name, with_display_columns
+from core.runs.filters import filter_runs
+from core.text import figure_text, plain
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
@@ -102,7 +106,7 @@ def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
     jobs = [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == kind]
     for job in jobs[:12]:
         progress = job.progress or {}
-        fraction = min(max(float(progress.get("fraction") or 0.0), 0.0), 1.0)
+        fraction = progress_fraction(progress)
         columns = st.columns([3, 4, 1])
         columns[0].text(job.name)
         if job.state == JobState.QUEUED:
@@ -137,7 +141,7 @@ def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
 def job_notice_ui(kind: str) -> None:
     notice = st.session_state.pop(f"{KEY_JOB_NOTICE}_{kind}", None)
     if notice:
-        st.error(ui.plain(notice, 400))
+        st.error(plain(notice, 400))
 
 
 def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
@@ -155,17 +159,7 @@ def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
     tested_on_choice = filter_columns[3].multiselect(
         "Tested on", sorted(runs["tested_on"].unique()), key="compare_filter_tested_on"
     )
-    shown = runs
-    if text:
-        mask = shown["name"].str.contains(text, case=False, regex=False)
-        mask |= shown["summary"].str.contains(text, case=False, regex=False)
-        shown = shown[mask]
-    if kinds:
-        shown = shown[shown["kind"].isin(kinds)]
-    if statuses:
-        shown = shown[shown["status"].isin(statuses)]
-    if tested_on_choice:
-        shown = shown[shown["tested_on"].isin(tested_on_choice)]
+    shown = filter_runs(runs, text, kinds, statuses, tested_on_choice)
     # Only the columns shown go to the browser: the owner column is a visitor's cookie.
     table = shown.assign(
         test_accuracy=shown["test_accuracy"] * 100,
@@ -186,7 +180,7 @@ def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
         key="compare_download_table",
     )
     if warning := mixed_test_sets_warning(shown["tested_on"]):
-        st.warning(ui.plain(warning, 600), icon=":material/balance:")
+        st.warning(plain(warning, 600), icon=":material/balance:")
     return shown
 
 
@@ -208,13 +202,13 @@ def curves_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
         try:
             run = store.get_run(run_id)
         except RunStoreError as error:
-            st.warning(ui.plain(error, 300))
+            st.warning(plain(error, 300))
             continue
         if not history_table(run.history).empty:
             row = by_id.loc[run_id]
             number = None if pd.isna(row.number) else int(row.number)
             histories[run_id] = CurveRun(
-                ui.figure_text(short_name(number, run.name)), run.history, row.colour
+                figure_text(short_name(number, run.name)), run.history, row.colour
             )
     if not histories:
         st.caption(
@@ -234,7 +228,7 @@ def curves_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
 def tradeoff_ui(runs: pd.DataFrame) -> None:
     """Accuracy against training time and against parameters, one point per run."""
     scatter_columns = st.columns(2)
-    scatter_runs = runs.assign(name=runs["name"].map(ui.figure_text))
+    scatter_runs = runs.assign(name=runs["name"].map(figure_text))
     for column, axis in zip(scatter_columns, ("train_seconds", "parameters"), strict=True):
         column.plotly_chart(tradeoff_scatter(scatter_runs, axis), key=f"compare_scatter_{axis}")
     st.caption(
@@ -255,11 +249,11 @@ def use_as_current_ui(run) -> None:
             model = ui.stored_model(run.id)
             config = TrainingConfig.from_dict(run.config)
         except (RunStoreError, ValueError) as error:
-            st.error(ui.plain(error, 300))
+            st.error(plain(error, 300))
         else:
             ui.set_current_model(model, run.name, config=config, run_id=run.id)
             # Rerun, so the sidebar (drawn before this page) names the new model at once.
-            st.session_state[KEY_USE_NOTICE] = f"{ui.plain(run.name)} is now the current model."
+            st.session_state[KEY_USE_NOTICE] = f"{plain(run.name)} is now the current model."
             st.rerun()
 
 
@@ -270,7 +264,7 @@ def delete_ui(store, run) -> None:
             st.session_state[KEY_CONFIRM_DELETE] = run.id
             st.rerun()
         return
-    st.warning(f"Delete **{ui.plain(run.name)}** and its model file for good?")
+    st.warning(f"Delete **{plain(run.name)}** and its model file for good?")
     confirm_columns = st.columns(2)
     if confirm_columns[0].button("Yes, delete", key="compare_delete_confirm"):
         store.delete_run(run.id, missing_ok=True)
@@ -325,7 +319,7 @@ def one_run_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
         st.toast("That run is gone: it was deleted since this page was drawn.", icon="🗑️")
         st.rerun()
     if reason := stopped_early_reason(store, run.id):
-        st.caption(ui.plain(reason, 300))
+        st.caption(plain(reason, 300))
     action_columns = st.columns(3)
     with action_columns[0]:
         new_name = st.text_input("New name", value=run.name, key=f"compare_rename_{run.id}")
@@ -334,7 +328,7 @@ def one_run_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
                 store.rename_run(run.id, new_name)
                 st.rerun()
             except RunStoreError as error:
-                st.error(ui.plain(error, 300))
+                st.error(plain(error, 300))
     with action_columns[1]:
         use_as_current_ui(run)
     with action_columns[2]:
@@ -389,7 +383,7 @@ def baselines_ui(store, limits, run_numbers: dict[str, int]) -> None:
         try:
             check_baseline_budget(int(train_size))
         except ValueError as error:
-            st.error(ui.plain(error, 400))
+            st.error(plain(error, 400))
         else:
             submit_and_rerun(
                 [
@@ -407,8 +401,44 @@ def baselines_ui(store, limits, run_numbers: dict[str, int]) -> None:
     st.fragment(run_every=1.0)(active_jobs_ui)("baseline", run_numbers)
 
 
-def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
-    """The sweep tab: a grid of settings, its cost, the sweep's jobs and their results."""
+def sweep_early_stopping_ui(configs: list) -> bool:
+    """Draw the sweep's "Stop hopeless members early (ASHA)" checkbox; True when it is on.
+
+    It says after which epochs members are judged and on what figure; it is disabled, with
+    the reason, when no member trains past the first rung (there would be nothing to stop).
+    """
+    if not configs:
+        return False
+    metric = early_stopping_metric(configs)
+    rule = SuccessiveHalving(max(config.epochs for config in configs), metric)
+    rungs = sorted(int(rung) for rung in rule.rungs)
+    possible = any(config.epochs > rungs[0] for config in configs)
+    after = ", ".join(map(str, rungs[:-1])) + (" and " if len(rungs) > 1 else "") + str(rungs[-1])
+    enabled = st.checkbox(
+        "Stop hopeless members early (ASHA)",
+        key="compare_sweep_early_stopping",
+        disabled=not possible,
+        help="Asynchronous successive halving, the rule of Ray Tune's ASHA scheduler: after "
+        f"{after} epoch(s) each member is compared with the members that got there before "
+        f"it. Unless its {EARLY_STOPPING_METRICS[metric]} is among the best "
+        f"1/{rule.reduction_factor:g} of theirs, it stops and keeps its partly trained model. "
+        "The first member to get there always goes on.",
+    )
+    if not possible:
+        st.caption(
+            f"Early stopping judges members after {rungs[0]} epoch(s): choose more epochs "
+            "to use it."
+        )
+    elif enabled and metric == "accuracy":
+        st.caption(
+            "This preset keeps no validation images, so members are compared on their "
+            "training accuracy."
+        )
+    return enabled and possible
+
+
+def sweep_grid_ui() -> tuple[str, SweepValues]:
+    """The sweep's preset and the values to combine; returns the preset's name and them."""
     st.caption(
         "A sweep trains every combination of the values you choose, one run each, so you "
         "see which settings matter. Runs wait in the training queue and are stored as usual."
@@ -432,29 +462,72 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
         "Learning rate", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.1], default=[0.001],
         key="compare_sweep_learning_rates",
     )  # fmt: skip
-    max_size = limits.max_sweep_size
+    return base_name, (neurons, layers, epochs, learning_rates)
+
+
+def sweep_start_ui(configs: list[TrainingConfig], seconds: float, max_size: int) -> bool | None:
+    """The sweep's size and time, its early-stopping choice and its button.
+
+    Returns:
+        Whether to stop hopeless members early once "Run the sweep" is pressed, else None.
+    """
+    st.info(
+        f"{len(configs)} runs, about {seconds / 60:.1f} minutes in all "
+        f"(at most {max_size} runs per sweep)."
+    )
+    early_stopping = sweep_early_stopping_ui(configs)
+    if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
+        return early_stopping
+    return None
+
+
+def sweep_results_ui(results: pd.DataFrame) -> None:
+    """The sweep's results: parallel coordinates, the table, why members stopped, the best."""
+    if len(results) > 1:
+        st.plotly_chart(sweep_parallel_coordinates(results), key="compare_sweep_parcoords")
+        st.caption(
+            "One line per run, coloured by test accuracy; drag along an axis to keep "
+            "only the lines that cross it there. Settings with one value get no axis; "
+            "the table below has every run's figures."
+        )
+    early = results["stopped_early"].astype(bool).any()
+    hidden = ["config"] if early else ["config", "stopped_early"]
+    st.dataframe(
+        results.drop(columns=hidden),
+        hide_index=True,
+        key="compare_sweep_table",
+        column_config={
+            "run": st.column_config.NumberColumn("#", format="%d"),
+            "learning_rate": st.column_config.NumberColumn("Learning rate", format="%g"),
+            "test_accuracy": st.column_config.NumberColumn("Test accuracy", format="percent"),
+            "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
+            "stopped_early": st.column_config.TextColumn("Stopped early", width="large"),
+        },
+    )
+    for row in results[results["stopped_early"].astype(bool)].itertuples():
+        number = "" if pd.isna(row.run) else f"#{row.run:.0f} "
+        st.caption(plain(number + row.stopped_early, 300))
+    best = results.iloc[0]["config"]
+    if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
+        st.switch_page(ui.page_path("train"), query_params=best.to_query_params())
+
+
+def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
+    """The sweep tab: a grid of settings, its cost, the sweep's jobs and their results."""
+    base_name, grid = sweep_grid_ui()
+    sweep_dataset = ui.current_dataset()
     try:
-        grid = SweepGrid(tuple(neurons), tuple(layers), tuple(epochs), tuple(learning_rates))
-        configs = sweep_configs(PRESETS[base_name], grid, max_size=max_size)
-        sweep_dataset = ui.current_dataset()
-        for config in configs:
-            check_budget(config, len(sweep_dataset.train_images), limits, sweep_dataset.num_classes)
+        configs = plan_sweep(
+            PRESETS[base_name], grid, limits,
+            len(sweep_dataset.train_images), sweep_dataset.num_classes,
+        )  # fmt: skip
     except ValueError as error:
-        st.error(ui.plain(error, 400))
+        st.error(plain(error, 400))
         configs = []
     if configs:
-        network_runs = [
-            {"config": stored.config, **row}
-            for run_id, row in runs[runs["kind"] == "network"].set_index("id").head(20).iterrows()
-            if (stored := store.find_run(run_id)) is not None
-        ]
-        seconds = estimate_seconds(configs, measured_flops_per_second(network_runs))
-        st.info(
-            f"{len(configs)} runs, about {seconds / 60:.1f} minutes in all "
-            f"(at most {max_size} runs per sweep)."
-        )
-        early_stopping = ui.sweep_early_stopping_ui(configs)
-        if st.button("Run the sweep", type="primary", key="compare_sweep_run"):
+        seconds = sweep_seconds(configs, runs, store)
+        early_stopping = sweep_start_ui(configs, seconds, limits.max_sweep_size)
+        if early_stopping is not None:
             dataset = ui.current_dataset()
             jobs = sweep_jobs(
                 configs, dataset, store, ui.session_id(), early_stopping,
@@ -466,56 +539,13 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
     job_ids = st.session_state.get(KEY_SWEEP, [])
     if job_ids:
         st.fragment(run_every=1.0)(active_jobs_ui)("sweep", run_numbers)
-        rows = []
-        for job_id in job_ids:
-            job = ui.job_manager().get(job_id)
-            if job is None or not job.result:
-                continue
-            config = job.result.result.config
-            rows.append(
-                {
-                    "run": run_numbers.get(job.result.run_id),
-                    "neurons": config.hidden_layers[0] if config.hidden_layers else 0,
-                    "layers": len(config.hidden_layers),
-                    "epochs": config.epochs,
-                    "learning_rate": config.learning_rate,
-                    "test_accuracy": job.result.result.test_accuracy,
-                    "train_seconds": job.result.result.train_seconds,
-                    "stopped_early": stopped_early_reason(store, job.result.run_id) or "",
-                    "config": config,
-                }
-            )
-        if rows:
-            results = pd.DataFrame(rows).sort_values("test_accuracy", ascending=False)
-            if len(results) > 1:
-                st.plotly_chart(sweep_parallel_coordinates(results), key="compare_sweep_parcoords")
-                st.caption(
-                    "One line per run, coloured by test accuracy; drag along an axis to keep "
-                    "only the lines that cross it there. Settings with one value get no axis; "
-                    "the table below has every run's figures."
-                )
-            early = results["stopped_early"].astype(bool).any()
-            hidden = ["config"] if early else ["config", "stopped_early"]
-            st.dataframe(
-                results.drop(columns=hidden),
-                hide_index=True,
-                key="compare_sweep_table",
-                column_config={
-                    "run": st.column_config.NumberColumn("#", format="%d"),
-                    "learning_rate": st.column_config.NumberColumn("Learning rate", format="%g"),
-                    "test_accuracy": st.column_config.NumberColumn(
-                        "Test accuracy", format="percent"
-                    ),
-                    "train_seconds": st.column_config.NumberColumn("Training (s)", format="%.1f"),
-                    "stopped_early": st.column_config.TextColumn("Stopped early", width="large"),
-                },
-            )
-            for row in results[results["stopped_early"].astype(bool)].itertuples():
-                number = "" if pd.isna(row.run) else f"#{row.run:.0f} "
-                st.caption(ui.plain(number + row.stopped_early, 300))
-            best = results.iloc[0]["config"]
-            if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
-                st.switch_page(ui.page_path("train"), query_params=best.to_query_params())
+        results = sweep_results(
+            [ui.job_manager().get(job_id) for job_id in job_ids],
+            run_numbers,
+            lambda run_id: stopped_early_reason(store, run_id),
+        )
+        if len(results):
+            sweep_results_ui(results)
 
 
 def import_export_ui() -> None:
@@ -532,7 +562,7 @@ def import_export_ui() -> None:
         try:
             imported = config_from_json(config_file.getvalue(), config_file.name)
         except UploadError as error:
-            st.error(ui.plain(error, 400))
+            st.error(plain(error, 400))
         else:
             st.success(f"Read {imported.summary()}.")
             if st.button("Open in the Train page", key="compare_import_open"):
@@ -544,12 +574,12 @@ def import_export_ui() -> None:
         return
     if st.session_state.get(KEY_IMPORTED_FILE) == model_file.file_id:
         # Imported on an earlier run: importing it again would undo a later choice.
-        st.success(f"{ui.plain(model_file.name)} was made the current model for Evaluate and Draw.")
+        st.success(f"{plain(model_file.name)} was made the current model for Evaluate and Draw.")
         return
     try:
         model = model_from_keras_file(model_file.getvalue(), model_file.name)
     except UploadError as error:
-        st.error(ui.plain(error, 400))
+        st.error(plain(error, 400))
         return
     ui.set_current_model(model, f"Imported: {model_file.name}")
     st.session_state[KEY_IMPORTED_FILE] = model_file.file_id
@@ -567,7 +597,7 @@ st.caption(
 try:
     store = ui.run_store()
 except RunStoreError as error:
-    st.error(ui.plain(error, 300))
+    st.error(plain(error, 300))
     st.stop()
 limits = settings.limits()
 run_numbers = ui.run_numbers()
@@ -578,7 +608,7 @@ runs["tested_on"] = held_out_labels(
     {session_dataset.name: (len(session_dataset.train_images), len(session_dataset.test_images))},
 )
 for problem in store.problems():
-    st.warning(ui.plain(problem, 400))
+    st.warning(plain(problem, 400))
 
 
 tab_runs, tab_baselines, tab_sweep, tab_files = st.tabs(

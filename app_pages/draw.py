@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import html
-import json
 import threading
 from concurrent.futures import Future
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from PIL import Image
-from streamlit_drawable_canvas import st_canvas
 
 import ui
+from core.data.crop import box_shares, shown_size
 from core.data.photo import INK_CHOICES, PATH_SCAN, clean_photo
 from core.data.preprocess import (
     BlankDrawingError,
@@ -26,6 +23,9 @@ from core.figures.draw import saliency_maps
 from core.figures.prediction import probability_bars
 from core.inspection import novelty
 from core.inspection.saliency import occlusion_saliency
+from core.text import plain
+from ui import canvas as ui_canvas
+from ui.canvas import st_canvas
 
 CANVAS_SIZE = 280
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
@@ -44,75 +44,7 @@ INPUT_UPLOAD = "Upload a picture"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
 
-# streamlit-drawable-canvas 0.13 parks its invisible toolbar (opacity 0) at `top: -1rem`, so
-# until the pointer has hovered the canvas for 0.1 s the toolbar's 141x46 px box covers the
-# canvas's top-right corner (its top 30 px) and takes the first pointer-down: a stroke started
-# there was lost, and a tap could press an invisible button. The component is re-registered
-# under its own name with the same script and stylesheet plus these rules: the toolbar always
-# sits entirely above the canvas and ignores the pointer while it is invisible.
-CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
-CANVAS_TOOLBAR_CSS = """
-.dc-toolbar { top: auto !important; bottom: 100% !important; padding-bottom: 0.25rem !important;
-  pointer-events: none; }
-.dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within, .dc-toolbar[data-pinned=true] {
-  pointer-events: auto; }
-"""
-# The component also waits 200 ms after a stroke before it sends the drawing (a debounce in
-# its script), two thirds of the page's 300 ms budget from stroke end to prediction. Its
-# script is loaded through a small loader that lowers that wait to `CANVAS_SEND_DELAY_MS` for
-# freehand drawing; if the installed version's script does not contain the expected line, or
-# the patched copy cannot load, the component's own script is used unchanged.
-CANVAS_SEND_DELAY_MS = 20
-CANVAS_DEBOUNCE_LINE = "Bc = 200,"
-CANVAS_LOADER_JS = """
-const source = new URL("_stcore/bidi-components/%(component)s/%(script)s", document.baseURI);
-let fast = null;
-function loadFast() {
-  fast = fast || fetch(source).then((response) => {
-    if (!response.ok) throw new Error(`Failed to load ${source}`);
-    return response.text();
-  }).then((text) => {
-    const patched = text.replace(%(line)s, %(replacement)s);
-    return import(URL.createObjectURL(new Blob([patched], {type: "text/javascript"})));
-  }).catch(() => import(source.href));
-  return fast;
-}
-export default async function (component) {
-  // Only freehand drawing sends sooner; a crop box keeps the component's own wait, so a box
-  // is not sent half-dragged.
-  const freehand = component.data && component.data.drawingMode === "freedraw";
-  const canvas = await (freehand ? loadFast() : import(source.href));
-  return canvas.default(component);
-}
-"""
-
-
-@functools.cache
-def canvas_script() -> str:
-    """The canvas component's script: the loader above, or its own file as a fallback.
-
-    Read once per process: the page runs again on every stroke.
-    """
-    folder = Path(st_canvas.__code__.co_filename).parent / "frontend" / "build"
-    scripts = sorted(folder.glob("index-*.js"))
-    if len(scripts) != 1 or scripts[0].read_text().count(CANVAS_DEBOUNCE_LINE) != 1:
-        return "index-*.js"
-    return CANVAS_LOADER_JS % {
-        "component": CANVAS_COMPONENT,
-        "script": scripts[0].name,
-        "line": json.dumps(CANVAS_DEBOUNCE_LINE),
-        "replacement": json.dumps(f"Bc = {CANVAS_SEND_DELAY_MS},"),
-    }
-
-
-st.components.v2.component(
-    CANVAS_COMPONENT,
-    html=f'<div class="canvas-root"></div><style>{CANVAS_TOOLBAR_CSS}</style>',
-    css="index-*.css",
-    js=canvas_script(),
-    isolate_styles=True,
-)
-
+ui_canvas.register_canvas()
 
 HELP = """
 **Drawings.** MNIST digits were scaled so their longer side fits a **20x20** box and placed in
@@ -236,7 +168,7 @@ def judge_digit(model, key: str, digit: np.ndarray):
     try:
         probabilities = predict_probabilities(model, digit)
     except (ValueError, TypeError, AttributeError) as error:
-        st.error(f"This model cannot predict a 28x28 digit: {ui.plain(error, 300)}")
+        st.error(f"This model cannot predict a 28x28 digit: {plain(error, 300)}")
         return None, None
     future = reference(key, model)
     if not future.done():
@@ -248,7 +180,7 @@ def judge_digit(model, key: str, digit: np.ndarray):
     try:
         judgement = novelty.judge(model, future.result(), digit)
     except (ValueError, TypeError, AttributeError) as error:
-        st.warning(f"The model's certainty cannot be judged: {ui.plain(error, 300)}")
+        st.warning(f"The model's certainty cannot be judged: {plain(error, 300)}")
         judgement = None
     return probabilities, judgement
 
@@ -337,7 +269,7 @@ def drawing_area(model, key: str) -> None:
         except BlankDrawingError:
             digit = None
         except ValueError as error:
-            st.error(f"This drawing cannot be used: {ui.plain(error, 300)}")
+            st.error(f"This drawing cannot be used: {plain(error, 300)}")
             return
         if digit is None:
             st.info("Draw a digit on the canvas.")
@@ -348,8 +280,7 @@ def drawing_area(model, key: str) -> None:
 def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
     """Let the visitor drag a box over the picture; return it as shares, or None."""
     height, width = pixels.shape[:2]
-    scale = CROP_DISPLAY_SIDE / max(height, width)
-    shown_width, shown_height = max(1, round(width * scale)), max(1, round(height * scale))
+    shown_width, shown_height = shown_size(height, width, CROP_DISPLAY_SIDE)
     background = Image.fromarray(pixels).convert("RGB").resize((shown_width, shown_height))
     st.caption("Drag a box around the digit to crop the picture (draw a new box to change it).")
     st.space(CANVAS_TOOLBAR_SPACE)
@@ -371,19 +302,7 @@ def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
     ]
     if not boxes:
         return None
-    box = boxes[-1]
-    box_width = box.get("width", 0) * box.get("scaleX", 1)
-    box_height = box.get("height", 0) * box.get("scaleY", 1)
-    left, top = box.get("left", 0), box.get("top", 0)
-    shares = (
-        float(np.clip(top / shown_height, 0, 1)),
-        float(np.clip(left / shown_width, 0, 1)),
-        float(np.clip((top + box_height) / shown_height, 0, 1)),
-        float(np.clip((left + box_width) / shown_width, 0, 1)),
-    )
-    if shares[2] - shares[0] < 0.02 or shares[3] - shares[1] < 0.02:
-        return None
-    return shares
+    return box_shares(boxes[-1], shown_width, shown_height)
 
 
 def steps_ui(steps) -> None:
@@ -433,7 +352,7 @@ def held_upload_picture(upload) -> np.ndarray | str:
         budget.hold(owner, KEY_UPLOAD_PICTURE, (upload.file_id, picture), picture.nbytes)
     except ValueError as error:  # unreadable, or over the whole memory budget
         budget.release(owner, KEY_UPLOAD_PICTURE)
-        return f"{ui.plain(upload.name)}: {ui.plain(error, 300)}"
+        return f"{plain(upload.name)}: {plain(error, 300)}"
     return picture
 
 
@@ -462,7 +381,7 @@ def upload_area(model, key: str) -> None:
         result_column.info(str(error))
         return
     except ValueError as error:
-        result_column.error(f"This picture cannot be used: {ui.plain(error, 300)}")
+        result_column.error(f"This picture cannot be used: {plain(error, 300)}")
         return
     with picture_column:
         steps_ui(steps)

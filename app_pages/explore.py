@@ -2,12 +2,14 @@
 
 import math
 
+import numpy as np
 import streamlit as st
 
 import ui
 from core import settings
 from core.data import datasets as data_lib
 from core.figures import explore as figures
+from core.text import plain
 
 GRID_COLUMNS = 10
 GRID_ROWS = 4
@@ -22,12 +24,16 @@ IMAGE_SETS = {
     "Test set": ("test_images", "test_labels"),
 }
 
-# Upload widget key -> what the file is, in the order dataset_from_idx_files takes them.
+# The upload widgets' keys, and what each file is (the order they are shown in).
+KEY_IMAGES = "explore_upload_images"
+KEY_LABELS = "explore_upload_labels"
+KEY_TEST_IMAGES = "explore_upload_test_images"
+KEY_TEST_LABELS = "explore_upload_test_labels"
 UPLOADS = {
-    "explore_upload_images": "Training images (idx3)",
-    "explore_upload_labels": "Training labels (idx1)",
-    "explore_upload_test_images": "Test images (idx3, optional)",
-    "explore_upload_test_labels": "Test labels (idx1, optional)",
+    KEY_IMAGES: "Training images (idx3)",
+    KEY_LABELS: "Training labels (idx1)",
+    KEY_TEST_IMAGES: "Test images (idx3, optional)",
+    KEY_TEST_LABELS: "Test labels (idx1, optional)",
 }
 KEY_UPLOAD_MESSAGE = "explore_upload_message"
 # Fashion-MNIST's train-images-idx3-ubyte.gz, the largest file of the example named above.
@@ -47,29 +53,37 @@ def dataset_tables(dataset: data_lib.Dataset):
 
 def use_uploaded_files() -> None:
     """Button callback: make the uploaded pair the session's dataset, or keep the old one."""
-    files = [st.session_state.get(key) for key in UPLOADS]
+    # Named one by one: dataset_from_idx_files takes them in this order.
+    images = st.session_state.get(KEY_IMAGES)
+    labels = st.session_state.get(KEY_LABELS)
+    test_images = st.session_state.get(KEY_TEST_IMAGES)
+    test_labels = st.session_state.get(KEY_TEST_LABELS)
+    files = (images, labels, test_images, test_labels)
     # A file the server released to free memory stays in the widget as a nameless placeholder.
     if any(file is not None and not hasattr(file, "name") for file in files):
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", ui.FILES_RELEASED)
         return
-    if files[0] is None or files[1] is None:
+    if images is None or labels is None:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
         return
     limits = settings.limits()
     try:
         dataset = data_lib.dataset_from_idx_files(
-            *files,
-            name=files[0].name,
+            images,
+            labels,
+            test_images,
+            test_labels,
+            name=images.name,
             max_file_bytes=limits.max_upload_mb * data_lib.MEGABYTE,
             max_images=limits.max_upload_images,
         )
         ui.set_session_dataset(dataset)  # Held in the server's memory budget.
     except ValueError as error:
-        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {ui.plain(error, 300)}")
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("error", f"Not loaded: {plain(error, 300)}")
         return
     st.session_state[KEY_UPLOAD_MESSAGE] = (
         "success",
-        f"Now exploring '{ui.plain(dataset.name)}': {len(dataset.train_images):,} training and "
+        f"Now exploring '{plain(dataset.name)}': {len(dataset.train_images):,} training and "
         f"{len(dataset.test_images):,} test images.",
     )
 
@@ -86,29 +100,8 @@ def clamp_state(key: str, lowest: int, highest: int, default: int) -> None:
     st.session_state[key] = min(max(value, lowest), highest)
 
 
-st.title("Explore the data")
-dataset = ui.current_dataset()
-st.caption(
-    f"**{ui.plain(dataset.name)}**: {len(dataset.train_images):,} training and "
-    f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
-    f"{dataset.num_classes} classes."
-)
-
-# A link from Evaluate (?set=train&image=41234) opens that image in the One image tab.
-link = ui.take_image_link({"train": len(dataset.train_images), "test": len(dataset.test_images)})
-if link is not None:
-    st.session_state["explore_set"] = "Training set" if link[0] == "train" else "Test set"
-    st.session_state["explore_index"] = link[1]
-set_name = st.radio("Images from", list(IMAGE_SETS), horizontal=True, key="explore_set")
-images = getattr(dataset, IMAGE_SETS[set_name][0])
-labels = getattr(dataset, IMAGE_SETS[set_name][1])
-
-browse_tab, image_tab, facts_tab, upload_tab = st.tabs(
-    ["Browse", "One image", "Dataset facts", "Your own files"],
-    default="One image" if link is not None else None,
-)
-
-with browse_tab:
+def browse_ui(dataset, images: np.ndarray, labels: np.ndarray, set_name: str) -> None:
+    """A page of thumbnails of one file set, optionally of one label."""
     filter_column, page_column, _ = st.columns([2, 1, 3])
     label_choice = filter_column.selectbox(
         "Show label", [ALL_LABELS, *dataset.class_names], key="explore_label_filter"
@@ -137,7 +130,9 @@ with browse_tab:
             "ink on paper, like the heat maps: the files store 0 for the paper, 255 for ink."
         )
 
-with image_tab:
+
+def image_ui(dataset, images: np.ndarray, labels: np.ndarray, set_name: str) -> None:
+    """One image's pixels, its label and the label one-hot, with a link to Evaluate."""
     clamp_state("explore_index", 0, len(images) - 1, min(ARTICLE_INDEX, len(images) - 1))
     index = st.number_input(
         f"Image index (0 to {len(images) - 1:,})",
@@ -180,7 +175,9 @@ with image_tab:
             "compares those with this vector."
         )
 
-with facts_tab:
+
+def facts_ui(dataset) -> None:
+    """The data set's sizes, its files' headers, its classes and their mean images."""
     train_counts, test_counts, means = dataset_tables(dataset)
     columns = st.columns(4)
     columns[0].metric("Training images", f"{len(dataset.train_images):,}")
@@ -224,7 +221,9 @@ with facts_tab:
         )
         st.caption("The average of every training image with that label: where the ink usually is.")
 
-with upload_tab:
+
+def upload_ui() -> None:
+    """The visitor's own IDX files: upload them, use them, or go back to the default."""
     st.markdown(
         "Load your own IDX files (for example Fashion-MNIST): an images file and a labels "
         "file, gzipped or not. Without a test pair, a sixth of the images is held out for "
@@ -262,6 +261,37 @@ with upload_tab:
     if message is not None:
         kind, text = message
         {"error": st.error, "info": st.info, "success": st.success}[kind](text)
+
+
+st.title("Explore the data")
+dataset = ui.current_dataset()
+st.caption(
+    f"**{plain(dataset.name)}**: {len(dataset.train_images):,} training and "
+    f"{len(dataset.test_images):,} test images of 28×28 grey pixels, "
+    f"{dataset.num_classes} classes."
+)
+
+# A link from Evaluate (?set=train&image=41234) opens that image in the One image tab.
+link = ui.take_image_link({"train": len(dataset.train_images), "test": len(dataset.test_images)})
+if link is not None:
+    st.session_state["explore_set"] = "Training set" if link[0] == "train" else "Test set"
+    st.session_state["explore_index"] = link[1]
+set_name = st.radio("Images from", list(IMAGE_SETS), horizontal=True, key="explore_set")
+images = getattr(dataset, IMAGE_SETS[set_name][0])
+labels = getattr(dataset, IMAGE_SETS[set_name][1])
+
+browse_tab, image_tab, facts_tab, upload_tab = st.tabs(
+    ["Browse", "One image", "Dataset facts", "Your own files"],
+    default="One image" if link is not None else None,
+)
+with browse_tab:
+    browse_ui(dataset, images, labels, set_name)
+with image_tab:
+    image_ui(dataset, images, labels, set_name)
+with facts_tab:
+    facts_ui(dataset)
+with upload_tab:
+    upload_ui()
 
 # Streamlit keeps this script's globals after the run (its callbacks and cached function point
 # to them): drop the data set's arrays, so that one the memory budget released is freed even

@@ -10,8 +10,9 @@ import ui
 from core import settings
 from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.jobs.job import JobState
+from core.jobs.progress_text import progress_fraction, progress_text
 from core.jobs.tasks import make_training_job
-from core.nn.budget import check_budget
+from core.nn.budget import check_budget, describe, job_budget
 from core.nn.config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -41,6 +42,7 @@ from core.nn.model import count_parameters
 from core.nn.training import TrainingResult
 from core.runs.current_models import ADOPT, KEEP_BETTER, after_training
 from core.runs.display import training_run_name
+from core.text import plain
 
 POLL_SECONDS = 1.0
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
@@ -205,7 +207,9 @@ def architecture_ui() -> None:
         disabled=st.session_state[KEY_ARCHITECTURE] != "cnn",
         help="Each block is a 3x3 convolution and a 2x2 max pooling, e.g. 32,64.",
     )
-    st.selectbox("Activation", list(ACTIVATIONS), format_func=ACTIVATIONS.get, key=KEY_ACTIVATION)
+    st.selectbox(
+        "Activation", list(ACTIVATIONS), format_func=ACTIVATIONS.__getitem__, key=KEY_ACTIVATION
+    )
     st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, key=KEY_DROPOUT)
     st.checkbox(
         "Batch normalisation",
@@ -249,7 +253,7 @@ def optimisation_ui() -> None:
     st.selectbox(
         "Learning-rate schedule",
         list(SCHEDULES),
-        format_func=SCHEDULES.get,
+        format_func=SCHEDULES.__getitem__,
         key=KEY_SCHEDULE,
         help="Large steps early, small careful steps at the end usually reach a better "
         "accuracy in the same epochs.",
@@ -316,6 +320,35 @@ def training_estimate_text(config: TrainingConfig, dataset) -> str:
 # --- Jobs ---------------------------------------------------------------------------------
 
 
+def show_budget(config, dataset) -> bool:
+    """Show what a training of `config` will cost and its limits; False when over budget.
+
+    One line of figures (images, operations, memory estimate, time limit), then an error
+    for each cap it breaks, so the page can disable its Train button with the reason shown.
+    """
+    budget = job_budget(config, len(dataset.train_images), settings.limits(), dataset.num_classes)
+    st.caption(
+        "Budget: " + " · ".join(f"{label}: {value}" for label, value in describe(budget)),
+        help="Operations are multiplications and additions: per image, times images, times "
+        "epochs. The memory estimate counts the weights with their optimizer state, one "
+        "batch's activations and the training images.",
+    )
+    for problem in budget.problems:
+        st.error(problem)
+    return not budget.problems
+
+
+def show_stop_reason(job) -> bool:
+    """Say why the app stopped a job (its time limit); True when it ended without a model."""
+    if job.stop_reason is None:
+        return False
+    if job.state == JobState.TIMED_OUT:
+        st.error(job.stop_reason)
+        return True
+    st.warning(job.stop_reason)
+    return False
+
+
 def training_jobs() -> list:
     """Return this visitor's training jobs, newest first."""
     return [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
@@ -329,7 +362,8 @@ def latest_training_job():
 
 def active_training_job():
     """Return this visitor's queued or running training job, or None."""
-    return next((job for job in training_jobs() if not job.done), None)
+    active = ui.job_manager().active_jobs(owner=ui.session_id())
+    return next((job for job in active if job.kind == "train"), None)
 
 
 def start_training(dataset) -> None:
@@ -396,7 +430,7 @@ def buttons_ui(active_job, blocked: str | None) -> None:
     message = st.session_state.pop(KEY_START_MESSAGE, None)
     if message is not None:
         kind, text = message
-        (st.error if kind == "error" else st.info)(ui.plain(text, 400))
+        (st.error if kind == "error" else st.info)(plain(text, 400))
 
 
 def _duration(seconds) -> str:
@@ -459,13 +493,13 @@ def progress_view(job) -> None:
     """Progress bar, throughput and growing curves of a queued or running job."""
     if job.state == JobState.QUEUED:
         st.info(
-            f"**{ui.plain(job.name)}** is waiting in the queue, position {job.queue_position}: "
+            f"**{plain(job.name)}** is waiting in the queue, position {job.queue_position}: "
             "other trainings are using the machine. It starts by itself."
         )
         return
     progress = job.progress
-    text = "Stopping…" if job.stop_requested else ui.progress_text(progress)
-    st.progress(ui.progress_fraction(progress), text=text)
+    text = "Stopping…" if job.stop_requested else progress_text(progress)
+    st.progress(progress_fraction(progress), text=text)
     speed, loss = progress.get("samples_per_second"), progress.get("loss")
     metrics_row(
         {
@@ -561,14 +595,14 @@ def current_model_ui(job) -> bool:
     own = current_label == model_label(job)
     if decision == KEEP_BETTER and not own:
         st.info(
-            f"Your current model stays **{ui.plain(current_label)}**: it scores higher than "
+            f"Your current model stays **{plain(current_label)}**: it scores higher than "
             "this stopped run, so Evaluate and Draw keep using it. (Each is scored on its own "
             "test images; Evaluate's side by side scores both on the same ones.)"
         )
     elif own and other is not None:
         st.info(
             f"This run is now your current model, though your previous one, "
-            f"**{ui.plain(other[1])}**, scores higher. (Each is scored on its own test images; "
+            f"**{plain(other[1])}**, scores higher. (Each is scored on its own test images; "
             "Evaluate's side by side scores both on the same ones.)"
         )
     if other is not None:
@@ -578,24 +612,24 @@ def current_model_ui(job) -> bool:
             icon=":material/swap_horiz:",
             on_click=use_other_model,
             args=(job.id, *other),
-            help=f"Make {ui.plain(other[1])} the model Evaluate and Draw use.",
+            help=f"Make {plain(other[1])} the model Evaluate and Draw use.",
         )
     return own
 
 
 def result_view(job) -> None:
     """What a finished or stopped job produced."""
-    if ui.show_stop_reason(job):
+    if show_stop_reason(job):
         return
     if job.state == JobState.FAILED:
-        st.error(f"The training failed: {ui.plain(job.error, 300)}")
+        st.error(f"The training failed: {plain(job.error, 300)}")
         return
     if job.state == JobState.CANCELLED or not job.result:
         st.info("The training was stopped before it started; the current model is unchanged.")
         return
     result, run_id, note = job.result.result, job.result.run_id, job.result.note
     if job.result.save_error:
-        st.warning(f"The run could not be saved: {ui.plain(job.result.save_error, 300)}")
+        st.warning(f"The run could not be saved: {plain(job.result.save_error, 300)}")
     outcome = st.session_state.get(KEY_OUTCOME)
     decision = outcome[1] if outcome and outcome[0] == job.id else None
     if result.stopped:
@@ -617,7 +651,7 @@ def result_view(job) -> None:
         f"Tested on {result.num_test:,} images the network never saw "
         f"(trained on {result.num_train:,}, validated on {result.num_val:,}; "
         f"computed in {result.precision}). "
-        + (f"Saved as run `{run_id}`, named *{ui.plain(job.result.name)}*. " if run_id else "")
+        + (f"Saved as run `{run_id}`, named *{plain(job.result.name)}*. " if run_id else "")
         + (
             "It is now your current model for the Evaluate and Draw pages."
             if adopted
@@ -667,86 +701,97 @@ def job_view(job_id: str) -> None:
 
 # --- Page ---------------------------------------------------------------------------------
 
-st.title("Train a network")
-st.caption(
-    "Pick a preset, press **Train**, and watch it learn; the settings below it change how "
-    "the network is built and trained. Training runs in the background: you can visit "
-    "other pages and come back."
-)
 
-initialise_widgets()
-sync_preset_box()
-st.selectbox(
-    "Preset",
-    [*PRESETS, CUSTOM],
-    key=KEY_PRESET,
-    on_change=apply_preset,
-    help=preset_help(),
-)
+def preset_ui() -> None:
+    """The preset box, above the settings it fills in."""
+    initialise_widgets()
+    sync_preset_box()
+    st.selectbox(
+        "Preset",
+        [*PRESETS, CUSTOM],
+        key=KEY_PRESET,
+        on_change=apply_preset,
+        help=preset_help(),
+    )
 
-dataset = ui.current_dataset()
-blocked = None
-try:
-    config = config_from(values_from_state())
-except ValueError as error:
-    config, blocked = None, str(error)
-if config is not None:
-    link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
-    if ignored and link_config == config.to_json():
-        st.warning(
-            "Some settings in the link were not understood and were left at their defaults: "
-            + ui.plain(", ".join(ignored), 300)
-        )
-    # Mirror the configuration into the URL so the link reproduces it.
-    st.session_state[KEY_SAVED_CONFIG] = config.to_json()
-    st.query_params.from_dict(config.to_query_params())
-    parameters = count_parameters(config, dataset.num_classes)
-    st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
-    st.caption(training_estimate_text(config, dataset))
+
+def config_ui(dataset) -> tuple[TrainingConfig | None, str | None]:
+    """The configuration the settings make, its size, time and budget.
+
+    Returns:
+        The configuration (None when the settings make none) and why it cannot be trained
+        (None when it can).
+    """
+    blocked = None
+    config: TrainingConfig | None
     try:
-        settings.limits().check(config)
+        config = config_from(values_from_state())
     except ValueError as error:
-        blocked = str(error)
-if blocked is not None:
-    st.error(ui.plain(blocked, 400))
-# The budget line, and an error per cap the training would break (shown by `show_budget`).
-if config is not None and not ui.show_budget(config, dataset) and blocked is None:
-    blocked = "over budget"
+        config, blocked = None, str(error)
+    if config is not None:
+        link_config, ignored = st.session_state.get(KEY_IGNORED) or (None, [])
+        if ignored and link_config == config.to_json():
+            st.warning(
+                "Some settings in the link were not understood and were left at their defaults: "
+                + plain(", ".join(ignored), 300)
+            )
+        # Mirror the configuration into the URL so the link reproduces it.
+        st.session_state[KEY_SAVED_CONFIG] = config.to_json()
+        st.query_params.from_dict(config.to_query_params())
+        parameters = count_parameters(config, dataset.num_classes)
+        st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+        st.caption(training_estimate_text(config, dataset))
+        try:
+            settings.limits().check(config)
+        except ValueError as error:
+            blocked = str(error)
+    if blocked is not None:
+        st.error(plain(blocked, 400))
+    # The budget line, and an error per cap the training would break (shown by `show_budget`).
+    if config is not None and not show_budget(config, dataset) and blocked is None:
+        blocked = "over budget"
+    return config, blocked
 
-buttons_ui(active_training_job(), blocked)
-# Right under the buttons, where a visitor looks, while TensorFlow loads further down.
-tensorflow_status = st.empty()
-job = latest_training_job()
-if job is None:
-    if blocked is None:
-        st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
-else:
+
+def latest_job_ui(blocked: str | None) -> None:
+    """The newest training of this visitor, live while it runs; or how to start one."""
+    job = latest_training_job()
+    if job is None:
+        if blocked is None:
+            st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
+        return
     stored_name = job.result.name if job.done and job.result else None
-    st.markdown(f"**Latest training:** {ui.plain(stored_name or job.name)}")
+    st.markdown(f"**Latest training:** {plain(stored_name or job.name)}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
 
-st.subheader("Settings")
-architecture_column, optimisation_column, data_column = st.columns(3)
-with architecture_column:
-    st.markdown("**Architecture**")
-    architecture_ui()
-with optimisation_column:
-    st.markdown("**Optimisation**")
-    optimisation_ui()
-with data_column:
-    st.markdown("**Data**")
-    data_ui()
 
-if config is not None and blocked is not None:
-    # Building a network the limits refuse would cost the server its memory (a link can ask
-    # for 8 layers of 2,048): count its parameters from the configuration instead.
-    with st.expander("Model summary: layers and parameters"):
-        st.caption(
-            f"This network would have {count_parameters(config, dataset.num_classes):,} "
-            "parameters. Its layer table is shown once the settings are within this app's "
-            "limits."
-        )
-elif config is not None:
+def settings_ui() -> None:
+    """The settings, in three columns."""
+    st.subheader("Settings")
+    architecture_column, optimisation_column, data_column = st.columns(3)
+    with architecture_column:
+        st.markdown("**Architecture**")
+        architecture_ui()
+    with optimisation_column:
+        st.markdown("**Optimisation**")
+        optimisation_ui()
+    with data_column:
+        st.markdown("**Data**")
+        data_ui()
+
+
+def model_summary_ui(config: TrainingConfig, blocked: str | None, dataset, tensorflow_status):
+    """The model's layer table (TensorFlow builds it), or only its size when it is refused."""
+    if blocked is not None:
+        # Building a network the limits refuse would cost the server its memory (a link can
+        # ask for 8 layers of 2,048): count its parameters from the configuration instead.
+        with st.expander("Model summary: layers and parameters"):
+            st.caption(
+                f"This network would have {count_parameters(config, dataset.num_classes):,} "
+                "parameters. Its layer table is shown once the settings are within this app's "
+                "limits."
+            )
+        return
     # The layer table needs TensorFlow: on a fresh server its import takes seconds.
     if "tensorflow" not in sys.modules:
         tensorflow_status.caption(
@@ -761,17 +806,40 @@ elif config is not None:
             "article's 784-128-10 network has 784×128+128 + 128×10+10 = 101,770."
         )
         st.dataframe(table, hide_index=True)
-with st.expander("The ideas in one sentence each"):
-    st.markdown(
-        "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
-        "passes the sum through an *activation*.\n"
-        "- **Layer**: neurons that all see the same inputs; a *hidden* layer sits between "
-        "the 784 pixels and the 10 outputs.\n"
-        "- **Activation**: the bend that lets layers learn more than straight lines "
-        "(ReLU keeps positives and zeroes negatives).\n"
-        "- **Softmax**: turns the 10 output scores into probabilities that add up to 1.\n"
-        "- **Batch**: the images looked at before each small weight update.\n"
-        "- **Epoch**: one pass over all training images.\n"
-        "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
-        "keeps numbers near 1 so training is steadier (the article used raw pixels)."
-    )
+
+
+def ideas_ui() -> None:
+    """The ideas behind the settings, one sentence each."""
+    with st.expander("The ideas in one sentence each"):
+        st.markdown(
+            "- **Neuron**: adds up its inputs, each times a learned weight, plus a bias, and "
+            "passes the sum through an *activation*.\n"
+            "- **Layer**: neurons that all see the same inputs; a *hidden* layer sits between "
+            "the 784 pixels and the 10 outputs.\n"
+            "- **Activation**: the bend that lets layers learn more than straight lines "
+            "(ReLU keeps positives and zeroes negatives).\n"
+            "- **Softmax**: turns the 10 output scores into probabilities that add up to 1.\n"
+            "- **Batch**: the images looked at before each small weight update.\n"
+            "- **Epoch**: one pass over all training images.\n"
+            "- **Why scale inputs**: pixels of 0-255 make early updates huge; dividing by 255 "
+            "keeps numbers near 1 so training is steadier (the article used raw pixels)."
+        )
+
+
+st.title("Train a network")
+st.caption(
+    "Pick a preset, press **Train**, and watch it learn; the settings below it change how "
+    "the network is built and trained. Training runs in the background: you can visit "
+    "other pages and come back."
+)
+preset_ui()
+dataset = ui.current_dataset()
+config, blocked = config_ui(dataset)
+buttons_ui(active_training_job(), blocked)
+# Right under the buttons, where a visitor looks, while TensorFlow loads further down.
+tensorflow_status = st.empty()
+latest_job_ui(blocked)
+settings_ui()
+if config is not None:
+    model_summary_ui(config, blocked, dataset, tensorflow_status)
+ideas_ui()

@@ -6,6 +6,7 @@ from core.jobs.tasks import save_training_result
 from core.nn.config import TrainingConfig
 from core.nn.training import train_model
 from core.runs import RunStore
+from core.text import plain
 from testkit.harness import app_test
 
 
@@ -160,7 +161,7 @@ def test_the_sweep_table_says_which_member_stopped_early_and_why(store_with_runs
     assert reason.startswith("Stopped early after 1 epoch: validation accuracy ")
     assert reason.endswith("was below the best 1/3 at that point (100.0%).")
     number = store.run_numbers()[job.result.run_id]
-    assert ui.plain(f"#{number} {reason}", 300) in [caption.value for caption in app.caption]
+    assert plain(f"#{number} {reason}", 300) in [caption.value for caption in app.caption]
 
 
 @pytest.fixture

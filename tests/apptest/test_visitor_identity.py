@@ -29,7 +29,7 @@ def _save_network(store: RunStore, name: str, owner: str) -> str:
 
 
 def _browser(monkeypatch, visitor: str | None) -> None:
-    monkeypatch.setattr(ui, "browser_visitor_id", lambda: visitor, raising=False)
+    monkeypatch.setattr(ui.identity, "browser_visitor_id", lambda: visitor, raising=False)
 
 
 def _sidebar_texts(app) -> str:

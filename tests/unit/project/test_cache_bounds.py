@@ -12,7 +12,8 @@ import pytest
 from core.settings import PROJECT_ROOT
 
 SOURCES = sorted(
-    [PROJECT_ROOT / "ui.py", PROJECT_ROOT / "app.py"]
+    [PROJECT_ROOT / "app.py"]
+    + list((PROJECT_ROOT / "ui").glob("*.py"))
     + list((PROJECT_ROOT / "app_pages").glob("*.py"))
     + list((PROJECT_ROOT / "core").rglob("*.py"))
 )

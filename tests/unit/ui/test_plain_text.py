@@ -1,4 +1,4 @@
-"""`ui.plain`: text from visitors and links shown as text inside Streamlit markdown."""
+"""`core.text.plain`: text from visitors and links shown as text inside Streamlit markdown."""
 
 import re
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-import ui
+from core.text import WORD_JOINER, plain
 
 ATTACK = (
     "x` **[Your session expired - log in again](https://evil.example/login)** "
@@ -21,7 +21,7 @@ RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 def shown(markdown: str) -> str:
     """What a reader sees: the rendered HTML's text without tags and invisible joiners."""
     html = RENDERER.renderInline(markdown)
-    text = re.sub(r"<[^>]+>", "", html).replace(ui.WORD_JOINER, "")
+    text = re.sub(r"<[^>]+>", "", html).replace(WORD_JOINER, "")
     return (
         text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
     )
@@ -42,7 +42,7 @@ def shown(markdown: str) -> str:
     ],
 )
 def test_markup_is_shown_literally(text):
-    markdown = ui.plain(text, max_len=500)
+    markdown = plain(text, max_len=500)
     html = RENDERER.render(markdown)
     assert "<a" not in html and "<img" not in html and "<em" not in html and "<code" not in html
     assert "<h1" not in html and "<li" not in html and "<blockquote" not in html
@@ -50,30 +50,30 @@ def test_markup_is_shown_literally(text):
 
 
 def test_autolinks_and_icons_are_broken_by_invisible_joiners():
-    markdown = ui.plain("https://evil.example www.evil.example me@evil.example :material/home:")
+    markdown = plain("https://evil.example www.evil.example me@evil.example :material/home:")
     assert "https://" not in markdown and "www." not in markdown and "@evil" not in markdown
     assert ":material" not in markdown
-    assert markdown.replace(ui.WORD_JOINER, "") == (
+    assert markdown.replace(WORD_JOINER, "") == (
         "https://evil.example www.evil.example me@evil.example :material/home:"
     )
 
 
 def test_ordinary_messages_read_the_same():
     message = "The file 'labels.idx1' holds 11 labels, not 12 (one per image): check it."
-    assert ui.plain(message) == message
+    assert plain(message) == message
 
 
 def test_length_is_capped_and_lines_and_invisible_characters_go():
-    assert ui.plain("a" * 500, max_len=20) == "a" * 19 + "…"
-    assert ui.plain("one\ntwo\r\n\tthree") == "one two three"
-    assert ui.plain("left\u202eright\u200b!") == "leftright!"
-    assert ui.plain(ValueError("bad *value*")) == r"bad \*value\*"
+    assert plain("a" * 500, max_len=20) == "a" * 19 + "…"
+    assert plain("one\ntwo\r\n\tthree") == "one two three"
+    assert plain("left\u202eright\u200b!") == "leftright!"
+    assert plain(ValueError("bad *value*")) == r"bad \*value\*"
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_renders_without_links_images_or_html(text):
-    markdown = ui.plain(text, max_len=300)
+    markdown = plain(text, max_len=300)
     html = RENDERER.render(markdown)
     for tag in ("<a", "<img", "<em", "<strong", "<code", "<h", "<li", "<blockquote", "<table"):
         assert tag not in html

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-import ui
 from core.figures.training import accuracy_range, log_axis, metric_figure, smooth
+from core.jobs.progress_text import progress_text
 from core.nn.config import TrainingConfig
 from core.runs.comparison import comparison_note
 
@@ -83,17 +83,17 @@ def test_log_axis_labels_every_tick_in_full():
 
 def test_progress_label_moves_with_the_bar():
     # A report sent at the end of epoch 2 of 5 (batch 0 in the event) sits at 40%.
-    assert ui.progress_text({"fraction": 0.4, "epochs": 5, "batches": 469, "batch": 0}) == (
+    assert progress_text({"fraction": 0.4, "epochs": 5, "batches": 469, "batch": 0}) == (
         "40% · epoch 2 of 5 · batch 469 of 469"
     )
-    assert ui.progress_text({"fraction": 0.5, "epochs": 2, "batches": 10}) == (
+    assert progress_text({"fraction": 0.5, "epochs": 2, "batches": 10}) == (
         "50% · epoch 1 of 2 · batch 10 of 10"
     )
-    assert ui.progress_text({"fraction": 0.55, "epochs": 2, "batches": 10}) == (
+    assert progress_text({"fraction": 0.55, "epochs": 2, "batches": 10}) == (
         "55% · epoch 2 of 2 · batch 1 of 10"
     )
-    assert ui.progress_text({}).startswith("Preparing")
-    assert ui.progress_text({"phase": "evaluating", "fraction": 1.0}).startswith("Measuring")
+    assert progress_text({}).startswith("Preparing")
+    assert progress_text({"phase": "evaluating", "fraction": 1.0}).startswith("Measuring")
 
 
 def test_comparison_note_says_when_the_test_images_differ():

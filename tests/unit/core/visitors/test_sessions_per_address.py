@@ -134,7 +134,7 @@ def test_at_most_a_few_page_runs_compute_at_once_and_a_long_wait_goes_ahead(monk
     assert most[0] == ui.MAX_CONCURRENT_PAGE_RUNS
 
     # A run that waited its longest goes ahead rather than wait for ever.
-    monkeypatch.setattr(ui, "PAGE_RUN_WAIT_SECONDS", 0.01)
+    monkeypatch.setattr(ui.navigation, "PAGE_RUN_WAIT_SECONDS", 0.01)
     held = [ui.page_run_slot() for _ in range(ui.MAX_CONCURRENT_PAGE_RUNS)]
     for slot in held:
         slot.__enter__()

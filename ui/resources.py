@@ -1,0 +1,221 @@
+"""Process-wide resources the pages share: the datasets, the memory budget, the job manager,
+the run store, the current-model store and the Train page's start lock.
+
+Heavy modules (TensorFlow, the job manager, the run store) are imported inside the functions
+that need them, so light pages start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import settings
+
+# The name of this session's uploaded dataset; its arrays are held in the memory budget.
+KEY_DATASET = "session_dataset"
+
+
+@st.cache_resource(show_spinner="Loading the MNIST data…")
+def default_dataset():
+    """Return the process-wide, read-only dataset from the configured IDX folder."""
+    from core.data.datasets import load_default_dataset
+
+    return load_default_dataset()
+
+
+def current_dataset():
+    """Return this session's dataset: an uploaded one if set, else the default.
+
+    An uploaded dataset lives in the server's memory budget (`memory_budget()`); when the
+    budget released it to make room for others, the page says so and the default is back.
+    When the configured data folder cannot be read, the page shows the reader's message and
+    stops instead of failing with a traceback.
+    """
+    held = st.session_state.get(KEY_DATASET)
+    if isinstance(held, str):
+        dataset = memory_budget().get(memory_owner(), DATASET_ITEM)
+        if dataset is not None:
+            return dataset
+        st.session_state.pop(KEY_DATASET, None)
+        st.warning(DATASET_RELEASED)
+    elif held is not None:
+        return held  # A Dataset set directly (tests do).
+    else:
+        # Nothing remembered (e.g. after a client's cache clear): nothing to keep for it.
+        memory_budget().release(memory_owner(), DATASET_ITEM)
+    try:
+        return default_dataset()
+    except (OSError, ValueError) as error:
+        st.error(f"The dataset could not be loaded: {error}")
+        st.info(
+            "Check the `data_dir` setting (environment variable `MNIST_STUDIO_DATA_DIR` or "
+            "`.streamlit/secrets.toml`); it must name a folder with the four IDX files."
+        )
+        st.stop()
+
+
+def class_names_for(num_classes: int) -> tuple[str, ...]:
+    """Return the names a model's `num_classes` classes have on the pages.
+
+    A model's classes are named as this session's data set names them (e.g. "Sneaker" for
+    Fashion-MNIST, "7" for MNIST); when that data set has another number of classes, they
+    are named by their indices.
+    """
+    from core.data.datasets import resolve_class_names
+
+    names = current_dataset().class_names
+    return tuple(names) if len(names) == num_classes else resolve_class_names(None, num_classes)
+
+
+def set_session_dataset(dataset) -> None:
+    """Make `dataset` this session's dataset (None goes back to the default).
+
+    Raises:
+        core.visitors.memory_budget.MemoryBudgetError: If the dataset alone is over the budget.
+    """
+    budget, owner = memory_budget(), memory_owner()
+    if dataset is None:
+        budget.release(owner, DATASET_ITEM)
+        st.session_state.pop(KEY_DATASET, None)
+        return
+    arrays = (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels)
+    budget.hold(owner, DATASET_ITEM, dataset, sum(array.nbytes for array in arrays))
+    st.session_state[KEY_DATASET] = dataset.name
+
+
+# --- What visitors make the server hold ---------------------------------------------------
+
+DATASET_ITEM = "uploaded_dataset"
+DATASET_RELEASED = (
+    "Your uploaded data set was released to free memory on this shared server; upload it "
+    "again (Explore, Your own files) to keep working with it. Meanwhile the pages use the "
+    "default data set."
+)
+
+FILES_RELEASED = (
+    "Your uploaded files were released to free memory on this shared server; remove them "
+    "(×) and upload them again."
+)
+
+
+def memory_owner() -> str:
+    """Return this browser session's id: what it holds in the memory budget is released
+    when the session ends."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return context.session_id if context is not None else "no session"
+
+
+def session_is_alive(session: object) -> bool:
+    """Whether a browser session is still connected (True outside a running server)."""
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(str(session))
+
+
+def memory_budget():
+    """Return the server's memory budget (`core.visitors.memory_budget`), its sweeper of ended
+    sessions started. Deliberately not a `st.cache_resource`: clients can clear those."""
+    from streamlit import config
+
+    from core.visitors.memory_budget import server_budget
+
+    budget = server_budget()
+    # Released once Streamlit would no longer resume the session either.
+    budget.start_sweeper(
+        session_is_alive, grace_seconds=config.get_option("server.disconnectedSessionTTL")
+    )
+    return budget
+
+
+def remove_uploaded_file(session: str, file_id: str) -> None:
+    """Drop an uploaded file from Streamlit's store (the memory budget released it)."""
+    from streamlit.runtime import Runtime
+
+    if Runtime.exists():
+        Runtime.instance().uploaded_file_mgr.remove_file(session, file_id)
+
+
+def _new_job_manager():
+    from core.jobs.executors import get_executor
+    from core.jobs.manager import JobManager
+
+    slots = settings.max_concurrent_jobs()
+    manager = JobManager(max_concurrent=slots, max_job_seconds=settings.limits().max_job_seconds)
+    # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
+    get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
+    return manager
+
+
+def job_manager():
+    """Return the process-wide job manager (its jobs train here or on a Ray cluster).
+
+    A process singleton, not a `st.cache_resource` entry: it holds the caps' counts, the
+    queue and every job's Stop handle, which a client's cache clear must not reset.
+    """
+    from core.singletons import process_singleton
+
+    return process_singleton("job_manager", _new_job_manager)
+
+
+def executor_notice() -> None:
+    """Say on the page when jobs run on this server although a Ray cluster is configured."""
+    from core.jobs.executors import get_executor
+
+    message = get_executor().status_message()
+    if message:
+        st.sidebar.warning(message, icon=":material/cloud_off:")
+
+
+def _run_store(folder: str, quota: tuple):
+    from core.runs import PruneQuota, RunStore
+    from core.singletons import process_singleton
+
+    # A process singleton per folder and quota: the store enforces the run quotas.
+    return process_singleton(
+        ("run_store", folder, quota), lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)))
+    )
+
+
+def run_store():
+    """Return the run store in the configured folder (one per folder per process)."""
+    limits = settings.limits()
+    quota = (
+        limits.max_runs,
+        limits.max_run_age_days,
+        limits.max_runs_per_visitor,
+        limits.max_store_bytes,
+        limits.max_bytes_per_visitor,
+        limits.protected_runs_per_visitor,
+        limits.protected_runs_per_address,
+        limits.max_runs_per_address_per_day,
+    )
+    return _run_store(str(settings.runs_dir()), quota)
+
+
+def current_model_store_in(folder: str):
+    from core.runs.current_models import CurrentModelStore
+    from core.singletons import process_singleton
+
+    return process_singleton(("current_models", folder), lambda: CurrentModelStore(folder))
+
+
+def current_model_store():
+    """Return the store that remembers each visitor's current model (next to the runs)."""
+    return current_model_store_in(str(settings.runs_dir()))
+
+
+def training_start_lock():
+    """Return the process-wide lock the Train page holds while it checks for a visitor's
+    running training and starts one, so two tabs pressing at once start one job (a process
+    singleton: a cache clear must not hand a second tab a second lock)."""
+    import threading
+
+    from core.singletons import process_singleton
+
+    return process_singleton("training_start_lock", threading.Lock)

@@ -1,0 +1,67 @@
+"""The runs this visitor sees and the jobs it starts, within the caps in force."""
+
+from __future__ import annotations
+
+from core import settings
+from ui.identity import session_id, visitor_address
+from ui.resources import job_manager, run_store
+
+
+def runs_owner() -> str | None:
+    """Return the owner whose runs this session sees: itself in the demo, else everyone."""
+    return session_id() if settings.limits().runs_per_session else None
+
+
+def visible_runs():
+    """Return the stored runs this session may see, newest first (a DataFrame)."""
+    return run_store().list_runs(owner=runs_owner())
+
+
+def run_numbers() -> dict[str, int]:
+    """Return each visible run's number ("#7"), or none when the run store cannot be opened.
+
+    In the demo a visitor's runs are numbered among their own (#1, #2, ...), so a number
+    says nothing about how many runs other visitors keep; locally, across the store.
+    """
+    try:
+        return run_store().run_numbers(owner=runs_owner())
+    except (OSError, ValueError):
+        return {}
+
+
+def stored_networks():
+    """Return the visible network runs that have a model file, or an empty table.
+
+    A store that cannot be read gives an empty table here; the Compare page reports why.
+    """
+    try:
+        runs = visible_runs()
+    except (OSError, ValueError):
+        import pandas as pd
+
+        from core.runs import LIST_COLUMNS
+
+        return pd.DataFrame(columns=LIST_COLUMNS)
+    return runs[(runs["kind"] == "network") & runs["has_model"]]
+
+
+def submit_job(name: str, fn, kind: str = "train"):
+    """Submit a job for this visitor, within the caps in force (`core.settings.limits`).
+
+    The caps (jobs per visitor, per network address and in the whole queue) are checked by
+    `core.jobs.manager.JobManager.submit` atomically with the queueing.
+
+    Raises:
+        core.jobs.caps.JobLimitError: A cap is reached; its message says which and what to do.
+    """
+    from core.jobs.caps import JobCaps
+
+    limits = settings.limits()
+    caps = JobCaps(
+        max_per_owner=limits.max_jobs_per_visitor,
+        max_per_address=limits.max_jobs_per_address,
+        max_queue=limits.max_queue,
+    )
+    return job_manager().submit(
+        name, fn, owner=session_id(), kind=kind, address=visitor_address(), caps=caps
+    )
