@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
+import core.data as data
 import ui
-from core.data import datasets as data
 from core.data.datasets import Dataset
 from core.data.held_out import held_out_images, like_for_like, shared_held_out
 from core.figures import evaluation as figures
@@ -14,12 +14,11 @@ from core.nn.evaluation import (
     Evaluation,
     cell_indices,
     evaluate,
-    first_layer_weights,
-    layer_activations,
     misclassified,
     predict_images,
 )
-from core.nn.uploads import evaluation_batch_size
+from core.nn.internals import first_layer_weights, layer_activations
+from core.nn.model_files import evaluation_batch_size
 
 GALLERY_SIZE = 40
 GALLERY_COLUMNS = 10

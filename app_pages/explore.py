@@ -4,9 +4,9 @@ import math
 
 import streamlit as st
 
+import core.data as data_lib
 import ui
 from core import settings
-from core.data import datasets as data_lib
 from core.figures import explore as figures
 
 GRID_COLUMNS = 10

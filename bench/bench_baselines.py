@@ -33,7 +33,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from core.data.datasets import load_default_dataset  # noqa: E402
 from core.jobs.tasks import save_baseline_result  # noqa: E402
 from core.nn.baselines import BASELINES, train_baseline  # noqa: E402
-from core.nn.config import PRESETS  # noqa: E402
+from core.nn.presets import PRESETS  # noqa: E402
 from core.runs import RunStore  # noqa: E402
 
 NETWORK_PRESET = "Recommended"

@@ -45,7 +45,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.nn.config import PRESETS, TrainingConfig  # noqa: E402
+from core.nn import PRESETS, TrainingConfig  # noqa: E402
 from testkit.harness import (  # noqa: E402
     CHROMIUM_ARGS,
     HealthPoller,

@@ -33,8 +33,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.data.datasets import load_default_dataset  # noqa: E402
+from core.data.image_files import load_uploaded_image  # noqa: E402
 from core.data.photo import PATH_PHOTO, PATH_SCAN, clean_photo  # noqa: E402
-from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit  # noqa: E402
+from core.data.preprocess import BlankDrawingError, preprocess_digit  # noqa: E402
 from testkit.photo_samples import PAPERS, clean_scan_set, photo_like_set  # noqa: E402
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import throughput  # noqa: E402
 from core.data.datasets import load_default_dataset  # noqa: E402
+from core.nn.architecture import training_flops_per_sample  # noqa: E402
 from core.nn.config import TrainingConfig  # noqa: E402
-from core.nn.model import training_flops_per_sample  # noqa: E402
 from core.nn.training import train_model  # noqa: E402
 
 BATCH_SIZES = (1, 8, 32, 128)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 
-from core.data.datasets import load_default_dataset, make_splits  # noqa: E402
+from core.data import load_default_dataset, make_splits  # noqa: E402
 from core.nn.config import TrainingConfig  # noqa: E402
 from core.nn.model import build_model  # noqa: E402
 

@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tutorial_script import article_data, train_as_in_the_article  # noqa: E402
 
 from core.data.datasets import load_default_dataset  # noqa: E402
-from core.nn.config import PRESETS, TrainingConfig  # noqa: E402
-from core.nn.model import training_flops_per_sample  # noqa: E402
+from core.nn import PRESETS, TrainingConfig  # noqa: E402
+from core.nn.architecture import training_flops_per_sample  # noqa: E402
 from core.nn.precision import (  # noqa: E402
     BFLOAT16,
     BFLOAT16_FLAGS,

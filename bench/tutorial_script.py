@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.data.datasets import load_default_dataset, make_splits  # noqa: E402
+from core.data import load_default_dataset, make_splits  # noqa: E402
 
 
 def article_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

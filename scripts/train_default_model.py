@@ -34,7 +34,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.data.datasets import load_default_dataset  # noqa: E402
 from core.data.preprocess import preprocess_digit, render_as_drawing  # noqa: E402
-from core.nn.config import PRESETS  # noqa: E402
+from core.nn.presets import PRESETS  # noqa: E402
 
 # The network: the Train page's "Convolutional" recipe (two small convolutional blocks with
 # batch normalisation, one hidden layer, a one-cycle learning-rate schedule), about 207 k

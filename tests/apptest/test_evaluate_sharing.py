@@ -14,6 +14,7 @@ import core.figures.evaluation
 import core.figures.explore
 import core.figures.prediction
 import core.nn.evaluation
+import core.nn.internals
 import ui
 from tests.apptest.test_evaluate_page import chart, trained  # noqa: F401 (a fixture)
 from tests.conftest import app_test
@@ -21,7 +22,8 @@ from tests.conftest import app_test
 PAGE = "app_pages/evaluate.py"
 FIGURES = "evaluate_figures"  # the page's per-session figures
 COUNTED = {
-    core.nn.evaluation: ("evaluate", "layer_activations"),
+    core.nn.evaluation: ("evaluate",),
+    core.nn.internals: ("layer_activations",),
     core.figures.evaluation: (
         "confusion_matrix_figure",
         "image_grid_figure",

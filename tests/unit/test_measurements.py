@@ -6,7 +6,7 @@ import re
 import pytest
 
 from core.measurements import ARTICLE_REPORTED, MEASURED
-from core.nn.config import ARTICLE_GAP, PRESET_NOTES, PRESETS, preset_help
+from core.nn.presets import ARTICLE_GAP, PRESET_NOTES, PRESETS, preset_help
 from core.settings import PROJECT_ROOT
 
 # A percentage or a range of them, as the copy writes them: "92.6%", "95.27-95.47%".
