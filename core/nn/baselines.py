@@ -295,8 +295,8 @@ def train_baseline(
             validation_fraction and seed are used, so the baseline is fitted on exactly the
             training images that network saw (its validation images are left out). When None,
             the keyword arguments below are used instead.
-        split: A `core.nn.config.SPLITS` key ("official" or "article").
-        scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.datasets.scale_images`.
+        split: A `core.data.splits.SPLITS` key ("official" or "article").
+        scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.scaling.scale_images`.
         train_size: Fit on a stratified subset of this many training images (None: all).
         seed: Seed of the split, the subset and the estimator.
         validation_fraction: Share of the training part left out, as for a network.

@@ -1,4 +1,4 @@
-"""The training configuration: one frozen, self-validating value, and the presets.
+"""The training configuration: one frozen, self-validating value (presets: `core.nn.presets`).
 
 A `TrainingConfig` is the only thing the training code reads. It checks every field when it
 is created (so a bad value never reaches Keras), serialises to JSON for the run store and to

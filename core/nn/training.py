@@ -3,7 +3,7 @@
 `train_model` is the one training path of the app, used by the training jobs
 (`core.jobs.tasks`), the tests and the benchmarks:
 
-1. split the dataset (`core.data.datasets.make_splits`),
+1. split the dataset (`core.data.splits.make_splits`),
 2. build the compiled model (`core.nn.model.build_model`),
 3. fit it with `core.nn.progress.TrainingProgress`, the Keras callback that reports
    progress, validates each epoch and honours a stop event,
