@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from core import settings
+from core.data import SCALINGS
 from core.data.held_out import mixed_test_sets_warning
 from core.figures.compare import (
     CurveRun,
@@ -26,18 +27,19 @@ from core.jobs.sweeps import (
     sweep_jobs,
 )
 from core.jobs.tasks import JobOutcome, make_baseline_job
-from core.nn.baselines import BASELINES
-from core.nn.budget import check_baseline_budget
-from core.nn.config import (
+from core.nn import (
     MAX_HIDDEN_LAYERS,
     MAX_SEED,
     MAX_TRAIN_SIZE,
     MIN_TRAIN_SIZE,
     PRESETS,
-    SCALINGS,
     TrainingConfig,
+    UploadError,
+    config_from_json,
 )
-from core.nn.uploads import UploadError, config_from_json, model_from_keras_file
+from core.nn.baselines import BASELINES
+from core.nn.budget import check_baseline_budget
+from core.nn.model_files import model_from_keras_file
 from core.runs import RunStoreError
 from core.runs.csv_export import csv_bytes
 from core.runs.display import held_out_labels, history_table, short_name, with_display_columns

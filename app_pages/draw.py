@@ -12,13 +12,9 @@ from PIL import Image
 
 import ui
 from core.data.crop import box_shares, shown_size
+from core.data.image_files import load_uploaded_image
 from core.data.photo import INK_CHOICES, PATH_SCAN, clean_photo
-from core.data.preprocess import (
-    BlankDrawingError,
-    load_uploaded_image,
-    predict_probabilities,
-    preprocess_digit,
-)
+from core.data.preprocess import BlankDrawingError, predict_probabilities, preprocess_digit
 from core.figures.draw import saliency_maps
 from core.figures.prediction import probability_bars
 from core.inspection import novelty

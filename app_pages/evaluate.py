@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
+import core.data as data
 import ui
 from core import figures
-from core.data import datasets as data
 from core.data.datasets import Dataset
 from core.data.held_out import held_out_images, like_for_like, shared_held_out
 from core.data.links import held_out_position
@@ -16,12 +16,11 @@ from core.nn.evaluation import (
     Evaluation,
     cell_indices,
     evaluate,
-    first_layer_weights,
-    layer_activations,
     misclassified,
     predict_images,
 )
-from core.nn.uploads import evaluation_batch_size
+from core.nn.internals import first_layer_weights, layer_activations
+from core.nn.model_files import evaluation_batch_size
 from core.text import plain
 
 GALLERY_SIZE = 40

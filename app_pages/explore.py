@@ -5,9 +5,9 @@ import math
 import numpy as np
 import streamlit as st
 
+import core.data as data_lib
 import ui
 from core import settings
-from core.data import datasets as data_lib
 from core.figures import explore as figures
 from core.text import plain
 

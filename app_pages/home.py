@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from core.measurements import ARTICLE_REPORTED, MEASURED
-from core.nn.config import ARTICLE_GAP
+from core.nn.presets import ARTICLE_GAP
 
 st.title("MNIST Studio")
 st.markdown(

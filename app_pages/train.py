@@ -8,12 +8,12 @@ import streamlit as st
 
 import ui
 from core import settings
+from core.data import SCALINGS, SPLITS
 from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.jobs.job import JobState
 from core.jobs.progress_text import progress_fraction, progress_text
 from core.jobs.tasks import make_training_job
-from core.nn.budget import check_budget, describe, job_budget
-from core.nn.config import (
+from core.nn import (
     ACTIVATIONS,
     ARCHITECTURES,
     DEFAULT_PRESET,
@@ -28,9 +28,7 @@ from core.nn.config import (
     MIN_TRAIN_SIZE,
     OPTIMIZERS,
     PRESETS,
-    SCALINGS,
     SCHEDULES,
-    SPLITS,
     TrainingConfig,
     format_sizes,
     learning_rate_for,
@@ -38,7 +36,8 @@ from core.nn.config import (
     preset_help,
     preset_of,
 )
-from core.nn.model import count_parameters
+from core.nn.architecture import count_parameters
+from core.nn.budget import check_budget, describe, job_budget
 from core.nn.training import TrainingResult
 from core.runs.current_models import ADOPT, KEEP_BETTER, after_training
 from core.runs.display import training_run_name
@@ -307,10 +306,10 @@ def summary_table(config_json: str, num_classes: int):
 
 def training_estimate_text(config: TrainingConfig, dataset) -> str:
     """The expected training time on this machine, its precision, and what both rest on."""
-    from core.jobs.sweeps import training_samples
+    from core.nn.budget import training_images
     from core.nn.throughput import estimate
 
-    expected = estimate(config, training_samples(config, len(dataset.train_images)))
+    expected = estimate(config, training_images(config, len(dataset.train_images)))
     return (
         f"Expected training time: about {_duration(expected.seconds)} in "
         f"{expected.precision} ({expected.basis})."

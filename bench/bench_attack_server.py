@@ -282,7 +282,7 @@ def open_quick_look(page, base_url: str) -> None:
 
 
 def quick_look_link() -> str:
-    from core.nn.config import PRESETS
+    from core.nn.presets import PRESETS
 
     parameters = PRESETS["Quick look"].to_query_params()
     return "train?" + "&".join(f"{name}={value}" for name, value in parameters.items())

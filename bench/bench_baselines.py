@@ -29,10 +29,11 @@ from pathlib import Path
 from core.data.datasets import load_default_dataset
 from core.jobs.tasks import save_baseline_result
 from core.nn.baselines import BASELINES, train_baseline
-from core.nn.config import PRESETS
+from core.nn.presets import PRESETS
 from core.runs import RunStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 NETWORK_PRESET = "Recommended"
 

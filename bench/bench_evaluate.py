@@ -42,12 +42,8 @@ def build_every_figure(model, evaluation, images) -> list:
     from core import figures
     from core.figures.explore import pixel_heatmap
     from core.figures.prediction import probability_bars
-    from core.nn.evaluation import (
-        cell_indices,
-        first_layer_weights,
-        layer_activations,
-        misclassified,
-    )
+    from core.nn.evaluation import cell_indices, misclassified
+    from core.nn.internals import first_layer_weights, layer_activations
 
     names = evaluation.class_names
     cell = cell_indices(evaluation, 4, 9)[:40]
@@ -172,8 +168,8 @@ def main() -> None:
     import keras
 
     from core.data.datasets import load_default_dataset
-    from core.nn.config import PRESETS
     from core.nn.model import build_model
+    from core.nn.presets import PRESETS
 
     dataset = load_default_dataset()
     config = PRESETS["As in the article"]

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.nn.config import PRESETS, TrainingConfig
+from core.nn import PRESETS, TrainingConfig
 from testkit.harness import (
     CHROMIUM_ARGS,
     HealthPoller,

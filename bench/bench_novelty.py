@@ -84,7 +84,7 @@ def row(label, test_flag, selection_flag, held_flag, held_out) -> str:
 
 def recommended_model(dataset):
     """Train the Recommended preset as the Train page does; return the Keras model."""
-    from core.nn.config import PRESETS
+    from core.nn.presets import PRESETS
     from core.nn.training import train_model
 
     started = time.perf_counter()

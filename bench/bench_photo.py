@@ -29,11 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from core.data.datasets import load_default_dataset
+from core.data.image_files import load_uploaded_image
 from core.data.photo import PATH_PHOTO, PATH_SCAN, clean_photo
-from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit
+from core.data.preprocess import BlankDrawingError, preprocess_digit
 from testkit.photo_samples import PAPERS, clean_scan_set, photo_like_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "default" / "model.keras"
 

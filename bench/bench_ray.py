@@ -54,7 +54,7 @@ configs = [
     for seed in range(members)
 ]
 if os.environ.get("PRESET"):
-    from core.nn.config import PRESETS
+    from core.nn.presets import PRESETS
     configs = [PRESETS[os.environ["PRESET"]]] * members
 if os.environ.get("SPREAD"):  # Learning rates from hopeless to good: what ASHA is for.
     rates = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from core.data.datasets import load_default_dataset
 from core.nn import throughput
+from core.nn.architecture import training_flops_per_sample
 from core.nn.config import TrainingConfig
-from core.nn.model import training_flops_per_sample
 from core.nn.training import train_model
 
 BATCH_SIZES = (1, 8, 32, 128)

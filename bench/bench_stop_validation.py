@@ -17,7 +17,7 @@ import time
 
 import keras
 
-from core.data.datasets import load_default_dataset, make_splits
+from core.data import load_default_dataset, make_splits
 from core.nn.config import TrainingConfig
 from core.nn.model import build_model
 

@@ -37,8 +37,8 @@ from pathlib import Path
 
 from bench.tutorial_script import article_data, train_as_in_the_article
 from core.data.datasets import load_default_dataset
-from core.nn.config import PRESETS, TrainingConfig
-from core.nn.model import training_flops_per_sample
+from core.nn import PRESETS, TrainingConfig
+from core.nn.architecture import training_flops_per_sample
 from core.nn.precision import (
     BFLOAT16,
     BFLOAT16_FLAGS,

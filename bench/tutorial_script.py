@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from core.data.datasets import load_default_dataset, make_splits
+from core.data import load_default_dataset, make_splits
 
 
 def article_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -13,9 +13,16 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
-from core.nn.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_NEURONS, TrainingConfig
+from core.bounds import (
+    MAX_BATCH_SIZE,
+    MAX_CONV_BLOCKS,
+    MAX_CONV_FILTERS,
+    MAX_EPOCHS,
+    MAX_HIDDEN_LAYERS,
+    MAX_NEURONS,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -103,6 +110,28 @@ def demo_mode() -> bool:
     return (get_setting("demo_mode", "") or "").lower() in {"1", "true", "yes", "on"}
 
 
+class SizedConfig(Protocol):
+    """What `Limits.check` reads of a `core.nn.config.TrainingConfig` (a higher layer)."""
+
+    @property
+    def architecture(self) -> str: ...
+
+    @property
+    def hidden_layers(self) -> tuple[int, ...]: ...
+
+    @property
+    def conv_filters(self) -> tuple[int, ...]: ...
+
+    @property
+    def epochs(self) -> int: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def train_size(self) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class Limits:
     """Caps on what a visitor may ask for: generous locally, tight in the public demo.
@@ -151,7 +180,7 @@ class Limits:
             `SESSION_UPLOAD_FILES` times `max_upload_mb`.
     """
 
-    # Locally, the caps are the configuration's own bounds (core.nn.config).
+    # Locally, the caps are the configuration's own bounds (core.bounds).
     max_epochs: int = MAX_EPOCHS
     max_neurons: int = MAX_NEURONS
     max_layers: int = MAX_HIDDEN_LAYERS
@@ -173,16 +202,16 @@ class Limits:
     protected_runs_per_address: int | None = None
     max_runs_per_address_per_day: int | None = None
     runs_per_session: bool = False
-    max_batch_size: int = 60_000
-    max_conv_filters: int = 512
-    max_conv_blocks: int = 4
+    max_batch_size: int = MAX_BATCH_SIZE
+    max_conv_filters: int = MAX_CONV_FILTERS
+    max_conv_blocks: int = MAX_CONV_BLOCKS
     max_total_flops: float | None = None
     max_job_seconds: float | None = None
     max_import_parameters: int = 25_000_000
     max_import_flops: float = 2e9
     memory_budget_mb: int = 4096
 
-    def check(self, config: TrainingConfig) -> None:
+    def check(self, config: SizedConfig) -> None:
         """Raise ValueError if a `core.nn.config.TrainingConfig` asks for more than allowed.
 
         Args:

@@ -31,9 +31,10 @@ from scipy import ndimage
 
 from core.data.datasets import load_default_dataset
 from core.data.preprocess import preprocess_digit, render_as_drawing
-from core.nn.config import PRESETS
+from core.nn.presets import PRESETS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 # The network: the Train page's "Convolutional" recipe (two small convolutional blocks with
 # batch normalisation, one hidden layer, a one-cycle learning-rate schedule), about 207 k

@@ -119,7 +119,7 @@ import numpy as np
 import keras
 from core.nn.evaluation import evaluate
 data = open(path, "rb").read()
-from core.nn import uploads as imports
+from core.nn import model_files as imports
 def peak_kib():
     # This process's own high-water mark. (ru_maxrss would carry the parent's: Linux keeps
     # the forked copy's high-water mark across exec, so a big test process inflates it.)

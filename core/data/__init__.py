@@ -1,1 +1,102 @@
-"""The data layer: IDX files, datasets, splits and scalings, drawing and photo preprocessing."""
+"""The data layer: IDX files, datasets, splits and scalings, drawing and photo preprocessing.
+
+The names below are what other packages use. Drawing and photo preprocessing load Pillow
+and SciPy, so they are imported from their own modules (`core.data.preprocess`,
+`core.data.photo`) by the code that needs them.
+"""
+
+from core.data.datasets import (
+    DIGIT_CLASS_NAMES,
+    IMAGE_SHAPE,
+    MEGABYTE,
+    STANDARD_FILES,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    Dataset,
+    DatasetError,
+    DatasetTooLargeError,
+    check_upload_limits,
+    dataset_from_idx_files,
+    load_default_dataset,
+    load_idx_folder,
+    resolve_class_names,
+)
+from core.data.held_out import (
+    HeldOutImages,
+    held_out_images,
+    like_for_like,
+    mixed_test_sets_warning,
+    shared_held_out,
+)
+from core.data.idx import IdxError, IdxHeader, read_idx, read_idx_header, write_idx
+from core.data.scaling import SCALINGS, ScalingSpec, one_hot, scale_images
+from core.data.splits import (
+    HELD_OUT,
+    NOT_USED,
+    SPLITS,
+    TEST_FILES,
+    TRAIN_FILES,
+    TRAINED_ON,
+    VALIDATED_ON,
+    Splits,
+    SplitSpec,
+    held_out_set,
+    held_out_sources,
+    image_use,
+    images_per_epoch,
+    make_splits,
+)
+from core.data.summaries import class_counts, filter_indices, header_table, mean_images
+
+__all__ = [
+    "DIGIT_CLASS_NAMES",
+    "HELD_OUT",
+    "IMAGE_SHAPE",
+    "MEGABYTE",
+    "NOT_USED",
+    "SCALINGS",
+    "SPLITS",
+    "STANDARD_FILES",
+    "TEST_FILES",
+    "TEST_IMAGES",
+    "TEST_LABELS",
+    "TRAINED_ON",
+    "TRAIN_FILES",
+    "TRAIN_IMAGES",
+    "TRAIN_LABELS",
+    "VALIDATED_ON",
+    "Dataset",
+    "DatasetError",
+    "DatasetTooLargeError",
+    "HeldOutImages",
+    "IdxError",
+    "IdxHeader",
+    "ScalingSpec",
+    "SplitSpec",
+    "Splits",
+    "check_upload_limits",
+    "class_counts",
+    "dataset_from_idx_files",
+    "filter_indices",
+    "header_table",
+    "held_out_images",
+    "held_out_set",
+    "held_out_sources",
+    "image_use",
+    "images_per_epoch",
+    "like_for_like",
+    "load_default_dataset",
+    "load_idx_folder",
+    "make_splits",
+    "mean_images",
+    "mixed_test_sets_warning",
+    "one_hot",
+    "read_idx",
+    "read_idx_header",
+    "resolve_class_names",
+    "scale_images",
+    "shared_held_out",
+    "write_idx",
+]

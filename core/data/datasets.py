@@ -1,8 +1,9 @@
-"""The MNIST data layer: datasets of IDX files, splits, input scaling and one-hot labels.
+"""Datasets: the `Dataset` value and how it is read from IDX folders and uploaded files.
 
-Images are kept as read-only ``uint8`` arrays of shape ``(N, 28, 28)`` and labels as
-``uint8`` arrays of shape ``(N,)``; they are converted per use (`scale_images`, `one_hot`).
-The bundled MNIST files are loaded once per process (`load_default_dataset`).
+Images are kept as read-only ``uint8`` arrays of shape ``(N, 28, 28)`` (`IMAGE_SHAPE`) and
+labels as ``uint8`` arrays of shape ``(N,)``; they are converted per use
+(`core.data.scaling`). The bundled MNIST files are loaded once per process
+(`load_default_dataset`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import BinaryIO
 
 import numpy as np
 
 from core import settings
 from core.data.idx import IdxHeader, read_idx, read_idx_header, source_name
-from core.nn.config import SCALINGS, SPLITS
+from core.data.splits import stratified_split
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-IMAGE_SIZE = (28, 28)
+# Rows and columns of every image: each model's input, each dataset's images.
+IMAGE_SHAPE = (28, 28)
 DIGIT_CLASS_NAMES = tuple(str(digit) for digit in range(10))
 
 # The standard file names of an MNIST-style folder (each may also end in ".gz").
@@ -106,7 +105,7 @@ def _check_pair(
             f"The file '{images_name}' should hold images (3 dimensions: count, rows, columns) "
             f"but holds an array of shape {images.shape}. Did you swap the images and labels?"
         )
-    if images.shape[1:] != IMAGE_SIZE:
+    if images.shape[1:] != IMAGE_SHAPE:
         raise DatasetError(
             f"The file '{images_name}' holds {images.shape[1]}x{images.shape[2]} images; "
             "MNIST Studio needs 28x28 images like MNIST's."
@@ -317,36 +316,6 @@ def check_upload_limits(
             )
 
 
-def _split(
-    images: np.ndarray,
-    labels: np.ndarray,
-    test_size: float | int | None = None,
-    train_size: float | int | None = None,
-    seed: int = 0,
-    stratify: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """`train_test_split`, stratified by label unless a class is too small for it."""
-    # scikit-learn takes seconds to import, so pages that only browse data never pay for it.
-    from sklearn.model_selection import train_test_split
-
-    try:
-        return train_test_split(
-            images,
-            labels,
-            test_size=test_size,
-            train_size=train_size,
-            random_state=seed,
-            stratify=labels if stratify else None,
-        )
-    except ValueError:
-        if not stratify:
-            raise
-        # Too few images of some class to stratify: fall back to a plain random split.
-        return train_test_split(
-            images, labels, test_size=test_size, train_size=train_size, random_state=seed
-        )
-
-
 def dataset_from_idx_files(
     images: IdxSource,
     labels: IdxSource,
@@ -398,7 +367,7 @@ def dataset_from_idx_files(
         labels_files.append((source_name(test_labels, fallback="test labels file"), test_labels))
     check_upload_limits(images_files, labels_files, max_file_bytes, max_images)
     # No file may unpack to more than the most images allowed (a gzip bomb stops there).
-    payload = None if max_images is None else max_images * IMAGE_SIZE[0] * IMAGE_SIZE[1]
+    payload = None if max_images is None else max_images * IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
     train_x, images_header = _read_upload(images, images_name, payload)
     train_y, labels_header = _read_upload(labels, labels_name, payload)
     _check_pair(train_x, train_y, images_name, labels_name, len(names))
@@ -416,7 +385,7 @@ def dataset_from_idx_files(
                 f"The file '{images_name}' holds only {len(train_x)} image; at least 2 are "
                 "needed to hold one out for testing."
             )
-        train_x, test_x, train_y, test_y = _split(
+        train_x, test_x, train_y, test_y = stratified_split(
             train_x, train_y, test_size=UPLOAD_TEST_FRACTION, seed=seed
         )
         for array in (train_x, test_x, train_y, test_y):
@@ -430,303 +399,3 @@ def dataset_from_idx_files(
         class_names=names,
         headers=headers,
     )
-
-
-@dataclass(frozen=True)
-class Splits:
-    """The arrays a training run uses, all ``uint8``; ``x_val`` may be empty ``(0, 28, 28)``."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-
-def make_splits(
-    dataset: Dataset,
-    split: str = "official",
-    validation_fraction: float = 0.1,
-    train_size: int | None = None,
-    seed: int = 0,
-) -> Splits:
-    """Split a dataset into training, validation and test arrays.
-
-    Args:
-        dataset: The dataset to split.
-        split: A key of `SPLITS`: "official" (the files' train/test sets) or "article"
-            (`train_test_split` of the training files into 75%/25%, random_state=seed).
-        validation_fraction: Fraction of the training part held out (stratified) for
-            validation, in [0, 1); 0 gives an empty validation set.
-        train_size: If given, the training part is subsampled (stratified) to this many
-            images after the validation set is taken out.
-        seed: Random seed of every split.
-
-    Returns:
-        The splits, all ``uint8``.
-
-    Raises:
-        ValueError: An unknown split, or a fraction or size out of range.
-    """
-    _check_split(split)
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(
-            f"The validation fraction must be at least 0 and below 1, not {validation_fraction}."
-        )
-    x_train, y_train, x_test, y_test = SPLITS[split].split(dataset, seed)
-    if validation_fraction > 0:
-        x_train, x_val, y_train, y_val = _split(
-            x_train, y_train, test_size=validation_fraction, seed=seed
-        )
-    else:
-        x_val = np.empty((0, *x_train.shape[1:]), dtype=x_train.dtype)
-        y_val = np.empty((0,), dtype=y_train.dtype)
-    if train_size is not None:
-        if isinstance(train_size, bool) or not isinstance(train_size, int | np.integer):
-            raise ValueError(f"The training size must be a whole number, not {train_size!r}.")
-        if not 1 <= train_size <= len(x_train):
-            raise ValueError(
-                f"The training size must be between 1 and {len(x_train):,} (the images left for "
-                f"training), not {train_size:,}."
-            )
-        if train_size < len(x_train):
-            x_train, _, y_train, _ = _split(x_train, y_train, train_size=int(train_size), seed=seed)
-    return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
-
-
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"Unknown split '{split}'; choose one of: {', '.join(SPLITS)}.")
-
-
-def held_out_set(
-    dataset: Dataset, split: str = "official", seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the images and labels a run of `split` never trained on: its test set.
-
-    The same arrays as ``make_splits(dataset, split, seed=seed).x_test`` and ``.y_test``,
-    without splitting off a validation set: the test files for "official", the 25% of the
-    training files that the article holds out for "article".
-
-    Args:
-        dataset: The dataset the run was trained on.
-        split: A key of `core.nn.config.SPLITS`.
-        seed: The run's seed (the article's split depends on it).
-
-    Returns:
-        ``(images, labels)``, ``uint8``.
-
-    Raises:
-        ValueError: An unknown split.
-    """
-    _check_split(split)
-    _, _, x_test, y_test = SPLITS[split].split(dataset, seed)
-    return x_test, y_test
-
-
-# Which file set a held-out image comes from: its training files or its test files.
-TRAIN_FILES = "train"
-TEST_FILES = "test"
-
-
-@dataclass(frozen=True)
-class _NumberedImages:
-    """A stand-in for a Dataset whose "images" are their numbers, for `held_out_sources`."""
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-
-
-def held_out_sources(
-    dataset: Dataset, split: str = "official", seed: int = 0
-) -> tuple[str, np.ndarray]:
-    """Return which file set a run's held-out images come from, and each one's index there.
-
-    The index is the one the files (and the Explore page) number the image by, so
-    ``held_out_set(...)[0][i]`` is image ``indices[i]`` of that file set. It is found by
-    running the same split on the images' numbers instead of the images.
-
-    Args:
-        dataset: The dataset the run was trained on.
-        split: A key of `core.nn.config.SPLITS`.
-        seed: The run's seed.
-
-    Returns:
-        ``(TRAIN_FILES or TEST_FILES, indices)``, the indices in held-out order.
-
-    Raises:
-        ValueError: An unknown split, or one whose test set mixes both file sets.
-    """
-    _check_split(split)
-    num_train = len(dataset.train_images)
-    # Training images are numbered 0..n-1 and test images n.., so each number says its file.
-    numbers = np.arange(num_train + len(dataset.test_images))
-    numbered = _NumberedImages(
-        train_images=numbers[:num_train],
-        train_labels=dataset.train_labels,
-        test_images=numbers[num_train:],
-        test_labels=dataset.test_labels,
-    )
-    # A split reads only the four arrays, which `_NumberedImages` has.
-    held_out = np.asarray(SPLITS[split].split(cast(Dataset, numbered), seed)[2])
-    if held_out.size == 0 or held_out.min() >= num_train:
-        return TEST_FILES, held_out - num_train
-    if held_out.max() < num_train:
-        return TRAIN_FILES, held_out
-    raise ValueError(f"The split '{split}' holds out images of both the training and test files.")
-
-
-# What a run did with one image of the files (`image_use`).
-TRAINED_ON = "trained on"
-VALIDATED_ON = "validation"
-HELD_OUT = "held out"
-NOT_USED = "not used"
-
-
-def image_use(
-    dataset: Dataset,
-    file_set: str,
-    index: int,
-    split: str = "official",
-    seed: int = 0,
-    validation_fraction: float = 0.0,
-    train_size: int | None = None,
-) -> str:
-    """Return what a run made with these settings did with one image of the files.
-
-    The same splits as `make_splits`, run on the images' numbers (as `held_out_sources`).
-
-    Args:
-        dataset: The dataset the run was trained on.
-        file_set: `TRAIN_FILES` or `TEST_FILES`: which files `index` counts in.
-        index: The image's index there (as the Explore page numbers it).
-        split, seed, validation_fraction, train_size: The run's settings (`make_splits`).
-
-    Returns:
-        `TRAINED_ON`, `VALIDATED_ON`, `HELD_OUT` (its test set) or `NOT_USED` (left out by
-        a smaller training size).
-
-    Raises:
-        ValueError: An unknown file set or split, or an index outside the file set.
-    """
-    sizes = {TRAIN_FILES: len(dataset.train_images), TEST_FILES: len(dataset.test_images)}
-    if file_set not in sizes or not 0 <= index < sizes[file_set]:
-        raise ValueError(f"There is no image {index} in the {file_set} files.")
-    num_train = sizes[TRAIN_FILES]
-    numbers = np.arange(num_train + sizes[TEST_FILES])
-    numbered = _NumberedImages(
-        train_images=numbers[:num_train],
-        train_labels=dataset.train_labels,
-        test_images=numbers[num_train:],
-        test_labels=dataset.test_labels,
-    )
-    splits = make_splits(
-        cast(Dataset, numbered), split, validation_fraction, train_size=train_size, seed=seed
-    )
-    number = index + (num_train if file_set == TEST_FILES else 0)
-    for use, part in ((TRAINED_ON, splits.x_train), (VALIDATED_ON, splits.x_val),
-                      (HELD_OUT, splits.x_test)):  # fmt: skip
-        if np.any(part == number):
-            return use
-    return NOT_USED
-
-
-def scale_images(images: np.ndarray, scaling: str = "unit", flatten: bool = False) -> np.ndarray:
-    """Convert ``uint8`` images to ``float32`` model input.
-
-    Args:
-        images: Images ``(N, 28, 28)`` (or a single ``(28, 28)`` image), values 0-255.
-        scaling: "unit" divides by 255 to get values in [0, 1]; "raw" keeps 0-255, as in
-            the article.
-        flatten: Whether to reshape to ``(N, rows * columns)``.
-
-    Returns:
-        A new ``float32`` array.
-
-    Raises:
-        ValueError: An unknown scaling.
-    """
-    if scaling not in SCALINGS:
-        raise ValueError(f"Unknown scaling '{scaling}'; choose one of: {', '.join(SCALINGS)}.")
-    scaled = SCALINGS[scaling].scale(np.asarray(images))
-    if flatten:
-        scaled = scaled.reshape(len(scaled), -1) if scaled.ndim > 2 else scaled.reshape(1, -1)
-    return scaled
-
-
-def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
-    """Return one-hot vectors of integer labels, e.g. 6 -> [0, 0, 0, 0, 0, 0, 1, 0, 0, 0].
-
-    Args:
-        labels: Integer labels ``(N,)`` in ``[0, num_classes)``.
-        num_classes: Length of each vector.
-
-    Returns:
-        A ``float32`` array ``(N, num_classes)``.
-
-    Raises:
-        ValueError: Labels that are not whole numbers in range.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"Labels must be a 1-dimensional array, not of shape {labels.shape}.")
-    if labels.size and labels.dtype.kind not in "iu":
-        raise ValueError(f"Labels must be whole numbers, not {labels.dtype} values.")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"Labels must be between 0 and {num_classes - 1}; found {labels.min()} to "
-            f"{labels.max()}."
-        )
-    return np.eye(num_classes, dtype=np.float32)[labels.astype(np.intp)]
-
-
-def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Return how many labels each class has, as an ``int64`` array ``(num_classes,)``."""
-    return np.bincount(np.asarray(labels, dtype=np.intp), minlength=num_classes)[:num_classes]
-
-
-def mean_images(images: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Return the mean image of each class, ``float32`` ``(num_classes, rows, columns)``.
-
-    A class without images gets an all-zero image.
-    """
-    sums = np.zeros((num_classes, images.shape[1] * images.shape[2]), dtype=np.float64)
-    flat = images.reshape(len(images), -1)
-    for label in range(num_classes):
-        members = flat[labels == label]
-        if len(members):
-            sums[label] = members.mean(axis=0, dtype=np.float64)
-    return sums.reshape(num_classes, *images.shape[1:]).astype(np.float32)
-
-
-def header_table(headers: dict[str, IdxHeader]) -> pd.DataFrame:
-    """Return one row per IDX file: magic number, type, count, rows, columns, size.
-
-    Rows and columns are text ("–" for label files, which have neither).
-    """
-    import pandas as pd
-
-    rows = []
-    for file_name, header in headers.items():
-        rows.append(
-            {
-                "file": file_name,
-                "magic": f"0x{header.magic:08X}",
-                "type": header.type_name,
-                "count": header.count,
-                "rows": str(header.shape[1]) if header.ndim > 1 else "–",
-                "columns": str(header.shape[2]) if header.ndim > 2 else "–",
-                "bytes": header.header_bytes + header.payload_bytes,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def filter_indices(labels: np.ndarray, label: int | None = None) -> np.ndarray:
-    """Return the indices of the images with `label` (all indices when `label` is None)."""
-    if label is None:
-        return np.arange(len(labels))
-    return np.flatnonzero(labels == label)

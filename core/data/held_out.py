@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.nn.config import SPLITS
+from core.data.splits import SPLITS
 
 OFFICIAL_SPLIT = "official"
 
@@ -25,7 +25,7 @@ class HeldOutImages:
 
     Attributes:
         dataset: The data set's name.
-        split: A key of `core.nn.config.SPLITS`.
+        split: A key of `core.data.splits.SPLITS`.
         seed: The seed that chose the held-out images, or None when the split does not use
             one (the official split always tests on the test file).
     """

@@ -290,6 +290,7 @@ def clean_photo(
     dark_ink = is_dark_ink(gray) if ink == INK_AUTO else ink == INK_DARK
     background = paper_brightness(gray, dark_ink)
     strength = normalise_lighting(gray, dark_ink, background)
+    # scikit-image takes a second to import: only a photo that is cleaned pays for it.
     from skimage.filters import threshold_otsu
 
     contrast = float(strength.max())

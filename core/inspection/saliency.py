@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.data.datasets import IMAGE_SHAPE
+
 PATCH = 4
 STRIDE = 2
-FRAME = 28
+FRAME = IMAGE_SHAPE[0]
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,13 @@ import pandas as pd
 
 from core.jobs.tasks import make_training_job
 from core.nn import throughput
+from core.nn.architecture import training_flops_per_sample
+from core.nn.budget import training_images
 from core.nn.config import TrainingConfig
-from core.nn.model import training_flops_per_sample
 from core.nn.precision import effective_precision, training_precision
 from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND
 from core.settings import DEFAULT_MAX_SWEEP_SIZE
 
-# Achieved training throughput assumed before any run has been measured (FLOP/s).
-DEFAULT_FLOPS_PER_SECOND = ASSUMED_FLOPS_PER_SECOND
 # Fixed cost of each run: building the model, the first step's tracing, the evaluation.
 SECONDS_PER_RUN_OVERHEAD = 2.0
 
@@ -107,18 +106,6 @@ def sweep_configs(
     ]
 
 
-def training_samples(config: TrainingConfig, dataset_train_size: int = 60_000) -> int:
-    """Return how many images one epoch of `config` trains on.
-
-    Args:
-        config: The configuration.
-        dataset_train_size: Images in the dataset's training file.
-    """
-    available = dataset_train_size * (0.75 if config.split == "article" else 1.0)
-    available = int(available * (1.0 - config.validation_fraction))
-    return min(available, config.train_size) if config.train_size else available
-
-
 def measured_flops_per_second(runs: list[dict]) -> float:
     """Return the median achieved training throughput of stored network runs.
 
@@ -126,7 +113,7 @@ def measured_flops_per_second(runs: list[dict]) -> float:
         runs: Dicts with ``config`` (a config dict), ``train_seconds`` and ``epochs``.
 
     Returns:
-        FLOP/s, or `DEFAULT_FLOPS_PER_SECOND` when no run can be measured.
+        FLOP/s, or `ASSUMED_FLOPS_PER_SECOND` when no run can be measured.
     """
     rates = []
     for run in runs:
@@ -142,19 +129,19 @@ def measured_flops_per_second(runs: list[dict]) -> float:
             config = TrainingConfig.from_dict(run["config"])
         except (KeyError, TypeError, ValueError):
             continue
-        samples = training_samples(config)
+        samples = training_images(config)
         flops = training_flops_per_sample(config) * samples * epochs
         # The arithmetic's rate: each step's fixed cost comes off (at most half the time).
         seconds -= SECONDS_PER_RUN_OVERHEAD
         steps = epochs * samples / config.batch_size
         seconds = max(seconds - steps * throughput.STEP_OVERHEAD_SECONDS, seconds / 2)
         rates.append(flops / seconds)
-    return float(np.median(rates)) if rates else DEFAULT_FLOPS_PER_SECOND
+    return float(np.median(rates)) if rates else ASSUMED_FLOPS_PER_SECOND
 
 
 def estimate_seconds(
     configs: list[TrainingConfig],
-    flops_per_second: float = DEFAULT_FLOPS_PER_SECOND,
+    flops_per_second: float = ASSUMED_FLOPS_PER_SECOND,
     dataset_train_size: int = 60_000,
 ) -> float:
     """Return the expected total training time of `configs`, run one after another.
@@ -172,7 +159,7 @@ def estimate_seconds(
     setting = training_precision()
     total = 0.0
     for config in configs:
-        per_epoch = training_samples(config, dataset_train_size)
+        per_epoch = training_images(config, dataset_train_size)
         rate, _, measured = throughput.images_per_second(
             config, effective_precision(config, setting)
         )

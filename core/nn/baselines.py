@@ -24,14 +24,12 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from core.data.datasets import Dataset, make_splits, scale_images
-
-if TYPE_CHECKING:
-    from core.nn.config import TrainingConfig
+from core.data import Dataset, make_splits, scale_images
+from core.nn.config import TrainingConfig
 
 Report = Callable[..., None]
 PREDICT_CHUNK = 1000
@@ -126,6 +124,7 @@ def _iterate_solver_in_chunks(iterations_per_chunk: int) -> Callable[..., None]:
     """Run an iterative solver in chunks of iterations (``warm_start``), up to ``max_iter``."""
 
     def fit(estimator, features, labels, progress, stop_event) -> None:
+        # scikit-learn takes seconds to import: only a baseline that runs pays for it.
         from sklearn.exceptions import ConvergenceWarning
         from threadpoolctl import threadpool_limits
 
@@ -154,24 +153,28 @@ def _iterate_solver_in_chunks(iterations_per_chunk: int) -> Callable[..., None]:
 
 
 def _random_forest(seed: int):
+    # scikit-learn takes seconds to import: only a baseline that runs pays for it.
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=seed)
 
 
 def _logistic_regression(seed: int):
+    # scikit-learn takes seconds to import: only a baseline that runs pays for it.
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(max_iter=100, random_state=seed)
 
 
 def _nearest_neighbours(seed: int):
+    # scikit-learn takes seconds to import: only a baseline that runs pays for it.
     from sklearn.neighbors import KNeighborsClassifier
 
     return KNeighborsClassifier(n_neighbors=3, n_jobs=-1)
 
 
 def _naive_bayes(seed: int):
+    # scikit-learn takes seconds to import: only a baseline that runs pays for it.
     from sklearn.naive_bayes import GaussianNB
 
     return GaussianNB()
@@ -292,8 +295,8 @@ def train_baseline(
             validation_fraction and seed are used, so the baseline is fitted on exactly the
             training images that network saw (its validation images are left out). When None,
             the keyword arguments below are used instead.
-        split: A `core.nn.config.SPLITS` key ("official" or "article").
-        scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.datasets.scale_images`.
+        split: A `core.data.splits.SPLITS` key ("official" or "article").
+        scaling: "unit" (pixels / 255) or "raw" (0-255), as `core.data.scaling.scale_images`.
         train_size: Fit on a stratified subset of this many training images (None: all).
         seed: Seed of the split, the subset and the estimator.
         validation_fraction: Share of the training part left out, as for a network.
@@ -344,6 +347,7 @@ def train_baseline(
     stopped = stopped or stop_event.is_set()
     evaluated = len(predictions)
 
+    # core.nn.evaluation imports scikit-learn's metrics (seconds): only a finished run pays.
     from core.nn.evaluation import confusion_counts
 
     matrix = confusion_counts(y_test[:evaluated], predictions, dataset.num_classes)

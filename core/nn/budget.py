@@ -26,10 +26,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.nn.config import SPLITS, TrainingConfig
-from core.nn.model import IMAGE_SHAPE, POOL_SIZE, count_parameters, training_flops_per_sample
+from core.data.datasets import IMAGE_SHAPE
+from core.data.splits import images_per_epoch
+from core.nn.architecture import POOL_SIZE, count_parameters, training_flops_per_sample
+from core.nn.config import TrainingConfig
+from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
 from core.settings import Limits
 
+# Images in MNIST's training file: what an estimate counts on when no dataset is given.
+MNIST_TRAIN_IMAGES = 60_000
 FLOAT_BYTES = 4
 PARAMETER_COPIES = 4
 ACTIVATION_COPIES = 2.5
@@ -162,19 +167,18 @@ def activations_per_image(config: TrainingConfig, num_classes: int = 10) -> int:
     return total
 
 
-def training_images(config: TrainingConfig, available_images: int) -> int:
+def training_images(config: TrainingConfig, available_images: int = MNIST_TRAIN_IMAGES) -> int:
     """Return how many images one epoch of `config` trains on, counted without splitting.
 
-    The same count as `core.data.datasets.make_splits` gives: the split's held-out share and
-    then the
-    validation share are taken out as scikit-learn's `train_test_split` does (rounding the
-    part it takes out up), then `train_size` caps what is left.
+    The same count as `core.data.splits.make_splits` gives (`images_per_epoch`).
+
+    Args:
+        config: The training configuration.
+        available_images: Images in the dataset's training files (MNIST's by default).
     """
-    images = available_images - math.ceil(SPLITS[config.split].held_out_share * available_images)
-    images -= math.ceil(config.validation_fraction * images)
-    if config.train_size is None:
-        return images
-    return min(config.train_size, images)
+    return images_per_epoch(
+        available_images, config.split, config.validation_fraction, config.train_size
+    )
 
 
 def memory_estimate(config: TrainingConfig, images: int, num_classes: int = 10) -> int:
@@ -238,8 +242,6 @@ def job_budget(
     Returns:
         The `JobBudget`; its `problems` are empty when the job fits.
     """
-    from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
-
     images = training_images(config, available_images)
     estimated_seconds = estimate(config, images).seconds
     assumed_seconds = training_seconds_at(config, images, ASSUMED_FLOPS_PER_SECOND)

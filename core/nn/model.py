@@ -25,18 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.nn.config import OPTIMIZERS, TrainingConfig
-from core.nn.precision import FLOAT32, LAYER_POLICIES, effective_precision
+from core.data.datasets import IMAGE_SHAPE
+from core.nn.architecture import KERNEL_SIZE, POOL_SIZE
+from core.nn.budget import training_images
+from core.nn.config import TrainingConfig
+from core.nn.optimizers import OPTIMIZERS
+from core.nn.precision import FLOAT32, LAYER_POLICIES, effective_precision, training_precision
 
 if TYPE_CHECKING:
     import keras
 
-IMAGE_SHAPE = (28, 28)
-KERNEL_SIZE = 3
-POOL_SIZE = 2
-# Batch normalisation keeps 4 numbers per channel: scale and offset (learned), and the
-# moving mean and variance (tracked). Keras counts all four as parameters.
-BATCH_NORM_PARAMETERS_PER_CHANNEL = 4
 # Batch normalisation's moving mean and variance (used for predictions) follow the batches
 # with this momentum. Keras's default 0.99 needs several hundred steps to settle, so a short
 # or stopped training predicted almost at random (11% after 70 steps); 0.9 settles in tens.
@@ -86,18 +84,15 @@ def build_model(
     Raises:
         ValueError: If `num_classes` is below 2.
     """
+    # Keras (with TensorFlow) takes seconds to import: pages that build no model never pay.
     import keras
-
-    from core.nn.precision import training_precision
 
     if num_classes < 2:
         raise ValueError(f"A classifier needs at least 2 classes; got {num_classes}.")
     if precision is None:
         precision = training_precision()
     if steps_per_epoch is None:
-        from core.jobs.sweeps import training_samples
-
-        steps_per_epoch = math.ceil(training_samples(config) / config.batch_size)
+        steps_per_epoch = math.ceil(training_images(config) / config.batch_size)
     # Same seed, same initial weights, dropout masks and shuffling order, also when other
     # threads build models at the same time.
     with SEEDING:
@@ -133,6 +128,7 @@ def fuse_adam_updates(optimizer: Any) -> Any:
     Returns:
         The same optimizer.
     """
+    # Keras (with TensorFlow) takes seconds to import: only code that needs it pays for it.
     import keras
 
     if type(optimizer) is keras.optimizers.Adam and not optimizer.amsgrad:
@@ -142,6 +138,7 @@ def fuse_adam_updates(optimizer: Any) -> Any:
 
 def _fused_adam_update_step(optimizer: Any, gradient: Any, variable: Any, learning_rate: Any):
     """Keras Adam's `update_step` as one `ResourceApplyAdam` (see `fuse_adam_updates`)."""
+    # Keras (with TensorFlow) takes seconds to import: only code that needs it pays for it.
     import keras
     import tensorflow as tf
 
@@ -180,6 +177,7 @@ def learning_rate_schedule(config: TrainingConfig, total_steps: int) -> Any:
     """
     if config.schedule == "constant":
         return config.learning_rate
+    # Keras (with TensorFlow) takes seconds to import: only code that needs it pays for it.
     import keras
 
     total_steps = max(1, total_steps)
@@ -200,6 +198,7 @@ def _network(config: TrainingConfig, num_classes: int, precision: str = FLOAT32)
     The convolutional front takes the dtype policy of `precision`; everything after it,
     the softmax output included, computes in float32.
     """
+    # Keras (with TensorFlow) takes seconds to import: only code that needs it pays for it.
     import keras
     from keras import layers
 
@@ -275,76 +274,3 @@ def model_summary_table(model: keras.Model) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["layer", "type", "output shape", "parameters"])
-
-
-def _weighted_layers(config: TrainingConfig, num_classes: int) -> list[tuple[int, int, int]]:
-    """Walk `config`'s network as `build_model` builds it, without building it.
-
-    Returns:
-        One ``(fan_in, units, positions)`` per layer with weights, input to output: each of
-        its ``units`` (neurons, or a convolution's filters) has ``fan_in`` weights, used at
-        ``positions`` places of every image (1 for a Dense layer; every pixel of the feature
-        map for a "same"-padded convolution). The last entry is the output layer.
-    """
-    layers = []
-    if config.architecture == "cnn":
-        channels, side = 1, IMAGE_SHAPE[0]
-        for filters in config.conv_filters:
-            layers.append((KERNEL_SIZE * KERNEL_SIZE * channels, filters, side * side))
-            channels, side = filters, side // POOL_SIZE
-        inputs = side * side * channels
-    else:
-        inputs = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-    for units in (*config.hidden_layers, num_classes):
-        layers.append((inputs, units, 1))
-        inputs = units
-    return layers
-
-
-def count_parameters(config: TrainingConfig, num_classes: int = 10) -> int:
-    """Count the parameters of `config`'s network without building it (as Keras counts them).
-
-    Each Dense layer has inputs x units weights plus one bias per unit; each Conv2D layer
-    has kernel height x width x input channels x filters weights plus one bias per filter.
-    With batch normalisation a layer has no bias, and its normalisation keeps 4 numbers per
-    channel or unit (scale, offset, moving mean and variance).
-    The article's 784-128-10 network has 784*128+128 + 128*10+10 = 100,480 + 1,290 =
-    101,770.
-
-    Args:
-        config: The training configuration.
-        num_classes: Number of output classes.
-
-    Returns:
-        The number of parameters.
-    """
-    *hidden, (inputs, _, _) = _weighted_layers(config, num_classes)
-    total = sum(fan_in * units + _extra(config, units) for fan_in, units, _ in hidden)
-    # The output layer is never normalised: one bias per class.
-    return total + inputs * num_classes + num_classes
-
-
-def training_flops_per_sample(config: TrainingConfig, num_classes: int = 10) -> float:
-    """Estimate floating-point operations to train on one image (forward + backward).
-
-    A forward pass costs 2 operations per weight use (multiply and add); the backward pass
-    about twice the forward pass. Dense weights are used once per image; a convolution's
-    weights once per output position. Biases, normalisation and pooling are left out.
-
-    Args:
-        config: The training configuration.
-        num_classes: Number of output classes.
-
-    Returns:
-        The estimated operations per training image.
-    """
-    forward = sum(
-        2.0 * fan_in * units * positions
-        for fan_in, units, positions in _weighted_layers(config, num_classes)
-    )
-    return 3.0 * forward
-
-
-def _extra(config: TrainingConfig, channels: int) -> int:
-    """Parameters besides the weights of a hidden layer: biases, or its normalisation."""
-    return BATCH_NORM_PARAMETERS_PER_CHANNEL * channels if config.batch_norm else channels

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from core import settings
+
 FLOAT32 = "float32"
 BFLOAT16 = "bfloat16"
 AUTO = "auto"
@@ -92,8 +94,6 @@ def choose_precision(setting: str, flags: Iterable[str]) -> str:
 
 def training_precision() -> str:
     """Return the precision trainings use on this machine (the setting and the CPU's flags)."""
-    from core import settings
-
     return choose_precision(settings.precision(), cpu_flags())
 
 

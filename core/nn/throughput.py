@@ -17,7 +17,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from core.nn.architecture import training_flops_per_sample
 from core.nn.config import TrainingConfig
+from core.nn.precision import effective_precision, training_precision
 
 # Achieved training throughput assumed before anything was measured (FLOP/s); see
 # bench/README.md ("Training") for what this machine reaches.
@@ -83,12 +85,7 @@ _by_kind: dict[tuple, Measurement] = {}
 
 def _describe(config: TrainingConfig) -> str:
     """The network and batch size, e.g. "784-128-10, batch 128" or "conv 16-32, dense 128-10"."""
-    dense = "-".join(str(size) for size in (*config.hidden_layers, 10))
-    if config.architecture == "cnn":
-        convs = "-".join(str(size) for size in config.conv_filters)
-        network = f"conv {convs}, dense {dense}"
-    else:
-        network = f"784-{dense}"
+    network = config.network_summary()
     norm = " with batch norm" if config.batch_norm else ""
     return f"{network}{norm}, batch {config.batch_size}"
 
@@ -101,8 +98,6 @@ def record(config: TrainingConfig, precision: str, images_per_second: float) -> 
         precision: "float32" or "bfloat16" (what the run computed in).
         images_per_second: Training images per second measured.
     """
-    from core.nn.model import training_flops_per_sample
-
     if not images_per_second > 0:
         return
     # The arithmetic's own rate: the measured time per image less its share of the steps'
@@ -132,8 +127,6 @@ def forget() -> None:
 def images_per_second_at(config: TrainingConfig, flops_per_second: float) -> float:
     """Return the images per second `config` trains at when its arithmetic runs at
     `flops_per_second`, each step also costing `STEP_OVERHEAD_SECONDS`."""
-    from core.nn.model import training_flops_per_sample
-
     seconds_per_image = training_flops_per_sample(config) / flops_per_second
     return 1.0 / (seconds_per_image + STEP_OVERHEAD_SECONDS / config.batch_size)
 
@@ -195,8 +188,6 @@ def estimate(config: TrainingConfig, num_train: int, precision: str | None = Non
     Returns:
         The `Estimate`, with a sentence saying what it rests on.
     """
-    from core.nn.precision import effective_precision, training_precision
-
     precision = effective_precision(config, precision or training_precision())
     rate, basis, measured = images_per_second(config, precision)
     return Estimate(

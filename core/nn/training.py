@@ -3,7 +3,7 @@
 `train_model` is the one training path of the app, used by the training jobs
 (`core.jobs.tasks`), the tests and the benchmarks:
 
-1. split the dataset (`core.data.datasets.make_splits`),
+1. split the dataset (`core.data.splits.make_splits`),
 2. build the compiled model (`core.nn.model.build_model`),
 3. fit it with `core.nn.progress.TrainingProgress`, the Keras callback that reports
    progress, validates each epoch and honours a stop event,
@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.data.splits import make_splits
 from core.nn import throughput
+from core.nn.architecture import count_parameters, training_flops_per_sample
 from core.nn.config import TrainingConfig
-from core.nn.model import SEEDING, count_parameters, training_flops_per_sample
+from core.nn.model import SEEDING, build_model
 from core.nn.precision import effective_precision, training_precision
 
 if TYPE_CHECKING:
@@ -46,10 +48,6 @@ PROGRESS_EVENTS_PER_SECOND = 4.0
 # One call into TensorFlow should take about this long, so Stop acts well under a second.
 TARGET_SECONDS_PER_EXECUTION = 0.1
 MAX_STEPS_PER_EXECUTION = 64
-# Training throughput assumed before this machine has measured any (see core.nn.throughput).
-ASSUMED_FLOPS_PER_SECOND = throughput.ASSUMED_FLOPS_PER_SECOND
-# Fixed cost of one gradient step on top of its arithmetic (dispatch, optimizer update).
-ASSUMED_STEP_OVERHEAD_SECONDS = throughput.STEP_OVERHEAD_SECONDS
 
 PROGRESS_KEYS = (
     "phase",
@@ -160,7 +158,7 @@ def choose_steps_per_execution(
         num_train: Number of training images.
         num_classes: Number of output classes.
         images_per_second: This machine's measured training speed for the network (see
-            `core.nn.throughput`); None assumes `ASSUMED_FLOPS_PER_SECOND`.
+            `core.nn.throughput`); None assumes `core.nn.throughput.ASSUMED_FLOPS_PER_SECOND`.
 
     Returns:
         A step count between 1 and `MAX_STEPS_PER_EXECUTION`, at most the batches per epoch.
@@ -169,7 +167,9 @@ def choose_steps_per_execution(
         step_seconds = config.batch_size / images_per_second
     else:
         step_seconds = training_flops_per_sample(config, num_classes) * config.batch_size
-        step_seconds = step_seconds / ASSUMED_FLOPS_PER_SECOND + ASSUMED_STEP_OVERHEAD_SECONDS
+        step_seconds = (
+            step_seconds / throughput.ASSUMED_FLOPS_PER_SECOND + throughput.STEP_OVERHEAD_SECONDS
+        )
     steps = int(TARGET_SECONDS_PER_EXECUTION / max(step_seconds, 1e-9))
     batches = math.ceil(num_train / config.batch_size)
     return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
@@ -224,9 +224,9 @@ def train_model(
         ValueError: When the dataset cannot be split as the configuration asks (e.g. a
             training-set size larger than the images available).
     """
-    from core.data.datasets import make_splits
+    # scikit-learn (evaluation's metrics) and Keras (the progress callback) take seconds to
+    # import: only a training pays for them.
     from core.nn.evaluation import evaluate
-    from core.nn.model import build_model
     from core.nn.progress import TrainingProgress
 
     splits = make_splits(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.nn.config import OPTIMIZERS, TrainingConfig
+from core.nn import OPTIMIZERS, TrainingConfig
 
 
 def _more_or_fewer(before: float, after: float, more: str, fewer: str) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from core.data.held_out import held_out_images
-from core.nn.config import TrainingConfig, preset_of
+from core.nn import TrainingConfig, preset_of
 
 # Consecutive numbers get hues a golden-ratio turn apart, so neighbours never look alike.
 GOLDEN_RATIO_CONJUGATE = (math.sqrt(5) - 1) / 2

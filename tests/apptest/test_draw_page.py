@@ -212,8 +212,8 @@ def served_pictures(monkeypatch):
 
 def test_each_clean_up_step_is_served_with_the_grey_levels_the_model_uses(served_pictures, mnist):
     """Floats 0-255 given to st.image were read as 0-1: all white, or black and white only."""
+    from core.data.image_files import load_uploaded_image
     from core.data.photo import clean_photo
-    from core.data.preprocess import load_uploaded_image
     from testkit.photo_samples import photo_like_set
 
     sample = photo_like_set(mnist.test_images, mnist.test_labels, count=1, seed=3)[0]
@@ -252,19 +252,19 @@ def test_an_upload_is_decoded_once_however_often_the_page_reruns(monkeypatch):
     """Each rerun decoded the file again (16-19 s and gigabytes for 25-megapixel pictures).
     The decoded picture is held in the server's memory budget, one per session."""
     from core import singletons
-    from core.data import preprocess
+    from core.data import image_files
     from core.visitors import memory_budget
 
     monkeypatch.delitem(singletons._objects, memory_budget.SINGLETON_KEY, raising=False)
     budget = memory_budget.server_budget()
     decoded = []
-    original = preprocess.load_uploaded_image
+    original = image_files.load_uploaded_image
 
     def counting(data, *args, **kwargs):
         decoded.append(len(data))
         return original(data, *args, **kwargs)
 
-    monkeypatch.setattr(preprocess, "load_uploaded_image", counting)
+    monkeypatch.setattr(image_files, "load_uploaded_image", counting)
     data, label = photo_of_test_digit(2)
     app = upload(app_test(PAGE), data)
     assert predicted_digit(app) == str(label)

@@ -14,6 +14,7 @@ import core.figures
 import core.figures.explore
 import core.figures.prediction
 import core.nn.evaluation
+import core.nn.internals
 import ui
 from testkit.charts import chart
 from testkit.harness import app_test
@@ -21,8 +22,9 @@ from testkit.harness import app_test
 PAGE = "app_pages/evaluate.py"
 FIGURES = "evaluate_figures"  # the page's per-session figures
 COUNTED = {
-    core.nn.evaluation: ("evaluate", "layer_activations"),
-    core.figures: (
+    core.nn.evaluation: ("evaluate",),
+    core.nn.internals: ("layer_activations",),
+    core.figures.evaluation: (
         "confusion_matrix_figure",
         "image_grid_figure",
         "weight_tiles_figure",

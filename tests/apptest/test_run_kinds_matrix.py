@@ -21,8 +21,8 @@ import pytest
 import ui
 from core.jobs.sweeps import SuccessiveHalving, stopped_early_reason
 from core.jobs.tasks import make_training_job, save_baseline_result, save_training_result
+from core.nn import PRESETS, TrainingConfig
 from core.nn.baselines import BASELINES, train_baseline
-from core.nn.config import PRESETS, TrainingConfig
 from core.nn.training import train_model
 from core.runs import RunStore
 from testkit.harness import PROJECT_ROOT, app_test
@@ -189,7 +189,7 @@ def _current_models(folder, ids, imported):
 
 @pytest.fixture(scope="module")
 def current_models(matrix_store):
-    from core.nn.uploads import model_from_keras_file
+    from core.nn.model_files import model_from_keras_file
 
     folder, ids = matrix_store
     model_path = RunStore(folder).get_run(ids["network with validation"]).model_path

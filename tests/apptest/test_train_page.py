@@ -5,7 +5,7 @@ import json
 import pytest
 
 import ui
-from core.nn.config import PRESETS, TrainingConfig
+from core.nn import PRESETS, TrainingConfig
 from testkit.harness import app_test
 
 PAGE = "app_pages/train.py"

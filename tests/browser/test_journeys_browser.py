@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import ui
-from core.nn.config import DEFAULT_PRESET, PRESETS, TrainingConfig
+from core.nn import DEFAULT_PRESET, PRESETS, TrainingConfig
 from core.runs import RunStore
 from core.runs.display import training_run_name
 from testkit.browser import wait_for_app

@@ -4,7 +4,7 @@ bench that measured it, and is the figure `bench/README.md` records."""
 import pytest
 
 from core.measurements import MEASURED
-from core.nn.config import ARTICLE_GAP, PRESET_NOTES, PRESETS, preset_help
+from core.nn.presets import ARTICLE_GAP, PRESET_NOTES, PRESETS, preset_help
 from core.settings import PROJECT_ROOT
 from testkit.quoted_figures import percentages, quoted_figures
 

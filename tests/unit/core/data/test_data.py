@@ -5,8 +5,8 @@ import io
 import numpy as np
 import pytest
 
-from core.data import datasets as data
-from core.data.datasets import (
+import core.data as data
+from core.data import (
     Dataset,
     DatasetError,
     dataset_from_idx_files,

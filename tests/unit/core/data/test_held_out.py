@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.data.datasets import (
+from core.data.held_out import (
+    HeldOutImages,
+    held_out_images,
+    like_for_like,
+    mixed_test_sets_warning,
+    shared_held_out,
+)
+from core.data.splits import (
     HELD_OUT,
     NOT_USED,
     TRAINED_ON,
@@ -12,13 +19,6 @@ from core.data.datasets import (
     held_out_sources,
     image_use,
     make_splits,
-)
-from core.data.held_out import (
-    HeldOutImages,
-    held_out_images,
-    like_for_like,
-    mixed_test_sets_warning,
-    shared_held_out,
 )
 from core.nn.config import TrainingConfig
 from core.runs.display import held_out_labels

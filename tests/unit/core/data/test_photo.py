@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.data.image_files import load_uploaded_image
 from core.data.photo import (
     INK_DARK,
     INK_LIGHT,
@@ -17,7 +18,7 @@ from core.data.photo import (
     normalise_lighting,
     remove_lines,
 )
-from core.data.preprocess import BlankDrawingError, load_uploaded_image, preprocess_digit
+from core.data.preprocess import BlankDrawingError, preprocess_digit
 from testkit.photo_samples import PAPERS, photo_like_set
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[4] / "models" / "default" / "model.keras"

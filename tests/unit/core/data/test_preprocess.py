@@ -11,15 +11,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFile
 from scipy import ndimage
 
-from core.data import preprocess
+from core.data import image_files
+from core.data.image_files import ImageTooLargeError, UnreadableImageError, load_uploaded_image
 from core.data.preprocess import (
     BOX_SIZE,
     CENTER_OF_MASS,
     BlankDrawingError,
-    ImageTooLargeError,
-    UnreadableImageError,
     ink_bounding_box,
-    load_uploaded_image,
     preprocess_digit,
     render_as_drawing,
     to_grayscale,
@@ -311,13 +309,13 @@ def test_a_phone_sized_picture_is_shrunk_while_decoded_before_any_conversion(
     ImageDraw.Draw(image).line([(2000, 600), (2000, 2400)], fill=(20, 20, 60), width=120)
     data = encode(image, file_format)
     converted = []
-    original = preprocess._pil_to_array
+    original = image_files.pil_to_array
 
     def spy(picture):
         converted.append(picture.size)
         return original(picture)
 
-    monkeypatch.setattr(preprocess, "_pil_to_array", spy)
+    monkeypatch.setattr(image_files, "pil_to_array", spy)
     pixels = load_uploaded_image(data)
     assert converted == [(1600, 1200)]
     assert pixels.shape == (1200, 1600, 3) and pixels.dtype == np.uint8

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from core.data.preprocess import (
+from core.data.image_files import (
     MAX_IMAGE_SIDE,
     ImageTooLargeError,
     UnreadableImageError,

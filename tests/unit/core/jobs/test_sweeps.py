@@ -8,7 +8,6 @@ import pytest
 
 from core.jobs.manager import JobManager
 from core.jobs.sweeps import (
-    DEFAULT_FLOPS_PER_SECOND,
     EarlyStop,
     SuccessiveHalving,
     SweepGrid,
@@ -17,12 +16,10 @@ from core.jobs.sweeps import (
     measured_flops_per_second,
     sweep_configs,
     sweep_jobs,
-    training_samples,
 )
 from core.jobs.tasks import make_training_job
-from core.nn import throughput
-from core.nn.config import TrainingConfig
-from core.nn.model import training_flops_per_sample
+from core.nn import ASSUMED_FLOPS_PER_SECOND, TrainingConfig, throughput, training_images
+from core.nn.architecture import training_flops_per_sample
 from core.runs import RunStore
 
 BASE = TrainingConfig(hidden_layers=(128,), epochs=1, train_size=500, validation_fraction=0.1)
@@ -64,9 +61,9 @@ def test_estimate_grows_with_epochs_and_neurons():
 
 
 def test_training_samples_follow_split_fraction_and_subset():
-    assert training_samples(TrainingConfig(validation_fraction=0.1)) == 54_000
-    assert training_samples(TrainingConfig(split="article", validation_fraction=0.0)) == 45_000
-    assert training_samples(TrainingConfig(train_size=2_000)) == 2_000
+    assert training_images(TrainingConfig(validation_fraction=0.1)) == 54_000
+    assert training_images(TrainingConfig(split="article", validation_fraction=0.0)) == 45_000
+    assert training_images(TrainingConfig(train_size=2_000)) == 2_000
 
 
 def test_two_by_two_sweep_creates_four_runs_with_their_configurations(tmp_path, mnist):
@@ -103,7 +100,7 @@ def test_throughput_is_measured_from_runs_and_skips_ones_without_figures():
         {"config": {"epochs": "junk"}, "train_seconds": 50.0, "epochs": 3},
     ]
     assert measured_flops_per_second(runs) == pytest.approx(10e9)
-    assert measured_flops_per_second(runs[1:]) == DEFAULT_FLOPS_PER_SECOND
+    assert measured_flops_per_second(runs[1:]) == ASSUMED_FLOPS_PER_SECOND
 
 
 # --- Early stopping (successive halving) --------------------------------------------------

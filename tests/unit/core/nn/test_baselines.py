@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from core.data.datasets import load_default_dataset, make_splits, scale_images
+from core.data import load_default_dataset, make_splits, scale_images
 from core.jobs.manager import JobManager
 from core.jobs.tasks import save_baseline_result
 from core.nn.baselines import BASELINES, pickled_size, train_baseline

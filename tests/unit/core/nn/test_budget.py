@@ -6,10 +6,11 @@ import threading
 import pytest
 
 from core import settings
-from core.data.datasets import make_splits
+from core.data.splits import make_splits
 from core.jobs import JobManager, JobState
 from core.jobs.tasks import make_training_job
-from core.nn import throughput
+from core.nn import PRESETS, TrainingConfig, throughput
+from core.nn.architecture import training_flops_per_sample
 from core.nn.budget import (
     BudgetError,
     available_memory,
@@ -19,8 +20,6 @@ from core.nn.budget import (
     job_budget,
     training_images,
 )
-from core.nn.config import PRESETS, TrainingConfig
-from core.nn.model import training_flops_per_sample
 
 # The link of finding 4: /train?architecture=cnn&conv_filters=512,512,512,512&...
 ATTACK = TrainingConfig(

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.nn.config import OPTIMIZERS, PRESET_NOTES, PRESETS, TrainingConfig
+from core.nn import OPTIMIZERS, PRESET_NOTES, PRESETS, TrainingConfig
 
 # field -> (valid values at the bounds, invalid values just beyond them)
 BOUNDS = {
@@ -180,7 +180,7 @@ def test_optimizer_registry_builds_keras_optimizers():
 
 
 def test_switching_optimizer_proposes_its_own_learning_rate_unless_one_was_typed():
-    from core.nn.config import OPTIMIZERS, learning_rate_for
+    from core.nn import OPTIMIZERS, learning_rate_for
 
     assert OPTIMIZERS["sgd"].default_learning_rate == 0.01
     assert learning_rate_for("sgd", 0.002, typed=False) == 0.01

@@ -19,10 +19,9 @@ from core.nn.evaluation import (
     cross_entropy,
     evaluate,
     evaluation_from_probabilities,
-    first_layer_weights,
-    layer_activations,
     misclassified,
 )
+from core.nn.internals import first_layer_weights, layer_activations
 
 # Six images, three classes. Mistakes: image 1 (true 0 -> 1, p=0.6), image 3 (true 1 -> 2,
 # p=0.9), image 5 (true 2 -> 0, p=0.5) and image 4 (true 1 -> 2, p=0.7).

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from core.nn.config import PRESETS, TrainingConfig
+from core.nn import PRESETS, TrainingConfig, count_parameters
 from core.nn.model import (
     build_model,
-    count_parameters,
     fuse_adam_updates,
     learning_rate_schedule,
     model_summary_table,

@@ -4,8 +4,8 @@ import pytest
 
 from core.nn import progress as training_progress
 from core.nn import throughput
+from core.nn.architecture import training_flops_per_sample
 from core.nn.config import TrainingConfig
-from core.nn.model import training_flops_per_sample
 from core.nn.training import choose_steps_per_execution, train_model
 
 ARTICLE_LIKE = TrainingConfig(hidden_layers=(128,), epochs=4)

@@ -80,7 +80,7 @@ def test_with_display_columns_leaves_unnumbered_runs_without_a_number():
 def test_a_run_is_named_by_its_preset_epochs_and_seed():
     from dataclasses import replace
 
-    from core.nn.config import PRESETS, TrainingConfig
+    from core.nn import PRESETS, TrainingConfig
     from core.runs.display import training_run_name
 
     article = PRESETS["As in the article"]
