@@ -6,7 +6,7 @@ import streamlit as st
 import core.data as data
 import ui
 from core import figures
-from core.data.datasets import Dataset
+from core.data.datasets import IMAGE_SHAPE, Dataset
 from core.data.held_out import held_out_images, like_for_like, shared_held_out
 from core.data.links import held_out_position
 from core.figures.explore import pixel_heatmap
@@ -508,7 +508,7 @@ def inside_ui(
     except ValueError as error:
         st.info(f"Not available for this model: {plain(error, 300)}")
     else:
-        is_dense = weights.shape[1:] == (28, 28)
+        is_dense = weights.shape[1:] == IMAGE_SHAPE
         shown = (
             f" (the first {MAX_WEIGHT_TILES} of {len(weights)})"
             if len(weights) > MAX_WEIGHT_TILES

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from core.data.datasets import IMAGE_SHAPE
+
 NEIGHBOURS = 8
 MAX_EMBEDDING_DIMENSION = 128
 PIXEL_COMPONENTS = 40
@@ -216,7 +218,7 @@ def mahalanobis_distance(reference: Reference, embeddings: np.ndarray) -> np.nda
 def enclosed_holes(digits: np.ndarray) -> np.ndarray:
     """Number of background regions each 28x28 digit's ink encloses (8 has two)."""
     counts = []
-    for image in np.asarray(digits).reshape(-1, 28, 28):
+    for image in np.asarray(digits).reshape(-1, *IMAGE_SHAPE):
         _, regions = ndimage.label(image <= INK_LEVEL)
         counts.append(max(regions - 1, 0))
     return np.asarray(counts, dtype=np.float64)
@@ -228,7 +230,7 @@ def blurred_pixels(digits: np.ndarray) -> np.ndarray:
     The blur makes the rebuild error blind to stroke width: without it a 1 drawn with a thin
     brush (a one-pixel line after preprocessing) was "not a digit" 78% of the time.
     """
-    images = np.asarray(digits, dtype=np.float32).reshape(-1, 28, 28) / 255.0
+    images = np.asarray(digits, dtype=np.float32).reshape(-1, *IMAGE_SHAPE) / 255.0
     blurred = ndimage.gaussian_filter(images, sigma=(0, PIXEL_BLUR, PIXEL_BLUR))
     return blurred.reshape(len(images), -1)
 
