@@ -37,7 +37,9 @@ from core.nn import (
     preset_of,
 )
 from core.nn.architecture import count_parameters
-from core.nn.budget import check_budget, describe, job_budget
+from core.nn.budget import check_budget, describe, job_budget, training_images
+from core.nn.model import build_model, model_summary_table
+from core.nn.throughput import estimate
 from core.nn.training import TrainingResult
 from core.runs.current_models import ADOPT, KEEP_BETTER, after_training
 from core.runs.display import training_run_name
@@ -299,16 +301,11 @@ def config_from(values: dict) -> TrainingConfig:
 @st.cache_data(show_spinner=False, max_entries=64)
 def summary_table(config_json: str, num_classes: int):
     """The model's layer table (built once per configuration)."""
-    from core.nn.model import build_model, model_summary_table
-
     return model_summary_table(build_model(TrainingConfig.from_json(config_json), num_classes))
 
 
 def training_estimate_text(config: TrainingConfig, dataset) -> str:
     """The expected training time on this machine, its precision, and what both rest on."""
-    from core.nn.budget import training_images
-    from core.nn.throughput import estimate
-
     expected = estimate(config, training_images(config, len(dataset.train_images)))
     return (
         f"Expected training time: about {_duration(expected.seconds)} in "

@@ -2,9 +2,9 @@
 
 A figure on a page comes from a measurement or is not given. Each `Measurement` names the
 bench command that produced it and the line of `bench/README.md` that records it; the page
-copy (`core.nn.config.PRESET_NOTES`, `core.nn.config.ARTICLE_GAP`, the Home page) is written from
-these, and `tests/unit/test_measurements.py` checks both ends: every percentage in that
-copy is one of these figures, and each figure is the one recorded in `bench/README.md`.
+copy (`core.nn.presets.PRESET_NOTES`, `core.nn.presets.ARTICLE_GAP`, the Home page) is written
+from these, and `tests/unit/project/test_measurements.py` checks both ends: every percentage in
+that copy is one of these figures, and each figure is the one recorded in `bench/README.md`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import uuid
 
 import streamlit as st
 
+from core.visitors.identity import address_for_limits, visitor_id_from_cookie_header
 from ui.resources import current_model_store, job_manager, run_store
 
 # This browser session's own random id: the visitor id until the browser's cookie is known.
@@ -26,9 +27,7 @@ def browser_visitor_id() -> str | None:
     The WebSocket handshake's ``Cookie`` header is read with the middleware's own function,
     so the two always agree on whether (and which) id the browser has.
     """
-    from core.visitors import identity as visitors
-
-    return visitors.visitor_id_from_cookie_header(st.context.headers.get_all("cookie"))
+    return visitor_id_from_cookie_header(st.context.headers.get_all("cookie"))
 
 
 def session_id() -> str:
@@ -92,6 +91,4 @@ def visitor_address() -> str | None:
     None on localhost and for private addresses (a proxy's or a local network's, shared by
     everyone behind it): then only the per-visitor caps and the queue cap apply.
     """
-    from core.visitors.identity import address_for_limits
-
     return address_for_limits(st.context.ip_address)

@@ -8,9 +8,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from core import settings
+from core.nn.config import TrainingConfig
+from core.runs import MissingModelFileError, RunNotFoundError
+from core.runs.display import display_name, short_name
 from core.text import plain
 from ui.identity import session_id
 from ui.resources import current_model_store, run_store
@@ -63,8 +67,6 @@ def current_model() -> CurrentModel | None:
     if record is None or (session_model is not None and session_model.run_id == record.run_id):
         return session_model
     try:
-        from core.nn.config import TrainingConfig
-
         run = run_store().get_run(record.run_id)  # still there? (a cached model may outlive it)
         restored = CurrentModel(
             stored_model(record.run_id),
@@ -73,8 +75,6 @@ def current_model() -> CurrentModel | None:
             record.run_id,
         )
     except (OSError, ValueError) as error:
-        from core.runs import MissingModelFileError, RunNotFoundError
-
         if isinstance(error, RunNotFoundError | MissingModelFileError):
             # The run was deleted or pruned since: nothing to come back to.
             current_model_store().forget(session_id())
@@ -107,7 +107,7 @@ def default_model() -> tuple[Any, dict] | None:
     model_path = DEFAULT_MODEL_DIR / "model.keras"
     if not model_path.exists():
         return None
-    import keras
+    import keras  # Here, not at the top: Keras takes seconds to import (start-up time).
 
     model = keras.saving.load_model(model_path, safe_mode=True)
     metadata_path = DEFAULT_MODEL_DIR / "model.json"
@@ -177,10 +177,6 @@ def model_choices() -> dict[str, ModelChoice]:
     default model. Stored runs start with their number ("#7 · 784-128-10 … · 95.5%"), so runs
     of the same configuration stay apart.
     """
-    import numpy as np
-
-    from core.runs.display import display_name, short_name
-
     choices: dict[str, ModelChoice] = {}
     numbers = run_numbers()
     current = current_model()
@@ -247,8 +243,6 @@ def load_model_choice(choice: str) -> PickedModel:
         raise ValueError(f"The stored run could not be read: {error}") from error
     if not hasattr(model, "layers"):
         raise ValueError("This run is a scikit-learn baseline; pick a network.")
-    from core.runs.display import display_name
-
     caption = f"Stored run {plain(display_name(run_numbers().get(run_id), run.name), 200)}."
     return PickedModel(choice, model, run.config, choice, caption)
 

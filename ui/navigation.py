@@ -4,10 +4,15 @@ patches (Keras state kept between runs, the demo's ignored cache clears) and the
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamlit.runtime.app_session import AppSession
+from streamlit.runtime.scriptrunner import script_runner
+
 from core import settings
+from core.singletons import process_singleton
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,6 @@ def keep_keras_state_between_runs() -> None:
     built per job, not per run), so it is left out; the matplotlib cleanup is kept.
     Measured in bench/README.md ("Training speed inside the app", "Many visitors").
     """
-    from streamlit.runtime.scriptrunner import script_runner
-
     current = getattr(script_runner, "_clean_problem_modules", None)
     if current is None or getattr(current, "keeps_keras_state", False):
         return  # another Streamlit version, or done already
@@ -71,8 +74,6 @@ def ignore_client_cache_clears_in_the_demo() -> None:
     `core.singletons`); this only keeps one visitor from emptying everyone's caches.
     Locally the request is honoured as before. Called first by `app.py`; idempotent.
     """
-    from streamlit.runtime.app_session import AppSession
-
     current = AppSession._handle_clear_cache_request
     if getattr(current, "ignored_in_the_demo", False):
         return
@@ -102,10 +103,6 @@ class page_run_slot:  # noqa: N801 (used as a context manager, like a lock)
     """
 
     def __enter__(self) -> None:
-        import threading
-
-        from core.singletons import process_singleton
-
         slots = process_singleton(
             "page_run_slots", lambda: threading.BoundedSemaphore(MAX_CONCURRENT_PAGE_RUNS)
         )

@@ -1,17 +1,24 @@
 """Process-wide resources the pages share: the datasets, the memory budget, the job manager,
-the run store, the current-model store and the Train page's start lock.
-
-Heavy modules (TensorFlow, the job manager, the run store) are imported inside the functions
-that need them, so light pages start fast.
-"""
+the run store, the current-model store and the Train page's start lock."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config as streamlit_config
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import settings
+from core.data.datasets import load_default_dataset, resolve_class_names
+from core.jobs.executors import get_executor
+from core.jobs.manager import JobManager
+from core.runs import PruneQuota, RunStore
+from core.runs.current_models import CurrentModelStore
+from core.singletons import process_singleton
+from core.visitors.memory_budget import server_budget
 
 # The name of this session's uploaded dataset; its arrays are held in the memory budget.
 KEY_DATASET = "session_dataset"
@@ -20,8 +27,6 @@ KEY_DATASET = "session_dataset"
 @st.cache_resource(show_spinner="Loading the MNIST data…")
 def default_dataset():
     """Return the process-wide, read-only dataset from the configured IDX folder."""
-    from core.data.datasets import load_default_dataset
-
     return load_default_dataset()
 
 
@@ -63,8 +68,6 @@ def class_names_for(num_classes: int) -> tuple[str, ...]:
     Fashion-MNIST, "7" for MNIST); when that data set has another number of classes, they
     are named by their indices.
     """
-    from core.data.datasets import resolve_class_names
-
     names = current_dataset().class_names
     return tuple(names) if len(names) == num_classes else resolve_class_names(None, num_classes)
 
@@ -103,16 +106,12 @@ FILES_RELEASED = (
 def memory_owner() -> str:
     """Return this browser session's id: what it holds in the memory budget is released
     when the session ends."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     context = get_script_run_ctx()
     return context.session_id if context is not None else "no session"
 
 
 def session_is_alive(session: object) -> bool:
     """Whether a browser session is still connected (True outside a running server)."""
-    from streamlit.runtime import Runtime
-
     if not Runtime.exists():
         return True
     return Runtime.instance().is_active_session(str(session))
@@ -121,30 +120,21 @@ def session_is_alive(session: object) -> bool:
 def memory_budget():
     """Return the server's memory budget (`core.visitors.memory_budget`), its sweeper of ended
     sessions started. Deliberately not a `st.cache_resource`: clients can clear those."""
-    from streamlit import config
-
-    from core.visitors.memory_budget import server_budget
-
     budget = server_budget()
     # Released once Streamlit would no longer resume the session either.
     budget.start_sweeper(
-        session_is_alive, grace_seconds=config.get_option("server.disconnectedSessionTTL")
+        session_is_alive, grace_seconds=streamlit_config.get_option("server.disconnectedSessionTTL")
     )
     return budget
 
 
 def remove_uploaded_file(session: str, file_id: str) -> None:
     """Drop an uploaded file from Streamlit's store (the memory budget released it)."""
-    from streamlit.runtime import Runtime
-
     if Runtime.exists():
         Runtime.instance().uploaded_file_mgr.remove_file(session, file_id)
 
 
 def _new_job_manager():
-    from core.jobs.executors import get_executor
-    from core.jobs.manager import JobManager
-
     slots = settings.max_concurrent_jobs()
     manager = JobManager(max_concurrent=slots, max_job_seconds=settings.limits().max_job_seconds)
     # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
@@ -158,24 +148,17 @@ def job_manager():
     A process singleton, not a `st.cache_resource` entry: it holds the caps' counts, the
     queue and every job's Stop handle, which a client's cache clear must not reset.
     """
-    from core.singletons import process_singleton
-
     return process_singleton("job_manager", _new_job_manager)
 
 
 def executor_notice() -> None:
     """Say on the page when jobs run on this server although a Ray cluster is configured."""
-    from core.jobs.executors import get_executor
-
     message = get_executor().status_message()
     if message:
         st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
 def _run_store(folder: str, quota: tuple):
-    from core.runs import PruneQuota, RunStore
-    from core.singletons import process_singleton
-
     # A process singleton per folder and quota: the store enforces the run quotas.
     return process_singleton(
         ("run_store", folder, quota), lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)))
@@ -199,9 +182,6 @@ def run_store():
 
 
 def current_model_store_in(folder: str):
-    from core.runs.current_models import CurrentModelStore
-    from core.singletons import process_singleton
-
     return process_singleton(("current_models", folder), lambda: CurrentModelStore(folder))
 
 
@@ -214,8 +194,4 @@ def training_start_lock():
     """Return the process-wide lock the Train page holds while it checks for a visitor's
     running training and starts one, so two tabs pressing at once start one job (a process
     singleton: a cache clear must not hand a second tab a second lock)."""
-    import threading
-
-    from core.singletons import process_singleton
-
     return process_singleton("training_start_lock", threading.Lock)

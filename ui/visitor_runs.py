@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from core import settings
+from core.jobs.caps import JobCaps
+from core.runs import LIST_COLUMNS
 from ui.identity import session_id, visitor_address
 from ui.resources import job_manager, run_store
 
@@ -37,10 +41,6 @@ def stored_networks():
     try:
         runs = visible_runs()
     except (OSError, ValueError):
-        import pandas as pd
-
-        from core.runs import LIST_COLUMNS
-
         return pd.DataFrame(columns=LIST_COLUMNS)
     return runs[(runs["kind"] == "network") & runs["has_model"]]
 
@@ -54,8 +54,6 @@ def submit_job(name: str, fn, kind: str = "train"):
     Raises:
         core.jobs.caps.JobLimitError: A cap is reached; its message says which and what to do.
     """
-    from core.jobs.caps import JobCaps
-
     limits = settings.limits()
     caps = JobCaps(
         max_per_owner=limits.max_jobs_per_visitor,

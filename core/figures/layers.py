@@ -22,7 +22,7 @@ def weight_tiles_figure(weights, max_tiles: int = MAX_WEIGHT_TILES, columns: int
 
     Args:
         weights: ``(units, height, width)``, e.g. ``(128, 28, 28)`` from
-            `core.nn.evaluation.first_layer_weights`.
+            `core.nn.internals.first_layer_weights`.
         max_tiles: Show at most this many units (the first ones).
         columns: Tiles per row.
 
@@ -89,7 +89,7 @@ def activation_strips_figure(
 
     Args:
         activations: ``(layer name, 1-D activations)`` pairs, e.g. from
-            `core.nn.evaluation.layer_activations`.
+            `core.nn.internals.layer_activations`.
         output_names: Optional class names used as the last strip's labels.
 
     Returns:

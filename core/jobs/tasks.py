@@ -36,7 +36,7 @@ JobFunction = Callable[[Callable[..., None], threading.Event], "JobOutcome"]
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What a training or baseline job returns (its `core.jobs.manager.Job.result`).
+    """What a training or baseline job returns (its `core.jobs.job.Job.result`).
 
     Plain and picklable, like the results it holds, which a Ray worker sends back.
 

@@ -1,4 +1,5 @@
-"""The visitor cookie, and what is remembered per visitor (visitors.py, current_models.py)."""
+"""The visitor cookie, and what is remembered per visitor (core/visitors/identity.py,
+core/runs/current_models.py)."""
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
