@@ -24,7 +24,7 @@ FIGURES = "evaluate_figures"  # the page's per-session figures
 COUNTED = {
     core.nn.evaluation: ("evaluate",),
     core.nn.internals: ("layer_activations",),
-    core.figures.evaluation: (
+    core.figures: (
         "confusion_matrix_figure",
         "image_grid_figure",
         "weight_tiles_figure",
