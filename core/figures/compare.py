@@ -84,7 +84,14 @@ def overlaid_curves(runs: Mapping[str, CurveRun], metric: str = "loss") -> go.Fi
             )
     figure.update_layout(
         title={"text": CURVE_METRICS[metric], "font": {"size": 15}},
-        xaxis={"title": "Epoch", "tickformat": "d", "rangemode": "tozero"},
+        # Whole epochs only: with a format alone, a short run's axis reads "0 1 1 2 2".
+        xaxis={
+            "title": "Epoch",
+            "tickformat": "d",
+            "rangemode": "tozero",
+            "tick0": 0,
+            "dtick": epoch_tick_step(figure),
+        },
         yaxis_title=CURVE_METRICS[metric],
         height=420,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -94,6 +101,12 @@ def overlaid_curves(runs: Mapping[str, CurveRun], metric: str = "loss") -> go.Fi
     if metric == "accuracy":
         figure.update_yaxes(tickformat=".0%")
     return figure
+
+
+def epoch_tick_step(figure: go.Figure, most_ticks: int = 10) -> int:
+    """Return the step between epoch ticks: a whole number giving at most `most_ticks` ticks."""
+    last = max((max(trace.x, default=0) for trace in figure.data), default=0)
+    return max(1, math.ceil(last / most_ticks))
 
 
 def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:

@@ -101,3 +101,12 @@ def test_probability_bars_are_green_when_right_red_when_wrong_blue_without_a_lab
     legend = {trace.name for trace in probability_bars([0.1, 0.2, 0.7], true_label=1).data[1:]}
     assert legend == {"true label", "wrong prediction"}
     assert probability_bars([0.1, 0.9], true_label=1).data[1].name == "correct prediction"
+
+
+@pytest.mark.parametrize(("epochs", "step"), [(2, 1), (10, 1), (20, 2), (200, 20)])
+def test_the_epoch_axis_has_whole_epochs_only(epochs, step):
+    # A two-epoch run's axis read "0 1 1 2 2": integer labels on half-epoch ticks.
+    history = {"loss": [1.0 / (epoch + 1) for epoch in range(epochs)], "val_loss": []}
+    figure = overlaid_curves({"run": CurveRun("#1", history, "#111111")}, "loss")
+    assert figure.layout.xaxis.dtick == step
+    assert figure.layout.xaxis.tick0 == 0
