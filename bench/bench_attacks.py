@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -154,7 +155,7 @@ def bench_training() -> None:
         )
 
 
-# Run in a child with the project root of either version first on sys.path: the store of
+# Run in a child in the project root of either version (`bench_pruning`): the store of
 # the version at hand, with the demo's quota (a setting that version lacks is left out).
 PRUNING_SIMULATION = """
 import inspect, json, sys, tempfile, time
@@ -208,13 +209,13 @@ def bench_pruning(before: str | None) -> None:
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         rows: dict[str, dict[str, list]] = {}
         for label, root in roots.items():
-            # The one sys.path edit left in bench/: the child must import the `core` of the
-            # version it measures (an exported older ref, or this checkout), not the one the
-            # project's editable install would find, so that version's root goes first.
+            # The child must import the `core` of the version it measures (an exported older
+            # ref, or this checkout), not the one the project's editable install would find: it
+            # runs in that version's root (first on a `-c` child's path) with it on PYTHONPATH.
             child = subprocess.run(
-                [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n"
-                 + PRUNING_SIMULATION],
-                cwd=root, capture_output=True, text=True, check=True,
+                [sys.executable, "-c", PRUNING_SIMULATION],
+                cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                capture_output=True, text=True, check=True,
             )  # fmt: skip
             rows[label] = json.loads(child.stdout.strip().splitlines()[-1])
         for scenario in ("one address", "200 addresses"):

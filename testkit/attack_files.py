@@ -1,6 +1,6 @@
 """Hostile `.keras` files from the security review (issue 12), built on the spot.
 
-Shared by `tests/unit/core/nn/test_import_attacks.py` and `bench/bench_attacks.py`. Each builder
+Shared by `tests/unit/core/nn/test_upload_attacks.py` and `bench/bench_attacks.py`. Each builder
 returns the bytes a visitor would upload; `run_import_in_subprocess` imports one in a
 separate Python process under an address-space cap and a file-size cap, so an attack that
 works costs that process, not the machine running the tests.

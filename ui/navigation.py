@@ -58,8 +58,9 @@ def keep_keras_state_between_runs() -> None:
         if pyplot is not None:
             pyplot.close("all")
 
-    clean_problem_modules_but_keras.keeps_keras_state = True
-    clean_problem_modules_but_keras.streamlit_original = current
+    # Marks on the replacement (set through `__dict__`: mypy does not type function attributes).
+    marks = clean_problem_modules_but_keras.__dict__
+    marks.update(keeps_keras_state=True, streamlit_original=current)
     script_runner._clean_problem_modules = clean_problem_modules_but_keras
 
 
@@ -78,14 +79,14 @@ def ignore_client_cache_clears_in_the_demo() -> None:
     if getattr(current, "ignored_in_the_demo", False):
         return
 
-    def clear_cache_unless_demo(session: AppSession) -> None:
+    def clear_cache_unless_demo(self: AppSession) -> None:
         if settings.demo_mode():
             return
-        current(session)
+        current(self)
 
-    clear_cache_unless_demo.ignored_in_the_demo = True
-    clear_cache_unless_demo.streamlit_original = current
-    AppSession._handle_clear_cache_request = clear_cache_unless_demo
+    # Marks on the replacement (set through `__dict__`: mypy does not type function attributes).
+    clear_cache_unless_demo.__dict__.update(ignored_in_the_demo=True, streamlit_original=current)
+    AppSession._handle_clear_cache_request = clear_cache_unless_demo  # type: ignore[method-assign]  # the patch
 
 
 # Page runs that may compute at once in this process; the others wait (without the GIL) for

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Protocol, cast
 
 import streamlit as st
 from streamlit import config as streamlit_config
@@ -128,10 +129,18 @@ def memory_budget():
     return budget
 
 
+class _RemovesUploadedFiles(Protocol):
+    """What Streamlit's `MemoryUploadedFileManager` has and its `UploadedFileManager` protocol
+    (the declared type of `Runtime.uploaded_file_mgr`) does not declare."""
+
+    def remove_file(self, session_id: str, file_id: str) -> None: ...
+
+
 def remove_uploaded_file(session: str, file_id: str) -> None:
     """Drop an uploaded file from Streamlit's store (the memory budget released it)."""
     if Runtime.exists():
-        Runtime.instance().uploaded_file_mgr.remove_file(session, file_id)
+        files = cast(_RemovesUploadedFiles, Runtime.instance().uploaded_file_mgr)
+        files.remove_file(session, file_id)
 
 
 def _new_job_manager():
