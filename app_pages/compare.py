@@ -510,7 +510,10 @@ def sweep_results_ui(results: pd.DataFrame) -> None:
         number = "" if pd.isna(row.run) else f"#{row.run:.0f} "
         st.caption(plain(number + row.stopped_early, 300))
     best = results.iloc[0]["config"]
-    if st.button(f"Open the best ({best.summary()}) in Train", key="compare_sweep_best"):
+    if st.button(
+        f"Open the best ({best.summary(ui.current_dataset().num_classes)}) in Train",
+        key="compare_sweep_best",
+    ):
         st.switch_page(ui.page_path("train"), query_params=best.to_query_params())
 
 
@@ -527,7 +530,7 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
         st.error(plain(error, 400))
         configs = []
     if configs:
-        seconds = sweep_seconds(configs, runs, store)
+        seconds = sweep_seconds(configs, runs, store, len(sweep_dataset.train_images))
         early_stopping = sweep_start_ui(configs, seconds, limits.max_sweep_size)
         if early_stopping is not None:
             dataset = ui.current_dataset()
@@ -566,7 +569,7 @@ def import_export_ui() -> None:
         except UploadError as error:
             st.error(plain(error, 400))
         else:
-            st.success(f"Read {imported.summary()}.")
+            st.success(f"Read {imported.summary(ui.current_dataset().num_classes)}.")
             if st.button("Open in the Train page", key="compare_import_open"):
                 st.switch_page(ui.page_path("train"), query_params=imported.to_query_params())
     model_file = st.file_uploader(

@@ -84,7 +84,7 @@ def network_row(dataset, config) -> dict:
         result.model.save(path)
         size = path.stat().st_size
     return {
-        "model": f"Network ({NETWORK_PRESET}: {config.summary()})",
+        "model": f"Network ({NETWORK_PRESET}: {config.summary(dataset.num_classes)})",
         "train_images": result.num_train,
         "train_seconds": result.train_seconds,
         "predict_seconds": result.predict_seconds,

@@ -88,7 +88,8 @@ def main() -> None:
         by_operations /= throughput.ASSUMED_FLOPS_PER_SECOND
         modelled = images / batch_size * overhead + by_operations
         print(
-            f"{config.summary()}, batch {batch_size}, {images // batch_size} steps: steady "
+            f"{config.summary(dataset.num_classes)}, batch {batch_size}, "
+            f"{images // batch_size} steps: steady "
             f"{step_seconds * images / batch_size:.1f} s (whole fit {fit_seconds:.1f} s); "
             f"operations only {by_operations:.1f} s; with the per-step overhead {modelled:.1f} s"
         )

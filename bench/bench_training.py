@@ -112,7 +112,7 @@ def peer_section(dataset, epochs: int, rounds: int) -> None:
     import keras
 
     config = replace(PRESETS[ARTICLE], epochs=epochs)
-    print(f"== Peer: the article's script against the app ({config.summary()})")
+    print(f"== Peer: the article's script against the app ({config.summary(dataset.num_classes)})")
     print(f"load average: {load_average()}")
     data = article_data(seed=config.seed)
     # Untimed warm-up of both, so neither pays for TensorFlow's start-up.
@@ -228,7 +228,7 @@ def presets_section(
 
 def scoring_section(dataset, epochs: int, rounds: int) -> None:
     config = replace(PRESETS[ARTICLE], epochs=epochs)
-    print(f"== Scoring the held-out images each epoch ({config.summary()})")
+    print(f"== Scoring the held-out images each epoch ({config.summary(dataset.num_classes)})")
     train_model(replace(config, epochs=1, train_size=2_000), dataset)  # untimed warm-up
     per_epoch: dict[bool, list[float]] = {False: [], True: []}
     for round_number in range(1, rounds + 1):

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
             "drawing-like augmentation (shifts, rotations, zoom, stroke width)."
         ),
         "config": config.to_dict(),
-        "summary": config.summary(),
+        "summary": config.summary(dataset.num_classes),
         "parameters": int(model.count_params()),
         "test_accuracy": round(test_accuracy, 4),
         "test_images": int(len(x_test)),

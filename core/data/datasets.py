@@ -24,6 +24,10 @@ from core.data.splits import stratified_split
 # Rows and columns of every image: each model's input, each dataset's images.
 IMAGE_SHAPE = (28, 28)
 DIGIT_CLASS_NAMES = tuple(str(digit) for digit in range(10))
+# MNIST's classes and training images: what is assumed where the dataset is not known (e.g. a
+# stored run that did not record it).
+MNIST_NUM_CLASSES = len(DIGIT_CLASS_NAMES)
+MNIST_TRAIN_IMAGES = 60_000
 
 # The standard file names of an MNIST-style folder (each may also end in ".gz").
 TRAIN_IMAGES = "train-images-idx3-ubyte"

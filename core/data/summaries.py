@@ -36,7 +36,9 @@ def header_table(headers: dict[str, IdxHeader]) -> pd.DataFrame:
 
     Rows and columns are text ("–" for label files, which have neither).
     """
-    # pandas takes a second to import: only the page that shows the table pays for it.
+    # pandas takes about a second to import and nothing else in core.data needs it: imported
+    # here, `import core.data` (the test kit, core.nn, the preprocessing benches) stays
+    # without it. The app loads it anyway (core.runs, core.jobs).
     import pandas as pd
 
     rows = []

@@ -49,7 +49,9 @@ def plan_sweep(
     return configs
 
 
-def sweep_seconds(configs: list[TrainingConfig], runs: pd.DataFrame, store: Any) -> float:
+def sweep_seconds(
+    configs: list[TrainingConfig], runs: pd.DataFrame, store: Any, available_images: int
+) -> float:
     """Return the expected training time of `configs`, at the speed stored runs achieved.
 
     Args:
@@ -57,6 +59,7 @@ def sweep_seconds(configs: list[TrainingConfig], runs: pd.DataFrame, store: Any)
         runs: The runs table (newest first), with ``id`` and ``kind`` columns and the
             figures `measured_flops_per_second` reads (``train_seconds``, ``epochs``).
         store: The `core.runs.RunStore` the runs' configurations are read from.
+        available_images: The training images of the data set the sweep trains on.
 
     Returns:
         Seconds, for every configuration trained one after another.
@@ -67,4 +70,4 @@ def sweep_seconds(configs: list[TrainingConfig], runs: pd.DataFrame, store: Any)
         for run_id, row in recent.iterrows()
         if (stored := store.find_run(run_id)) is not None
     ]
-    return estimate_seconds(configs, measured_flops_per_second(network_runs))
+    return estimate_seconds(configs, measured_flops_per_second(network_runs), available_images)

@@ -1,10 +1,20 @@
-"""Hyperparameter sweeps: a grid of training configurations, its size and its expected time.
+"""Hyperparameter sweeps: the grid, its expected time, early stopping (ASHA) and its jobs.
 
 The article's exercises ask what happens with more neurons, more layers, more epochs or
 another learning rate. A sweep answers that with data: every combination of the chosen
-values becomes a `TrainingConfig`, each is trained as a queued job and stored as a run.
-Optionally, hopeless members stop after an epoch or two: `SuccessiveHalving` applies the
-rule of Ray Tune's ASHA scheduler to every member's epoch figures, on either executor.
+values becomes a `TrainingConfig` (`SweepGrid`, `sweep_configs`), each is trained as a queued
+job and stored as a run (`sweep_jobs`). This module holds:
+
+- the grid and its configurations;
+- the expected time: the speed stored runs achieved (`measured_flops_per_second`) and the
+  sweep's total (`estimate_seconds`);
+- early stopping: `SuccessiveHalving` applies the rule of Ray Tune's ASHA scheduler to every
+  member's epoch figures, on either executor (`EarlyStop` says why a member stopped);
+- the jobs: `sweep_jobs` builds one training job per member, and `stopped_early_reason` reads
+  back why a stored member stopped.
+
+Planning a sweep against the caps is `core.jobs.sweep_plan`; its result table is
+`core.jobs.sweep_table`.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.data.datasets import MNIST_TRAIN_IMAGES
 from core.jobs.tasks import make_training_job
 from core.nn import throughput
 from core.nn.architecture import training_flops_per_sample
@@ -129,7 +140,8 @@ def measured_flops_per_second(runs: list[dict]) -> float:
             config = TrainingConfig.from_dict(run["config"])
         except (KeyError, TypeError, ValueError):
             continue
-        samples = training_images(config)
+        # A stored network run does not record how many training images its dataset had.
+        samples = training_images(config, MNIST_TRAIN_IMAGES)
         flops = training_flops_per_sample(config) * samples * epochs
         # The arithmetic's rate: each step's fixed cost comes off (at most half the time).
         seconds -= SECONDS_PER_RUN_OVERHEAD
@@ -142,7 +154,7 @@ def measured_flops_per_second(runs: list[dict]) -> float:
 def estimate_seconds(
     configs: list[TrainingConfig],
     flops_per_second: float = ASSUMED_FLOPS_PER_SECOND,
-    dataset_train_size: int = 60_000,
+    dataset_train_size: int = MNIST_TRAIN_IMAGES,
 ) -> float:
     """Return the expected total training time of `configs`, run one after another.
 
@@ -154,7 +166,7 @@ def estimate_seconds(
         configs: The sweep's configurations.
         flops_per_second: Achieved training throughput (see `measured_flops_per_second`),
             used for configurations nothing comparable was measured for.
-        dataset_train_size: Images in the dataset's training file.
+        dataset_train_size: Images in the dataset's training files (MNIST's by default).
     """
     setting = training_precision()
     total = 0.0
@@ -372,7 +384,7 @@ def sweep_jobs(
         check = None if rule is None else rule.watcher(str(index), config.epochs)
         jobs.append(
             (
-                f"Sweep: {config.summary()}",
+                f"Sweep: {config.summary(dataset.num_classes)}",
                 make_training_job(config, dataset, store, owner, early_stop=check, address=address),
             )
         )

@@ -6,6 +6,8 @@ TensorFlow nor scikit-learn: `core.nn.model` (Keras models), `core.nn.training`,
 (uploaded Keras models) pay for those when imported themselves.
 """
 
+# The configuration's bounds (`core.bounds`): the Train and Compare pages set their widgets'
+# ranges with them, next to the `TrainingConfig` they build.
 from core.bounds import (
     MAX_BATCH_SIZE,
     MAX_CONV_BLOCKS,

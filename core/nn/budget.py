@@ -26,15 +26,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data.datasets import IMAGE_SHAPE
+from core.data.datasets import IMAGE_SHAPE, MNIST_TRAIN_IMAGES
 from core.data.splits import images_per_epoch
 from core.nn.architecture import POOL_SIZE, count_parameters, training_flops_per_sample
 from core.nn.config import TrainingConfig
 from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
 from core.settings import Limits
 
-# Images in MNIST's training file: what an estimate counts on when no dataset is given.
-MNIST_TRAIN_IMAGES = 60_000
 FLOAT_BYTES = 4
 PARAMETER_COPIES = 4
 ACTIVATION_COPIES = 2.5

@@ -6,7 +6,7 @@ URL query parameters for share links, and reads both back.
 
 Example:
     >>> config = TrainingConfig(hidden_layers=(256,), epochs=5, learning_rate=0.001)
-    >>> config.summary()
+    >>> config.summary(num_classes=10)
     '784-256-10 relu, adam 0.001, 5 ep'
 """
 
@@ -312,11 +312,11 @@ class TrainingConfig:
 
     # Description --------------------------------------------------------------------------
 
-    def network_summary(self, num_classes: int = 10) -> str:
+    def network_summary(self, num_classes: int) -> str:
         """Return the network's layers, e.g. "784-128-10" or "conv 16-32, dense 128-10".
 
         Args:
-            num_classes: Outputs of the network.
+            num_classes: Outputs of the network: the dataset's number of classes.
         """
         dense = "-".join(str(size) for size in (*self.hidden_layers, num_classes))
         if self.architecture == "cnn":
@@ -324,11 +324,11 @@ class TrainingConfig:
             return f"conv {convs}, dense {dense}"
         return f"{math.prod(IMAGE_SHAPE)}-{dense}"
 
-    def summary(self, num_classes: int = 10, epochs_text: str | None = None) -> str:
+    def summary(self, num_classes: int, epochs_text: str | None = None) -> str:
         """Return a one-line description, e.g. "784-128-10 relu, adam 0.001, 20 ep".
 
         Args:
-            num_classes: Outputs of the network.
+            num_classes: Outputs of the network: the dataset's number of classes.
             epochs_text: What to write for the epochs instead of "20 ep" (e.g. a stopped
                 run's "9 of 20 ep, stopped").
         """

@@ -83,20 +83,24 @@ _by_network: dict[tuple, Measurement] = {}
 _by_kind: dict[tuple, Measurement] = {}
 
 
-def _describe(config: TrainingConfig) -> str:
+def _describe(config: TrainingConfig, num_classes: int) -> str:
     """The network and batch size, e.g. "784-128-10, batch 128" or "conv 16-32, dense 128-10"."""
-    network = config.network_summary()
+    network = config.network_summary(num_classes)
     norm = " with batch norm" if config.batch_norm else ""
     return f"{network}{norm}, batch {config.batch_size}"
 
 
-def record(config: TrainingConfig, precision: str, images_per_second: float) -> None:
+def record(
+    config: TrainingConfig, precision: str, images_per_second: float, num_classes: int
+) -> None:
     """Remember a measured training speed of `config`'s network in `precision`.
 
     Args:
         config: The configuration trained.
         precision: "float32" or "bfloat16" (what the run computed in).
         images_per_second: Training images per second measured.
+        num_classes: The network's outputs (the dataset's number of classes), for the
+            description the estimates of similar networks quote.
     """
     if not images_per_second > 0:
         return
@@ -110,7 +114,7 @@ def record(config: TrainingConfig, precision: str, images_per_second: float) -> 
     measurement = Measurement(
         images_per_second=float(images_per_second),
         flops_per_second=float(training_flops_per_sample(config) / arithmetic_seconds),
-        summary=_describe(config),
+        summary=_describe(config, num_classes),
     )
     with _lock:
         _by_network[network_key(config, precision)] = measurement

@@ -273,7 +273,7 @@ def train_model(
             on_progress=on_progress,
             stop_event=stop_event,
             on_train_begin=seeding.release,
-            on_measured=lambda rate: throughput.record(config, precision, rate),
+            on_measured=lambda rate: throughput.record(config, precision, rate, num_classes),
             events_per_second=PROGRESS_EVENTS_PER_SECOND,
         )
         started = time.perf_counter()
@@ -296,7 +296,7 @@ def train_model(
     steady_rate = callback.steady_images_per_second()
     if steady_rate is not None and callback.measured_images_per_second is not None:
         # The whole run after its first chunk is a better figure than its first seconds.
-        throughput.record(config, precision, steady_rate)
+        throughput.record(config, precision, steady_rate, num_classes)
 
     if on_progress is not None:
         on_progress(

@@ -19,7 +19,6 @@ MAX_CONFIG_BYTES = 64 * 1024
 # Names from a model file (layers, members, the file's own) are shown with these characters
 # only, so no markup or link from a file reaches the page.
 UNSHOWN_CHARACTERS = re.compile(r"[^A-Za-z0-9_./ -]")
-MAX_MODEL_BYTES = 100 * 1024 * 1024
 
 
 class UploadError(ValueError):

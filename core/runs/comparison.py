@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.data import MNIST_TRAIN_IMAGES
 from core.nn import OPTIMIZERS, TrainingConfig
 
 
@@ -62,7 +63,10 @@ CHANGE_DESCRIPTIONS: dict[str, Callable[[TrainingConfig, TrainingConfig], str | 
         b.validation_fraction, a.validation_fraction, "more validation", "less validation"
     ),
     "train_size": lambda b, a: _more_or_fewer(
-        b.train_size or 60_000, a.train_size or 60_000, "more images", "fewer images"
+        b.train_size or MNIST_TRAIN_IMAGES,
+        a.train_size or MNIST_TRAIN_IMAGES,
+        "more images",
+        "fewer images",
     ),
     "seed": lambda b, a: None if a.seed == b.seed else "another seed",
 }

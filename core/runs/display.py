@@ -44,7 +44,7 @@ def epochs_text(config: TrainingConfig, epochs_completed: int | None = None) -> 
 
 
 def training_run_name(
-    config: TrainingConfig, num_classes: int = 10, epochs_completed: int | None = None
+    config: TrainingConfig, num_classes: int, epochs_completed: int | None = None
 ) -> str:
     """Name a training run after what was trained, e.g. "As in the article · 20 ep · seed 0".
 
@@ -53,7 +53,7 @@ def training_run_name(
 
     Args:
         config: The run's configuration.
-        num_classes: Outputs of the network.
+        num_classes: Outputs of the network: the dataset's number of classes.
         epochs_completed: Whole epochs done by a stopped run ("9 of 20 ep, stopped"); None
             for a run that trained all its epochs.
 

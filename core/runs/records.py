@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.data.datasets import MNIST_NUM_CLASSES
 from core.nn.config import TrainingConfig
 from core.runs.errors import RunStoreError
 
@@ -167,7 +168,7 @@ def record_fields(
         "status": RunStatus(status).value,
         "owner": owner,
         "dataset": dataset,
-        "summary": summary if summary is not None else _default_summary(kind, config),
+        "summary": summary if summary is not None else _default_summary(kind, config, matrix),
         "parameters": None if parameters is None else int(parameters),
         "epochs": None if epochs is None else int(epochs),
         "train_seconds": _optional_float(timings.get("train_seconds")),
@@ -257,11 +258,14 @@ def _optional_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _default_summary(kind: str, config: dict[str, Any]) -> str:
-    """A one-line description of a configuration, used when the caller gives none."""
+def _default_summary(kind: str, config: dict[str, Any], matrix: np.ndarray | None) -> str:
+    """A one-line description of a configuration, used when the caller gives none (the
+    classes are the confusion matrix's, MNIST's without one)."""
     if kind == "network":
         try:
-            return TrainingConfig.from_dict(config).summary()
+            return TrainingConfig.from_dict(config).summary(
+                MNIST_NUM_CLASSES if matrix is None else len(matrix)
+            )
         except (AttributeError, TypeError, ValueError):
             pass
     return ", ".join(f"{key}={value}" for key, value in config.items())

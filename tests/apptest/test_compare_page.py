@@ -266,3 +266,45 @@ def test_a_phone_shows_each_runs_accuracy_without_scrolling_sideways(store_with_
     before = order[: order.index("test_accuracy") + 1]
     assert all(isinstance(widths[name], int) for name in before), widths
     assert sum(widths[name] for name in before) <= PHONE_TABLE_WIDTH
+
+
+def test_a_three_class_dataset_is_described_with_three_outputs(store_with_runs, mnist):
+    """The sweep's best and an imported configuration are described for the session's data."""
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    import ui
+    from core.jobs.tasks import make_training_job
+
+    store, _ = store_with_runs
+    train, test = (
+        np.flatnonzero(mnist.train_labels < 3)[:600],
+        np.flatnonzero(mnist.test_labels < 3),
+    )
+    three_classes = dataclasses.replace(
+        mnist,
+        name="three digits",
+        train_images=mnist.train_images[train],
+        train_labels=mnist.train_labels[train],
+        test_images=mnist.test_images[test[:200]],
+        test_labels=mnist.test_labels[test[:200]],
+        class_names=("0", "1", "2"),
+    )
+    app = app_test("app_pages/compare.py")
+    app.session_state[ui.KEY_DATASET] = three_classes
+    app.run()
+    config = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=300)
+    job_function = make_training_job(config, three_classes, store)
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    job = ui.job_manager().submit("Sweep: it", job_function, owner=owner, kind="sweep")
+    ui.job_manager().wait(job.id, timeout=300)
+    app.session_state["compare_sweep"] = [job.id]
+    app.run()
+    assert not app.exception and not app.error
+    assert app.button(key="compare_sweep_best").label.startswith("Open the best (784-8-3 relu")
+    uploader = next(e for e in app.get("file_uploader") if e.key == "compare_import_config")
+    imported = TrainingConfig(hidden_layers=(64,), epochs=3)
+    uploader.upload("three.json", json.dumps({"config": imported.to_dict()}).encode()).run()
+    assert any(success.value.startswith("Read 784-64-3 relu") for success in app.success)

@@ -60,7 +60,7 @@ def test_five_visitors_train_at_once_and_each_sees_only_its_own_run(browser, tmp
 
         # Each visitor got the result of its own configuration, stored under its own run.
         names = [name for name, _ in results]
-        assert names == [training_run_name(config) for config in configs]
+        assert names == [training_run_name(config, 10) for config in configs]
         run_ids = [run_id for _, run_id in results]
         assert len(set(run_ids)) == VISITORS
         stored = RunStore(runs_dir).list_runs()

@@ -126,7 +126,9 @@ def test_two_jobs_run_at_once_and_a_third_waits(executor, mnist, store, manager)
         TrainingConfig(hidden_layers=(8,), epochs=1, train_size=1500, seed=5),
     ]
     jobs = [
-        manager.submit(config.summary(), make_training_job(config, mnist, store, "carol"), "carol")
+        manager.submit(
+            config.summary(10), make_training_job(config, mnist, store, "carol"), "carol"
+        )
         for config in configs
     ]
     assert [job.state for job in jobs] == ["running", "running", "queued"]

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from core.data import MNIST_TRAIN_IMAGES
 from core.jobs.progress_text import progress_fraction
 from core.jobs.sweep_plan import plan_sweep, sweep_seconds
 from core.jobs.sweep_table import SWEEP_TABLE_COLUMNS, sweep_results
@@ -76,7 +77,18 @@ def test_a_sweep_takes_as_long_as_the_stored_network_runs_measured():
     expected_speed = measured_flops_per_second(
         [{"config": measured.to_dict(), "kind": "network", "train_seconds": 40.0, "epochs": 2}]
     )
-    assert sweep_seconds(configs, runs, store) == estimate_seconds(configs, expected_speed)
-    assert sweep_seconds(configs, runs.iloc[1:2], store) == estimate_seconds(
+    assert sweep_seconds(configs, runs, store, 60_000) == estimate_seconds(configs, expected_speed)
+    assert sweep_seconds(configs, runs.iloc[1:2], store, 60_000) == estimate_seconds(
         configs, measured_flops_per_second([])
     )
+
+
+def test_a_sweep_estimate_counts_the_training_images_of_the_dataset_it_trains_on():
+    configs = [TrainingConfig(hidden_layers=(64,), epochs=2)]
+    no_runs = pd.DataFrame({"id": [], "kind": [], "train_seconds": [], "epochs": []})
+    store = SimpleNamespace(find_run=lambda run_id: None)
+    mnist = sweep_seconds(configs, no_runs, store, MNIST_TRAIN_IMAGES)
+    small = sweep_seconds(configs, no_runs, store, 6_000)
+    assert mnist == estimate_seconds(configs)
+    assert small == estimate_seconds(configs, dataset_train_size=6_000)
+    assert small < mnist

@@ -72,7 +72,7 @@ def test_two_by_two_sweep_creates_four_runs_with_their_configurations(tmp_path, 
     configs = sweep_configs(BASE, grid)
     manager = JobManager(max_concurrent=2)
     jobs = [
-        manager.submit(c.summary(), make_training_job(c, mnist, store), kind="sweep")
+        manager.submit(c.summary(10), make_training_job(c, mnist, store), kind="sweep")
         for c in configs
     ]
     for job in jobs:
@@ -186,8 +186,16 @@ def test_with_early_stopping_members_start_in_a_shuffled_order(tmp_path, mnist):
     configs = sweep_configs(BASE, grid)
     store = RunStore(tmp_path)
     in_order = [name for name, _ in sweep_jobs(configs, mnist, store)]
-    assert in_order == [f"Sweep: {config.summary()}" for config in configs]
+    assert in_order == [f"Sweep: {config.summary(mnist.num_classes)}" for config in configs]
     shuffled = [name for name, _ in sweep_jobs(configs, mnist, store, early_stopping=True)]
     assert shuffled != in_order and sorted(shuffled) == sorted(in_order)
     again = [name for name, _ in sweep_jobs(configs, mnist, store, early_stopping=True)]
     assert again == shuffled  # the same sweep starts in the same order
+
+
+def test_a_three_class_sweep_names_its_members_with_three_outputs(tmp_path):
+    three_classes = SimpleNamespace(num_classes=3)
+    configs = sweep_configs(BASE, SweepGrid(neurons=(16,), layers=(1,), epochs=(1,),
+                                            learning_rates=(0.01,)))  # fmt: skip
+    names = [name for name, _ in sweep_jobs(configs, three_classes, RunStore(tmp_path))]
+    assert names == ["Sweep: 784-16-3 relu, adam 0.01, 1 ep, 500 images"]

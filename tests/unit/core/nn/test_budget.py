@@ -216,7 +216,7 @@ def test_a_slow_measurement_of_a_tiny_network_refuses_no_one_elses_training():
     rate, so no measurement can refuse everyone's presets (the CI run found this)."""
     throughput.forget()
     tiny = TrainingConfig(hidden_layers=(4,), epochs=1, train_size=500, batch_size=16)
-    throughput.record(tiny, "float32", images_per_second=300.0)
+    throughput.record(tiny, "float32", images_per_second=300.0, num_classes=10)
     article = PRESETS["As in the article"]
     budget = job_budget(article, 60_000, settings.DEMO_LIMITS, available_bytes=PLENTY)
     assert budget.estimated_seconds > settings.DEMO_LIMITS.max_job_seconds  # the slow scale

@@ -127,7 +127,7 @@ def test_query_params_with_junk_fall_back_per_field_and_name_what_was_ignored():
 
 def test_presets_match_the_issue():
     article = PRESETS["As in the article"]
-    assert article.summary() == "784-128-10 relu, adam 0.001, 20 ep"
+    assert article.summary(10) == "784-128-10 relu, adam 0.001, 20 ep"
     assert (article.batch_size, article.scaling, article.split) == (128, "raw", "article")
     assert article.validation_fraction == 0.0
     assert PRESETS["Convolutional"].architecture == "cnn"
@@ -154,7 +154,7 @@ def test_every_preset_survives_a_share_link(name):
 
 def test_batch_norm_and_schedule_are_checked_and_shared():
     config = TrainingConfig(batch_norm=True, schedule="one_cycle")
-    assert config.summary().endswith("batch norm, one-cycle schedule")
+    assert config.summary(10).endswith("batch norm, one-cycle schedule")
     assert config.to_query_params()["batch_norm"] == "1"
     rebuilt, ignored = TrainingConfig.from_query_params({"batch_norm": "maybe", "schedule": "x"})
     assert (rebuilt.batch_norm, rebuilt.schedule) == (False, "constant")
@@ -191,3 +191,11 @@ def test_switching_optimizer_proposes_its_own_learning_rate_unless_one_was_typed
 
     plain = OPTIMIZERS["plain_sgd"].build(0.01)
     assert (type(plain).__name__, plain.momentum) == ("SGD", 0.0)
+
+
+def test_a_three_class_network_is_described_with_three_outputs():
+    dense = TrainingConfig(hidden_layers=(128,))
+    assert dense.network_summary(3) == "784-128-3"
+    assert dense.summary(3) == "784-128-3 relu, adam 0.001, 5 ep"
+    cnn = TrainingConfig(architecture="cnn", conv_filters=(16, 32), hidden_layers=(64,))
+    assert cnn.network_summary(3) == "conv 16-32, dense 64-3"

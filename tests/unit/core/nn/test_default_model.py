@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from core.data.datasets import load_default_dataset
+from core.data.datasets import MNIST_NUM_CLASSES, load_default_dataset
 from core.data.preprocess import predict_probabilities, preprocess_digit, render_as_drawing
 from core.nn.config import TrainingConfig
 from core.settings import PROJECT_ROOT
@@ -43,7 +43,7 @@ def test_model_file_is_small_and_metadata_complete(metadata):
     assert (MODEL_DIR / "model.keras").stat().st_size < MAX_FILE_BYTES
     config = TrainingConfig.from_dict(metadata["config"])
     assert config.architecture == "cnn"
-    assert metadata["summary"] == config.summary()
+    assert metadata["summary"] == config.summary(MNIST_NUM_CLASSES)
     for key in ("test_accuracy", "drawn_test_accuracy", "seconds", "date", "command"):
         assert key in metadata, key
     assert metadata["command"].startswith("python scripts/train_default_model.py")

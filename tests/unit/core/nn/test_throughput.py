@@ -44,7 +44,7 @@ def test_small_batches_cost_their_steps_not_only_their_operations():
 
 
 def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
-    throughput.record(ARTICLE_LIKE, "float32", 10_000.0)
+    throughput.record(ARTICLE_LIKE, "float32", 10_000.0, num_classes=10)
     same = throughput.estimate(ARTICLE_LIKE, 50_000, precision="float32")
     assert same.measured
     assert same.seconds == pytest.approx(4 * 50_000 / 10_000)
@@ -62,7 +62,7 @@ def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
 
     # A dense measurement says nothing about convolutions, nor float32 about bfloat16.
     assert not throughput.estimate(CNN, 50_000, precision="float32").measured
-    throughput.record(CNN, "float32", 2_000.0)
+    throughput.record(CNN, "float32", 2_000.0, num_classes=10)
     other_cnn = TrainingConfig(architecture="cnn", conv_filters=(16, 32), epochs=1)
     assert throughput.estimate(other_cnn, 1_000, precision="float32").basis.startswith(
         "scaled from 2,000 images/s measured for conv 8-16, dense 32-10, batch 128"
@@ -72,7 +72,7 @@ def test_same_network_uses_its_own_rate_and_others_are_scaled_by_their_work():
 
 
 def test_a_dense_network_is_estimated_in_float32_whatever_the_setting():
-    throughput.record(ARTICLE_LIKE, "float32", 10_000.0)
+    throughput.record(ARTICLE_LIKE, "float32", 10_000.0, num_classes=10)
     assert throughput.estimate(ARTICLE_LIKE, 50_000, precision="bfloat16").measured
 
 
@@ -97,3 +97,9 @@ def test_a_training_records_its_speed(mnist, monkeypatch, window):
     # The figure is of the run itself: the same order as its overall speed.
     assert 0.3 * result.samples_per_second < rate < 5 * result.samples_per_second
     assert any(event.get("measured_images_per_second") for event in events)
+
+
+def test_a_three_class_measurement_is_quoted_with_three_outputs():
+    throughput.record(ARTICLE_LIKE, "float32", 10_000.0, num_classes=3)
+    wider = throughput.estimate(WIDER, 50_000, precision="float32")
+    assert wider.basis.startswith("scaled from 10,000 images/s measured for 784-128-3, batch 128")

@@ -84,21 +84,21 @@ def test_a_run_is_named_by_its_preset_epochs_and_seed():
     from core.runs.display import training_run_name
 
     article = PRESETS["As in the article"]
-    assert training_run_name(article) == "As in the article · 20 ep · seed 0"
+    assert training_run_name(article, 10) == "As in the article · 20 ep · seed 0"
     # The seed is named, and is not a preset setting: seed 3 is still the article's preset.
-    assert training_run_name(replace(article, seed=3)) == "As in the article · 20 ep · seed 3"
+    assert training_run_name(replace(article, seed=3), 10) == "As in the article · 20 ep · seed 3"
     # A stopped run says what was trained.
     assert (
-        training_run_name(article, epochs_completed=9)
+        training_run_name(article, 10, epochs_completed=9)
         == "As in the article · 9 of 20 ep, stopped · seed 0"
     )
     # Other settings: the summary, with the optimizer's label rather than its raw id.
     custom = TrainingConfig(hidden_layers=(64,), optimizer="plain_sgd", learning_rate=0.05)
-    name = training_run_name(custom)
+    name = training_run_name(custom, 10)
     assert name == "784-64-10 relu, plain sgd 0.05, 5 ep · seed 0"
     assert "plain_sgd" not in name
     # The list shows such a name once, not followed by its own summary in brackets.
-    assert display_name(4, name, custom.summary()) == f"#4 · {name}"
+    assert display_name(4, name, custom.summary(10)) == f"#4 · {name}"
 
 
 def test_reruns_get_numbered_names():
@@ -108,3 +108,11 @@ def test_reruns_get_numbered_names():
     assert unique_name(name, []) == name
     assert unique_name(name, [name]) == f"{name} (2)"
     assert unique_name(name, [name, f"{name} (2)", "other"]) == f"{name} (3)"
+
+
+def test_a_three_class_run_is_named_with_three_outputs():
+    from core.nn import TrainingConfig
+    from core.runs.display import training_run_name
+
+    name = training_run_name(TrainingConfig(hidden_layers=(64,)), 3)
+    assert name == "784-64-3 relu, adam 0.001, 5 ep · seed 0"

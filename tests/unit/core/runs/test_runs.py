@@ -502,3 +502,13 @@ def test_the_journal_drops_unreadable_and_half_written_files_of_dead_writers(tmp
         assert RunJournal(tmp_path).recover(_record_journal(calls)) == ["run-1"]
     assert calls == [{"kind": "network", "name": "n"}]
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([fresh.name, held.name])
+
+
+def test_a_network_saved_without_a_summary_is_described_with_its_confusion_matrix_classes(
+    store,
+):
+    three = store.save_run("network", "three", CONFIG, None, {}, {}, confusion_matrix=np.eye(3))
+    assert store.find_run(three).summary.startswith("784-128-3 relu")
+    # Without a confusion matrix nothing says how many classes: MNIST's 10 are assumed.
+    unknown = store.save_run("network", "unknown", CONFIG, None, {}, {})
+    assert store.find_run(unknown).summary.startswith("784-128-10 relu")
