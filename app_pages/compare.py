@@ -15,18 +15,18 @@ from core.figures.compare import (
     sweep_parallel_coordinates,
     tradeoff_scatter,
 )
-from core.jobs.job import JobState
+from core.jobs.early_stopping_plan import early_stopping_plan
+from core.jobs.job import JobKind, JobState
+from core.jobs.outcome import job_outcome
 from core.jobs.progress_text import progress_fraction
 from core.jobs.sweep_plan import SweepValues, plan_sweep, sweep_seconds
 from core.jobs.sweep_table import sweep_results
 from core.jobs.sweeps import (
     EARLY_STOPPING_METRICS,
-    SuccessiveHalving,
-    early_stopping_metric,
     stopped_early_reason,
     sweep_jobs,
 )
-from core.jobs.tasks import JobOutcome, make_baseline_job
+from core.jobs.tasks import make_baseline_job
 from core.nn import (
     MAX_HIDDEN_LAYERS,
     MAX_SEED,
@@ -44,7 +44,8 @@ from core.runs import RunStoreError
 from core.runs.csv_export import csv_bytes
 from core.runs.display import held_out_labels, history_table, short_name, with_display_columns
 from core.runs.filters import filter_runs
-from core.text import figure_text, plain
+from core.runs.records import RunKind, RunStatus
+from core.text import figure_text, format_duration, plain
 
 KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
@@ -81,26 +82,8 @@ def run_label(runs: pd.DataFrame, run_id: str) -> str:
     """A run's label in the pickers: number, name, test accuracy and any unusual status."""
     row = runs.set_index("id").loc[run_id]
     accuracy = NO_VALUE if pd.isna(row.test_accuracy) else f"{row.test_accuracy:.1%}"
-    status = "" if row.status == "finished" else f" · {row.status}"
+    status = "" if row.status == RunStatus.FINISHED else f" · {row.status}"
     return f"{row.label} · {accuracy}{status}"
-
-
-def job_outcome(job, run_numbers: dict[str, int]) -> str:
-    """A finished job's state with its test accuracy and run number, e.g. "finished: 91.2%"."""
-    if job.error:
-        return f"failed: {job.error}"
-    outcome = job.result if isinstance(job.result, JobOutcome) else None
-    accuracy = outcome.result.test_accuracy if outcome is not None else None
-    text = job.state
-    run_id = outcome.run_id if outcome is not None else None
-    if job.state == JobState.STOPPED and stopped_early_reason(ui.run_store(), run_id):
-        text = "stopped early"
-    if accuracy is not None and accuracy == accuracy:
-        text += f": {accuracy:.1%} test accuracy"
-    number = run_numbers.get(run_id) if run_id is not None else None
-    if number is not None:
-        text += f" (run #{number})"
-    return text
 
 
 def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
@@ -116,7 +99,7 @@ def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
         elif job.state == JobState.RUNNING:
             columns[1].progress(fraction, text=progress.get("stage") or "training")
         else:
-            columns[1].text(job_outcome(job, run_numbers))
+            columns[1].text(job_outcome(job, run_numbers, ui.run_store()))
         if not job.done and columns[2].button("Stop", key=f"compare_stop_{job.id}"):
             job.stop()
 
@@ -133,7 +116,7 @@ def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
             job_ids.append(ui.submit_job(name, job_function, kind=kind).id)
     except ValueError as error:
         st.session_state[f"{KEY_JOB_NOTICE}_{kind}"] = str(error)
-    if kind == "sweep":
+    if kind == JobKind.SWEEP:
         st.session_state[KEY_SWEEP] = job_ids
     if job_ids:
         st.rerun()
@@ -241,7 +224,7 @@ def tradeoff_ui(runs: pd.DataFrame) -> None:
 
 def use_as_current_ui(run) -> None:
     """Make a stored network the visitor's current model (through the one cached loader)."""
-    if not (run.kind == "network" and run.has_model):
+    if not (run.kind == RunKind.NETWORK and run.has_model):
         st.caption("Only a network run with its model file can be the current model.")
         return
     if notice := st.session_state.pop(KEY_USE_NOTICE, None):
@@ -397,10 +380,10 @@ def baselines_ui(store, limits, run_numbers: dict[str, int]) -> None:
                     )
                     for key in chosen
                 ],
-                kind="baseline",
+                kind=JobKind.BASELINE,
             )
-    job_notice_ui("baseline")
-    st.fragment(run_every=1.0)(active_jobs_ui)("baseline", run_numbers)
+    job_notice_ui(JobKind.BASELINE)
+    st.fragment(run_every=1.0)(active_jobs_ui)(JobKind.BASELINE, run_numbers)
 
 
 def sweep_early_stopping_ui(configs: list) -> bool:
@@ -409,21 +392,18 @@ def sweep_early_stopping_ui(configs: list) -> bool:
     It says after which epochs members are judged and on what figure; it is disabled, with
     the reason, when no member trains past the first rung (there would be nothing to stop).
     """
-    if not configs:
+    plan = early_stopping_plan(configs)
+    if plan is None:
         return False
-    metric = early_stopping_metric(configs)
-    rule = SuccessiveHalving(max(config.epochs for config in configs), metric)
-    rungs = sorted(int(rung) for rung in rule.rungs)
-    possible = any(config.epochs > rungs[0] for config in configs)
-    after = ", ".join(map(str, rungs[:-1])) + (" and " if len(rungs) > 1 else "") + str(rungs[-1])
+    metric, rungs, possible = plan.metric, plan.rungs, plan.possible
     enabled = st.checkbox(
         "Stop hopeless members early (ASHA)",
         key="compare_sweep_early_stopping",
         disabled=not possible,
         help="Asynchronous successive halving, the rule of Ray Tune's ASHA scheduler: after "
-        f"{after} epoch(s) each member is compared with the members that got there before "
+        f"{plan.after} epoch(s) each member is compared with the members that got there before "
         f"it. Unless its {EARLY_STOPPING_METRICS[metric]} is among the best "
-        f"1/{rule.reduction_factor:g} of theirs, it stops and keeps its partly trained model. "
+        f"1/{plan.reduction_factor:g} of theirs, it stops and keeps its partly trained model. "
         "The first member to get there always goes on.",
     )
     if not possible:
@@ -474,7 +454,7 @@ def sweep_start_ui(configs: list[TrainingConfig], seconds: float, max_size: int)
         Whether to stop hopeless members early once "Run the sweep" is pressed, else None.
     """
     st.info(
-        f"{len(configs)} runs, about {seconds / 60:.1f} minutes in all "
+        f"{len(configs)} runs, about {format_duration(seconds)} in all "
         f"(at most {max_size} runs per sweep)."
     )
     early_stopping = sweep_early_stopping_ui(configs)
@@ -538,12 +518,12 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
                 configs, dataset, store, ui.session_id(), early_stopping,
                 address=ui.visitor_address(),
             )  # fmt: skip
-            submit_and_rerun(jobs, kind="sweep")
-    job_notice_ui("sweep")
+            submit_and_rerun(jobs, kind=JobKind.SWEEP)
+    job_notice_ui(JobKind.SWEEP)
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
     if job_ids:
-        st.fragment(run_every=1.0)(active_jobs_ui)("sweep", run_numbers)
+        st.fragment(run_every=1.0)(active_jobs_ui)(JobKind.SWEEP, run_numbers)
         results = sweep_results(
             [ui.job_manager().get(job_id) for job_id in job_ids],
             run_numbers,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import threading
 from concurrent.futures import Future
 
 import numpy as np
@@ -21,6 +20,7 @@ from core.inspection import novelty
 from core.inspection.saliency import occlusion_saliency
 from core.text import plain
 from ui import canvas as ui_canvas
+from ui.background import start_in_thread
 from ui.canvas import st_canvas
 
 CANVAS_SIZE = 280
@@ -100,18 +100,10 @@ def reference(key: str, _model) -> Future:
     bounded cache keeps the last few models' references.
     """
     dataset = ui.default_dataset()
-    future: Future = Future()
-
-    def build() -> None:
-        try:
-            future.set_result(
-                novelty.reference_for(_model, dataset.train_images, dataset.train_labels)
-            )
-        except (ValueError, TypeError, AttributeError) as error:
-            future.set_exception(error)
-
-    threading.Thread(target=build, name=f"draw-reference-{key}", daemon=True).start()
-    return future
+    return start_in_thread(
+        lambda: novelty.reference_for(_model, dataset.train_images, dataset.train_labels),
+        name=f"draw-reference-{key}",
+    )
 
 
 def clear_canvas() -> None:
@@ -171,6 +163,13 @@ def judge_digit(model, key: str, digit: np.ndarray):
         st.caption(
             'The check for "not sure" and "not a digit" is still being prepared for this '
             "model (a few seconds, once per model); it applies from the next stroke."
+        )
+        return probabilities, None
+    if (failure := future.exception()) is not None:
+        reason = str(failure) or type(failure).__name__
+        st.warning(
+            'The check for "not sure" and "not a digit" could not be prepared for this model, '
+            f"so the prediction is shown without it: {plain(reason, 300)}"
         )
         return probabilities, None
     try:

@@ -7,7 +7,6 @@ import core.data as data
 import ui
 from core import figures
 from core.data.datasets import IMAGE_SHAPE, Dataset
-from core.data.held_out import held_out_images, like_for_like, shared_held_out
 from core.data.links import held_out_position
 from core.figures.explore import pixel_heatmap
 from core.figures.prediction import probability_bars
@@ -21,6 +20,12 @@ from core.nn.evaluation import (
 )
 from core.nn.internals import first_layer_weights, layer_activations
 from core.nn.model_files import evaluation_batch_size
+from core.runs.evaluation_plan import (
+    check_class_count,
+    compared_images,
+    config_setting,
+    split_and_seed,
+)
 from core.text import plain
 
 GALLERY_SIZE = 40
@@ -41,25 +46,19 @@ KEY_MISTAKE_GALLERY = "evaluate_mistake_gallery"
 KEY_COMPARE_WITH = "evaluate_compare_with"
 KEY_COMPARE_MODE = "evaluate_compare_mode"
 KEY_CELL_FOR = "evaluate_cell_model"  # the model whose evaluation chose the default cell
-KEY_FIGURES = "evaluate_figures"
 KEY_LINKED_IMAGE = "evaluate_linked_image"  # (file set, index) of a link outside the held-out set
-MAX_REMEMBERED_FIGURES = 24
 
 
 # --- Models and their evaluations (cached) ---------------------------------------------------
 
 
-def _dataset_fingerprint(dataset: Dataset) -> str:
-    return dataset.fingerprint
-
-
-@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Dataset: _dataset_fingerprint})
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=ui.DATASET_HASH)
 def held_out_set(dataset: Dataset, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The test images a run was not trained on (`datasets.held_out_set`, kept per split)."""
     return data.held_out_set(dataset, split, seed)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Dataset: _dataset_fingerprint})
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=ui.DATASET_HASH)
 def held_out_sources(dataset: Dataset, split: str, seed: int) -> tuple[str, np.ndarray]:
     """Which file set the held-out images come from, and each one's index there."""
     return data.held_out_sources(dataset, split, seed)
@@ -68,7 +67,7 @@ def held_out_sources(dataset: Dataset, split: str, seed: int) -> tuple[str, np.n
 @st.cache_resource(
     show_spinner="Evaluating the model on the test images…",
     max_entries=16,
-    hash_funcs={Dataset: _dataset_fingerprint},
+    hash_funcs=ui.DATASET_HASH,
 )
 def cached_evaluation(model_key: str, dataset: Dataset, split: str, seed: int, _model):
     """Evaluate a model once per (model, data set, split); every widget reuses the result."""
@@ -77,69 +76,30 @@ def cached_evaluation(model_key: str, dataset: Dataset, split: str, seed: int, _
     return evaluate(_model, images, labels, class_names=dataset.class_names, batch_size=batch_size)
 
 
-def _config_value(config, name: str, default):
-    if config is None:
-        return default
-    if isinstance(config, dict):
-        return config.get(name, default)
-    return getattr(config, name, default)
-
-
 def evaluation_of(picked: ui.PickedModel, dataset: Dataset):
     """Return (evaluation, held-out images, split, seed, key) of a picked model.
 
     The key names this evaluation (model, data set, split) for remembered figures.
     """
     model, config = picked.model, picked.config
-    split = _config_value(config, "split", "official")
-    seed = int(_config_value(config, "seed", 0))
-    num_outputs = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
-    if num_outputs is not None and num_outputs != dataset.num_classes:
-        raise ValueError(
-            f"The model predicts {num_outputs} classes but the data set has "
-            f"{dataset.num_classes}; pick a model trained on this data set."
-        )
+    split, seed = split_and_seed(config)
+    check_class_count(model, dataset.num_classes)
     evaluation = cached_evaluation(picked.cache_key, dataset, split, seed, model)
     evaluation_key = f"{picked.cache_key}|{dataset.fingerprint}|{split}|{seed}"
     images = held_out_set(dataset, split, seed)[0]
     return evaluation, images, split, seed, evaluation_key
 
 
-# At most 96 figures of shared models in the process (a few models' worth of pages).
-@st.cache_resource(show_spinner=False, max_entries=96)
-def shared_figure(key: tuple, _build):
-    """A figure of a model any session can pick (the default model, a stored run), built
-    once per process: every visitor opening Evaluate sees the same ones. Never modify it."""
-    return _build()
-
-
-def remembered_figure(key: tuple, build):
-    """Return the figure for `key`, building it only the first time.
-
-    Figures of a shared model (the default model, a stored run) are kept once per process
-    for every session; those of a model only this session has, in its session state. A
-    rerun after picking a cell then rebuilds only the figures that changed.
-    """
-    if not str(key[0]).startswith(ui.SESSION_MODEL_PREFIX):
-        return shared_figure(key, build)
-    figures_by_key = st.session_state.setdefault(KEY_FIGURES, {})
-    if key not in figures_by_key:
-        if len(figures_by_key) >= MAX_REMEMBERED_FIGURES:
-            figures_by_key.pop(next(iter(figures_by_key)))
-        figures_by_key[key] = build()
-    return figures_by_key[key]
-
-
 def image_use_of(config, dataset: Dataset, image_set: str, index: int) -> str | None:
     """What the picked model's training did with one image of the files, or None if unknown."""
     if config is None:
         return None
-    train_size = _config_value(config, "train_size", None)
+    train_size = config_setting(config, "train_size", None)
     return data.image_use(
         dataset, image_set, index,
-        split=_config_value(config, "split", "official"),
-        seed=int(_config_value(config, "seed", 0)),
-        validation_fraction=float(_config_value(config, "validation_fraction", 0.0)),
+        split=config_setting(config, "split", "official"),
+        seed=int(config_setting(config, "seed", 0)),
+        validation_fraction=float(config_setting(config, "validation_fraction", 0.0)),
         train_size=None if train_size is None else int(train_size),
     )  # fmt: skip
 
@@ -189,7 +149,7 @@ def linked_image_ui(picked: ui.PickedModel, dataset: Dataset, evaluation_key: st
     with st.container(border=True, key="evaluate_linked"):
         st.subheader(f"Image {index:,} of the {ui.IMAGE_LINK_SETS[image_set]}: {mark}")
         st.caption(explanation)
-        image_figure, bars_figure = remembered_figure(
+        image_figure, bars_figure = ui.remembered_figure(
             (evaluation_key, "linked", image_set, index), build
         )
         image_column, bars_column = st.columns([2, 3])
@@ -282,7 +242,7 @@ def gallery(
         st.info("No images here.")
         return
     shown = indices[:GALLERY_SIZE]
-    figure = remembered_figure(figure_key, lambda: gallery_figure(evaluation, images, indices))
+    figure = ui.remembered_figure(figure_key, lambda: gallery_figure(evaluation, images, indices))
     st.plotly_chart(
         figure, key=key, on_select=lambda: on_gallery_click(key), selection_mode="points",
         config={"displayModeBar": False},
@@ -399,7 +359,7 @@ def confusion_ui(
             "prediction; the diagonal shares are the per-digit recall."
         )
     with matrix_column:
-        confusion_figure = remembered_figure(
+        confusion_figure = ui.remembered_figure(
             (evaluation_key, "confusion", normalize, true_label, predicted_label),
             lambda: figures.confusion_matrix_figure(
                 evaluation.confusion_matrix, names, normalize=normalize,
@@ -452,7 +412,7 @@ def probabilities_ui(
     )  # fmt: skip
     hint_column.caption("Or click any image in a gallery on this page.")
     image_column, bars_column = st.columns([2, 3])
-    image_figure, bars_figure = remembered_figure(
+    image_figure, bars_figure = ui.remembered_figure(
         (evaluation_key, "image", index), lambda: image_figures(evaluation, images, index)
     )
     image_column.plotly_chart(image_figure, key="evaluate_image", config={"displayModeBar": False})
@@ -524,7 +484,7 @@ def inside_ui(
             else f"Each tile is one 3x3 filter of the first convolution layer{shown}."
         )
         st.plotly_chart(
-            remembered_figure(
+            ui.remembered_figure(
                 (evaluation_key, "weights"),
                 lambda: figures.weight_tiles_figure(weights, max_tiles=MAX_WEIGHT_TILES),
             ),
@@ -536,7 +496,7 @@ def inside_ui(
         "The last strip is the softmax output, the probabilities of the chart above."
     )
     try:
-        activations_figure = remembered_figure(
+        activations_figure = ui.remembered_figure(
             (evaluation_key, "activations", index),
             lambda: figures.activation_strips_figure(
                 layer_activations(model, images[index]), output_names=evaluation.class_names
@@ -587,20 +547,21 @@ def comparison_ui(
         other_evaluation, _, other_split, other_seed, other_key = evaluation_of(
             other_picked, dataset
         )
-        tested_on = held_out_images({"split": split, "seed": seed}, dataset.name)
-        other_tested_on = held_out_images({"split": other_split, "seed": other_seed}, dataset.name)
-        shared = shared_held_out(tested_on, other_tested_on)
+        images = compared_images((split, seed), (other_split, other_seed), dataset.name)
         compared, compared_key = evaluation, evaluation_key
-        if shared != tested_on:
+        if images.rescored is not None:
             # Different images: score both on images that neither trained on.
-            compared_key = f"{evaluation_key}|{shared.split}"
-            compared = cached_evaluation(picked.cache_key, dataset, shared.split, 0, picked.model)
-            other_key = f"{other_key}|{shared.split}"
+            shared_split, shared_seed = images.rescored
+            compared_key = f"{evaluation_key}|{shared_split}"
+            compared = cached_evaluation(
+                picked.cache_key, dataset, shared_split, shared_seed, picked.model
+            )
+            other_key = f"{other_key}|{shared_split}"
             other_evaluation = cached_evaluation(
-                other_picked.cache_key, dataset, shared.split, 0, other_picked.model
+                other_picked.cache_key, dataset, shared_split, shared_seed, other_picked.model
             )
         run_names = (choices[picked.choice].short_label, choices[other].short_label)
-        comparison = remembered_figure(
+        comparison = ui.remembered_figure(
             (compared_key, "comparison", other_key, mode, run_names),
             lambda: figures.confusion_comparison_figure(
                 compared.confusion_matrix, other_evaluation.confusion_matrix,
@@ -610,16 +571,17 @@ def comparison_ui(
     except ValueError as error:
         st.error(f"Cannot compare: {plain(error, 300)}")
         st.stop()
-    if like_for_like(tested_on, other_tested_on):
+    if images.like_for_like:
         st.caption(
             f"Accuracy {compared.accuracy:.2%} vs {other_evaluation.accuracy:.2%}, both measured "
-            f"on the same images ({tested_on.describe(sizes)}): a like-for-like comparison."
+            f"on the same images ({images.own.describe(sizes)}): a like-for-like comparison."
         )
     else:
         st.warning(
             f"Not like for like on their own test images: this model was tested on the "
-            f"{tested_on.describe(sizes)}, the other on the {other_tested_on.describe(sizes)}. "
-            f"So here both are scored on the {shared.describe(sizes)}, which neither trained on: "
+            f"{images.own.describe(sizes)}, the other on the {images.other.describe(sizes)}. "
+            f"So here both are scored on the {images.shared.describe(sizes)}, which neither "
+            "trained on: "
             f"accuracy {compared.accuracy:.2%} vs {other_evaluation.accuracy:.2%}.",
             icon=":material/balance:",
         )

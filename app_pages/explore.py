@@ -40,9 +40,7 @@ KEY_UPLOAD_MESSAGE = "explore_upload_message"
 FASHION_MNIST_TRAIN_IMAGES_BYTES = 26_421_880
 
 
-@st.cache_data(
-    show_spinner=False, max_entries=8, hash_funcs={data_lib.Dataset: lambda ds: ds.fingerprint}
-)
+@st.cache_data(show_spinner=False, max_entries=8, hash_funcs=ui.DATASET_HASH)
 def dataset_tables(dataset: data_lib.Dataset):
     """Class counts of both sets and the mean training image of each class (cached)."""
     train_counts = data_lib.class_counts(dataset.train_labels, dataset.num_classes)

@@ -10,7 +10,7 @@ import ui
 from core import settings
 from core.data import SCALINGS, SPLITS
 from core.figures.training import MAX_SMOOTHING, metric_figure
-from core.jobs.job import JobState
+from core.jobs.job import JobKind, JobState
 from core.jobs.progress_text import progress_fraction, progress_text
 from core.jobs.tasks import make_training_job
 from core.nn import (
@@ -43,7 +43,8 @@ from core.nn.throughput import estimate
 from core.nn.training import TrainingResult
 from core.runs.current_models import ADOPT, KEEP_BETTER, after_training
 from core.runs.display import training_run_name
-from core.text import plain
+from core.runs.training_outcome import completed_epochs, model_label, stopped_text
+from core.text import format_duration, plain
 
 POLL_SECONDS = 1.0
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
@@ -308,7 +309,7 @@ def training_estimate_text(config: TrainingConfig, dataset) -> str:
     """The expected training time on this machine, its precision, and what both rest on."""
     expected = estimate(config, training_images(config, len(dataset.train_images)))
     return (
-        f"Expected training time: about {_duration(expected.seconds)} in "
+        f"Expected training time: about {format_duration(expected.seconds)} in "
         f"{expected.precision} ({expected.basis})."
     )
 
@@ -347,7 +348,9 @@ def show_stop_reason(job) -> bool:
 
 def training_jobs() -> list:
     """Return this visitor's training jobs, newest first."""
-    return [job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == "train"]
+    return [
+        job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == JobKind.TRAIN
+    ]
 
 
 def latest_training_job():
@@ -359,7 +362,7 @@ def latest_training_job():
 def active_training_job():
     """Return this visitor's queued or running training job, or None."""
     active = ui.job_manager().active_jobs(owner=ui.session_id())
-    return next((job for job in active if job.kind == "train"), None)
+    return next((job for job in active if job.kind == JobKind.TRAIN), None)
 
 
 def start_training(dataset) -> None:
@@ -393,7 +396,7 @@ def start_training(dataset) -> None:
                     # Without the demo profile everyone sees every run: names unique among all.
                     names_shared=ui.runs_owner() is None,
                 ),
-                kind="train",
+                kind=JobKind.TRAIN,
             )
         except ValueError as error:
             st.session_state[KEY_START_MESSAGE] = ("error", str(error))
@@ -429,23 +432,11 @@ def buttons_ui(active_job, blocked: str | None) -> None:
         (st.error if kind == "error" else st.info)(plain(text, 400))
 
 
-def _duration(seconds) -> str:
-    if seconds is None:
-        return "–"
-    seconds = float(seconds)
-    return f"{seconds:.1f} s" if seconds < 90 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
-
-
 def metrics_row(values: dict[str, str]) -> None:
     """Figures side by side that wrap two to a row on a phone instead of one per screen."""
     with st.container(horizontal=True, gap="medium"):
         for label, value in values.items():
             st.metric(label, value, width=METRIC_WIDTH)
-
-
-def completed_epochs(result) -> int:
-    """Return how many whole epochs a training finished (a stopped epoch does not count)."""
-    return len(result.history.get("loss", ()))
 
 
 def chart_options_ui() -> tuple[bool, float]:
@@ -500,29 +491,12 @@ def progress_view(job) -> None:
     metrics_row(
         {
             "Images per second": f"{speed:,.0f}" if speed else "–",
-            "Elapsed": _duration(progress.get("elapsed")),
-            "Time left (estimate)": _duration(progress.get("eta")),
+            "Elapsed": format_duration(progress.get("elapsed")),
+            "Time left (estimate)": format_duration(progress.get("eta")),
             "Training loss": f"{loss:.3f}" if loss is not None else "–",
         }
     )
     curves(job.history, progress.get("batch_points", ()), progress.get("epochs") or 1, "train_live")
-
-
-def stopped_text(result, progress: dict, decision: str | None) -> str:
-    """Say truthfully where a stopped training ended, and what became of its model."""
-    epochs = completed_epochs(result)
-    text = (
-        f"Stopped after {epochs} of {result.config.epochs} epoch{'s' * (result.config.epochs != 1)}"
-    )
-    batches = result.batches_per_epoch or int(progress.get("batches") or 0)
-    partial = result.batches_into_epoch if epochs == result.epochs_completed else 0
-    if partial > 0:
-        text += f" and {partial:,} of {batches:,} batches of epoch {epochs + 1}"
-    if epochs == 0:
-        return text + ": the current model is unchanged (a network needs one whole epoch)."
-    if decision == KEEP_BETTER:
-        return text + ": the partly trained model was kept and evaluated."
-    return text + ": the partly trained model was kept, evaluated and made current."
 
 
 def current_accuracy() -> float | None:
@@ -537,9 +511,9 @@ def current_accuracy() -> float | None:
     return None if run is None else run.test_accuracy
 
 
-def model_label(job) -> str:
+def job_model_label(job) -> str:
     """What the sidebar and the model pickers call an ended training's model."""
-    return f"{job.result.name or job.name} ({job.result.result.test_accuracy:.2%})"
+    return model_label(job.result.name or job.name, job.result.result.test_accuracy)
 
 
 def settle_current_model(job) -> None:
@@ -556,13 +530,13 @@ def settle_current_model(job) -> None:
     other = None
     if decision == ADOPT:
         ui.set_current_model(
-            result.model, model_label(job), config=result.config, run_id=job.result.run_id
+            result.model, job_model_label(job), config=result.config, run_id=job.result.run_id
         )
         worse = previous_accuracy is not None and previous_accuracy > result.test_accuracy
         if previous is not None and previous.run_id and worse:
             other = (previous.run_id, previous.label)
     elif decision == KEEP_BETTER and job.result.run_id:
-        other = (job.result.run_id, model_label(job))
+        other = (job.result.run_id, job_model_label(job))
     current = ui.current_model()
     st.session_state[KEY_OUTCOME] = (job.id, decision, current.label if current else None, other)
 
@@ -588,7 +562,7 @@ def current_model_ui(job) -> bool:
         current, run_id = ui.current_model(), job.result.run_id
         return current is not None and run_id is not None and current.run_id == run_id
     _, decision, current_label, other = outcome
-    own = current_label == model_label(job)
+    own = current_label == job_model_label(job)
     if decision == KEEP_BETTER and not own:
         st.info(
             f"Your current model stays **{plain(current_label)}**: it scores higher than "
@@ -637,7 +611,7 @@ def result_view(job) -> None:
         {
             "Test accuracy": f"{result.test_accuracy:.2%}",
             "Test loss": f"{result.test_loss:.4f}",
-            "Training time": _duration(result.train_seconds),
+            "Training time": format_duration(result.train_seconds),
             "Images per second": f"{result.samples_per_second:,.0f}",
         }
     )

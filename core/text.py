@@ -70,3 +70,17 @@ def figure_text(text: Any, max_len: int = PLAIN_MAX_LENGTH) -> str:
     if len(cleaned) > max_len:
         cleaned = cleaned[: max(max_len - 1, 0)] + "…"
     return html.escape(cleaned, quote=False)
+
+
+def format_duration(seconds: float | None) -> str:
+    """Return a duration as the app says it: ``"45 seconds"`` below 90 s, else ``"3 minutes"``.
+
+    One wording for every estimate and measurement (the budget's refusals, the Train page's
+    times, a sweep's expected time); ``"–"`` when it is not known yet (None).
+    """
+    if seconds is None:
+        return "–"
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:,.0f} minutes"

@@ -8,6 +8,7 @@ picker), `sidebar` (job status and the job watcher), `image_links` (links to one
 this package.
 """
 
+from ui.figure_cache import remembered_figure
 from ui.identity import (
     KEY_ADOPTION_PENDING,
     KEY_SESSION_ID,
@@ -48,6 +49,7 @@ from ui.navigation import (
     url_path,
 )
 from ui.resources import (
+    DATASET_HASH,
     DATASET_ITEM,
     DATASET_RELEASED,
     FILES_RELEASED,
@@ -67,6 +69,8 @@ from ui.sidebar import IDLE_WATCH_SECONDS, JOB_WATCH_SECONDS, sidebar_status, wa
 from ui.visitor_runs import run_numbers, runs_owner, stored_networks, submit_job, visible_runs
 
 __all__ = [
+    "DATASET_HASH",
+    "remembered_figure",
     "CURRENT_CHOICE",
     "DATASET_ITEM",
     "DATASET_RELEASED",

@@ -4,8 +4,9 @@ the run store, the current-model store and the Train page's start lock."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import streamlit as st
 from streamlit import config as streamlit_config
@@ -13,7 +14,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import settings
-from core.data.datasets import load_default_dataset, resolve_class_names
+from core.data.datasets import Dataset, load_default_dataset, resolve_class_names
 from core.jobs.executors import get_executor
 from core.jobs.manager import JobManager
 from core.runs import PruneQuota, RunStore
@@ -23,6 +24,10 @@ from core.visitors.memory_budget import server_budget
 
 # The name of this session's uploaded dataset; its arrays are held in the memory budget.
 KEY_DATASET = "session_dataset"
+# `hash_funcs` for a Streamlit cache keyed on a `Dataset`: its fingerprint, not its arrays.
+DATASET_HASH: dict[str | type[Any], Callable[[Any], Any]] = {
+    Dataset: lambda dataset: dataset.fingerprint
+}
 
 
 @st.cache_resource(show_spinner="Loading the MNIST data…")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs.job import JobState
+from core.jobs.job import JobKind, JobState
 from core.jobs.progress_text import progress_fraction, progress_text
 from core.text import plain
 from ui.identity import session_id
@@ -43,7 +43,7 @@ def _render_status(show_bars: bool = True) -> None:
         st.markdown(_job_line(job))
         progress = job.progress or {}
         if show_bars and job.state == JobState.RUNNING:
-            text = progress_text(progress) if job.kind == "train" else None
+            text = progress_text(progress) if job.kind == JobKind.TRAIN else None
             st.progress(progress_fraction(progress), text=text)
     if not show_bars:
         st.caption("Live progress is shown on this page.")

@@ -6,7 +6,9 @@ import pandas as pd
 
 from core import settings
 from core.jobs.caps import JobCaps
+from core.jobs.job import JobKind
 from core.runs import LIST_COLUMNS
+from core.runs.records import RunKind
 from ui.identity import session_id, visitor_address
 from ui.resources import job_manager, run_store
 
@@ -42,10 +44,10 @@ def stored_networks():
         runs = visible_runs()
     except (OSError, ValueError):
         return pd.DataFrame(columns=LIST_COLUMNS)
-    return runs[(runs["kind"] == "network") & runs["has_model"]]
+    return runs[(runs["kind"] == RunKind.NETWORK) & runs["has_model"]]
 
 
-def submit_job(name: str, fn, kind: str = "train"):
+def submit_job(name: str, fn, kind: str = JobKind.TRAIN):
     """Submit a job for this visitor, within the caps in force (`core.settings.limits`).
 
     The caps (jobs per visitor, per network address and in the whole queue) are checked by

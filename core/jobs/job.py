@@ -14,6 +14,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.jobs.kinds import JobKind as JobKind  # Re-exported: pages import it from here.
+
 
 class JobState(StrEnum):
     """Where a job is in its life; a `str`, so it reads and stores as its value."""
@@ -55,7 +57,7 @@ class Job:
         name: The display name given at submission.
         owner: Who submitted it (e.g. a visitor id), or None.
         address: The network address it was submitted from, or None.
-        kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
+        kind: What it is, a `JobKind` (``"train"``, ``"baseline"`` or ``"sweep"``).
         state: ``"queued"``, ``"running"``, ``"finished"``, ``"stopped"``, ``"failed"``
             or ``"cancelled"`` (a queued job that was stopped).
         result: What ``fn`` returned (also set for a stopped job), else None.

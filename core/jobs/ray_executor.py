@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core import settings
+from core.jobs.kinds import JobKind
 from core.jobs.thread_executor import ProgressFunction, ThreadExecutor
 from core.nn.baselines import train_baseline
 from core.nn.training import train_model
@@ -100,7 +101,7 @@ def _remote_functions():
         # Each progress event says on which node it ran (bench_ray.py shows the placement).
         node = ray.get_runtime_context().get_node_id()
         try:
-            if kind == "train":
+            if kind == JobKind.TRAIN:
                 return train_model(
                     arguments["config"],
                     dataset,
@@ -248,7 +249,7 @@ class RayExecutor:
             return self.fallback.train(config, dataset, on_progress, stop_event)
         relay = on_progress or (lambda event: None)
         try:
-            return self._run("train", dataset, {"config": config}, relay, stop_event)
+            return self._run(JobKind.TRAIN, dataset, {"config": config}, relay, stop_event)
         except _ClusterGoneBeforeStartError:
             return self.fallback.train(config, dataset, on_progress, stop_event)
 
@@ -270,7 +271,7 @@ class RayExecutor:
                 report(**progress)
 
         try:
-            return self._run("baseline", dataset, arguments, relay, stop_event)
+            return self._run(JobKind.BASELINE, dataset, arguments, relay, stop_event)
         except _ClusterGoneBeforeStartError:
             return self.fallback.fit_baseline(key, dataset, config, report, stop_event)
 

@@ -32,6 +32,7 @@ from core.nn.architecture import POOL_SIZE, count_parameters, training_flops_per
 from core.nn.config import TrainingConfig
 from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND, estimate, training_seconds_at
 from core.settings import Limits
+from core.text import format_duration
 
 FLOAT_BYTES = 4
 PARAMETER_COPIES = 4
@@ -100,9 +101,9 @@ class JobBudget:
             )
         if self.max_seconds is not None and self.least_seconds > self.max_seconds:
             found.append(
-                f"This training would take at least {_duration(self.least_seconds)} here; "
+                f"This training would take at least {format_duration(self.least_seconds)} here; "
                 "this demo stops a training after "
-                f"{_duration(self.max_seconds)}. Every batch costs a fixed time besides its "
+                f"{format_duration(self.max_seconds)}. Every batch costs a fixed time besides its "
                 "operations, so use a larger batch size, fewer epochs or fewer training images."
             )
         usable = None if self.available_bytes is None else self.available_bytes * MEMORY_HEADROOM
@@ -120,12 +121,6 @@ def _amount(flops: float) -> str:
         if flops >= size:
             return f"{flops / size:,.1f} {word}"
     return f"{flops / 1e6:,.0f} million"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} seconds"
-    return f"{seconds / 60:,.0f} minutes"
 
 
 def format_bytes(size: float | None) -> str:

@@ -34,6 +34,13 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"  # The process died mid-training (see `core.runs.journal`).
 
 
+class RunKind(StrEnum):
+    """What a run trained; a `str`, so it is stored and read back as its value."""
+
+    NETWORK = "network"
+    BASELINE = "baseline"
+
+
 RUN_STATUSES = tuple(status.value for status in RunStatus)
 MAX_NAME_LENGTH = 120
 

@@ -8,6 +8,7 @@ go through the same preprocessing and prediction code as drawings.
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -293,3 +294,28 @@ def test_an_upload_is_decoded_once_however_often_the_page_reruns(monkeypatch):
     # Back to drawing: the picture is let go.
     app.radio(key="draw_input").set_value("Draw on the canvas").run()
     assert budget.get(owner, "draw_upload_picture") is None and budget.held_bytes == 0
+
+
+def test_a_failed_check_for_not_a_digit_says_so_instead_of_waiting_forever(monkeypatch):
+    """Whatever the reference build raises resolves its Future: the page says it failed."""
+    from core.inspection import novelty
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the embeddings ran out of memory")
+
+    monkeypatch.setattr(novelty, "reference_for", broken)
+    app = app_test(PAGE)
+    app.session_state[ui.KEY_CURRENT_MODEL] = ui.CurrentModel(
+        model=constant_model(3), label="Always three"
+    )
+    upload(app, photo_of_test_digit(0)[0])
+    for _ in range(50):
+        if any("could not be prepared" in warning.value for warning in app.warning):
+            break
+        time.sleep(0.1)
+        app.run()
+    assert not app.exception
+    assert predicted_digit(app) == "3"
+    warnings = [warning.value for warning in app.warning]
+    assert any("could not be prepared" in text and "ran out of memory" in text for text in warnings)
+    assert not any("still being prepared" in caption.value for caption in app.caption)

@@ -284,7 +284,7 @@ def test_a_stopped_run_that_scores_lower_keeps_the_better_current_model(isolated
     assert not app.exception
     current = app.session_state[ui.KEY_CURRENT_MODEL]
     assert current.run_id == job.result.run_id
-    assert current.label == f"{name} ({result.test_accuracy:.2%})"
+    assert current.label == f"{name} · {result.test_accuracy:.2%}"  # not "seed 0 (2) (…%)"
     assert any("now your current model" in caption.value for caption in app.caption)
 
 
