@@ -33,32 +33,10 @@ if TYPE_CHECKING:
         split_calibration,
     )
 
-_NOVELTY_NAMES = frozenset(
-    {
-        "BANK_SIZE",
-        "CALIBRATION_SIZE",
-        "DIGITS_FLAGGED_NOT_A_DIGIT",
-        "DIGITS_FLAGGED_NOT_SURE",
-        "VERDICT_DIGIT",
-        "VERDICT_NOT_A_DIGIT",
-        "VERDICT_NOT_SURE",
-        "Judgement",
-        "JudgementWords",
-        "Reference",
-        "build_reference",
-        "judge",
-        "judge_embedding",
-        "judgement_words",
-        "reference_for",
-        "reference_inputs",
-        "split_calibration",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
     """Return a name of `core.inspection.novelty`, importing it on first use."""
-    if name in _NOVELTY_NAMES:
+    if name in __all__ and name not in _SALIENCY_NAMES:
         return getattr(importlib.import_module("core.inspection.novelty"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -84,3 +62,4 @@ __all__ = [
     "reference_inputs",
     "split_calibration",
 ]
+_SALIENCY_NAMES = frozenset({"Saliency", "occlusion_saliency"})
