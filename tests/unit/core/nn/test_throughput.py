@@ -94,8 +94,10 @@ def test_a_training_records_its_speed(mnist, monkeypatch, window):
     result = train_model(config, mnist, on_progress=events.append)
     rate, basis, measured = throughput.images_per_second(config, "float32")
     assert measured and basis.startswith("measured")
-    # The figure is of the run itself: the same order as its overall speed.
-    assert 0.3 * result.samples_per_second < rate < 5 * result.samples_per_second
+    # The figure is of the run itself. It leaves out the first chunk (tracing), which on a fast
+    # machine is most of this short run's time (CI measured 34,833 steady against 6,678
+    # overall), so it lies between the overall speed and a few dozen times it.
+    assert 0.3 * result.samples_per_second < rate < 30 * result.samples_per_second
     assert any(event.get("measured_images_per_second") for event in events)
 
 
