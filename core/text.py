@@ -81,6 +81,9 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     seconds = float(seconds)
+    if seconds < 1.5:
+        # Never "0 seconds" or "1 seconds": a quick training takes about a second.
+        return "1 second"
     if seconds < 90:
         return f"{seconds:.0f} seconds"
     return f"{seconds / 60:,.0f} minutes"

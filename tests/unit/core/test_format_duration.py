@@ -9,7 +9,9 @@ from core.text import format_duration
     ("seconds", "text"),
     [
         (None, "–"),
-        (0.3, "0 seconds"),
+        (0.3, "1 second"),
+        (1.4, "1 second"),
+        (1.6, "2 seconds"),
         (18.4, "18 seconds"),
         (89.4, "89 seconds"),
         (90, "2 minutes"),
