@@ -100,6 +100,17 @@ def runs_dir() -> Path:
     return _resolve(get_setting("runs_dir", "runs"))
 
 
+def database_url() -> str | None:
+    """Return the ``database_url`` setting: a PostgreSQL server's URL, or None for SQLite.
+
+    Unset, runs are kept in a SQLite file in `runs_dir` (what ``make run`` does). Set to
+    ``postgresql+psycopg://user:password@host:5432/database``, every record, model file,
+    current model and job state is kept on that server, which many app processes share
+    (see ``core.runs.engine``).
+    """
+    return (get_setting("database_url") or "").strip() or None
+
+
 def max_concurrent_jobs() -> int:
     """Return how many training jobs may run at once (default 2)."""
     return limits().max_concurrent_jobs

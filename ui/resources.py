@@ -172,10 +172,11 @@ def executor_notice() -> None:
         st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
-def _run_store(folder: str, quota: tuple):
-    # A process singleton per folder and quota: the store enforces the run quotas.
+def _run_store(folder: str, quota: tuple, database_url: str | None):
+    # A process singleton per folder, quota and database: the store enforces the run quotas.
     return process_singleton(
-        ("run_store", folder, quota), lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)))
+        ("run_store", folder, quota, database_url),
+        lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)), database_url=database_url),
     )
 
 
@@ -192,7 +193,7 @@ def run_store():
         limits.protected_runs_per_address,
         limits.max_runs_per_address_per_day,
     )
-    return _run_store(str(settings.runs_dir()), quota)
+    return _run_store(str(settings.runs_dir()), quota, settings.database_url())
 
 
 def current_model_store_in(folder: str):

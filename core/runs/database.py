@@ -1,13 +1,16 @@
-"""A run store's database: the SQLite table of run records, `RunRecords`.
+"""A run store's records: the ``runs`` table and the saves log, on SQLite or PostgreSQL.
 
-Owns ``runs.sqlite`` (WAL mode, schema version in ``user_version``): its schema and its
-migration from older versions, the queries that add, list, read, rename, re-own and delete
-records, the log of recent saves per network address, and the sentence shown when the
-database is damaged. It never touches a model file: a record only names its file, with its
-size and SHA-256 (`core.runs.model_files` writes and reads them). The record itself, and the
-checks on a new one, are `core.runs.records`.
+`RunRecords` owns the queries that add, list, read, rename, re-own and delete records, the
+log of recent saves per network address, and the sentence shown when the database cannot be
+read or reached. It opens the database (`core.runs.engine.Database`) and brings its schema
+up to date (`core.runs.schema_upgrade`) on first use. It never touches a model's bytes: a
+record only names its model file, with its size and SHA-256 (`core.runs.model_files` and
+`core.runs.model_blobs` keep them). The record itself, and the checks on a new one, are
+`core.runs.records`.
 
-Each query opens its own connection, so job threads can save runs while pages read.
+Each call runs in its own transaction, or in the caller's exclusive one
+(`RunRecords.exclusive`), so job threads can save runs while pages read, and a save's quota
+check, insert and pruning happen as one step whichever process makes them.
 """
 
 from __future__ import annotations
@@ -15,98 +18,65 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
-from core.runs.records import clean_name
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
-# 2: each run's saving address (hashed) and its number among its owner's runs; the saves log.
-SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner TEXT,
-    dataset TEXT,
-    summary TEXT,
-    parameters INTEGER,
-    epochs INTEGER,
-    train_seconds REAL,
-    predict_seconds REAL,
-    test_accuracy REAL,
-    test_loss REAL,
-    model_file TEXT,
-    model_size INTEGER,
-    model_sha256 TEXT,
-    config_json TEXT NOT NULL,
-    history_json TEXT NOT NULL,
-    metrics_json TEXT NOT NULL,
-    timings_json TEXT NOT NULL,
-    confusion_json TEXT,
-    address TEXT,
-    owner_number INTEGER
-);
-CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner);
-CREATE TABLE IF NOT EXISTS saves (
-    address TEXT,
-    owner TEXT,
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS saves_created ON saves (created);
-CREATE TABLE IF NOT EXISTS store_secrets (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-# Columns added after schema 1, with their types: a store written by an older version gets
-# them on opening (existing runs get no address and their number among their owner's runs).
-_ADDED_COLUMNS = {"address": "TEXT", "owner_number": "INTEGER"}
+from core.runs.engine import Database
+from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
+from core.runs.records import clean_name, split_and_seed
+from core.runs.schema import runs, saves, store_secrets
+from core.runs.schema_upgrade import NewerSchemaError, upgrade
+
 # How far back the saves log counts a network address's (or an owner's) recent volume.
 VOLUME_WINDOW = timedelta(hours=24)
 
 # The columns `list_rows` reads: those of LIST_COLUMNS in the table, and the model file's
-# name (LIST_COLUMNS' has_model says whether that file is present). The configuration's
-# split and seed say which images a run was tested on (`core.data.held_out`).
-_LIST_QUERY = (
-    "SELECT id, created, name, kind, summary, parameters, epochs, train_seconds, "
-    "predict_seconds, test_accuracy, test_loss, model_size, status, owner, "
-    "dataset, model_file, "
-    "CASE WHEN json_valid(config_json) THEN json_extract(config_json, '$.split') END AS split, "
-    "CASE WHEN json_valid(config_json) THEN json_extract(config_json, '$.seed') END AS seed "
-    "FROM runs"
-)
+# name (LIST_COLUMNS' has_model says whether that file is present). The split and seed say
+# which images a run was tested on (`core.data.held_out`).
+_LIST_COLUMNS = [
+    runs.c[name]
+    for name in (
+        "id", "created", "name", "kind", "summary", "parameters", "epochs", "train_seconds",
+        "predict_seconds", "test_accuracy", "test_loss", "model_size", "status", "owner",
+        "dataset", "model_file", "split", "seed",
+    )
+]  # fmt: skip
+# Newest first: by creation time, then by the order of saving.
+_NEWEST_FIRST = (runs.c.created.desc(), runs.c.seq.desc())
 
 
 class RunRecords:
-    """The ``runs`` table of one SQLite database, created on first use.
+    """The ``runs`` table and the saves log of one database, created or upgraded on first use.
 
-    Opening never raises for a damaged database: the reason is kept in `open_error` and
-    every later call tries again, so moving a damaged file aside takes effect without
-    restarting the app.
+    Opening never raises for a database that cannot be read or reached: the reason is kept
+    in `open_error` and every later call tries again, so moving a damaged file aside (or
+    the database server coming back) takes effect without restarting the app.
 
     Args:
-        database_path: The database file, e.g. ``<run store>/runs.sqlite``.
+        database: The database (`core.runs.engine.Database`).
     """
 
-    def __init__(self, database_path: Path) -> None:
-        self.database_path = database_path
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self.open_error: str | None = None
         self._secret: bytes | None = None
         self.try_to_open()
 
     def try_to_open(self) -> bool:
-        """Create or check the database; remember why it failed. Returns True when usable."""
+        """Create, upgrade or check the schema; remember why it failed. True when usable."""
         try:
-            self._initialise()
-        except sqlite3.DatabaseError as error:
+            upgrade(self.database)
+        except NewerSchemaError as error:
+            self.open_error = str(error)
+            return False
+        except DBAPIError as error:
             self.open_error = self.damaged_message(error)
             return False
         self.open_error = None
@@ -122,41 +92,67 @@ class RunRecords:
             raise DamagedRunStoreError(str(self.open_error))
 
     def damaged_message(self, error: Exception, readable: int | None = None) -> str:
-        """The sentence a user sees when the database cannot be read, and what to do."""
+        """The sentence a user sees when the database cannot be used, and what to do."""
         read = "" if not readable else f" The first {readable} runs could be read."
+        reason = _reason(error)
+        if self.database.is_sqlite:
+            return (
+                f"The run store database {self.database.display_url.removeprefix('sqlite:///')}"
+                f" cannot be read ({reason}).{read} Move the file aside (MNIST Studio then "
+                "starts a fresh one) or restore it from a backup."
+            )
         return (
-            f"The run store database {self.database_path} cannot be read ({error})."
-            f"{read} Move the file aside (MNIST Studio then starts a fresh one) or "
-            "restore it from a backup."
+            f"The run store database {self.database.display_url} cannot be reached or read "
+            f"({reason}).{read} Stored runs are safe there; check that the server is "
+            "running and the database_url setting is right, then reload the page."
         )
+
+    def exclusive(self) -> AbstractContextManager[Connection]:
+        """A transaction in which no other process's exclusive change runs.
+
+        Every call of this object made inside the block (in the same thread) joins it: a
+        save checks the quotas, inserts and prunes as one step.
+        """
+        return self.database.transaction(exclusive=True)
 
     def insert(self, record: dict[str, Any]) -> None:
         """Add a record: `record_fields` plus id, created, address and the model file's columns.
 
-        The run gets the next number among its owner's runs, and its save is logged with its
-        address (see `recent_saves`), in the same transaction.
+        The run gets the next number across the store and among its owner's runs, and its
+        save is logged with its address (see `recent_saves`), in one exclusive transaction.
 
         Raises:
-            RunStoreError: If SQLite refuses it (nothing is stored then).
+            RunStoreError: If the database refuses it (nothing is stored then).
         """
-        columns = ", ".join(record)
-        placeholders = ", ".join(f":{column}" for column in record)
+        split, seed = split_and_seed(record.get("config_json"))
         try:
-            with self._connection() as connection:
-                connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", record)
+            with self.exclusive() as connection:
+                next_seq = connection.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(runs.c.seq), 0) + 1)
+                ).scalar_one()
+                next_number = connection.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(runs.c.owner_number), 0) + 1).where(
+                        runs.c.owner.is_not_distinct_from(record.get("owner"))
+                    )
+                ).scalar_one()
                 connection.execute(
-                    "UPDATE runs SET owner_number = (SELECT COALESCE(MAX(owner_number), 0) + 1 "
-                    "FROM runs WHERE owner IS :owner) WHERE id = :id",
-                    {"owner": record.get("owner"), "id": record["id"]},
+                    runs.insert().values(
+                        **record, seq=next_seq, owner_number=next_number, split=split, seed=seed
+                    )
                 )
                 connection.execute(
-                    "INSERT INTO saves (address, owner, created) VALUES (?, ?, ?)",
-                    (record.get("address"), record.get("owner"), record["created"]),
+                    saves.insert().values(
+                        address=record.get("address"),
+                        owner=record.get("owner"),
+                        created=record["created"],
+                    )
                 )
                 cutoff = (datetime.now(UTC) - VOLUME_WINDOW).isoformat(timespec="seconds")
-                connection.execute("DELETE FROM saves WHERE created < ?", (cutoff,))
-        except (sqlite3.Error, TypeError) as error:
-            raise RunStoreError(f"Could not save run {record['name']!r}: {error}.") from error
+                connection.execute(saves.delete().where(saves.c.created < cutoff))
+        except (DBAPIError, sa.exc.StatementError, TypeError) as error:
+            raise RunStoreError(
+                f"Could not save run {record['name']!r}: {_reason(error)}."
+            ) from error
 
     def address_key(self, address: str | None) -> str | None:
         """Return how a network address is recorded: a keyed hash, never the address itself.
@@ -188,14 +184,15 @@ class RunRecords:
         if not self.usable():
             return {}
         cutoff = (datetime.now(UTC) - VOLUME_WINDOW).isoformat(timespec="seconds")
+        query = (
+            sa.select(saves.c.owner, saves.c.address, sa.func.count())
+            .where(saves.c.created >= cutoff)
+            .group_by(saves.c.owner, saves.c.address)
+        )
         try:
-            with self._connection() as connection:
-                rows = connection.execute(
-                    "SELECT owner, address, COUNT(*) FROM saves WHERE created >= ? "
-                    "GROUP BY owner, address",
-                    (cutoff,),
-                ).fetchall()
-        except sqlite3.DatabaseError:
+            with self.database.transaction() as connection:
+                rows = connection.execute(query).all()
+        except DBAPIError:
             return {}
         return {(row[0], row[1]): int(row[2]) for row in rows}
 
@@ -206,29 +203,31 @@ class RunRecords:
             DamagedRunStoreError: If the database cannot be read.
         """
         self.raise_if_damaged()
-        try:
-            with self._connection() as connection:
-                rows = connection.execute(
-                    "SELECT id, created, owner, address, model_size FROM runs "
-                    "ORDER BY created DESC, rowid DESC"
-                ).fetchall()
-        except sqlite3.DatabaseError as error:
-            raise DamagedRunStoreError(self.damaged_message(error)) from error
-        return [dict(row) for row in rows]
+        query = sa.select(
+            runs.c.id, runs.c.created, runs.c.owner, runs.c.address, runs.c.model_size
+        ).order_by(*_NEWEST_FIRST)
+        with self._reading() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
 
     def _address_secret(self) -> bytes:
         """The store's random key for `address_key`, made on first use, then remembered."""
         if self._secret is not None:
             return self._secret
-        with self._connection() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO store_secrets (name, value) VALUES ('address_key', ?)",
-                (secrets.token_hex(32),),
-            )
-            row = connection.execute(
-                "SELECT value FROM store_secrets WHERE name = 'address_key'"
-            ).fetchone()
-        self._secret = bytes.fromhex(row["value"])
+        with self.database.transaction() as connection:
+            existing = connection.execute(
+                sa.select(store_secrets.c.value).where(store_secrets.c.name == "address_key")
+            ).scalar_one_or_none()
+            if existing is None:
+                insert = sqlite.insert if self.database.is_sqlite else postgresql.insert
+                connection.execute(
+                    insert(store_secrets)
+                    .values(name="address_key", value=secrets.token_hex(32))
+                    .on_conflict_do_nothing()
+                )
+                existing = connection.execute(
+                    sa.select(store_secrets.c.value).where(store_secrets.c.name == "address_key")
+                ).scalar_one()
+        self._secret = bytes.fromhex(existing)
         return self._secret
 
     def list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -243,19 +242,16 @@ class RunRecords:
         """
         if not self.usable():
             return [], [str(self.open_error)]
-        query = _LIST_QUERY
-        arguments: tuple = ()
+        query = sa.select(*_LIST_COLUMNS).order_by(*_NEWEST_FIRST)
         if owner is not None:
-            query += " WHERE owner = ?"
-            arguments = (owner,)
-        query += " ORDER BY created DESC, rowid DESC"
+            query = query.where(runs.c.owner == owner)
         rows: list[dict[str, Any]] = []
         messages: list[str] = []
         try:
-            with self._connection() as connection:
-                for row in connection.execute(query, arguments):
-                    rows.append(dict(row))
-        except sqlite3.DatabaseError as error:
+            with self.database.transaction() as connection:
+                for row in connection.execute(query):
+                    rows.append(dict(row._mapping))
+        except DBAPIError as error:
             messages.append(self.damaged_message(error, readable=len(rows)))
         return rows, messages
 
@@ -264,21 +260,20 @@ class RunRecords:
 
         Args:
             owner: With an owner, their runs numbered among their own (1, 2, ...); without,
-                every run with the record's SQLite rowid (numbered across the store).
+                every run with its number across the store (1 for the first run saved).
         """
         if not self.usable():
             return {}
+        if owner is None:
+            query = sa.select(runs.c.seq, runs.c.id)
+        else:
+            query = sa.select(runs.c.owner_number, runs.c.id).where(runs.c.owner == owner)
         try:
-            with self._connection() as connection:
-                if owner is None:
-                    rows = connection.execute("SELECT rowid AS number, id FROM runs").fetchall()
-                else:
-                    rows = connection.execute(
-                        "SELECT owner_number AS number, id FROM runs WHERE owner = ?", (owner,)
-                    ).fetchall()
-        except sqlite3.DatabaseError:
+            with self.database.transaction() as connection:
+                rows = connection.execute(query).all()
+        except DBAPIError:
             return {}
-        return {row["id"]: int(row["number"]) for row in rows if row["number"] is not None}
+        return {row[1]: int(row[0]) for row in rows if row[0] is not None}
 
     def fetch(self, run_id: str) -> dict[str, Any]:
         """Return a run's whole record (every column).
@@ -288,16 +283,11 @@ class RunRecords:
             DamagedRunStoreError: If the database cannot be read.
         """
         self.raise_if_damaged()
-        try:
-            with self._connection() as connection:
-                row = connection.execute(
-                    "SELECT * FROM runs WHERE id = ?", (str(run_id),)
-                ).fetchone()
-        except sqlite3.DatabaseError as error:
-            raise DamagedRunStoreError(self.damaged_message(error)) from error
+        with self._reading() as connection:
+            row = connection.execute(sa.select(runs).where(runs.c.id == str(run_id))).one_or_none()
         if row is None:
             raise RunNotFoundError(f"No run with id {run_id!r}; it may have been deleted.")
-        return dict(row)
+        return dict(row._mapping)
 
     def rename(self, run_id: str, name: str) -> None:
         """Give a run a new display name (see `clean_name`).
@@ -308,7 +298,7 @@ class RunRecords:
             DamagedRunStoreError: If the database cannot be written.
         """
         name = clean_name(name)
-        changed = self._write("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
+        changed = self._write(runs.update().where(runs.c.id == run_id).values(name=name))
         if not changed:
             raise RunNotFoundError(f"No run with id {run_id!r}; it may have been deleted.")
 
@@ -318,7 +308,7 @@ class RunRecords:
         Raises:
             DamagedRunStoreError: If the database cannot be written.
         """
-        self._write("DELETE FROM runs WHERE id = ?", (run_id,))
+        self._write(runs.delete().where(runs.c.id == run_id))
 
     def transfer_owner(self, old_owner: str, new_owner: str) -> int:
         """Give every run of ``old_owner`` to ``new_owner``; return how many changed.
@@ -328,79 +318,55 @@ class RunRecords:
         """
         self.raise_if_damaged()
         try:
-            with self._connection() as connection:
+            with self.exclusive() as connection:
                 # The adopted runs are numbered after the new owner's own, oldest first.
                 start = connection.execute(
-                    "SELECT COALESCE(MAX(owner_number), 0) FROM runs WHERE owner = ?",
-                    (new_owner,),
-                ).fetchone()[0]
-                moved = connection.execute(
-                    "SELECT id FROM runs WHERE owner = ? ORDER BY owner_number, rowid",
-                    (old_owner,),
-                ).fetchall()
-                connection.executemany(
-                    "UPDATE runs SET owner = ?, owner_number = ? WHERE id = ?",
-                    [(new_owner, start + index, row["id"]) for index, row in enumerate(moved, 1)],
+                    sa.select(sa.func.coalesce(sa.func.max(runs.c.owner_number), 0)).where(
+                        runs.c.owner == new_owner
+                    )
+                ).scalar_one()
+                moved = (
+                    connection.execute(
+                        sa.select(runs.c.id)
+                        .where(runs.c.owner == old_owner)
+                        .order_by(runs.c.owner_number, runs.c.seq)
+                    )
+                    .scalars()
+                    .all()
                 )
+                for index, run_id in enumerate(moved, 1):
+                    connection.execute(
+                        runs.update()
+                        .where(runs.c.id == run_id)
+                        .values(owner=new_owner, owner_number=start + index)
+                    )
                 connection.execute(
-                    "UPDATE saves SET owner = ? WHERE owner = ?", (new_owner, old_owner)
+                    saves.update().where(saves.c.owner == old_owner).values(owner=new_owner)
                 )
-        except sqlite3.DatabaseError as error:
+        except DBAPIError as error:
             raise DamagedRunStoreError(self.damaged_message(error)) from error
         return len(moved)
 
-    def _write(self, statement: str, arguments: tuple) -> int:
+    def _write(self, statement: sa.Executable) -> int:
         """Run one change in its own transaction; return how many rows it changed."""
         self.raise_if_damaged()
         try:
-            with self._connection() as connection:
-                return connection.execute(statement, arguments).rowcount
-        except sqlite3.DatabaseError as error:
+            with self.database.transaction() as connection:
+                return connection.execute(statement).rowcount
+        except DBAPIError as error:
             raise DamagedRunStoreError(self.damaged_message(error)) from error
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """Open a connection for one call: commit on success, roll back on error, close."""
-        connection = sqlite3.connect(self.database_path, timeout=30)
-        connection.row_factory = sqlite3.Row
+    def _reading(self) -> Iterator[Connection]:
+        """A transaction whose database errors become `DamagedRunStoreError`."""
         try:
-            with connection:
+            with self.database.transaction() as connection:
                 yield connection
-        finally:
-            connection.close()
-
-    def _initialise(self) -> None:
-        with self._connection() as connection:
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"it was written by a newer MNIST Studio (schema {version}, "
-                    f"this one reads {SCHEMA_VERSION})"
-                )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
-            if version < SCHEMA_VERSION:
-                _migrate(connection)
-            connection.execute("CREATE INDEX IF NOT EXISTS runs_address ON runs (address)")
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except DBAPIError as error:
+            raise DamagedRunStoreError(self.damaged_message(error)) from error
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring a store written by an older version up to `SCHEMA_VERSION` (nothing is lost).
-
-    Adds the columns of `_ADDED_COLUMNS` (another process may have added them meanwhile) and
-    numbers each owner's existing runs in the order they were saved.
-    """
-    present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-    for column, column_type in _ADDED_COLUMNS.items():
-        if column not in present:
-            try:
-                connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {column_type}")
-            except sqlite3.OperationalError as error:
-                if "duplicate column" not in str(error):
-                    raise
-    connection.execute(
-        "UPDATE runs SET owner_number = (SELECT COUNT(*) FROM runs AS earlier "
-        "WHERE earlier.owner IS runs.owner AND earlier.rowid <= runs.rowid) "
-        "WHERE owner_number IS NULL"
-    )
+def _reason(error: Exception) -> str:
+    """The database's own words for an error, on one line (no SQL, no parameters)."""
+    original = getattr(error, "orig", None) or error
+    return " ".join(str(original).split()) or type(original).__name__

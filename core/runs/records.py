@@ -276,3 +276,22 @@ def _default_summary(kind: str, config: dict[str, Any], matrix: np.ndarray | Non
         except (AttributeError, TypeError, ValueError):
             pass
     return ", ".join(f"{key}={value}" for key, value in config.items())
+
+
+def split_and_seed(config_json: str | None) -> tuple[str | None, int | None]:
+    """Return the split and seed a configuration's JSON names (None where it names none).
+
+    Stored as columns of each run (`core.runs.schema.runs`), so listing thousands of runs
+    never parses their configurations.
+    """
+    try:
+        config = json.loads(config_json or "")
+    except ValueError:
+        return None, None
+    if not isinstance(config, dict):
+        return None, None
+    split, seed = config.get("split"), config.get("seed")
+    return (
+        str(split) if split is not None else None,
+        seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+    )

@@ -30,6 +30,7 @@ import numpy as np
 
 from core.runs.capacity import check_room, runs_over_quota
 from core.runs.database import RunRecords
+from core.runs.engine import Database, checked_url
 from core.runs.errors import RunNotFoundError, RunStoreError
 from core.runs.journal import RunJournal
 from core.runs.model_files import ModelFiles, model_file_name
@@ -89,6 +90,7 @@ class RunStore(RunReader):
         protected_runs_per_owner: int | None = None,
         protected_runs_per_address: int | None = None,
         max_saves_per_address_per_day: int | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.database_path = self.folder / DATABASE_NAME
@@ -112,7 +114,8 @@ class RunStore(RunReader):
                 f"Cannot create the run store folder {self.folder}: {error.strerror}. "
                 "Choose another folder with the runs_dir setting."
             ) from error
-        self._records = RunRecords(self.database_path)
+        self.database = Database(checked_url(database_url, self.folder))
+        self._records = RunRecords(self.database)
         self._model_files = ModelFiles(self.models_folder)
         self._journal = RunJournal(self.in_progress_folder)
         self._model_files.remove_stale_temporary_files()

@@ -14,7 +14,7 @@ from core.runs import (
     RunStore,
     RunStoreError,
 )
-from core.runs.database import SCHEMA_VERSION
+from core.runs.schema_upgrade import SQLITE_USER_VERSION as SCHEMA_VERSION
 
 CONFIG = {"architecture": "dense", "hidden_layers": [128], "epochs": 3, "scaling": "unit"}
 HISTORY = {"loss": [0.5, 0.3, 0.2], "accuracy": np.array([0.85, 0.9, 0.94], dtype=np.float32)}

@@ -199,7 +199,7 @@ def test_a_store_written_before_addresses_were_recorded_opens_and_keeps_its_runs
     new = save(store, "ann", "8.8.8.8")
     assert store.run_numbers(owner="ann")[new] == 3
     with sqlite3.connect(tmp_path / "runs.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
     assert RunStore(tmp_path).list_runs()["name"].tolist()[:1] == ["run"]
 
 
