@@ -1,0 +1,204 @@
+"""Which app processes are alive: each beats in the ``processes`` table of the shared store.
+
+A run in progress (`core.runs.in_progress`) and a job (`core.jobs.board`) name the process
+that owns it. `ProcessHeartbeat` gives this process an id (host, pid and a random token, so
+a restarted server with its predecessor's pid is a new process), writes a row for it and
+updates the row's ``heartbeat`` every `BEAT_SECONDS` from a daemon thread. A process is dead
+when its row has not beaten for `STALE_SECONDS`, or at once when it ran on this host and its
+pid is gone (or belongs to a newer process), so a crash on one machine is noticed without
+waiting and one on another machine after `STALE_SECONDS`.
+
+Work that must happen on every beat (renewing claims, reading stop requests) registers with
+`ProcessHeartbeat.on_beat`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from core.runs.engine import Database
+from core.runs.schema import processes
+
+logger = logging.getLogger(__name__)
+
+BEAT_SECONDS = 2.0
+STALE_SECONDS = 20.0
+HOST = socket.gethostname()
+
+
+def _process_started(pid: int) -> float | None:
+    """When a process on this host started (seconds since the epoch), None if it is gone.
+
+    Read from ``/proc`` (the start in clock ticks after boot); 0 when it runs but its start
+    cannot be read (no ``/proc``), so only its heartbeat tells.
+    """
+    if pid == os.getpid():
+        return PROCESS_STARTED
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise ValueError("no btime in /proc/stat")
+
+
+PROCESS_STARTED = time.time()
+
+
+class ProcessHeartbeat:
+    """This process's row in ``processes``, kept fresh by a daemon thread.
+
+    Args:
+        database: The shared database.
+        beat_seconds: How often the row is updated.
+        stale_seconds: How long a row may go without a beat before its process counts as
+            dead.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        beat_seconds: float = BEAT_SECONDS,
+        stale_seconds: float = STALE_SECONDS,
+    ) -> None:
+        self.database = database
+        self.beat_seconds = beat_seconds
+        self.stale_seconds = stale_seconds
+        self.process_id = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        """Write this process's row (now) and start beating (once; later calls do nothing).
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: If the database cannot be written.
+        """
+        with self._lock:
+            if self._thread is not None:
+                return
+            self.beat()
+            self._thread = threading.Thread(
+                target=self._run, name="mnist-studio-heartbeat", daemon=True
+            )
+            self._thread.start()
+
+    def on_beat(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every beat (in the heartbeat's thread; errors are logged)."""
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def beat(self) -> None:
+        """Update (or write) this process's row now."""
+        now = time.time()
+        with self.database.transaction() as connection:
+            updated = connection.execute(
+                processes.update().where(processes.c.id == self.process_id).values(heartbeat=now)
+            ).rowcount
+            if not updated:
+                connection.execute(
+                    processes.insert().values(
+                        id=self.process_id, host=HOST, pid=os.getpid(),
+                        started=PROCESS_STARTED, heartbeat=now,
+                    )
+                )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop beating and remove this process's row (a clean shutdown; tests)."""
+        self._stopped.set()
+        try:
+            with self.database.transaction() as connection:
+                connection.execute(processes.delete().where(processes.c.id == self.process_id))
+        except DBAPIError:
+            pass
+
+    def dead_processes(self, connection: Connection) -> set[str]:
+        """Return the ids of the processes in ``processes`` that are dead (never this one).
+
+        Dead: no beat for `stale_seconds`, or on this host with its pid gone or reused by
+        a process that started after it.
+        """
+        cutoff = time.time() - self.stale_seconds
+        rows = connection.execute(
+            sa.select(processes.c.id, processes.c.host, processes.c.pid, processes.c.started,
+                      processes.c.heartbeat)
+        ).all()  # fmt: skip
+        dead = set()
+        for process, host, pid, started, heartbeat in rows:
+            if process == self.process_id:
+                continue
+            if heartbeat < cutoff:
+                dead.add(process)
+            elif host == HOST:
+                running_since = _process_started(pid)
+                if running_since is None or running_since > started + 1:
+                    dead.add(process)
+        return dead
+
+    def is_alive(self, connection: Connection, process: str) -> bool:
+        """True when ``process`` is this one or has a row and is not dead."""
+        if process == self.process_id:
+            return True
+        known = connection.execute(
+            sa.select(processes.c.id).where(processes.c.id == process)
+        ).scalar_one_or_none()
+        return known is not None and process not in self.dead_processes(connection)
+
+    def forget(self, connection: Connection, process: str) -> None:
+        """Remove a dead process's row (its runs and jobs were dealt with)."""
+        connection.execute(processes.delete().where(processes.c.id == process))
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.beat_seconds):
+            try:
+                self.beat()
+            except DBAPIError as error:
+                logger.warning("The heartbeat could not reach the run store: %s", error)
+                continue
+            with self._lock:
+                callbacks = list(self._callbacks)
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:  # A callback's failure must not stop the beat.
+                    logger.exception("A heartbeat callback failed")
+
+
+_HEARTBEATS: dict[str, ProcessHeartbeat] = {}
+_HEARTBEATS_LOCK = threading.Lock()
+
+
+def heartbeat_for(database: Database) -> ProcessHeartbeat:
+    """Return this process's heartbeat on ``database`` (one per database URL), started."""
+    with _HEARTBEATS_LOCK:
+        heartbeat = _HEARTBEATS.get(database.url)
+        if heartbeat is None:
+            heartbeat = _HEARTBEATS[database.url] = ProcessHeartbeat(database)
+    heartbeat.start()
+    return heartbeat
