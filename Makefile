@@ -22,11 +22,14 @@ INSTALL_PROJECT := $(PIP_INSTALL) "setuptools>=64" wheel && \
 run: $(VENV)/.run-installed
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) $(ARGS)
 
-# Two pytest-xdist workers (one per core); Ray tests take turns (tests/conftest.py).
+# Two pytest-xdist workers (one per core); Ray tests take turns (tests/conftest.py). Chromium
+# for the browser tests and PostgreSQL 15 for the run store's tests on it are installed where
+# missing (each test session starts its own PostgreSQL server: testkit/postgres.py).
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_postgres.sh
 	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # The inner loop: every test but the browser ones (no Chromium, no server).
