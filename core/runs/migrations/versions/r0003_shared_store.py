@@ -86,9 +86,14 @@ def _number_and_describe_existing_runs() -> None:
         sa.column("id"), sa.column("created"), sa.column("config_json"),
         sa.column("seq"), sa.column("split"), sa.column("seed"),
     )  # fmt: skip
-    order = sa.text("rowid") if connection.dialect.name == "sqlite" else sa.text("created, id")
-    rows = connection.execute(sa.select(runs.c.id, runs.c.config_json).order_by(order)).all()
-    for number, (run_id, config_json) in enumerate(rows, 1):
+    if connection.dialect.name == "sqlite":
+        # A run's number was its rowid: deleted runs leave gaps, which the numbers keep.
+        query = sa.select(runs.c.id, runs.c.config_json, sa.literal_column("rowid"))
+        rows = connection.execute(query.order_by(sa.text("rowid"))).all()
+    else:
+        query = sa.select(runs.c.id, runs.c.config_json).order_by(runs.c.created, runs.c.id)
+        rows = [(*row, number) for number, row in enumerate(connection.execute(query), 1)]
+    for run_id, config_json, number in rows:
         split, seed = split_and_seed(config_json)
         connection.execute(
             runs.update().where(runs.c.id == run_id).values(seq=number, split=split, seed=seed)
