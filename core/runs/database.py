@@ -150,6 +150,9 @@ class RunRecords:
                 cutoff = (datetime.now(UTC) - VOLUME_WINDOW).isoformat(timespec="seconds")
                 connection.execute(saves.delete().where(saves.c.created < cutoff))
         except (DBAPIError, sa.exc.StatementError, TypeError) as error:
+            if isinstance(error, DBAPIError) and not self.try_to_open():
+                # The database went away (server down, file damaged): say so, and what to do.
+                raise DamagedRunStoreError(str(self.open_error)) from error
             raise RunStoreError(
                 f"Could not save run {record['name']!r}: {_reason(error)}."
             ) from error

@@ -44,7 +44,7 @@ def redacted_url(url: str) -> str:
     """Return a database URL fit for a message or a log: its password replaced by ``***``."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number.
         return "(a value that is not a database URL)"
 
 
@@ -58,7 +58,7 @@ def checked_url(url: str | None, folder: Path) -> str:
         return f"sqlite:///{folder / SQLITE_NAME}"
     try:
         parsed = make_url(url.strip())
-    except ArgumentError as error:
+    except (ArgumentError, ValueError) as error:  # ValueError: a port that is not a number.
         raise DatabaseUrlError(
             f"The database_url setting is not a database URL ({redacted_url(url)}). Use "
             "postgresql+psycopg://user:password@host:5432/database, or leave it unset for "
