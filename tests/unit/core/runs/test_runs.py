@@ -1,4 +1,10 @@
-"""Tests of the run store: SQLite records and model files that survive reopening."""
+"""Tests of the run store: records and model files that survive reopening.
+
+Every test of the store's behaviour runs on both backends (the `database_url` fixture: the
+SQLite file in the store's folder, and a PostgreSQL database); those about the SQLite file
+itself (damaged, WAL mode, schema version) or about model files on disk run on SQLite, and
+their PostgreSQL counterparts (a server that is down or unreachable, a wrong URL) are here.
+"""
 
 import os
 import sqlite3
@@ -9,11 +15,13 @@ import pytest
 
 from core.runs import (
     LIST_COLUMNS,
+    DamagedRunStoreError,
     MissingModelFileError,
     RunNotFoundError,
     RunStore,
     RunStoreError,
 )
+from core.runs.engine import DatabaseUrlError
 from core.runs.schema_upgrade import SQLITE_USER_VERSION as SCHEMA_VERSION
 
 CONFIG = {"architecture": "dense", "hidden_layers": [128], "epochs": 3, "scaling": "unit"}
@@ -32,8 +40,17 @@ def save_network(store, name="first", model=None, owner=None, status="finished",
 
 
 @pytest.fixture
-def store(tmp_path):
-    return RunStore(tmp_path / "store")
+def store(tmp_path, database_url):
+    """A fresh run store, on SQLite and on PostgreSQL."""
+    opened = RunStore(tmp_path / "store", database_url=database_url)
+    yield opened
+    opened.database.dispose()
+
+
+def model_files_on_disk(store) -> list[str]:
+    """The names of the files in the store's models folder (none when there is no folder)."""
+    folder = store.models_folder
+    return sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
 
 
 def tiny_keras_model():
@@ -87,12 +104,18 @@ def test_save_list_get_rename_delete(store):
         store.rename_run(second, "gone")
 
 
-def test_runs_survive_reopening_and_the_schema_is_versioned(tmp_path):
+def test_runs_survive_reopening(tmp_path, database_url):
     folder = tmp_path / "store"
-    run_id = save_network(RunStore(folder), "kept")
-    reopened = RunStore(folder)
+    run_id = save_network(RunStore(folder, database_url=database_url), "kept")
+    reopened = RunStore(folder, database_url=database_url)
     assert list(reopened.list_runs()["name"]) == ["kept"]
     assert reopened.get_run(run_id).metrics["test_loss"] == 0.21
+    assert reopened.run_numbers() == {run_id: 1}
+
+
+def test_the_sqlite_file_is_versioned_and_in_wal_mode(tmp_path):
+    folder = tmp_path / "store"
+    save_network(RunStore(folder), "kept")
     with sqlite3.connect(folder / "runs.sqlite") as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -104,20 +127,43 @@ def test_keras_model_round_trip_and_no_temporary_files(store):
     expected = model.predict(images, verbose=0)
 
     run_id = save_network(store, "with model", model=model)
-    assert sorted(path.name for path in store.models_folder.iterdir()) == [f"{run_id}.keras"]
     run = store.get_run(run_id)
-    assert run.has_model and run.model_size == run.model_path.stat().st_size > 0
+    assert run.has_model and run.model_size > 0
+    if store.database.is_sqlite:
+        assert model_files_on_disk(store) == [f"{run_id}.keras"]
+        assert run.model_size == run.model_path.stat().st_size
 
     reloaded = store.load_model(run_id)
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, rtol=1e-6)
 
     # Bytes of a .keras file are stored as they are.
-    copy_id = save_network(store, "copy", model=run.model_path.read_bytes())
-    assert store.get_run(copy_id).model_path.read_bytes() == run.model_path.read_bytes()
+    keras_file = _keras_file_bytes(model)
+    copy_id = save_network(store, "copy", model=keras_file)
+    copy = store.get_run(copy_id)
+    assert copy.model_size == len(keras_file)
+    np.testing.assert_allclose(
+        store.load_model(copy_id).predict(images, verbose=0), expected, rtol=1e-6
+    )
 
     store.delete_run(run_id)
-    assert not run.model_path.exists()
-    assert [path.name for path in store.models_folder.iterdir()] == [f"{copy_id}.keras"]
+    assert list(store.list_runs()["id"]) == [copy_id]
+    with pytest.raises(RunNotFoundError):
+        store.load_model(run_id)
+    if store.database.is_sqlite:
+        assert not run.model_path.exists()
+        assert model_files_on_disk(store) == [f"{copy_id}.keras"]
+        assert copy.model_path.read_bytes() == keras_file
+
+
+def _keras_file_bytes(model) -> bytes:
+    """The model as the bytes of a .keras file."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="pg-keras-") as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
 
 
 def test_a_failing_model_writer_stores_nothing(store):
@@ -128,7 +174,7 @@ def test_a_failing_model_writer_stores_nothing(store):
     with pytest.raises(RunStoreError, match="disk full"):
         save_network(store, "broken", model=broken_writer)
     assert store.list_runs().empty
-    assert list(store.models_folder.iterdir()) == []
+    assert model_files_on_disk(store) == []
 
 
 def test_baseline_estimators_are_stored_and_checked_before_loading(store):
@@ -148,16 +194,18 @@ def test_baseline_estimators_are_stored_and_checked_before_loading(store):
     loaded = store.load_model(run_id)
     np.testing.assert_array_equal(loaded.predict(features), estimator.predict(features))
 
-    # A file altered after saving is never unpickled.
-    path = store.get_run(run_id).model_path
-    path.write_bytes(path.read_bytes() + b"\x00")
-    with pytest.raises(MissingModelFileError, match="changed after it was saved"):
-        store.load_model(run_id)
     # Pickled bytes from elsewhere are refused outright.
     with pytest.raises(RunStoreError, match="fitted scikit-learn estimator"):
         store.save_run(
             "baseline", "bytes", {}, None, {"test_accuracy": 0.5}, {}, model=b"pickled elsewhere"
         )
+    assert list(store.list_runs()["id"]) == [run_id]
+    if store.database.is_sqlite:
+        # A file altered after saving is never unpickled.
+        path = store.get_run(run_id).model_path
+        path.write_bytes(path.read_bytes() + b"\x00")
+        with pytest.raises(MissingModelFileError, match="changed after it was saved"):
+            store.load_model(run_id)
 
 
 def test_baseline_files_are_compressed_and_load_the_same(store, mnist):
@@ -171,7 +219,7 @@ def test_baseline_files_are_compressed_and_load_the_same(store, mnist):
         "baseline", "k-NN", {"baseline": "k-nearest neighbours"}, None,
         metrics={"test_accuracy": 0.9}, timings={}, model=estimator,
     )  # fmt: skip
-    stored_bytes = store.get_run(run_id).model_path.stat().st_size
+    stored_bytes = store.get_run(run_id).model_size
     # MNIST is mostly blank pixels: the stored training set shrinks several times.
     assert stored_bytes < pickled_size(estimator) / 3
     test_images = mnist.test_images[:100].reshape(100, -1)
@@ -186,7 +234,8 @@ def pd_isna(value):
     return pd.isna(value)
 
 
-def test_a_missing_model_file_is_reported_without_breaking_the_list(store):
+def test_a_missing_model_file_is_reported_without_breaking_the_list(tmp_path):
+    store = RunStore(tmp_path / "store")  # Model files on the app's disk: SQLite's way.
     model = tiny_keras_model()
     run_id = save_network(store, "lost model", model=model)
     store.get_run(run_id).model_path.unlink()
@@ -231,6 +280,90 @@ def test_a_truncated_database_gives_a_clear_error_and_no_crash(tmp_path, keep_by
     assert reopened.list_runs().empty and reopened.problems() == []
     save_network(reopened, "fresh start")
     assert list(RunStore(folder).list_runs()["name"]) == ["fresh start"]
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_postgresql_server_that_cannot_be_reached_gives_a_clear_sentence(tmp_path):
+    url = f"postgresql+psycopg://studio:s3cret-word@127.0.0.1:{_unused_port()}/runs"
+    store = RunStore(tmp_path / "store", database_url=url)  # Opening never raises.
+    table = store.list_runs()
+    assert list(table.columns) == LIST_COLUMNS and table.empty
+    (problem,) = store.problems()
+    assert "cannot be reached" in problem and "check that the server is running" in problem
+    assert "studio:***@127.0.0.1" in problem and "s3cret-word" not in problem
+    assert store.run_numbers() == {}
+    with pytest.raises(DamagedRunStoreError, match="cannot be reached") as refused:
+        save_network(store, "not saved")
+    assert "s3cret-word" not in str(refused.value)
+    with pytest.raises(RunStoreError, match="cannot be reached"):
+        store.get_run("20260101-000000-000000")
+
+
+def _set_connections_allowed(postgres_server, database_url: str, allowed: bool) -> None:
+    """Let a database be connected to, or take it away (as if its server went down)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = make_url(database_url).database
+    with psycopg.connect(
+        f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres",
+        autocommit=True,
+    ) as connection:
+        connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+
+def test_a_postgresql_database_that_goes_away_fails_saves_and_loses_no_run(
+    tmp_path, postgres_server
+):
+    url = postgres_server.new_database()
+    store = RunStore(tmp_path / "store", database_url=url)
+    kept = save_network(store, "saved before")
+    _set_connections_allowed(postgres_server, url, allowed=False)
+    try:
+        table = store.list_runs()  # Never raises: the page shows the sentence instead.
+        assert list(table.columns) == LIST_COLUMNS and table.empty
+        (problem,) = store.problems()
+        assert "cannot be reached" in problem and "Stored runs are safe there" in problem
+        with pytest.raises(RunStoreError, match="cannot be reached"):
+            save_network(store, "while it is away")
+        (problem,) = RunStore(tmp_path / "other", database_url=url).problems()
+        assert "cannot be reached" in problem
+    finally:
+        _set_connections_allowed(postgres_server, url, allowed=True)
+    # Back again: the same store works without reopening, and nothing was lost.
+    assert store.problems() == [] and list(store.list_runs()["id"]) == [kept]
+    retried = save_network(store, "while it is away")
+    assert list(store.list_runs()["id"]) == [retried, kept]
+    store.database.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://studio:s3cret-word@db.example.org/runs",
+        "oracle+oracledb://studio:s3cret-word@db.example.org/runs",
+        "garbage with s3cret-word in it",
+        "postgresql+psycopg://studio:s3cret-word@db.example.org:not-a-port/runs",
+    ],
+)
+def test_a_wrong_database_url_is_refused_with_a_sentence_and_no_password(tmp_path, url):
+    with pytest.raises(DatabaseUrlError) as refused:
+        RunStore(tmp_path / "store", database_url=url)
+    message = str(refused.value)
+    assert "database_url setting" in message and "s3cret-word" not in message
+    assert message.endswith(".")
 
 
 def test_threads_can_save_at_the_same_time(store):
@@ -373,8 +506,8 @@ def _partial_marker() -> str:
     return TEMPORARY_MARKER
 
 
-def test_prune_keeps_the_newest_runs_and_their_files(tmp_path):
-    store = RunStore(tmp_path, max_runs=2)
+def test_prune_keeps_the_newest_runs_and_their_files(tmp_path, database_url):
+    store = RunStore(tmp_path, max_runs=2, database_url=database_url)
     ids = [
         store.save_run("baseline", f"run {index}", {}, None, {"test_accuracy": 0.5}, {})
         for index in range(4)
@@ -394,8 +527,8 @@ def _save_owned(store, owner, count, size=0):
     ]  # fmt: skip
 
 
-def test_another_visitors_flood_never_deletes_a_visitors_only_run(tmp_path):
-    store = RunStore(tmp_path, max_runs=5)
+def test_another_visitors_flood_never_deletes_a_visitors_only_run(tmp_path, database_url):
+    store = RunStore(tmp_path, max_runs=5, database_url=database_url)
     (victim,) = _save_owned(store, "victim", 1)
     flood = _save_owned(store, "flooder", 5)
     runs = store.list_runs()
@@ -405,8 +538,8 @@ def test_another_visitors_flood_never_deletes_a_visitors_only_run(tmp_path):
     assert set(runs.loc[runs["owner"] == "flooder", "id"]) == set(flood[1:])
 
 
-def test_each_visitor_keeps_at_most_their_quota_of_runs(tmp_path):
-    store = RunStore(tmp_path, max_runs_per_owner=3)
+def test_each_visitor_keeps_at_most_their_quota_of_runs(tmp_path, database_url):
+    store = RunStore(tmp_path, max_runs_per_owner=3, database_url=database_url)
     alice = _save_owned(store, "alice", 5)
     bob = _save_owned(store, "bob", 2)
     runs = store.list_runs()
@@ -414,16 +547,19 @@ def test_each_visitor_keeps_at_most_their_quota_of_runs(tmp_path):
     assert set(runs.loc[runs["owner"] == "bob", "id"]) == set(bob)
 
 
-def test_the_store_is_bounded_in_bytes_fairly_between_visitors(tmp_path):
-    store = RunStore(tmp_path, max_bytes=10_000, max_bytes_per_owner=6_000)
+def test_the_store_is_bounded_in_bytes_fairly_between_visitors(tmp_path, database_url):
+    store = RunStore(
+        tmp_path, max_bytes=10_000, max_bytes_per_owner=6_000, database_url=database_url
+    )
     (small,) = _save_owned(store, "small", 1, size=2_000)
     big = _save_owned(store, "big", 4, size=2_500)
     runs = store.list_runs()
     # "big" may hold 6,000 bytes: its two newest runs (5,000); "small" keeps its run.
     assert set(runs["id"]) == {small, *big[2:]}
     assert int(runs["model_size"].sum()) == 7_000
-    files = sorted(path.name for path in store.models_folder.iterdir())
-    assert files == sorted(f"{run_id}.keras" for run_id in runs["id"])
+    assert runs["has_model"].all()
+    if store.database.is_sqlite:  # Pruned runs took their model files with them.
+        assert model_files_on_disk(store) == sorted(f"{run_id}.keras" for run_id in runs["id"])
     # A run too large for the store goes first: its owner holds the most bytes.
     _save_owned(store, "huge", 1, size=9_000)
     assert set(store.list_runs()["id"]) == {small, *big[2:]}
