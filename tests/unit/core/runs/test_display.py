@@ -57,8 +57,10 @@ def test_run_colours_are_stable_and_neighbours_differ():
     assert all(colour.startswith("#") and len(colour) == 7 for colour in colours)
 
 
-def test_run_numbers_follow_creation_and_survive_deleting_older_runs(isolated_run_store):
-    store = RunStore(isolated_run_store)
+def test_run_numbers_follow_creation_and_survive_deleting_older_runs(
+    isolated_run_store, database_url
+):
+    store = RunStore(isolated_run_store, database_url=database_url)
     ids = [
         store.save_run("baseline", "same name", {"k": index}, None, {"test_accuracy": 0.5}, {})
         for index in range(3)
@@ -69,6 +71,9 @@ def test_run_numbers_follow_creation_and_survive_deleting_older_runs(isolated_ru
     table = with_display_columns(store.list_runs(), store.run_numbers())
     assert sorted(table["label"]) == ["#2 · same name (k=1)", "#3 · same name (k=2)"]
     assert table.set_index("id").loc[ids[2], "colour"] == run_colour(3)
+    # The next run is numbered after the others.
+    newest = store.save_run("baseline", "same name", {}, None, {"test_accuracy": 0.5}, {})
+    assert store.run_numbers()[newest] == 4
 
 
 def test_with_display_columns_leaves_unnumbered_runs_without_a_number():

@@ -3,12 +3,14 @@
 An owner is a cookie, which anyone can mint, so these tests flood the store with the demo's
 quota from many cookies (from one network address, and from many) and check that visitors
 who came first keep their newest runs; and that a store written before addresses were
-recorded still opens.
+recorded still opens. Each test of the store runs on SQLite and on PostgreSQL (the
+`database_url` fixture), but the one about a SQLite file of schema 1.
 """
 
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from core.runs import RunStore, RunStoreFullError
 from core.runs.pruning import PruneQuota, protected_runs
@@ -19,7 +21,7 @@ VISITORS = 10
 RUNS_PER_VISITOR = 5  # the demo protects each visitor's newest five
 
 
-def demo_store(folder, **changes) -> RunStore:
+def demo_store(folder, database_url=None, **changes) -> RunStore:
     """A run store with the demo profile's quota (as `ui.run_store` builds it)."""
     limits = DEMO_LIMITS
     quota = {
@@ -32,7 +34,7 @@ def demo_store(folder, **changes) -> RunStore:
         "protected_runs_per_address": limits.protected_runs_per_address,
         "max_saves_per_address_per_day": limits.max_runs_per_address_per_day,
     }
-    return RunStore(folder, **{**quota, **changes})
+    return RunStore(folder, database_url=database_url, **{**quota, **changes})
 
 
 def save(store: RunStore, owner: str, address: str | None, name: str = "run") -> str:
@@ -69,8 +71,10 @@ def surviving(store: RunStore, visitors: dict[str, list[str]]) -> int:
     return sum(len(set(runs) & ids) for runs in visitors.values())
 
 
-def test_a_flood_of_cookies_from_one_address_leaves_earlier_visitors_runs_alone(tmp_path):
-    store = demo_store(tmp_path, max_saves_per_address_per_day=None)
+def test_a_flood_of_cookies_from_one_address_leaves_earlier_visitors_runs_alone(
+    tmp_path, database_url
+):
+    store = demo_store(tmp_path, database_url, max_saves_per_address_per_day=None)
     visitors = established_visitors(store)
     kept, refused = flood(store, [(f"cookie{index}", "9.9.9.9") for index in range(200)])
     # Before: the 200 one-run cookies deleted all 50 runs of the 10 visitors.
@@ -81,8 +85,8 @@ def test_a_flood_of_cookies_from_one_address_leaves_earlier_visitors_runs_alone(
     assert (runs["owner"].str.startswith("cookie")).sum() == DEMO_LIMITS.max_runs - 50
 
 
-def test_a_flooding_address_is_refused_with_a_sentence_after_its_daily_runs(tmp_path):
-    store = demo_store(tmp_path)
+def test_a_flooding_address_is_refused_with_a_sentence_after_its_daily_runs(tmp_path, database_url):
+    store = demo_store(tmp_path, database_url)
     visitors = established_visitors(store)
     daily = DEMO_LIMITS.max_runs_per_address_per_day
     kept, refused = flood(store, [(f"cookie{index}", "9.9.9.9") for index in range(daily + 30)])
@@ -93,8 +97,8 @@ def test_a_flooding_address_is_refused_with_a_sentence_after_its_daily_runs(tmp_
     store.check_room("someone else", "9.9.9.10")  # another address is not refused
 
 
-def test_every_address_of_one_ipv6_64_shares_the_daily_runs(tmp_path):
-    store = demo_store(tmp_path, max_saves_per_address_per_day=2)
+def test_every_address_of_one_ipv6_64_shares_the_daily_runs(tmp_path, database_url):
+    store = demo_store(tmp_path, database_url, max_saves_per_address_per_day=2)
     for index in (1, 2):  # as ui.visitor_address gives them: the /64
         save(store, f"cookie{index}", address_for_limits(f"2a00:1450:4001:81c::{index}"))
     with pytest.raises(RunStoreFullError, match="at most 2 runs a day"):
@@ -102,8 +106,10 @@ def test_every_address_of_one_ipv6_64_shares_the_daily_runs(tmp_path):
     store.check_room("cookie3", address_for_limits("2a00:1450:4001:81d::3"))
 
 
-def test_a_flood_from_many_addresses_is_refused_once_only_protected_runs_are_left(tmp_path):
-    store = demo_store(tmp_path)
+def test_a_flood_from_many_addresses_is_refused_once_only_protected_runs_are_left(
+    tmp_path, database_url
+):
+    store = demo_store(tmp_path, database_url)
     visitors = established_visitors(store)
     addresses = [f"9.{index // 250}.{index % 250}.1" for index in range(200)]
     kept, refused = flood(store, [(f"cookie{i}", address) for i, address in enumerate(addresses)])
@@ -120,9 +126,11 @@ def test_a_flood_from_many_addresses_is_refused_once_only_protected_runs_are_lef
     assert len(ids) == DEMO_LIMITS.max_runs
 
 
-def test_first_visitors_of_an_address_keep_their_protection_against_new_cookies(tmp_path):
+def test_first_visitors_of_an_address_keep_their_protection_against_new_cookies(
+    tmp_path, database_url
+):
     # A classroom behind one address: the first four students' newest runs stay protected.
-    store = demo_store(tmp_path, max_runs=30, max_saves_per_address_per_day=None)
+    store = demo_store(tmp_path, database_url, max_runs=30, max_saves_per_address_per_day=None)
     students = {
         f"student{index}": [save(store, f"student{index}", "5.5.5.5") for _ in range(5)]
         for index in range(4)
@@ -154,17 +162,29 @@ def test_protected_runs_are_each_owners_newest_first_come_first_served():
     assert protected_runs(runs, PruneQuota()) == set()
 
 
-def test_the_store_keeps_a_keyed_hash_of_the_address_never_the_address(tmp_path):
-    store = demo_store(tmp_path)
+def test_the_store_keeps_a_keyed_hash_of_the_address_never_the_address(tmp_path, database_url):
+    store = demo_store(tmp_path, database_url)
     save(store, "visitor", "8.8.4.4")
     save(store, "visitor", "2001:4860:4860::/64")
-    data = b"".join(path.read_bytes() for path in tmp_path.glob("runs.sqlite*"))
-    assert b"8.8.4.4" not in data and b"2001:4860" not in data
-    with sqlite3.connect(tmp_path / "runs.sqlite") as connection:
-        keys = {row[0] for row in connection.execute("SELECT address FROM runs")}
+    if database_url is None:
+        data = b"".join(path.read_bytes() for path in tmp_path.glob("runs.sqlite*"))
+        assert b"8.8.4.4" not in data and b"2001:4860" not in data
+    engine = sa.create_engine(store.database.url)
+    with engine.connect() as connection:
+        # Every value of every table, as text: no address in any of them.
+        everything = " ".join(
+            str(value)
+            for table in sa.inspect(connection).get_table_names()
+            for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+            for value in row
+        )
+        keys = set(connection.execute(sa.text("SELECT address FROM runs")).scalars())
+    engine.dispose()
+    assert "8.8.4.4" not in everything and "2001:4860" not in everything
     assert len(keys) == 2 and all(key.startswith("a:") and len(key) == 18 for key in keys)
     # The same address gives the same key after reopening (the key lives in the store).
-    assert RunStore(tmp_path)._records.address_key("8.8.4.4") in keys
+    reopened = RunStore(tmp_path, database_url=database_url)
+    assert reopened._records.address_key("8.8.4.4") in keys
 
 
 SCHEMA_1 = """
@@ -203,13 +223,13 @@ def test_a_store_written_before_addresses_were_recorded_opens_and_keeps_its_runs
     assert RunStore(tmp_path).list_runs()["name"].tolist()[:1] == ["run"]
 
 
-def test_run_numbers_are_per_visitor_and_tell_nothing_about_others(tmp_path):
-    store = RunStore(tmp_path)
+def test_run_numbers_are_per_visitor_and_tell_nothing_about_others(tmp_path, database_url):
+    store = RunStore(tmp_path, database_url=database_url)
     for index in range(7):
         save(store, "earlier visitor", None, f"theirs {index}")
     mine = [save(store, "me", None, f"mine {index}") for index in range(2)]
     assert [store.run_numbers(owner="me")[run_id] for run_id in mine] == [1, 2]
-    assert store.run_numbers()[mine[0]] == 8  # across the store (local use): the rowid
+    assert store.run_numbers()[mine[0]] == 8  # across the store (local use): saving order
     # A session's runs adopted by its cookie's id are numbered after the cookie's own.
     adopted = save(store, "tab id", None, "from a tab")
     store.transfer_owner("tab id", "me")
