@@ -216,7 +216,9 @@ class RunRecords:
         """The store's random key for `address_key`, made on first use, then remembered."""
         if self._secret is not None:
             return self._secret
-        with self.database.transaction() as connection:
+        # Exclusive: on SQLite, a read that then writes would fail at once ("database is
+        # locked") if another process wrote in between, instead of waiting its turn.
+        with self.database.transaction(exclusive=True) as connection:
             existing = connection.execute(
                 sa.select(store_secrets.c.value).where(store_secrets.c.name == "address_key")
             ).scalar_one_or_none()
