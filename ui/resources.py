@@ -172,11 +172,16 @@ def executor_notice() -> None:
         st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
-def _run_store(folder: str, quota: tuple, database_url: str | None):
+def _run_store(folder: str, quota: tuple, database_url: str | None, max_model_bytes: int | None):
     # A process singleton per folder, quota and database: the store enforces the run quotas.
     return process_singleton(
-        ("run_store", folder, quota, database_url),
-        lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)), database_url=database_url),
+        ("run_store", folder, quota, database_url, max_model_bytes),
+        lambda: RunStore(
+            Path(folder),
+            **vars(PruneQuota(*quota)),
+            database_url=database_url,
+            max_model_bytes=max_model_bytes,
+        ),
     )
 
 
@@ -193,16 +198,27 @@ def run_store():
         limits.protected_runs_per_address,
         limits.max_runs_per_address_per_day,
     )
-    return _run_store(str(settings.runs_dir()), quota, settings.database_url())
+    return _run_store(
+        str(settings.runs_dir()), quota, settings.database_url(), limits.max_model_bytes
+    )
 
 
-def current_model_store_in(folder: str):
-    return process_singleton(("current_models", folder), lambda: CurrentModelStore(folder))
+def current_model_store_in(folder: str, database_url: str | None):
+    # In the run store's database (one connection pool); on SQLite, an earlier version's
+    # current_models.sqlite in the folder is imported once.
+    return process_singleton(
+        ("current_models", folder, database_url),
+        lambda: CurrentModelStore(run_store().database, legacy_folder=folder),
+    )
 
 
 def current_model_store():
-    """Return the store that remembers each visitor's current model (next to the runs)."""
-    return current_model_store_in(str(settings.runs_dir()))
+    """Return the store that remembers each visitor's current model (in the run store's database).
+
+    Raises:
+        core.runs.RunStoreError: If the run store cannot be opened (e.g. a wrong database_url).
+    """
+    return current_model_store_in(str(settings.runs_dir()), settings.database_url())
 
 
 def training_start_lock():
