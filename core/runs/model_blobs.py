@@ -64,8 +64,6 @@ class ModelBlobs:
         RunStoreError: If the cache folder cannot be created.
     """
 
-    in_database = True
-
     def __init__(
         self, database: Database, cache_folder: Path, max_model_bytes: int | None = None
     ) -> None:
@@ -170,6 +168,9 @@ class ModelBlobs:
             raise MissingModelFileError(f"Run {run_name!r} was saved without a model.")
         cached = self.cache_path(file_name, sha256)
         if sha256 and cached.is_file() and sha256_of(cached) == sha256:
+            # The database decides whether the run still has its model; the copy saves a fetch.
+            if not self.exists(file_name):
+                raise self._missing_error(file_name, run_name)
             os.utime(cached)  # Recently used: the cache keeps it longest.
             return cached
         temporary = self.cache_folder / (
@@ -186,10 +187,7 @@ class ModelBlobs:
             ) from error
         if chunks == 0:
             temporary.unlink(missing_ok=True)
-            raise MissingModelFileError(
-                f"The model of run {run_name!r} ({self.location(file_name)}) is missing. "
-                "Its metrics are still shown; delete the run or train it again."
-            )
+            raise self._missing_error(file_name, run_name)
         if sha256 and digest != sha256:
             temporary.unlink(missing_ok=True)
             raise changed_model_error(run_name)
@@ -243,6 +241,12 @@ class ModelBlobs:
                 ).rowcount
         except DBAPIError:
             return 0
+
+    def _missing_error(self, file_name: str, run_name: str) -> MissingModelFileError:
+        return MissingModelFileError(
+            f"The model of run {run_name!r} ({self.location(file_name)}) is missing. "
+            "Its metrics are still shown; delete the run or train it again."
+        )
 
     def _fetch(self, file_name: str, path: Path) -> tuple[str, int]:
         """Write a stored model's chunks, in order, to ``path``; return its digest and chunks."""

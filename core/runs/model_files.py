@@ -50,8 +50,6 @@ class ModelFiles:
             is stored (None: any size).
     """
 
-    in_database = False
-
     def __init__(self, folder: Path, max_model_bytes: int | None = None) -> None:
         self.folder = folder
         self.max_model_bytes = max_model_bytes
@@ -200,7 +198,7 @@ def write_temporary_model(
         size = temporary_path.stat().st_size
         if max_bytes is not None and size > max_bytes:
             raise RunStoreError(
-                f"The model is {megabytes(size)}, more than the {megabytes(max_bytes)} this "
+                f"The model is {size_text(size)}, more than the {size_text(max_bytes)} this "
                 "store keeps per model (the max_model_bytes limit), so the run was not "
                 "stored. Train a smaller model: fewer or narrower layers, or, for a "
                 "baseline, fewer training images."
@@ -217,9 +215,9 @@ def write_temporary_model(
     return WrittenModel(temporary_path, size, digest)
 
 
-def megabytes(size: int) -> str:
-    """A size in bytes as a message says it: ``"120.3 MB"`` (10^6 bytes)."""
-    return f"{size / 1e6:,.1f} MB"
+def size_text(size: int) -> str:
+    """A size in bytes as a message says it: ``"120.3 MB"`` (10^6 bytes), or ``"2,000 bytes"``."""
+    return f"{size / 1e6:,.1f} MB" if size >= 1_000_000 else f"{size:,} bytes"
 
 
 def changed_model_error(run_name: str) -> MissingModelFileError:

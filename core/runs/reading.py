@@ -124,7 +124,7 @@ class RunReader:
         """
         row = self._records.fetch(run_id)
         run = run_from_row(row, self.models_folder)
-        if self._model_files.in_database and row["model_file"]:
+        if isinstance(self._model_files, ModelBlobs) and row["model_file"]:
             # Kept in the database: its path is the local copy `model_file` makes.
             run = replace(
                 run,
