@@ -6,7 +6,9 @@ under a temporary name in the same folder, flushed to disk and renamed with ``os
 a crash never leaves a half-written model under a run's name; temporary files left by a crash
 are removed by `ModelFiles.remove_stale_temporary_files`. It keeps no records: the caller
 (`core.runs.store`) stores each file's name, size and digest, and commits the record only
-after the file is in place.
+after the file is in place. A store may cap a model's size (``max_model_bytes``): a larger
+model is refused before its file takes its name. The writers and the checked loader are
+shared with `core.runs.model_blobs`, which keeps the same files in the database instead.
 
 Security: Keras models are loaded with ``safe_mode=True``. Baseline estimators are stored
 with joblib (pickle), which can run code when loaded, so `ModelFiles.load` only unpickles a
