@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.runs.engine import Database
 from core.runs.errors import MissingModelFileError, RunStoreError
@@ -103,9 +103,7 @@ class ModelBlobs:
                     )
                     found.update(connection.execute(query).scalars())
         except DBAPIError as error:
-            raise RunStoreError(
-                f"Could not read which models are stored: {_reason(error)}."
-            ) from error
+            raise self._database_error("Could not read which models are stored", error) from error
         return found
 
     def location(self, file_name: str) -> str:
@@ -147,9 +145,7 @@ class ModelBlobs:
                         )
         except (DBAPIError, OSError) as error:
             written.path.unlink(missing_ok=True)
-            raise RunStoreError(
-                f"Could not store the model in the database: {_reason(error)}."
-            ) from error
+            raise self._database_error("Could not store the model", error) from error
         # What was just written is the cache's copy: loading it soon fetches nothing.
         self._keep_in_cache(written.path, self.cache_path(file_name, written.sha256))
         return written.size, written.sha256
@@ -181,9 +177,8 @@ class ModelBlobs:
             digest, chunks = self._fetch(file_name, temporary)
         except (DBAPIError, OSError) as error:
             temporary.unlink(missing_ok=True)
-            raise RunStoreError(
-                f"The model of run {run_name!r} could not be read from the database: "
-                f"{_reason(error)}."
+            raise self._database_error(
+                f"The model of run {run_name!r} could not be read", error
             ) from error
         if chunks == 0:
             temporary.unlink(missing_ok=True)
@@ -241,6 +236,16 @@ class ModelBlobs:
                 ).rowcount
         except DBAPIError:
             return 0
+
+    def _database_error(self, what: str, error: Exception) -> RunStoreError:
+        """The sentence for a failed query: what failed, why, and what to do."""
+        if isinstance(error, OperationalError):
+            return RunStoreError(
+                f"{what}: the run store database {self.database.display_url} cannot be "
+                f"reached ({_reason(error)}). Stored runs are safe there; check that the server "
+                "is running and the database_url setting is right, then try again."
+            )
+        return RunStoreError(f"{what}: {_reason(error)}.")
 
     def _missing_error(self, file_name: str, run_name: str) -> MissingModelFileError:
         return MissingModelFileError(
