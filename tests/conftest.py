@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary run store for every test, and a real app in a real Chromium.
+"""Shared fixtures: a temporary run store for every test (on SQLite, or on both backends with
+`database_url`), and a real app in a real Chromium.
 
 Browser tests use `streamlit_server` (a `streamlit run streamlit_app.py` on a free port,
 started once per test session) and `page` (a fresh Playwright page in Debian's Chromium).
@@ -63,6 +64,26 @@ def isolated_run_store(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("runs")
     monkeypatch.setenv("MNIST_STUDIO_RUNS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for this test process (`testkit.postgres`), stopped at
+    the end of the session."""
+    from testkit.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """The run store's ``database_url`` for a test that must pass on both backends: None
+    (the SQLite file in the store's folder) or a fresh, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_server").new_database()
 
 
 @pytest.fixture(scope="session")
