@@ -47,11 +47,13 @@ PROGRESS_SECONDS = 1.0
 MAX_PROGRESS_KEYS = 32
 MAX_PROGRESS_TEXT = 200
 MAX_PROGRESS_CHARS = 4000
+# A visitor's job list shows at most this many jobs (as a manager remembers 50 by default).
+MAX_LISTED = 50
 # Ended jobs' rows are deleted this long after they ended (at the next admission).
 ENDED_ROWS_KEPT_SECONDS = 24 * 3600.0
-# After a failed progress write, progress is not written again for this long (a database
-# that is down must not slow a training down at every report).
-PROGRESS_BACKOFF_SECONDS = 30.0
+# After a failed progress write or read, the board is not asked again for this long: a
+# database that is down must not slow a training at every report or a page at every rerun.
+BACKOFF_SECONDS = 30.0
 DEAD_PROCESS_MESSAGE = (
     "The server process that ran this job stopped (it restarted or crashed), so the job "
     "ended with it. Start it again; runs it had stored are kept."
@@ -149,6 +151,7 @@ class JobBoard:
         self._lock = threading.Lock()
         self._last_progress: dict[str, float] = {}
         self._progress_paused_until = -math.inf
+        self._reads_paused_until = -math.inf
         self._stop_callbacks: list[Callable[[str], None]] = []
         self._listening = False
 
@@ -174,13 +177,16 @@ class JobBoard:
         with self._lock:
             if not self._listening:
                 self._listening = True
-                self._heartbeat.on_beat(self.apply_stop_requests)
+                self._heartbeat.on_beat(self._on_beat)
         return self._heartbeat
 
     @property
     def process_id(self) -> str:
         """This process's id in the ``processes`` and ``jobs`` tables."""
         return self.heartbeat.process_id
+
+    def _on_beat(self) -> None:
+        self.apply_stop_requests()
 
     def on_stop_request(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(job_id)`` when another process asks to stop one of this one's jobs."""
@@ -265,7 +271,8 @@ class JobBoard:
     def save_state(self, job: Job) -> None:
         """Write ``job``'s state, message, stop request and latest progress now.
 
-        Called by the manager (holding its lock) at every change of state.
+        Called by the manager (holding its lock) at every change of state. A row that
+        another process already ended (it took this process for dead) stays ended.
         """
         values: dict[str, Any] = {
             "state": job.state.value,
@@ -290,9 +297,9 @@ class JobBoard:
                 return
             self._last_progress[job.id] = now
         values = {"progress_json": progress_snapshot(job.progress), "updated": time.time()}
-        if not self._write(job.id, values, active_only=True):
+        if not self._write(job.id, values):
             with self._lock:
-                self._progress_paused_until = now + PROGRESS_BACKOFF_SECONDS
+                self._progress_paused_until = now + BACKOFF_SECONDS
 
     def transfer_owner(self, old_owner: str, new_owner: str) -> None:
         """Give every row of ``old_owner``, in any process, to ``new_owner``."""
@@ -304,11 +311,9 @@ class JobBoard:
         except SQLAlchemyError as error:
             logger.warning("The jobs of a visitor could not be handed over: %s", _reason(error))
 
-    def _write(self, job_id: str, values: dict[str, Any], active_only: bool = False) -> bool:
-        """Update one row; log and return False when the database refuses."""
-        condition = jobs.c.id == job_id
-        if active_only:
-            condition = condition & jobs.c.state.in_(_ACTIVE_VALUES)
+    def _write(self, job_id: str, values: dict[str, Any]) -> bool:
+        """Update one queued or running row; log and return False when the database refuses."""
+        condition = (jobs.c.id == job_id) & jobs.c.state.in_(_ACTIVE_VALUES)
         try:
             with self.database.transaction() as connection:
                 connection.execute(jobs.update().where(condition).values(**values))
@@ -320,20 +325,24 @@ class JobBoard:
     # --- Any process's jobs ----------------------------------------------------------------
 
     def jobs(self, owner: str) -> list[JobSnapshot]:
-        """Return ``owner``'s jobs in every process, newest first.
+        """Return ``owner``'s newest jobs (at most `MAX_LISTED`) in every process.
 
         A queued or running job of a process that stopped is marked failed first.
 
         Raises:
-            JobBoardError: If the database cannot be read.
+            JobBoardError: If the database cannot be read (now, or at a try less than
+                `BACKOFF_SECONDS` ago).
         """
+        if self._clock() < self._reads_paused_until:
+            raise JobBoardError("The run store's database could not be read a moment ago.")
         query = (
             sa.select(jobs)
             .where(jobs.c.owner == owner)
             .order_by(jobs.c.created.desc(), jobs.c.id)
+            .limit(MAX_LISTED)
         )
-        process = self.process_id
         try:
+            process = self.process_id
             with self.database.transaction() as connection:
                 rows = connection.execute(query).all()
                 elsewhere = {
@@ -341,12 +350,15 @@ class JobBoard:
                     for row in rows
                     if row.state in _ACTIVE_VALUES and row.process != process
                 }
-                orphaned = bool(elsewhere - set(self._live_processes(connection)))
+                orphaned = bool(elsewhere) and bool(
+                    elsewhere - set(self._live_processes(connection))
+                )
             if orphaned:
                 self.end_jobs_of_dead_processes()
                 with self.database.transaction() as connection:
                     rows = connection.execute(query).all()
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, JobBoardError) as error:
+            self._reads_paused_until = self._clock() + BACKOFF_SECONDS
             raise JobBoardError(_reason(error)) from error
         return [_snapshot(row, process) for row in rows]
 
