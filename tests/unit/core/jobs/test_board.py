@@ -19,6 +19,18 @@ from core.runs.schema import jobs, processes
 from testkit.jobs import gated_job
 
 
+def reporting_job(gate, value, reported):
+    """A job that reports once, says so (its report is written by then), then waits."""
+
+    def run(report, stop_event):
+        report(phase="started", value=value)
+        reported.set()
+        gate.wait(30)
+        return value
+
+    return run
+
+
 @pytest.fixture
 def database(database_url, tmp_path):
     opened = Database(checked_url(database_url, tmp_path))
@@ -56,8 +68,10 @@ def start_process(database, gate):
 
 def test_a_job_of_one_process_is_read_with_its_state_and_progress_in_another(start_process, gate):
     first, second = start_process(), start_process()
-    job = first.submit("784-128-10", gated_job(gate, 7), owner="alice", kind="train")
+    reported = threading.Event()
+    job = first.submit("784-128-10", reporting_job(gate, 7, reported), owner="alice", kind="train")
     first.submit("someone else's", gated_job(gate, 8), owner="bob")
+    assert reported.wait(10)
 
     [seen] = second.jobs_elsewhere("alice")
     assert (seen.id, seen.name, seen.kind, seen.state) == (job.id, "784-128-10", "train", "running")
