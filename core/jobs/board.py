@@ -254,11 +254,14 @@ class JobBoard:
 
     def _end_jobs_of_dead_processes(self, connection: Connection, now: float) -> int:
         alive = self._live_processes(connection)
-        return connection.execute(
+        ended = connection.execute(
             jobs.update()
             .where(jobs.c.state.in_(_ACTIVE_VALUES), jobs.c.process.not_in(alive))
             .values(state=JobState.FAILED.value, message=DEAD_PROCESS_MESSAGE, updated=now)
         ).rowcount
+        if ended:
+            logger.warning("%d job(s) of app processes that stopped were marked failed.", ended)
+        return ended
 
     def _live_processes(self, connection: Connection) -> list[str]:
         """This process and every other one with a row that is still beating."""
