@@ -159,6 +159,15 @@ class RunRecords:
                 )
                 cutoff = (datetime.now(UTC) - VOLUME_WINDOW).isoformat(timespec="seconds")
                 connection.execute(saves.delete().where(saves.c.created < cutoff))
+        except sa.exc.OperationalError as error:
+            if self.database.is_sqlite:
+                raise RunStoreError(
+                    f"Could not save run {record['name']!r}: {_reason(error)}."
+                ) from error
+            # The server went away: say so as a page does, with what to do.
+            raise RunStoreError(
+                f"Could not save run {record['name']!r}. {self.damaged_message(error)}"
+            ) from error
         except (DBAPIError, sa.exc.StatementError, TypeError) as error:
             raise RunStoreError(
                 f"Could not save run {record['name']!r}: {_reason(error)}."
