@@ -16,10 +16,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import settings
 from core.data.datasets import Dataset, load_default_dataset, resolve_class_names
+from core.jobs.board import JobBoard
 from core.jobs.executors import get_executor
 from core.jobs.manager import JobManager
 from core.runs import PruneQuota, RunStore, RunStoreError
 from core.runs.current_models import CurrentModelStore
+from core.runs.engine import Database
 from core.singletons import process_singleton
 from core.text import plain
 from core.visitors.memory_budget import server_budget
@@ -152,9 +154,13 @@ def remove_uploaded_file(session: str, file_id: str) -> None:
         files.remove_file(session, file_id)
 
 
-def _new_job_manager():
+def _new_job_manager(database: Database):
     slots = settings.max_concurrent_jobs()
-    manager = JobManager(max_concurrent=slots, max_job_seconds=settings.limits().max_job_seconds)
+    manager = JobManager(
+        max_concurrent=slots,
+        max_job_seconds=settings.limits().max_job_seconds,
+        board=JobBoard(database),
+    )
     # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
     get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
     return manager
@@ -163,10 +169,13 @@ def _new_job_manager():
 def job_manager():
     """Return the process-wide job manager (its jobs train here or on a Ray cluster).
 
-    A process singleton, not a `st.cache_resource` entry: it holds the caps' counts, the
-    queue and every job's Stop handle, which a client's cache clear must not reset.
+    Its jobs are mirrored in the run store's database (`core.jobs.board`), so every app
+    process on that database sees them and counts them in the caps. A process singleton per
+    database, not a `st.cache_resource` entry: it holds the queue and every job's Stop
+    handle, which a client's cache clear must not reset.
     """
-    return process_singleton("job_manager", _new_job_manager)
+    database = run_store().database
+    return process_singleton(("job_manager", database.url), lambda: _new_job_manager(database))
 
 
 def executor_notice() -> None:
