@@ -7,6 +7,7 @@ job and read alone:
     records       the `Run` record and its `RunStatus`: checks on a new run's fields
     database      the SQLite table of records: schema, migration, queries
     model_files   model files written atomically with a SHA-256 digest, loaded only unchanged
+    model_blobs   with PostgreSQL, the model files kept in the database in chunks instead
     journal       the crash journal: runs in progress, recorded as interrupted after a crash
     pruning       `PruneQuota` and `runs_to_prune`: which runs to delete to stay within caps
     capacity      the quota applied to the database: room for a new run, runs to prune
