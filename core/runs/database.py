@@ -169,9 +169,6 @@ class RunRecords:
                 f"Could not save run {record['name']!r}. {self.damaged_message(error)}"
             ) from error
         except (DBAPIError, sa.exc.StatementError, TypeError) as error:
-            if isinstance(error, DBAPIError) and not self.try_to_open():
-                # The database went away (server down, file damaged): say so, and what to do.
-                raise DamagedRunStoreError(str(self.open_error)) from error
             raise RunStoreError(
                 f"Could not save run {record['name']!r}: {_reason(error)}."
             ) from error

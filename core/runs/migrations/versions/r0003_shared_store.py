@@ -86,10 +86,11 @@ def _number_and_describe_existing_runs() -> None:
         sa.column("id"), sa.column("created"), sa.column("config_json"),
         sa.column("seq"), sa.column("split"), sa.column("seed"),
     )  # fmt: skip
+    rows: list[tuple[str, str, int]]
     if connection.dialect.name == "sqlite":
         # A run's number was its rowid: deleted runs leave gaps, which the numbers keep.
         query = sa.select(runs.c.id, runs.c.config_json, sa.literal_column("rowid"))
-        rows = connection.execute(query.order_by(sa.text("rowid"))).all()
+        rows = [tuple(row) for row in connection.execute(query.order_by(sa.text("rowid")))]
     else:
         query = sa.select(runs.c.id, runs.c.config_json).order_by(runs.c.created, runs.c.id)
         rows = [(*row, number) for number, row in enumerate(connection.execute(query), 1)]

@@ -295,9 +295,11 @@ def test_a_postgresql_server_that_cannot_be_reached_gives_a_clear_sentence(tmp_p
     store = RunStore(tmp_path / "store", database_url=url)  # Opening never raises.
     table = store.list_runs()
     assert list(table.columns) == LIST_COLUMNS and table.empty
-    (problem,) = store.problems()
+    problem, *others = store.problems()
     assert "cannot be reached" in problem and "check that the server is running" in problem
     assert "studio:***@127.0.0.1" in problem and "s3cret-word" not in problem
+    # The model lookup repeats it (for now): every sentence says the same, no password.
+    assert all("cannot be reached" in other and "s3cret-word" not in other for other in others)
     assert store.run_numbers() == {}
     with pytest.raises(DamagedRunStoreError, match="cannot be reached") as refused:
         save_network(store, "not saved")
@@ -334,11 +336,11 @@ def test_a_postgresql_database_that_goes_away_fails_saves_and_loses_no_run(
     try:
         table = store.list_runs()  # Never raises: the page shows the sentence instead.
         assert list(table.columns) == LIST_COLUMNS and table.empty
-        (problem,) = store.problems()
+        problem, *_ = store.problems()
         assert "cannot be reached" in problem and "Stored runs are safe there" in problem
         with pytest.raises(RunStoreError, match="cannot be reached"):
             save_network(store, "while it is away")
-        (problem,) = RunStore(tmp_path / "other", database_url=url).problems()
+        problem, *_ = RunStore(tmp_path / "other", database_url=url).problems()
         assert "cannot be reached" in problem
     finally:
         _set_connections_allowed(postgres_server, url, allowed=True)

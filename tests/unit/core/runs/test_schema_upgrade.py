@@ -91,8 +91,8 @@ def test_a_store_written_before_issue_22_is_upgraded_in_place_with_nothing_lost(
     # The store's address key is kept: an address still counts as the same one.
     for address, key in expected["address_keys"].items():
         assert store._records.address_key(address) == key
-    # Each visitor's current model is still theirs.
-    current = CurrentModelStore(old_store)
+    # Each visitor's current model is still theirs (imported from current_models.sqlite).
+    current = CurrentModelStore(store.database, legacy_folder=old_store)
     for visitor, (run_id, label) in expected["current_models"].items():
         record = current.get(visitor)
         assert record is not None and (record.run_id, record.label) == (run_id, label)
