@@ -101,13 +101,14 @@ def fill(store, count: int) -> float:
     """Add `count` realistic runs to an empty store in bulk; return the seconds it took.
 
     The records are what `save_run` writes (ids, times a minute apart, numbers across the
-    store and per owner, address keys); each network gets a small model file, so the list's
-    check that a run's model is there has something to find.
+    store and per owner, address keys); each network gets a small model (a file in
+    ``models/`` on SQLite, a row of ``model_blobs`` on PostgreSQL), so the list's check that
+    a run's model is there has something to find.
     """
     import sqlalchemy as sa
 
     from core.runs.records import split_and_seed
-    from core.runs.schema import runs
+    from core.runs.schema import model_blobs, runs
 
     started = time.perf_counter()
     rng = np.random.default_rng(22)
@@ -132,11 +133,18 @@ def fill(store, count: int) -> float:
                 "split": split, "seed": seed,
             }
         )  # fmt: skip
-        if model_file and store.models_folder.is_dir():
+        if model_file and store.database.is_sqlite:
             (store.models_folder / model_file).write_bytes(b"placeholder")
+    blobs = [
+        {"file_name": row["model_file"], "chunk": 0, "data": b"placeholder", "created": 0.0}
+        for row in rows
+        if row["model_file"] and not store.database.is_sqlite
+    ]
     with store.database.transaction(exclusive=True) as connection:
         for start in range(0, len(rows), FILL_CHUNK):
             connection.execute(sa.insert(runs), rows[start : start + FILL_CHUNK])
+        for start in range(0, len(blobs), FILL_CHUNK):
+            connection.execute(sa.insert(model_blobs), blobs[start : start + FILL_CHUNK])
     return time.perf_counter() - started
 
 
@@ -212,6 +220,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--no-page", action="store_true", help="skip the Compare page")
+    parser.add_argument("--page-sizes", type=int, nargs="+", default=list(PAGE_SIZES),
+                        help="the store sizes at which the Compare page is timed")  # fmt: skip
     parser.add_argument(
         "--page", nargs="+", metavar=("RUNS_DIR", "DATABASE_URL"), help=argparse.SUPPRESS
     )  # The child process of `page_in_child`.
@@ -240,6 +250,8 @@ def main() -> None:
                 url = server.new_database(f"bench_{size}") if backend == "postgresql" else None
                 store = RunStore(folder, database_url=url)
                 seconds = fill(store, size)
+                if store.problems():  # Every run and model must be readable, or the figures lie.
+                    raise RuntimeError(f"The filled store has problems: {store.problems()[:2]}")
                 results[size, backend] = {**time_store(store), "fill": seconds}
                 print(
                     f"{size:>6} runs  {backend:<10}  fill {seconds:6.2f} s  "
@@ -253,7 +265,7 @@ def main() -> None:
                     print(f"{size:>6} runs  {backend:<10}  one picker option's run_label "
                           f"lookup {lookups[backend] * 1000:.1f} ms", flush=True)  # fmt: skip
                 store.database.dispose()
-                if size in PAGE_SIZES and not arguments.no_page:
+                if size in arguments.page_sizes and not arguments.no_page:
                     pages[size, backend] = page_in_child(folder, url)
                     print(f"{size:>6} runs  {backend:<10}  Compare page: "
                           f"{_page_text(pages[size, backend])}", flush=True)  # fmt: skip
