@@ -8,12 +8,18 @@ when its row has not beaten for `STALE_SECONDS`, or at once when it ran on this 
 pid is gone (or belongs to a newer process), so a crash on one machine is noticed without
 waiting and one on another machine after `STALE_SECONDS`.
 
-Work that must happen on every beat (renewing claims, reading stop requests) registers with
-`ProcessHeartbeat.on_beat`.
+Work that must happen on every beat (renewing claims, reading stop requests, recovering the
+runs of dead processes) registers with `ProcessHeartbeat.on_beat`.
+
+A heartbeat has its own connection pool (a `Database` of the same URL), so the process-wide
+heartbeat never keeps a run store's connections open after the store is gone. It starts
+beating only when asked (`ProcessHeartbeat.start`): telling which other processes are dead
+needs no row of this process, owning a run in progress or a job does.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -73,7 +79,7 @@ class ProcessHeartbeat:
     """This process's row in ``processes``, kept fresh by a daemon thread.
 
     Args:
-        database: The shared database.
+        database: The shared database (its URL: the heartbeat opens its own pool).
         beat_seconds: How often the row is updated.
         stale_seconds: How long a row may go without a beat before its process counts as
             dead.
@@ -85,7 +91,7 @@ class ProcessHeartbeat:
         beat_seconds: float = BEAT_SECONDS,
         stale_seconds: float = STALE_SECONDS,
     ) -> None:
-        self.database = database
+        self.database = Database(database.url)
         self.beat_seconds = beat_seconds
         self.stale_seconds = stale_seconds
         self.process_id = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -96,6 +102,9 @@ class ProcessHeartbeat:
 
     def start(self) -> None:
         """Write this process's row (now) and start beating (once; later calls do nothing).
+
+        The row is removed when the interpreter exits normally (`stop`), so the runs it
+        leaves in progress count as interrupted at once, on every host.
 
         Raises:
             sqlalchemy.exc.DBAPIError: If the database cannot be written.
@@ -108,20 +117,43 @@ class ProcessHeartbeat:
                 target=self._run, name="mnist-studio-heartbeat", daemon=True
             )
             self._thread.start()
+            atexit.register(self.stop)
+
+    @property
+    def beating(self) -> bool:
+        """True once `start` was called and until `stop`."""
+        return self._thread is not None and not self._stopped.is_set()
 
     def on_beat(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` after every beat (in the heartbeat's thread; errors are logged)."""
+        """Call ``callback()`` after every beat (in the heartbeat's thread; errors are logged).
+
+        Callbacks registered before `start` wait for it.
+        """
         with self._lock:
             self._callbacks.append(callback)
 
+    def remove_on_beat(self, callback: Callable[[], None]) -> None:
+        """Stop calling a callback given to `on_beat` (none is fine)."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
     def beat(self) -> None:
-        """Update (or write) this process's row now."""
+        """Update (or write) this process's row now (nothing once stopped)."""
+        if self._stopped.is_set():
+            return
         now = time.time()
         with self.database.transaction() as connection:
             updated = connection.execute(
                 processes.update().where(processes.c.id == self.process_id).values(heartbeat=now)
             ).rowcount
             if not updated:
+                if self._thread is not None:
+                    # Another process took this one for dead (no beat for stale_seconds) and
+                    # may have recorded its runs in progress as interrupted.
+                    logger.warning(
+                        "Process %s had been taken for dead; it beats again.", self.process_id
+                    )
                 connection.execute(
                     processes.insert().values(
                         id=self.process_id, host=HOST, pid=os.getpid(),
@@ -194,11 +226,21 @@ _HEARTBEATS: dict[str, ProcessHeartbeat] = {}
 _HEARTBEATS_LOCK = threading.Lock()
 
 
-def heartbeat_for(database: Database) -> ProcessHeartbeat:
-    """Return this process's heartbeat on ``database`` (one per database URL), started."""
+def heartbeat_for(database: Database, start: bool = True) -> ProcessHeartbeat:
+    """Return this process's heartbeat on ``database`` (one per database URL).
+
+    Args:
+        database: The shared database; the heartbeat opens its own pool on the same URL.
+        start: Start beating now (see `ProcessHeartbeat.start`). False gives the heartbeat
+            without a row, e.g. to ask which other processes are dead.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: If ``start`` and the database cannot be written.
+    """
     with _HEARTBEATS_LOCK:
         heartbeat = _HEARTBEATS.get(database.url)
         if heartbeat is None:
             heartbeat = _HEARTBEATS[database.url] = ProcessHeartbeat(database)
-    heartbeat.start()
+    if start:
+        heartbeat.start()
     return heartbeat
