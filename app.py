@@ -13,6 +13,8 @@ st.set_page_config(
     initial_sidebar_state="auto",
 )
 
+# A run store that cannot be reached or read is said once, at the top of every page.
+ui.run_store_banner()
 navigation = st.navigation(
     [
         st.Page(page.path, title=page.title, icon=page.icon, default=page.default)

@@ -593,7 +593,8 @@ runs["tested_on"] = held_out_labels(
     {session_dataset.name: (len(session_dataset.train_images), len(session_dataset.test_images))},
 )
 for problem in store.problems():
-    st.warning(plain(problem, 400))
+    if problem != store.unavailable():  # That one is said at the top of every page.
+        st.warning(plain(problem, 400))
 
 
 tab_runs, tab_baselines, tab_sweep, tab_files = st.tabs(

@@ -12,7 +12,7 @@ from core.data import SCALINGS, SPLITS
 from core.figures.training import MAX_SMOOTHING, metric_figure
 from core.jobs.job import JobKind, JobState
 from core.jobs.progress_text import progress_fraction, progress_text
-from core.jobs.tasks import make_training_job
+from core.jobs.tasks import make_training_job, save_training_result
 from core.nn import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -84,6 +84,9 @@ KEY_START_MESSAGE = "train_start_message"
 # is not current but can be made so with one click: (run id, label) or None).
 KEY_OUTCOME = "train_current_model_outcome"
 KEY_SWITCH = "train_use_other_model"
+KEY_SAVE_AGAIN = "train_save_again"
+# Job id -> the run id a second try saved its run under (the first save failed).
+KEY_SAVED_AGAIN = "train_saved_again"
 KEY_LOSS_LOG = "train_loss_log_scale"
 KEY_SMOOTHING = "train_smoothing"
 
@@ -587,6 +590,58 @@ def current_model_ui(job) -> bool:
     return own
 
 
+def save_error_ui(job) -> str | None:
+    """Say that an ended training's run could not be saved, and offer to save it again.
+
+    The trained model stays in this session (it is the current model), so when the run store
+    is back (a database server restarted, a full disk freed) one click stores it.
+
+    Returns:
+        The run id a second try saved it under, or None.
+    """
+    saved = st.session_state.get(KEY_SAVED_AGAIN, {}).get(job.id)
+    if saved is not None:
+        st.success(f"Saved on a second try as run `{saved}`.")
+        return saved
+    st.warning(
+        f"The run could not be saved: {plain(job.result.save_error, 300)} The trained model "
+        "is kept in this browser session (Evaluate and Draw use it); save it again once the "
+        "run store is back."
+    )
+    st.button(
+        "Save the run again",
+        key=KEY_SAVE_AGAIN,
+        icon=":material/save:",
+        on_click=save_again,
+        args=(job.id,),
+    )
+    return None
+
+
+def save_again(job_id: str) -> None:
+    """Callback: store a training whose first save failed; its model becomes remembered."""
+    job = ui.job_manager().get(job_id)
+    if job is None or not job.result:
+        return
+    result = job.result.result
+    try:
+        run_id = save_training_result(
+            ui.run_store(),
+            result,
+            ui.current_dataset(),
+            ui.session_id(),
+            address=ui.visitor_address(),
+            names_shared=ui.runs_owner() is None,
+        )
+    except (OSError, ValueError) as error:
+        st.session_state[KEY_START_MESSAGE] = ("error", f"Still not saved: {error}")
+        return
+    st.session_state.setdefault(KEY_SAVED_AGAIN, {})[job_id] = run_id
+    current = ui.current_model()
+    if current is not None and current.run_id is None and current.model is result.model:
+        ui.set_current_model(result.model, current.label, config=result.config, run_id=run_id)
+
+
 def result_view(job) -> None:
     """What a finished or stopped job produced."""
     if show_stop_reason(job):
@@ -599,7 +654,7 @@ def result_view(job) -> None:
         return
     result, run_id, note = job.result.result, job.result.run_id, job.result.note
     if job.result.save_error:
-        st.warning(f"The run could not be saved: {plain(job.result.save_error, 300)}")
+        run_id = save_error_ui(job)
     outcome = st.session_state.get(KEY_OUTCOME)
     decision = outcome[1] if outcome and outcome[0] == job.id else None
     if result.stopped:
@@ -621,7 +676,13 @@ def result_view(job) -> None:
         f"Tested on {result.num_test:,} images the network never saw "
         f"(trained on {result.num_train:,}, validated on {result.num_val:,}; "
         f"computed in {result.precision}). "
-        + (f"Saved as run `{run_id}`, named *{plain(job.result.name)}*. " if run_id else "")
+        + (
+            f"Saved as run `{run_id}`, named *{plain(job.result.name)}*. "
+            if run_id and job.result.name
+            else f"Saved as run `{run_id}`. "
+            if run_id
+            else ""
+        )
         + (
             "It is now your current model for the Evaluate and Draw pages."
             if adopted

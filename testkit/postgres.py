@@ -84,16 +84,27 @@ class PostgresServer:
         if as_postgres:
             shutil.chown(folder, "postgres", "postgres")
         server = cls(folder=folder, port=_free_port(), as_postgres_user=as_postgres)
-        data = folder / "data"
         server._run(
-            str(programs / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-            "--no-sync", "-E", "UTF8", "--locale", "C",
+            str(programs / "initdb"), "-D", str(folder / "data"), "-U", "postgres",
+            "-A", "trust", "--no-sync", "-E", "UTF8", "--locale", "C",
         )  # fmt: skip
-        server._run(
-            str(programs / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"),
-            "-o", f"-p {server.port} -k {folder} {FAST_OPTIONS}", "-w", "-t", "60", "start",
-        )  # fmt: skip
+        server.resume()
         return server
+
+    def pause(self) -> None:
+        """Stop the server at once (as a crash would), keeping its data: `resume` restarts it."""
+        self._run(
+            str(bin_dir() / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate",
+            "-w", "stop",
+        )  # fmt: skip
+
+    def resume(self) -> None:
+        """Start the server (again) on its port, and wait until it takes connections."""
+        self._run(
+            str(bin_dir() / "pg_ctl"), "-D", str(self.folder / "data"),
+            "-l", str(self.folder / "server.log"),
+            "-o", f"-p {self.port} -k {self.folder} {FAST_OPTIONS}", "-w", "-t", "60", "start",
+        )  # fmt: skip
 
     def url(self, database: str = "postgres") -> str:
         """The SQLAlchemy URL of one of the server's databases."""
@@ -113,10 +124,7 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server (immediately) and remove its folder."""
         with contextlib.suppress(subprocess.CalledProcessError):
-            self._run(
-                str(bin_dir() / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate",
-                "-w", "stop",
-            )  # fmt: skip
+            self.pause()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _run(self, *command: str) -> None:

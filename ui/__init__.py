@@ -62,6 +62,7 @@ from ui.resources import (
     memory_owner,
     remove_uploaded_file,
     run_store,
+    run_store_banner,
     set_session_dataset,
     training_start_lock,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "remove_uploaded_file",
     "run_numbers",
     "run_store",
+    "run_store_banner",
     "runs_owner",
     "session_id",
     "set_current_model",

@@ -3,6 +3,7 @@ the run store, the current-model store and the Train page's start lock."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +18,13 @@ from core import settings
 from core.data.datasets import Dataset, load_default_dataset, resolve_class_names
 from core.jobs.executors import get_executor
 from core.jobs.manager import JobManager
-from core.runs import PruneQuota, RunStore
+from core.runs import PruneQuota, RunStore, RunStoreError
 from core.runs.current_models import CurrentModelStore
 from core.singletons import process_singleton
+from core.text import plain
 from core.visitors.memory_budget import server_budget
+
+logger = logging.getLogger(__name__)
 
 # The name of this session's uploaded dataset; its arrays are held in the memory budget.
 KEY_DATASET = "session_dataset"
@@ -193,7 +197,32 @@ def run_store():
         limits.protected_runs_per_address,
         limits.max_runs_per_address_per_day,
     )
-    return _run_store(str(settings.runs_dir()), quota, settings.database_url())
+    try:
+        return _run_store(str(settings.runs_dir()), quota, settings.database_url())
+    except RunStoreError as error:
+        # A setting that cannot work (a wrong database_url, a folder that cannot be made):
+        # the page says so, once, instead of a traceback; the log says it once per process.
+        _log_once(str(error))
+        st.error(plain(str(error), 400), icon=":material/database:")
+        st.stop()
+
+
+_LOGGED: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        logger.error("%s", message)
+
+
+def run_store_banner() -> str | None:
+    """Say at the top of the page when runs can be neither read nor saved (the database is
+    down or damaged); return that sentence, or None when the store works."""
+    message = run_store().unavailable()
+    if message:
+        st.error(plain(message, 400), icon=":material/database:")
+    return message
 
 
 def current_model_store_in(folder: str):

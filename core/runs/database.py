@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -33,6 +34,8 @@ from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreErr
 from core.runs.records import clean_name, split_and_seed
 from core.runs.schema import runs, saves, store_secrets
 from core.runs.schema_upgrade import NewerSchemaError, upgrade
+
+logger = logging.getLogger(__name__)
 
 # How far back the saves log counts a network address's (or an owner's) recent volume.
 VOLUME_WINDOW = timedelta(hours=24)
@@ -74,13 +77,20 @@ class RunRecords:
         try:
             upgrade(self.database)
         except NewerSchemaError as error:
-            self.open_error = str(error)
-            return False
+            return self._failed(str(error))
         except DBAPIError as error:
-            self.open_error = self.damaged_message(error)
-            return False
+            return self._failed(self.damaged_message(error))
+        if self.open_error is not None:
+            logger.warning("The run store database %s is usable again.", self.database.display_url)
         self.open_error = None
         return True
+
+    def _failed(self, message: str) -> bool:
+        """Keep why the database cannot be used; log it once (a sentence, no traceback)."""
+        if message != self.open_error:
+            logger.error("%s", message)
+        self.open_error = message
+        return False
 
     def usable(self) -> bool:
         """True when the database opened, now or on a new try."""
@@ -149,6 +159,15 @@ class RunRecords:
                 )
                 cutoff = (datetime.now(UTC) - VOLUME_WINDOW).isoformat(timespec="seconds")
                 connection.execute(saves.delete().where(saves.c.created < cutoff))
+        except sa.exc.OperationalError as error:
+            if self.database.is_sqlite:
+                raise RunStoreError(
+                    f"Could not save run {record['name']!r}: {_reason(error)}."
+                ) from error
+            # The server went away: say so as a page does, with what to do.
+            raise RunStoreError(
+                f"Could not save run {record['name']!r}. {self.damaged_message(error)}"
+            ) from error
         except (DBAPIError, sa.exc.StatementError, TypeError) as error:
             raise RunStoreError(
                 f"Could not save run {record['name']!r}: {_reason(error)}."

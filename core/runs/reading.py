@@ -50,6 +50,14 @@ class RunReader:
         rows, _ = self._read_list_rows(owner)
         return list_frame(rows)
 
+    def unavailable(self) -> str | None:
+        """Return why runs can be neither read nor saved now (a sentence), or None.
+
+        Cheap while the database works (no query); while it does not, each call tries to
+        open it again, so a database server that comes back is used at once.
+        """
+        return None if self._records.usable() else self._records.open_error
+
     def problems(self) -> list[str]:
         """Return messages about what cannot be read: a damaged database, missing model files.
 
