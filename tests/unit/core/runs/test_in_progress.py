@@ -342,3 +342,21 @@ def test_a_store_that_is_no_longer_used_leaves_the_heartbeat(tmp_path, database_
         for _ in range(callback.every_beats):
             callback()
     assert len(heartbeat._callbacks) == watchers - 1
+
+
+def test_a_beating_store_records_a_run_of_a_process_that_dies_later(
+    tmp_path, database_url, monkeypatch
+):
+    # No restart and no call: the heartbeat of a process with a run in progress looks for
+    # dead processes' runs every few beats (here beats of 50 ms instead of 2 s).
+    store = RunStore(tmp_path, database_url=database_url)
+    monkeypatch.setattr(heartbeat_for(store.database, start=False), "beat_seconds", 0.05)
+    handle = store.begin_run("network", "mine", {"epochs": 2}, owner="visitor")
+    add_process(store, f"{HOST}:dead", pid=dead_pid())
+    add_run_in_progress(store, f"{HOST}:dead", name="dead process's run")
+    deadline = time.monotonic() + 30
+    while len(store.runs_in_progress()) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [run.name for run in store.runs_in_progress()] == ["mine"]
+    assert list(store.list_runs()["name"]) == ["dead process's run"]
+    store.end_run(handle)
