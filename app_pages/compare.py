@@ -266,14 +266,20 @@ def delete_ui(store, run) -> None:
 def downloads_ui(run) -> None:
     """Download a run's model file, its history and its configuration."""
     download_columns = st.columns(3)
-    if run.model_path and run.model_path.exists():
-        extension = run.model_path.suffix
-        download_columns[0].download_button(
-            f"Model ({extension})",
-            run.model_path.read_bytes(),
-            file_name=f"{run.id}{extension}",
-            key="compare_download_model",
-        )
+    if run.has_model:
+        try:
+            # On PostgreSQL a copy fetched from the database, checked against its digest.
+            model_file = ui.run_store().model_file(run.id)
+        except (OSError, ValueError) as error:
+            download_columns[0].caption(f"The model file cannot be read: {plain(error, 300)}")
+        else:
+            extension = model_file.suffix
+            download_columns[0].download_button(
+                f"Model ({extension})",
+                model_file.read_bytes(),
+                file_name=f"{run.id}{extension}",
+                key="compare_download_model",
+            )
     history = history_table(run.history)
     if not history.empty:
         download_columns[1].download_button(

@@ -350,10 +350,8 @@ def show_stop_reason(job) -> bool:
 
 
 def training_jobs() -> list:
-    """Return this visitor's training jobs, newest first."""
-    return [
-        job for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == JobKind.TRAIN
-    ]
+    """Return this visitor's training jobs, newest first (other server processes' too)."""
+    return ui.visitor_jobs(kind=JobKind.TRAIN)
 
 
 def latest_training_job():
@@ -363,9 +361,8 @@ def latest_training_job():
 
 
 def active_training_job():
-    """Return this visitor's queued or running training job, or None."""
-    active = ui.job_manager().active_jobs(owner=ui.session_id())
-    return next((job for job in active if job.kind == JobKind.TRAIN), None)
+    """Return this visitor's queued or running training job (in any process), or None."""
+    return next((job for job in training_jobs() if not job.done), None)
 
 
 def start_training(dataset) -> None:
@@ -420,11 +417,14 @@ def buttons_ui(active_job, blocked: str | None) -> None:
             args=(ui.current_dataset(),),
         )
         if active_job is not None:
+            elsewhere = ui.runs_elsewhere(active_job)
             st.button(
                 "Stopping…" if active_job.stop_requested else "Stop",
                 key=KEY_STOP,
                 icon=":material/stop:",
-                on_click=active_job.stop,
+                # Another process's job: its process stops it on its next heartbeat.
+                on_click=ui.stop_visitor_job if elsewhere else active_job.stop,
+                args=(active_job.id,) if elsewhere else None,
                 disabled=active_job.stop_requested,
             )
     if active_job is not None:
@@ -712,10 +712,36 @@ def result_view(job) -> None:
     )
 
 
+def elsewhere_view(job) -> None:
+    """A training that another server process runs: its state and latest figures, read-only."""
+    st.caption(ui.ELSEWHERE_CAPTION)
+    if job.state == JobState.QUEUED:
+        st.info(f"**{plain(job.name)}** is waiting in the queue. It starts by itself.")
+    elif not job.done:
+        progress = job.progress
+        text = "Stopping…" if job.stop_requested else progress_text(progress)
+        st.progress(progress_fraction(progress), text=text)
+        loss = progress.get("loss")
+        metrics_row(
+            {
+                "Elapsed": format_duration(progress.get("elapsed")),
+                "Time left (estimate)": format_duration(progress.get("eta")),
+                "Training loss": f"{loss:.3f}" if isinstance(loss, int | float) else "–",
+            }
+        )
+    elif job.state == JobState.FAILED:
+        st.error(f"**{plain(job.name)}** failed: {plain(job.message or 'no reason given', 400)}")
+    else:
+        st.info(f"**{plain(job.name)}** {job.state}. Its run, if stored, is on the Compare page.")
+
+
 def job_view(job_id: str) -> None:
     """The live part of the page: progress while the job runs, the result when it is done."""
     job = ui.job_manager().get(job_id)
     if job is None:
+        elsewhere = next((other for other in training_jobs() if other.id == job_id), None)
+        if elsewhere is not None:
+            elsewhere_view(elsewhere)
         return
     if not job.done:
         progress_view(job)
@@ -791,7 +817,8 @@ def latest_job_ui(blocked: str | None) -> None:
         if blocked is None:
             st.info("Press **Train** to start. The *Quick look* preset finishes in a few seconds.")
         return
-    stored_name = job.result.name if job.done and job.result else None
+    result = getattr(job, "result", None)  # None for another process's job.
+    stored_name = result.name if job.done and result else None
     st.markdown(f"**Latest training:** {plain(stored_name or job.name)}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
 

@@ -170,6 +170,9 @@ class Limits:
         max_runs_per_visitor: Stored runs kept per visitor; their own oldest go first (None: all).
         max_store_bytes: Bytes of model files the run store keeps in all (None: any).
         max_bytes_per_visitor: Bytes of model files kept per visitor (None: any).
+        max_model_bytes: Bytes of one run's model file; a larger model is refused before
+            anything is stored (None: any; see `core.runs.model_blobs` and bench/README.md,
+            "Model files in PostgreSQL").
         protected_runs_per_visitor: Each visitor's newest runs that no one else's runs can
             push out of the store (None: none; see `core.runs.pruning`).
         protected_runs_per_address: At most this many runs protected per network address
@@ -209,6 +212,7 @@ class Limits:
     max_runs_per_visitor: int | None = None
     max_store_bytes: int | None = None
     max_bytes_per_visitor: int | None = None
+    max_model_bytes: int | None = None
     protected_runs_per_visitor: int | None = None
     protected_runs_per_address: int | None = None
     max_runs_per_address_per_day: int | None = None
@@ -288,6 +292,7 @@ DEMO_LIMITS = Limits(
     max_runs_per_visitor=20,
     max_store_bytes=2 * 1024**3,
     max_bytes_per_visitor=256 * 1024**2,
+    max_model_bytes=64 * 1024**2,
     protected_runs_per_visitor=5,
     protected_runs_per_address=20,
     max_runs_per_address_per_day=100,

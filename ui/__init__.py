@@ -67,7 +67,17 @@ from ui.resources import (
     training_start_lock,
 )
 from ui.sidebar import IDLE_WATCH_SECONDS, JOB_WATCH_SECONDS, sidebar_status, watch_jobs
-from ui.visitor_runs import run_numbers, runs_owner, stored_networks, submit_job, visible_runs
+from ui.visitor_runs import (
+    ELSEWHERE_CAPTION,
+    run_numbers,
+    runs_elsewhere,
+    runs_owner,
+    stop_visitor_job,
+    stored_networks,
+    submit_job,
+    visible_runs,
+    visitor_jobs,
+)
 
 __all__ = [
     "DATASET_HASH",
@@ -78,6 +88,7 @@ __all__ = [
     "DEFAULT_CHOICE",
     "DEFAULT_MODEL_DIR",
     "DEFAULT_MODEL_LABEL",
+    "ELSEWHERE_CAPTION",
     "FILES_RELEASED",
     "IDLE_WATCH_SECONDS",
     "IMAGE_LINK_SETS",
@@ -118,11 +129,13 @@ __all__ = [
     "run_numbers",
     "run_store",
     "run_store_banner",
+    "runs_elsewhere",
     "runs_owner",
     "session_id",
     "set_current_model",
     "set_session_dataset",
     "sidebar_status",
+    "stop_visitor_job",
     "stored_model",
     "stored_networks",
     "submit_job",
@@ -131,5 +144,6 @@ __all__ = [
     "url_path",
     "visible_runs",
     "visitor_address",
+    "visitor_jobs",
     "watch_jobs",
 ]

@@ -7,6 +7,7 @@ import sqlite3
 import uuid
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from core.visitors.identity import address_for_limits, visitor_id_from_cookie_header
 from ui.resources import current_model_store, job_manager, run_store
@@ -66,7 +67,7 @@ def _adopt(former: str, visitor: str) -> None:
     try:
         run_store().transfer_owner(former, visitor)
         current_model_store().transfer(former, visitor)
-    except (OSError, ValueError, sqlite3.Error):
+    except (OSError, ValueError, sqlite3.Error, DBAPIError):
         pass  # A store that cannot be written keeps the runs where they are; Compare says why.
 
 
@@ -77,7 +78,7 @@ def _finish_adoption(visitor: str) -> None:
     for former, job_ids in list(pending.items()):
         try:
             run_store().transfer_owner(former, visitor)
-        except (OSError, ValueError, sqlite3.Error):
+        except (OSError, ValueError, sqlite3.Error, DBAPIError):
             continue
         jobs = [manager.get(job_id) for job_id in job_ids]
         if all(job is None or job.done for job in jobs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -10,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from core import settings
 from core.nn.config import TrainingConfig
-from core.runs import MissingModelFileError, RunNotFoundError
+from core.runs import MissingModelFileError, RunNotFoundError, RunStoreError
 from core.runs.display import display_name, short_name
 from core.text import plain
 from ui.identity import session_id
@@ -62,7 +64,7 @@ def current_model() -> CurrentModel | None:
     session_model = st.session_state.get(KEY_CURRENT_MODEL)
     try:
         record = current_model_store().get(session_id())
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, DBAPIError, RunStoreError):
         return session_model
     if record is None or (session_model is not None and session_model.run_id == record.run_id):
         return session_model
@@ -74,10 +76,11 @@ def current_model() -> CurrentModel | None:
             TrainingConfig.from_dict(run.config),
             record.run_id,
         )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, DBAPIError) as error:
         if isinstance(error, RunNotFoundError | MissingModelFileError):
             # The run was deleted or pruned since: nothing to come back to.
-            current_model_store().forget(session_id())
+            with contextlib.suppress(OSError, sqlite3.Error, DBAPIError, RunStoreError):
+                current_model_store().forget(session_id())
         return session_model
     st.session_state[KEY_CURRENT_MODEL] = restored
     return restored
@@ -93,7 +96,7 @@ def set_current_model(model, label: str, config=None, run_id: str | None = None)
             current_model_store().forget(session_id())
         else:
             current_model_store().set(session_id(), run_id, label)
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, DBAPIError, RunStoreError):
         pass  # Then it lasts for this browser session only.
 
 

@@ -16,10 +16,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import settings
 from core.data.datasets import Dataset, load_default_dataset, resolve_class_names
+from core.jobs.board import JobBoard
 from core.jobs.executors import get_executor
 from core.jobs.manager import JobManager
 from core.runs import PruneQuota, RunStore, RunStoreError
 from core.runs.current_models import CurrentModelStore
+from core.runs.engine import Database
 from core.singletons import process_singleton
 from core.text import plain
 from core.visitors.memory_budget import server_budget
@@ -152,9 +154,13 @@ def remove_uploaded_file(session: str, file_id: str) -> None:
         files.remove_file(session, file_id)
 
 
-def _new_job_manager():
+def _new_job_manager(database: Database):
     slots = settings.max_concurrent_jobs()
-    manager = JobManager(max_concurrent=slots, max_job_seconds=settings.limits().max_job_seconds)
+    manager = JobManager(
+        max_concurrent=slots,
+        max_job_seconds=settings.limits().max_job_seconds,
+        board=JobBoard(database),
+    )
     # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
     get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
     return manager
@@ -163,10 +169,13 @@ def _new_job_manager():
 def job_manager():
     """Return the process-wide job manager (its jobs train here or on a Ray cluster).
 
-    A process singleton, not a `st.cache_resource` entry: it holds the caps' counts, the
-    queue and every job's Stop handle, which a client's cache clear must not reset.
+    Its jobs are mirrored in the run store's database (`core.jobs.board`), so every app
+    process on that database sees them and counts them in the caps. A process singleton per
+    database, not a `st.cache_resource` entry: it holds the queue and every job's Stop
+    handle, which a client's cache clear must not reset.
     """
-    return process_singleton("job_manager", _new_job_manager)
+    database = run_store().database
+    return process_singleton(("job_manager", database.url), lambda: _new_job_manager(database))
 
 
 def executor_notice() -> None:
@@ -176,11 +185,16 @@ def executor_notice() -> None:
         st.sidebar.warning(message, icon=":material/cloud_off:")
 
 
-def _run_store(folder: str, quota: tuple, database_url: str | None):
+def _run_store(folder: str, quota: tuple, database_url: str | None, max_model_bytes: int | None):
     # A process singleton per folder, quota and database: the store enforces the run quotas.
     return process_singleton(
-        ("run_store", folder, quota, database_url),
-        lambda: RunStore(Path(folder), **vars(PruneQuota(*quota)), database_url=database_url),
+        ("run_store", folder, quota, database_url, max_model_bytes),
+        lambda: RunStore(
+            Path(folder),
+            **vars(PruneQuota(*quota)),
+            database_url=database_url,
+            max_model_bytes=max_model_bytes,
+        ),
     )
 
 
@@ -198,7 +212,9 @@ def run_store():
         limits.max_runs_per_address_per_day,
     )
     try:
-        return _run_store(str(settings.runs_dir()), quota, settings.database_url())
+        return _run_store(
+            str(settings.runs_dir()), quota, settings.database_url(), limits.max_model_bytes
+        )
     except RunStoreError as error:
         # A setting that cannot work (a wrong database_url, a folder that cannot be made):
         # the page says so, once, instead of a traceback; the log says it once per process.
@@ -225,13 +241,20 @@ def run_store_banner() -> str | None:
     return message
 
 
-def current_model_store_in(folder: str):
-    return process_singleton(("current_models", folder), lambda: CurrentModelStore(folder))
+def current_model_store_in(folder: str, database_url: str | None):
+    # In the run store's database (one connection pool); on SQLite, an earlier version's
+    # current_models.sqlite in the folder is imported once.
+    return process_singleton(
+        ("current_models", folder, database_url),
+        lambda: CurrentModelStore(run_store().database, legacy_folder=folder),
+    )
 
 
 def current_model_store():
-    """Return the store that remembers each visitor's current model (next to the runs)."""
-    return current_model_store_in(str(settings.runs_dir()))
+    """Return the store that remembers each visitor's current model, in the run store's
+    database (a wrong database_url stops the page with its sentence, as `run_store` does).
+    Its methods raise ``sqlalchemy.exc.DBAPIError`` while the database is down."""
+    return current_model_store_in(str(settings.runs_dir()), settings.database_url())
 
 
 def training_start_lock():

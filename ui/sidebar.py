@@ -1,5 +1,5 @@
-"""The sidebar (current model, this visitor's jobs) and the job watcher that reruns the app
-when one of the visitor's jobs starts or finishes."""
+"""The sidebar (current model, this visitor's jobs in every app process) and the job watcher
+that reruns the app when one of the visitor's jobs starts or finishes."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import streamlit as st
 from core.jobs.job import JobKind, JobState
 from core.jobs.progress_text import progress_fraction, progress_text
 from core.text import plain
-from ui.identity import session_id
 from ui.models import current_model
-from ui.resources import executor_notice, job_manager
+from ui.resources import executor_notice
+from ui.visitor_runs import ELSEWHERE_CAPTION, runs_elsewhere, stop_visitor_job, visitor_jobs
 
 
 def _session_jobs() -> list:
-    """Return this session's jobs, newest first."""
-    return list(job_manager().jobs(owner=session_id()))
+    """Return this session's jobs, newest first (other processes' ones too)."""
+    return visitor_jobs()
 
 
 def _job_line(job) -> str:
+    if job.state == JobState.QUEUED and runs_elsewhere(job):
+        return f"**{plain(job.name)}**: waiting in the queue"
     if job.state == JobState.QUEUED:
         return f"**{plain(job.name)}**: waiting in the queue (position {job.queue_position})"
     if job.state == JobState.RUNNING:
@@ -31,11 +33,11 @@ def _render_status(show_bars: bool = True) -> None:
     st.caption("Current model")
     st.markdown(plain(current.label) if current else "_none yet: train one or pick a stored run_")
     jobs = _session_jobs()
-    active = job_manager().active_jobs(owner=session_id())
+    active = [job for job in jobs if not job.done]
     if not active:
         if jobs:
             # A stored training's name says what was trained ("9 of 20 ep, stopped").
-            name = getattr(jobs[0].result, "name", None) or jobs[0].name
+            name = getattr(getattr(jobs[0], "result", None), "name", None) or jobs[0].name
             st.caption(f"Last job: {plain(name)} ({jobs[0].state})")
         return
     st.caption("Jobs")
@@ -45,6 +47,16 @@ def _render_status(show_bars: bool = True) -> None:
         if show_bars and job.state == JobState.RUNNING:
             text = progress_text(progress) if job.kind == JobKind.TRAIN else None
             st.progress(progress_fraction(progress), text=text)
+        if runs_elsewhere(job):
+            st.caption(ELSEWHERE_CAPTION)
+            if not job.stop_requested:
+                st.button(
+                    "Stop",
+                    key=f"sidebar_stop_{job.id}",
+                    icon=":material/stop:",
+                    on_click=stop_visitor_job,
+                    args=(job.id,),
+                )
     if not show_bars:
         st.caption("Live progress is shown on this page.")
 
@@ -59,7 +71,7 @@ def sidebar_status(live: bool = True) -> None:
             sidebar then names the jobs without bars.
     """
     executor_notice()
-    running = bool(job_manager().active_jobs(owner=session_id()))
+    running = any(not job.done for job in _session_jobs())
     with st.sidebar:
         if running and live:
             st.fragment(run_every=1.0)(_render_status)()

@@ -1,10 +1,11 @@
-"""The runs this visitor sees and the jobs it starts, within the caps in force."""
+"""The runs this visitor sees and the jobs it starts (within the caps in force), in any process."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from core import settings
+from core.jobs.board import JobSnapshot
 from core.jobs.caps import JobCaps
 from core.jobs.job import JobKind
 from core.runs import LIST_COLUMNS
@@ -65,3 +66,38 @@ def submit_job(name: str, fn, kind: str = JobKind.TRAIN):
     return job_manager().submit(
         name, fn, owner=session_id(), kind=kind, address=visitor_address(), caps=caps
     )
+
+
+# Said beside a job that another app process runs (behind a load balancer, a page load may
+# land on another process than the one that started the job).
+ELSEWHERE_CAPTION = (
+    ":material/dns: Runs on another server process of this app: its progress shows here, "
+    "its curves and result on the page of the process that runs it, its run in Compare "
+    "once stored."
+)
+
+
+def visitor_jobs(kind: str | None = None) -> list:
+    """Return this visitor's jobs, newest first, in every app process.
+
+    This process's jobs are `core.jobs.job.Job` objects (results, history, Stop); those
+    other processes run are read-only `core.jobs.board.JobSnapshot`s (`runs_elsewhere`),
+    left out when the database cannot be read.
+
+    Args:
+        kind: Only jobs of this `JobKind` when given.
+    """
+    manager, owner = job_manager(), session_id()
+    jobs = [*manager.jobs(owner=owner), *manager.jobs_elsewhere(owner)]
+    jobs.sort(key=lambda job: job.submitted_at, reverse=True)
+    return [job for job in jobs if kind is None or job.kind == kind]
+
+
+def runs_elsewhere(job) -> bool:
+    """True for a job that another app process runs (a `JobSnapshot`, read-only)."""
+    return isinstance(job, JobSnapshot)
+
+
+def stop_visitor_job(job_id: str) -> None:
+    """Stop one of this visitor's jobs, here or (on its next heartbeat) in another process."""
+    job_manager().stop(job_id, owner=session_id())

@@ -3,6 +3,7 @@
     job           one `Job` and its `JobState`: what pages read (state, progress, history)
     caps          `JobCaps` and `JobLimitError`: per visitor, per address and queue caps
     manager       `JobManager`: queues jobs and runs them in threads, with time limits
+    board         `JobBoard`: every process's jobs in the run store's database, caps across them
     executors     `get_executor`: where a job's work runs (this process or a Ray cluster)
     thread_executor, ray_executor   the two executors
     tasks         trainings and baselines as job functions that save their run

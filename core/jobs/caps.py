@@ -1,10 +1,15 @@
-"""Caps on jobs, checked when a job is submitted: per visitor, per address, queue length."""
+"""Caps on jobs, checked when a job is submitted: per visitor, per address, queue length.
+
+The manager checks them against its own jobs, or against every process's jobs through the
+shared jobs table (`core.jobs.board`); either way an active job only needs an owner and an
+address.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from core.jobs.job import Job
+from typing import Protocol
 
 
 class JobLimitError(ValueError):
@@ -18,12 +23,23 @@ class JobCaps:
     Attributes:
         max_per_owner: Active (queued or running) jobs one owner, e.g. a visitor, may have.
         max_per_address: Active jobs the owners at one network address may have together.
-        max_queue: Jobs that may wait in the queue of the whole manager.
+        max_queue: Jobs that may wait in the queue of the whole manager (with a shared jobs
+            table, of every app process together).
     """
 
     max_per_owner: int | None = None
     max_per_address: int | None = None
     max_queue: int | None = None
+
+
+class CountedJob(Protocol):
+    """What the caps read of an active job: a `core.jobs.job.Job` or a row of the jobs table."""
+
+    @property
+    def owner(self) -> str | None: ...
+
+    @property
+    def address(self) -> str | None: ...
 
 
 def _plural(count: int, word: str) -> str:
@@ -32,7 +48,7 @@ def _plural(count: int, word: str) -> str:
 
 def check_caps(
     caps: JobCaps,
-    active: list[Job],
+    active: Sequence[CountedJob],
     queued: int,
     slots: int,
     owner: str | None,
@@ -42,11 +58,12 @@ def check_caps(
 
     Args:
         caps: The caps to check.
-        active: The manager's queued and running jobs.
-        queued: How many jobs wait in the manager's queue.
+        active: The queued and running jobs (of this manager, or of every process).
+        queued: How many of them wait in a queue.
         slots: How many jobs the manager runs at once.
         owner: Who submits the new job, or None.
-        address: The network address it comes from, or None.
+        address: The network address it comes from (as ``active`` records addresses), or
+            None.
 
     Raises:
         JobLimitError: If a cap is reached; the message says which and what to do.

@@ -45,6 +45,8 @@ class JobKeeper(Protocol):
 
     def _stop(self, job: Job) -> None: ...
 
+    def _progress_reported(self, job: Job) -> None: ...
+
 
 class Job:
     """One background job, as seen by the pages.
@@ -162,3 +164,5 @@ class Job:
                 entry = dict(progress)
                 entry.setdefault("elapsed_seconds", self.elapsed_seconds)
                 self._history.append(entry)
+        # Outside the lock: the manager may write it to the shared jobs table.
+        self._manager._progress_reported(self)

@@ -20,6 +20,10 @@ Example:
     manager.wait(job.id, timeout=5)
     job.state, job.result  # ("finished", 10)
 
+With a `JobBoard` (`core.jobs.board`, the run store's shared jobs table), every job is also a
+row that other app processes read, the caps count every process's jobs, and a Stop pressed in
+another process reaches the job; the `Job` objects here still own results and Stop handles.
+
 Everything here is thread-safe: one lock and one condition guard all jobs' state, and waiting
 uses the condition, never a busy loop. Streamlit is not imported.
 """
@@ -36,6 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from core.jobs.board import JobBoard, JobBoardError, JobSnapshot
 from core.jobs.caps import JobCaps, check_caps
 from core.jobs.job import ACTIVE_STATES, Job, JobFunction, JobState
 
@@ -64,6 +69,8 @@ class JobManager:
             that it is marked ``"timed out"`` without a result and its slot is freed (a
             thread cannot be killed: it finishes its current step in the background and is
             then ignored).
+        board: The shared jobs table to mirror jobs in and count caps against (None: this
+            manager's jobs alone, in memory).
 
     Raises:
         ValueError: If a limit is below 1.
@@ -76,6 +83,7 @@ class JobManager:
         history_limit: int = 1000,
         max_job_seconds: float | None = None,
         stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+        board: JobBoard | None = None,
     ) -> None:
         for label, value in (
             ("max_concurrent", max_concurrent),
@@ -105,6 +113,9 @@ class JobManager:
             raise ValueError(f"max_job_seconds must be positive, got {max_job_seconds}.")
         self.max_job_seconds = max_job_seconds
         self.stop_grace_seconds = float(stop_grace_seconds)
+        self.board = board
+        if board is not None:
+            board.on_stop_request(self._stop_requested_elsewhere)
 
     def submit(
         self,
@@ -128,7 +139,9 @@ class JobManager:
             kind: What it is, e.g. ``"train"``, ``"baseline"`` or ``"sweep"``.
             address: The network address it comes from (None when unknown, e.g. localhost).
             caps: Caps to check before queueing it, atomically with the queueing, so two
-                tabs submitting at once cannot both slip under a cap.
+                tabs (or, with a board, two processes) submitting at once cannot both slip
+                under a cap. With a board they count every live process's jobs; when its
+                database cannot be reached, this manager's own.
 
         Returns:
             The new `Job`, in state ``"queued"`` or already ``"running"``.
@@ -142,17 +155,55 @@ class JobManager:
             raise ValueError("A job needs a function to run, called as fn(report, stop_event).")
         if not str(name).strip():
             raise ValueError("A job needs a non-empty name.")
+        caps = caps or JobCaps()
+        with self._lock:
+            self._refuse_when_closed()
+        job = Job(self, str(name).strip(), fn, owner, kind, self.history_limit, address)
+        admitted = self._admit(job, caps)
         with self._lock:
             if self._closed:
-                raise RuntimeError("The job manager was shut down; no new jobs can start.")
-            self._check_caps(caps or JobCaps(), owner, address)
-            job = Job(self, str(name).strip(), fn, owner, kind, self.history_limit, address)
+                if admitted:
+                    job.state = JobState.CANCELLED
+                    self._save_state(job)
+                self._refuse_when_closed()
+            if not admitted:
+                self._check_caps(caps, owner, address)
             self._jobs[job.id] = job
             self._order[job.id] = next(self._sequence)
             self._queue.append(job)
             self._start_waiting_jobs()
             self._changed.notify_all()
             return job
+
+    def _refuse_when_closed(self) -> None:
+        if self._closed:
+            raise RuntimeError("The job manager was shut down; no new jobs can start.")
+
+    def _admit(self, job: Job, caps: JobCaps) -> bool:
+        """Check the caps against every process's jobs and add the job's row: True when done.
+
+        False without a board, or when its database cannot be used (then the caller checks
+        the caps against this manager's jobs). Called without the lock: the board's exclusive
+        transaction serialises admissions, here and in other processes.
+        """
+        if self.board is None:
+            return False
+        try:
+            self.board.admit(job, caps, self.max_concurrent)
+        except JobBoardError as error:
+            logger.warning("Jobs of other processes are not counted for %s: %s", job.id, error)
+            return False
+        return True
+
+    def _save_state(self, job: Job) -> None:
+        """Write a job's new state to the board, if any (caller holds the lock)."""
+        if self.board is not None:
+            self.board.save_state(job)
+
+    def _progress_reported(self, job: Job) -> None:
+        """A job reported progress: pass it to the board, which writes it at its own rate."""
+        if self.board is not None:
+            self.board.save_progress(job)
 
     def _check_caps(self, caps: JobCaps, owner: str | None, address: str | None) -> None:
         """Raise JobLimitError if a new job of ``owner`` at ``address`` would pass a cap."""
@@ -175,7 +226,9 @@ class JobManager:
                 if job.owner == old_owner:
                     job.owner = new_owner
                     moved += 1
-            return moved
+        if self.board is not None:
+            self.board.transfer_owner(old_owner, new_owner)
+        return moved
 
     def set_max_concurrent(self, max_concurrent: int) -> None:
         """Change how many jobs may run at once (e.g. once a cluster says how many CPUs it has).
@@ -201,6 +254,52 @@ class JobManager:
     def active_jobs(self, owner: str | None = None) -> list[Job]:
         """Return the queued and running jobs, newest first (``owner``'s only if given)."""
         return [job for job in self.jobs(owner) if job.state in ACTIVE_STATES]
+
+    def jobs_elsewhere(self, owner: str) -> list[JobSnapshot]:
+        """Return ``owner``'s jobs that other app processes run, newest first, as snapshots.
+
+        Empty without a board, and when its database cannot be read (logged): this process's
+        jobs are `jobs`.
+        """
+        if self.board is None:
+            return []
+        try:
+            snapshots = self.board.jobs(owner)
+        except JobBoardError as error:
+            logger.warning("Jobs of other processes could not be read: %s", error)
+            return []
+        with self._lock:
+            return [job for job in snapshots if not job.local and job.id not in self._jobs]
+
+    def stop(self, job_id: str, owner: str | None = None) -> bool:
+        """Stop a job of this process (as `Job.stop`) or ask the process that runs it.
+
+        Args:
+            job_id: The job's id.
+            owner: Only stop it if it is this owner's (None: whoever's).
+
+        Returns:
+            True when a queued or running job was stopped or asked to stop.
+        """
+        job = self.get(job_id)
+        if job is not None:
+            if (owner is not None and job.owner != owner) or job.done:
+                return False
+            job.stop()
+            return True
+        if self.board is None:
+            return False
+        try:
+            return self.board.request_stop(job_id, owner)
+        except JobBoardError as error:
+            logger.warning("Job %s could not be asked to stop: %s", job_id, error)
+            return False
+
+    def _stop_requested_elsewhere(self, job_id: str) -> None:
+        """Another process asked (through the board) to stop one of this manager's jobs."""
+        job = self.get(job_id)
+        if job is not None and not job.done and not job.stop_requested:
+            job.stop()
 
     @property
     def running_count(self) -> int:
@@ -266,13 +365,17 @@ class JobManager:
 
     def _stop(self, job: Job) -> None:
         with self._lock:
+            already = job.stop_event.is_set()
             job.stop_event.set()
             if job.state == JobState.QUEUED:
                 self._queue.remove(job)
                 job.state = JobState.CANCELLED
                 job.finished_at = time.time()
+                self._save_state(job)
                 self._forget_old_jobs()
                 self._changed.notify_all()
+            elif job.state == JobState.RUNNING and not already:
+                self._save_state(job)  # Other processes show it "stopping".
 
     def _start_waiting_jobs(self) -> None:
         """Start queued jobs while there are free slots (caller holds the lock)."""
@@ -280,6 +383,7 @@ class JobManager:
             job = self._queue.popleft()
             job.state = JobState.RUNNING
             job.started_at = time.time()
+            self._save_state(job)
             thread = threading.Thread(
                 target=self._run, args=(job,), daemon=True, name=f"job-{job.id}"
             )
@@ -335,6 +439,7 @@ class JobManager:
                 "stopped itself, keeping what it had learned."
             )
             job.stop_event.set()
+            self._save_state(job)
             job._grace_periods = 0
             job._updates_at_limit = job._progress_updates
             self._changed.notify_all()
@@ -361,6 +466,7 @@ class JobManager:
                 "longer), so it was ended without a model. Use a smaller batch or network."
             )
             self._threads.pop(job.id, None)
+            self._save_state(job)
             logger.warning("Job %s (%s) timed out and was detached.", job.id, job.name)
             if not self._closed:
                 self._start_waiting_jobs()
@@ -390,6 +496,7 @@ class JobManager:
                 job.state = JobState.STOPPED
             else:
                 job.state = JobState.FINISHED
+            self._save_state(job)
             self._threads.pop(job.id, None)
             self._forget_deadlines(job)
             if not self._closed:

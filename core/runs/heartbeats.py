@@ -11,10 +11,11 @@ waiting and one on another machine after `STALE_SECONDS`.
 Work that must happen on every beat (renewing claims, reading stop requests, recovering the
 runs of dead processes) registers with `ProcessHeartbeat.on_beat`.
 
-A heartbeat has its own connection pool (a `Database` of the same URL), so the process-wide
-heartbeat never keeps a run store's connections open after the store is gone. It starts
-beating only when asked (`ProcessHeartbeat.start`): telling which other processes are dead
-needs no row of this process, owning a run in progress or a job does.
+A heartbeat starts beating only when asked (`ProcessHeartbeat.start`): telling which other
+processes are dead needs no row of this process; owning a run in progress or a job does.
+`heartbeat_for` keeps a started heartbeat (and the `Database` it writes with) for the life of
+the process, and one not started only as long as someone holds it, so a run store that is
+no longer used does not keep its connections open.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import secrets
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,7 +81,7 @@ class ProcessHeartbeat:
     """This process's row in ``processes``, kept fresh by a daemon thread.
 
     Args:
-        database: The shared database (its URL: the heartbeat opens its own pool).
+        database: The shared database.
         beat_seconds: How often the row is updated.
         stale_seconds: How long a row may go without a beat before its process counts as
             dead.
@@ -91,7 +93,7 @@ class ProcessHeartbeat:
         beat_seconds: float = BEAT_SECONDS,
         stale_seconds: float = STALE_SECONDS,
     ) -> None:
-        self.database = Database(database.url)
+        self.database = database
         self.beat_seconds = beat_seconds
         self.stale_seconds = stale_seconds
         self.process_id = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -222,7 +224,8 @@ class ProcessHeartbeat:
                     logger.exception("A heartbeat callback failed")
 
 
-_HEARTBEATS: dict[str, ProcessHeartbeat] = {}
+_HEARTBEATS: dict[str, ProcessHeartbeat] = {}  # started ones, for the process's life
+_NOT_STARTED: weakref.WeakValueDictionary[str, ProcessHeartbeat] = weakref.WeakValueDictionary()
 _HEARTBEATS_LOCK = threading.Lock()
 
 
@@ -230,17 +233,24 @@ def heartbeat_for(database: Database, start: bool = True) -> ProcessHeartbeat:
     """Return this process's heartbeat on ``database`` (one per database URL).
 
     Args:
-        database: The shared database; the heartbeat opens its own pool on the same URL.
+        database: The shared database; the heartbeat writes with the first one given for
+            its URL.
         start: Start beating now (see `ProcessHeartbeat.start`). False gives the heartbeat
-            without a row, e.g. to ask which other processes are dead.
+            without a row, e.g. to ask which other processes are dead; it is kept only while
+            the caller holds it, until someone starts it.
 
     Raises:
         sqlalchemy.exc.DBAPIError: If ``start`` and the database cannot be written.
     """
     with _HEARTBEATS_LOCK:
-        heartbeat = _HEARTBEATS.get(database.url)
+        heartbeat = _HEARTBEATS.get(database.url) or _NOT_STARTED.get(database.url)
         if heartbeat is None:
-            heartbeat = _HEARTBEATS[database.url] = ProcessHeartbeat(database)
+            heartbeat = ProcessHeartbeat(database)
+        if start:
+            _HEARTBEATS[database.url] = heartbeat
+            _NOT_STARTED.pop(database.url, None)
+        elif database.url not in _HEARTBEATS:
+            _NOT_STARTED[database.url] = heartbeat
     if start:
         heartbeat.start()
     return heartbeat

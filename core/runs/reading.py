@@ -7,29 +7,34 @@ Use `RunStore`; this half stands apart so that each reads alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from core.runs.database import RunRecords
-from core.runs.errors import RunNotFoundError
+from core.runs.errors import RunNotFoundError, RunStoreError
+from core.runs.model_blobs import ModelBlobs
 from core.runs.model_files import ModelFiles
 from core.runs.records import Run, list_frame, run_from_row
 
 MODELS_FOLDER = "models"
+# With PostgreSQL: local copies of the models kept in the database (disposable).
+MODEL_CACHE_FOLDER = "model_cache"
 
 
 class RunReader:
     """The reading methods of `RunStore`: runs as a table, one run, a run's model.
 
     Attributes:
-        models_folder: Where the model files are.
+        models_folder: Where the model files are (SQLite); with PostgreSQL they are in the
+            database (`core.runs.model_blobs`).
     """
 
     models_folder: Path
     _records: RunRecords
-    _model_files: ModelFiles
+    _model_files: ModelFiles | ModelBlobs
 
     def list_runs(self, owner: str | None = None) -> pd.DataFrame:
         """Return one row per readable run, newest first.
@@ -44,8 +49,9 @@ class RunReader:
             A DataFrame with columns `LIST_COLUMNS`: id, created (UTC timestamps), name, kind,
             summary, parameters, epochs, train_seconds, predict_seconds, test_accuracy (0-1),
             test_loss, model_size (bytes), status, owner, dataset, has_model (whether the
-            model file is present), split and seed (of its configuration: which images it
-            was tested on, see `core.data.held_out`).
+            model is kept: its file on disk, or its chunks in the database), split and
+            seed (of its configuration: which images it was tested on, see
+            `core.data.held_out`).
         """
         rows, _ = self._read_list_rows(owner)
         return list_frame(rows)
@@ -59,18 +65,20 @@ class RunReader:
         return None if self._records.usable() else self._records.open_error
 
     def problems(self) -> list[str]:
-        """Return messages about what cannot be read: a damaged database, missing model files.
+        """Return messages about what cannot be read: a damaged database, missing models.
 
         Returns:
             Sentences fit to show a user; empty when everything is fine.
         """
         rows, messages = self._read_list_rows(None)
         for row in rows:
-            if row["model_file"] and not row["has_model"]:
+            # A model whose lookup failed (None) is not called missing: the message says why.
+            if row["model_file"] and row["has_model"] is False:
                 messages.append(
-                    f"The model file of run {row['name']!r} ({MODELS_FOLDER}/{row['model_file']}) "
-                    "is missing; its record and metrics are kept, but its model cannot be "
-                    "loaded. Delete the run or restore the file."
+                    f"The model file of run {row['name']!r} "
+                    f"({self._model_files.location(row['model_file'])}) is missing; its record "
+                    "and metrics are kept, but its model cannot be loaded. Delete the run or "
+                    "restore the file."
                 )
         return messages
 
@@ -92,10 +100,19 @@ class RunReader:
         return self._records.numbers(owner)
 
     def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
-        """The records of `list_runs`, each with has_model, and messages on what failed."""
+        """The records of `list_runs`, each with has_model, and messages on what failed.
+
+        has_model is None for every row when the models could not be looked up.
+        """
         rows, messages = self._records.list_rows(owner)
+        present: set[str] | None
+        try:
+            present = self._model_files.existing(row["model_file"] for row in rows)
+        except RunStoreError as error:
+            present = None
+            messages.append(str(error))
         for row in rows:
-            row["has_model"] = self._model_files.exists(row["model_file"])
+            row["has_model"] = None if present is None else row["model_file"] in present
         return rows, messages
 
     def get_run(self, run_id: str) -> Run:
@@ -105,7 +122,16 @@ class RunReader:
             RunNotFoundError: If no run has this id.
             DamagedRunStoreError: If the database cannot be read.
         """
-        return run_from_row(self._records.fetch(run_id), self.models_folder)
+        row = self._records.fetch(run_id)
+        run = run_from_row(row, self.models_folder)
+        if isinstance(self._model_files, ModelBlobs) and row["model_file"]:
+            # Kept in the database: its path is the local copy `model_file` makes.
+            run = replace(
+                run,
+                model_path=self._model_files.cache_path(row["model_file"], row["model_sha256"]),
+                model_stored=self._model_files.exists(row["model_file"]),
+            )
+        return run
 
     def find_run(self, run_id: str) -> Run | None:
         """Return a stored run, or None when it is gone (e.g. pruned by another session).
@@ -130,5 +156,22 @@ class RunReader:
                 content differs from what was saved.
             RunStoreError: If the file cannot be read as a model.
         """
-        run = self.get_run(run_id)
-        return self._model_files.load(run.kind, run.model_path, run.model_sha256, run.name)
+        row = self._records.fetch(run_id)
+        return self._model_files.load(
+            row["kind"], row["model_file"], row["model_sha256"], row["name"]
+        )
+
+    def model_file(self, run_id: str) -> Path:
+        """Return a local file of a run's model, checked unchanged (e.g. for a download).
+
+        On SQLite it is the store's own file; with PostgreSQL, a copy fetched from the
+        database into the local cache (`core.runs.model_blobs`).
+
+        Raises:
+            RunNotFoundError: If no run has this id.
+            MissingModelFileError: If the run has no model, it is missing, or its content
+                differs from what was saved.
+            RunStoreError: If the database cannot be read.
+        """
+        row = self._records.fetch(run_id)
+        return self._model_files.local_copy(row["model_file"], row["model_sha256"], row["name"])

@@ -31,7 +31,7 @@ class RunStatus(StrEnum):
 
     FINISHED = "finished"
     STOPPED = "stopped"  # Stop pressed, or a time budget or early stopping ended it.
-    INTERRUPTED = "interrupted"  # The process died mid-training (see `core.runs.journal`).
+    INTERRUPTED = "interrupted"  # The process died mid-training (see `core.runs.in_progress`).
 
 
 class RunKind(StrEnum):
@@ -66,7 +66,8 @@ class Run:
         metrics: Test metrics, e.g. ``{"test_accuracy": 0.97, "test_loss": 0.1}``.
         timings: ``{"train_seconds": ..., "predict_seconds": ...}`` and any other timings.
         confusion_matrix: Integer array (classes x classes, true rows), or None.
-        model_path: Where its model file is, or None when the run has no model.
+        model_path: Where its model file is, or None when the run has no model. With
+            PostgreSQL, where a local copy goes (`RunStore.model_file` makes it).
         model_size: The model file's size in bytes, or None.
     """
 
@@ -88,6 +89,8 @@ class Run:
     model_path: Path | None
     model_size: int | None
     model_sha256: str | None = field(default=None, repr=False)
+    # Whether the store held the model when the run was read; None: look at model_path.
+    model_stored: bool | None = field(default=None, repr=False)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -101,8 +104,13 @@ class Run:
 
     @property
     def has_model(self) -> bool:
-        """True when the run's model file is present."""
-        return self.model_path is not None and self.model_path.is_file()
+        """True when the run's model is kept: its file present on disk (SQLite), or its chunks
+        in the database (PostgreSQL, where `model_path` is only a local copy's place)."""
+        if self.model_path is None:
+            return False
+        if self.model_stored is not None:
+            return self.model_stored
+        return self.model_path.is_file()
 
 
 def new_run_id() -> str:

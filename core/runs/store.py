@@ -35,9 +35,10 @@ from core.runs.engine import Database, checked_url
 from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
 from core.runs.heartbeats import heartbeat_for
 from core.runs.in_progress import PeriodicRecovery, RunInProgress, RunsInProgress
+from core.runs.model_blobs import ModelBlobs
 from core.runs.model_files import ModelFiles, model_file_name
 from core.runs.pruning import PruneQuota
-from core.runs.reading import MODELS_FOLDER, RunReader
+from core.runs.reading import MODEL_CACHE_FOLDER, MODELS_FOLDER, RunReader
 from core.runs.records import RunStatus, new_run_id, record_fields
 
 DATABASE_NAME = "runs.sqlite"
@@ -72,6 +73,10 @@ class RunStore(RunReader):
             (None: no bound).
         max_saves_per_address_per_day: Runs one network address may save in 24 hours
             (None: any).
+        database_url: A PostgreSQL URL (`core.runs.engine.checked_url`); None for the
+            SQLite file ``runs.sqlite`` in ``folder``.
+        max_model_bytes: The largest model file kept; a larger one is refused before
+            anything is stored (None: any size).
 
     Pruning is fair between visitors: an owner over a quota loses their own oldest runs,
     and the store-wide caps take the oldest unprotected run of the network address (or
@@ -95,6 +100,7 @@ class RunStore(RunReader):
         protected_runs_per_address: int | None = None,
         max_saves_per_address_per_day: int | None = None,
         database_url: str | None = None,
+        max_model_bytes: int | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.database_path = self.folder / DATABASE_NAME
@@ -119,7 +125,12 @@ class RunStore(RunReader):
             ) from error
         self.database = Database(checked_url(database_url, self.folder))
         self._records = RunRecords(self.database)
-        self._model_files = ModelFiles(self.models_folder)
+        # SQLite: model files beside it; PostgreSQL: in the database, so no disk matters.
+        self._model_files: ModelFiles | ModelBlobs = (
+            ModelFiles(self.models_folder, max_model_bytes)
+            if self.database.is_sqlite
+            else ModelBlobs(self.database, self.folder / MODEL_CACHE_FOLDER, max_model_bytes)
+        )
         self._in_progress = RunsInProgress(self._records, heartbeat_for(self.database, start=False))
         self._journals_recovered = False
         self._model_files.remove_stale_temporary_files()

@@ -36,9 +36,7 @@ def test_a_wrong_database_url_gives_one_sentence_on_every_page(monkeypatch, page
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda path: path)
-def test_a_database_that_is_down_at_start_is_said_once_and_the_page_still_works(
-    monkeypatch, page
-):
+def test_a_database_that_is_down_at_start_is_said_once_and_the_page_still_works(monkeypatch, page):
     url = f"postgresql+psycopg://teacher:s3cret-pw@127.0.0.1:{closed_port()}/runs"
     monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", url)
     app = app_test(page).run()

@@ -102,7 +102,8 @@ def test_a_truncated_database_is_reported_and_every_page_still_works(isolated_ru
     app = _page(page)
     assert not app.exception, [exception.message for exception in app.exception]
     if page.endswith("compare.py"):
-        assert any("cannot be read" in warning.value for warning in app.warning)
+        messages = [element.value for element in [*app.warning, *app.error]]
+        assert any("cannot be read" in message for message in messages)
 
 
 def test_a_missing_model_file_is_reported_and_the_run_still_listed(isolated_run_store):

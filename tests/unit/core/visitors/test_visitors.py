@@ -1,5 +1,5 @@
-"""The visitor cookie, and what is remembered per visitor (core/visitors/identity.py,
-core/runs/current_models.py)."""
+"""The visitor cookie, and a session's runs handed to the cookie's id (core/visitors/identity.py;
+the current model remembered per visitor: tests/unit/core/runs/test_current_models.py)."""
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from core.runs import RunStore
-from core.runs.current_models import CurrentModelStore
 from core.visitors import identity as visitors
 
 
@@ -148,38 +147,11 @@ def test_every_address_of_one_ipv6_64_counts_as_one_address():
     }
 
 
-def test_the_current_model_is_remembered_per_visitor(tmp_path):
-    store = CurrentModelStore(tmp_path)
-    assert store.get("alice") is None
-    store.set("alice", "run-1", "784-128-10 (97.8%)")
-    store.set("bob", "run-2", "bob's")
-    assert store.get("alice").run_id == "run-1"
-    assert CurrentModelStore(tmp_path).get("alice").label == "784-128-10 (97.8%)"  # restart
-    store.set("alice", "run-3", "newer")
-    assert store.get("alice").run_id == "run-3"
-    store.forget("alice")
-    assert store.get("alice") is None
-    assert store.get("bob").run_id == "run-2"
-
-
-def test_the_store_forgets_the_least_recently_updated_visitors(tmp_path):
-    store = CurrentModelStore(tmp_path, max_visitors=3)
-    for number in range(5):
-        store.set(f"visitor {number}", f"run {number}", "label")
-    assert [store.get(f"visitor {number}") is not None for number in range(5)] == [
-        False, False, True, True, True,
-    ]  # fmt: skip
-
-
-def test_transfers_hand_a_sessions_runs_and_model_to_the_cookies_id(tmp_path):
+def test_transfers_hand_a_sessions_runs_to_the_cookies_id(tmp_path):
+    # The current model's transfer: tests/unit/core/runs/test_current_models.py.
     runs = RunStore(tmp_path)
     mine = runs.save_run("baseline", "mine", {}, None, {"test_accuracy": 0.9}, {}, owner="tab")
     runs.save_run("baseline", "theirs", {}, None, {"test_accuracy": 0.8}, {}, owner="other")
     assert runs.transfer_owner("tab", "browser") == 1
     assert list(runs.list_runs(owner="browser")["id"]) == [mine]
     assert runs.list_runs(owner="tab").empty
-
-    models = CurrentModelStore(tmp_path)
-    models.set("tab", mine, "mine")
-    models.transfer("tab", "browser")
-    assert models.get("browser").run_id == mine and models.get("tab") is None
