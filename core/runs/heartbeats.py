@@ -254,3 +254,15 @@ def heartbeat_for(database: Database, start: bool = True) -> ProcessHeartbeat:
     if start:
         heartbeat.start()
     return heartbeat
+
+
+def stop_heartbeats() -> None:
+    """Stop every heartbeat of this process and forget them (the end of a test session,
+    before its database server stops, so no beat fails against it afterwards)."""
+    with _HEARTBEATS_LOCK:
+        beating = {*_HEARTBEATS.values(), *_NOT_STARTED.values()}
+        _HEARTBEATS.clear()
+        _NOT_STARTED.clear()
+    for heartbeat in beating:
+        if heartbeat.beating:
+            heartbeat.stop()

@@ -360,3 +360,22 @@ def test_a_beating_store_records_a_run_of_a_process_that_dies_later(
     assert [run.name for run in store.runs_in_progress()] == ["mine"]
     assert list(store.list_runs()["name"]) == ["dead process's run"]
     store.end_run(handle)
+
+
+def test_a_process_that_exits_removes_its_row_and_leaves_its_runs_to_be_recovered(
+    tmp_path, database_url
+):
+    from core.runs.engine import Database, checked_url
+
+    script = WRITER.replace("time.sleep(600)", "")  # begins a run, then exits normally
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), database_url or ""],
+        cwd=PROJECT_ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    database = Database(checked_url(database_url, tmp_path))
+    with database.transaction() as connection:
+        assert connection.execute(sa.select(processes.c.id)).all() == []
+        assert len(connection.execute(sa.select(runs_in_progress.c.id)).all()) == 1
+    database.dispose()
+    runs = RunStore(tmp_path, database_url=database_url).list_runs()
+    assert list(runs["status"]) == ["interrupted"]
