@@ -578,9 +578,10 @@ STEPS = ("press", "press again", "clear+press", "clear+press")
 
 
 def trainings_in_progress(server: Server) -> int:
-    """Trainings the server is running now: each journals its run in `runs/in_progress`."""
-    folder = server.folder / "runs" / "in_progress"
-    return len(list(folder.glob("*.json"))) if folder.exists() else 0
+    """Trainings the server is running now: each is a run in progress of its run store."""
+    from core.runs import RunStore
+
+    return len(RunStore(server.folder / "runs").runs_in_progress())
 
 
 def clear_cache_then_resubmit(server: Server) -> str:

@@ -74,6 +74,9 @@ def postgres_server():
 
     server = PostgresServer.start()
     yield server
+    from core.runs.heartbeats import stop_heartbeats
+
+    stop_heartbeats()  # Before the server goes: no heartbeat left to complain it is gone.
     server.stop()
 
 

@@ -11,6 +11,7 @@ the owner's previous one (`core.runs.comparison.comparison_note`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,11 +26,14 @@ from core.nn.config import TrainingConfig
 from core.nn.training import TrainingResult
 from core.runs.comparison import comparison_note
 from core.runs.display import epochs_text, training_run_name, unique_name
+from core.runs.errors import DamagedRunStoreError
 from core.runs.records import RunStatus
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
     from core.runs import RunStore
+
+logger = logging.getLogger(__name__)
 
 JobFunction = Callable[[Callable[..., None], threading.Event], "JobOutcome"]
 
@@ -60,12 +64,21 @@ class JobOutcome:
 def _journalled(
     store: RunStore, kind: str, name: str, config: dict[str, Any], owner: str | None, dataset: str
 ) -> Iterator[None]:
-    """Journal a run in progress for the `with` block, so a crash leaves it "interrupted"."""
-    journal = store.begin_run(kind, name, config, owner, dataset)
+    """Note a run in progress for the `with` block, so a crash leaves it "interrupted".
+
+    A store whose database is away when the run starts does not stop the work: the run
+    trains without that safety net, and its save says whether the database came back.
+    """
+    try:
+        handle = store.begin_run(kind, name, config, owner, dataset)
+    except DamagedRunStoreError as error:
+        logger.warning("Run %r is not noted as in progress: %s", name, error)
+        handle = None
     try:
         yield
     finally:
-        store.end_run(journal)
+        if handle is not None:
+            store.end_run(handle)
 
 
 # Trainings ------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ job and read alone:
     database      the SQLite table of records: schema, migration, queries
     model_files   model files written atomically with a SHA-256 digest, loaded only unchanged
     model_blobs   with PostgreSQL, the model files kept in the database in chunks instead
-    journal       the crash journal: runs in progress, recorded as interrupted after a crash
+    in_progress   runs being trained, each with its process: kept as interrupted after a crash
+    journal       the crash journals of earlier versions, read once
     pruning       `PruneQuota` and `runs_to_prune`: which runs to delete to stay within caps
     capacity      the quota applied to the database: room for a new run, runs to prune
     reading       `RunReader`, the reading half of `RunStore`: runs as a table, one run, a model

@@ -8,18 +8,26 @@ when its row has not beaten for `STALE_SECONDS`, or at once when it ran on this 
 pid is gone (or belongs to a newer process), so a crash on one machine is noticed without
 waiting and one on another machine after `STALE_SECONDS`.
 
-Work that must happen on every beat (renewing claims, reading stop requests) registers with
-`ProcessHeartbeat.on_beat`.
+Work that must happen on every beat (renewing claims, reading stop requests, recovering the
+runs of dead processes) registers with `ProcessHeartbeat.on_beat`.
+
+A heartbeat starts beating only when asked (`ProcessHeartbeat.start`): telling which other
+processes are dead needs no row of this process; owning a run in progress or a job does.
+`heartbeat_for` keeps a started heartbeat (and the `Database` it writes with) for the life of
+the process, and one not started only as long as someone holds it, so a run store that is
+no longer used does not keep its connections open.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,6 +105,9 @@ class ProcessHeartbeat:
     def start(self) -> None:
         """Write this process's row (now) and start beating (once; later calls do nothing).
 
+        The row is removed when the interpreter exits normally (`stop`), so the runs it
+        leaves in progress count as interrupted at once, on every host.
+
         Raises:
             sqlalchemy.exc.DBAPIError: If the database cannot be written.
         """
@@ -108,20 +119,43 @@ class ProcessHeartbeat:
                 target=self._run, name="mnist-studio-heartbeat", daemon=True
             )
             self._thread.start()
+            atexit.register(self.stop)
+
+    @property
+    def beating(self) -> bool:
+        """True once `start` was called and until `stop`."""
+        return self._thread is not None and not self._stopped.is_set()
 
     def on_beat(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` after every beat (in the heartbeat's thread; errors are logged)."""
+        """Call ``callback()`` after every beat (in the heartbeat's thread; errors are logged).
+
+        Callbacks registered before `start` wait for it.
+        """
         with self._lock:
             self._callbacks.append(callback)
 
+    def remove_on_beat(self, callback: Callable[[], None]) -> None:
+        """Stop calling a callback given to `on_beat` (none is fine)."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
     def beat(self) -> None:
-        """Update (or write) this process's row now."""
+        """Update (or write) this process's row now (nothing once stopped)."""
+        if self._stopped.is_set():
+            return
         now = time.time()
         with self.database.transaction() as connection:
             updated = connection.execute(
                 processes.update().where(processes.c.id == self.process_id).values(heartbeat=now)
             ).rowcount
             if not updated:
+                if self._thread is not None:
+                    # Another process took this one for dead (no beat for stale_seconds) and
+                    # may have recorded its runs in progress as interrupted.
+                    logger.warning(
+                        "Process %s had been taken for dead; it beats again.", self.process_id
+                    )
                 connection.execute(
                     processes.insert().values(
                         id=self.process_id, host=HOST, pid=os.getpid(),
@@ -190,15 +224,45 @@ class ProcessHeartbeat:
                     logger.exception("A heartbeat callback failed")
 
 
-_HEARTBEATS: dict[str, ProcessHeartbeat] = {}
+_HEARTBEATS: dict[str, ProcessHeartbeat] = {}  # started ones, for the process's life
+_NOT_STARTED: weakref.WeakValueDictionary[str, ProcessHeartbeat] = weakref.WeakValueDictionary()
 _HEARTBEATS_LOCK = threading.Lock()
 
 
-def heartbeat_for(database: Database) -> ProcessHeartbeat:
-    """Return this process's heartbeat on ``database`` (one per database URL), started."""
+def heartbeat_for(database: Database, start: bool = True) -> ProcessHeartbeat:
+    """Return this process's heartbeat on ``database`` (one per database URL).
+
+    Args:
+        database: The shared database; the heartbeat writes with the first one given for
+            its URL.
+        start: Start beating now (see `ProcessHeartbeat.start`). False gives the heartbeat
+            without a row, e.g. to ask which other processes are dead; it is kept only while
+            the caller holds it, until someone starts it.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: If ``start`` and the database cannot be written.
+    """
     with _HEARTBEATS_LOCK:
-        heartbeat = _HEARTBEATS.get(database.url)
+        heartbeat = _HEARTBEATS.get(database.url) or _NOT_STARTED.get(database.url)
         if heartbeat is None:
-            heartbeat = _HEARTBEATS[database.url] = ProcessHeartbeat(database)
-    heartbeat.start()
+            heartbeat = ProcessHeartbeat(database)
+        if start:
+            _HEARTBEATS[database.url] = heartbeat
+            _NOT_STARTED.pop(database.url, None)
+        elif database.url not in _HEARTBEATS:
+            _NOT_STARTED[database.url] = heartbeat
+    if start:
+        heartbeat.start()
     return heartbeat
+
+
+def stop_heartbeats() -> None:
+    """Stop every heartbeat of this process and forget them (the end of a test session,
+    before its database server stops, so no beat fails against it afterwards)."""
+    with _HEARTBEATS_LOCK:
+        beating = {*_HEARTBEATS.values(), *_NOT_STARTED.values()}
+        _HEARTBEATS.clear()
+        _NOT_STARTED.clear()
+    for heartbeat in beating:
+        if heartbeat.beating:
+            heartbeat.stop()

@@ -31,7 +31,7 @@ class RunStatus(StrEnum):
 
     FINISHED = "finished"
     STOPPED = "stopped"  # Stop pressed, or a time budget or early stopping ended it.
-    INTERRUPTED = "interrupted"  # The process died mid-training (see `core.runs.journal`).
+    INTERRUPTED = "interrupted"  # The process died mid-training (see `core.runs.in_progress`).
 
 
 class RunKind(StrEnum):

@@ -5,11 +5,12 @@ One folder holds everything::
     folder/runs.sqlite            the records              core.runs.database
     folder/models/<id>.keras      a network's model        core.runs.model_files
     folder/models/<id>.joblib     a baseline's estimator   core.runs.model_files
-    folder/in_progress/<x>.json   a run being trained      core.runs.journal
+    runs_in_progress (a table)    a run being trained      core.runs.in_progress
 
 `RunStore` composes those modules and keeps the order that makes a crash harmless: a run's
 model file is written (atomically) before its record is committed, so a record never lacks
-its file; a run in progress has a journal, so after a crash it is kept as ``"interrupted"``;
+its file; a run in progress has a row naming its (beating) process, so after a crash it is
+kept as ``"interrupted"`` by whichever process notices first;
 after each save, runs beyond the store's quota are deleted (`core.runs.capacity` applies
 `core.runs.pruning`). Its reading methods are `core.runs.reading.RunReader`. It holds no
 SQL, file format or lock of its own. Never point it at a folder from someone else: see
@@ -31,8 +32,9 @@ import numpy as np
 from core.runs.capacity import check_room, runs_over_quota
 from core.runs.database import RunRecords
 from core.runs.engine import Database, checked_url
-from core.runs.errors import RunNotFoundError, RunStoreError
-from core.runs.journal import RunJournal
+from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
+from core.runs.heartbeats import heartbeat_for
+from core.runs.in_progress import PeriodicRecovery, RunInProgress, RunsInProgress
 from core.runs.model_blobs import ModelBlobs
 from core.runs.model_files import ModelFiles, model_file_name
 from core.runs.pruning import PruneQuota
@@ -40,7 +42,8 @@ from core.runs.reading import MODEL_CACHE_FOLDER, MODELS_FOLDER, RunReader
 from core.runs.records import RunStatus, new_run_id, record_fields
 
 DATABASE_NAME = "runs.sqlite"
-IN_PROGRESS_FOLDER = "in_progress"
+# Where earlier versions journalled runs in progress (`core.runs.journal`), read once.
+JOURNAL_FOLDER = "in_progress"
 
 
 class RunStore(RunReader):
@@ -50,9 +53,10 @@ class RunStore(RunReader):
     `list_runs` returns whatever is readable (possibly nothing), so a page can show a warning
     instead of crashing. Saving to a damaged store raises `DamagedRunStoreError`.
 
-    A training in progress leaves a small journal file under ``in_progress/`` (see
-    `begin_run`); if the process dies before the run is saved, the next store opened on the
-    folder records it as an ``"interrupted"`` run, so it is shown rather than lost.
+    A training in progress is a row of the database naming the process that trains it (see
+    `begin_run`); if that process dies before the run is saved, the first store to notice
+    (when it opens, then every few heartbeats, in any process) records it as an
+    ``"interrupted"`` run, so it is shown rather than lost.
 
     Args:
         folder: The store's folder; created if missing (e.g. ``core.settings.runs_dir()``).
@@ -101,7 +105,7 @@ class RunStore(RunReader):
         self.folder = Path(folder)
         self.database_path = self.folder / DATABASE_NAME
         self.models_folder = self.folder / MODELS_FOLDER
-        self.in_progress_folder = self.folder / IN_PROGRESS_FOLDER
+        self.journal_folder = self.folder / JOURNAL_FOLDER
         self.quota = PruneQuota(
             max_runs=max_runs,
             max_age_days=max_age_days,
@@ -114,7 +118,6 @@ class RunStore(RunReader):
         )
         try:
             self.models_folder.mkdir(parents=True, exist_ok=True)
-            self.in_progress_folder.mkdir(exist_ok=True)
         except OSError as error:
             raise RunStoreError(
                 f"Cannot create the run store folder {self.folder}: {error.strerror}. "
@@ -128,10 +131,13 @@ class RunStore(RunReader):
             if self.database.is_sqlite
             else ModelBlobs(self.database, self.folder / MODEL_CACHE_FOLDER, max_model_bytes)
         )
-        self._journal = RunJournal(self.in_progress_folder)
+        self._in_progress = RunsInProgress(self._records, heartbeat_for(self.database, start=False))
+        self._journals_recovered = False
         self._model_files.remove_stale_temporary_files()
         if self._records.open_error is None:
             self.recover_interrupted()
+        heartbeat = self._in_progress.heartbeat
+        heartbeat.on_beat(PeriodicRecovery(heartbeat, self.recover_interrupted))
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.folder)!r})"
@@ -286,8 +292,11 @@ class RunStore(RunReader):
         config: dict[str, Any],
         owner: str | None = None,
         dataset: str | None = "MNIST",
-    ) -> Path:
+    ) -> str:
         """Note that a run has started, so a crash before `save_run` is not lost.
+
+        The run is a row owned by this process, which beats from now on (see
+        `core.runs.in_progress`).
 
         Args:
             kind: ``"network"`` or ``"baseline"``.
@@ -297,38 +306,84 @@ class RunStore(RunReader):
             dataset: The dataset's name.
 
         Returns:
-            The journal file; pass it to `end_run` once the run is saved (or has failed).
-        """
-        return self._journal.begin(kind, name, config, owner=owner, dataset=dataset)
+            A handle to pass to `end_run` once the run is saved (or has failed).
 
-    def end_run(self, journal: Path) -> None:
-        """Forget a journal written by `begin_run` (the run was saved, or failed)."""
-        self._journal.end(journal)
+        Raises:
+            RunStoreError: If the run could not be recorded as interrupted (its kind, name or
+                configuration is invalid): checked now rather than after a crash.
+            DamagedRunStoreError: If the database cannot be written.
+        """
+        record_fields(
+            kind, name, config, None, {}, {}, None, status=RunStatus.INTERRUPTED, owner=owner,
+            parameters=None, dataset=dataset, summary=None, epochs=None,
+        )  # fmt: skip
+        return self._in_progress.begin(kind, name, config, owner, dataset)
+
+    def end_run(self, handle: str) -> None:
+        """Forget a run noted by `begin_run` (it was saved, or failed); never raises."""
+        self._in_progress.end(handle)
+
+    def runs_in_progress(self) -> list[RunInProgress]:
+        """Every run being trained now, by any process using this store, oldest first.
+
+        Raises:
+            DamagedRunStoreError: If the database cannot be read.
+        """
+        return self._in_progress.in_progress()
 
     def recover_interrupted(self) -> list[str]:
-        """Record runs whose process died mid-training as ``"interrupted"``.
+        """Record runs whose process died mid-training as ``"interrupted"``, each once.
 
         Runs still training in a live process, this one included, are left alone (see
-        `core.runs.journal` on how a dead writer is told from a live one).
+        `core.runs.in_progress` on how a dead process is told from a live one, and
+        `core.runs.heartbeats`). The first call that reaches the database also records the
+        journal files an earlier version left in ``in_progress/``.
+
+        An interrupted run is kept even when the store is full or its owner's address has
+        saved its daily number of runs (`check_room` is not asked): it was admitted when it
+        started, it has no model file, and there are at most as many as trainings ran at
+        once. The store's pruning then applies to it as to any saved run.
 
         Returns:
-            The ids of the interrupted runs recorded.
+            The ids of the interrupted runs recorded (none when the database is away).
         """
-        return self._journal.recover(self._save_interrupted)
+        if not self._records.usable():
+            return []
+        recovered = []
+        if not self._journals_recovered:
+            try:
+                recovered += self._in_progress.recover_journals(
+                    self.journal_folder, self._save_interrupted
+                )
+                self._journals_recovered = True
+            except DamagedRunStoreError:
+                pass  # Tried again at the next call.
+        recovered += self._in_progress.recover(self._save_interrupted)
+        if recovered and self.quota.limits_anything:
+            # After the claims are committed: a file pruning removes never comes back.
+            self.prune(**vars(self.quota))
+        return recovered
 
-    def _save_interrupted(self, journal: dict[str, Any]) -> str:
-        """Save what a dead process's journal says as an interrupted run."""
-        return self.save_run(
-            journal["kind"],
-            journal["name"],
-            journal["config"],
-            None,
-            {},
-            {"started": journal.get("started")},
-            status=RunStatus.INTERRUPTED,
-            owner=journal.get("owner"),
-            dataset=journal.get("dataset"),
+    def _save_interrupted(self, run: RunInProgress) -> str:
+        """Save a run whose process died as an interrupted run: no model, no metrics."""
+        fields = record_fields(
+            run.kind, run.name, run.config, None, {}, {"started": run.started}, None,
+            status=RunStatus.INTERRUPTED, owner=run.owner, parameters=None, dataset=run.dataset,
+            summary=None, epochs=None,
+        )  # fmt: skip
+        run_id = new_run_id()
+        self._records.insert(
+            {
+                "id": run_id,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                **fields,
+                "model_file": None,
+                "model_size": None,
+                "model_sha256": None,
+                "address": None,
+            }
         )
+        return run_id
 
     # Changing -----------------------------------------------------------------------------
 

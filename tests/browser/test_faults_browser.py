@@ -14,6 +14,7 @@ import pytest
 
 from core.nn.config import TrainingConfig
 from core.runs import RunStore
+from core.runs.heartbeats import HOST
 from testkit.browser import new_page, start_and_wait_for_progress, train_to_the_end, wait_for_app
 from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
@@ -43,6 +44,16 @@ def thread_kinds(pid: int) -> dict[str, int]:
             continue
         kinds[name] = kinds.get(name, 0) + 1
     return dict(sorted(kinds.items()))
+
+
+def process_ids(store: RunStore) -> set[str]:
+    """The ids of the app processes in a store's ``processes`` table."""
+    import sqlalchemy as sa
+
+    from core.runs.schema import processes
+
+    with store.database.transaction() as connection:
+        return set(connection.execute(sa.select(processes.c.id)).scalars())
 
 
 def wait_until(condition, timeout: float, interval: float = 0.5):
@@ -81,9 +92,9 @@ def test_closing_the_tab_mid_training_lets_the_job_finish_and_threads_return(
         try:
             start_and_wait_for_progress(page, base_url, long_config)
             running_threads, running_rss = process_status(process.pid)
-            # It is still running: only the baseline run is stored and its journal is there.
+            # It is still running: only the baseline run is stored, and it is in progress.
             assert len(RunStore(runs_dir).list_runs()) == 1
-            assert len(list((runs_dir / "in_progress").glob("*.json"))) == 1
+            assert len(RunStore(runs_dir).runs_in_progress()) == 1
         finally:
             context.close()
         closed_at = time.monotonic()
@@ -98,7 +109,7 @@ def test_closing_the_tab_mid_training_lets_the_job_finish_and_threads_return(
         assert long_run["epochs"] == long_config.epochs
         assert long_run["has_model"]
         assert long_run["test_accuracy"] > 0.9
-        assert list((runs_dir / "in_progress").glob("*.json")) == []
+        assert RunStore(runs_dir).runs_in_progress() == []
 
         # Its thread ended: the thread count comes back near the baseline, memory too. The web
         # server reads files in a pool of worker threads that grew while the second tab loaded;
@@ -158,8 +169,9 @@ def test_server_restart_during_training_marks_the_run_interrupted(browser, tmp_p
         context, page = new_page(browser)
         try:
             start_and_wait_for_progress(page, base_url, long_config)
-            journals = list((runs_dir / "in_progress").glob("*.json"))
-            assert len(journals) == 1
+            # The run in progress names the server's process, which beats.
+            (training,) = RunStore(runs_dir).runs_in_progress()
+            assert training.process.startswith(f"{HOST}:{process.pid}:")
             process.kill()  # SIGKILL: no clean-up of any kind
             process.wait(timeout=15)  # reap it, so its pid is really gone
         finally:
@@ -169,6 +181,7 @@ def test_server_restart_during_training_marks_the_run_interrupted(browser, tmp_p
             process.kill()
     # A crash while a model was being written leaves a temporary file named after the dead
     # writer; the killed server was training, not saving, so make one as such a crash would.
+    killed_pid = process.pid
     leftover = runs_dir / "models" / f".x.partial-{process.pid}-0badf00d.keras"
     leftover.write_bytes(b"half a model")
 
@@ -204,11 +217,15 @@ def test_server_restart_during_training_marks_the_run_interrupted(browser, tmp_p
         finally:
             context.close()
 
-        # The new server recovered the journal and removed the dead writer's temporary file.
-        assert list((runs_dir / "in_progress").glob("*.json")) == []
+        # The new server recorded the dead server's run in progress and forgot the dead
+        # process; it removed the dead writer's temporary file.
+        store = RunStore(runs_dir)
+        assert store.runs_in_progress() == []
+        assert not any(
+            process.startswith(f"{HOST}:{killed_pid}:") for process in process_ids(store)
+        )
         assert list((runs_dir / "models").glob("*.partial*")) == []
 
-        store = RunStore(runs_dir)
         runs = store.list_runs()
         assert list(runs["status"]) == ["interrupted", "finished"]
         interrupted = store.get_run(runs["id"][0])

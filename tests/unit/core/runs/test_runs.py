@@ -410,87 +410,6 @@ def _dead_pid() -> int:
     return process.pid
 
 
-_JOURNAL_WRITER = """
-import sys, time
-from core.runs import RunStore
-journal = RunStore(sys.argv[1]).begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
-print(journal, flush=True)
-time.sleep(600)
-"""
-
-
-def _start_journal_writer(folder):
-    """Start a process that journals a run and keeps training; return it and its journal."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    process = subprocess.Popen(
-        [sys.executable, "-c", _JOURNAL_WRITER, str(folder)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[4],
-    )
-    return process, Path(process.stdout.readline().strip())
-
-
-def _kill(process) -> None:
-    process.kill()
-    process.wait()
-    process.stdout.close()
-
-
-def test_a_run_whose_process_died_is_recorded_as_interrupted(tmp_path):
-    RunStore(tmp_path)
-    writer, journal = _start_journal_writer(tmp_path)
-    try:
-        # Still training in another process: opening the store leaves it alone.
-        assert RunStore(tmp_path).list_runs().empty
-        assert journal.exists()
-    finally:
-        _kill(writer)
-    reopened = RunStore(tmp_path)
-    runs = reopened.list_runs()
-    assert list(runs["status"]) == ["interrupted"]
-    assert list(runs["name"]) == ["784-128-10"] and list(runs["owner"]) == ["visitor"]
-    assert not runs["has_model"].any()
-    assert not journal.exists()
-    assert reopened.get_run(runs["id"][0]).config == {"epochs": 20}
-
-
-def test_a_dead_servers_journal_is_recovered_when_its_pid_is_reused(tmp_path):
-    # In a container the server is PID 1 before and after a restart: the journal names a
-    # process id that is alive again (here: this test's own), yet its writer is dead.
-    writer, journal = _start_journal_writer(tmp_path)
-    _kill(writer)
-    text = journal.read_text().replace(f'"pid": {writer.pid}', f'"pid": {os.getpid()}')
-    assert f'"pid": {os.getpid()}' in text
-    journal.write_text(text)
-    runs = RunStore(tmp_path).list_runs()
-    assert list(runs["status"]) == ["interrupted"]
-    assert not journal.exists()
-
-
-def test_a_run_in_progress_in_this_process_is_left_alone(tmp_path):
-    store = RunStore(tmp_path)
-    journal = store.begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
-    assert RunStore(tmp_path).list_runs().empty
-    assert store.recover_interrupted() == []
-    assert journal.exists()
-    store.end_run(journal)
-    assert not journal.exists()
-    assert RunStore(tmp_path).list_runs().empty
-
-
-def test_a_finished_run_leaves_no_journal(tmp_path):
-    store = RunStore(tmp_path)
-    journal = store.begin_run("network", "run", {}, owner=None)
-    store.save_run("network", "run", {}, {"loss": [1.0]}, {"test_accuracy": 0.9}, {})
-    store.end_run(journal)
-    assert list(store.in_progress_folder.iterdir()) == []
-    assert list(RunStore(tmp_path).list_runs()["status"]) == ["finished"]
-
-
 def test_temporary_files_of_a_dead_writer_are_removed_on_open(tmp_path):
     store = RunStore(tmp_path)
     left_over = store.models_folder / f".run{_partial_marker()}-{_dead_pid()}-abcd.keras"
@@ -608,38 +527,6 @@ def test_runs_to_prune_by_bytes_frees_bytes_and_keeps_each_owners_newest_run():
     # Store-wide: "a" holds the most (70), then "b" (50 against 40).
     assert runs_to_prune(runs, PruneQuota(max_bytes=60)) == ["r2", "r3"]
     assert runs_to_prune(runs, PruneQuota(max_age_days=1)) == ["r1"]
-
-
-def _record_journal(calls):
-    def record(journal):
-        calls.append(journal)
-        return f"run-{len(calls)}"
-
-    return record
-
-
-def test_the_journal_drops_unreadable_and_half_written_files_of_dead_writers(tmp_path):
-    import fcntl
-    import json
-    import time
-
-    from core.runs.journal import STALE_PARTIAL_SECONDS, RunJournal
-    from core.runs.model_files import TEMPORARY_MARKER
-
-    (tmp_path / "garbled.json").write_text("{not json")
-    (tmp_path / "readable.json").write_text(json.dumps({"kind": "network", "name": "n"}))
-    old = time.time() - STALE_PARTIAL_SECONDS - 10
-    stale, fresh, held = (tmp_path / f"{name}{TEMPORARY_MARKER}" for name in "abc")
-    for path in (stale, fresh, held):
-        path.write_text('{"kind": ')
-    os.utime(stale, (old, old))
-    os.utime(held, (old, old))
-    calls = []
-    with held.open("rb") as writer:  # A live writer still holds its lock.
-        fcntl.flock(writer.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert RunJournal(tmp_path).recover(_record_journal(calls)) == ["run-1"]
-    assert calls == [{"kind": "network", "name": "n"}]
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([fresh.name, held.name])
 
 
 def test_a_network_saved_without_a_summary_is_described_with_its_confusion_matrix_classes(
