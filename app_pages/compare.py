@@ -78,12 +78,18 @@ KEY_USE_NOTICE = "compare_use_notice"
 KEY_IMPORTED_FILE = "compare_imported_file"
 
 
-def run_label(runs: pd.DataFrame, run_id: str) -> str:
-    """A run's label in the pickers: number, name, test accuracy and any unusual status."""
-    row = runs.set_index("id").loc[run_id]
-    accuracy = NO_VALUE if pd.isna(row.test_accuracy) else f"{row.test_accuracy:.1%}"
-    status = "" if row.status == RunStatus.FINISHED else f" · {row.status}"
-    return f"{row.label} · {accuracy}{status}"
+def run_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """Each run's label in the pickers: number, name, test accuracy and any unusual status.
+
+    Built once per rerun for every run (a lookup per option made the pickers' cost grow with
+    the square of the runs: minutes at 10,000, bench/README.md "Run store backends").
+    """
+    accuracy = runs["test_accuracy"].map(
+        lambda value: NO_VALUE if pd.isna(value) else f"{value:.1%}"
+    )
+    status = runs["status"].map(lambda value: "" if value == RunStatus.FINISHED else f" · {value}")
+    labels = runs["label"].astype(str) + " · " + accuracy + status
+    return dict(zip(runs["id"], labels, strict=True))
 
 
 def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
@@ -176,7 +182,7 @@ def curves_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
         "Runs to compare",
         list(shown["id"]),
         default=list(with_curves[:2]) if len(with_curves) >= 2 else None,
-        format_func=lambda run_id: run_label(runs, run_id),
+        format_func=run_labels(runs).__getitem__,
         key="compare_selected",
     )
     if not selected:
@@ -303,7 +309,7 @@ def one_run_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
     st.subheader("One run")
     focused = st.selectbox(
         "Run", list(shown["id"]) or list(runs["id"]),
-        format_func=lambda run_id: run_label(runs, run_id), key="compare_focus",
+        format_func=run_labels(runs).__getitem__, key="compare_focus",
     )  # fmt: skip
     run = store.find_run(focused)
     if run is None:  # Pruned or deleted by another session since the list was read.

@@ -215,7 +215,7 @@ class CurrentModelStore:
             return  # Unreadable now (e.g. locked): left in place for the next start.
         with self.database.transaction(exclusive=True) as connection:
             query = sa.select(current_models.c.visitor, current_models.c.updated)
-            existing = dict(connection.execute(query).tuples().all())
+            existing = {row[0]: row[1] for row in connection.execute(query)}
             newer = [
                 (str(visitor), str(run_id), str(label), float(updated))
                 for visitor, run_id, label, updated in rows

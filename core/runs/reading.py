@@ -110,7 +110,8 @@ class RunReader:
             present = self._model_files.existing(row["model_file"] for row in rows)
         except RunStoreError as error:
             present = None
-            messages.append(str(error))
+            if not messages:  # The records' own failure says it already.
+                messages.append(str(error))
         for row in rows:
             row["has_model"] = None if present is None else row["model_file"] in present
         return rows, messages

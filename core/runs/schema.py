@@ -132,6 +132,7 @@ jobs = sa.Table(
 # Index names, for the migrations and the test that compares them with these tables.
 sa.Index("runs_owner", runs.c.owner)
 sa.Index("runs_address", runs.c.address)
+sa.Index("runs_seq", runs.c.seq)
 sa.Index("saves_created", saves.c.created)
 sa.Index("current_models_updated", current_models.c.updated)
 sa.Index("jobs_state", jobs.c.state)
