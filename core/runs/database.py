@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from core.runs.engine import Database
 from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
 from core.runs.records import clean_name, split_and_seed
-from core.runs.schema import runs, saves, store_secrets
+from core.runs.schema import runs, runs_in_progress, saves, store_secrets
 from core.runs.schema_upgrade import NewerSchemaError, upgrade
 
 logger = logging.getLogger(__name__)
@@ -363,6 +363,12 @@ class RunRecords:
                     )
                 connection.execute(
                     saves.update().where(saves.c.owner == old_owner).values(owner=new_owner)
+                )
+                # A run still training is the new owner's too, if its process dies.
+                connection.execute(
+                    runs_in_progress.update()
+                    .where(runs_in_progress.c.owner == old_owner)
+                    .values(owner=new_owner)
                 )
         except DBAPIError as error:
             raise DamagedRunStoreError(self.damaged_message(error)) from error

@@ -379,3 +379,14 @@ def test_a_process_that_exits_removes_its_row_and_leaves_its_runs_to_be_recovere
     database.dispose()
     runs = RunStore(tmp_path, database_url=database_url).list_runs()
     assert list(runs["status"]) == ["interrupted"]
+
+
+def test_a_run_in_progress_adopted_by_a_visitor_is_recovered_as_theirs(tmp_path, database_url):
+    store = RunStore(tmp_path / "store", database_url=database_url)
+    add_process(store, "gone:1:dead", pid=dead_pid())
+    add_run_in_progress(store, "gone:1:dead", owner="tab session")
+    assert store.transfer_owner("tab session", "browser cookie") == 0  # No saved run yet.
+    store.recover_interrupted()
+    runs = store.list_runs()
+    assert list(runs["owner"]) == ["browser cookie"]
+    assert list(runs["status"]) == ["interrupted"]
