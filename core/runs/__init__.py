@@ -1,11 +1,14 @@
-"""The run store: runs kept across restarts, as SQLite records and model files in one folder.
+"""The run store: runs kept across restarts, in a SQLite file or on a shared PostgreSQL server.
 
 `RunStore` (`core.runs.store`) is the one entry point. The modules it composes each do one
 job and read alone:
 
     errors        the exceptions: ValueErrors with a sentence a user can act on
     records       the `Run` record and its `RunStatus`: checks on a new run's fields
-    database      the SQLite table of records: schema, migration, queries
+    engine        the database: one SQLAlchemy engine (SQLite or PostgreSQL), exclusive changes
+    schema        its tables; schema_upgrade and migrations (Alembic) make and upgrade them
+    heartbeats    which app processes are alive, each beating in the database
+    database      the records of runs and the saves log: the queries
     model_files   model files written atomically with a SHA-256 digest, loaded only unchanged
     model_blobs   with PostgreSQL, the model files kept in the database in chunks instead
     in_progress   runs being trained, each with its process: kept as interrupted after a crash

@@ -1,11 +1,15 @@
 """`RunStore`: every finished, stopped or interrupted run, kept across app restarts.
 
-One folder holds everything::
+Where a run lives depends on the ``database_url`` (`core.runs.engine`)::
 
-    folder/runs.sqlite            the records              core.runs.database
-    folder/models/<id>.keras      a network's model        core.runs.model_files
-    folder/models/<id>.joblib     a baseline's estimator   core.runs.model_files
-    runs_in_progress (a table)    a run being trained      core.runs.in_progress
+                            unset: SQLite (make run)      postgresql+psycopg://...
+    its record              folder/runs.sqlite            the server       core.runs.database
+    a network's model       folder/models/<id>.keras      model_blobs      core.runs.model_files
+    a baseline's estimator  folder/models/<id>.joblib     model_blobs      / core.runs.model_blobs
+    a run being trained     runs_in_progress (a table)    the same         core.runs.in_progress
+
+With PostgreSQL the folder holds only a disposable cache of loaded models, so a new process on
+an empty disk sees every run.
 
 `RunStore` composes those modules and keeps the order that makes a crash harmless: a run's
 model file is written (atomically) before its record is committed, so a record never lacks
