@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import DBAPIError
 
 from core.runs.capacity import check_room, runs_over_quota
 from core.runs.database import RunRecords
@@ -212,17 +213,25 @@ class RunStore(RunReader):
             model_file = model_file_name(run_id, kind)
             model_size, model_sha256 = self._model_files.write(model_file, kind, model)
         try:
-            self._records.insert(
-                {
-                    "id": run_id,
-                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                    **fields,
-                    "model_file": model_file,
-                    "model_size": model_size,
-                    "model_sha256": model_sha256,
-                    "address": self._records.address_key(address),
-                }
-            )
+            # The quota check and the insert as one step, whichever processes save at once.
+            with self._records.exclusive():
+                self.check_room(owner, address)
+                self._records.insert(
+                    {
+                        "id": run_id,
+                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                        **fields,
+                        "model_file": model_file,
+                        "model_size": model_size,
+                        "model_sha256": model_sha256,
+                        "address": self._records.address_key(address),
+                    }
+                )
+        except DBAPIError as error:
+            self._model_files.remove(model_file)
+            raise RunStoreError(
+                f"Could not save run {name!r}. {self._records.damaged_message(error)}"
+            ) from error
         except RunStoreError:
             self._model_files.remove(model_file)
             raise
@@ -282,10 +291,20 @@ class RunStore(RunReader):
             max_runs, max_age_days, max_runs_per_owner, max_bytes, max_bytes_per_owner,
             protected_runs_per_owner, protected_runs_per_address, max_saves_per_address_per_day,
         )  # fmt: skip
-        doomed = runs_over_quota(self._records, quota)
-        for run_id in sorted(doomed):
-            self.delete_run(run_id, missing_ok=True)  # Another session may have pruned it.
-        return sorted(doomed)
+        # Which runs go, and their records, as one step (another process may be pruning
+        # too); their model files after the commit, so a record never lacks its file.
+        with self._records.exclusive():
+            doomed = sorted(runs_over_quota(self._records, quota))
+            files = []
+            for run_id in doomed:
+                try:
+                    files.append(self._records.fetch(run_id)["model_file"])
+                except RunNotFoundError:
+                    continue
+                self._records.delete(run_id)
+        for model_file in files:
+            self._model_files.remove(model_file)
+        return doomed
 
     # Runs in progress ---------------------------------------------------------------------
 
