@@ -111,3 +111,44 @@ def test_two_processes_saving_and_pruning_at_once_lose_nothing_and_keep_the_quot
             range(saves_per_owner - protected + 1, saves_per_owner + 1)
         )
     store.database.dispose()
+
+
+def test_savers_racing_past_a_daily_cap_are_admitted_in_one_transaction_each(
+    tmp_path, database_url
+):
+    import threading
+
+    from core.runs import RunStoreFullError
+
+    # Eight "processes" (each its own store and connections) save from one address at once;
+    # the address may save three runs a day: three are kept, five refused, none slips past.
+    stores = [
+        RunStore(tmp_path / f"process-{index}", database_url=database_url,
+                 max_saves_per_address_per_day=3)
+        for index in range(8)
+    ]  # fmt: skip
+    if database_url is None:  # One SQLite file: the processes share the first folder's.
+        stores = [
+            RunStore(tmp_path / "process-0", max_saves_per_address_per_day=3) for _ in range(8)
+        ]
+    start = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def save(store: RunStore) -> None:
+        start.wait()
+        try:
+            store.save_run(
+                "baseline", "race", {"baseline": "k"}, None, {"test_accuracy": 0.9}, {},
+                owner=f"cookie-{id(store)}", address="203.0.113.9",
+            )  # fmt: skip
+            outcomes.append("saved")
+        except RunStoreFullError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=save, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["saved"] * 3
+    assert len(stores[0].list_runs()) == 3
