@@ -1,8 +1,11 @@
-"""Jobs for testing the job manager: a job that holds its slot until the test lets it go."""
+"""Jobs for testing the job manager: a job that holds its slot until the test lets it go, and
+waiting for a job's state."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 
 def gated_job(gate: threading.Event, value):
@@ -16,3 +19,11 @@ def gated_job(gate: threading.Event, value):
         return value
 
     return run
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 120.0) -> None:
+    """Poll ``condition()`` every 50 ms until it is truthy; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

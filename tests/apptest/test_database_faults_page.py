@@ -11,6 +11,7 @@ import pytest
 
 import ui
 from testkit.harness import app_test
+from testkit.jobs import wait_until
 
 PAGES = [page.path for page in ui.PAGES]
 
@@ -101,12 +102,3 @@ def test_a_database_that_goes_away_mid_training_fails_only_that_save_and_a_retry
         )
     finally:
         server.stop()
-
-
-def wait_until(condition, timeout=120.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)

@@ -7,6 +7,7 @@ import pytest
 import ui
 from core.nn import PRESETS, TrainingConfig
 from testkit.harness import app_test
+from testkit.jobs import wait_until
 
 PAGE = "app_pages/train.py"
 
@@ -154,15 +155,6 @@ def test_switching_to_sgd_proposes_its_learning_rate_but_keeps_a_typed_one():
     app.selectbox(key="train_preset").set_value("Recommended").run()
     app.selectbox(key="train_optimizer").set_value("sgd").run()
     assert app.number_input(key="train_learning_rate").value == pytest.approx(0.01)
-
-
-def wait_until(condition, timeout=120.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_pressing_train_twice_starts_one_training():

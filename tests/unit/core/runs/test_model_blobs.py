@@ -10,21 +10,7 @@ from core.runs import MissingModelFileError, RunStore, RunStoreError
 from core.runs.model_blobs import CHUNK_BYTES, NAMES_PER_QUERY, ModelBlobs
 from core.runs.model_files import STALE_TEMPORARY_SECONDS
 from core.runs.schema import model_blobs
-
-
-def tiny_keras_model():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Flatten(),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])  # fmt: skip
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    return model
+from tests.unit.core.runs.test_runs import tiny_keras_model
 
 
 def fitted_baseline():
