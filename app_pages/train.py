@@ -637,7 +637,8 @@ def save_again(job_id: str) -> None:
         st.session_state[KEY_START_MESSAGE] = ("error", f"Still not saved: {error}")
         return
     st.session_state.setdefault(KEY_SAVED_AGAIN, {})[job_id] = run_id
-    current = ui.current_model()
+    # The session's own current model (`ui.current_model` might read the store's older record).
+    current = st.session_state.get(ui.KEY_CURRENT_MODEL)
     if current is not None and current.run_id is None and current.model is result.model:
         ui.set_current_model(result.model, current.label, config=result.config, run_id=run_id)
 

@@ -23,6 +23,8 @@ from ui.resources import current_model_store, run_store
 from ui.visitor_runs import run_numbers, stored_networks
 
 KEY_CURRENT_MODEL = "current_model"
+# True while the current-model store has not heard of the session's current model.
+KEY_CURRENT_UNREMEMBERED = "current_model_unremembered"
 DEFAULT_MODEL_DIR = settings.PROJECT_ROOT / "models" / "default"
 
 
@@ -62,6 +64,12 @@ def current_model() -> CurrentModel | None:
     run store the first time a session needs it.
     """
     session_model = st.session_state.get(KEY_CURRENT_MODEL)
+    if session_model is not None and st.session_state.get(KEY_CURRENT_UNREMEMBERED):
+        # The store missed this session's last choice (its database was away): tell it now,
+        # and never let the store's older record replace the model the visitor has.
+        if _remember(session_model.run_id, session_model.label):
+            st.session_state[KEY_CURRENT_UNREMEMBERED] = False
+        return session_model
     try:
         record = current_model_store().get(session_id())
     except (OSError, sqlite3.Error, DBAPIError, RunStoreError):
@@ -91,13 +99,20 @@ def set_current_model(model, label: str, config=None, run_id: str | None = None)
     st.session_state[KEY_CURRENT_MODEL] = CurrentModel(
         model=model, label=label, config=config, run_id=run_id
     )
+    # When the store cannot take it now, the session keeps the model and tells the store later.
+    st.session_state[KEY_CURRENT_UNREMEMBERED] = not _remember(run_id, label)
+
+
+def _remember(run_id: str | None, label: str) -> bool:
+    """Tell the current-model store this visitor's choice; False when it cannot be reached."""
     try:
         if run_id is None:
             current_model_store().forget(session_id())
         else:
             current_model_store().set(session_id(), run_id, label)
     except (OSError, sqlite3.Error, DBAPIError, RunStoreError):
-        pass  # Then it lasts for this browser session only.
+        return False
+    return True
 
 
 @st.cache_resource(show_spinner="Loading the default model…")

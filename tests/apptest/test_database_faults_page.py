@@ -55,15 +55,19 @@ def test_a_database_that_goes_away_mid_training_fails_only_that_save_and_a_retry
     from core.nn import TrainingConfig
     from core.runs import RunStore
     from testkit.postgres import PostgresServer
+    from ui.resources import current_model_store
 
     server = PostgresServer.start()  # Its own server: this test stops it.
     try:
         url = server.new_database()
         monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", url)
         monkeypatch.setenv("MNIST_STUDIO_RUNS_DIR", str(tmp_path / "runs"))
+        from tests.unit.core.runs.test_runs import tiny_keras_model
+
         earlier = RunStore(tmp_path / "another-process", database_url=url).save_run(
-            "baseline", "earlier run", {"baseline": "k"}, None, {"test_accuracy": 0.9}, {}
-        )
+            "network", "earlier run", {"hidden_layers": [8]}, {"loss": [1.0]},
+            {"test_accuracy": 0.5, "test_loss": 1.0}, {}, model=tiny_keras_model(),
+        )  # fmt: skip
         config = TrainingConfig(
             hidden_layers=(16,), epochs=40, train_size=1_000, batch_size=16, seed=1
         )
@@ -71,9 +75,12 @@ def test_a_database_that_goes_away_mid_training_fails_only_that_save_and_a_retry
         for name, value in config.to_query_params().items():
             app.query_params[name] = value
         app.run()
+        visitor = app.session_state[ui.KEY_SESSION_ID]
+        # The visitor's current model, remembered on the server, is the earlier run.
+        current_model_store().set(visitor, earlier, "earlier run")
         app.button(key="train_start").click().run()
         assert not app.exception
-        (job,) = ui.job_manager().jobs(owner=app.session_state[ui.KEY_SESSION_ID])
+        (job,) = ui.job_manager().jobs(owner=visitor)
         wait_until(lambda: job.progress.get("epoch", 0) >= 1 or job.done)
         assert not job.done, "the training ended before the database went away"
         server.pause()
@@ -90,6 +97,8 @@ def test_a_database_that_goes_away_mid_training_fails_only_that_save_and_a_retry
         assert app.session_state[ui.KEY_CURRENT_MODEL].model is job.result.result.model
 
         server.resume()
+        app.run()  # The store is back; its older record must not replace the trained model.
+        assert app.session_state[ui.KEY_CURRENT_MODEL].model is job.result.result.model
         app.button(key="train_save_again").click().run()
         assert not app.exception
         assert any("second try" in success.value for success in app.success)
@@ -97,6 +106,7 @@ def test_a_database_that_goes_away_mid_training_fails_only_that_save_and_a_retry
         assert len(runs) == 2 and earlier in set(runs["id"])
         (saved,) = set(runs["id"]) - {earlier}
         assert app.session_state[ui.KEY_CURRENT_MODEL].run_id == saved
+        assert current_model_store().get(visitor).run_id == saved  # Another tab gets it.
         assert runs.set_index("id").loc[saved, "test_accuracy"] == pytest.approx(
             job.result.result.test_accuracy, abs=1e-6
         )
