@@ -335,6 +335,8 @@ def one_run_ui(store, runs: pd.DataFrame, shown: pd.DataFrame) -> None:
 
 def runs_ui(store, runs: pd.DataFrame) -> None:
     """The runs tab: the table, curves and trade-offs of the stored runs, and one run."""
+    if runs.empty and store.unavailable():
+        return  # The page's banner says why no run can be shown; "none yet" would be wrong.
     if runs.empty:
         st.info("No stored runs yet. Train a network or a baseline, and it shows up here.")
         st.page_link(ui.page_path("train"), label="Go to the Train page", icon=":material/school:")

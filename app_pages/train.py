@@ -10,6 +10,7 @@ import ui
 from core import settings
 from core.data import SCALINGS, SPLITS
 from core.figures.training import MAX_SMOOTHING, metric_figure
+from core.jobs.board import DEAD_PROCESS_MESSAGE
 from core.jobs.job import JobKind, JobState
 from core.jobs.progress_text import progress_fraction, progress_text
 from core.jobs.tasks import make_training_job, save_training_result
@@ -730,10 +731,12 @@ def elsewhere_view(job) -> None:
                 "Training loss": f"{loss:.3f}" if isinstance(loss, int | float) else "–",
             }
         )
+    elif job.state == JobState.FAILED and job.message == DEAD_PROCESS_MESSAGE:
+        st.warning(f"**{plain(job.name)}**: {DEAD_PROCESS_MESSAGE}")
     elif job.state == JobState.FAILED:
         st.error(f"**{plain(job.name)}** failed: {plain(job.message or 'no reason given', 400)}")
     else:
-        st.info(f"**{plain(job.name)}** {job.state}. Its run, if stored, is on the Compare page.")
+        st.info(f"**{plain(job.name)}** {job.state}. Find its run on the Compare page.")
 
 
 def job_view(job_id: str) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.jobs.caps import JobCaps, check_caps
 from core.jobs.job import ACTIVE_STATES, DONE_STATES, Job, JobState
 from core.runs.database import RunRecords
-from core.runs.engine import Database
+from core.runs.engine import Database, error_reason
 from core.runs.heartbeats import ProcessHeartbeat, heartbeat_for
 from core.runs.schema import jobs, processes
 
@@ -55,8 +55,8 @@ ENDED_ROWS_KEPT_SECONDS = 24 * 3600.0
 # database that is down must not slow a training at every report or a page at every rerun.
 BACKOFF_SECONDS = 30.0
 DEAD_PROCESS_MESSAGE = (
-    "The server process that ran this job stopped (it restarted or crashed), so the job "
-    "ended with it. Start it again; runs it had stored are kept."
+    "It was interrupted: the server process that ran it stopped (it restarted or crashed). "
+    "Its run is kept as interrupted on the Compare page; start it again to train it anew."
 )
 _ACTIVE_VALUES = tuple(state.value for state in ACTIVE_STATES)
 
@@ -173,7 +173,7 @@ class JobBoard:
             else:
                 self._heartbeat.start()
         except SQLAlchemyError as error:
-            raise JobBoardError(_reason(error)) from error
+            raise JobBoardError(error_reason(error)) from error
         with self._lock:
             if not self._listening:
                 self._listening = True
@@ -235,7 +235,7 @@ class JobBoard:
                     )
                 )
         except SQLAlchemyError as error:
-            raise JobBoardError(_reason(error)) from error
+            raise JobBoardError(error_reason(error)) from error
 
     def end_jobs_of_dead_processes(self) -> int:
         """Mark the queued and running jobs of stopped processes failed; return how many.
@@ -250,7 +250,7 @@ class JobBoard:
             with self.database.transaction(exclusive=True) as connection:
                 return self._end_jobs_of_dead_processes(connection, time.time())
         except SQLAlchemyError as error:
-            raise JobBoardError(_reason(error)) from error
+            raise JobBoardError(error_reason(error)) from error
 
     def _end_jobs_of_dead_processes(self, connection: Connection, now: float) -> int:
         alive = self._live_processes(connection)
@@ -312,7 +312,9 @@ class JobBoard:
                     jobs.update().where(jobs.c.owner == old_owner).values(owner=new_owner)
                 )
         except SQLAlchemyError as error:
-            logger.warning("The jobs of a visitor could not be handed over: %s", _reason(error))
+            logger.warning(
+                "The jobs of a visitor could not be handed over: %s", error_reason(error)
+            )
 
     def _write(self, job_id: str, values: dict[str, Any]) -> bool:
         """Update one queued or running row; log and return False when the database refuses."""
@@ -362,7 +364,7 @@ class JobBoard:
                     rows = connection.execute(query).all()
         except (SQLAlchemyError, JobBoardError) as error:
             self._reads_paused_until = self._clock() + BACKOFF_SECONDS
-            raise JobBoardError(_reason(error)) from error
+            raise JobBoardError(error_reason(error)) from error
         return [_snapshot(row, process) for row in rows]
 
     def request_stop(self, job_id: str, owner: str | None = None) -> bool:
@@ -387,7 +389,7 @@ class JobBoard:
                     jobs.update().where(condition).values(stop_requested=True)
                 ).rowcount
         except SQLAlchemyError as error:
-            raise JobBoardError(_reason(error)) from error
+            raise JobBoardError(error_reason(error)) from error
         return bool(updated)
 
     def apply_stop_requests(self) -> list[str]:
@@ -434,9 +436,3 @@ def _snapshot(row: Any, process: str) -> JobSnapshot:
         submitted_at=float(row.created),
         updated_at=float(row.updated),
     )
-
-
-def _reason(error: BaseException) -> str:
-    """The first line of a database error, without SQLAlchemy's background link."""
-    original = getattr(error, "orig", None) or error
-    return (str(original).strip().splitlines() or [type(original).__name__])[0]

@@ -114,6 +114,7 @@ class JobManager:
         self.max_job_seconds = max_job_seconds
         self.stop_grace_seconds = float(stop_grace_seconds)
         self.board = board
+        self._elsewhere_unreadable = False
         if board is not None:
             board.on_stop_request(self._stop_requested_elsewhere)
 
@@ -266,8 +267,11 @@ class JobManager:
         try:
             snapshots = self.board.jobs(owner)
         except JobBoardError as error:
-            logger.warning("Jobs of other processes could not be read: %s", error)
+            if not self._elsewhere_unreadable:  # Once per outage: pages ask every second.
+                logger.warning("Jobs of other processes could not be read: %s", error)
+            self._elsewhere_unreadable = True
             return []
+        self._elsewhere_unreadable = False
         with self._lock:
             return [job for job in snapshots if not job.local and job.id not in self._jobs]
 

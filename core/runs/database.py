@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from core.runs.engine import Database
+from core.runs.engine import Database, error_reason
 from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
 from core.runs.records import clean_name, split_and_seed
 from core.runs.schema import runs, runs_in_progress, saves, store_secrets
@@ -104,18 +104,14 @@ class RunRecords:
     def damaged_message(self, error: Exception, readable: int | None = None) -> str:
         """The sentence a user sees when the database cannot be used, and what to do."""
         read = "" if not readable else f" The first {readable} runs could be read."
-        reason = _reason(error)
+        reason = error_reason(error)
         if self.database.is_sqlite:
             return (
                 f"The run store database {self.database.display_url.removeprefix('sqlite:///')}"
                 f" cannot be read ({reason}).{read} Move the file aside (MNIST Studio then "
                 "starts a fresh one) or restore it from a backup."
             )
-        return (
-            f"The run store database {self.database.display_url} cannot be reached or read "
-            f"({reason}).{read} Stored runs are safe there; check that the server is "
-            "running and the database_url setting is right, then reload the page."
-        )
+        return self.database.unreachable_message(error) + read
 
     def exclusive(self) -> AbstractContextManager[Connection]:
         """A transaction in which no other process's exclusive change runs.
@@ -162,7 +158,7 @@ class RunRecords:
         except sa.exc.OperationalError as error:
             if self.database.is_sqlite:
                 raise RunStoreError(
-                    f"Could not save run {record['name']!r}: {_reason(error)}."
+                    f"Could not save run {record['name']!r}: {error_reason(error)}."
                 ) from error
             # The server went away: say so as a page does, with what to do.
             raise RunStoreError(
@@ -170,7 +166,7 @@ class RunRecords:
             ) from error
         except (DBAPIError, sa.exc.StatementError, TypeError) as error:
             raise RunStoreError(
-                f"Could not save run {record['name']!r}: {_reason(error)}."
+                f"Could not save run {record['name']!r}: {error_reason(error)}."
             ) from error
 
     def address_key(self, address: str | None) -> str | None:
@@ -391,9 +387,3 @@ class RunRecords:
                 yield connection
         except DBAPIError as error:
             raise DamagedRunStoreError(self.damaged_message(error)) from error
-
-
-def _reason(error: Exception) -> str:
-    """The database's own words for an error, on one line (no SQL, no parameters)."""
-    original = getattr(error, "orig", None) or error
-    return " ".join(str(original).split()) or type(original).__name__

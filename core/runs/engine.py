@@ -36,6 +36,20 @@ CONNECT_SECONDS = 5
 BACKENDS = ("sqlite", "postgresql")
 
 
+def error_reason(error: BaseException) -> str:
+    """A database error in the database's own words, short: one line, no SQL, no parameters.
+
+    A refused or failed connection keeps only its cause ("Connection refused", not the
+    driver's whole paragraph), which is what a person can act on.
+    """
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if "failed: " in first:
+        first = first.rsplit("failed: ", 1)[1]
+    return first or type(original).__name__
+
+
 class DatabaseUrlError(RunStoreError):
     """The ``database_url`` setting cannot be used: the message says why and what to set."""
 
@@ -147,6 +161,14 @@ class Database:
                 finally:
                     if exclusive:
                         self._local.connection = None
+
+    def unreachable_message(self, error: BaseException) -> str:
+        """The sentence for a PostgreSQL server that cannot be reached: why, and what to do."""
+        return (
+            f"The run store database {self.display_url} cannot be reached "
+            f"({error_reason(error)}). Stored runs are safe there: check that the server is "
+            "running and the database_url setting is right, then reload the page."
+        )
 
     def dispose(self) -> None:
         """Close the pool's connections (tests and a shutting-down process)."""

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from core.runs.engine import Database
+from core.runs.engine import Database, error_reason
 from core.runs.schema import processes
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class ProcessHeartbeat:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._unreachable = False
 
     def start(self) -> None:
         """Write this process's row (now) and start beating (once; later calls do nothing).
@@ -213,8 +214,16 @@ class ProcessHeartbeat:
             try:
                 self.beat()
             except DBAPIError as error:
-                logger.warning("The heartbeat could not reach the run store: %s", error)
+                if not self._unreachable:  # Once per outage, not every beat.
+                    logger.warning(
+                        "The heartbeat could not reach the run store (%s); trying again every "
+                        "%g s.", error_reason(error), self.beat_seconds,
+                    )  # fmt: skip
+                self._unreachable = True
                 continue
+            if self._unreachable:
+                logger.warning("The heartbeat reaches the run store again.")
+                self._unreachable = False
             with self._lock:
                 callbacks = list(self._callbacks)
             for callback in callbacks:

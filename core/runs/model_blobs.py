@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core.runs.engine import Database
+from core.runs.engine import Database, error_reason
 from core.runs.errors import MissingModelFileError, RunStoreError
 from core.runs.model_files import (
     STALE_TEMPORARY_SECONDS,
@@ -240,12 +240,8 @@ class ModelBlobs:
     def _database_error(self, what: str, error: Exception) -> RunStoreError:
         """The sentence for a failed query: what failed, why, and what to do."""
         if isinstance(error, OperationalError):
-            return RunStoreError(
-                f"{what}: the run store database {self.database.display_url} cannot be "
-                f"reached ({_reason(error)}). Stored runs are safe there; check that the server "
-                "is running and the database_url setting is right, then try again."
-            )
-        return RunStoreError(f"{what}: {_reason(error)}.")
+            return RunStoreError(f"{what}. {self.database.unreachable_message(error)}")
+        return RunStoreError(f"{what}: {error_reason(error)}.")
 
     def _missing_error(self, file_name: str, run_name: str) -> MissingModelFileError:
         return MissingModelFileError(
@@ -297,9 +293,3 @@ def _trim_cache(folder: Path, keep: Path) -> None:
         if path != keep:
             path.unlink(missing_ok=True)
             total -= size
-
-
-def _reason(error: Exception) -> str:
-    """The database's (or the system's) own words for an error, on one line."""
-    original = getattr(error, "orig", None) or error
-    return " ".join(str(original).split()) or type(original).__name__
