@@ -69,7 +69,7 @@ def test_a_database_that_goes_away_mid_training_fails_only_that_save_and_a_retry
             {"test_accuracy": 0.5, "test_loss": 1.0}, {}, model=tiny_keras_model(),
         )  # fmt: skip
         config = TrainingConfig(
-            hidden_layers=(16,), epochs=40, train_size=1_000, batch_size=16, seed=1
+            hidden_layers=(16,), epochs=12, train_size=1_000, batch_size=16, seed=1
         )
         app = app_test("app_pages/train.py")
         for name, value in config.to_query_params().items():
