@@ -605,7 +605,7 @@ def save_error_ui(job) -> str | None:
         st.success(f"Saved on a second try as run `{saved}`.")
         return saved
     st.warning(
-        f"The run could not be saved: {plain(job.result.save_error, 300)} The trained model "
+        f"The run could not be saved: {plain(job.result.save_error, 600)} The trained model "
         "is kept in this browser session (Evaluate and Draw use it); save it again once the "
         "run store is back."
     )
