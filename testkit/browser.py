@@ -110,6 +110,10 @@ def train_then_stop(page, base_url: str, timeout: float = 180_000) -> str:
     page.wait_for_function(PROGRESS_STARTED, timeout=timeout)
     press(page, "Stop")
     page.get_by_text("Stopped after").wait_for(timeout=60_000)
+    # The live view's last progress bar goes with the page's next run (under load, a moment
+    # after the result shows).
+    page.wait_for_function(f"() => !document.querySelector('{PROGRESS}')", timeout=30_000)
+    wait_for_app(page)
     main = page.inner_text('[data-testid="stMain"]')
     assert "of 100 epochs" in main
     assert "Test accuracy" in main
