@@ -22,10 +22,12 @@ INSTALL_PROJECT := $(PIP_INSTALL) "setuptools>=64" wheel && \
 run: $(VENV)/.run-installed
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) $(ARGS)
 
-# Two pytest-xdist workers (one per core); Ray tests take turns (tests/conftest.py). Chromium
+# Three pytest-xdist workers on two cores: browser, server and database tests spend much of
+# their time waiting, so a third worker keeps the cores busy (CI: 19 min of tests with two).
+# Ray tests take turns (tests/conftest.py). Chromium
 # for the browser tests and PostgreSQL 15 for the run store's tests on it are installed where
 # missing (each test session starts its own PostgreSQL server: testkit/postgres.py).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
