@@ -270,6 +270,9 @@ class RunRecords:
                     rows.append(dict(row._mapping))
         except DBAPIError as error:
             messages.append(self.damaged_message(error, readable=len(rows)))
+            if not self.database.is_sqlite and isinstance(error, sa.exc.OperationalError):
+                # The server went away: every page's banner says so until it is back.
+                self._failed(self.damaged_message(error))
         return rows, messages
 
     def numbers(self, owner: str | None = None) -> dict[str, int]:
