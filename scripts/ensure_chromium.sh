@@ -14,17 +14,8 @@ if [ -x /usr/bin/chromium ]; then
   echo "Chromium: /usr/bin/chromium"
   exit 0
 fi
-if command -v apt-get >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" != "0" ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else sudo="none"; fi
-  fi
-  if [ "$sudo" != "none" ]; then
-    echo "Installing Debian's chromium package…"
-    $sudo apt-get update -q
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
-    exit 0
-  fi
+if bash "$(dirname "$0")/apt_install.sh" chromium; then
+  exit 0
 fi
 echo "The browser tests need Chromium: install your system's chromium package" >&2
 echo "(Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary." >&2

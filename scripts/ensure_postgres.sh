@@ -18,17 +18,8 @@ if command -v pg_config >/dev/null 2>&1; then
     exit 0
   fi
 fi
-if command -v apt-get >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" != "0" ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else sudo="none"; fi
-  fi
-  if [ "$sudo" != "none" ]; then
-    echo "Installing Debian's postgresql-15 package…"
-    $sudo apt-get update -q
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15
-    exit 0
-  fi
+if bash "$(dirname "$0")/apt_install.sh" postgresql-15; then
+  exit 0
 fi
 echo "The run store's PostgreSQL tests need PostgreSQL 15's server programs: install your" >&2
 echo "system's postgresql-15 package (Debian/Ubuntu: apt-get install postgresql-15)." >&2
