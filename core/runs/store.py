@@ -216,17 +216,10 @@ class RunStore(RunReader):
             # The quota check and the insert as one step, whichever processes save at once.
             with self._records.exclusive():
                 self.check_room(owner, address)
-                self._records.insert(
-                    {
-                        "id": run_id,
-                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                        **fields,
-                        "model_file": model_file,
-                        "model_size": model_size,
-                        "model_sha256": model_sha256,
-                        "address": self._records.address_key(address),
-                    }
-                )
+                self._insert(
+                    run_id, fields, model_file, model_size, model_sha256,
+                    self._records.address_key(address),
+                )  # fmt: skip
         except DBAPIError as error:
             self._model_files.remove(model_file)
             raise RunStoreError(
@@ -395,18 +388,30 @@ class RunStore(RunReader):
             summary=None, epochs=None,
         )  # fmt: skip
         run_id = new_run_id()
+        self._insert(run_id, fields)
+        return run_id
+
+    def _insert(
+        self,
+        run_id: str,
+        fields: dict[str, Any],
+        model_file: str | None = None,
+        model_size: int | None = None,
+        model_sha256: str | None = None,
+        address_key: str | None = None,
+    ) -> None:
+        """Commit a run's record: its checked fields, now, its model file's columns."""
         self._records.insert(
             {
                 "id": run_id,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 **fields,
-                "model_file": None,
-                "model_size": None,
-                "model_sha256": None,
-                "address": None,
+                "model_file": model_file,
+                "model_size": model_size,
+                "model_sha256": model_sha256,
+                "address": address_key,
             }
         )
-        return run_id
 
     # Changing -----------------------------------------------------------------------------
 
