@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from testkit.harness import (
     CHROMIUM_ARGS,
@@ -31,20 +32,46 @@ OUTPUT_DIR = PROJECT_ROOT / "test-output"
 os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 
 
-# `make test` runs the suite in two pytest-xdist workers. Tests that start a Ray (a private
-# local one, or a `ray start` cluster) take turns, one at a time across workers, through a
-# file lock: one of them kills every Ray worker running a job on this machine, and two Rays
-# at once would double the memory. (xdist's `--dist loadgroup` would keep them in one worker,
-# but with pytest 9.2 it silently does not group: it renames `item._nodeid`, which pytest no
-# longer reads.)
+# `make test` runs the suite in pytest-xdist workers. Tests that start a Ray (a private local
+# one, or a `ray start` cluster) all run in one worker, one after another (`RayTestsTogether`),
+# so one local Ray serves them and the other workers never wait for it. They also take a
+# machine-wide file lock, for other test sessions on the same machine: one of them kills every
+# Ray worker running a job here, and two Rays at once would double the memory. (xdist's own
+# `--dist loadgroup` does not group with pytest 9.2: it renames `item._nodeid`, which pytest
+# no longer reads.) The thread-executor variants of the Ray files' tests start no Ray.
 RAY_TEST_FILES = frozenset({"test_executors.py", "test_ray_browser.py"})
 RAY_LOCK = Path(tempfile.gettempdir()) / "mnist-studio-ray-tests.lock"
 
 
+def starts_a_ray(nodeid: str) -> bool:
+    """True for a test that starts a Ray, from its node id (what the xdist controller sees)."""
+    path = nodeid.split("::", 1)[0]
+    return Path(path).name in RAY_TEST_FILES and not nodeid.endswith("[threads]")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in RAY_TEST_FILES:
+        if starts_a_ray(item.nodeid):
             item.add_marker(pytest.mark.ray)
+
+
+class RayTestsTogether(LoadScopeScheduling):
+    """xdist's scheduling with every test its own unit, but the Ray tests one unit.
+
+    Units go to whichever worker has fewer than three tests left, largest first: the Ray
+    tests start at once on one worker while the others share every other test.
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "ray" if starts_a_ray(nodeid) else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule `-n N` runs (xdist's default ``--dist load``) with `RayTestsTogether`."""
+    if config.getvalue("dist") != "load":
+        return None
+    return RayTestsTogether(config, log)
 
 
 @pytest.fixture(autouse=True)
