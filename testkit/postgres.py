@@ -2,10 +2,11 @@
 
 `PostgresServer.start` makes a fresh cluster in a temporary folder (``initdb``), starts it on a
 free port with durability switched off (``fsync=off``: a test server, never a user's), and
-`PostgresServer.new_database` hands out empty databases, one per test. ``initdb`` refuses to
-run as root, so as root the cluster belongs to the ``postgres`` user (made by Debian's
-package) and its programs run through ``runuser``. `scripts/ensure_postgres.sh` installs the
-package where it is missing (``make test`` runs it).
+`PostgresServer.new_database` hands out databases, one per test: empty, or copies of a
+template database (much cheaper than running the run store's migrations on each). ``initdb``
+refuses to run as root, so as root the cluster belongs to the ``postgres`` user (made by
+Debian's package) and its programs run through ``runuser``. `scripts/ensure_postgres.sh`
+installs the package where it is missing (``make test`` runs it).
 
 Example:
     server = PostgresServer.start()
@@ -110,15 +111,17 @@ class PostgresServer:
         """The SQLAlchemy URL of one of the server's databases."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self, prefix: str = "test") -> str:
-        """Create an empty database and return its URL."""
+    def new_database(self, prefix: str = "test", template: str | None = None) -> str:
+        """Create a database and return its URL: empty, or a copy of the database named
+        ``template`` (PostgreSQL copies its files; no session may be connected to it)."""
         import psycopg
 
         name = f"{prefix}_{os.getpid()}_{next(self._numbers)}"
+        copy_of = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{copy_of}')
         return self.url(name)
 
     def stop(self) -> None:

@@ -107,13 +107,30 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server):
+    """The name of a PostgreSQL database with the run store's schema and no rows, made once
+    per session by the store's own migrations: `database_url` copies it for each test, in a
+    tenth of the time the migrations take on an empty database."""
+    from core.runs.engine import Database
+    from core.runs.schema_upgrade import upgrade
+
+    url = postgres_server.new_database("migrated")
+    database = Database(url)
+    upgrade(database)
+    database.dispose()  # A database is copied only while no one is connected to it.
+    return url.rsplit("/", 1)[1]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request):
     """The run store's ``database_url`` for a test that must pass on both backends: None
-    (the SQLite file in the store's folder) or a fresh, empty PostgreSQL database."""
+    (the SQLite file in the store's folder) or a fresh PostgreSQL database with the store's
+    schema (`migrated_template`) and nothing in it."""
     if request.param == "sqlite":
         return None
-    return request.getfixturevalue("postgres_server").new_database()
+    template = request.getfixturevalue("migrated_template")
+    return request.getfixturevalue("postgres_server").new_database(template=template)
 
 
 @pytest.fixture(scope="session")
