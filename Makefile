@@ -24,7 +24,7 @@ run: $(VENV)/.run-installed
 
 # Three pytest-xdist workers on two cores: browser, server and database tests spend much of
 # their time waiting, so a third worker keeps the cores busy (CI: 19 min of tests with two).
-# Ray tests take turns (tests/conftest.py). Chromium
+# Ray tests all run in one of them (tests/conftest.py). Chromium
 # for the browser tests and PostgreSQL 15 for the run store's tests on it are installed where
 # missing (each test session starts its own PostgreSQL server: testkit/postgres.py).
 TEST_WORKERS ?= 3
