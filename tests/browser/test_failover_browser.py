@@ -18,7 +18,6 @@ from core.runs import RunStore
 from core.runs.display import training_run_name
 from testkit import cluster as app_cluster
 from testkit.browser import (
-    open_train_page,
     start_and_wait_for_progress,
     train_to_the_end,
     wait_for_app,
@@ -29,13 +28,12 @@ pytestmark = pytest.mark.browser
 
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'
-TRAIN_BUTTON = f'{MAIN} .st-key-train_buttons button:has-text("Train")'
-STOP_BUTTON = f'{MAIN} .st-key-train_buttons button:has-text("Stop")'
 # The local profile (every run visible), one job per visitor at a time.
 SETTINGS = {"MNIST_STUDIO_DEMO_MODE": "0", "MNIST_STUDIO_MAX_JOBS_PER_VISITOR": "1"}
 QUICK = TrainingConfig(hidden_layers=(32,), epochs=1, train_size=2_000, seed=1)
-# Runs far longer than the test: it is still training when its process is killed.
-LONG = TrainingConfig(hidden_layers=(256,), batch_size=32, epochs=100, train_size=20_000, seed=5)
+# Runs far longer than the test, even on an idle machine (about two million steps of one
+# image each, on one core at a time): it is still training when its process is killed.
+LONG = TrainingConfig(hidden_layers=(16,), batch_size=1, epochs=100, train_size=20_000, seed=5)
 ANOTHER_PROCESS_ATTEMPTS = 12  # new visitors until one lands on the other process: 1/2 each
 
 
@@ -85,14 +83,10 @@ def test_a_killed_process_s_visitors_reload_onto_another_with_their_runs(
         assert processes_serving(cluster, first) == {home}
 
         # A long training on the visitor's process holds its one job. The same browser,
-        # opening the other process directly, sees that training there (Train is disabled,
-        # Stop offered) and is refused a second job (a baseline) by the per-visitor cap.
+        # opening the other process directly, is refused a second job (a baseline) there.
         start_and_wait_for_progress(page, cluster.url, LONG)
         assert processes_serving(cluster, first) == {home}
         direct = context.new_page()
-        open_train_page(direct, cluster.process_urls[other], QUICK)
-        assert direct.locator(TRAIN_BUTTON).is_disabled()
-        assert direct.locator(STOP_BUTTON).count() == 1
         direct.goto(f"{cluster.process_urls[other]}/compare")
         wait_for_app(direct)
         direct.get_by_role("tab", name="Classical baselines").click()
@@ -127,7 +121,10 @@ def test_a_killed_process_s_visitors_reload_onto_another_with_their_runs(
 
         # One reload takes the first visitor to the surviving process, with every run (the
         # killed training recorded as interrupted) and its current model on Evaluate.
-        page.goto(f"{cluster.url}/compare")
+        page.reload()
+        wait_for_app(page)
+        page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Compare runs").click()
+        page.wait_for_selector(f'{MAIN} h1:has-text("Compare runs")')
         wait_for_app(page)
         page.wait_for_selector(f'{MAIN} [data-testid="stDataFrame"]')
         assert "2 of 2 runs" in page.inner_text(MAIN)
