@@ -2,9 +2,9 @@
 
 Every process runs `streamlit run streamlit_app.py` (its middleware gives each browser the
 visitor cookie that nginx keeps sessions on) on 127.0.0.1, and all of them share the run
-store's database and Streamlit's cookie secret: Streamlit signs its XSRF cookie with that
-secret, and each process would otherwise pick its own at random, so a visitor whose process
-died could not upload anything to the next one.
+store's database and Streamlit's cookie secret: Streamlit signs its own cookies (its session
+cookie, and `st.login`'s user cookie) with that secret, and each process would otherwise pick
+its own at random, so a visitor moved to another process would carry cookies it cannot read.
 """
 
 from __future__ import annotations
