@@ -6,7 +6,7 @@ shipped one). nginx's access log says which process served each request; a brows
 apart from others by its user agent (give each Playwright context its own).
 
 API (also for `bench/`):
-    cluster = start(2, {"MNIST_STUDIO_DATABASE_URL": url}, folder)  # `folder`: logs, runs
+    cluster = start(2, {"MNIST_STUDIO_DATABASE_URL": url})  # optional 3rd: a folder for logs
     cluster.url               # nginx, http://127.0.0.1:PORT: what visitors open
     cluster.process_urls      # each app process directly, in order
     cluster.upstream_for(ua)  # index of the process that last served that browser, or None
@@ -21,7 +21,9 @@ share nothing else cannot show one visitor's runs on another process.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +66,7 @@ class Cluster:
     log_paths: list[Path]
     nginx: subprocess.Popen
     run_dir: Path
+    remove_on_stop: Path | None = None
     _stopped: set[int] = field(default_factory=set)
 
     def served(self, user_agent: str) -> list[ServedRequest]:
@@ -122,6 +125,8 @@ class Cluster:
             if index not in self._stopped:
                 stop_streamlit(process)
                 self._stopped.add(index)
+        if self.remove_on_stop is not None:
+            shutil.rmtree(self.remove_on_stop, ignore_errors=True)
 
 
 def _max_upload_mb(environment: dict[str, str]) -> int:
@@ -143,13 +148,14 @@ def _wait_for_nginx(url: str, nginx: subprocess.Popen, error_log: Path) -> None:
     raise RuntimeError(f"nginx did not answer in time:\n{error_log.read_text()[-4000:]}")
 
 
-def start(n_processes: int, env: dict[str, str], folder: Path) -> Cluster:
+def start(n_processes: int, env: dict[str, str], folder: Path | None = None) -> Cluster:
     """Start `n_processes` app processes and nginx in front of them; return the `Cluster`.
 
     Args:
         n_processes: How many app processes.
         env: Settings for every process; must include ``MNIST_STUDIO_DATABASE_URL``.
-        folder: Where logs, each process's own ``runs_dir`` and nginx's files go.
+        folder: Where logs, each process's own ``runs_dir`` and nginx's files go; None for
+            a new temporary folder, removed by `Cluster.stop`.
 
     Raises:
         ValueError: If `env` names no database.
@@ -158,6 +164,9 @@ def start(n_processes: int, env: dict[str, str], folder: Path) -> Cluster:
     database_url = env.get("MNIST_STUDIO_DATABASE_URL")
     if not database_url:
         raise ValueError("Processes behind one nginx must share a PostgreSQL store.")
+    temporary = None
+    if folder is None:
+        folder = temporary = Path(tempfile.mkdtemp(prefix="mnist-studio-cluster-"))
     environment = {
         **env,
         **shared_environment(
@@ -203,6 +212,7 @@ def start(n_processes: int, env: dict[str, str], folder: Path) -> Cluster:
         log_paths=[log_path for _, _, log_path in started],
         nginx=nginx,
         run_dir=config.parent,
+        remove_on_stop=temporary,
     )
     try:
         _wait_for_nginx(cluster.url, nginx, config.parent / "nginx-error.log")
