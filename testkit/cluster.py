@@ -72,7 +72,8 @@ class Cluster:
     def served(self, user_agent: str) -> list[ServedRequest]:
         """Every request of the browser with `user_agent` that nginx has logged, in order.
 
-        nginx logs a request when it ends: a WebSocket only once it closes.
+        nginx logs a request once it has answered it (a moment after the client has the
+        answer), a WebSocket only once it closes.
         """
         requests = []
         log = self.run_dir / ACCESS_LOG
