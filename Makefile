@@ -17,21 +17,38 @@ PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 INSTALL_PROJECT := $(PIP_INSTALL) "setuptools>=64" wheel && \
 	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 
-.PHONY: run test test-fast lint format typecheck check constraints bench screenshots clean
+.PHONY: run class test test-fast lint format typecheck check constraints bench screenshots clean
 
 run: $(VENV)/.run-installed
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) $(ARGS)
+
+# A class at once: PROCESSES app processes behind nginx on PORT, with a shared PostgreSQL
+# store (MNIST_STUDIO_DATABASE_URL, else a local one started with them) and, with RAY=1, jobs
+# on a local Ray head; honcho runs them all, Ctrl-C stops everything (README, "A class at
+# once"). HOST=127.0.0.1 keeps nginx off the network.
+PROCESSES ?= 2
+RAY ?= 0
+HOST ?=
+
+class: $(VENV)/.class-installed
+	bash scripts/ensure_nginx.sh
+	[ -n "$$MNIST_STUDIO_DATABASE_URL" ] || bash scripts/ensure_postgres.sh
+	$(if $(filter 1,$(RAY)),$(PIP_INSTALL) -r requirements-ray.txt)
+	$(PY) -m scripts.class_server --processes $(PROCESSES) --port $(PORT) \
+		$(if $(HOST),--host $(HOST)) $(if $(filter 1,$(RAY)),--ray)
 
 # Three pytest-xdist workers on two cores: browser, server and database tests spend much of
 # their time waiting, so a third worker keeps the cores busy (CI: 19 min of tests with two).
 # Ray tests all run in one of them (tests/conftest.py). Chromium
 # for the browser tests and PostgreSQL 15 for the run store's tests on it are installed where
-# missing (each test session starts its own PostgreSQL server: testkit/postgres.py).
+# missing (each test session starts its own PostgreSQL server: testkit/postgres.py), and so
+# is nginx for the failover test (two app processes behind it: testkit/cluster.py).
 TEST_WORKERS ?= 3
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_nginx.sh
 	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # The inner loop: every test but the browser ones (no Chromium, no server).
@@ -79,11 +96,17 @@ $(VENV)/.run-installed: requirements.txt constraints.txt pyproject.toml | $(PY)
 	$(INSTALL_PROJECT)
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt requirements-ray.txt constraints.txt \
-		pyproject.toml | $(PY)
-	$(PIP_INSTALL) -r requirements-dev.txt
+$(VENV)/.class-installed: requirements.txt requirements-class.txt constraints.txt pyproject.toml \
+		| $(PY)
+	$(PIP_INSTALL) -r requirements-class.txt
 	$(INSTALL_PROJECT)
 	touch $(VENV)/.run-installed $@
 
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt requirements-ray.txt \
+		requirements-class.txt constraints.txt pyproject.toml | $(PY)
+	$(PIP_INSTALL) -r requirements-dev.txt
+	$(INSTALL_PROJECT)
+	touch $(VENV)/.run-installed $(VENV)/.class-installed $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-output
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-output .class
