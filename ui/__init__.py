@@ -67,7 +67,7 @@ from ui.resources import (
     set_session_dataset,
     training_start_lock,
 )
-from ui.sidebar import JOB_WATCH_SECONDS, sidebar_status, watch_jobs
+from ui.sidebar import JOB_WATCH_SECONDS, rerun_when_jobs_change, sidebar_status, watch_jobs
 from ui.visitor_runs import (
     ELSEWHERE_CAPTION,
     run_numbers,
@@ -129,6 +129,7 @@ __all__ = [
     "run_numbers",
     "run_store",
     "run_store_banner",
+    "rerun_when_jobs_change",
     "runs_elsewhere",
     "runs_owner",
     "session_id",

@@ -4,6 +4,7 @@ that reruns the app when one of the visitor's queued or running jobs starts or f
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.jobs.job import JobKind, JobState
 from core.jobs.progress_text import progress_fraction, progress_text
@@ -71,6 +72,11 @@ def _live_status() -> None:
     _render_status(jobs)
 
 
+def _page_follows(jobs: list) -> bool:
+    """True when the Train page's live view of a running training follows the jobs."""
+    return any(job.kind == JobKind.TRAIN and not job.done for job in jobs)
+
+
 def sidebar_status(live: bool = True) -> None:
     """Show the current model and this session's jobs in the sidebar, and follow the jobs.
 
@@ -83,8 +89,9 @@ def sidebar_status(live: bool = True) -> None:
 
     Args:
         live: Progress bars in the sidebar while a job runs. The Train page passes False:
-            it shows the job's progress itself, so the sidebar names the jobs without bars
-            and its fragment only looks for a started or finished job (nothing drawn).
+            it shows the job's progress itself, so the sidebar names the jobs without bars;
+            while a training runs, the page's live view also looks for a started or finished
+            job (`rerun_when_jobs_change`), else a fragment of the sidebar does (nothing drawn).
     """
     executor_notice()
     jobs = _session_jobs()
@@ -96,7 +103,7 @@ def sidebar_status(live: bool = True) -> None:
             st.fragment(run_every=JOB_WATCH_SECONDS)(_live_status)()
         else:
             _render_status(jobs, show_bars=live)
-            if running:
+            if running and (live or not _page_follows(jobs)):
                 # Below the status: in the main area it would shift the page's elements
                 # by one while it runs, and Streamlit would redraw the page's tabs.
                 st.fragment(run_every=JOB_WATCH_SECONDS)(_rerun_when_jobs_change)()
@@ -120,6 +127,15 @@ def _rerun_when_jobs_change() -> None:
     """Rerun the whole app once a job started or finished since the last full run."""
     if _job_states(_session_jobs()) != st.session_state.get(KEY_JOB_STATES):
         st.rerun(scope="app")
+
+
+def rerun_when_jobs_change() -> None:
+    """Called by a page's live fragment that follows the visitor's jobs in the sidebar's
+    stead: in the fragment's own reruns, rerun the whole app once one of the visitor's jobs
+    started or finished (nothing in a full run, which has just read them)."""
+    context = get_script_run_ctx()
+    if context is not None and context.fragment_ids_this_run:
+        _rerun_when_jobs_change()
 
 
 def watch_jobs() -> None:
