@@ -129,10 +129,12 @@ class TabMeter:
         self.runs, self.bytes, self.durations = 0, 0, []
 
 
-def window(pid: int, meter: TabMeter, seconds: float) -> dict[str, float]:
+def window(pid: int, page, meter: TabMeter, seconds: float) -> dict[str, float]:
+    # Playwright's sync API hands over a tab's frames only while one of its calls runs.
+    page.wait_for_timeout(100)
     meter.reset()
     before, start = cpu_seconds(pid), time.monotonic()
-    time.sleep(seconds)
+    page.wait_for_timeout(seconds * 1000)
     elapsed = time.monotonic() - start
     return {
         "cpu": (cpu_seconds(pid) - before) / elapsed,
@@ -153,7 +155,7 @@ def idle_and_watching(tree: Path, folder: Path, seconds: float, browser) -> dict
             page.goto(f"{base_url}/{name}")
             page.wait_for_selector(RENDERED, timeout=120_000)
             time.sleep(SETTLE_SECONDS)
-            results[f"idle tab on {name or 'home'}"] = window(process.pid, meter, seconds)
+            results[f"idle tab on {name or 'home'}"] = window(process.pid, page, meter, seconds)
             page.close()
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         meter = TabMeter(page)
@@ -165,7 +167,7 @@ def idle_and_watching(tree: Path, folder: Path, seconds: float, browser) -> dict
             timeout=120_000
         )
         time.sleep(SETTLE_SECONDS)
-        results["watching a training on Train"] = window(process.pid, meter, seconds)
+        results["watching a training on Train"] = window(process.pid, page, meter, seconds)
         page.locator('[data-testid="stMain"] .st-key-train_stop button').click()
         page.get_by_text("Stopped after").first.wait_for(timeout=120_000)
         page.close()
