@@ -157,7 +157,8 @@ def idle_and_watching(tree: Path, folder: Path, seconds: float, browser) -> dict
             time.sleep(SETTLE_SECONDS)
             results[f"idle tab on {name or 'home'}"] = window(process.pid, page, meter, seconds)
             page.close()
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
         meter = TabMeter(page)
         page.goto(f"{base_url}/train?{WATCH_QUERY}")
         page.wait_for_selector(RENDERED, timeout=120_000)
@@ -166,11 +167,20 @@ def idle_and_watching(tree: Path, folder: Path, seconds: float, browser) -> dict
         page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first.wait_for(
             timeout=120_000
         )
-        time.sleep(SETTLE_SECONDS)
+        page.wait_for_timeout(SETTLE_SECONDS * 1000)
         results["watching a training on Train"] = window(process.pid, page, meter, seconds)
+        # A second tab of the same browser, on another page: its sidebar follows the job.
+        other = context.new_page()
+        other_meter = TabMeter(other)
+        other.goto(f"{base_url}/evaluate")
+        other.wait_for_selector(RENDERED, timeout=120_000)
+        other.wait_for_timeout(SETTLE_SECONDS * 1000)
+        results["2nd tab on Evaluate during it (CPU: both tabs)"] = window(
+            process.pid, other, other_meter, seconds
+        )
         page.locator('[data-testid="stMain"] .st-key-train_stop button').click()
         page.get_by_text("Stopped after").first.wait_for(timeout=120_000)
-        page.close()
+        context.close()
     finally:
         stop_streamlit(process)
     return results

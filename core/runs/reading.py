@@ -194,6 +194,16 @@ class RunReader:
             RunNotFoundError: If no run has this id.
             DamagedRunStoreError: If the database cannot be read.
         """
+        marker = self._change_marker()
+        kept = self._kept.get(("run", run_id), marker)
+        if kept is not None:
+            return kept
+        run = self._read_run(run_id)
+        self._kept.put(("run", run_id), marker, run)
+        return run
+
+    def _read_run(self, run_id: str) -> Run:
+        """`get_run`, read from the database now."""
         row = self._records.fetch(run_id)
         run = run_from_row(row, self.models_folder)
         if isinstance(self._model_files, ModelBlobs) and row["model_file"]:
