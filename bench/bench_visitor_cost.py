@@ -257,6 +257,7 @@ def main() -> None:
     parser.add_argument("--before", default="main", help="a git revision of this repository")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--browser-only", action="store_true", help="idle and watching tabs only")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -284,10 +285,10 @@ def main() -> None:
                     ).items():
                         rows.setdefault(case, {})[label] = {**figures, "load": load()}
                 browser.close()
-        for label, tree in trees:
+        for label, tree in [] if args.browser_only else trees:
             for case, figures in page_changes(tree, work).items():
                 rows.setdefault(case, {})[label] = {**figures, "load": load()}
-        backends: list[tuple[str, str | None]] = [("SQLite", None)]
+        backends: list[tuple[str, str | None]] = [] if args.browser_only else [("SQLite", None)]
         postgres = None
         if args.postgres:
             from testkit.postgres import PostgresServer
