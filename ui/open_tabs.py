@@ -47,11 +47,14 @@ class OpenTabs:
         Returns:
             How many tabs were asked to rerun.
         """
-        if not Runtime.exists():  # An AppTest: no server, no other tabs.
+        others = self.sessions(visitor) - {session}
+        # An AppTest has no server (or a stand-in without sessions): no tab to wake.
+        runtime = Runtime.instance() if others and Runtime.exists() else None
+        manager = getattr(runtime, "_session_mgr", None)
+        if manager is None:
             return 0
-        manager = Runtime.instance()._session_mgr
         woken = 0
-        for other in self.sessions(visitor) - {session}:
+        for other in others:
             info = manager.get_active_session_info(other)
             if info is None:
                 with self._lock:
