@@ -61,9 +61,7 @@ class OpenTabs:
                     self._sessions.get(visitor, set()).discard(other)
                 continue
             # On the session's event loop, where the server handles a browser's reruns.
-            info.session._call_soon_on_event_loop(
-                lambda tab=info.session: _rerun_if_idle(tab)  # type: ignore[misc]
-            )
+            info.session._call_soon_on_event_loop(lambda tab=info.session: _rerun_if_idle(tab))
             woken += 1
         return woken
 
