@@ -51,7 +51,7 @@ PAGE_ROUNDS = 3
 PAGES = ["", "explore", "train", "evaluate", "draw", "compare"]
 IDLE_PAGES = ["", "compare"]
 # A training that lasts well beyond the window, light enough to leave the machine usable.
-WATCH_QUERY = "hidden_layers=40&epochs=150&train_size=2000&batch_size=16&seed=9"
+WATCH_QUERY = "hidden_layers=40&epochs=150&train_size=20000&batch_size=16&seed=9"
 RENDERED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
