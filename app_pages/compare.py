@@ -51,6 +51,8 @@ KEY_CONFIRM_DELETE = "compare_confirm_delete"
 KEY_SWEEP = "compare_sweep"
 KEY_JOB_NOTICE = "compare_job_notice"
 NO_VALUE = "—"
+# How often the job lines redraw while one of their jobs is queued or running.
+JOBS_REFRESH_SECONDS = 1.0
 # Name and accuracy first and narrow, so a phone (390 px) shows a run's accuracy without
 # scrolling sideways; what it was tested on next, since accuracies on different images differ.
 TABLE_COLUMNS = {
@@ -108,6 +110,17 @@ def active_jobs_ui(kind: str, run_numbers: dict[str, int]) -> None:
             columns[1].text(job_outcome(job, run_numbers, ui.run_store()))
         if not job.done and columns[2].button("Stop", key=f"compare_stop_{job.id}"):
             job.stop()
+
+
+def jobs_fragment(kind: str, run_numbers: dict[str, int]) -> None:
+    """This session's jobs of one kind, redrawn every second while one is queued or running
+    (drawn once otherwise: a finished job's line does not change)."""
+    active = any(
+        not job.done for job in ui.job_manager().jobs(owner=ui.session_id()) if job.kind == kind
+    )
+    st.fragment(run_every=JOBS_REFRESH_SECONDS if active else None)(active_jobs_ui)(
+        kind, run_numbers
+    )
 
 
 def submit_and_rerun(named_functions: list, kind: str) -> list[str]:
@@ -397,7 +410,7 @@ def baselines_ui(store, limits, run_numbers: dict[str, int]) -> None:
                 kind=JobKind.BASELINE,
             )
     job_notice_ui(JobKind.BASELINE)
-    st.fragment(run_every=1.0)(active_jobs_ui)(JobKind.BASELINE, run_numbers)
+    jobs_fragment(JobKind.BASELINE, run_numbers)
 
 
 def sweep_early_stopping_ui(configs: list) -> bool:
@@ -537,7 +550,7 @@ def sweep_ui(store, runs, limits, run_numbers: dict[str, int]) -> None:
 
     job_ids = st.session_state.get(KEY_SWEEP, [])
     if job_ids:
-        st.fragment(run_every=1.0)(active_jobs_ui)(JobKind.SWEEP, run_numbers)
+        jobs_fragment(JobKind.SWEEP, run_numbers)
         results = sweep_results(
             [ui.job_manager().get(job_id) for job_id in job_ids],
             run_numbers,

@@ -47,7 +47,10 @@ from core.runs.display import training_run_name
 from core.runs.training_outcome import completed_epochs, model_label, stopped_text
 from core.text import format_duration, plain
 
+# While a training runs its progress bar and figures redraw every POLL_SECONDS, its loss
+# and accuracy curves (two plotly figures, most of what a redraw sends) every CURVES_SECONDS.
 POLL_SECONDS = 1.0
+CURVES_SECONDS = 3.0
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
 METRIC_WIDTH = 160
 CUSTOM = "Custom"
@@ -500,6 +503,15 @@ def progress_view(job) -> None:
             "Training loss": f"{loss:.3f}" if loss is not None else "–",
         }
     )
+
+
+def live_curves_view(job_id: str) -> None:
+    """The growing curves of a running job of this process (nothing once it is done: the
+    whole page then reruns and shows the result's curves)."""
+    job = ui.job_manager().get(job_id)
+    if job is None or job.done or job.state == JobState.QUEUED:
+        return
+    progress = job.progress
     curves(job.history, progress.get("batch_points", ()), progress.get("epochs") or 1, "train_live")
 
 
@@ -741,6 +753,7 @@ def elsewhere_view(job) -> None:
 
 def job_view(job_id: str) -> None:
     """The live part of the page: progress while the job runs, the result when it is done."""
+    ui.rerun_when_jobs_change()  # The sidebar leaves this to the page while a training runs.
     job = ui.job_manager().get(job_id)
     if job is None:
         elsewhere = next((other for other in training_jobs() if other.id == job_id), None)
@@ -825,6 +838,8 @@ def latest_job_ui(blocked: str | None) -> None:
     stored_name = result.name if job.done and result else None
     st.markdown(f"**Latest training:** {plain(stored_name or job.name)}")
     st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
+    if not job.done and not ui.runs_elsewhere(job):
+        st.fragment(run_every=CURVES_SECONDS)(live_curves_view)(job.id)
 
 
 def settings_ui() -> None:

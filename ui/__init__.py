@@ -3,7 +3,8 @@
 Its modules, by job: `navigation` (the page list and how pages run), `identity` (who the
 visitor is), `resources` (process-wide data, stores and the job manager), `visitor_runs` (the
 runs a visitor sees and the jobs it starts), `models` (current model, default model, model
-picker), `sidebar` (job status and the job watcher), `image_links` (links to one image) and
+picker), `sidebar` (job status and the job watcher), `open_tabs` (a visitor's tabs, woken
+when another starts a job), `image_links` (links to one image) and
 `canvas` (the Draw page's canvas component, imported by that page only). `core` never imports
 this package.
 """
@@ -66,7 +67,7 @@ from ui.resources import (
     set_session_dataset,
     training_start_lock,
 )
-from ui.sidebar import IDLE_WATCH_SECONDS, JOB_WATCH_SECONDS, sidebar_status, watch_jobs
+from ui.sidebar import JOB_WATCH_SECONDS, rerun_when_jobs_change, sidebar_status, watch_jobs
 from ui.visitor_runs import (
     ELSEWHERE_CAPTION,
     run_numbers,
@@ -90,7 +91,6 @@ __all__ = [
     "DEFAULT_MODEL_LABEL",
     "ELSEWHERE_CAPTION",
     "FILES_RELEASED",
-    "IDLE_WATCH_SECONDS",
     "IMAGE_LINK_SETS",
     "JOB_WATCH_SECONDS",
     "KEY_ADOPTION_PENDING",
@@ -129,6 +129,7 @@ __all__ = [
     "run_numbers",
     "run_store",
     "run_store_banner",
+    "rerun_when_jobs_change",
     "runs_elsewhere",
     "runs_owner",
     "session_id",

@@ -11,6 +11,7 @@ from core.jobs.job import JobKind
 from core.runs import LIST_COLUMNS
 from core.runs.records import RunKind
 from ui.identity import session_id, visitor_address
+from ui.open_tabs import open_tabs, this_tab
 from ui.resources import job_manager, run_store
 
 
@@ -63,9 +64,13 @@ def submit_job(name: str, fn, kind: str = JobKind.TRAIN):
         max_per_address=limits.max_jobs_per_address,
         max_queue=limits.max_queue,
     )
-    return job_manager().submit(
-        name, fn, owner=session_id(), kind=kind, address=visitor_address(), caps=caps
+    visitor = session_id()
+    job = job_manager().submit(
+        name, fn, owner=visitor, kind=kind, address=visitor_address(), caps=caps
     )
+    # The visitor's other tabs ask nothing while idle: rerun them so they show the job.
+    open_tabs().wake_others(visitor, this_tab() or "")
+    return job
 
 
 # Said beside a job that another app process runs (behind a load balancer, a page load may

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from core.runs.engine import Database, error_reason
 from core.runs.errors import DamagedRunStoreError, RunNotFoundError, RunStoreError
 from core.runs.records import clean_name, split_and_seed
-from core.runs.schema import runs, runs_in_progress, saves, store_secrets
+from core.runs.schema import model_blobs, runs, runs_in_progress, saves, store_secrets
 from core.runs.schema_upgrade import NewerSchemaError, upgrade
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ class RunRecords:
         self.database = database
         self.open_error: str | None = None
         self._secret: bytes | None = None
+        # Changes this process made to the runs (see `change_marker`).
+        self._writes = 0
         self.try_to_open()
 
     def try_to_open(self) -> bool:
@@ -121,6 +123,38 @@ class RunRecords:
         """
         return self.database.transaction(exclusive=True)
 
+    def change_marker(self) -> tuple | None:
+        """Return a value that differs whenever a run was saved, renamed, deleted or moved to
+        another owner, so reads can be kept until it changes; one small query.
+
+        It holds this process's count of writes and, for every process's: on PostgreSQL the
+        number of runs and of stored models and the newest row version (`xmin`) of each;
+        on SQLite (which keeps no row versions) the number of runs and the highest run
+        number, so another process's saves and deletions show, its renames only with the
+        next of those. None when the database cannot be read: read again then.
+        """
+        if self.database.is_sqlite:
+            query = sa.select(sa.func.count(), sa.func.max(runs.c.seq)).select_from(runs)
+        else:
+            newest = sa.func.max(
+                sa.cast(sa.cast(sa.literal_column("xmin"), sa.Text), sa.BigInteger)
+            )
+            run_versions = sa.select(sa.func.count(), newest).select_from(runs).subquery()
+            model_versions = (
+                sa.select(sa.func.count(), newest)
+                .select_from(model_blobs)
+                .where(model_blobs.c.chunk == 0)
+                .subquery()
+            )
+            query = sa.select(run_versions, model_versions)
+        if self.open_error is not None:
+            return None
+        try:
+            with self.database.transaction() as connection:
+                return (self._writes, *connection.execute(query).one())
+        except DBAPIError:
+            return None
+
     def insert(self, record: dict[str, Any]) -> None:
         """Add a record: `record_fields` plus id, created, address and the model file's columns.
 
@@ -168,6 +202,8 @@ class RunRecords:
             raise RunStoreError(
                 f"Could not save run {record['name']!r}: {error_reason(error)}."
             ) from error
+        finally:
+            self._writes += 1  # After the commit: a read kept before it is not used again.
 
     def address_key(self, address: str | None) -> str | None:
         """Return how a network address is recorded: a keyed hash, never the address itself.
@@ -371,6 +407,8 @@ class RunRecords:
                 )
         except DBAPIError as error:
             raise DamagedRunStoreError(self.damaged_message(error)) from error
+        finally:
+            self._writes += 1
         return len(moved)
 
     def _write(self, statement: sa.Executable) -> int:
@@ -381,6 +419,8 @@ class RunRecords:
                 return connection.execute(statement).rowcount
         except DBAPIError as error:
             raise DamagedRunStoreError(self.damaged_message(error)) from error
+        finally:
+            self._writes += 1
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -7,6 +7,9 @@ Use `RunStore`; this half stands apart so that each reads alone.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,42 @@ from core.runs.records import Run, list_frame, run_from_row
 MODELS_FOLDER = "models"
 # With PostgreSQL: local copies of the models kept in the database (disposable).
 MODEL_CACHE_FOLDER = "model_cache"
+# Run lists and numbers kept (per owner) until the store changes; the oldest go first.
+MAX_KEPT_READS = 256
+
+
+class KeptReads:
+    """Reads of a run store kept until its change marker differs (per process, thread-safe).
+
+    Every page run lists the visitor's runs; with nothing saved, renamed or deleted since,
+    the last list is used again instead of reading every record (and which models exist).
+    """
+
+    def __init__(self, limit: int = MAX_KEPT_READS) -> None:
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._reads: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
+
+    def get(self, key: Any, marker: Any) -> Any | None:
+        """The value kept for `key` while the store's marker was `marker`, or None."""
+        if marker is None:
+            return None
+        with self._lock:
+            kept = self._reads.get(key)
+            if kept is None or kept[0] != marker:
+                return None
+            self._reads.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: Any, marker: Any, value: Any) -> None:
+        """Keep `value` for `key` until the marker differs from `marker`."""
+        if marker is None:
+            return
+        with self._lock:
+            self._reads[key] = (marker, value)
+            self._reads.move_to_end(key)
+            while len(self._reads) > self._limit:
+                self._reads.popitem(last=False)
 
 
 class RunReader:
@@ -35,6 +74,7 @@ class RunReader:
     models_folder: Path
     _records: RunRecords
     _model_files: ModelFiles | ModelBlobs
+    _kept: KeptReads
 
     def list_runs(self, owner: str | None = None) -> pd.DataFrame:
         """Return one row per readable run, newest first.
@@ -97,13 +137,44 @@ class RunReader:
         Returns:
             Run id -> number; empty when the database cannot be read.
         """
-        return self._records.numbers(owner)
+        marker = self._change_marker()
+        kept = self._kept.get(("numbers", owner), marker)
+        if kept is not None:
+            return dict(kept)
+        numbers = self._records.numbers(owner)
+        if numbers:  # Empty may be a failed read: read again next time.
+            self._kept.put(("numbers", owner), marker, numbers)
+        return dict(numbers)
+
+    def _change_marker(self) -> tuple | None:
+        """What changes when a run or a model file changes (`RunRecords.change_marker`, and
+        the models folder's time and inode on SQLite); None: read again."""
+        marker = self._records.change_marker()
+        if marker is None or not isinstance(self._model_files, ModelFiles):
+            return marker
+        try:
+            status = os.stat(self.models_folder)
+        except OSError:
+            return (*marker, None)
+        return (*marker, status.st_ino, status.st_mtime_ns)
 
     def _read_list_rows(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
         """The records of `list_runs`, each with has_model, and messages on what failed.
 
-        has_model is None for every row when the models could not be looked up.
+        has_model is None for every row when the models could not be looked up. Kept until
+        the store changes (`KeptReads`), unless something could not be read.
         """
+        marker = self._change_marker()
+        kept = self._kept.get(("list", owner), marker)
+        if kept is not None:
+            return [dict(row) for row in kept], []
+        rows, messages = self._read_list_rows_now(owner)
+        if not messages:
+            self._kept.put(("list", owner), marker, [dict(row) for row in rows])
+        return rows, messages
+
+    def _read_list_rows_now(self, owner: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """`_read_list_rows`, read from the database and the models now."""
         rows, messages = self._records.list_rows(owner)
         present: set[str] | None
         try:
@@ -123,6 +194,16 @@ class RunReader:
             RunNotFoundError: If no run has this id.
             DamagedRunStoreError: If the database cannot be read.
         """
+        marker = self._change_marker()
+        kept = self._kept.get(("run", run_id), marker)
+        if kept is not None:
+            return kept
+        run = self._read_run(run_id)
+        self._kept.put(("run", run_id), marker, run)
+        return run
+
+    def _read_run(self, run_id: str) -> Run:
+        """`get_run`, read from the database now."""
         row = self._records.fetch(run_id)
         run = run_from_row(row, self.models_folder)
         if isinstance(self._model_files, ModelBlobs) and row["model_file"]:

@@ -43,7 +43,7 @@ from core.runs.in_progress import PeriodicRecovery, RunInProgress, RunsInProgres
 from core.runs.model_blobs import ModelBlobs
 from core.runs.model_files import ModelFiles, model_file_name
 from core.runs.pruning import PruneQuota
-from core.runs.reading import MODEL_CACHE_FOLDER, MODELS_FOLDER, RunReader
+from core.runs.reading import MODEL_CACHE_FOLDER, MODELS_FOLDER, KeptReads, RunReader
 from core.runs.records import RunStatus, new_run_id, record_fields
 
 DATABASE_NAME = "runs.sqlite"
@@ -130,6 +130,7 @@ class RunStore(RunReader):
             ) from error
         self.database = Database(checked_url(database_url, self.folder))
         self._records = RunRecords(self.database)
+        self._kept = KeptReads()
         # SQLite: model files beside it; PostgreSQL: in the database, so no disk matters.
         self._model_files: ModelFiles | ModelBlobs = (
             ModelFiles(self.models_folder, max_model_bytes)
