@@ -37,7 +37,9 @@ os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 # at once would double the memory. (xdist's `--dist loadgroup` would keep them in one worker,
 # but with pytest 9.2 it silently does not group: it renames `item._nodeid`, which pytest no
 # longer reads.)
-RAY_TEST_FILES = frozenset({"test_executors.py", "test_ray_browser.py"})
+RAY_TEST_FILES = frozenset(
+    {"test_executors.py", "test_ray_browser.py", "test_ray_detached_jobs.py"}
+)
 RAY_LOCK = Path(tempfile.gettempdir()) / "mnist-studio-ray-tests.lock"
 
 
