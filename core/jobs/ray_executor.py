@@ -47,6 +47,7 @@ STOP_POLL_SECONDS = 0.5  # How often a detached job reads its row's Stop and its
 # this much later, if it has not ended by then (its worker stuck).
 KILL_MARGIN_SECONDS = 5.0
 NAMESPACE = "mnist_studio"  # The Ray namespace of the detached jobs' actors.
+ACTOR_EXIT_SECONDS = 10.0  # A detached job's actor ends this long after its job.
 # Progress kinds after which a training has left its loop (evaluating, then storing its run).
 TRAINING_ENDED_KINDS = frozenset({"evaluating", "done"})
 DATASET_REFS_KEPT = 4  # Datasets kept in the object store (the default one and uploads).
@@ -180,8 +181,12 @@ def _remote_functions():
                 result = _run_detached(work, dataset, job, database_url, self.stop_event, self.push)
                 return self.drain(), result
             finally:
-                # Ends the actor once this method has returned its result.
-                ray.get_runtime_context().current_actor.exit.remote()
+                # The actor ends itself once this method's result has surely left (the app
+                # process, if alive, kills it as soon as the result arrives).
+                actor = ray.get_runtime_context().current_actor
+                timer = threading.Timer(ACTOR_EXIT_SECONDS, actor.exit.remote)
+                timer.daemon = True
+                timer.start()
 
         def exit(self) -> None:
             ray.actor.exit_actor()
@@ -544,6 +549,8 @@ class RayExecutor:
                     ray.kill(actor)
                     raise JobEndedWithoutModelError(_ended_without_model_message(grace.seconds))
             events, result = ray.get(task)
+            with contextlib.suppress(Exception):  # It may have ended itself already.
+                ray.kill(actor)
             for event in events:
                 relay(event.pop("record"), event)
             return result

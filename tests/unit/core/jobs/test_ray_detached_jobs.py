@@ -166,7 +166,7 @@ def test_stop_from_another_process_stops_the_detached_job_and_stores_it_once(
     finally:
         driver.kill()
     state, run_id, error = ended.split("ENDED ", 1)[1].split(maxsplit=2)
-    assert (state, error.strip()) == ("stopped", "None")
+    assert (state, error.strip()) == ("stopped", "None"), ended
     row = row_of(board, "visitor-b", job_id)
     assert row.state == "stopped" and row.progress["run_id"] == run_id
     # Stored once, by the job, as a stopped run; the app process that waited saved nothing.
