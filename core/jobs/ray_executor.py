@@ -163,23 +163,25 @@ def _remote_functions():
                 else:
                     self.events.append({**values, "record": record})
 
-        def drain(self) -> list[dict[str, Any]]:
+        def drain(self) -> tuple[list[dict[str, Any]], bool]:
+            """The progress events since the last call, and whether the job is stopping."""
             with self.lock:
                 events, self.events = self.events, []
-            return events
+            return events, self.stop_event.is_set()
 
         def request_stop(self) -> None:
             self.stop_event.set()
 
         def run(self, work, dataset, job: RunningJob | None, database_url: str):
-            """Run ``work(dataset, report, stop_event)``; return (undrained events, result).
+            """Run ``work(dataset, report, stop_event)``; return (undrained events, whether it
+            was stopped, result).
 
             ``dataset`` is a top-level argument so that Ray hands the actor the object
             store's copy rather than a reference to it.
             """
             try:
                 result = _run_detached(work, dataset, job, database_url, self.stop_event, self.push)
-                return self.drain(), result
+                return *self.drain(), result
             finally:
                 # The actor ends itself once this method's result has surely left (the app
                 # process, if alive, kills it as soon as the result arrives).
@@ -538,21 +540,26 @@ class RayExecutor:
                 ready, _ = ray.wait([task], timeout=PROGRESS_POLL_SECONDS)
                 if ready:
                     break
-                for event in ray.get(actor.drain.remote()):
+                events, stopping = ray.get(actor.drain.remote())
+                for event in events:
                     started = True
                     grace.reported(event)
                     relay(event.pop("record"), event)
+                if stopping and stop_event is not None:
+                    stop_event.set()  # Asked from another process: this job ends "stopped".
                 if stop_event is not None and stop_event.is_set() and stop_sent_at is None:
                     actor.request_stop.remote()
                     stop_sent_at = time.monotonic()
                 if stop_sent_at is not None and grace.stuck(stop_sent_at):
                     ray.kill(actor)
                     raise JobEndedWithoutModelError(_ended_without_model_message(grace.seconds))
-            events, result = ray.get(task)
+            events, stopped, result = ray.get(task)
             with contextlib.suppress(Exception):  # It may have ended itself already.
                 ray.kill(actor)
             for event in events:
                 relay(event.pop("record"), event)
+            if stopped and stop_event is not None:
+                stop_event.set()
             return result
         except exceptions.RayTaskError as error:
             cause = getattr(error, "cause", None)
