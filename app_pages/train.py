@@ -539,10 +539,14 @@ def settle_current_model(job) -> None:
     model that is not current now, which the learner can switch to with one click.
     """
     result = job.result.result
-    previous, previous_accuracy = ui.current_model(), current_accuracy()
-    decision = after_training(
-        result.stopped, completed_epochs(result), result.test_accuracy, previous_accuracy
-    )
+    if job.result.decision is not None:  # The job decided on the cluster (and remembered it).
+        decision = job.result.decision
+        previous, previous_accuracy = job.result.replaced, job.result.replaced_accuracy
+    else:
+        previous, previous_accuracy = ui.current_model(), current_accuracy()
+        decision = after_training(
+            result.stopped, completed_epochs(result), result.test_accuracy, previous_accuracy
+        )
     other = None
     if decision == ADOPT:
         ui.set_current_model(

@@ -13,6 +13,9 @@ Run: .venv/bin/python -m bench.bench_ray [--members 8] [--parts sweep,asha,nodes
    node each member ran.
 3. From the measured time of one Recommended training: the queue wait of a class of 30 and of
    100 visitors pressing Train at once, with 1, 4 and 16 worker nodes of 2 cores.
+4. Start overhead: seconds from submitting a small training to its first progress, as a Ray
+   task (the result comes back to the server) and as a detached actor (the job outlives the
+   server), alternating in one process on a private local Ray; median of a few each.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -131,7 +135,8 @@ def ray_cluster(nodes: int, port: str) -> tuple[str, dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=8)
-    parser.add_argument("--parts", default="sweep,asha,nodes,class")
+    parser.add_argument("--parts", default="sweep,asha,nodes,class,start")
+    parser.add_argument("--starts", type=int, default=4, help="trainings per mode (start)")
     arguments = parser.parse_args()
     members = arguments.members
     parts = set(arguments.parts.split(","))
@@ -144,6 +149,8 @@ def main() -> None:
         bench_nodes(members)
     if "class" in parts:
         bench_class()
+    if "start" in parts:
+        bench_start(arguments.starts)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
@@ -207,6 +214,68 @@ def bench_class() -> None:
     for visitors in (30, 100):
         waits = [math.ceil(visitors / (2 * nodes) - 1) * recommended for nodes in (1, 4, 16)]
         print(f"| {visitors} | " + " | ".join(f"{wait / 60:.1f} min" for wait in waits) + " | |")
+
+
+START = """
+import json, os, statistics, sys, time
+from core.data.datasets import load_default_dataset
+from core.jobs.board import JobBoard
+from core.jobs.executors import get_executor
+from core.jobs.manager import JobManager
+from core.jobs.tasks import make_training_job
+from core.nn.config import TrainingConfig
+from core.runs import RunStore
+
+rounds = int(sys.argv[1])
+dataset = load_default_dataset()
+store = RunStore(os.environ["MNIST_STUDIO_RUNS_DIR"])
+manager = JobManager(max_concurrent=1, board=JobBoard(store.database))
+assert get_executor().connect()
+config = TrainingConfig(hidden_layers=(32,), epochs=1, train_size=1000, seed=1)
+seconds = {"task": [], "detached": []}
+for round_ in range(rounds):
+    for mode in ("task", "detached"):
+        # An early-stopping rule (here one that never stops) keeps a job on the task path.
+        rule = (lambda event: None) if mode == "task" else None
+        started = time.perf_counter()
+        job = manager.submit(mode, make_training_job(config, dataset, store, "bench",
+                                                     early_stop=rule), "bench")
+        while not job.progress and not job.done:
+            time.sleep(0.005)
+        seconds[mode].append(time.perf_counter() - started)
+        manager.wait(job.id, timeout=600)
+        assert job.state == "finished", job.error
+print("RESULT " + json.dumps({mode: values for mode, values in seconds.items()}))
+"""
+
+
+def bench_start(rounds: int) -> None:
+    print(f"\n4. Submit to first progress, {rounds} small trainings per mode, alternating")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "MNIST_STUDIO_RAY_ADDRESS": "local",
+        "MNIST_STUDIO_RUNS_DIR": str(Path("/tmp") / f"bench-ray-start-{time.time_ns()}"),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", START, str(rounds)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=3600,
+    )
+    line = next((x for x in completed.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(completed.stderr[-3000:])
+    seconds = json.loads(line[len("RESULT ") :])
+    print("| job on Ray | median | all (s) |")
+    print("|---|---:|---|")
+    for mode, label in (("task", "a task (result back to the server)"),
+                        ("detached", "a detached actor (outlives the server)")):  # fmt: skip
+        values = seconds[mode]
+        print(f"| {label} | {statistics.median(values):.2f} s "
+              f"| {', '.join(f'{value:.2f}' for value in values)} |")  # fmt: skip
 
 
 if __name__ == "__main__":

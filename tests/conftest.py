@@ -39,7 +39,9 @@ os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 # Ray worker running a job here, and two Rays at once would double the memory. (xdist's own
 # `--dist loadgroup` does not group with pytest 9.2: it renames `item._nodeid`, which pytest
 # no longer reads.) The thread-executor variants of the Ray files' tests start no Ray.
-RAY_TEST_FILES = frozenset({"test_executors.py", "test_ray_browser.py"})
+RAY_TEST_FILES = frozenset(
+    {"test_executors.py", "test_ray_browser.py", "test_ray_detached_jobs.py"}
+)
 RAY_LOCK = Path(tempfile.gettempdir()) / "mnist-studio-ray-tests.lock"
 
 

@@ -13,6 +13,10 @@ processes admitting at once cannot both slip under a cap. Jobs of a process that
 beating (`core.runs.heartbeats`) stop counting: whichever process notices first marks them
 failed, once. A Stop pressed in another process sets the row's ``stop_requested``; the owning
 process reads it on its heartbeat and stops the job.
+
+A job run detached on a Ray cluster claims its row for its worker's process
+(`core.jobs.job_rows.JobRow`), which then keeps it: it lives on with that worker, whatever
+becomes of the app process that submitted it, and reads its Stop itself.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +35,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.jobs.caps import JobCaps, check_caps
-from core.jobs.job import ACTIVE_STATES, DONE_STATES, Job, JobState
+from core.jobs.job import DONE_STATES, Job, JobState
+from core.jobs.job_rows import ACTIVE_VALUES, PROGRESS_SECONDS, progress_snapshot
 from core.runs.database import RunRecords
 from core.runs.engine import Database, error_reason
 from core.runs.heartbeats import ProcessHeartbeat, heartbeat_for
@@ -40,13 +44,6 @@ from core.runs.schema import jobs, processes
 
 logger = logging.getLogger(__name__)
 
-# The eye's rate: a job's progress row is written at most this often.
-PROGRESS_SECONDS = 1.0
-# A progress snapshot keeps at most this many figures, each text at most this long, and is
-# left out when its JSON is still longer (a page shows a handful of scalars, never a curve).
-MAX_PROGRESS_KEYS = 32
-MAX_PROGRESS_TEXT = 200
-MAX_PROGRESS_CHARS = 4000
 # A visitor's job list shows at most this many jobs (as a manager remembers 50 by default).
 MAX_LISTED = 50
 # Ended jobs' rows are deleted this long after they ended (at the next admission).
@@ -58,7 +55,6 @@ DEAD_PROCESS_MESSAGE = (
     "It was interrupted: the server process that ran it stopped (it restarted or crashed). "
     "Its run is kept as interrupted on the Compare page; start it again to train it anew."
 )
-_ACTIVE_VALUES = tuple(state.value for state in ACTIVE_STATES)
 
 
 class JobBoardError(RuntimeError):
@@ -98,28 +94,6 @@ class JobSnapshot:
     def done(self) -> bool:
         """True once the job ended (finished, stopped, failed, cancelled or timed out)."""
         return self.state in DONE_STATES
-
-
-def progress_snapshot(progress: dict[str, Any]) -> str:
-    """Return the JSON a job's row keeps of its progress: its scalar figures, bounded.
-
-    Lists (a curve's points) and other objects are left out; texts are cut to
-    `MAX_PROGRESS_TEXT` characters, only the first `MAX_PROGRESS_KEYS` entries are
-    looked at, and a
-    snapshot still over `MAX_PROGRESS_CHARS` is written as ``{}``.
-    """
-    kept: dict[str, Any] = {}
-    for key, value in list(progress.items())[:MAX_PROGRESS_KEYS]:
-        if value is None or isinstance(value, bool):
-            kept[str(key)] = value
-        elif isinstance(value, Integral):
-            kept[str(key)] = int(value)
-        elif isinstance(value, Real):
-            kept[str(key)] = float(value) if math.isfinite(float(value)) else None
-        elif isinstance(value, str):
-            kept[str(key)] = value[:MAX_PROGRESS_TEXT]
-    text = json.dumps(kept)
-    return text if len(text) <= MAX_PROGRESS_CHARS else "{}"
 
 
 class JobBoard:
@@ -215,7 +189,7 @@ class JobBoard:
                 self._end_jobs_of_dead_processes(connection, now)
                 active = connection.execute(
                     sa.select(jobs.c.owner, jobs.c.address, jobs.c.state).where(
-                        jobs.c.state.in_(_ACTIVE_VALUES)
+                        jobs.c.state.in_(ACTIVE_VALUES)
                     )
                 ).all()
                 queued = sum(row.state == JobState.QUEUED for row in active)
@@ -230,7 +204,7 @@ class JobBoard:
                 )  # fmt: skip
                 connection.execute(
                     jobs.delete().where(
-                        jobs.c.state.not_in(_ACTIVE_VALUES),
+                        jobs.c.state.not_in(ACTIVE_VALUES),
                         jobs.c.updated < now - ENDED_ROWS_KEPT_SECONDS,
                     )
                 )
@@ -256,7 +230,7 @@ class JobBoard:
         alive = self._live_processes(connection)
         ended = connection.execute(
             jobs.update()
-            .where(jobs.c.state.in_(_ACTIVE_VALUES), jobs.c.process.not_in(alive))
+            .where(jobs.c.state.in_(ACTIVE_VALUES), jobs.c.process.not_in(alive))
             .values(state=JobState.FAILED.value, message=DEAD_PROCESS_MESSAGE, updated=now)
         ).rowcount
         if ended:
@@ -318,7 +292,7 @@ class JobBoard:
 
     def _write(self, job_id: str, values: dict[str, Any]) -> bool:
         """Update one queued or running row; log and return False when the database refuses."""
-        condition = (jobs.c.id == job_id) & jobs.c.state.in_(_ACTIVE_VALUES)
+        condition = (jobs.c.id == job_id) & jobs.c.state.in_(ACTIVE_VALUES)
         try:
             with self.database.transaction() as connection:
                 connection.execute(jobs.update().where(condition).values(**values))
@@ -353,7 +327,7 @@ class JobBoard:
                 elsewhere = {
                     row.process
                     for row in rows
-                    if row.state in _ACTIVE_VALUES and row.process != process
+                    if row.state in ACTIVE_VALUES and row.process != process
                 }
                 orphaned = bool(elsewhere) and bool(
                     elsewhere - set(self._live_processes(connection))
@@ -380,7 +354,7 @@ class JobBoard:
         Raises:
             JobBoardError: If the database cannot be written.
         """
-        condition = (jobs.c.id == job_id) & jobs.c.state.in_(_ACTIVE_VALUES)
+        condition = (jobs.c.id == job_id) & jobs.c.state.in_(ACTIVE_VALUES)
         if owner is not None:
             condition = condition & (jobs.c.owner == owner)
         try:
@@ -402,7 +376,7 @@ class JobBoard:
                         sa.select(jobs.c.id).where(
                             jobs.c.process == self.process_id,
                             jobs.c.stop_requested.is_(True),
-                            jobs.c.state.in_(_ACTIVE_VALUES),
+                            jobs.c.state.in_(ACTIVE_VALUES),
                         )
                     ).scalars()
                 )

@@ -6,9 +6,9 @@ know where the work happened:
 
 - `ThreadExecutor` (`core.jobs.thread_executor`) trains right there, in the job's thread
   (fast to start, light).
-- `RayExecutor` (`core.jobs.ray_executor`) sends the training to a Ray cluster as a task and
-  stays in the job's thread only to relay live progress, to pass on Stop, and to bring the
-  result (metrics, history and the Keras model) back to the server, which stores the run.
+- `RayExecutor` (`core.jobs.ray_executor`) runs the whole job (training and storing its run)
+  in a detached actor of a Ray cluster, which outlives the app process; the job's thread
+  relays live progress and Stop while it lives.
 
 `get_executor()` picks one from the ``ray_address`` setting: unset (threads), ``local`` (a
 private Ray on this machine), ``auto`` (the cluster this machine belongs to) or

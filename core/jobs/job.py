@@ -11,26 +11,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any, Protocol
 
-from core.jobs.kinds import JobKind as JobKind  # Re-exported: pages import it from here.
-
-
-class JobState(StrEnum):
-    """Where a job is in its life; a `str`, so it reads and stores as its value."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed out"
-
-
-ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
-DONE_STATES = frozenset(set(JobState) - ACTIVE_STATES)
+from core.jobs.kinds import ACTIVE_STATES as ACTIVE_STATES
+from core.jobs.kinds import DONE_STATES as DONE_STATES
+from core.jobs.kinds import JobKind as JobKind  # Re-exported: pages import them from here.
+from core.jobs.kinds import JobState as JobState
 
 ReportFunction = Callable[..., None]
 JobFunction = Callable[[ReportFunction, threading.Event], Any]

@@ -43,6 +43,7 @@ from typing import Any
 from core.jobs.board import JobBoard, JobBoardError, JobSnapshot
 from core.jobs.caps import JobCaps, check_caps
 from core.jobs.job import ACTIVE_STATES, Job, JobFunction, JobState
+from core.jobs.job_rows import RunningJob, running_job
 
 logger = logging.getLogger(__name__)
 
@@ -438,10 +439,7 @@ class JobManager:
         with self._lock:
             if job.state != JobState.RUNNING:
                 return
-            job.stop_reason = (
-                f"It reached this app's time limit of {_minutes(self.max_job_seconds)} and "
-                "stopped itself, keeping what it had learned."
-            )
+            job.stop_reason = self._time_limit_reason()
             job.stop_event.set()
             self._save_state(job)
             job._grace_periods = 0
@@ -477,10 +475,29 @@ class JobManager:
             self._forget_old_jobs()
             self._changed.notify_all()
 
+    def _time_limit_reason(self) -> str:
+        return (
+            f"It reached this app's time limit of {_minutes(self.max_job_seconds)} and "
+            "stopped itself, keeping what it had learned."
+        )
+
     def _run(self, job: Job) -> None:
         result: Any = None
         error: str | None = None
         details: str | None = None
+        # The job's work may run elsewhere (a detached Ray actor): it learns its row and limits.
+        running_job.set(
+            RunningJob(
+                id=job.id,
+                deadline=None
+                if self.max_job_seconds is None
+                else (job.started_at or time.time()) + self.max_job_seconds,
+                time_limit_reason=None
+                if self.max_job_seconds is None
+                else self._time_limit_reason(),
+                stop_grace_seconds=self.stop_grace_seconds,
+            )
+        )
         try:
             result = job._fn(job._report, job.stop_event)
         except Exception as exception:  # A job's failure must not kill its thread silently.

@@ -1,10 +1,14 @@
 """Running a job's work on a Ray cluster: `RayExecutor`, which falls back to threads.
 
-`RayExecutor` sends the training to a Ray cluster as a task and stays in the job's thread
-only to relay live progress, to pass on Stop, and to bring the result (metrics, history and
-the Keras model, which pickles as `.keras` bytes) back to the server, which stores the run.
-When a cluster cannot be reached, or goes away, new jobs run on threads and
-`status_message()` says why.
+A whole job (`RayExecutor.run_job`, used by `core.jobs.tasks`) runs in a detached actor that
+belongs to the cluster, not to the app process: it trains, stores its run and keeps its row
+on the jobs board (`core.jobs.job_rows`) from its worker, under that worker's own heartbeat,
+so it outlives the app process that submitted it. While that process lives, it relays live
+progress, passes on Stop and gets the result (metrics, history and the Keras model, which
+pickles as `.keras` bytes). `RayExecutor.train` and `fit_baseline` run the training alone as
+a Ray task whose result comes back to the server, which stores the run (an early-stopping
+sweep, and a SQLite store through Ray Client). When a cluster cannot be reached, or goes
+away, new jobs run on threads and `status_message()` says why.
 
 Ray is optional (``requirements-ray.txt``) and imported only when a Ray address is set.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -22,16 +27,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from core import settings
-from core.jobs.kinds import JobKind
+from core.jobs.job_rows import JobRow, JobRowError, RunningJob, running_job
+from core.jobs.kinds import JobKind, JobState
 from core.jobs.thread_executor import ProgressFunction, ThreadExecutor
 from core.nn.baselines import train_baseline
 from core.nn.training import train_model
+from core.runs.engine import Database
+from core.runs.heartbeats import heartbeat_for
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_POLL_SECONDS = 0.1  # How often progress is relayed and Stop is passed on.
 STOP_GRACE_SECONDS = 10.0  # After Stop, how long a Ray task may take before it is killed.
+STOP_POLL_SECONDS = 0.5  # How often a detached job reads its row's Stop and its time limit.
+# A detached job ends its own worker after its grace period; the app process kills it only
+# this much later, if it has not ended by then (its worker stuck).
+KILL_MARGIN_SECONDS = 5.0
+NAMESPACE = "mnist_studio"  # The Ray namespace of the detached jobs' actors.
+ACTOR_EXIT_SECONDS = 10.0  # A detached job's actor ends this long after its job.
+# Progress kinds after which a training has left its loop (evaluating, then storing its run).
+TRAINING_ENDED_KINDS = frozenset({"evaluating", "done"})
 DATASET_REFS_KEPT = 4  # Datasets kept in the object store (the default one and uploads).
 CORE_PACKAGE = Path(__file__).resolve().parents[1]  # The `core` package, for Ray workers.
 
@@ -44,7 +62,12 @@ class WorkerLostError(RuntimeError):
     """The process or machine running a job went away before the job finished."""
 
 
-class _ClusterGoneBeforeStartError(RuntimeError):
+class ClusterUnavailableError(RuntimeError):
+    """The cluster cannot take a job now (unreachable, or gone before the job reported
+    anything): the job can run on this server instead."""
+
+
+class _ClusterGoneBeforeStartError(ClusterUnavailableError):
     """The cluster went away before the job reported anything: it can run here instead."""
 
 
@@ -118,7 +141,183 @@ def _remote_functions():
         finally:
             finished.set()
 
-    return JobBoard, run_on_worker
+    @ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)
+    class JobActor:
+        """One job's whole work on the cluster, detached from the app process that started it.
+
+        `run` trains and stores the run from this worker (`_run_detached`); the app process,
+        while it lives, drains the progress events and passes on its Stop. The actor ends
+        itself once `run` has returned.
+        """
+
+        def __init__(self) -> None:
+            self.stop_event = threading.Event()
+            self.events: list[dict[str, Any]] = []
+            self.lock = threading.Lock()
+
+        def push(self, record: bool, values: dict[str, Any]) -> None:
+            with self.lock:
+                last = self.events[-1] if self.events else None
+                if not record and last is not None and not last.get("record"):
+                    last.update(values)  # Only the latest figures matter between records.
+                else:
+                    self.events.append({**values, "record": record})
+
+        def drain(self) -> tuple[list[dict[str, Any]], bool]:
+            """The progress events since the last call, and whether the job is stopping."""
+            with self.lock:
+                events, self.events = self.events, []
+            return events, self.stop_event.is_set()
+
+        def request_stop(self) -> None:
+            self.stop_event.set()
+
+        def run(self, work, dataset, job: RunningJob | None, database_url: str):
+            """Run ``work(dataset, report, stop_event)``; return (undrained events, whether it
+            was stopped, result).
+
+            ``dataset`` is a top-level argument so that Ray hands the actor the object
+            store's copy rather than a reference to it.
+            """
+            try:
+                result = _run_detached(work, dataset, job, database_url, self.stop_event, self.push)
+                return *self.drain(), result
+            finally:
+                # The actor ends itself once this method's result has surely left (the app
+                # process, if alive, kills it as soon as the result arrives).
+                actor = ray.get_runtime_context().current_actor
+                timer = threading.Timer(ACTOR_EXIT_SECONDS, actor.exit.remote)
+                timer.daemon = True
+                timer.start()
+
+        def exit(self) -> None:
+            ray.actor.exit_actor()
+
+    return JobBoard, run_on_worker, JobActor
+
+
+def _run_detached(
+    work: Callable[..., Any],
+    dataset: Any,
+    job: RunningJob | None,
+    database_url: str,
+    stop_event: threading.Event,
+    push: Callable[[bool, dict[str, Any]], None],
+) -> Any:
+    """Run a job's work in this (worker) process, keeping its row on the jobs board.
+
+    The row is claimed for this process, whose heartbeat (`core.runs.heartbeats`) also owns
+    the run in progress that ``work`` notes, so the job lives as long as this worker; a Stop
+    asked for by any process, or the job's time limit, sets ``stop_event``, and a job still
+    running `RunningJob.stop_grace_seconds` later is ended with its worker.
+    """
+    database = Database(database_url)
+    row = None
+    if job is not None:
+        row = JobRow(database, job.id)
+        try:
+            claimed = row.claim(heartbeat_for(database).process_id)
+        except (JobRowError, SQLAlchemyError) as error:
+            logger.warning("Job %s runs without its row: %s", job.id, error)
+            claimed = False
+        if not claimed:  # No board keeps it: the app process alone tells how it ended.
+            row = None
+    progress: dict[str, Any] = {}
+    grace = StopGrace(job.stop_grace_seconds if job is not None else STOP_GRACE_SECONDS)
+
+    def report(record: bool = False, **values: Any) -> None:
+        progress.update(values)
+        grace.reported(values)
+        push(record, values)
+        if row is not None:
+            row.write_progress(progress)
+
+    finished = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_detached_job,
+        args=(row, job, stop_event, finished, progress, grace),
+        daemon=True,
+        name="job-stop-watcher",
+    )
+    watcher.start()
+    try:
+        result = work(dataset, report, stop_event)
+    except Exception as error:
+        if row is not None:
+            row.end(JobState.FAILED, progress, str(error) or type(error).__name__)
+        raise
+    finally:
+        finished.set()
+    if row is not None:
+        row.end(JobState.STOPPED if stop_event.is_set() else JobState.FINISHED, progress)
+    return result
+
+
+class StopGrace:
+    """Whether a job asked to stop is stuck: silent for `seconds` while still training.
+
+    A job that reports progress after Stop is still working its way out (the rest of a
+    batch), and one that has reported its evaluation or its end has left the training loop
+    (evaluating, storing its run): neither is ended by force.
+
+    Args:
+        seconds: How long a stopping job may go without a report.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._last_report: float | None = None
+        self._training = True
+
+    def reported(self, values: dict[str, Any]) -> None:
+        """Note a progress report of the job."""
+        with self._lock:
+            self._last_report = time.monotonic()
+            if values.get("kind") in TRAINING_ENDED_KINDS:
+                self._training = False
+
+    def stuck(self, stop_since: float) -> bool:
+        """True when the job, asked to stop at ``stop_since`` (monotonic), is stuck."""
+        with self._lock:
+            quiet_since = max(stop_since, self._last_report or stop_since)
+            return self._training and time.monotonic() - quiet_since > self.seconds
+
+
+def _watch_detached_job(
+    row: JobRow | None,
+    job: RunningJob | None,
+    stop_event: threading.Event,
+    finished: threading.Event,
+    progress: dict[str, Any],
+    grace: StopGrace,
+) -> None:
+    """Set ``stop_event`` on a Stop from any process or at the time limit; end the worker
+    when the job is stuck after it (`StopGrace`)."""
+    stop_seen: float | None = None
+    while not finished.wait(STOP_POLL_SECONDS):
+        if not stop_event.is_set():
+            if row is not None and row.stop_requested():
+                stop_event.set()
+            elif job is not None and job.deadline is not None and time.time() >= job.deadline:
+                if row is not None and job.time_limit_reason:
+                    row.write_message(job.time_limit_reason)
+                stop_event.set()
+        if stop_event.is_set():
+            stop_seen = stop_seen or time.monotonic()
+            if grace.stuck(stop_seen) and not finished.is_set():
+                message = _ended_without_model_message(grace.seconds)
+                if row is not None:
+                    row.end(JobState.FAILED, progress, message)
+                logger.warning("Job %s: %s", row and row.job_id, message)
+                os._exit(1)
+
+
+def _ended_without_model_message(grace_seconds: float) -> str:
+    return (
+        f"The job did not stop within {grace_seconds:.0f} seconds of being asked, so its Ray "
+        "worker was ended; nothing it learned was kept."
+    )
 
 
 class RayExecutor:
@@ -148,6 +347,7 @@ class RayExecutor:
         self._problem: str | None = None
         self._board: Any = None
         self._run_on_worker: Any = None
+        self._job_actor: Any = None
         self._dataset_refs: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
         self._on_capacity: Callable[[int], None] | None = None
 
@@ -165,7 +365,7 @@ class RayExecutor:
                     ray.shutdown()
                 _check_reachable(self.address)
                 ray.init(**self._init_arguments())
-                JobBoard, self._run_on_worker = _remote_functions()
+                JobBoard, self._run_on_worker, self._job_actor = _remote_functions()
                 self._board = JobBoard.remote()
                 self._dataset_refs.clear()
                 self._connected = True
@@ -275,6 +475,122 @@ class RayExecutor:
         except _ClusterGoneBeforeStartError:
             return self.fallback.fit_baseline(key, dataset, config, report, stop_event)
 
+    def runs_detached(self, database: Database) -> bool:
+        """True when a whole job can run on the cluster and write its run to ``database``.
+
+        Connects to the cluster first. PostgreSQL is reached from any node; a SQLite file
+        only from this machine, so its jobs are kept on this node, and through Ray Client
+        (``ray://``, whose driver runs elsewhere) they are not detached: their result comes
+        back to this server, which stores it.
+        """
+        if not self.connect():
+            return False
+        return not (database.is_sqlite and self.address.startswith("ray://"))
+
+    def run_job(
+        self,
+        work: Callable[..., Any],
+        dataset: Any,
+        database: Database,
+        relay: Callable[[bool, dict[str, Any]], None],
+        stop_event: threading.Event | None,
+    ) -> Any:
+        """Run a whole job in a detached actor that outlives this process; return its result.
+
+        ``work(dataset, report, stop_event)`` runs on a worker (pickled by reference: a
+        module-level function or a `functools.partial` of one) and stores its run itself.
+        The actor, named after the job (`running_job`) in the `NAMESPACE` namespace, claims
+        the job's row on the jobs board, so if this process dies the job goes on, its row
+        says how it ended and other processes show its run. While this process lives, it
+        relays the progress events (``relay(record, values)``) and passes Stop on; a job
+        still running `KILL_MARGIN_SECONDS` after its own grace period is killed.
+
+        Raises:
+            ClusterUnavailableError: The cluster went away before the job reported anything
+                (run it here instead).
+            WorkerLostError: The worker (or the cluster) died while the job ran.
+            JobEndedWithoutModelError: It did not stop in time after Stop.
+            Exception: The job's own exception (e.g. a `ValueError` for the user).
+        """
+        import ray  # Ray is optional and slow to import: only with a Ray address.
+        from ray import exceptions
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        job = running_job.get()
+        options: dict[str, Any] = {
+            "name": f"job-{job.id if job is not None else uuid.uuid4().hex[:12]}",
+            "namespace": NAMESPACE,
+            "lifetime": "detached",
+            # `run` holds one thread; `drain`, `request_stop` and `exit` come in beside it.
+            "max_concurrency": 4,
+        }
+        if database.is_sqlite:  # The file is on this machine: so is the job.
+            node = ray.get_runtime_context().get_node_id()
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+        grace = StopGrace(
+            (job.stop_grace_seconds if job is not None else self.stop_grace_seconds)
+            + KILL_MARGIN_SECONDS
+        )
+        started = False
+        stop_sent_at: float | None = None
+        try:
+            actor = self._job_actor.options(**options).remote()
+            task = actor.run.remote(work, self._dataset_ref(dataset), job, database.url)
+            while True:
+                ready, _ = ray.wait([task], timeout=PROGRESS_POLL_SECONDS)
+                if ready:
+                    break
+                events, stopping = ray.get(actor.drain.remote())
+                for event in events:
+                    started = True
+                    grace.reported(event)
+                    relay(event.pop("record"), event)
+                if stopping and stop_event is not None:
+                    stop_event.set()  # Asked from another process: this job ends "stopped".
+                if stop_event is not None and stop_event.is_set() and stop_sent_at is None:
+                    actor.request_stop.remote()
+                    stop_sent_at = time.monotonic()
+                if stop_sent_at is not None and grace.stuck(stop_sent_at):
+                    ray.kill(actor)
+                    raise JobEndedWithoutModelError(_ended_without_model_message(grace.seconds))
+            events, stopped, result = ray.get(task)
+            with contextlib.suppress(Exception):  # It may have ended itself already.
+                ray.kill(actor)
+            for event in events:
+                relay(event.pop("record"), event)
+            if stopped and stop_event is not None:
+                stop_event.set()
+            return result
+        except exceptions.RayTaskError as error:
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise RuntimeError(_first_line(error)) from None
+        except exceptions.RayActorError as error:
+            if stop_sent_at is not None:  # It ended its own worker: it did not stop in time.
+                seconds = grace.seconds - KILL_MARGIN_SECONDS
+                raise JobEndedWithoutModelError(_ended_without_model_message(seconds)) from None
+            self._forget_cluster_unless_alive()
+            if not started and not self._connected:
+                raise _ClusterGoneBeforeStartError() from None
+            raise WorkerLostError(
+                "The Ray worker running this job died before it finished "
+                f"({_first_line(error)}); the job failed and its run is kept as interrupted. "
+                "Start it again."
+            ) from None
+        except (exceptions.RaySystemError, ConnectionError) as error:
+            self._problem = (
+                f"The Ray cluster ({self.address}) went away ({_first_line(error)}); "
+                "new jobs run on this server instead."
+            )
+            self._connected = False
+            if not started:
+                raise _ClusterGoneBeforeStartError() from None
+            raise WorkerLostError(
+                "The Ray cluster went away while this job ran; the job failed and its run is "
+                "kept as interrupted. Start it again: it will run on this server."
+            ) from None
+
     def _dataset_ref(self, dataset: Any) -> Any:
         """Put ``dataset`` in the object store once per server and return its reference."""
         import ray  # Ray is optional and slow to import: only with a Ray address.
@@ -324,8 +640,7 @@ class RayExecutor:
                 ):
                     ray.cancel(task, force=True)
                     raise JobEndedWithoutModelError(
-                        f"The job did not stop within {self.stop_grace_seconds:.0f} seconds of "
-                        "being asked, so its Ray worker was ended; nothing it learned was kept."
+                        _ended_without_model_message(self.stop_grace_seconds)
                     )
             return ray.get(task)
         except exceptions.RayTaskError as error:

@@ -4,7 +4,10 @@
 `core.jobs.manager.JobManager.submit` (through `ui.submit_job`). Each one journals the run while it
 is in progress (`RunStore.begin_run`/`end_run`, so a crash leaves an "interrupted" run),
 has the executor (`core.jobs.executors`: this process, or a Ray cluster) train or fit it, saves
-the result as a run and returns a `JobOutcome`, which becomes the job's ``result``.
+the result as a run and returns a `JobOutcome`, which becomes the job's ``result``. On a Ray
+cluster all of it runs detached, on a worker (`core.jobs.ray_executor.RayExecutor.run_job`),
+which opens the same store (`StoreLocation`) and also makes a finished training the owner's
+current model (`adopt_as_current_model`), so the job outlives the app process.
 A training job also reports its live batch curve (`LiveCurve`) and compares the run with
 the owner's previous one (`core.runs.comparison.comparison_note`).
 """
@@ -12,22 +15,31 @@ the owner's previous one (`core.runs.comparison.comparison_note`).
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.jobs.executors import get_executor
+from core.jobs.ray_executor import ClusterUnavailableError, RayExecutor
+from core.jobs.thread_executor import ThreadExecutor
 from core.nn.baselines import BaselineResult
 from core.nn.config import TrainingConfig
 from core.nn.training import TrainingResult
 from core.runs.comparison import comparison_note
+from core.runs.current_models import ADOPT, CurrentModelRecord, CurrentModelStore, after_training
 from core.runs.display import epochs_text, training_run_name, unique_name
-from core.runs.errors import DamagedRunStoreError
+from core.runs.errors import DamagedRunStoreError, RunStoreError
+from core.runs.pruning import PruneQuota
 from core.runs.records import RunStatus
+from core.runs.training_outcome import completed_epochs, model_label
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -36,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JobFunction = Callable[[Callable[..., None], threading.Event], "JobOutcome"]
+Executor = ThreadExecutor | RayExecutor
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,11 @@ class JobOutcome:
         note: For a training, what changed against the owner's previous run and how it
             did (None for a first run or a baseline).
         name: The stored run's name (None when it was not stored).
+        decision: For a training that ran detached on a cluster, what the job itself decided
+            for the owner's current model (`adopt_as_current_model`); None when the page
+            that watches the job decides.
+        replaced: The owner's current model before that decision, if any.
+        replaced_accuracy: Its test accuracy, if known.
     """
 
     result: TrainingResult | BaselineResult
@@ -58,6 +76,9 @@ class JobOutcome:
     save_error: str | None = None
     note: str | None = None
     name: str | None = None
+    decision: str | None = None
+    replaced: CurrentModelRecord | None = None
+    replaced_accuracy: float | None = None
 
 
 @contextmanager
@@ -248,48 +269,77 @@ def make_training_job(
     """
 
     def run(report: Callable[..., None], stop_event: threading.Event) -> JobOutcome:
-        curve = LiveCurve(MAX_BATCH_POINTS)
-        stopped_early: list[str] = []
-
-        def on_progress(event: dict[str, Any]) -> None:
-            if event["kind"] == "batch":
-                curve.add(event)
-                report(batch_points=curve.points(), **event)
-            else:
-                report(record=event["kind"] == "epoch", **event)
-            if early_stop is not None and event["kind"] == "epoch" and not stop_event.is_set():
-                reason = early_stop(event)
-                if reason:
-                    stopped_early.append(reason)
-                    stop_event.set()
-
-        summary = config.summary(dataset.num_classes)
-        with _journalled(store, "network", summary, config.to_dict(), owner, dataset.name):
-            result = get_executor().train(config, dataset, on_progress, stop_event)
-            previous = previous_run(store, owner)
-            run_id, save_error, name = None, None, None
+        executor = get_executor()
+        cluster = _cluster_for(executor, store) if early_stop is None else None
+        if cluster is not None:
+            work = partial(
+                _train_detached, config, owner, address, names_shared, StoreLocation.of(store)
+            )
             try:
-                # On a cluster the stop may arrive after the last epoch: then none happened.
-                reason = stopped_early[0] if stopped_early and result.stopped else None
-                run_id = save_training_result(
-                    store,
-                    result,
-                    dataset,
-                    owner,
-                    stopped_early=reason,
-                    address=address,
-                    names_shared=names_shared,
-                )
-                name = store.get_run(run_id).name
-            except (OSError, ValueError) as error:
-                # The trained model is still returned and usable; only the record is missing.
-                save_error = str(error)
-        note = None
-        if previous is not None:
-            note = comparison_note(*previous, config, result.test_accuracy, result.train_seconds)
-        return JobOutcome(result=result, run_id=run_id, save_error=save_error, note=note, name=name)
+                return _run_on_cluster(cluster, work, dataset, store, report, stop_event)
+            except ClusterUnavailableError:
+                pass  # The cluster went away before the job started: train here.
+        return _train_and_save(
+            config, dataset, store, owner, early_stop, address, names_shared,
+            executor, report, stop_event,
+        )  # fmt: skip
 
     return run
+
+
+def _train_and_save(
+    config: TrainingConfig,
+    dataset: Dataset,
+    store: RunStore,
+    owner: str | None,
+    early_stop: Callable[[dict[str, Any]], str | None] | None,
+    address: str | None,
+    names_shared: bool,
+    executor: Executor,
+    report: Callable[..., None],
+    stop_event: threading.Event,
+) -> JobOutcome:
+    """The work of `make_training_job`: journal the run, train it, save it, compare it."""
+    curve = LiveCurve(MAX_BATCH_POINTS)
+    stopped_early: list[str] = []
+
+    def on_progress(event: dict[str, Any]) -> None:
+        if event["kind"] == "batch":
+            curve.add(event)
+            report(batch_points=curve.points(), **event)
+        else:
+            report(record=event["kind"] == "epoch", **event)
+        if early_stop is not None and event["kind"] == "epoch" and not stop_event.is_set():
+            reason = early_stop(event)
+            if reason:
+                stopped_early.append(reason)
+                stop_event.set()
+
+    summary = config.summary(dataset.num_classes)
+    with _journalled(store, "network", summary, config.to_dict(), owner, dataset.name):
+        result = executor.train(config, dataset, on_progress, stop_event)
+        previous = previous_run(store, owner)
+        run_id, save_error, name = None, None, None
+        try:
+            # On a cluster the stop may arrive after the last epoch: then none happened.
+            reason = stopped_early[0] if stopped_early and result.stopped else None
+            run_id = save_training_result(
+                store,
+                result,
+                dataset,
+                owner,
+                stopped_early=reason,
+                address=address,
+                names_shared=names_shared,
+            )
+            name = store.get_run(run_id).name
+        except (OSError, ValueError) as error:
+            # The trained model is still returned and usable; only the record is missing.
+            save_error = str(error)
+    note = None
+    if previous is not None:
+        note = comparison_note(*previous, config, result.test_accuracy, result.train_seconds)
+    return JobOutcome(result=result, run_id=run_id, save_error=save_error, note=note, name=name)
 
 
 # Baselines ------------------------------------------------------------------------------------
@@ -365,15 +415,184 @@ def make_baseline_job(
     """
 
     def run(report: Callable[..., None], stop_event: threading.Event) -> JobOutcome:
-        def on_progress(**progress: Any) -> None:
-            done, total = progress.get("done") or 0, progress.get("total") or 1
-            report(fraction=min(1.0, done / total), **progress)
-
-        with _journalled(store, "baseline", key, {"baseline": key}, owner, dataset.name):
-            result = get_executor().fit_baseline(key, dataset, config, on_progress, stop_event)
-            run_id = save_baseline_result(
-                store, result, owner=owner, dataset_name=dataset.name, address=address
-            )
-        return JobOutcome(result=result, run_id=run_id)
+        executor = get_executor()
+        cluster = _cluster_for(executor, store)
+        if cluster is not None:
+            work = partial(_fit_detached, key, config, owner, address, StoreLocation.of(store))
+            try:
+                return _run_on_cluster(cluster, work, dataset, store, report, stop_event)
+            except ClusterUnavailableError:
+                pass  # The cluster went away before the job started: fit it here.
+        return _fit_and_save(
+            key, config, dataset, store, owner, address, executor, report, stop_event
+        )
 
     return run
+
+
+def _fit_and_save(
+    key: str,
+    config: TrainingConfig,
+    dataset: Dataset,
+    store: RunStore,
+    owner: str | None,
+    address: str | None,
+    executor: Executor,
+    report: Callable[..., None],
+    stop_event: threading.Event,
+) -> JobOutcome:
+    """The work of `make_baseline_job`: journal the run, fit the baseline, save it."""
+
+    def on_progress(**progress: Any) -> None:
+        done, total = progress.get("done") or 0, progress.get("total") or 1
+        report(fraction=min(1.0, done / total), **progress)
+
+    with _journalled(store, "baseline", key, {"baseline": key}, owner, dataset.name):
+        result = executor.fit_baseline(key, dataset, config, on_progress, stop_event)
+        run_id = save_baseline_result(
+            store, result, owner=owner, dataset_name=dataset.name, address=address
+        )
+    return JobOutcome(result=result, run_id=run_id)
+
+
+# Jobs that outlive the app process: on a Ray cluster -------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a `core.runs.RunStore` is and what it keeps, so a Ray worker opens the same store.
+
+    Attributes:
+        folder: The store's folder (with PostgreSQL only a cache of loaded models).
+        database_url: Its PostgreSQL URL, or None for the SQLite file in ``folder``.
+        quota: Its pruning quotas (`core.runs.pruning.PruneQuota`).
+        max_model_bytes: The largest model it keeps (None: any size).
+    """
+
+    folder: str
+    database_url: str | None
+    quota: PruneQuota
+    max_model_bytes: int | None
+
+    @classmethod
+    def of(cls, store: RunStore) -> StoreLocation:
+        """The location of an open store."""
+        return cls(
+            folder=str(store.folder),
+            database_url=None if store.database.is_sqlite else store.database.url,
+            quota=store.quota,
+            # The store keeps the limit with its model files (RunStore has no public copy).
+            max_model_bytes=store._model_files.max_model_bytes,
+        )
+
+    def open(self) -> RunStore:
+        """Open the store here; with PostgreSQL, on a machine without its folder, with a cache
+        folder of this machine's own."""
+        from core.runs import RunStore
+        from core.runs.errors import RunStoreError
+
+        def open_in(folder: str) -> RunStore:
+            return RunStore(
+                folder, **vars(self.quota), database_url=self.database_url,
+                max_model_bytes=self.max_model_bytes,
+            )  # fmt: skip
+
+        try:
+            return open_in(self.folder)
+        except RunStoreError:
+            if self.database_url is None:
+                raise
+            return open_in(str(Path(tempfile.gettempdir()) / "mnist-studio-worker-runs"))
+
+
+def _cluster_for(executor: Executor, store: RunStore) -> RayExecutor | None:
+    """The cluster that runs the job as a whole, detached from this process, or None."""
+    if isinstance(executor, RayExecutor) and executor.runs_detached(store.database):
+        return executor
+    return None
+
+
+def _run_on_cluster(
+    cluster: RayExecutor,
+    work: Callable[..., JobOutcome],
+    dataset: Dataset,
+    store: RunStore,
+    report: Callable[..., None],
+    stop_event: threading.Event,
+) -> JobOutcome:
+    """Run ``work`` on the cluster (`RayExecutor.run_job`), relaying its progress to ``report``."""
+
+    def relay(record: bool, values: dict[str, Any]) -> None:
+        report(record=record, **values)
+
+    return cluster.run_job(work, dataset, store.database, relay, stop_event)
+
+
+def _train_detached(
+    config: TrainingConfig,
+    owner: str | None,
+    address: str | None,
+    names_shared: bool,
+    location: StoreLocation,
+    dataset: Dataset,
+    report: Callable[..., None],
+    stop_event: threading.Event,
+) -> JobOutcome:
+    """A training job's work on a Ray worker: as on the server, then the current model too."""
+    store = location.open()
+    outcome = _train_and_save(
+        config, dataset, store, owner, None, address, names_shared,
+        ThreadExecutor(), report, stop_event,
+    )  # fmt: skip
+    report(run_id=outcome.run_id, run_name=outcome.name)
+    return adopt_as_current_model(store, owner, outcome)
+
+
+def _fit_detached(
+    key: str,
+    config: TrainingConfig,
+    owner: str | None,
+    address: str | None,
+    location: StoreLocation,
+    dataset: Dataset,
+    report: Callable[..., None],
+    stop_event: threading.Event,
+) -> JobOutcome:
+    """A baseline job's work on a Ray worker, as on the server."""
+    store = location.open()
+    outcome = _fit_and_save(
+        key, config, dataset, store, owner, address, ThreadExecutor(), report, stop_event
+    )
+    report(run_id=outcome.run_id, run_name=outcome.name)
+    return outcome
+
+
+def adopt_as_current_model(store: RunStore, owner: str | None, outcome: JobOutcome) -> JobOutcome:
+    """Make a stored training the owner's current model when `after_training` says so.
+
+    What the Train page does for a job it watches, done by the job itself when no page of
+    its process may be left to do it (a job detached on a cluster).
+
+    Returns:
+        ``outcome`` with the decision, and the model it replaced (with its accuracy).
+    """
+    result = outcome.result
+    if owner is None or outcome.run_id is None or not isinstance(result, TrainingResult):
+        return outcome
+    current_models = CurrentModelStore(store.database)
+    try:
+        replaced = current_models.get(owner)
+        replaced_run = None if replaced is None else store.find_run(replaced.run_id)
+        replaced_accuracy = None if replaced_run is None else replaced_run.test_accuracy
+        decision = after_training(
+            result.stopped, completed_epochs(result), result.test_accuracy, replaced_accuracy
+        )
+        if decision == ADOPT:
+            label = model_label(outcome.name or outcome.run_id, result.test_accuracy)
+            current_models.set(owner, outcome.run_id, label)
+    except (SQLAlchemyError, RunStoreError) as error:
+        logger.warning("Run %s could not be made the current model: %s", outcome.run_id, error)
+        return outcome
+    return replace(
+        outcome, decision=decision, replaced=replaced, replaced_accuracy=replaced_accuracy
+    )
