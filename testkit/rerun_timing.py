@@ -1,0 +1,85 @@
+"""How long a page takes to rerun, timed from Streamlit's WebSocket frames as a browser sees them.
+
+A rerun is asked for with a `BackMsg` (`rerun_script`: a page load, a widget change or a
+fragment's timer) and answered by the first script run that starts after it, covers it (a
+full-app run covers everything; a fragment run covers the fragments it names) and finishes
+(`script_finished`). Streamlit merges requests that arrive while a run is busy, so one run
+can answer several requests; each request keeps its own latency, which is what its viewer
+waited. The simulated learners (`testkit.learner_session`) and the Chromium visitors
+(`testkit.browser_learners`) feed the same frames to `RerunTimer`, so their figures compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# `ForwardMsg.script_finished` values that end a request's wait (a run stopped early for a
+# newer request does not: the run that replaces it answers).
+FINISHED_SUCCESSFULLY = 0
+FINISHED_WITH_COMPILE_ERROR = 1
+FINISHED_EARLY_FOR_RERUN = 2
+FINISHED_FRAGMENT_RUN_SUCCESSFULLY = 3
+ANSWERING_STATUSES = frozenset(
+    {FINISHED_SUCCESSFULLY, FINISHED_WITH_COMPILE_ERROR, FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+)
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """One answered request: what asked for it, and the seconds until its run finished."""
+
+    kind: str
+    fragment_id: str | None
+    seconds: float
+
+
+@dataclass
+class _Request:
+    kind: str
+    fragment_id: str | None
+    sent_at: float
+
+
+@dataclass
+class RerunTimer:
+    """Matches requests sent to the runs that answer them.
+
+    Call `sent` for each `rerun_script` sent, `run_started` for each run's first message
+    (`new_session`) and `run_finished` for each `script_finished`, all with one clock.
+    """
+
+    answered: list[Rerun] = field(default_factory=list)
+    _pending: list[_Request] = field(default_factory=list)
+    _starts: dict[str, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
+
+    def sent(self, at: float, kind: str, fragment_id: str | None = None) -> None:
+        """A request left: `kind` labels it (e.g. "page", "watch"), for the figures."""
+        self._pending.append(_Request(kind, fragment_id or None, at))
+
+    def run_started(self, at: float, run_id: str, fragment_ids) -> None:
+        self._starts[run_id] = (at, tuple(fragment_ids))
+
+    def run_finished(self, at: float, run_id: str, status: int) -> list[Rerun]:
+        """A run finished; return the requests it answered (also kept in `answered`)."""
+        started_at, fragment_ids = self._starts.pop(run_id, (at, ()))
+        if status not in ANSWERING_STATUSES:
+            return []
+        done, waiting = [], []
+        for request in self._pending:
+            covers = not fragment_ids or request.fragment_id in fragment_ids
+            if covers and request.sent_at <= started_at:
+                done.append(Rerun(request.kind, request.fragment_id, at - request.sent_at))
+            else:
+                waiting.append(request)
+        self._pending = waiting
+        self.answered.extend(done)
+        return done
+
+    @property
+    def unanswered(self) -> int:
+        """Requests still waiting for their run."""
+        return len(self._pending)
+
+    def seconds(self, *kinds: str) -> list[float]:
+        """The latencies of the answered requests of these kinds (all kinds when none given)."""
+        return [rerun.seconds for rerun in self.answered if not kinds or rerun.kind in kinds]
