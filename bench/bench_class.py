@@ -20,7 +20,9 @@ i mod n, so a learner stays on its process. A cell measures, in this order:
    tab (on threads the trainings share the process, so its CPU does not separate).
 3. the class (`testkit.class_load`): every learner's script; page-rerun latency (median,
    p95), Train press to result shown (median, p95, max), the health check's latency while it
-   runs, and each process's peak memory (RSS).
+   runs, and each process's peak memory (RSS). With ``--browsers K``, K real Chromium
+   visitors (`testkit.browser_learners`) follow the same script beside them, timed from
+   Chromium's own WebSocket frames, and their medians are printed beside the simulated ones.
 
 Prints one JSON line per cell (``RESULT {...}``) with the load average (`uptime`) before
 and after it. The class ends by itself after `--duration` seconds.
@@ -44,6 +46,7 @@ from pathlib import Path
 
 from core.nn.config import TrainingConfig
 from core.nn.presets import PRESETS
+from testkit.browser_learners import start_browser_learners
 from testkit.class_load import ClassScript, check_bounds, percentile, run_class
 from testkit.harness import (
     HealthPoller,
@@ -250,12 +253,19 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
             poller.start()
         memory.start()
         script = ClassScript(training, digits=args.digits)
+        browsers, browser_threads = start_browser_learners(
+            servers.base_urls, args.browsers, training, args.digits, args.duration
+        )
         generator_cpu = time.process_time()
         result = run_class(
             servers.base_urls, learners, script, args.duration, arrival_seconds=args.arrival
         )
         # The learners share the machine with the servers: what playing them cost.
         figures["generator_cpu_seconds"] = round(time.process_time() - generator_cpu, 1)
+        for thread in browser_threads:
+            thread.join(timeout=args.duration)
+        if browsers:
+            figures.update(browser_figures(browsers, result))
         memory.stop()
         for poller in pollers:
             poller.stop()
@@ -274,6 +284,26 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
     finally:
         servers.stop()
         figures["load_after"] = load_average()
+    return figures
+
+
+def browser_figures(browsers, result) -> dict:
+    """The Chromium visitors' medians beside the simulated learners' (the same kinds)."""
+    figures: dict = {"browsers_finished": sum(browser.finished for browser in browsers)}
+    failures = sorted({browser.failure for browser in browsers if browser.failure})
+    if failures:
+        figures["browser_failures"] = failures
+    simulated = {
+        "page": [s for learner in result.learners for s in learner.page_seconds],
+        "watch": [s for learner in result.learners for s in learner.watch_seconds],
+    }
+    for kind, values in simulated.items():
+        seen = [s for browser in browsers for s in browser.timer.seconds(kind)]
+        figures[f"browser_{kind}_median"] = _rounded(percentile(seen, 50))
+        figures[f"browser_{kind}_count"] = len(seen)
+        figures[f"simulated_{kind}_median"] = _rounded(percentile(values, 50))
+    shown = [b.train_to_result for b in browsers if b.train_to_result is not None]
+    figures["browser_train_to_result"] = [round(seconds, 1) for seconds in shown]
     return figures
 
 
@@ -299,6 +329,9 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=15)
     parser.add_argument("--watchers", type=int, default=10)
+    parser.add_argument(
+        "--browsers", type=int, default=0, help="real Chromium visitors beside them (0-8)"
+    )
     args = parser.parse_args()
     cells = (
         [(n, p, j) for j in ("threads", "ray") for p in (1, 2) for n in MATRIX_LEARNERS]

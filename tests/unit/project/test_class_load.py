@@ -8,6 +8,11 @@ from core.nn.config import TrainingConfig
 from core.runs.store import RunStore
 from testkit.class_load import MAX_LEARNERS, ClassScript, check_loopback, run_class
 from testkit.harness import start_streamlit, stop_streamlit
+from testkit.rerun_timing import (
+    FINISHED_EARLY_FOR_RERUN,
+    FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+    RerunTimer,
+)
 
 # A training of a second or two: the class script's steps are what is tested here.
 TINY = TrainingConfig(hidden_layers=(32,), epochs=1, train_size=2000, validation_fraction=0.1)
@@ -81,3 +86,22 @@ def test_loopback_names_and_addresses_are_accepted():
     for base_url in ("http://127.0.0.1:8501", "http://127.3.4.5", "http://[::1]:8501"):
         check_loopback(base_url)
     check_loopback("http://localhost:8501")
+
+
+def test_a_rerun_is_timed_to_the_first_run_after_it_that_covers_it():
+    timer = RerunTimer()
+    timer.sent(0.0, "page")
+    timer.run_started(0.1, "run-1", [])
+    # Two timers' requests arrive while the full run is busy; one fragment run answers both.
+    timer.sent(0.5, "watch", "fragment-a")
+    timer.sent(0.6, "watch", "fragment-b")
+    assert timer.run_finished(0.7, "run-1", FINISHED_EARLY_FOR_RERUN) == []
+    timer.run_started(0.8, "run-2", [])
+    assert [r.seconds for r in timer.run_finished(1.0, "run-2", 0)] == [1.0, 0.5, 0.4]
+    timer.sent(2.0, "watch", "fragment-a")
+    timer.sent(2.1, "watch", "fragment-b")
+    timer.run_started(2.2, "run-3", ["fragment-a"])
+    answered = timer.run_finished(2.5, "run-3", FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+    assert [(r.fragment_id, round(r.seconds, 3)) for r in answered] == [("fragment-a", 0.5)]
+    assert timer.unanswered == 1
+    assert len(timer.seconds("watch")) == 3 and len(timer.seconds()) == 4
