@@ -75,6 +75,8 @@ class BrowserResult:
             self.timer.run_started(at, run.script_run_id, run.fragment_ids)
         elif kind == "script_finished":
             self.timer.run_finished(at, run.script_run_id, message.script_finished)
+        elif kind == "auto_rerun":
+            self.timer.fragment_drawn(message.auto_rerun.fragment_id)
         elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             element = message.delta.new_element
             kind = element.WhichOneof("type")

@@ -66,6 +66,7 @@ class LearnerResult:
     page_seconds: list[float] = field(default_factory=list)
     widget_seconds: list[float] = field(default_factory=list)
     watch_seconds: list[float] = field(default_factory=list)
+    watch_behind_seconds: list[float] = field(default_factory=list)
     draw_seconds: list[float] = field(default_factory=list)
     train_to_result: float | None = None
     result_shown: bool = False
@@ -74,10 +75,12 @@ class LearnerResult:
     failure: str | None = None
     finished: bool = False
     unanswered: int = 0
+    dropped: int = 0
 
     @property
     def rerun_seconds(self) -> list[float]:
-        """Every timed request: page changes, widget changes, timers, drawings."""
+        """Every timed request: page changes, widget changes, timers (those sent with nothing
+        else waiting), drawings."""
         return self.page_seconds + self.widget_seconds + self.watch_seconds + self.draw_seconds
 
 
@@ -229,8 +232,10 @@ async def learner(
         result.failure = f"{type(error).__name__}: {error}"
     finally:
         result.watch_seconds = session.timer.seconds("watch")
+        result.watch_behind_seconds = session.timer.seconds("watch", behind=True)
         result.errors = list(dict.fromkeys(session.errors))
         result.unanswered = session.timer.unanswered
+        result.dropped = session.timer.dropped
         await asyncio.shield(session.close())
 
 
@@ -247,6 +252,7 @@ class ClassResult:
         reruns = [s for learner in self.learners for s in learner.rerun_seconds]
         page = [s for learner in self.learners for s in learner.page_seconds]
         watch = [s for learner in self.learners for s in learner.watch_seconds]
+        behind = [s for learner in self.learners for s in learner.watch_behind_seconds]
         results = [r.train_to_result for r in self.learners if r.train_to_result is not None]
         return {
             "learners": len(self.learners),
@@ -258,6 +264,9 @@ class ClassResult:
             "page_median": percentile(page, 50),
             "watch_median": percentile(watch, 50),
             "watch_p95": percentile(watch, 95),
+            "watch_behind": len(behind),
+            "watch_behind_median": percentile(behind, 50),
+            "dropped": sum(r.dropped for r in self.learners),
             "train_to_result_median": percentile(results, 50),
             "train_to_result_p95": percentile(results, 95),
             "train_to_result_max": max(results) if results else None,
@@ -296,11 +305,13 @@ async def run_class_async(
         await learner(result, script, digits[result.index], deadline)
 
     tasks = [asyncio.create_task(arrive(result)) for result in results]
-    _done, pending = await asyncio.wait(tasks, timeout=duration)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=30)
+    try:
+        _done, pending = await asyncio.wait(tasks, timeout=duration)
+    finally:
+        # At the deadline, or when this coroutine is cancelled (Ctrl-C), every learner stops.
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=30)
     for result in results:
         if result.failure is None and not result.finished:
             result.failure = "stopped at the deadline"

@@ -31,6 +31,7 @@ from testkit.rerun_timing import RerunTimer
 from testkit.streamlit_client import XSRF_COOKIE
 
 OPEN_TIMEOUT_SECONDS = 60
+CLOSE_TIMEOUT_SECONDS = 5
 ALERT_ERROR = 1
 
 
@@ -96,7 +97,8 @@ class LearnerSession:
     async def close(self) -> None:
         self._stop_timers()
         if self._connection is not None:
-            await self._connection.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._connection.close(), CLOSE_TIMEOUT_SECONDS)
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -204,6 +206,7 @@ class LearnerSession:
         elif kind == "page_info_changed":
             self.query_string = message.page_info_changed.query_string
         elif kind == "auto_rerun":
+            self.timer.fragment_drawn(message.auto_rerun.fragment_id)
             self._start_timer(message.auto_rerun.fragment_id, message.auto_rerun.interval)
         elif kind == "stop_auto_rerun":
             for fragment_id in message.stop_auto_rerun.fragment_ids:

@@ -5,7 +5,13 @@ fragment's timer) and answered by the first script run that starts after it, cov
 full-app run covers everything; a fragment run covers the fragments it names) and finishes
 (`script_finished`). Streamlit merges requests that arrive while a run is busy, so one run
 can answer several requests; each request keeps its own latency, which is what its viewer
-waited. The simulated learners (`testkit.learner_session`) and the Chromium visitors
+waited. A fragment's timer may still ask for a fragment that a full-app run has just removed
+(the browser's timers stop when that run's first message arrives): Streamlit drops such a
+request without a run, so a full run answers a fragment's request only when it drew that
+fragment again (its `auto_rerun` came in that run); the others count as `dropped`. A request
+sent while another of the tab's requests still waits (a timer firing during a slow page load)
+is marked `behind`: its wait is mostly the other's, so the figures list it apart.
+The simulated learners (`testkit.learner_session`) and the Chromium visitors
 (`testkit.browser_learners`) feed the same frames to `RerunTimer`, so their figures compare.
 """
 
@@ -31,6 +37,7 @@ class Rerun:
     kind: str
     fragment_id: str | None
     seconds: float
+    behind: bool = False
 
 
 @dataclass
@@ -38,6 +45,7 @@ class _Request:
     kind: str
     fragment_id: str | None
     sent_at: float
+    behind: bool
 
 
 @dataclass
@@ -49,28 +57,50 @@ class RerunTimer:
     """
 
     answered: list[Rerun] = field(default_factory=list)
+    dropped: int = 0
     _pending: list[_Request] = field(default_factory=list)
     _starts: dict[str, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
+    _drawn: dict[str, set[str]] = field(default_factory=dict)
+    _current_run: str = ""
 
     def sent(self, at: float, kind: str, fragment_id: str | None = None) -> None:
         """A request left: `kind` labels it (e.g. "page", "watch"), for the figures."""
-        self._pending.append(_Request(kind, fragment_id or None, at))
+        self._pending.append(_Request(kind, fragment_id or None, at, bool(self._pending)))
 
     def run_started(self, at: float, run_id: str, fragment_ids) -> None:
         self._starts[run_id] = (at, tuple(fragment_ids))
+        self._current_run = run_id
+
+    def fragment_drawn(self, fragment_id: str) -> None:
+        """The running run drew a fragment with a timer (an `auto_rerun` message, which
+        carries no run id: a session's runs follow one another)."""
+        self._drawn.setdefault(self._current_run, set()).add(fragment_id)
 
     def run_finished(self, at: float, run_id: str, status: int) -> list[Rerun]:
         """A run finished; return the requests it answered (also kept in `answered`)."""
         started_at, fragment_ids = self._starts.pop(run_id, (at, ()))
+        drawn = self._drawn.pop(run_id, set())
         if status not in ANSWERING_STATUSES:
             return []
         done, waiting = [], []
         for request in self._pending:
-            covers = not fragment_ids or request.fragment_id in fragment_ids
-            if covers and request.sent_at <= started_at:
-                done.append(Rerun(request.kind, request.fragment_id, at - request.sent_at))
-            else:
+            if request.sent_at > started_at:
                 waiting.append(request)
+            elif fragment_ids:
+                if request.fragment_id in fragment_ids:
+                    done.append(
+                        Rerun(
+                            request.kind, request.fragment_id, at - request.sent_at, request.behind
+                        )
+                    )
+                else:
+                    waiting.append(request)
+            elif request.fragment_id is None or request.fragment_id in drawn:
+                done.append(
+                    Rerun(request.kind, request.fragment_id, at - request.sent_at, request.behind)
+                )
+            else:
+                self.dropped += 1
         self._pending = waiting
         self.answered.extend(done)
         return done
@@ -80,6 +110,11 @@ class RerunTimer:
         """Requests still waiting for their run."""
         return len(self._pending)
 
-    def seconds(self, *kinds: str) -> list[float]:
-        """The latencies of the answered requests of these kinds (all kinds when none given)."""
-        return [rerun.seconds for rerun in self.answered if not kinds or rerun.kind in kinds]
+    def seconds(self, *kinds: str, behind: bool = False) -> list[float]:
+        """The latencies of the answered requests of these kinds (all kinds when none
+        given): those sent with nothing else waiting, or with `behind` only the others."""
+        return [
+            rerun.seconds
+            for rerun in self.answered
+            if (not kinds or rerun.kind in kinds) and rerun.behind == behind
+        ]

@@ -97,6 +97,8 @@ def test_a_rerun_is_timed_to_the_first_run_after_it_that_covers_it():
     timer.sent(0.6, "watch", "fragment-b")
     assert timer.run_finished(0.7, "run-1", FINISHED_EARLY_FOR_RERUN) == []
     timer.run_started(0.8, "run-2", [])
+    timer.fragment_drawn("fragment-a")
+    timer.fragment_drawn("fragment-b")
     assert [r.seconds for r in timer.run_finished(1.0, "run-2", 0)] == [1.0, 0.5, 0.4]
     timer.sent(2.0, "watch", "fragment-a")
     timer.sent(2.1, "watch", "fragment-b")
@@ -104,4 +106,13 @@ def test_a_rerun_is_timed_to_the_first_run_after_it_that_covers_it():
     answered = timer.run_finished(2.5, "run-3", FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
     assert [(r.fragment_id, round(r.seconds, 3)) for r in answered] == [("fragment-a", 0.5)]
     assert timer.unanswered == 1
-    assert len(timer.seconds("watch")) == 3 and len(timer.seconds()) == 4
+    # Sent while the page's request waited: listed apart, as "behind" it.
+    assert len(timer.seconds("watch", behind=True)) == 2
+    assert timer.seconds("watch") == [0.5] and timer.seconds("page") == [1.0]
+    # A page change removes fragment-b: its timer's last request is dropped by the server,
+    # so the next full run (which draws only fragment-c) does not answer it.
+    timer.sent(3.0, "page")
+    timer.run_started(3.1, "run-4", [])
+    timer.fragment_drawn("fragment-c")
+    assert [r.kind for r in timer.run_finished(4.0, "run-4", 0)] == ["page"]
+    assert (timer.dropped, timer.unanswered) == (1, 0)
