@@ -77,7 +77,9 @@ class BrowserResult:
             self.timer.run_finished(at, run.script_run_id, message.script_finished)
         elif kind == "auto_rerun":
             self.timer.fragment_drawn(message.auto_rerun.fragment_id)
-        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+        elif kind == "delta" and message.delta.fragment_id:
+            self.timer.fragment_drawn(message.delta.fragment_id)
+        if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             element = message.delta.new_element
             kind = element.WhichOneof("type")
             if kind == "button" and element.button.id.endswith("-train_start"):

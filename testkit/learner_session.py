@@ -211,8 +211,11 @@ class LearnerSession:
         elif kind == "stop_auto_rerun":
             for fragment_id in message.stop_auto_rerun.fragment_ids:
                 self._stop_timers(fragment_id)
-        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-            self._note_element(message.delta.new_element, message.delta.fragment_id)
+        elif kind == "delta":
+            if message.delta.fragment_id:
+                self.timer.fragment_drawn(message.delta.fragment_id)
+            if message.delta.WhichOneof("type") == "new_element":
+                self._note_element(message.delta.new_element, message.delta.fragment_id)
 
     def _note_element(self, element, fragment_id: str) -> None:
         kind = element.WhichOneof("type")

@@ -8,9 +8,10 @@ can answer several requests; each request keeps its own latency, which is what i
 waited. A fragment's timer may still ask for a fragment that a full-app run has just removed
 (the browser's timers stop when that run's first message arrives): Streamlit drops such a
 request without a run, so a full run answers a fragment's request only when it drew that
-fragment again (its `auto_rerun` came in that run); the others count as `dropped`. A request
-sent while another of the tab's requests still waits (a timer firing during a slow page load)
-is marked `behind`: its wait is mostly the other's, so the figures list it apart.
+fragment again (an element or `auto_rerun` of it came in that run); the others count as
+`dropped`. A request sent while a run of the tab is busy or a page or widget request of it
+waits (a timer firing during a slow page load) is marked `behind`: its wait is mostly the
+other's, so the figures list it apart.
 The simulated learners (`testkit.learner_session`) and the Chromium visitors
 (`testkit.browser_learners`) feed the same frames to `RerunTimer`, so their figures compare.
 """
@@ -65,15 +66,16 @@ class RerunTimer:
 
     def sent(self, at: float, kind: str, fragment_id: str | None = None) -> None:
         """A request left: `kind` labels it (e.g. "page", "watch"), for the figures."""
-        self._pending.append(_Request(kind, fragment_id or None, at, bool(self._pending)))
+        busy = bool(self._starts) or any(r.fragment_id is None for r in self._pending)
+        self._pending.append(_Request(kind, fragment_id or None, at, busy))
 
     def run_started(self, at: float, run_id: str, fragment_ids) -> None:
         self._starts[run_id] = (at, tuple(fragment_ids))
         self._current_run = run_id
 
     def fragment_drawn(self, fragment_id: str) -> None:
-        """The running run drew a fragment with a timer (an `auto_rerun` message, which
-        carries no run id: a session's runs follow one another)."""
+        """The running run drew a fragment (an element or `auto_rerun` of it; neither carries
+        a run id, but a session's runs follow one another)."""
         self._drawn.setdefault(self._current_run, set()).add(fragment_id)
 
     def run_finished(self, at: float, run_id: str, status: int) -> list[Rerun]:
