@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -283,6 +284,7 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
         )
     finally:
         servers.stop()
+        shutil.rmtree(folder, ignore_errors=True)
         figures["load_after"] = load_average()
     return figures
 
