@@ -14,8 +14,8 @@ Run: .venv/bin/python -m bench.bench_ray [--members 8] [--parts sweep,asha,nodes
 3. From the measured time of one Recommended training: the queue wait of a class of 30 and of
    100 visitors pressing Train at once, with 1, 4 and 16 worker nodes of 2 cores.
 4. Start overhead: seconds from submitting a small training to its first progress, as a Ray
-   task (the result comes back to the server) and as a detached actor (the job outlives the
-   server), alternating in one process on a private local Ray; median of a few each.
+   task of the server (the result comes back to it) and as a task of the cluster's detached
+   job dispatcher (the job outlives the server), alternating in one process on a private local Ray; median of a few each.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def bench_start(rounds: int) -> None:
     print("| job on Ray | median | all (s) |")
     print("|---|---:|---|")
     for mode, label in (("task", "a task (result back to the server)"),
-                        ("detached", "a detached actor (outlives the server)")):  # fmt: skip
+                        ("detached", "a task of the job dispatcher (outlives the server)")):  # fmt: skip
         values = seconds[mode]
         print(f"| {label} | {statistics.median(values):.2f} s "
               f"| {', '.join(f'{value:.2f}' for value in values)} |")  # fmt: skip

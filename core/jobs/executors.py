@@ -7,8 +7,8 @@ know where the work happened:
 - `ThreadExecutor` (`core.jobs.thread_executor`) trains right there, in the job's thread
   (fast to start, light).
 - `RayExecutor` (`core.jobs.ray_executor`) runs the whole job (training and storing its run)
-  in a detached actor of a Ray cluster, which outlives the app process; the job's thread
-  relays live progress and Stop while it lives.
+  as a task of the cluster's detached job dispatcher, so it outlives the app process; the
+  job's thread relays live progress and Stop while it lives.
 
 `get_executor()` picks one from the ``ray_address`` setting: unset (threads), ``local`` (a
 private Ray on this machine), ``auto`` (the cluster this machine belongs to) or

@@ -1,9 +1,10 @@
 """Running a job's work on a Ray cluster: `RayExecutor`, which falls back to threads.
 
-A whole job (`RayExecutor.run_job`, used by `core.jobs.tasks`) runs in a detached actor that
-belongs to the cluster, not to the app process: it trains, stores its run and keeps its row
-on the jobs board (`core.jobs.job_rows`) from its worker, under that worker's own heartbeat,
-so it outlives the app process that submitted it. While that process lives, it relays live
+A whole job (`RayExecutor.run_job`, used by `core.jobs.tasks`) belongs to the cluster, not to
+the app process: a detached actor, the cluster's `JobDispatcher`, submits it as a task on a
+warm worker, where it trains, stores its run and keeps its row on the jobs board
+(`core.jobs.job_rows`) under that worker's own heartbeat, so it outlives the app process
+that asked for it. While that process lives, it relays live
 progress, passes on Stop and gets the result (metrics, history and the Keras model, which
 pickles as `.keras` bytes). `RayExecutor.train` and `fit_baseline` run the training alone as
 a Ray task whose result comes back to the server, which stores the run (an early-stopping
@@ -16,6 +17,8 @@ Ray is optional (``requirements-ray.txt``) and imported only when a Ray address 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import logging
 import os
 import socket
@@ -46,8 +49,9 @@ STOP_POLL_SECONDS = 0.5  # How often a detached job reads its row's Stop and its
 # A detached job ends its own worker after its grace period; the app process kills it only
 # this much later, if it has not ended by then (its worker stuck).
 KILL_MARGIN_SECONDS = 5.0
-NAMESPACE = "mnist_studio"  # The Ray namespace of the detached jobs' actors.
-ACTOR_EXIT_SECONDS = 10.0  # A detached job's actor ends this long after its job.
+NAMESPACE = "mnist_studio"  # The Ray namespace of the job dispatchers (detached actors).
+# A job's events and Stop are dropped this long after anyone last asked (its watcher died).
+TOKEN_KEPT_SECONDS = 900.0
 # Progress kinds after which a training has left its loop (evaluating, then storing its run).
 TRAINING_ENDED_KINDS = frozenset({"evaluating", "done"})
 DATASET_REFS_KEPT = 4  # Datasets kept in the object store (the default one and uploads).
@@ -141,59 +145,139 @@ def _remote_functions():
         finally:
             finished.set()
 
-    @ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)
-    class JobActor:
-        """One job's whole work on the cluster, detached from the app process that started it.
+    @ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)
+    class JobDispatcher:
+        """Submits the cluster's detached jobs, so that they belong to it, not to an app process.
 
-        `run` trains and stores the run from this worker (`_run_detached`); the app process,
-        while it lives, drains the progress events and passes on its Stop. The actor ends
-        itself once `run` has returned.
+        One per cluster and version of the code (`dispatcher_name`), detached. A task
+        submitted from here is owned by this actor: Ray does not end it when the app process
+        that asked for it dies (a driver's own tasks end with it), and it runs on a warm
+        worker that earlier jobs left with TensorFlow imported (an actor of its own per job
+        would start a fresh worker every time). It also holds each job's progress events and
+        Stop, keyed by a token, for whichever app process watches the job.
         """
 
         def __init__(self) -> None:
-            self.stop_event = threading.Event()
-            self.events: list[dict[str, Any]] = []
             self.lock = threading.Lock()
+            self.jobs: dict[str, dict[str, Any]] = {}
 
-        def push(self, record: bool, values: dict[str, Any]) -> None:
+        def _job(self, token: str) -> dict[str, Any]:
+            now = time.monotonic()
+            for old in [
+                key for key, job in self.jobs.items() if now - job["seen"] > TOKEN_KEPT_SECONDS
+            ]:
+                del self.jobs[old]  # Nobody watched it for long: its app process is gone.
+            job = self.jobs.setdefault(
+                token, {"events": [], "stop": False, "stopping": False, "task": None}
+            )
+            job["seen"] = now
+            return job
+
+        def submit(self, token: str, work, dataset_list, job: RunningJob | None, url: str):
+            """Start the job's task; return its result's reference, in a list (unresolved)."""
             with self.lock:
-                last = self.events[-1] if self.events else None
+                entry = self._job(token)
+                handle = ray.get_runtime_context().current_actor
+                entry["task"] = run_detached_job.remote(
+                    work, dataset_list[0], job, url, handle, token
+                )
+                return [entry["task"]]
+
+        def push(self, token: str, record: bool, values: dict[str, Any]) -> None:
+            with self.lock:
+                events = self._job(token)["events"]
+                last = events[-1] if events else None
                 if not record and last is not None and not last.get("record"):
                     last.update(values)  # Only the latest figures matter between records.
                 else:
-                    self.events.append({**values, "record": record})
+                    events.append({**values, "record": record})
 
-        def drain(self) -> tuple[list[dict[str, Any]], bool]:
-            """The progress events since the last call, and whether the job is stopping."""
+        def drain(self, token: str) -> tuple[list[dict[str, Any]], bool]:
+            """The job's progress events since the last call, and whether it is stopping."""
             with self.lock:
-                events, self.events = self.events, []
-            return events, self.stop_event.is_set()
+                job = self._job(token)
+                events, job["events"] = job["events"], []
+                return events, job["stopping"]
 
-        def request_stop(self) -> None:
-            self.stop_event.set()
+        def request_stop(self, token: str) -> None:
+            with self.lock:
+                self._job(token)["stop"] = True
 
-        def run(self, work, dataset, job: RunningJob | None, database_url: str):
-            """Run ``work(dataset, report, stop_event)``; return (undrained events, whether it
-            was stopped, result).
+        def stop_requested(self, token: str, stopping: bool) -> bool:
+            """Note whether the job itself is stopping; return whether Stop was asked here."""
+            with self.lock:
+                job = self._job(token)
+                job["stopping"] = job["stopping"] or stopping
+                return job["stop"]
 
-            ``dataset`` is a top-level argument so that Ray hands the actor the object
-            store's copy rather than a reference to it.
-            """
-            try:
-                result = _run_detached(work, dataset, job, database_url, self.stop_event, self.push)
-                return *self.drain(), result
-            finally:
-                # The actor ends itself once this method's result has surely left (the app
-                # process, if alive, kills it as soon as the result arrives).
-                actor = ray.get_runtime_context().current_actor
-                timer = threading.Timer(ACTOR_EXIT_SECONDS, actor.exit.remote)
-                timer.daemon = True
-                timer.start()
+        def cancel(self, token: str) -> None:
+            """End the job's worker by force (it did not stop in time)."""
+            with self.lock:
+                task = self._job(token)["task"]
+            if task is not None:
+                ray.cancel(task, force=True)
 
-        def exit(self) -> None:
-            ray.actor.exit_actor()
+        def forget(self, token: str) -> None:
+            with self.lock:
+                self.jobs.pop(token, None)
 
-    return JobBoard, run_on_worker, JobActor
+        def alive(self) -> bool:
+            return True
+
+    @ray.remote(num_cpus=1, max_retries=0)
+    def run_detached_job(work, dataset, job: RunningJob | None, url: str, dispatcher, token: str):
+        """Run a whole job on a worker (`_run_detached`), relaying through the dispatcher.
+
+        Returns only once every progress event it sent has reached the dispatcher, so the
+        app process that drains it after the result has them all.
+        """
+        stop_event = threading.Event()
+        finished = threading.Event()
+        sent: list[Any] = []
+
+        def push(record: bool, values: dict[str, Any]) -> None:
+            sent.append(dispatcher.push.remote(token, record, values))
+            if len(sent) > 64:
+                done, pending = ray.wait(sent, num_returns=len(sent), timeout=0)
+                sent[:] = pending
+
+        def relay_stop() -> None:
+            while not finished.wait(PROGRESS_POLL_SECONDS):
+                with contextlib.suppress(Exception):  # Without it, the jobs row still stops.
+                    if ray.get(dispatcher.stop_requested.remote(token, stop_event.is_set())):
+                        stop_event.set()
+
+        threading.Thread(target=relay_stop, daemon=True, name="job-stop-relay").start()
+        try:
+            return _run_detached(work, dataset, job, url, stop_event, push)
+        finally:
+            finished.set()
+            with contextlib.suppress(Exception):  # The dispatcher is gone: no one is waiting.
+                ray.get(dispatcher.stop_requested.remote(token, stop_event.is_set()))
+                ray.get(sent)
+
+    return JobBoard, run_on_worker, JobDispatcher
+
+
+@functools.lru_cache(maxsize=8)
+def _worker_database(url: str) -> Database:
+    """One `Database` (and connection pool) per URL for all the jobs a warm worker runs."""
+    return Database(url)
+
+
+@functools.cache
+def dispatcher_name(node: str | None = None) -> str:
+    """The name of the cluster's `JobDispatcher` for this version of the `core` package.
+
+    App processes of one version share it; after an upgrade the new code gets its own (the
+    old one keeps running its jobs), and a SQLite store's jobs get one pinned to ``node``.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(CORE_PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(CORE_PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    name = f"dispatcher-{digest.hexdigest()[:12]}"
+    return f"{name}-{node[:12]}" if node else name
 
 
 def _run_detached(
@@ -211,7 +295,7 @@ def _run_detached(
     asked for by any process, or the job's time limit, sets ``stop_event``, and a job still
     running `RunningJob.stop_grace_seconds` later is ended with its worker.
     """
-    database = Database(database_url)
+    database = _worker_database(database_url)
     row = None
     if job is not None:
         row = JobRow(database, job.id)
@@ -347,7 +431,8 @@ class RayExecutor:
         self._problem: str | None = None
         self._board: Any = None
         self._run_on_worker: Any = None
-        self._job_actor: Any = None
+        self._job_dispatcher: Any = None
+        self._dispatchers: dict[str | None, Any] = {}
         self._dataset_refs: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
         self._on_capacity: Callable[[int], None] | None = None
 
@@ -365,9 +450,10 @@ class RayExecutor:
                     ray.shutdown()
                 _check_reachable(self.address)
                 ray.init(**self._init_arguments())
-                JobBoard, self._run_on_worker, self._job_actor = _remote_functions()
+                JobBoard, self._run_on_worker, self._job_dispatcher = _remote_functions()
                 self._board = JobBoard.remote()
                 self._dataset_refs.clear()
+                self._dispatchers.clear()
                 self._connected = True
                 self._problem = None
                 if self._on_capacity is not None:
@@ -421,6 +507,7 @@ class RayExecutor:
             ray.shutdown()
         self._board = None
         self._dataset_refs.clear()
+        self._dispatchers.clear()
 
     def start(self, on_capacity: Callable[[int], None]) -> None:
         """Call ``on_capacity(cpus)`` with the cluster's CPUs each time Ray is connected.
@@ -495,13 +582,14 @@ class RayExecutor:
         relay: Callable[[bool, dict[str, Any]], None],
         stop_event: threading.Event | None,
     ) -> Any:
-        """Run a whole job in a detached actor that outlives this process; return its result.
+        """Run a whole job on the cluster so that it outlives this process; return its result.
 
         ``work(dataset, report, stop_event)`` runs on a worker (pickled by reference: a
         module-level function or a `functools.partial` of one) and stores its run itself.
-        The actor, named after the job (`running_job`) in the `NAMESPACE` namespace, claims
-        the job's row on the jobs board, so if this process dies the job goes on, its row
-        says how it ended and other processes show its run. While this process lives, it
+        The cluster's `JobDispatcher` submits it (a task owned by a detached actor is not
+        ended with this process); on the worker it claims the job's row on the jobs board,
+        so if this process dies the job goes on, its row says how it ended and other
+        processes show its run. While this process lives, it
         relays the progress events (``relay(record, values)``) and passes Stop on; a job
         still running `KILL_MARGIN_SECONDS` after its own grace period is killed.
 
@@ -514,33 +602,27 @@ class RayExecutor:
         """
         import ray  # Ray is optional and slow to import: only with a Ray address.
         from ray import exceptions
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         job = running_job.get()
-        options: dict[str, Any] = {
-            "name": f"job-{job.id if job is not None else uuid.uuid4().hex[:12]}",
-            "namespace": NAMESPACE,
-            "lifetime": "detached",
-            # `run` holds one thread; `drain`, `request_stop` and `exit` come in beside it.
-            "max_concurrency": 4,
-        }
-        if database.is_sqlite:  # The file is on this machine: so is the job.
-            node = ray.get_runtime_context().get_node_id()
-            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         grace = StopGrace(
             (job.stop_grace_seconds if job is not None else self.stop_grace_seconds)
             + KILL_MARGIN_SECONDS
         )
+        token = f"job-{job.id if job is not None else uuid.uuid4().hex[:12]}"
         started = False
         stop_sent_at: float | None = None
+        dispatcher = None
         try:
-            actor = self._job_actor.options(**options).remote()
-            task = actor.run.remote(work, self._dataset_ref(dataset), job, database.url)
+            dispatcher = self._dispatcher(database)
+            dataset_list = [self._dataset_ref(dataset)]  # In a list: passed on unresolved.
+            (task,) = ray.get(
+                dispatcher.submit.remote(token, work, dataset_list, job, database.url)
+            )
             while True:
                 ready, _ = ray.wait([task], timeout=PROGRESS_POLL_SECONDS)
                 if ready:
                     break
-                events, stopping = ray.get(actor.drain.remote())
+                events, stopping = ray.get(dispatcher.drain.remote(token))
                 for event in events:
                     started = True
                     grace.reported(event)
@@ -548,14 +630,13 @@ class RayExecutor:
                 if stopping and stop_event is not None:
                     stop_event.set()  # Asked from another process: this job ends "stopped".
                 if stop_event is not None and stop_event.is_set() and stop_sent_at is None:
-                    actor.request_stop.remote()
+                    dispatcher.request_stop.remote(token)
                     stop_sent_at = time.monotonic()
                 if stop_sent_at is not None and grace.stuck(stop_sent_at):
-                    ray.kill(actor)
+                    dispatcher.cancel.remote(token)
                     raise JobEndedWithoutModelError(_ended_without_model_message(grace.seconds))
-            events, stopped, result = ray.get(task)
-            with contextlib.suppress(Exception):  # It may have ended itself already.
-                ray.kill(actor)
+            result = ray.get(task)
+            events, stopped = ray.get(dispatcher.drain.remote(token))
             for event in events:
                 relay(event.pop("record"), event)
             if stopped and stop_event is not None:
@@ -566,7 +647,7 @@ class RayExecutor:
             if isinstance(cause, Exception):
                 raise cause from None
             raise RuntimeError(_first_line(error)) from None
-        except exceptions.RayActorError as error:
+        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as error:
             if stop_sent_at is not None:  # It ended its own worker: it did not stop in time.
                 seconds = grace.seconds - KILL_MARGIN_SECONDS
                 raise JobEndedWithoutModelError(_ended_without_model_message(seconds)) from None
@@ -578,18 +659,58 @@ class RayExecutor:
                 f"({_first_line(error)}); the job failed and its run is kept as interrupted. "
                 "Start it again."
             ) from None
-        except (exceptions.RaySystemError, ConnectionError) as error:
+        except (
+            exceptions.RayActorError,
+            exceptions.ObjectLostError,
+            exceptions.RaySystemError,
+            ConnectionError,
+        ) as error:
+            # The dispatcher (which owns the job's task) or the whole cluster went away.
             self._problem = (
                 f"The Ray cluster ({self.address}) went away ({_first_line(error)}); "
                 "new jobs run on this server instead."
             )
             self._connected = False
+            with self._lock:
+                self._dispatchers.clear()
             if not started:
                 raise _ClusterGoneBeforeStartError() from None
             raise WorkerLostError(
                 "The Ray cluster went away while this job ran; the job failed and its run is "
                 "kept as interrupted. Start it again: it will run on this server."
             ) from None
+        finally:
+            if dispatcher is not None:
+                with contextlib.suppress(Exception):  # Gone with the cluster: nothing to forget.
+                    dispatcher.forget.remote(token)
+
+    def _dispatcher(self, database: Database) -> Any:
+        """The cluster's `JobDispatcher` for this code (and node, for a SQLite store).
+
+        Named and detached, so every app process of one version shares it and it outlives
+        them; created by the first one that needs it.
+        """
+        import ray  # Ray is optional and slow to import: only with a Ray address.
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = ray.get_runtime_context().get_node_id() if database.is_sqlite else None
+        with self._lock:
+            if node in self._dispatchers:
+                return self._dispatchers[node]
+            options: dict[str, Any] = {
+                "name": dispatcher_name(node),
+                "namespace": NAMESPACE,
+                "lifetime": "detached",
+                "get_if_exists": True,
+                # Progress pushes from every running job, drains and Stops come in at once.
+                "max_concurrency": 64,
+            }
+            if node is not None:  # The SQLite file is on this machine: so are its jobs.
+                options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+            dispatcher = self._job_dispatcher.options(**options).remote()
+            ray.get(dispatcher.alive.remote(), timeout=120)
+            self._dispatchers[node] = dispatcher
+            return dispatcher
 
     def _dataset_ref(self, dataset: Any) -> Any:
         """Put ``dataset`` in the object store once per server and return its reference."""

@@ -146,7 +146,10 @@ class RunRecords:
                 .where(model_blobs.c.chunk == 0)
                 .subquery()
             )
-            query = sa.select(run_versions, model_versions)
+            # One row each: joined on nothing (an explicit cross join, no SAWarning).
+            query = sa.select(run_versions, model_versions).select_from(
+                run_versions.join(model_versions, sa.true())
+            )
         if self.open_error is not None:
             return None
         try:

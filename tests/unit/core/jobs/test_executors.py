@@ -208,7 +208,7 @@ def _ray_worker_pids() -> list[int]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if b"ray::run_on_worker" in command or b"ray::JobActor" in command:
+        if b"ray::run_on_worker" in command or b"ray::run_detached_job" in command:
             pids.append(int(entry.name))
     return pids
 

@@ -109,11 +109,13 @@ def row_of(board: JobBoard, owner: str, job_id: str):
     return next(job for job in board.jobs(owner) if job.id == job_id)
 
 
-def job_actors_running() -> bool:
-    """True while a detached job's actor process is alive on this machine."""
+def detached_jobs_running() -> bool:
+    """True while a worker on this machine runs a detached job's task."""
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"ray::JobActor" in (entry / "cmdline").read_bytes():
+            if not entry.name.isdigit():
+                continue
+            if b"ray::run_detached_job" in (entry / "cmdline").read_bytes():
                 return True
         except OSError:
             continue
@@ -147,8 +149,8 @@ def test_a_job_outlives_the_killed_app_process_and_another_shows_its_run(
     assert store.runs_in_progress() == []
     assert store.recover_interrupted() == []
     assert len(store.list_runs(owner="visitor-a")) == 1
-    # The actor ended with its job.
-    wait_until(lambda: not job_actors_running(), timeout=60)
+    # Its task ended with it (the worker stays, idle and warm, for the next job).
+    wait_until(lambda: not detached_jobs_running(), timeout=60)
 
 
 def test_stop_from_another_process_stops_the_detached_job_and_stores_it_once(
@@ -175,4 +177,4 @@ def test_stop_from_another_process_stops_the_detached_job_and_stores_it_once(
     run = store.get_run(run_id)
     assert run.status == "stopped" and 0 <= run.epochs < 50
     assert store.recover_interrupted() == []
-    wait_until(lambda: not job_actors_running(), timeout=60)
+    wait_until(lambda: not detached_jobs_running(), timeout=60)
