@@ -38,6 +38,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -52,6 +53,8 @@ from testkit.class_load import ClassScript, check_bounds, percentile, run_class
 from testkit.harness import (
     HealthPoller,
     cpu_seconds,
+    free_port,
+    kill_ray_cluster,
     process_tree,
     start_streamlit,
     stop_streamlit,
@@ -81,6 +84,7 @@ class Servers:
     base_urls: list[str]
     processes: list[subprocess.Popen] = field(default_factory=list)
     postgres: object | None = None
+    ray_port: str | None = None
 
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes]
@@ -96,20 +100,31 @@ class Servers:
                     os.kill(pid, 9)
         if self.postgres is not None:
             self.postgres.stop()  # type: ignore[attr-defined]
+        if self.ray_port is not None:
+            kill_ray_cluster(self.ray_port)
 
 
 def start_servers(processes: int, jobs: str, folder: Path) -> Servers:
-    """Start `processes` app processes (threads or local Ray), sharing PostgreSQL when > 1."""
+    """Start `processes` app processes (threads, or one Ray head that every process uses, as
+    `make class RAY=1` does), sharing PostgreSQL when > 1."""
     settings = dict(CLASS_SETTINGS)
-    if jobs == "ray":
-        settings["MNIST_STUDIO_RAY_ADDRESS"] = "local"
     servers = Servers([])
-    if processes > 1:
-        from testkit.postgres import PostgresServer
-
-        servers.postgres = PostgresServer.start()
-        settings["MNIST_STUDIO_DATABASE_URL"] = servers.postgres.new_database("class")
     try:
+        if jobs == "ray":
+            servers.ray_port = str(free_port())
+            ray = str(Path(sys.executable).parent / "ray")
+            command = [ray, "start", "--head", "--node-ip-address", "127.0.0.1"]
+            command += ["--port", servers.ray_port, "--include-dashboard=false"]
+            command += ["--disable-usage-stats"]
+            environment = {**os.environ, "RAY_AUTH_MODE": "token"}
+            subprocess.run(command, env=environment, capture_output=True, timeout=300, check=True)
+            settings["MNIST_STUDIO_RAY_ADDRESS"] = f"127.0.0.1:{servers.ray_port}"
+            settings["RAY_AUTH_MODE"] = "token"
+        if processes > 1:
+            from testkit.postgres import PostgresServer
+
+            servers.postgres = PostgresServer.start()
+            settings["MNIST_STUDIO_DATABASE_URL"] = servers.postgres.new_database("class")
         for number in range(processes):
             process_folder = folder / f"process-{number}"
             process_folder.mkdir(parents=True, exist_ok=True)
