@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -58,6 +59,7 @@ from testkit.harness import (
     process_tree,
     start_streamlit,
     stop_streamlit,
+    streamlit_command,
 )
 from testkit.learner_session import LearnerSession
 
@@ -104,7 +106,7 @@ class Servers:
             kill_ray_cluster(self.ray_port)
 
 
-def start_servers(processes: int, jobs: str, folder: Path) -> Servers:
+def start_servers(processes: int, jobs: str, folder: Path, checkout: Path | None = None) -> Servers:
     """Start `processes` app processes (threads, or one Ray head that every process uses, as
     `make class RAY=1` does), sharing PostgreSQL when > 1."""
     settings = dict(CLASS_SETTINGS)
@@ -128,7 +130,14 @@ def start_servers(processes: int, jobs: str, folder: Path) -> Servers:
         for number in range(processes):
             process_folder = folder / f"process-{number}"
             process_folder.mkdir(parents=True, exist_ok=True)
-            process, base_url, _ = start_streamlit(process_folder, settings)
+            command = streamlit_command
+            if checkout is not None:  # Another version of the app (e.g. "before" a change).
+
+                def command(port: int, checkout: Path = checkout) -> list[str]:
+                    started = shlex.join(streamlit_command(port))
+                    return ["bash", "-c", f"cd {shlex.quote(str(checkout))} && exec {started}"]
+
+            process, base_url, _ = start_streamlit(process_folder, settings, command=command)
             servers.processes.append(process)
             servers.base_urls.append(base_url)
     except Exception:
@@ -227,7 +236,9 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="load-bench-class-"))
     load_before = load_average()
     servers = (
-        Servers(list(args.base_urls)) if args.base_urls else start_servers(processes, jobs, folder)
+        Servers(list(args.base_urls))
+        if args.base_urls
+        else start_servers(processes, jobs, folder, args.checkout)
     )
     figures: dict = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -236,6 +247,7 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
         "jobs": jobs,
         "training": next(name for name, preset in PRESETS.items() if preset == training),
         "load_before": load_before,
+        "checkout": str(args.checkout or "this one"),
     }
     try:
         pids = servers.pids()
@@ -343,6 +355,12 @@ def main() -> None:
         help="the training of 100 learners or more (Recommended takes about 15 min for 100)",
     )
     parser.add_argument("--base-urls", type=lambda text: text.split(","), default=None)
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=None,
+        help="serve the app from this checkout (e.g. a worktree of the commit before a change)",
+    )
     parser.add_argument("--duration", type=float, default=900, help="seconds; the class stops")
     parser.add_argument("--arrival", type=float, default=10, help="seconds over which they come")
     parser.add_argument("--digits", type=int, default=3)
