@@ -57,6 +57,7 @@ from testkit.harness import (
     free_port,
     kill_ray_cluster,
     process_tree,
+    run_coroutine,
     start_streamlit,
     stop_streamlit,
     streamlit_command,
@@ -253,7 +254,7 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
         pids = servers.pids()
         if pids and args.idle_seconds:
             quiet = cpu_rate(pids, args.idle_seconds)
-            busy = asyncio.run(
+            busy = run_coroutine(
                 _hold_tabs(
                     servers.base_urls,
                     learners,
@@ -266,7 +267,7 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
             if jobs == "ray" and args.watchers:
                 watchers = min(args.watchers, learners)
                 quiet_own = cpu_rate(pids, args.idle_seconds, own=True)
-                watching = asyncio.run(
+                watching = run_coroutine(
                     _hold_watchers(
                         servers.base_urls,
                         watchers,

@@ -3,9 +3,10 @@
 Issue 19 kept an invisible fragment in every tab that looked up the visitor's jobs every 3 s
 while none ran; since issue 23 an idle tab has no watcher (a job started in another tab
 wakes it from the server: `ui.open_tabs`), so this now measures an idle tab's cost with
-nothing to watch (`bench/bench_visitor_cost.py` compares before and after). This script starts the app as the tests do (file watcher
-off), opens one tab on each page named, waits, and prints the server's CPU time (all its
-threads, from /proc) over `SECONDS` seconds of idling, as a share of one core.
+nothing to watch (`bench/bench_visitor_cost.py` compares before and after). This script
+starts the app as the tests do (file watcher off), opens one tab on each page named, waits,
+and prints the server's CPU time (all its threads, from /proc) over `SECONDS` seconds of
+idling, as a share of one core.
 
 Run: .venv/bin/python -m bench.bench_idle_job_watcher [page ...]   (default: home compare)
 """

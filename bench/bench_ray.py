@@ -15,7 +15,8 @@ Run: .venv/bin/python -m bench.bench_ray [--members 8] [--parts sweep,asha,nodes
    100 visitors pressing Train at once, with 1, 4 and 16 worker nodes of 2 cores.
 4. Start overhead: seconds from submitting a small training to its first progress, as a Ray
    task of the server (the result comes back to it) and as a task of the cluster's detached
-   job dispatcher (the job outlives the server), alternating in one process on a private local Ray; median of a few each.
+   job dispatcher (the job outlives the server), alternating in one process on a private
+   local Ray; median of a few each.
 """
 
 from __future__ import annotations
@@ -272,7 +273,7 @@ def bench_start(rounds: int) -> None:
     print("| job on Ray | median | all (s) |")
     print("|---|---:|---|")
     for mode, label in (("task", "a task (result back to the server)"),
-                        ("detached", "a task of the job dispatcher (outlives the server)")):  # fmt: skip
+                        ("detached", "a job dispatcher's task (outlives the server)")):  # fmt: skip
         values = seconds[mode]
         print(f"| {label} | {statistics.median(values):.2f} s "
               f"| {', '.join(f'{value:.2f}' for value in values)} |")  # fmt: skip

@@ -29,6 +29,7 @@ from PIL import Image
 
 from core.nn.config import TrainingConfig
 from core.nn.presets import preset_of
+from testkit.harness import run_coroutine
 from testkit.learner_session import LearnerSession
 
 MAX_LEARNERS = 200
@@ -327,4 +328,4 @@ def run_class(
 ) -> ClassResult:
     """`run_class_async` in its own event loop (raises ValueError out of bounds)."""
     check_bounds(base_urls, learners, duration)
-    return asyncio.run(run_class_async(base_urls, learners, script, duration, arrival_seconds))
+    return run_coroutine(run_class_async(base_urls, learners, script, duration, arrival_seconds))

@@ -265,7 +265,7 @@ def _worker_database(url: str) -> Database:
     return Database(url)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)
 def dispatcher_name(node: str | None = None) -> str:
     """The name of the cluster's `JobDispatcher` for this version of the `core` package.
 

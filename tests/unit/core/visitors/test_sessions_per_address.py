@@ -10,6 +10,7 @@ import asyncio
 import pytest
 
 from core.visitors.identity import POLICY_VIOLATION, SessionsPerAddressMiddleware
+from testkit.harness import run_coroutine
 
 # Public addresses (the documentation ranges, 203.0.113.0/24 and others, do not count).
 PUBLIC, OTHER_PUBLIC, PRIVATE = "81.2.69.142", "2.125.160.216", "10.0.0.7"
@@ -87,7 +88,7 @@ def test_one_address_past_the_bound_is_refused_until_a_session_closes():
         await asyncio.sleep(0)
         assert middleware.open_sessions == {}
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
 
 
 def test_without_a_bound_every_session_is_let_in_and_a_bound_below_one_is_refused():
@@ -101,7 +102,7 @@ def test_without_a_bound_every_session_is_let_in_and_a_bound_below_one_is_refuse
         for closed in list(app.open):
             closed.set()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     with pytest.raises(ValueError, match="at least 1"):
         SessionsPerAddressMiddleware(OpenSessions(), max_sessions=0)
 
