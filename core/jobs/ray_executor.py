@@ -643,10 +643,7 @@ class RayExecutor:
                 stop_event.set()
             return result
         except exceptions.RayTaskError as error:
-            cause = getattr(error, "cause", None)
-            if isinstance(cause, Exception):
-                raise cause from None
-            raise RuntimeError(_first_line(error)) from None
+            raise _own_exception(error) from None
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as error:
             if stop_sent_at is not None:  # It ended its own worker: it did not stop in time.
                 seconds = grace.seconds - KILL_MARGIN_SECONDS
@@ -765,11 +762,7 @@ class RayExecutor:
                     )
             return ray.get(task)
         except exceptions.RayTaskError as error:
-            # The job's own exception (a ValueError with a message for the user, say).
-            cause = getattr(error, "cause", None)
-            if isinstance(cause, Exception):
-                raise cause from None
-            raise RuntimeError(_first_line(error)) from None
+            raise _own_exception(error) from None
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as error:
             self._forget_cluster_unless_alive()
             if not started and not self._connected:
@@ -811,6 +804,13 @@ def _check_reachable(address: str, timeout: float = 3.0) -> None:
             return
     except (OSError, ValueError) as error:
         raise ConnectionError(f"nothing answers at {target}: {error}") from None
+
+
+def _own_exception(error: Exception) -> Exception:
+    """The job's own exception inside a `RayTaskError` (a ValueError with a message for the
+    user, say), or a RuntimeError saying what went wrong."""
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, Exception) else RuntimeError(_first_line(error))
 
 
 def _first_line(error: BaseException) -> str:
