@@ -106,11 +106,21 @@ def local_postgres(run_dir: Path) -> LocalPostgres:
 
 
 def app_line(port: int, ready_check: list[str] | None) -> str:
-    """The Procfile command of one app process; it first waits for a local PostgreSQL."""
+    """The Procfile command of one app process, started again whenever it exits.
+
+    honcho stops every part when one exits and has no restart of its own, so a crashed app
+    process would take the class down: the line keeps it running instead (its visitors reach
+    another process meanwhile, after one reload), and honcho's Ctrl-C still stops it, by
+    signalling the line's whole process group. With a local PostgreSQL it waits for it first.
+    """
     command = shlex.join(app_command(port))
+    restarting = shlex.quote(
+        f"app process on port {port} exited: starting it again in 2 s (Ctrl-C stops everything)"
+    )
+    keep_running = f"while :; do {command}; echo {restarting}; sleep 2; done"
     if ready_check is None:
-        return f"exec {command}"
-    return f"until {shlex.join(ready_check)}; do sleep 0.5; done; exec {command}"
+        return keep_running
+    return f"until {shlex.join(ready_check)}; do sleep 0.5; done; {keep_running}"
 
 
 def write_run_folder(
@@ -159,6 +169,10 @@ def write_run_folder(
     procfile = run_dir / "Procfile"
     procfile.write_text("".join(f"{name}: {command}\n" for name, command in lines.items()))
     environment = shared_environment(new_cookie_secret(), database_url, ray_address)
+    if settings.get_setting("demo_mode") is None:
+        # A class is many visitors: each sees only their own runs, under the demo's caps,
+        # unless the teacher set demo_mode themselves.
+        environment["MNIST_STUDIO_DEMO_MODE"] = "1"
     if ray:
         environment["RAY_AUTH_MODE"] = "token"  # as Ray 2.60 asks (README)
     env_file = run_dir / ".env"
@@ -180,8 +194,11 @@ def main(argv: list[str] | None = None) -> None:
         RUN_DIR, arguments.processes, listen, settings.database_url(), arguments.ray
     )
     honcho = shutil.which("honcho") or str(Path(sys.executable).parent / "honcho")
-    print(f"MNIST Studio: {arguments.processes} app processes behind nginx on port "
-          f"{arguments.port} ({procfile}); Ctrl-C stops everything.", flush=True)  # fmt: skip
+    address = arguments.host or socket.gethostname()
+    print(f"MNIST Studio: {arguments.processes} app processes behind nginx ({procfile}).\n"
+          f"The class's link: http://{address}:{arguments.port}  (the app processes' own "
+          "ports in the log below are not for visitors)\nCtrl-C stops everything.",
+          flush=True)  # fmt: skip
     command = [honcho, "-f", str(procfile), "-e", str(env_file), "-d", str(PROJECT_ROOT), "start"]
     os.execv(honcho, command)
 
