@@ -684,7 +684,8 @@ def result_view(job) -> None:
         {
             "Test accuracy": f"{result.test_accuracy:.2%}",
             "Test loss": f"{result.test_loss:.4f}",
-            "Training time": format_duration(result.train_seconds),
+            # Short enough for a phone's half-width metric ("34 seconds" was cut to "34 seco…").
+            "Training time": f"{result.train_seconds:,.1f} s",
             "Images per second": f"{result.samples_per_second:,.0f}",
         }
     )
