@@ -37,14 +37,13 @@ class: $(VENV)/.class-installed
 	$(PY) -m scripts.class_server --processes $(PROCESSES) --port $(PORT) \
 		$(if $(HOST),--host $(HOST)) $(if $(filter 1,$(RAY)),--ray)
 
-# Four pytest-xdist workers on two cores: browser, server and database tests spend much of
-# their time waiting, so extra workers keep the cores busy (CI's tests: 19 min with two
-# workers, 15-20 min with three, on a clean clone of this machine).
+# Three pytest-xdist workers on two cores: browser, server and database tests spend much of
+# their time waiting, so a third worker keeps the cores busy (CI: 19 min of tests with two).
 # Ray tests all run in one of them (tests/conftest.py). Chromium
 # for the browser tests and PostgreSQL 15 for the run store's tests on it are installed where
 # missing (each test session starts its own PostgreSQL server: testkit/postgres.py), and so
 # is nginx for the failover test (two app processes behind it: testkit/cluster.py).
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_chromium.sh
