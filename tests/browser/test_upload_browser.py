@@ -50,21 +50,32 @@ def test_a_dataset_of_fashion_mnists_size_uploads_locally(
         uploader.get_by_text(UPLOADED_SIZE).wait_for(timeout=120_000)
         uploader.locator('[role="progressbar"]').wait_for(state="detached", timeout=120_000)
     wait_for_app(page)
-    page.get_by_role("button", name="Use these files").click()
     # Whatever the outcome, the page says it under the button; on a timeout Playwright's
     # message shows the page's text, so a failure says which outcome it was.
     main = page.locator('[data-testid="stMain"]')
-    outcome = re.compile(r"Now exploring|Not loaded|Upload an images and a labels file")
-    expect(main).to_contain_text(outcome, timeout=180_000)
-    text = main.inner_text()
-    if "Upload an images and a labels file" in text:
+    loaded = re.compile(r"Now exploring|Not loaded")
+    page.get_by_role("button", name="Use these files").click()
+    press_again = False
+    try:
+        expect(main).to_contain_text(
+            re.compile(r"Now exploring|Not loaded|Upload an images and a labels file"),
+            timeout=120_000,
+        )
         # Under heavy load (1-minute load 15-21, other tests' trainings), Chromium twice sent
         # the press before the uploaders' values: both files listed, the press saw one
         # missing. The page says so and keeps both files; a second press loads them, as a
-        # learner's would. Anything else (or the same message again) fails below.
+        # learner's would.
+        press_again = not loaded.search(main.inner_text())
+    except AssertionError:
+        # Seen once in CI at load 30+: two minutes without an outcome and the script idle,
+        # the press lost on the way; a learner presses again. A script still running (the
+        # files decoding) gets more time instead.
+        state = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+        press_again = state == "notRunning"
+    if press_again:
         page.get_by_role("button", name="Use these files").click()
-        expect(main).to_contain_text(re.compile(r"Now exploring|Not loaded"), timeout=180_000)
-        text = main.inner_text()
+    expect(main).to_contain_text(loaded, timeout=180_000)
+    text = main.inner_text()
     assert "Now exploring 'train-images-idx3-ubyte.gz'" in text, text[-1500:]
     assert "50,000 training and 10,000 test images" in text
     assert page_errors(page) == []
