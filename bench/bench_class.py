@@ -283,8 +283,9 @@ def run_cell(args, learners: int, processes: int, jobs: str) -> dict:
         memory.start()
         script = ClassScript(training, digits=args.digits)
         browsers, browser_threads = start_browser_learners(
-            servers.base_urls, args.browsers, training, args.digits, args.duration
-        )
+            servers.base_urls, args.browsers, training, args.digits, args.duration,
+            start_after=args.arrival if args.browsers_after is None else args.browsers_after,
+        )  # fmt: skip
         generator_cpu = time.process_time()
         result = run_class(
             servers.base_urls, learners, script, args.duration, arrival_seconds=args.arrival
@@ -369,6 +370,13 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=10)
     parser.add_argument(
         "--browsers", type=int, default=0, help="real Chromium visitors beside them (0-8)"
+    )
+    parser.add_argument(
+        "--browsers-after",
+        type=float,
+        default=None,
+        help="seconds before the Chromium visitors open the link (default: --arrival, so they "
+        "come with the last simulated learners and meet the class's load)",
     )
     args = parser.parse_args()
     cells = (

@@ -153,9 +153,12 @@ def browser_class_script(page, base_url: str, training: TrainingConfig, digits: 
         wait_for_app(page)
 
 
-def _visitor(result: BrowserResult, base_url: str, training, digits: int, deadline: float):
+def _visitor(
+    result: BrowserResult, base_url: str, training, digits: int, deadline: float, opening: float
+):
     from playwright.sync_api import sync_playwright
 
+    time.sleep(max(0.0, opening - time.monotonic()))
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -175,9 +178,17 @@ def _visitor(result: BrowserResult, base_url: str, training, digits: int, deadli
 
 
 def start_browser_learners(
-    base_urls: list[str], count: int, training: TrainingConfig, digits: int, duration: float
+    base_urls: list[str],
+    count: int,
+    training: TrainingConfig,
+    digits: int,
+    duration: float,
+    start_after: float = 0.0,
 ) -> tuple[list[BrowserResult], list[threading.Thread]]:
     """Start `count` Chromium visitors (visitor i on `base_urls[i % n]`), each in a thread.
+
+    They open the link `start_after` seconds from now (among a class's last arrivals, so
+    they meet the load the simulated learners make rather than an empty server).
 
     Returns the results they fill and their threads (join them; each stops within
     `duration` seconds, its steps' timeout).
@@ -186,12 +197,16 @@ def start_browser_learners(
         raise ValueError(f"A handful of Chromium visitors: 0 to 8; got {count}.")
     for base_url in base_urls:
         check_loopback(base_url)
+    if not 0 <= start_after < duration:
+        raise ValueError(f"start_after must be within the duration; got {start_after}.")
+    opening = time.monotonic() + start_after
     deadline = time.monotonic() + duration
     results = [BrowserResult(index) for index in range(count)]
     threads = [
         threading.Thread(
             target=_visitor,
-            args=(result, base_urls[result.index % len(base_urls)], training, digits, deadline),
+            args=(result, base_urls[result.index % len(base_urls)], training, digits),
+            kwargs={"deadline": deadline, "opening": opening},
             daemon=True,
         )
         for result in results
