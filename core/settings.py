@@ -116,6 +116,19 @@ def max_concurrent_jobs() -> int:
     return limits().max_concurrent_jobs
 
 
+def app_processes() -> int:
+    """Return how many app processes share this one's database and Ray cluster (default 1).
+
+    `make class` sets it (``MNIST_STUDIO_APP_PROCESSES``) for each process it starts; a value
+    that is not a whole number from 1 to 64 counts as 1.
+    """
+    try:
+        value = int(get_setting("app_processes", "1"))
+    except ValueError:
+        return 1
+    return value if 1 <= value <= 64 else 1
+
+
 def demo_mode() -> bool:
     """Return True when the public-demo profile is switched on."""
     return (get_setting("demo_mode", "") or "").lower() in {"1", "true", "yes", "on"}

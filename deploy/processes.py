@@ -32,7 +32,7 @@ def app_command(port: int, python: str = sys.executable) -> list[str]:
 
 
 def shared_environment(
-    cookie_secret: str, database_url: str, ray_address: str | None = None
+    cookie_secret: str, database_url: str, ray_address: str | None = None, processes: int = 1
 ) -> dict[str, str]:
     """Return the environment every app process behind one nginx must share.
 
@@ -40,10 +40,12 @@ def shared_environment(
         cookie_secret: From `new_cookie_secret`, the same for all processes.
         database_url: The PostgreSQL store all processes keep runs, jobs and caps in.
         ray_address: The Ray cluster jobs run on, or None for each process's own threads.
+        processes: How many app processes there are (they split the Ray cluster's CPUs).
     """
     environment = {
         COOKIE_SECRET_VARIABLE: cookie_secret,
         "MNIST_STUDIO_DATABASE_URL": database_url,
+        "MNIST_STUDIO_APP_PROCESSES": str(processes),
     }
     if ray_address is not None:
         environment["MNIST_STUDIO_RAY_ADDRESS"] = ray_address

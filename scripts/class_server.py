@@ -168,7 +168,7 @@ def write_run_folder(
 
     procfile = run_dir / "Procfile"
     procfile.write_text("".join(f"{name}: {command}\n" for name, command in lines.items()))
-    environment = shared_environment(new_cookie_secret(), database_url, ray_address)
+    environment = shared_environment(new_cookie_secret(), database_url, ray_address, processes)
     if settings.get_setting("demo_mode") is None:
         # A class is many visitors: each sees only their own runs, under the demo's caps,
         # unless the teacher set demo_mode themselves.

@@ -171,7 +171,7 @@ def start(n_processes: int, env: dict[str, str], folder: Path | None = None) -> 
     environment = {
         **env,
         **shared_environment(
-            new_cookie_secret(), database_url, env.get("MNIST_STUDIO_RAY_ADDRESS")
+            new_cookie_secret(), database_url, env.get("MNIST_STUDIO_RAY_ADDRESS"), n_processes
         ),
     }
 

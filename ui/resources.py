@@ -17,6 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from core import settings
 from core.data.datasets import Dataset, load_default_dataset, resolve_class_names
 from core.jobs.board import JobBoard
+from core.jobs.caps import ray_slots
 from core.jobs.executors import get_executor
 from core.jobs.manager import JobManager
 from core.runs import PruneQuota, RunStore, RunStoreError
@@ -161,8 +162,10 @@ def _new_job_manager(database: Database):
         max_job_seconds=settings.limits().max_job_seconds,
         board=JobBoard(database),
     )
-    # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting).
-    get_executor().start(lambda cpus: manager.set_max_concurrent(max(slots, cpus)))
+    # On a Ray cluster, as many jobs run at once as it has CPUs (at least the app's setting),
+    # shared between the app processes that use it.
+    processes = settings.app_processes()
+    get_executor().start(lambda cpus: manager.set_max_concurrent(ray_slots(cpus, slots, processes)))
     return manager
 
 

@@ -1,7 +1,8 @@
 """Background jobs: trainings, baselines and sweeps run while a visitor switches pages.
 
     job           one `Job` and its `JobState`: what pages read (state, progress, history)
-    caps          `JobCaps` and `JobLimitError`: per visitor, per address and queue caps
+    caps          `JobCaps` and `JobLimitError`: per visitor, per address and queue caps;
+                  `ray_slots`: one app process's share of a Ray cluster's CPUs
     manager       `JobManager`: queues jobs and runs them in threads, with time limits
     board         `JobBoard`: every process's jobs in the run store's database, caps across them
     executors     `get_executor`: where a job's work runs (this process or a Ray cluster)
@@ -13,7 +14,7 @@ This package re-exports what pages and other packages use; importing it loads ne
 TensorFlow nor Ray (they load when a job first trains).
 """
 
-from core.jobs.caps import JobCaps, JobLimitError
+from core.jobs.caps import JobCaps, JobLimitError, ray_slots
 from core.jobs.executors import get_executor
 from core.jobs.job import ACTIVE_STATES, DONE_STATES, Job, JobState
 from core.jobs.manager import JobManager
@@ -58,6 +59,7 @@ __all__ = [
     "make_baseline_job",
     "make_training_job",
     "measured_flops_per_second",
+    "ray_slots",
     "save_baseline_result",
     "save_training_result",
     "stopped_early_reason",

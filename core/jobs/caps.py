@@ -88,3 +88,21 @@ def check_caps(
             f"waiting for {_plural(slots, 'training slot')}. Please wait a "
             "few minutes and try again."
         )
+
+
+def ray_slots(cpus: int, app_slots: int, app_processes: int) -> int:
+    """How many jobs one app process runs at once on a Ray cluster of ``cpus`` CPUs.
+
+    One app process runs as many as the cluster has CPUs (at least its own setting, the
+    rest waiting in Ray). Several processes sharing one cluster split its CPUs: each running
+    job polls its task and redraws its tab, so a job started beyond the cluster's CPUs only
+    costs the app processes while it waits in Ray, and its time limit runs meanwhile.
+
+    Args:
+        cpus: The cluster's CPUs.
+        app_slots: The app's ``max_concurrent_jobs`` setting.
+        app_processes: How many app processes share the cluster (1 or more).
+    """
+    if app_processes <= 1:
+        return max(app_slots, cpus)
+    return max(1, cpus // app_processes)

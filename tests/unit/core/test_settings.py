@@ -148,3 +148,14 @@ def test_caps_take_fractional_days_and_ignore_zero_and_the_profile_switch(
     assert limits.max_run_age_days == 0.5
     assert limits.max_epochs == 200 and limits.max_runs is None
     assert limits.runs_per_session is False
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 1), ("3", 3), ("0", 1), ("65", 1), ("two", 1), ("-2", 1)]
+)
+def test_app_processes_is_a_small_whole_number(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("MNIST_STUDIO_APP_PROCESSES", raising=False)
+    else:
+        monkeypatch.setenv("MNIST_STUDIO_APP_PROCESSES", value)
+    assert settings.app_processes() == expected

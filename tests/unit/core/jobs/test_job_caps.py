@@ -91,3 +91,17 @@ def test_transfer_owner_hands_jobs_to_the_new_owner(manager, gate):
     assert manager.transfer_owner("tab-id", "browser-id") == 1
     assert [job.name for job in manager.jobs(owner="browser-id")] == ["mine"]
     assert manager.jobs(owner="tab-id") == []
+
+
+def test_app_processes_on_one_ray_cluster_split_its_cpus():
+    from core.jobs import ray_slots
+
+    # One process: the cluster's CPUs, at least the app's own setting.
+    assert ray_slots(cpus=2, app_slots=2, app_processes=1) == 2
+    assert ray_slots(cpus=16, app_slots=2, app_processes=1) == 16
+    assert ray_slots(cpus=1, app_slots=2, app_processes=1) == 2
+    # Several: their shares add up to the CPUs (on a 2-core machine two processes ran four
+    # jobs on two CPUs, two of them waiting in Ray while their tabs polled), at least one.
+    assert ray_slots(cpus=2, app_slots=2, app_processes=2) == 1
+    assert ray_slots(cpus=16, app_slots=2, app_processes=3) == 5
+    assert ray_slots(cpus=2, app_slots=2, app_processes=4) == 1
