@@ -71,7 +71,10 @@ def use_uploaded_files() -> None:
             labels,
             test_images,
             test_labels,
-            name=images.name,
+            # Never the default data set's name: a class ranks runs on that one only.
+            name=images.name
+            if images.name != ui.default_dataset().name
+            else f"{images.name} (uploaded)",
             max_file_bytes=limits.max_upload_mb * data_lib.MEGABYTE,
             max_images=limits.max_upload_images,
         )

@@ -46,3 +46,10 @@ st.caption(
 )
 with st.expander(f"Why more here than the article's {ARTICLE_REPORTED}?"):
     st.markdown(ARTICLE_GAP)
+
+with st.container(border=True):
+    st.page_link(ui.page_path("classroom"), label="Teaching a class?", icon=":material/school:")
+    st.caption(
+        "Start a class: students join with a code and a name, train against one challenge "
+        "and see a live leaderboard; you see everyone's runs and keep the results as CSV."
+    )

@@ -128,6 +128,19 @@ def show_config(config: TrainingConfig) -> None:
     st.session_state[KEY_SAVED_CONFIG] = config.to_json()
 
 
+def class_note(parameters: int) -> None:
+    """For a student of an open class: the class's challenge, and where this network stands."""
+    membership = ui.my_class()
+    if membership is None or membership[1].removed or not membership[0].is_open():
+        return
+    info = membership[0]
+    st.info(
+        f"Class **{plain(info.title, 60)}**: {plain(info.challenge.describe(), 200)}. "
+        + info.challenge.before_training(parameters),
+        icon=":material/school:",
+    )
+
+
 def preset_name(config: TrainingConfig) -> str:
     """Return the preset `config` is (whatever its seed: not a preset setting), or "Custom"."""
     return preset_of(config) or CUSTOM
@@ -819,6 +832,7 @@ def config_ui(dataset) -> tuple[TrainingConfig | None, str | None]:
         st.query_params.from_dict(config.to_query_params())
         parameters = count_parameters(config, dataset.num_classes)
         st.markdown(f"**{config.summary(dataset.num_classes)}** · **{parameters:,} parameters**")
+        class_note(parameters)
         st.caption(training_estimate_text(config, dataset))
         try:
             settings.limits().check(config)

@@ -3,12 +3,23 @@
 Its modules, by job: `navigation` (the page list and how pages run), `identity` (who the
 visitor is), `resources` (process-wide data, stores and the job manager), `visitor_runs` (the
 runs a visitor sees and the jobs it starts), `models` (current model, default model, model
-picker), `sidebar` (job status and the job watcher), `open_tabs` (a visitor's tabs, woken
+picker), `classes` (the visitor's class, the teacher's links),
+`sidebar` (job status and the job watcher), `open_tabs` (a visitor's tabs, woken
 when another starts a job), `image_links` (links to one image) and
 `canvas` (the Draw page's canvas component, imported by that page only). `core` never imports
 this package.
 """
 
+from ui.classes import (
+    CLASS_PAGE,
+    CODE_PARAM,
+    TEACHER_PARAM,
+    class_links,
+    class_store,
+    forget_membership,
+    in_class,
+    my_class,
+)
 from ui.figure_cache import remembered_figure
 from ui.identity import (
     KEY_ADOPTION_PENDING,
@@ -81,6 +92,14 @@ from ui.visitor_runs import (
 )
 
 __all__ = [
+    "CLASS_PAGE",
+    "CODE_PARAM",
+    "TEACHER_PARAM",
+    "class_links",
+    "class_store",
+    "forget_membership",
+    "in_class",
+    "my_class",
     "DATASET_HASH",
     "remembered_figure",
     "CURRENT_CHOICE",

@@ -34,6 +34,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/evaluate.py", "Evaluate", ":material/analytics:"),
     PageSpec("app_pages/draw.py", "Draw a digit", ":material/draw:"),
     PageSpec("app_pages/compare.py", "Compare runs", ":material/compare_arrows:"),
+    PageSpec("app_pages/classroom.py", "Class", ":material/school:"),
 )
 
 

@@ -10,14 +10,16 @@ from core.jobs.caps import JobCaps
 from core.jobs.job import JobKind
 from core.runs import LIST_COLUMNS
 from core.runs.records import RunKind
+from ui.classes import in_class
 from ui.identity import session_id, visitor_address
 from ui.open_tabs import open_tabs, this_tab
 from ui.resources import job_manager, run_store
 
 
 def runs_owner() -> str | None:
-    """Return the owner whose runs this session sees: itself in the demo, else everyone."""
-    return session_id() if settings.limits().runs_per_session else None
+    """Return the owner whose runs this session sees: itself in the demo and in a class (a
+    student never sees another's runs), else everyone."""
+    return session_id() if settings.limits().runs_per_session or in_class() else None
 
 
 def visible_runs():

@@ -14,6 +14,8 @@ them, and seconds since the epoch (``heartbeat``, ``updated``) where only code c
   (`core.runs.heartbeats`).
 - ``runs_in_progress``: a run being trained, by which process (`core.runs.in_progress`).
 - ``jobs``: every process's jobs, their state and progress (`core.jobs.board`).
+- ``classes``, ``class_students``, ``class_hidden_runs``: a teacher's classes, their students
+  and the entries the teacher removed (`core.classes`).
 """
 
 from __future__ import annotations
@@ -129,6 +131,41 @@ jobs = sa.Table(
     sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
+# Added by revision 0004: classes (`core.classes`). A student is a visitor (the ``owner`` of
+# their runs) with a name in one class; a run belongs to the class when its owner is one of
+# its students and it was saved while they were in it.
+classes = sa.Table(
+    "classes",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("code", sa.String, nullable=False),
+    sa.Column("secret_sha256", sa.String, nullable=False),
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("challenge_json", sa.Text, nullable=False),
+    sa.Column("config_json", sa.Text),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("ends", sa.Float),
+    sa.Column("ended", sa.Float),
+)
+
+class_students = sa.Table(
+    "class_students",
+    metadata,
+    sa.Column("class_id", sa.String, primary_key=True),
+    sa.Column("owner", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("name_key", sa.String, nullable=False),
+    sa.Column("joined", sa.Float, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+class_hidden_runs = sa.Table(
+    "class_hidden_runs",
+    metadata,
+    sa.Column("class_id", sa.String, primary_key=True),
+    sa.Column("run_id", sa.String, primary_key=True),
+)
+
 # Index names, for the migrations and the test that compares them with these tables.
 sa.Index("runs_owner", runs.c.owner)
 sa.Index("runs_address", runs.c.address)
@@ -137,3 +174,7 @@ sa.Index("saves_created", saves.c.created)
 sa.Index("current_models_updated", current_models.c.updated)
 sa.Index("jobs_state", jobs.c.state)
 sa.Index("jobs_owner", jobs.c.owner)
+sa.Index("class_students_owner", class_students.c.owner)
+sa.Index("classes_code", classes.c.code, unique=True)
+sa.Index("classes_secret", classes.c.secret_sha256, unique=True)
+sa.Index("class_students_name", class_students.c.class_id, class_students.c.name_key, unique=True)

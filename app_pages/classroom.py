@@ -1,0 +1,462 @@
+"""Class: a teacher starts a class and follows it; students join by code, with a name, and
+see the class's leaderboard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from core.classes import (
+    ACCURACY_WITHIN_PARAMETERS,
+    ACCURACY_WITHIN_SECONDS,
+    BEST_ACCURACY,
+    FEWEST_PARAMETERS,
+    MAX_NAME_LENGTH,
+    MAX_TITLE_LENGTH,
+    SETTING_FIELDS,
+    Challenge,
+    ClassError,
+    ClassInfo,
+    Student,
+    leaderboard,
+    leaderboard_table,
+    normalise_code,
+    results_table,
+    settings_text,
+    shared_settings,
+)
+from core.figures.compare import CurveRun, overlaid_curves
+from core.figures.evaluation import confusion_matrix_figure
+from core.nn import PRESETS, TrainingConfig
+from core.runs import RunStoreError
+from core.runs.csv_export import csv_bytes
+from core.runs.display import run_colour
+from core.text import plain
+
+# How often the leaderboard and the teacher's view look for new results.
+LIVE_SECONDS = 5
+CHALLENGE_CHOICES = {
+    BEST_ACCURACY: "Highest test accuracy",
+    ACCURACY_WITHIN_PARAMETERS: "Highest accuracy with at most N parameters",
+    FEWEST_PARAMETERS: "Fewest parameters that reach an accuracy",
+    ACCURACY_WITHIN_SECONDS: "Highest accuracy within N seconds of training",
+}
+DURATIONS = {"1 hour": 1, "2 hours": 2, "1 day": 24, "1 week": 24 * 7}
+KEY_JOIN_NAME = "class_join_name"
+KEY_JOIN_CODE = "class_join_code"
+KEY_RENAME = "class_rename"
+KEY_MESSAGE = "class_message"
+
+
+def when(seconds: float | None) -> str:
+    """A time as the pages show it: "2026-12-04 14:05 UTC"."""
+    if seconds is None:
+        return "no end set"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def say(kind: str, text: str) -> None:
+    """Keep a message for the next run of the page (after a button's rerun)."""
+    st.session_state[KEY_MESSAGE] = (kind, text)
+
+
+def show_message() -> None:
+    message = st.session_state.pop(KEY_MESSAGE, None)
+    if message is not None:
+        {"error": st.error, "success": st.success, "info": st.info}[message[0]](message[1])
+
+
+def explain() -> None:
+    with st.expander("How a class works"):
+        st.markdown(
+            "A teacher starts a class and reads its **code** out (or shares the student link). "
+            "Students open the link, type a name and land on Train with the class's starting "
+            "settings. Every network they train counts for the class: the server scores it "
+            "on the 10,000 **test images**, which no training ever sees, and the leaderboard "
+            "keeps each student's best run under the class's rule. Students see their own "
+            "runs and the leaderboard, with the settings behind every entry, so the class "
+            "learns what worked. No accounts: the teacher's link is the teacher's key."
+        )
+
+
+# --- Starting a class (teacher) ----------------------------------------------------------
+
+
+def start_class_ui() -> None:
+    st.subheader("Start a class")
+    with st.form("class_start", border=True):
+        title = st.text_input(
+            "Title", max_chars=MAX_TITLE_LENGTH, placeholder="Year 10 · Neural nets"
+        )
+        kinds: list[str] = list(CHALLENGE_CHOICES)
+        kind: str = st.selectbox("Challenge", kinds, format_func=CHALLENGE_CHOICES.__getitem__)
+        limit_column, preset_column = st.columns(2)
+        parameters = limit_column.number_input(
+            "Most parameters (for 'at most N parameters')", 1_000, 50_000_000, 50_000, step=1_000
+        )
+        accuracy = limit_column.number_input(
+            "Accuracy to reach, % (for 'fewest parameters')", 10.0, 99.9, 97.0, step=0.5
+        )
+        seconds = limit_column.number_input(
+            "Most seconds of training (for 'within N seconds')", 1, 3_600, 30
+        )
+        preset = preset_column.selectbox("Students start from", list(PRESETS), index=0)
+        duration = preset_column.selectbox("The class ends after", list(DURATIONS), index=1)
+        started = st.form_submit_button("Start the class", type="primary")
+    st.caption(
+        "A parameter is one number the network learns (a weight or a bias): a small budget "
+        "makes students think about layer sizes, not only about training longer."
+    )
+    if not started:
+        return
+    limit = {
+        ACCURACY_WITHIN_PARAMETERS: float(parameters),
+        FEWEST_PARAMETERS: float(accuracy) / 100,
+        ACCURACY_WITHIN_SECONDS: float(seconds),
+    }.get(kind)
+    try:
+        challenge = Challenge(kind, limit)
+        created = ui.class_store().create(
+            title, challenge, PRESETS[preset].to_dict(), hours=DURATIONS[duration]
+        )
+    except (ClassError, ValueError) as error:
+        st.error(plain(error, 300))
+        return
+    except RunStoreError as error:
+        st.error(plain(error, 400))
+        return
+    # The teacher's page from now on is the teacher link: bookmark it to come back.
+    st.query_params.from_dict({ui.TEACHER_PARAM: created.secret})
+    say("success", "Your class is ready. Bookmark this page: its address is your teacher link.")
+    st.rerun()
+
+
+# --- Joining (students) ------------------------------------------------------------------
+
+
+def join_ui(code: str | None) -> None:
+    st.subheader("Join a class")
+    with st.form("class_join", border=True):
+        typed_code = st.text_input(
+            "Class code", value=code or "", max_chars=20, key=KEY_JOIN_CODE, placeholder="ABCD-EFGH"
+        )
+        name = st.text_input(
+            "Your name in the class", max_chars=MAX_NAME_LENGTH, key=KEY_JOIN_NAME,
+            help="Shown on the leaderboard to the whole class; a first name or a nickname.",
+        )  # fmt: skip
+        joined = st.form_submit_button("Join", type="primary")
+    if not joined:
+        return
+    store = ui.class_store()
+    try:
+        info = store.for_code(typed_code)
+        if info is None:
+            st.error("No class has this code: check it with your teacher.")
+            return
+        store.join(info, ui.session_id(), name)
+    except ClassError as error:
+        st.error(plain(error, 300))
+        return
+    except RunStoreError as error:
+        st.error(plain(error, 400))
+        return
+    ui.forget_membership()
+    go_to_train(info)
+
+
+def go_to_train(info: ClassInfo) -> None:
+    """Open Train with the class's starting settings."""
+    for key in ("train_architecture", "train_saved_config", "train_preset"):
+        st.session_state.pop(key, None)
+    params = {}
+    if info.config is not None:
+        try:
+            params = TrainingConfig.from_dict(info.config).to_query_params()
+        except ValueError:
+            params = {}
+    st.switch_page(ui.page_path("train"), query_params=params)
+
+
+def student_view(info: ClassInfo, student: Student) -> None:
+    st.subheader(plain(info.title, 100))
+    st.markdown(f"**Challenge:** {plain(info.challenge.describe(), 200)}.")
+    if student.removed:
+        st.warning("Your teacher took you out of this class. Your runs are still yours.")
+    elif not info.is_open():
+        st.info(f"This class ended at {when(info.closed_at())}: the leaderboard is final.")
+    else:
+        st.caption(
+            f"You are in it as **{plain(student.name, 40)}** · it ends at {when(info.ends)}."
+        )
+    columns = st.columns([1, 1, 2])
+    if columns[0].button(
+        "Train with the class's settings", type="primary", disabled=not info.is_open()
+    ):
+        go_to_train(info)
+    if columns[1].button("Leave this class", key="class_leave"):
+        ui.class_store().leave(ui.session_id())
+        ui.forget_membership()
+        say("info", "You left the class. Your runs are still yours.")
+        st.rerun()
+    with columns[2].popover("Change my name"), st.form("class_rename_form", border=False):
+        new_name = st.text_input("New name", max_chars=MAX_NAME_LENGTH, key=KEY_RENAME)
+        if st.form_submit_button("Change"):
+            try:
+                ui.class_store().join(info, ui.session_id(), new_name)
+                ui.forget_membership()
+                say("success", "Name changed.")
+                st.rerun()
+            except ClassError as error:
+                st.error(plain(error, 300))
+    live_leaderboard(info, student.name)
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def live_leaderboard(info: ClassInfo, me: str) -> None:
+    entries = ui.class_store().entries(info, ui.default_dataset().name)
+    st.markdown("#### Leaderboard")
+    show_leaderboard(info, entries, me)
+    mine = [entry for entry in entries if entry.student == me]
+    st.markdown("#### Your runs in this class")
+    if not mine:
+        st.caption("None yet: train a network on the Train page and it appears here when it ends.")
+        return
+    table = pd.DataFrame(
+        [
+            {
+                "saved": entry.created.replace("T", " ")[:16],
+                "test accuracy": entry.test_accuracy,
+                "parameters": entry.parameters,
+                "training s": entry.train_seconds,
+                "counts": info.challenge.keeps(entry) or "yes",
+                "settings": settings_text(entry.config),
+            }
+            for entry in mine
+        ]
+    )
+    st.dataframe(table, hide_index=True, column_config=accuracy_columns())
+
+
+def accuracy_columns() -> dict:
+    return {
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "training s": st.column_config.NumberColumn(format="%.1f"),
+        "parameters": st.column_config.NumberColumn(format="localized"),
+    }
+
+
+def show_leaderboard(info: ClassInfo, entries, me: str | None = None) -> pd.DataFrame:
+    table = leaderboard_table(info.challenge, entries)
+    if table.empty:
+        st.caption("No run counts yet. Each student's best run under the rule appears here.")
+        return table
+    if me is not None:
+        table["name"] = [f"{name} (you)" if name == me else name for name in table["name"]]
+    score_format = "localized" if info.challenge.kind == FEWEST_PARAMETERS else "percent"
+    st.dataframe(
+        table.drop(columns=["run", "test accuracy"] if score_format == "percent" else ["run"]),
+        hide_index=True,
+        column_config={
+            **accuracy_columns(),
+            "score": st.column_config.NumberColumn(
+                info.challenge.score_label(), format=score_format
+            ),
+        },
+    )
+    st.caption(
+        "Equal scores share a rank, the earlier first. A stopped run counts with what it "
+        "learned until Stop; an interrupted one has no test score and does not count."
+    )
+    return table
+
+
+# --- The teacher's view ------------------------------------------------------------------
+
+
+def teacher_view(info: ClassInfo, secret: str) -> None:
+    student_link, teacher_link = ui.class_links(info, secret)
+    st.subheader(plain(info.title, 100))
+    st.markdown(f"**Challenge:** {plain(info.challenge.describe(), 200)}.")
+    code_column, link_column = st.columns([1, 2])
+    code_column.metric("Class code", info.code)
+    link_column.markdown("**Student link** (share it, or read the code out):")
+    link_column.code(student_link, language=None)
+    with st.expander("Your teacher link (keep it to yourself)"):
+        st.caption(
+            "Whoever has it sees this page and can end the class. It is this page's address."
+        )
+        st.code(teacher_link or "", language=None)
+    if info.is_open():
+        st.caption(f"Open until {when(info.ends)}.")
+        if st.button("End the class now", key="class_end"):
+            ui.class_store().end(info.id)
+            say("info", "The class has ended: its results stay here.")
+            st.rerun()
+    else:
+        st.info(f"This class ended at {when(info.closed_at())}. Its results stay readable here.")
+    live_teacher_view(info)
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def live_teacher_view(info: ClassInfo) -> None:
+    store = ui.class_store()
+    students = store.students(info.id)
+    entries = store.entries(info, ui.default_dataset().name)
+    training = store.training_now(info) if info.is_open() else {}
+    present = [student for student in students if not student.removed]
+    counts = st.columns(3)
+    counts[0].metric("Students", len(present))
+    counts[1].metric("Training now", sum(state == "running" for state in training.values()))
+    counts[2].metric(
+        "Runs that count", sum(info.challenge.keeps(entry) is None for entry in entries)
+    )
+    board_tab, students_tab, curves_tab, best_tab, export_tab = st.tabs(
+        ["Leaderboard", "Students", "Curves", "Best run", "Export"]
+    )
+    with board_tab:
+        show_leaderboard(info, entries)
+        top = [row.entry for row in leaderboard(info.challenge, entries)[:3]]
+        common = shared_settings(top, SETTING_FIELDS)
+        if len(top) >= 2 and common:
+            st.markdown(
+                "**What the top entries share:** "
+                + plain(", ".join(f"{name} {value}" for name, value in common.items()), 300)
+            )
+    with students_tab:
+        students_ui(info, students, entries, training)
+    with curves_tab:
+        curves_ui(info, entries)
+    with best_tab:
+        best_run_ui(info, entries)
+    with export_tab:
+        st.download_button(
+            "Download the class's results (CSV)",
+            csv_bytes(results_table(info.challenge, students, entries), index=False),
+            file_name=f"class-{info.code}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+        )
+        st.caption("One row per run: name, when, status, score, parameters, time and settings.")
+
+
+def students_ui(
+    info: ClassInfo, students: list[Student], entries, training: dict[str, str]
+) -> None:
+    best = {row.entry.student: row for row in leaderboard(info.challenge, entries)}
+    rows = [
+        {
+            "name": student.name,
+            "joined": when(student.joined),
+            "runs": sum(entry.student == student.name for entry in entries),
+            "best": best[student.name].score if student.name in best else None,
+            "now": training.get(student.name, ""),
+        }
+        for student in students
+        if not student.removed
+    ]
+    if not rows:
+        st.caption("Nobody has joined yet.")
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    names = [row["name"] for row in rows]
+    by_name = {student.name: student for student in students}
+    left, right = st.columns(2)
+    with left.form("class_remove_student", border=False):
+        name = st.selectbox("Student", names, key="class_remove_name")
+        if st.form_submit_button("Take out of the class"):
+            ui.class_store().remove_student(info.id, by_name[name].owner)
+            say("info", f"{name} is out of the class.")
+            st.rerun(scope="app")
+    counting = [entry for entry in entries if entry.test_accuracy is not None]
+    if counting:
+        labels = {
+            entry.run_id: f"{entry.student} · {entry.created[11:16]} · "
+            f"{100 * (entry.test_accuracy or 0):.2f}%"
+            for entry in counting
+        }
+        with right.form("class_hide_run", border=False):
+            run_id: str = st.selectbox(
+                "Entry", list(labels), format_func=labels.__getitem__, key="class_hide_pick"
+            )
+            if st.form_submit_button("Remove this entry"):
+                ui.class_store().hide_run(info.id, run_id)
+                say("info", "The entry is off the class's results.")
+                st.rerun(scope="app")
+
+
+def best_runs(info: ClassInfo, entries, count: int = 10):
+    """The stored runs behind the leaderboard's first `count` rows."""
+    found = []
+    for row in leaderboard(info.challenge, entries)[:count]:
+        try:
+            found.append((row, ui.run_store().get_run(row.entry.run_id)))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def curves_ui(info: ClassInfo, entries) -> None:
+    runs = best_runs(info, entries)
+    if not runs:
+        st.caption("Each student's best run's curves appear here.")
+        return
+    metric = st.radio("Curve", ["accuracy", "loss"], horizontal=True, key="class_curve_metric")
+    curves = {
+        run.id: CurveRun(label=row.entry.student, history=run.history, colour=run_colour(place))
+        for place, (row, run) in enumerate(runs, start=1)
+    }
+    st.plotly_chart(overlaid_curves(curves, metric), key="class_curves")
+    st.caption("Each student's best run: training (solid) and validation (dashed), per epoch.")
+
+
+def best_run_ui(info: ClassInfo, entries) -> None:
+    runs = best_runs(info, entries, count=1)
+    if not runs:
+        st.caption("The class's best run's confusion matrix appears here.")
+        return
+    row, run = runs[0]
+    st.markdown(
+        f"**{plain(row.entry.student, 40)}**: {100 * (row.entry.test_accuracy or 0):.2f}% "
+        f"with {row.entry.parameters or 0:,} parameters · "
+        + plain(settings_text(row.entry.config), 200)
+    )
+    if run.confusion_matrix is not None:
+        st.plotly_chart(
+            confusion_matrix_figure(run.confusion_matrix, ui.default_dataset().class_names),
+            key="class_best_confusion",
+        )
+        st.caption(
+            "Rows are the true digits, columns what the network said: the diagonal is right, "
+            "every other cell a kind of mistake."
+        )
+
+
+# --- The page ----------------------------------------------------------------------------
+
+st.title("Class")
+show_message()
+secret = st.query_params.get(ui.TEACHER_PARAM)
+code = st.query_params.get(ui.CODE_PARAM)
+try:
+    if secret is not None:
+        teaching = ui.class_store().for_teacher(secret)
+        if teaching is None:
+            st.error("This teacher link is not valid: check that it was copied whole.")
+        else:
+            teacher_view(teaching, secret)
+    else:
+        membership = ui.my_class()
+        if membership is not None and (code is None or membership[0].code == normalise_code(code)):
+            student_view(*membership)
+        else:
+            join_column, start_column = st.columns(2)
+            with join_column:
+                join_ui(code)
+            with start_column:
+                start_class_ui()
+except RunStoreError as error:
+    st.error(plain(error, 400))
+explain()
