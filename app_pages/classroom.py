@@ -27,6 +27,7 @@ from core.classes import (
     results_table,
     settings_text,
     shared_settings,
+    shared_text,
 )
 from core.figures.compare import CurveRun, overlaid_curves
 from core.figures.evaluation import confusion_matrix_figure
@@ -249,23 +250,33 @@ def accuracy_columns() -> dict:
 
 
 def show_leaderboard(info: ClassInfo, entries, me: str | None = None) -> pd.DataFrame:
+    """The leaderboard as a plain table (readable when projected and on a phone).
+
+    `st.table` renders its cells as markdown, so every text cell goes through `plain`.
+    """
     table = leaderboard_table(info.challenge, entries)
     if table.empty:
         st.caption("No run counts yet. Each student's best run under the rule appears here.")
         return table
-    if me is not None:
-        table["name"] = [f"{name} (you)" if name == me else name for name in table["name"]]
-    score_format = "localized" if info.challenge.kind == FEWEST_PARAMETERS else "percent"
-    st.dataframe(
-        table.drop(columns=["run", "test accuracy"] if score_format == "percent" else ["run"]),
-        hide_index=True,
-        column_config={
-            **accuracy_columns(),
-            "score": st.column_config.NumberColumn(
-                info.challenge.score_label(), format=score_format
-            ),
-        },
-    )
+    fewest = info.challenge.kind == FEWEST_PARAMETERS
+    shown = pd.DataFrame(
+        {
+            "Rank": table["rank"].astype(int),
+            "Name": [
+                plain(f"{name} (you)" if name == me else name, 50) for name in table["name"]
+            ],
+            info.challenge.score_label(): [
+                f"{int(score):,}" if fewest else f"{100 * score:.2f}%" for score in table["score"]
+            ],
+            **({"Test accuracy": [f"{100 * value:.2f}%" for value in table["test accuracy"]]}
+               if fewest else {}),
+            "Parameters": [f"{int(value or 0):,}" for value in table["parameters"]],
+            "Training": [f"{value or 0:.1f} s" for value in table["training s"]],
+            "Settings": [plain(text, 200) for text in table["settings"]],
+            "Status": table["status"],
+        }
+    )  # fmt: skip
+    st.table(shown.set_index("Rank"))
     st.caption(
         "Equal scores share a rank, the earlier first. A stopped run counts with what it "
         "learned until Stop; an interrupted one has no test score and does not count."
@@ -321,10 +332,7 @@ def live_teacher_view(info: ClassInfo) -> None:
         top = [row.entry for row in leaderboard(info.challenge, entries)[:3]]
         common = shared_settings(top, SETTING_FIELDS)
         if len(top) >= 2 and common:
-            st.markdown(
-                "**What the top entries share:** "
-                + plain(", ".join(f"{name} {value}" for name, value in common.items()), 300)
-            )
+            st.markdown("**What the top entries share:** " + plain(shared_text(common), 300))
     with students_tab:
         students_ui(info, students, entries, training)
     with curves_tab:

@@ -19,6 +19,7 @@ from ui.classes import (
     forget_membership,
     in_class,
     my_class,
+    visitor_address,
 )
 from ui.figure_cache import remembered_figure
 from ui.identity import (
@@ -27,7 +28,6 @@ from ui.identity import (
     KEY_VISITOR_ID,
     browser_visitor_id,
     session_id,
-    visitor_address,
 )
 from ui.image_links import IMAGE_LINK_SETS, MAX_IMAGE_INDEX_DIGITS, image_link, take_image_link
 from ui.models import (

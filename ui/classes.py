@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.classes import ClassInfo, ClassStore, Student
 from core.singletons import process_singleton
+from ui import identity
 from ui.identity import session_id
 from ui.resources import run_store
 
@@ -70,3 +71,16 @@ def class_links(info: ClassInfo, secret: str | None = None) -> tuple[str, str | 
     student = f"{base}?{CODE_PARAM}={info.code}"
     teacher = None if secret is None else f"{base}?{TEACHER_PARAM}={secret}"
     return student, teacher
+
+
+def visitor_address() -> str | None:
+    """The network address the caps count for this visitor (`ui.identity.visitor_address`).
+
+    For a student of an open class it is the class instead: a class usually shares one school
+    network, so the demo's caps per address (jobs at once, saves a day, protected runs)
+    apply per class, and each student keeps the caps per visitor.
+    """
+    membership = my_class()
+    if membership is not None and not membership[1].removed and membership[0].is_open():
+        return f"class:{membership[0].id}"
+    return identity.visitor_address()

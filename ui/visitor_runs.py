@@ -10,8 +10,8 @@ from core.jobs.caps import JobCaps
 from core.jobs.job import JobKind
 from core.runs import LIST_COLUMNS
 from core.runs.records import RunKind
-from ui.classes import in_class
-from ui.identity import session_id, visitor_address
+from ui.classes import in_class, visitor_address
+from ui.identity import session_id
 from ui.open_tabs import open_tabs, this_tab
 from ui.resources import job_manager, run_store
 

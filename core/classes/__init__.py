@@ -22,7 +22,13 @@ from core.classes.challenges import (
 )
 from core.classes.codes import code_space, guesses_for_even_odds, normalise_code
 from core.classes.names import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, checked_name, checked_title
-from core.classes.results import SETTING_FIELDS, leaderboard_table, results_table, settings_text
+from core.classes.results import (
+    SETTING_FIELDS,
+    leaderboard_table,
+    results_table,
+    settings_text,
+    shared_text,
+)
 from core.classes.store import (
     MAX_CLASS_HOURS,
     ClassError,
@@ -60,4 +66,5 @@ __all__ = [
     "results_table",
     "settings_text",
     "shared_settings",
+    "shared_text",
 ]

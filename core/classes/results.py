@@ -39,6 +39,31 @@ def settings_text(config: dict) -> str:
     return " · ".join(part for part in parts if part.strip())
 
 
+LABELS = {
+    "architecture": "network", "hidden_layers": "hidden layers", "conv_filters": "filters",
+    "activation": "activation", "optimizer": "optimizer", "learning_rate": "learning rate",
+    "batch_size": "batch", "epochs": "epochs", "dropout": "dropout",
+    "batch_norm": "batch normalisation", "schedule": "learning-rate schedule",
+}  # fmt: skip
+
+
+def shared_text(common: dict) -> str:
+    """What the top entries share, in words: "network dense, hidden layers 64, optimizer adam".
+
+    Filters are left out for dense networks (they have none).
+    """
+    parts = []
+    for field, value in common.items():
+        if field == "conv_filters" and common.get("architecture") != "cnn":
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(map(str, value)) or "none"
+        elif isinstance(value, bool):
+            value = "on" if value else "off"
+        parts.append(f"{LABELS.get(field, field)} {value}")
+    return ", ".join(parts)
+
+
 def leaderboard_table(challenge: Challenge, entries: list[Entry]) -> pd.DataFrame:
     """The leaderboard: rank, name, score, parameters, training time, settings, status."""
     rows = [

@@ -110,12 +110,13 @@ def test_students_join_by_code_land_on_train_and_see_only_the_leaderboard(monkey
     assert not app.exception
     text = _text(app)
     assert "You are in it as **Ana**" in text
-    board = app.dataframe[0].value
-    assert board["name"].tolist() == ["Ana (you)", "Ben"]
-    assert board["rank"].tolist() == [1, 2]
-    assert board["parameters"].tolist() == [203_530, 100_000]
+    board = app.table[0].value
+    assert board["Name"].tolist() == ["Ana (you)", "Ben"]
+    assert board.index.tolist() == [1, 2]
+    assert board["Parameters"].tolist() == ["203,530", "100,000"]
+    assert board["Test accuracy"].tolist() == ["97.50%", "96.00%"]
     # Her own runs, not Ben's: one run.
-    assert len(app.dataframe[1].value) == 1
+    assert len(app.dataframe[0].value) == 1
     # A second student cannot take her name.
     _browser(monkeypatch, "cem-browser")
     other = app_test(PAGE)
@@ -141,13 +142,13 @@ def test_the_teachers_view_lists_students_training_and_exports_their_runs(monkey
     app.run()
     assert not app.exception
     assert [metric.value for metric in app.metric] == [info.code, "3", "0", "2"]
-    board = app.dataframe[0].value
-    assert board["name"].tolist() == ["Ben", "Ana"]
-    students = app.dataframe[1].value
+    board = app.table[0].value
+    assert board["Name"].tolist() == ["Ben", "Ana"]
+    students = app.dataframe[0].value
     assert students["name"].tolist() == ["Ana", "Ben", "Cem"]
     assert students["runs"].tolist() == [1, 1, 0]
     # Take Ben out: Ana leads.
     app.selectbox(key="class_remove_name").select("Ben")
     app.button[-2].click().run()  # "Take out of the class"
     assert not app.exception
-    assert app.dataframe[0].value["name"].tolist() == ["Ana"]
+    assert app.table[0].value["Name"].tolist() == ["Ana"]

@@ -272,3 +272,14 @@ def test_students_racing_for_one_name_get_it_once(stores):
         thread.join()
     assert sorted(outcomes) == ["joined"] + ["refused"] * 5
     assert [student.name for student in classes.students(info.id)] == ["Sam"]
+
+
+def test_what_the_top_entries_share_reads_as_words():
+    from core.classes import shared_text
+
+    common = {"architecture": "dense", "hidden_layers": [64], "conv_filters": [32, 64],
+              "optimizer": "adam", "batch_norm": False}  # fmt: skip
+    assert shared_text(common) == (
+        "network dense, hidden layers 64, optimizer adam, batch normalisation off"
+    )
+    assert shared_text({"architecture": "cnn", "conv_filters": [32]}) == "network cnn, filters 32"
