@@ -121,8 +121,9 @@ def start_class_ui() -> None:
     try:
         challenge = Challenge(kind, limit)
         created = ui.class_store().create(
-            title, challenge, PRESETS[preset].to_dict(), hours=DURATIONS[duration]
-        )
+            title, challenge, PRESETS[preset].to_dict(), hours=DURATIONS[duration],
+            address=ui.network_address(),
+        )  # fmt: skip
     except (ClassError, ValueError) as error:
         st.error(plain(error, 300))
         return

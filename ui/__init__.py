@@ -19,6 +19,7 @@ from ui.classes import (
     forget_membership,
     in_class,
     my_class,
+    network_address,
     visitor_address,
 )
 from ui.figure_cache import remembered_figure
@@ -100,6 +101,7 @@ __all__ = [
     "forget_membership",
     "in_class",
     "my_class",
+    "network_address",
     "DATASET_HASH",
     "remembered_figure",
     "CURRENT_CHOICE",

@@ -84,3 +84,8 @@ def visitor_address() -> str | None:
     if membership is not None and not membership[1].removed and membership[0].is_open():
         return f"class:{membership[0].id}"
     return identity.visitor_address()
+
+
+def network_address() -> str | None:
+    """The visitor's own network address for caps, whatever class they are in (None locally)."""
+    return identity.visitor_address()

@@ -34,14 +34,17 @@ from core.classes.codes import (
 )
 from core.classes.names import checked_name, checked_title, name_key
 from core.jobs.job_rows import ACTIVE_VALUES
+from core.runs.database import RunRecords
 from core.runs.engine import Database
 from core.runs.schema import class_hidden_runs, class_students, classes, jobs, runs
 
 # The longest a class may last (a teacher can end it sooner), and how many students it takes.
 MAX_CLASS_HOURS = 24 * 14
 MAX_STUDENTS = 200
-# Classes one database keeps open at once (each a code that can be guessed; see `codes`).
+# Classes one database keeps open at once (each a code that can be guessed; see `codes`), and
+# of those, how many one network address may have started (a script cannot take them all).
 MAX_OPEN_CLASSES = 10_000
+MAX_OPEN_CLASSES_PER_ADDRESS = 10
 # Runs a class's results read per student (the newest); the demo keeps fewer anyway.
 MAX_RUNS_PER_STUDENT = 200
 # Whose default data set a class ranks (runs on a visitor's own files are not comparable).
@@ -119,6 +122,7 @@ class ClassStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._records = RunRecords(database)  # Hashes a creator's address as runs' are.
 
     # --- Teachers ---------------------------------------------------------------------
 
@@ -128,6 +132,7 @@ class ClassStore:
         challenge: Challenge,
         config: dict[str, Any] | None = None,
         hours: float | None = None,
+        address: str | None = None,
     ) -> NewClass:
         """Create a class; return it with the teacher's secret (stored only as a digest).
 
@@ -137,9 +142,12 @@ class ClassStore:
             config: The starting configuration students land on (a `TrainingConfig` dict).
             hours: When the class ends by itself (at most `MAX_CLASS_HOURS`); None for the
                 longest.
+            address: The creator's network address (`ui.visitor_address`), kept as a keyed
+                hash; None (localhost) for no cap per address.
 
         Raises:
-            ClassError: A bad title or duration, or too many open classes.
+            ClassError: A bad title or duration, or too many open classes (on the server,
+                or started from this address).
         """
         try:
             title = checked_title(title)
@@ -160,6 +168,22 @@ class ClassStore:
             ).scalar_one()
             if open_count >= MAX_OPEN_CLASSES:
                 raise ClassError("This server has as many open classes as it takes; try later.")
+            creator = self._records.address_key(address)
+            if creator is not None:
+                mine = connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(classes)
+                    .where(
+                        classes.c.creator == creator,
+                        classes.c.ended.is_(None),
+                        sa.or_(classes.c.ends.is_(None), classes.c.ends > now),
+                    )  # fmt: skip
+                ).scalar_one()
+                if mine >= MAX_OPEN_CLASSES_PER_ADDRESS:
+                    raise ClassError(
+                        f"Your network already has {MAX_OPEN_CLASSES_PER_ADDRESS} open classes: "
+                        "end one (on its teacher link) before starting another."
+                    )
             for _ in range(8):  # A code already in use (rare: see `codes`) draws another.
                 code, secret = new_class_code(), new_teacher_secret()
                 taken = connection.execute(
@@ -174,7 +198,7 @@ class ClassStore:
                 "id": class_id, "code": code, "secret_sha256": secret_digest(secret),
                 "title": title, "challenge_json": challenge.to_json(),
                 "config_json": json.dumps(config) if config is not None else None,
-                "created": now, "ends": now + hours * 3600, "ended": None,
+                "created": now, "ends": now + hours * 3600, "ended": None, "creator": creator,
             }  # fmt: skip
             connection.execute(classes.insert().values(**values))
         return NewClass(self._get(class_id), secret)

@@ -146,6 +146,7 @@ classes = sa.Table(
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("ends", sa.Float),
     sa.Column("ended", sa.Float),
+    sa.Column("creator", sa.String),
 )
 
 class_students = sa.Table(

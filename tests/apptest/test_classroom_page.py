@@ -152,3 +152,29 @@ def test_the_teachers_view_lists_students_training_and_exports_their_runs(monkey
     app.button[-2].click().run()  # "Take out of the class"
     assert not app.exception
     assert app.table[0].value["Name"].tolist() == ["Ana"]
+
+
+def test_a_student_of_an_open_class_counts_caps_per_class_not_per_network(monkeypatch, stores):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        import ui
+
+        st.write(f"address={ui.visitor_address()} owner={ui.runs_owner()}")
+
+    _, classes = stores
+    info = classes.create("Caps", Challenge()).info
+    _browser(monkeypatch, "student-browser")
+    monkeypatch.setattr(ui.identity, "visitor_address", lambda: "203.0.113.7")
+    app = AppTest.from_function(script).run()
+    # Not in a class: the network address, and (locally) everyone's runs.
+    assert app.markdown[0].value == "address=203.0.113.7 owner=None"
+    classes.join(info, "student-browser", "Dee")
+    app = AppTest.from_function(script).run()
+    assert app.markdown[0].value == f"address=class:{info.id} owner=student-browser"
+    classes.end(info.id)
+    app = AppTest.from_function(script).run()
+    # An ended class no longer stands for the network; the student still sees only theirs.
+    assert app.markdown[0].value == "address=203.0.113.7 owner=student-browser"

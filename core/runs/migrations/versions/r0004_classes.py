@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("created", sa.Float, nullable=False),
         sa.Column("ends", sa.Float),
         sa.Column("ended", sa.Float),
+        sa.Column("creator", sa.String),
     )
     op.create_table(
         "class_students",

@@ -283,3 +283,19 @@ def test_what_the_top_entries_share_reads_as_words():
         "network dense, hidden layers 64, optimizer adam, batch normalisation off"
     )
     assert shared_text({"architecture": "cnn", "conv_filters": [32]}) == "network cnn, filters 32"
+
+
+def test_one_network_address_starts_at_most_ten_open_classes(stores):
+    from core.classes.store import MAX_OPEN_CLASSES_PER_ADDRESS
+
+    _, classes = stores
+    started = [
+        classes.create(f"Class {n}", Challenge(), address="203.0.113.5").info
+        for n in range(MAX_OPEN_CLASSES_PER_ADDRESS)
+    ]
+    with pytest.raises(ClassError, match="already has 10 open classes"):
+        classes.create("One more", Challenge(), address="203.0.113.5")
+    classes.create("Another school", Challenge(), address="198.51.100.1")
+    classes.create("Localhost", Challenge())  # No address: no cap per address.
+    classes.end(started[0].id)  # An ended class frees its place.
+    classes.create("One more", Challenge(), address="203.0.113.5")
