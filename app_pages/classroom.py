@@ -50,6 +50,11 @@ KEY_JOIN_NAME = "class_join_name"
 KEY_JOIN_CODE = "class_join_code"
 KEY_RENAME = "class_rename"
 KEY_MESSAGE = "class_message"
+# The Train page's last settings (its own key), offered as the class's starting point.
+KEY_TRAIN_SETTINGS = "train_saved_config"
+YOUR_SETTINGS = "Your settings on the Train page"
+# The secret of the teacher link this session opened (kept while the teacher visits other pages).
+KEY_TEACHING = "class_teaching"
 
 
 def when(seconds: float | None) -> str:
@@ -104,7 +109,10 @@ def start_class_ui() -> None:
         seconds = limit_column.number_input(
             "Most seconds of training (for 'within N seconds')", 1, 3_600, 30
         )
-        preset = preset_column.selectbox("Students start from", list(PRESETS), index=0)
+        starts = list(PRESETS)
+        if st.session_state.get(KEY_TRAIN_SETTINGS):
+            starts.insert(0, YOUR_SETTINGS)
+        preset = preset_column.selectbox("Students start from", starts, index=0)
         duration = preset_column.selectbox("The class ends after", list(DURATIONS), index=1)
         started = st.form_submit_button("Start the class", type="primary")
     st.caption(
@@ -120,8 +128,13 @@ def start_class_ui() -> None:
     }.get(kind)
     try:
         challenge = Challenge(kind, limit)
+        start = (
+            TrainingConfig.from_json(st.session_state[KEY_TRAIN_SETTINGS])
+            if preset == YOUR_SETTINGS
+            else PRESETS[preset]
+        )
         created = ui.class_store().create(
-            title, challenge, PRESETS[preset].to_dict(), hours=DURATIONS[duration],
+            title, challenge, start.to_dict(), hours=DURATIONS[duration],
             address=ui.network_address(),
         )  # fmt: skip
     except (ClassError, ValueError) as error:
@@ -447,15 +460,27 @@ def best_run_ui(info: ClassInfo, entries) -> None:
 
 st.title("Class")
 show_message()
-secret = st.query_params.get(ui.TEACHER_PARAM)
 code = st.query_params.get(ui.CODE_PARAM)
+# The teacher link's secret, from the address or, after a visit to another page (whose address
+# has no secret), from this session; put back into the address so it stays the teacher link.
+secret = st.query_params.get(ui.TEACHER_PARAM)
+if secret is None and code is None:
+    secret = st.session_state.get(KEY_TEACHING)
 try:
     if secret is not None:
         teaching = ui.class_store().for_teacher(secret)
         if teaching is None:
+            st.session_state.pop(KEY_TEACHING, None)
             st.error("This teacher link is not valid: check that it was copied whole.")
         else:
+            st.session_state[KEY_TEACHING] = secret
+            if st.query_params.get(ui.TEACHER_PARAM) != secret:
+                st.query_params[ui.TEACHER_PARAM] = secret
             teacher_view(teaching, secret)
+            if st.button("Close the teacher's view", key="class_close_teaching"):
+                st.session_state.pop(KEY_TEACHING, None)
+                st.query_params.clear()
+                st.rerun()
     else:
         membership = ui.my_class()
         if membership is not None and (code is None or membership[0].code == normalise_code(code)):

@@ -173,6 +173,10 @@ def write_run_folder(
         # A class is many visitors: each sees only their own runs, under the demo's caps,
         # unless the teacher set demo_mode themselves.
         environment["MNIST_STUDIO_DEMO_MODE"] = "1"
+    if settings.get_setting("max_sessions_per_address") is None:
+        # A room shares one network address: the demo's 50 sessions would be a class of 25
+        # with two tabs each. Each visitor's own caps still hold.
+        environment["MNIST_STUDIO_MAX_SESSIONS_PER_ADDRESS"] = str(CLASS_SESSIONS_PER_ADDRESS)
     if ray:
         environment["RAY_AUTH_MODE"] = "token"  # as Ray 2.60 asks (README)
     env_file = run_dir / ".env"
@@ -180,6 +184,9 @@ def write_run_folder(
     env_file.chmod(0o600)  # it holds the cookie secret and maybe a database password
     env_file.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
     return procfile, env_file
+
+
+CLASS_SESSIONS_PER_ADDRESS = 400
 
 
 def main(argv: list[str] | None = None) -> None:

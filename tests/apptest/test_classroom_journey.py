@@ -2,9 +2,10 @@
 runs end at different times (finished, stopped, interrupted, over the rule), the teacher
 removes a student and an entry, and every view of the leaderboard stays right.
 
-The runs are saved straight into the store, as a training job saves them; tests of real
-trainings in a class are tests/browser/test_classroom_browser.py. The teacher's view's rerun
-time for such a class is measured by bench/bench_classroom.py.
+On both backends: SQLite, and PostgreSQL as `make class` serves it. The runs are saved
+straight into the store, as a training job saves them; tests of real trainings in a class
+are tests/browser/test_classroom_browser.py. The teacher's view's rerun time for such a
+class is measured by bench/bench_classroom.py.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ LIMIT = 150_000
 
 
 @pytest.fixture
-def stores(isolated_run_store):
-    run_store = RunStore(isolated_run_store)
+def stores(isolated_run_store, database_url, monkeypatch):
+    # The pages read the store the settings name: the same SQLite folder or PostgreSQL database.
+    if database_url is not None:
+        monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", database_url)
+    run_store = RunStore(isolated_run_store, database_url=database_url)
     yield run_store, ClassStore(run_store.database)
     run_store.database.dispose()
 

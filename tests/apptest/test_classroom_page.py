@@ -149,7 +149,7 @@ def test_the_teachers_view_lists_students_training_and_exports_their_runs(monkey
     assert students["runs"].tolist() == [1, 1, 0]
     # Take Ben out: Ana leads.
     app.selectbox(key="class_remove_name").select("Ben")
-    app.button[-2].click().run()  # "Take out of the class"
+    next(button for button in app.button if button.label == "Take out of the class").click().run()
     assert not app.exception
     assert app.table[0].value["Name"].tolist() == ["Ana"]
 
@@ -178,3 +178,37 @@ def test_a_student_of_an_open_class_counts_caps_per_class_not_per_network(monkey
     app = AppTest.from_function(script).run()
     # An ended class no longer stands for the network; the student still sees only theirs.
     assert app.markdown[0].value == "address=203.0.113.7 owner=student-browser"
+
+
+def test_the_teachers_view_survives_a_visit_to_another_page(monkeypatch, stores):
+    created = stores[1].create("Lesson 5", Challenge())
+    _browser(monkeypatch, "teacher")
+    app = app_test(PAGE)
+    app.query_params[ui.TEACHER_PARAM] = created.secret
+    app.run()
+    assert created.info.code in _text(app)
+    app.switch_page("app_pages/train.py").run()
+    app.query_params.clear()  # Train's address has no secret.
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    assert created.info.code in _text(app)
+    assert app.query_params[ui.TEACHER_PARAM] == created.secret
+    app.button(key="class_close_teaching").click().run()
+    assert created.info.code not in _text(app)
+    assert ui.TEACHER_PARAM not in app.query_params
+
+
+def test_a_teacher_can_start_students_from_their_own_train_settings(monkeypatch, stores):
+    from dataclasses import replace
+
+    mine = replace(PRESETS["Quick look"], hidden_layers=(48, 24), epochs=4)
+    _browser(monkeypatch, "teacher")
+    app = app_test(PAGE)
+    app.session_state["train_saved_config"] = mine.to_json()  # What Train keeps.
+    app.run()
+    starts = next(box for box in app.selectbox if box.label == "Students start from")
+    assert starts.options[0] == "Your settings on the Train page"
+    app.text_input[2].input("Own settings")
+    app.button[1].click().run()
+    info = stores[1].for_teacher(app.query_params[ui.TEACHER_PARAM])
+    assert info is not None and info.config == mine.to_dict()

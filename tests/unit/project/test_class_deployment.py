@@ -61,6 +61,8 @@ def test_the_run_folder_starts_every_part_and_keeps_the_secret_out_of_the_procfi
     assert len(environment[COOKIE_SECRET_VARIABLE]) >= 40
     assert environment["MNIST_STUDIO_RAY_ADDRESS"].startswith("127.0.0.1:")
     assert environment["MNIST_STUDIO_APP_PROCESSES"] == "3"  # They split Ray's CPUs.
+    # A room behind one address: 200 learners with two tabs each may connect.
+    assert environment["MNIST_STUDIO_MAX_SESSIONS_PER_ADDRESS"] == "400"
     assert environment[COOKIE_SECRET_VARIABLE] not in procfile.read_text()
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     ports = [int(lines[f"app{n}"].split("--server.port ")[1].split()[0]) for n in (1, 2, 3)]
