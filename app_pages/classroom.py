@@ -17,6 +17,7 @@ from core.classes import (
     MAX_NAME_LENGTH,
     MAX_TITLE_LENGTH,
     SETTING_FIELDS,
+    SHARED,
     Challenge,
     ClassError,
     ClassInfo,
@@ -234,6 +235,7 @@ def live_leaderboard(info: ClassInfo, me: str) -> None:
     entries = ui.class_store().entries(info, ui.default_dataset().name)
     st.markdown("#### Leaderboard")
     show_leaderboard(info, entries, me)
+    shared_ui(info, entries)
     mine = [entry for entry in entries if entry.student == me]
     st.markdown("#### Your runs in this class")
     if not mine:
@@ -253,6 +255,41 @@ def live_leaderboard(info: ClassInfo, me: str) -> None:
         ]
     )
     st.dataframe(table, hide_index=True, column_config=accuracy_columns())
+
+
+def shared_ui(info: ClassInfo, entries) -> None:
+    """The runs the teacher shared with the class: their settings, curves and mistakes."""
+    marks = ui.class_store().marks(info.id)
+    shared = [entry for entry in entries if marks.get(entry.run_id) == SHARED]
+    if not shared:
+        return
+    st.markdown("#### Shared by your teacher")
+    for entry in shared[:5]:
+        try:
+            run = ui.run_store().get_run(entry.run_id)
+        except (OSError, ValueError):
+            continue
+        with st.expander(
+            f"{plain(entry.student, 40)}: {100 * (entry.test_accuracy or 0):.2f}% · "
+            + plain(settings_text(entry.config), 150),
+            expanded=len(shared) == 1,
+        ):
+            curves, mistakes = st.columns(2)
+            curves.plotly_chart(
+                overlaid_curves(
+                    {run.id: CurveRun(label=entry.student, history=run.history)}, "accuracy"
+                ),
+                key=f"class_shared_curves_{run.id}",
+            )
+            if run.confusion_matrix is not None:
+                mistakes.plotly_chart(
+                    confusion_matrix_figure(run.confusion_matrix, ui.default_dataset().class_names),
+                    key=f"class_shared_confusion_{run.id}",
+                )
+    st.caption(
+        "The curves show accuracy per epoch (an epoch is one pass over the training images); "
+        "in the confusion matrix the diagonal is right and every other cell a kind of mistake."
+    )
 
 
 def accuracy_columns() -> dict:
@@ -290,7 +327,9 @@ def show_leaderboard(info: ClassInfo, entries, me: str | None = None) -> pd.Data
             "Status": table["status"],
         }
     )  # fmt: skip
-    st.table(shown.set_index("Rank"))
+    # Ranks as text: Streamlit hides an index that looks like a default one (1, 2, 3).
+    shown.index = pd.Index([str(rank) for rank in shown.pop("Rank")], name="Rank")
+    st.table(shown)
     st.caption(
         "Equal scores share a rank, the earlier first. A stopped run counts with what it "
         "learned until Stop; an interrupted one has no test score and does not count."
@@ -394,19 +433,33 @@ def students_ui(
             st.rerun(scope="app")
     counting = [entry for entry in entries if entry.test_accuracy is not None]
     if counting:
+        shared = {run for run, mark in ui.class_store().marks(info.id).items() if mark == SHARED}
         labels = {
             entry.run_id: f"{entry.student} · {entry.created[11:16]} · "
             f"{100 * (entry.test_accuracy or 0):.2f}%"
+            + (" · shared" if entry.run_id in shared else "")
             for entry in counting
         }
         with right.form("class_hide_run", border=False):
             run_id: str = st.selectbox(
                 "Entry", list(labels), format_func=labels.__getitem__, key="class_hide_pick"
             )
-            if st.form_submit_button("Remove this entry"):
+            remove, share, unshare = st.columns(3)
+            if remove.form_submit_button("Remove this entry"):
                 ui.class_store().hide_run(info.id, run_id)
                 say("info", "The entry is off the class's results.")
                 st.rerun(scope="app")
+            if share.form_submit_button("Share with the class"):
+                ui.class_store().share_run(info.id, run_id)
+                say("info", "Every student now sees this run's curves and mistakes.")
+                st.rerun(scope="app")
+            if unshare.form_submit_button("Stop sharing"):
+                ui.class_store().share_run(info.id, run_id, shared=False)
+                st.rerun(scope="app")
+        st.caption(
+            "Students see only their own runs and the leaderboard; a shared run's curves and "
+            "confusion matrix are shown to the whole class."
+        )
 
 
 def best_runs(info: ClassInfo, entries, count: int = 10):

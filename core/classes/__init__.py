@@ -30,7 +30,9 @@ from core.classes.results import (
     shared_text,
 )
 from core.classes.store import (
+    HIDDEN,
     MAX_CLASS_HOURS,
+    SHARED,
     ClassError,
     ClassInfo,
     ClassStore,
@@ -43,11 +45,13 @@ __all__ = [
     "ACCURACY_WITHIN_SECONDS",
     "BEST_ACCURACY",
     "FEWEST_PARAMETERS",
+    "HIDDEN",
     "KINDS",
     "MAX_CLASS_HOURS",
     "MAX_NAME_LENGTH",
     "MAX_TITLE_LENGTH",
     "SETTING_FIELDS",
+    "SHARED",
     "Challenge",
     "ClassError",
     "ClassInfo",

@@ -1,7 +1,7 @@
 """Classes in the run store's database: create one, join it by code, end it, rank its runs.
 
 `ClassStore` keeps classes next to the runs (`core.runs.schema`: ``classes``,
-``class_students``, ``class_hidden_runs``), so a class works on SQLite for `make run` and on
+``class_students``, ``class_marks``), so a class works on SQLite for `make run` and on
 the PostgreSQL every app process of `make class` shares. A student is a visitor id (the owner
 of their runs, from the browser's cookie) with a name in one class; their runs belong to the
 class when saved between their joining and the class's end. A visitor is in one class at a
@@ -36,7 +36,7 @@ from core.classes.names import checked_name, checked_title, name_key
 from core.jobs.job_rows import ACTIVE_VALUES
 from core.runs.database import RunRecords
 from core.runs.engine import Database
-from core.runs.schema import class_hidden_runs, class_students, classes, jobs, runs
+from core.runs.schema import class_marks, class_students, classes, jobs, runs
 
 # The longest a class may last (a teacher can end it sooner), and how many students it takes.
 MAX_CLASS_HOURS = 24 * 14
@@ -47,6 +47,9 @@ MAX_OPEN_CLASSES = 10_000
 MAX_OPEN_CLASSES_PER_ADDRESS = 10
 # Runs a class's results read per student (the newest); the demo keeps fewer anyway.
 MAX_RUNS_PER_STUDENT = 200
+# Marks a teacher puts on a class's runs.
+HIDDEN = "hidden"
+SHARED = "shared"
 # Whose default data set a class ranks (runs on a visitor's own files are not comparable).
 RANKED_DATASET = "MNIST"
 
@@ -236,16 +239,40 @@ class ClassStore:
 
     def hide_run(self, class_id: str, run_id: str) -> None:
         """Remove one entry from the class's results (the run itself stays its student's)."""
+        self._mark(class_id, run_id, HIDDEN)
+
+    def share_run(self, class_id: str, run_id: str, shared: bool = True) -> None:
+        """Show one entry's curves and confusion matrix to every student (or stop)."""
+        if shared:
+            self._mark(class_id, run_id, SHARED)
+            return
         with self.database.transaction() as connection:
-            exists = connection.execute(
-                sa.select(class_hidden_runs.c.run_id).where(
-                    class_hidden_runs.c.class_id == class_id, class_hidden_runs.c.run_id == run_id
+            connection.execute(
+                class_marks.delete().where(
+                    class_marks.c.class_id == class_id,
+                    class_marks.c.run_id == run_id,
+                    class_marks.c.mark == SHARED,
                 )
-            ).first()
-            if exists is None:
-                connection.execute(
-                    class_hidden_runs.insert().values(class_id=class_id, run_id=run_id)
+            )
+
+    def _mark(self, class_id: str, run_id: str, mark: str) -> None:
+        """Mark a run of the class; a removed entry is never shared (the later mark wins)."""
+        with self.database.transaction(exclusive=True) as connection:
+            where = (class_marks.c.class_id == class_id, class_marks.c.run_id == run_id)
+            connection.execute(class_marks.delete().where(*where))
+            connection.execute(
+                class_marks.insert().values(class_id=class_id, run_id=run_id, mark=mark)
+            )
+
+    def marks(self, class_id: str) -> dict[str, str]:
+        """The class's marked runs: run id -> `HIDDEN` or `SHARED`."""
+        with self.database.transaction() as connection:
+            rows = connection.execute(
+                sa.select(class_marks.c.run_id, class_marks.c.mark).where(
+                    class_marks.c.class_id == class_id
                 )
+            ).all()
+        return {row.run_id: row.mark for row in rows}
 
     # --- Students ---------------------------------------------------------------------
 
@@ -367,8 +394,8 @@ class ClassStore:
         with self.database.transaction() as connection:
             hidden = set(
                 connection.execute(
-                    sa.select(class_hidden_runs.c.run_id).where(
-                        class_hidden_runs.c.class_id == info.id
+                    sa.select(class_marks.c.run_id).where(
+                        class_marks.c.class_id == info.id, class_marks.c.mark == HIDDEN
                     )
                 ).scalars()
             )

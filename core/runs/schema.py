@@ -14,8 +14,8 @@ them, and seconds since the epoch (``heartbeat``, ``updated``) where only code c
   (`core.runs.heartbeats`).
 - ``runs_in_progress``: a run being trained, by which process (`core.runs.in_progress`).
 - ``jobs``: every process's jobs, their state and progress (`core.jobs.board`).
-- ``classes``, ``class_students``, ``class_hidden_runs``: a teacher's classes, their students
-  and the entries the teacher removed (`core.classes`).
+- ``classes``, ``class_students``, ``class_marks``: a teacher's classes, their students
+  and the entries the teacher removed or shared with the class (`core.classes`).
 """
 
 from __future__ import annotations
@@ -160,11 +160,12 @@ class_students = sa.Table(
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
-class_hidden_runs = sa.Table(
-    "class_hidden_runs",
+class_marks = sa.Table(
+    "class_marks",
     metadata,
     sa.Column("class_id", sa.String, primary_key=True),
     sa.Column("run_id", sa.String, primary_key=True),
+    sa.Column("mark", sa.String, nullable=False),
 )
 
 # Index names, for the migrations and the test that compares them with these tables.

@@ -112,7 +112,7 @@ def test_students_join_by_code_land_on_train_and_see_only_the_leaderboard(monkey
     assert "You are in it as **Ana**" in text
     board = app.table[0].value
     assert board["Name"].tolist() == ["Ana (you)", "Ben"]
-    assert board.index.tolist() == [1, 2]
+    assert board.index.tolist() == ["1", "2"]
     assert board["Parameters"].tolist() == ["203,530", "100,000"]
     assert board["Test accuracy"].tolist() == ["97.50%", "96.00%"]
     # Her own runs, not Ben's: one run.
@@ -212,3 +212,29 @@ def test_a_teacher_can_start_students_from_their_own_train_settings(monkeypatch,
     app.button[1].click().run()
     info = stores[1].for_teacher(app.query_params[ui.TEACHER_PARAM])
     assert info is not None and info.config == mine.to_dict()
+
+
+def test_a_run_the_teacher_shares_shows_its_curves_to_every_student(monkeypatch, stores):
+    run_store, classes = stores
+    created = classes.create("Lesson 6", Challenge())
+    info = created.info
+    classes.join(info, "ana", "Ana")
+    classes.join(info, "ben", "Ben")
+    time.sleep(1.1)
+    ana_run = _save(run_store, "ana", 0.97, 101_770)
+    _browser(monkeypatch, "ben")
+    student = app_test(PAGE).run()
+    assert "Shared by your teacher" not in _text(student)
+    assert len(student.get("plotly_chart")) == 0  # Ana's run is hers alone.
+    _browser(monkeypatch, "teacher")
+    teacher = app_test(PAGE)
+    teacher.query_params[ui.TEACHER_PARAM] = created.secret
+    teacher.run()
+    next(b for b in teacher.button if b.label == "Share with the class").click().run()
+    assert not teacher.exception
+    assert classes.marks(info.id) == {ana_run: "shared"}
+    _browser(monkeypatch, "ben")
+    student = app_test(PAGE).run()
+    assert not student.exception
+    assert "Shared by your teacher" in _text(student)
+    assert len(student.get("plotly_chart")) == 1  # Her curves (no confusion matrix saved).

@@ -127,6 +127,19 @@ def test_a_teacher_runs_a_lesson_with_three_students(browser, tmp_path, output_d
         table = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
         assert sorted(row["name"] for row in table) == sorted(STUDENTS)
         assert {row["name"]: float(row["test accuracy"]) for row in table} == measured
+        # The teacher shares one entry (the list's first): every student sees its curves.
+        teacher.get_by_role("tab", name="Students").click()
+        press(teacher, "Share with the class")
+        expect(teacher.locator(MAIN)).to_contain_text("Every student now sees", timeout=30_000)
+        (shared_run,) = classes.marks(info.id)
+        sharer = next(e.student for e in classes.entries(info) if e.run_id == shared_run)
+        ben = students["Ben"]
+        ben.goto(f"{base_url}/classroom")
+        wait_for_app(ben)
+        expect(ben.locator(MAIN)).to_contain_text("Shared by your teacher", timeout=30_000)
+        expect(ben.locator(MAIN)).to_contain_text(f"{sharer}: {100 * measured[sharer]:.2f}%")
+        ben.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
+        _screenshots(ben, output_dir, "class-student-shared")
         teacher.get_by_role("tab", name="Leaderboard").click()
         teacher.wait_for_timeout(800)  # The tab's underline slides over.
         _screenshots(teacher, output_dir, "class-teacher")

@@ -1,4 +1,5 @@
-"""Classes: a teacher's classes, their students by name, and entries the teacher removed.
+"""Classes: a teacher's classes, their students by name, and entries the teacher removed or
+shared.
 
 Revision ID: 0004
 Revises: 0003
@@ -41,14 +42,15 @@ def upgrade() -> None:
     op.create_index("class_students_owner", "class_students", ["owner"])
     op.create_index("class_students_name", "class_students", ["class_id", "name_key"], unique=True)
     op.create_table(
-        "class_hidden_runs",
+        "class_marks",
         sa.Column("class_id", sa.String, primary_key=True),
         sa.Column("run_id", sa.String, primary_key=True),
+        sa.Column("mark", sa.String, nullable=False),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("class_hidden_runs")
+    op.drop_table("class_marks")
     op.drop_index("class_students_name", table_name="class_students")
     op.drop_index("class_students_owner", table_name="class_students")
     op.drop_index("classes_secret", table_name="classes")

@@ -212,8 +212,14 @@ def test_a_class_ranks_its_students_runs_and_only_theirs(stores):
     assert sorted((e.student, e.test_accuracy) for e in entries) == [("Ana", 0.97), ("Ben", 0.95)]
     assert [row.entry.student for row in leaderboard(info.challenge, entries)] == ["Ana", "Ben"]
     # The teacher removes Ana's entry, then takes Ben out: nothing is left.
-    classes.hide_run(info.id, ana)
+    classes.share_run(info.id, ana)
+    assert classes.marks(info.id) == {ana: "shared"}
+    classes.share_run(info.id, ana, shared=False)
+    assert classes.marks(info.id) == {}
+    classes.share_run(info.id, ana)
+    classes.hide_run(info.id, ana)  # Removed: no longer shared.
     classes.hide_run(info.id, ana)  # Twice is once.
+    assert classes.marks(info.id) == {ana: "hidden"}
     assert [e.student for e in classes.entries(info)] == ["Ben"]
     classes.remove_student(info.id, "ben-browser")
     assert classes.entries(info) == []
