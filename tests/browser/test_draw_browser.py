@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from playwright.sync_api import expect
 
 from testkit.browser import wait_for_app
 from testkit.harness import page_errors
@@ -270,7 +271,9 @@ def test_photo_with_shadow_and_ruled_lines_is_read_and_crop_picks_a_digit(
     page.mouse.down()
     page.mouse.move(box["x"] + 278, box["y"] + 140, steps=6)
     page.mouse.up()
-    page.wait_for_timeout(500)
+    # The crop box reaches the server after the canvas's short wait; under load (CI saw
+    # the photo's earlier "2" still shown after 0.5 s) that rerun starts late: wait for it.
+    expect(page.locator(METRIC_SELECTOR)).to_have_text("7", timeout=SLOW_MS)
     wait_for_app(page, SLOW_MS)
     assert wait_for_prediction(page, SLOW_MS) == "7"
     page.screenshot(path=str(output_dir / "draw-page-photo-crop.png"), full_page=True)
