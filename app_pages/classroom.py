@@ -377,21 +377,24 @@ def live_teacher_view(info: ClassInfo) -> None:
     counts[2].metric(
         "Runs that count", sum(info.challenge.keeps(entry) is None for entry in entries)
     )
+    # Ranked once per refresh; the tabs share it and the best runs' stored records.
+    ranked = leaderboard(info.challenge, entries)
+    runs = best_runs(ranked)
     board_tab, students_tab, curves_tab, best_tab, export_tab = st.tabs(
         ["Leaderboard", "Students", "Curves", "Best run", "Export"]
     )
     with board_tab:
         show_leaderboard(info, entries)
-        top = [row.entry for row in leaderboard(info.challenge, entries)[:3]]
+        top = [row.entry for row in ranked[:3]]
         common = shared_settings(top, SETTING_FIELDS)
         if len(top) >= 2 and common:
             st.markdown("**What the top entries share:** " + plain(shared_text(common), 300))
     with students_tab:
-        students_ui(info, students, entries, training)
+        students_ui(info, students, ranked, entries, training)
     with curves_tab:
-        curves_ui(info, entries)
+        curves_ui(runs)
     with best_tab:
-        best_run_ui(info, entries)
+        best_run_ui(runs[:1])
     with export_tab:
         st.download_button(
             "Download the class's results (CSV)",
@@ -404,9 +407,9 @@ def live_teacher_view(info: ClassInfo) -> None:
 
 
 def students_ui(
-    info: ClassInfo, students: list[Student], entries, training: dict[str, str]
+    info: ClassInfo, students: list[Student], ranked, entries, training: dict[str, str]
 ) -> None:
-    best = {row.entry.student: row for row in leaderboard(info.challenge, entries)}
+    best = {row.entry.student: row for row in ranked}
     rows = [
         {
             "name": student.name,
@@ -462,10 +465,10 @@ def students_ui(
         )
 
 
-def best_runs(info: ClassInfo, entries, count: int = 10):
+def best_runs(ranked, count: int = 10):
     """The stored runs behind the leaderboard's first `count` rows."""
     found = []
-    for row in leaderboard(info.challenge, entries)[:count]:
+    for row in ranked[:count]:
         try:
             found.append((row, ui.run_store().get_run(row.entry.run_id)))
         except (OSError, ValueError):
@@ -473,8 +476,7 @@ def best_runs(info: ClassInfo, entries, count: int = 10):
     return found
 
 
-def curves_ui(info: ClassInfo, entries) -> None:
-    runs = best_runs(info, entries)
+def curves_ui(runs) -> None:
     if not runs:
         st.caption("Each student's best run's curves appear here.")
         return
@@ -487,8 +489,7 @@ def curves_ui(info: ClassInfo, entries) -> None:
     st.caption("Each student's best run: training (solid) and validation (dashed), per epoch.")
 
 
-def best_run_ui(info: ClassInfo, entries) -> None:
-    runs = best_runs(info, entries, count=1)
+def best_run_ui(runs) -> None:
     if not runs:
         st.caption("The class's best run's confusion matrix appears here.")
         return

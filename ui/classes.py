@@ -7,6 +7,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.classes import ClassInfo, ClassStore, Student
 from core.singletons import process_singleton
@@ -42,7 +43,7 @@ def my_class() -> tuple[ClassInfo, Student] | None:
         return kept[1]
     try:
         membership = class_store().membership(session_id())
-    except Exception:  # noqa: BLE001 (the store says why on its own pages; no class here)
+    except (OSError, ValueError, SQLAlchemyError):  # The store's pages say why; no class.
         membership = None
     st.session_state[KEY_MEMBERSHIP] = (now, membership)
     return membership
