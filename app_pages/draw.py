@@ -19,16 +19,12 @@ from core.figures.prediction import probability_bars
 from core.inspection import novelty
 from core.inspection.saliency import occlusion_saliency
 from core.text import plain
-from ui import canvas as ui_canvas
 from ui.background import start_in_thread
-from ui.canvas import st_canvas
+from ui.draw_pad import Drawing, browser_model_for, crop_box, draw_pad
+from ui.identity import browser_visitor_id
 
-CANVAS_SIZE = 280
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
 DEFAULT_BRUSH = 18
-# The canvas's toolbar (undo, redo, reset) sits in this space above the canvas.
-CANVAS_TOOLBAR_SPACE = 44
-KEY_CANVAS_VERSION = "draw_canvas_version"
 KEY_CROP_VERSION = "draw_crop_version"
 KEY_UPLOAD_PICTURE = "draw_upload_picture"
 CROP_DISPLAY_SIDE = 280
@@ -39,8 +35,6 @@ INPUT_DRAW = "Draw on the canvas"
 INPUT_UPLOAD = "Upload a picture"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
-
-ui_canvas.register_canvas()
 
 HELP = """
 **Drawings.** MNIST digits were scaled so their longer side fits a **20x20** box and placed in
@@ -75,6 +69,13 @@ are written like digits). Alone, at the same share of digits, the maximum probab
 Mahalanobis distance 55%, the PCA rebuild error 36%. For a freshly trained Recommended
 network (784-256-10) the same measure flags 1.2% of the digits and 71.2% of the non-digits.
 
+**While you draw.** The model's weights come to this page once (the browser keeps them) and
+the network runs here on every movement of the pen, at most once per screen frame, with the
+same preparation of the picture as the server's; so the digit and the bars follow the pen.
+When a stroke ends the drawing goes to the server, which gives the verdict below, the
+explanation and the neighbours. The page's numbers match the server's to 0.0001 (tested on
+200 drawings in Chromium).
+
 **Why this digit?** Each 4x4 patch of the input is blanked in turn and the change of each
 class's probability is measured (occlusion). The nearest training images are found in the
 layer before the softmax (the pixels for a network without hidden layers).
@@ -106,30 +107,15 @@ def reference(key: str, _model) -> Future:
     )
 
 
-def clear_canvas() -> None:
-    """Give the canvas a new key, which mounts an empty one."""
-    st.session_state[KEY_CANVAS_VERSION] = st.session_state.get(KEY_CANVAS_VERSION, 0) + 1
-
-
-def canvas_ui():
-    """Show the drawing canvas with its brush and clear controls; return its RGBA array."""
-    # Room for the canvas's own toolbar, which appears just above it on hover.
-    st.space(CANVAS_TOOLBAR_SPACE)
-    result = st_canvas(
-        stroke_width=st.session_state.get("draw_brush", DEFAULT_BRUSH),
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        update_streamlit=True,
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"draw_canvas_{st.session_state.get(KEY_CANVAS_VERSION, 0)}",
+def canvas_ui(model, model_data: dict | None, fallback: str | None) -> Drawing | None | str:
+    """Show the drawing canvas (brush, undo and clear are its own); return its last drawing."""
+    return draw_pad(
+        "draw_pad",
+        model=model_data,
+        fallback=fallback,
+        classes=list(ui.class_names_for(model.output_shape[-1])),
+        brush=DEFAULT_BRUSH,
     )
-    controls = st.columns([3, 2], vertical_alignment="bottom")
-    controls[0].slider("Brush width", 6, 40, DEFAULT_BRUSH, key="draw_brush")
-    controls[1].button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/delete:")
-    return result.image_data
 
 
 def verdict_html(digit: str, confidence: float | None, verdict: str | None) -> str:
@@ -191,7 +177,7 @@ def show_prediction(slot, probabilities, judgement) -> None:
     slot.html(verdict_html(shown, judgement.confidence, judgement.verdict))
 
 
-def model_view_ui(digit, probabilities, judgement) -> None:
+def model_view_ui(digit, probabilities, judgement, bars: bool = True) -> None:
     """The 28x28 input, the probability bars and the verdict's numbers."""
     preview = Image.fromarray(digit.astype(np.uint8)).resize(
         (PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST
@@ -209,7 +195,8 @@ def model_view_ui(digit, probabilities, judgement) -> None:
         prediction_column.caption(words.summary)
         with st.expander("How unusual is it?", key="draw_measures"):
             st.caption("\n".join(f"- {line}" for line in words.details))
-    st.plotly_chart(probability_bars(probabilities, names), key="draw_probabilities")
+    if bars:
+        st.plotly_chart(probability_bars(probabilities, names), key="draw_probabilities")
 
 
 def explanation_ui(model, digit, judgement) -> None:
@@ -239,13 +226,13 @@ def explanation_ui(model, digit, judgement) -> None:
     )
 
 
-def result_ui(model, key, digit, slot) -> None:
-    """Predict, judge and explain one preprocessed digit."""
+def result_ui(model, key, digit, slot, bars: bool = True) -> None:
+    """Predict, judge and explain one preprocessed digit (the bars unless the page shows them)."""
     probabilities, judgement = judge_digit(model, key, digit)
     if probabilities is None:
         return
     show_prediction(slot, probabilities, judgement)
-    model_view_ui(digit, probabilities, judgement)
+    model_view_ui(digit, probabilities, judgement, bars)
     explanation_ui(model, digit, judgement)
 
 
@@ -256,11 +243,15 @@ def drawing_area(model, key: str) -> None:
     slot.html(verdict_html("", None, None))
     drawing_column, result_column = st.columns(2, gap="large")
     with drawing_column:
-        picture = canvas_ui()
+        model_data, fallback = browser_model_for(browser_visitor_id(), key, model)
+        drawing = canvas_ui(model, model_data, fallback)
     with result_column:
         st.markdown("**What the model sees**")
+        if isinstance(drawing, str):
+            st.error(f"This drawing cannot be used: {plain(drawing, 300)}")
+            return
         try:
-            digit = preprocess_digit(picture) if picture is not None else None
+            digit = preprocess_digit(drawing.pixels) if drawing is not None else None
         except BlankDrawingError:
             digit = None
         except ValueError as error:
@@ -269,35 +260,22 @@ def drawing_area(model, key: str) -> None:
         if digit is None:
             st.info("Draw a digit on the canvas.")
             return
-        result_ui(model, key, digit, slot)
+        # With the model in the page its bars follow the pen under the canvas already.
+        result_ui(model, key, digit, slot, bars=model_data is None)
 
 
 def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
     """Let the visitor drag a box over the picture; return it as shares, or None."""
     height, width = pixels.shape[:2]
     shown_width, shown_height = shown_size(height, width, CROP_DISPLAY_SIDE)
-    background = Image.fromarray(pixels).convert("RGB").resize((shown_width, shown_height))
-    st.caption("Drag a box around the digit to crop the picture (draw a new box to change it).")
-    st.space(CANVAS_TOOLBAR_SPACE)
-    result = st_canvas(
-        fill_color="rgba(255, 165, 0, 0.15)",
-        stroke_width=2,
-        stroke_color="#ff8c00",
-        background_image=background,
-        update_streamlit=True,
-        height=shown_height,
-        width=shown_width,
-        drawing_mode="rect",
-        key=f"draw_crop_{st.session_state.get(KEY_CROP_VERSION, 0)}",
+    background = np.asarray(
+        Image.fromarray(pixels).convert("RGB").resize((shown_width, shown_height))
     )
-    boxes = [
-        o
-        for o in (result.json_data or {}).get("objects", [])
-        if str(o.get("type", "")).lower() == "rect"
-    ]
-    if not boxes:
+    st.caption("Drag a box around the digit to crop the picture (draw a new box to change it).")
+    box = crop_box(f"draw_crop_{st.session_state.get(KEY_CROP_VERSION, 0)}", background)
+    if box is None:
         return None
-    return box_shares(boxes[-1], shown_width, shown_height)
+    return box_shares(box, shown_width, shown_height)
 
 
 def steps_ui(steps) -> None:

@@ -35,10 +35,11 @@ from testkit.learner_session import LearnerSession
 MAX_LEARNERS = 200
 MAX_DURATION_SECONDS = 3600
 TRAINING_FINISHED = "Training finished."
-CANVAS_PREFIX = "draw_canvas_"
+CANVAS = "draw_pad"
 CANVAS_SIZE = 280
 # The Draw page's chart of a prediction's probabilities: drawn once a drawing is predicted.
-PREDICTION_CHART = "draw_probabilities"
+# Shown with every prediction (the page's "Why this digit?" toggle).
+PREDICTION_CHART = "draw_explain"
 
 
 @dataclass(frozen=True)
@@ -121,25 +122,20 @@ def check_bounds(base_urls: list[str], learners: int, duration: float) -> None:
         check_loopback(base_url)
 
 
-def digit_drawing(pixels: np.ndarray) -> str:
-    """The canvas's widget value for a 28x28 digit: its PNG (white ink on transparent pixels,
-    drawn 10 times larger, as the 280x280 canvas sends it) and a short Fabric.js drawing."""
+def digit_drawing(pixels: np.ndarray, serial: int = 1) -> str:
+    """The canvas's state for a 28x28 digit: its PNG (white ink on black, drawn 10 times
+    larger, as the 280x280 canvas sends it) and a short stroke through its ink."""
     ink = np.asarray(Image.fromarray(pixels).resize((CANVAS_SIZE, CANVAS_SIZE), Image.BILINEAR))
     rgba = np.zeros((CANVAS_SIZE, CANVAS_SIZE, 4), dtype=np.uint8)
-    rgba[..., :3] = 255
-    rgba[..., 3] = ink
+    rgba[..., :3] = ink[..., np.newaxis]
+    rgba[..., 3] = 255
     buffer = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
     rows, columns = np.nonzero(ink > 128)
-    path = [["M", float(columns[0]), float(rows[0])]] if len(rows) else []
-    path += [["L", float(x), float(y)] for y, x in zip(rows[::40], columns[::40], strict=True)]
-    drawing = {
-        "version": "7.4.0",
-        "objects": [{"type": "Path", "stroke": "#FFFFFF", "strokeWidth": 18, "path": path}],
-        "background": "#000000",
-    }
+    points = [[float(x), float(y)] for y, x in zip(rows[::40], columns[::40], strict=True)]
     data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return json.dumps({"drawing": {"raw": drawing, "data": data_url}})
+    strokes = [{"width": 18, "points": points}] if points else []
+    return json.dumps({"drawing": {"png": data_url, "serial": serial, "strokes": strokes}})
 
 
 def test_digits(count: int) -> list[np.ndarray]:
@@ -213,15 +209,13 @@ async def learner(
         result.page_seconds.append(await session.goto("draw"))
         for number in range(script.digits):
             await asyncio.sleep(think)
-            if number:
-                result.draw_seconds.append(await session.press("draw_clear"))
-            canvas = max(
-                (key for key in session.widgets if key.startswith(CANVAS_PREFIX)),
-                key=lambda key: int(key.removeprefix(CANVAS_PREFIX)),
-            )
+            if number:  # Clear: the canvas sends that it is empty.
+                result.draw_seconds.append(
+                    await session.set_widget(CANVAS, json_value=json.dumps({"drawing": None}))
+                )
             session.widgets.pop(PREDICTION_CHART, None)
             result.draw_seconds.append(
-                await session.set_widget(canvas, json_value=digit_drawing(digit))
+                await session.set_widget(CANVAS, json_value=digit_drawing(digit, number + 1))
             )
             result.predictions += PREDICTION_CHART in session.widgets
         await asyncio.sleep(think)

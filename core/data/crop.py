@@ -32,7 +32,7 @@ def box_shares(
     """Return a box drawn over the shown picture as (top, left, bottom, right) shares.
 
     Args:
-        box: A Fabric.js rectangle as streamlit-drawable-canvas returns it (``left``,
+        box: A box as the crop component sends it (``left``,
             ``top``, ``width``, ``height`` and the ``scaleX``/``scaleY`` of a resized box).
         shown_width: The shown picture's width in pixels.
         shown_height: The shown picture's height in pixels.

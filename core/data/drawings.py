@@ -45,7 +45,8 @@ def decode_canvas_png(data_url: object, size: int) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             if image.size != (size, size):
-                raise ValueError(f"The drawing is {image.size[0]}x{image.size[1]}, not {size}x{size}.")
+                shown = f"{image.size[0]}x{image.size[1]}"
+                raise ValueError(f"The drawing is {shown}, not {size}x{size}.")
             return np.asarray(image.convert("RGBA"), dtype=np.uint8)
     except (OSError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValueError("The drawing's picture cannot be read.") from error
@@ -64,7 +65,9 @@ def checked_strokes(value: object, size: int) -> list[dict[str, Any]] | None:
         if not isinstance(stroke, dict):
             return None
         width, points = stroke.get("width"), stroke.get("points")
-        if not _number(width, 1, MAX_BRUSH) or not isinstance(points, list) or not points:
+        if not isinstance(width, int | float) or not _number(width, 1, MAX_BRUSH):
+            return None
+        if not isinstance(points, list) or not points:
             return None
         points_seen += len(points)
         if points_seen > MAX_POINTS:
