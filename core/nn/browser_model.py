@@ -53,12 +53,16 @@ class BrowserModel:
         digest: SHA-256 of `blob` in hex: the file's name, so a browser caches it by content.
         parameters: Number of float32 values in the file.
         layers: The header's layer list, for a caption or a test.
+        bfloat16: Whether some layer computes in bfloat16 in Keras (the app trains CNNs so
+            where the CPU has bfloat16 units): the page computes in float32, so its answers
+            differ from the server's by a few tenths of a percent, not 1e-4.
     """
 
     blob: bytes
     digest: str
     parameters: int
     layers: tuple[dict[str, Any], ...]
+    bfloat16: bool = False
 
 
 def _activation_name(layer: Any) -> str:
@@ -211,7 +215,11 @@ def export_browser_model(model: Any) -> BrowserModel:
             shape = [1, 1, shape[2]]
         else:
             raise BrowserModelError(f"the layer {layer.name!r} ({kind})")
-    return _write(specs, arrays, shape)
+    bfloat16 = any(
+        str(getattr(getattr(layer, "dtype_policy", None), "compute_dtype", "")) == "bfloat16"
+        for layer in model.layers
+    )
+    return _write(specs, arrays, shape, bfloat16)
 
 
 def _norm_weights(layer: Any) -> tuple[np.ndarray, ...]:
@@ -236,7 +244,9 @@ def _fold(previous: dict[str, Any], arrays: list[np.ndarray], scale, shift, add)
         arrays[bias_index] = folded
 
 
-def _write(specs: list[dict[str, Any]], arrays: list[np.ndarray], shape: list[int]) -> BrowserModel:
+def _write(
+    specs: list[dict[str, Any]], arrays: list[np.ndarray], shape: list[int], bfloat16: bool
+) -> BrowserModel:
     """Lay the arrays out one after another and point each layer at its weights."""
     if not specs or shape[:2] != [1, 1]:
         raise BrowserModelError("an output that is not one vector of class probabilities")
@@ -254,7 +264,7 @@ def _write(specs: list[dict[str, Any]], arrays: list[np.ndarray], shape: list[in
         layers.append(entry)
     header = json.dumps(
         {"format": 1, "input": [IMAGE_SHAPE[0], IMAGE_SHAPE[1]], "classes": shape[2],
-         "layers": layers},
+         "bfloat16": bfloat16, "layers": layers},
         separators=(",", ":"),
     ).encode()  # fmt: skip
     header += b" " * (-len(header) % 4)
@@ -265,4 +275,5 @@ def _write(specs: list[dict[str, Any]], arrays: list[np.ndarray], shape: list[in
         digest=hashlib.sha256(blob).hexdigest(),
         parameters=total,
         layers=tuple(layers),
+        bfloat16=bfloat16,
     )

@@ -32,24 +32,7 @@ function element(tag, className, parent, attributes = {}) {
   return node;
 }
 
-function paintStroke(context, stroke) {
-  context.strokeStyle = "#ffffff";
-  context.fillStyle = "#ffffff";
-  context.lineCap = "round";
-  context.lineJoin = "round";
-  context.lineWidth = stroke.width;
-  const [first, ...rest] = stroke.points;
-  if (rest.length === 0) {
-    context.beginPath();
-    context.arc(first[0], first[1], stroke.width / 2, 0, 2 * Math.PI);
-    context.fill();
-    return;
-  }
-  context.beginPath();
-  context.moveTo(first[0], first[1]);
-  for (const [x, y] of rest) context.lineTo(x, y);
-  context.stroke();
-}
+const paintStroke = MnistNet.paintStroke;
 
 function buildDrawPad(root, data) {
   const pad = { mode: "draw", strokes: [], current: null, serial: 0, model: null, pending: false };
@@ -293,7 +276,7 @@ export default function (component) {
       (model) => {
         if (pad.modelUrl !== data.model.url) return;
         pad.model = model;
-        pad.status.textContent = `The prediction follows your pen: the model (${model.parameters.toLocaleString("en")} weights) runs in this page. The verdict below comes from the server when a stroke ends.`;
+        pad.status.textContent = `The prediction follows your pen: the model (${model.parameters.toLocaleString("en")} weights) runs in this page. The verdict below comes from the server when a stroke ends.${model.bfloat16 ? " This model computes in bfloat16 on the server, so the two can differ by a few tenths of a percent." : ""}`;
         pad.status.dataset.path = "browser";
         if (pad.strokes.length) pad.predictSoon();
       },

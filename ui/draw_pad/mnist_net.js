@@ -239,7 +239,7 @@ const MnistNet = (() => {
       scale: layer.kind === "affine" ? slice(layer.scale) : layer.scale,
       shift: slice(layer.shift),
     }));
-    return { classes: header.classes, layers, parameters: data.length };
+    return { classes: header.classes, layers, parameters: data.length, bfloat16: Boolean(header.bfloat16) };
   }
 
   function dense(x, layer) {
@@ -373,5 +373,24 @@ const MnistNet = (() => {
     return x;
   }
 
-  return { parseModel, predict, preprocess, roundHalfEven };
+  // One stroke of white ink with round ends and joins, as the canvas draws it.
+  function paintStroke(context, stroke) {
+    context.strokeStyle = "#ffffff";
+    context.fillStyle = "#ffffff";
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    context.lineWidth = stroke.width;
+    const [first, ...rest] = stroke.points;
+    context.beginPath();
+    if (rest.length === 0) {
+      context.arc(first[0], first[1], stroke.width / 2, 0, 2 * Math.PI);
+      context.fill();
+      return;
+    }
+    context.moveTo(first[0], first[1]);
+    for (const [x, y] of rest) context.lineTo(x, y);
+    context.stroke();
+  }
+
+  return { paintStroke, parseModel, predict, preprocess, roundHalfEven };
 })();
