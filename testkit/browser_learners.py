@@ -26,7 +26,7 @@ from testkit.class_load import TRAINING_FINISHED, check_loopback
 from testkit.harness import CHROMIUM_ARGS, chromium_path
 from testkit.rerun_timing import RerunTimer
 
-CANVAS = "canvas.upper-canvas"
+CANVAS = '[data-testid="draw-pad-canvas"]'
 PREDICTION = '[data-testid="stMetricValue"]'
 # Strokes of a few digits on the 280x280 canvas: (x, y) points, one list per stroke.
 STROKES = (
@@ -146,7 +146,7 @@ def browser_class_script(page, base_url: str, training: TrainingConfig, digits: 
     page.wait_for_selector(CANVAS, timeout=60_000)
     for number in range(digits):
         if number:
-            page.locator(".st-key-draw_clear button").click()
+            page.get_by_role("button", name="Clear the canvas").click()
             page.wait_for_selector(PREDICTION, state="detached", timeout=60_000)
         _draw(page, STROKES[number % len(STROKES)])
         page.wait_for_selector(PREDICTION, timeout=120_000)

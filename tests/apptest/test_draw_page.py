@@ -1,12 +1,15 @@
-"""AppTest of the Draw page: the default model, uploads, bad uploads and the model choice.
+"""AppTest of the Draw page: the default model, drawings, forged canvas messages, uploads,
+bad uploads and the model choice.
 
-The drawing canvas is a custom component that AppTest cannot drive (it returns no image
-there); drawing is tested in a real Chromium in tests/browser/test_draw_browser.py. Uploads
-go through the same preprocessing and prediction code as drawings.
+AppTest runs no JavaScript: a drawing is given as the canvas component's state (what
+ui/draw_pad/draw_pad.js sends when a stroke ends); the drawing itself, and the prediction
+that follows the pen, are tested in a real Chromium (tests/browser/test_draw_browser.py,
+tests/browser/test_draw_pad_equality.py).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 
@@ -16,6 +19,7 @@ from PIL import Image
 
 import ui
 from core.data.datasets import load_default_dataset
+from core.data.preprocess import render_as_drawing
 from testkit.harness import app_test
 
 PAGE = "app_pages/draw.py"
@@ -87,7 +91,56 @@ def test_page_renders_with_the_default_model_and_asks_for_a_drawing():
     assert any("test accuracy" in caption.value for caption in app.caption)
     assert any("Draw a digit" in info.value for info in app.info)
     assert predicted_digit(app) is None
-    assert app.slider(key="draw_brush").value == 18
+    assert app.session_state["draw_pad"] == {"drawing": None}
+
+
+def canvas_state(pixels: np.ndarray, strokes=None) -> dict:
+    """What the drawing component sends when a stroke ends (ui/draw_pad/draw_pad.js)."""
+    png = "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode()
+    return {"drawing": {"png": png, "serial": 1, "strokes": strokes or []}}
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_a_drawing_sent_by_the_canvas_is_predicted_on_the_server(index):
+    dataset = load_default_dataset()
+    app = app_test(PAGE)
+    app.run()
+    app.session_state["draw_pad"] = canvas_state(
+        render_as_drawing(dataset.test_images[index], 280, 180)
+    )
+    app.run()
+    assert not app.exception
+    assert predicted_digit(app) == str(dataset.test_labels[index])
+    # AppTest sends no visitor cookie: the page predicts on the server and says why.
+    assert app.session_state["draw_pad_last"]["serial"] == 1
+
+
+@pytest.mark.parametrize(
+    ("drawing", "message"),
+    [
+        ({"png": "javascript:alert(1)"}, "did not arrive as a PNG"),
+        ({"png": "data:image/png;base64,AAAA"}, "cannot be read"),
+        ("<img src=x onerror=alert(1)>", "form the page does not know"),
+        ({"png": None, "strokes": "x" * 1000}, "did not arrive as a PNG"),
+    ],
+)
+def test_a_forged_canvas_message_gets_a_reason_not_a_traceback(drawing, message):
+    app = app_test(PAGE)
+    app.run()
+    app.session_state["draw_pad"] = {"drawing": drawing}
+    app.run()
+    assert not app.exception
+    assert predicted_digit(app) is None
+    assert any(message in error.value for error in app.error), [e.value for e in app.error]
+
+
+def test_a_wrong_sized_picture_is_refused():
+    app = app_test(PAGE)
+    app.run()
+    app.session_state["draw_pad"] = canvas_state(np.zeros((100, 100, 4), np.uint8))
+    app.run()
+    assert not app.exception
+    assert any("100x100, not 280x280" in error.value for error in app.error)
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3, 4])

@@ -12,7 +12,10 @@ from testkit.harness import page_errors
 
 pytestmark = pytest.mark.browser
 
-CANVAS_SELECTOR = "canvas.upper-canvas"
+CANVAS_SELECTOR = '[data-testid="draw-pad-canvas"]'
+CROP_SELECTOR = '[data-testid="draw-pad-crop"]'
+LIVE_DIGIT = '[data-testid="draw-pad-digit"]'
+STATUS = '[data-testid="draw-pad-status"]'
 METRIC_SELECTOR = '[data-testid="stMetricValue"]'
 
 # Each digit is a list of strokes; each stroke a list of (x, y) points on the 280x280 canvas.
@@ -45,8 +48,12 @@ def wait_for_prediction(page, timeout_ms: int = 60_000) -> str:
     return page.locator(METRIC_SELECTOR).inner_text().strip()
 
 
+def clear_button(page):
+    return page.get_by_role("button", name="Clear the canvas")
+
+
 def clear(page) -> None:
-    page.locator(".st-key-draw_clear button").click()
+    clear_button(page).click()
     page.wait_for_selector(METRIC_SELECTOR, state="detached", timeout=30_000)
     wait_for_app(page)
 
@@ -264,8 +271,8 @@ def test_photo_with_shadow_and_ruled_lines_is_read_and_crop_picks_a_digit(
 
     upload_input.set_input_files(str(photo_path))
     wait_for_prediction(page, SLOW_MS)
-    page.wait_for_selector(CANVAS_SELECTOR, timeout=SLOW_MS)
-    box = page.locator(CANVAS_SELECTOR).bounding_box()
+    page.wait_for_selector(CROP_SELECTOR, timeout=SLOW_MS)
+    box = page.locator(CROP_SELECTOR).bounding_box()
     # The crop canvas shows the 360x200 photo at 280x156: the right digit is x 156-280.
     page.mouse.move(box["x"] + 150, box["y"] + 15)
     page.mouse.down()
@@ -295,7 +302,6 @@ def test_on_a_phone_the_prediction_stays_in_view_after_clear(streamlit_server, b
     try:
         open_draw_page(page, streamlit_server)
         cdp = context.new_cdp_session(page)
-        clear_button = page.locator(".st-key-draw_clear button")
         for _ in range(2):
             touch_stroke(page, cdp, [(200, 50), (80, 60), (150, 250)])
             page.wait_for_selector(METRIC_SELECTOR, timeout=SLOW_MS)
@@ -311,9 +317,9 @@ def test_on_a_phone_the_prediction_stays_in_view_after_clear(streamlit_server, b
             )
             page.wait_for_timeout(300)
             before = page.locator(VERDICT_SELECTOR).bounding_box()
-            button = clear_button.bounding_box()
+            button = clear_button(page).bounding_box()
             assert before["y"] >= 0 and button["y"] + button["height"] <= height, (before, button)
-            clear_button.tap()
+            clear_button(page).tap()
             page.wait_for_selector(METRIC_SELECTOR, state="detached", timeout=SLOW_MS)
             wait_for_app(page, SLOW_MS)
             page.wait_for_timeout(1_000)
@@ -323,3 +329,114 @@ def test_on_a_phone_the_prediction_stays_in_view_after_clear(streamlit_server, b
         assert page_errors(page) == []
     finally:
         context.close()
+
+
+def wait_for_page_model(page) -> None:
+    """Wait until the model runs in the page (its file fetched and read)."""
+    page.wait_for_function(
+        f"document.querySelector('{STATUS}')?.dataset.path === 'browser'", timeout=SLOW_MS
+    )
+
+
+def in_page_predictions(page) -> int:
+    return int(page.locator('[data-testid="draw-pad-live"]').get_attribute("data-predictions") or 0)
+
+
+def test_the_prediction_follows_the_pen_before_the_stroke_ends(streamlit_server, page):
+    open_draw_page(page, streamlit_server)
+    wait_for_page_model(page)
+    assert "runs in this page" in page.locator(STATUS).inner_text()
+    box = page.locator(CANVAS_SELECTOR).bounding_box()
+    page.mouse.move(box["x"] + 70, box["y"] + 50)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 210, box["y"] + 50, steps=10)
+    page.mouse.move(box["x"] + 120, box["y"] + 250, steps=10)
+    page.wait_for_function(f"document.querySelector('{LIVE_DIGIT}').textContent !== ''")
+    # Still drawing: the page predicted many times, the server has not been asked yet.
+    during = page.locator(LIVE_DIGIT).inner_text()
+    assert in_page_predictions(page) >= 3
+    assert page.locator(VERDICT_SELECTOR).inner_text().strip() == ""
+    assert page.locator(METRIC_SELECTOR).count() == 0
+    page.mouse.up()
+    assert wait_for_prediction(page, SLOW_MS) == "7"
+    assert during == "7"
+    assert page.locator(LIVE_DIGIT).inner_text() == "7"
+    assert page_errors(page) == []
+
+
+def test_undo_and_clear_work_from_the_keyboard(streamlit_server, page):
+    open_draw_page(page, streamlit_server)
+    draw(page, FOUR)
+    assert wait_for_prediction(page, SLOW_MS) == "4"
+    undo = page.get_by_role("button", name="Undo the last stroke")
+    undo.focus()
+    page.keyboard.press("Enter")
+    # One stroke left (the 4's open corner): the server judges the drawing again.
+    page.wait_for_function(
+        "document.querySelector('.mnist-pad').__drawPad.strokes.length === 1", timeout=SLOW_MS
+    )
+    expect(page.locator(METRIC_SELECTOR)).not_to_have_text("4", timeout=SLOW_MS)
+    page.keyboard.press("Tab")  # From Undo to Clear.
+    page.keyboard.press("Enter")
+    page.wait_for_selector(METRIC_SELECTOR, state="detached", timeout=SLOW_MS)
+    wait_for_app(page, SLOW_MS)
+    assert "Draw a digit on the canvas." in page.locator('[data-testid="stMain"]').inner_text()
+    assert page.get_by_role("button", name="Clear the canvas").is_disabled()
+    assert page_errors(page) == []
+
+
+def test_the_drawing_is_still_there_after_another_page(streamlit_server, page):
+    open_draw_page(page, streamlit_server)
+    wait_for_page_model(page)
+    weights = []
+    page.on(
+        "request",
+        lambda request: weights.append(request.url) if "model-weights" in request.url else None,
+    )
+    draw(page, SEVEN)
+    assert wait_for_prediction(page, SLOW_MS) == "7"
+    page.locator('[data-testid="stSidebarNav"] a[href$="/explore"]').click()
+    page.wait_for_url("**/explore", timeout=SLOW_MS)
+    wait_for_app(page, SLOW_MS)
+    page.locator('[data-testid="stSidebarNav"] a[href$="/draw"]').click()
+    wait_for_app(page, SLOW_MS)
+    page.wait_for_selector(CANVAS_SELECTOR, timeout=SLOW_MS)
+    assert wait_for_prediction(page, SLOW_MS) == "7"
+    ink = page.evaluate(
+        f"""() => {{
+            const canvas = document.querySelector('{CANVAS_SELECTOR}');
+            const data = canvas.getContext('2d').getImageData(0, 0, 280, 280).data;
+            let ink = 0;
+            for (let i = 0; i < data.length; i += 4) ink += data[i] > 128;
+            return ink;
+        }}"""
+    )
+    assert ink > 1000
+    wait_for_page_model(page)
+    # The page kept the model it had fetched: no second download.
+    assert weights == []
+    assert page_errors(page) == []
+
+
+def test_a_model_file_is_served_only_to_the_visitor_it_was_granted(streamlit_server, browser):
+    first = browser.new_context()
+    second = browser.new_context()
+    try:
+        page = first.new_page()
+        with page.expect_response(lambda response: "model-weights/" in response.url) as answer:
+            open_draw_page(page, streamlit_server)
+        response = answer.value
+        assert response.status == 200
+        assert "immutable" in response.headers["cache-control"]
+        assert "private" in response.headers["cache-control"]
+        assert response.body()[:4] == b"MNW1"
+        # Another browser (its own visitor cookie) that learns the link gets nothing.
+        other = second.new_page()
+        other.goto(f"{streamlit_server}/")
+        assert other.request.get(response.url).status == 404
+        assert page.request.get(response.url).status == 200
+        assert page.request.get(f"{streamlit_server}/model-weights/{'0' * 64}").status == 404
+        assert page.request.get(f"{streamlit_server}/model-weights/..%2Fapp.py").status in (400, 404)
+    finally:
+        first.close()
+        second.close()

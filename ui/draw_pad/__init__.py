@@ -86,8 +86,11 @@ def draw_pad(
     brush: int,
 ) -> Drawing | None | str:
     """Show the canvas; return the last drawing, None when empty, or why it cannot be used."""
-    value = st.session_state.get(key)
-    sent = value.get("drawing") if isinstance(value, dict) else getattr(value, "drawing", None)
+    # Streamlit forgets a widget's state on a page that did not show it: the last drawing is
+    # kept under its own key, so a visitor who comes back finds it on the canvas and judged.
+    last_key = f"{key}_last"
+    mounted = key in st.session_state
+    sent = st.session_state.get(last_key)
     restore = checked_strokes(sent.get("strokes"), CANVAS_SIZE) if isinstance(sent, dict) else None
     result = _component()(
         key=key,
@@ -104,7 +107,9 @@ def draw_pad(
         on_drawing_change=lambda: None,
         height="content",
     )
-    sent = result.drawing
+    if mounted:
+        sent = result.drawing
+        st.session_state[last_key] = sent
     if sent is None:
         return None
     if not isinstance(sent, dict):
