@@ -183,7 +183,16 @@ def test_first_touch_stroke_counts_on_a_phone(streamlit_server, browser, output_
     try:
         open_draw_page(page, streamlit_server)
         cdp = context.new_cdp_session(page)
+        scrolled = """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            return [main.scrollTop, window.scrollY];
+        }"""
+        before = page.evaluate(scrolled)
+        canvas_top = page.locator(CANVAS_SELECTOR).bounding_box()["y"]
         touch_stroke(page, cdp, [(250, 4), (60, 6), (150, 260)])
+        # The finger drew: the page did not scroll (a downward swipe scrolls it elsewhere).
+        assert page.evaluate(scrolled) == before
+        assert page.locator(CANVAS_SELECTOR).bounding_box()["y"] == canvas_top
         page.wait_for_selector(METRIC_SELECTOR, timeout=SLOW_MS)
         wait_for_app(page, SLOW_MS)
         verdict = page.locator(VERDICT_SELECTOR)
