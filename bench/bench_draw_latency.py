@@ -7,8 +7,13 @@ model), then `--strokes` times per server, alternating between the servers so bo
 same machine load: Clear, draw a 7 with the mouse, and measure in the page, with
 `performance.now()`, the time from the stroke's `pointerup` to the moment the big predicted
 digit above the canvas shows. Prints the median and the 90th percentile per server and the
-load average. Usage:
+load average. Works with both Draw components: the app's own (ui/draw_pad, canvas
+`[data-testid="draw-pad-canvas"]`, "Clear the canvas" button) and the streamlit-drawable-canvas
+one before it (`canvas.upper-canvas`, `.st-key-draw_clear button`); each page says which it has.
+`--peer-python` is the peer's interpreter (default: FOLDER/.venv/bin/python), so a checkout
+that needs other packages (e.g. streamlit-drawable-canvas) runs in its own venv. Usage:
     .venv/bin/python -m bench.bench_draw_latency [--strokes 20] [--peer /tmp/old-checkout]
+        [--peer-python /tmp/old-checkout/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from testkit.harness import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-CANVAS = "canvas.upper-canvas"
+OLD_CANVAS = "canvas.upper-canvas"
+NEW_CANVAS = '[data-testid="draw-pad-canvas"]'
+CANVASES = f"{NEW_CANVAS}, {OLD_CANVAS}"
 VERDICT = '[data-testid="draw-predicted-digit"]'
 SEVEN = [(70, 50), (210, 50), (120, 250)]
 WATCH = """() => {
@@ -58,12 +65,14 @@ def wait_for_app(page, timeout: float) -> None:
     page.wait_for_timeout(300)
 
 
-def start_peer(root: Path, folder: Path) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run` in another checkout `root`; return (process, base URL)."""
+def start_peer(
+    root: Path, folder: Path, python: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run` in another checkout `root` with `python` (default: its .venv's)."""
     port = free_port()
     log_path = folder / f"peer-{port}.log"
     process = subprocess.Popen(
-        [str(root / ".venv" / "bin" / "python"), *streamlit_command(port)[1:]],
+        [str(python or root / ".venv" / "bin" / "python"), *streamlit_command(port)[1:]],
         cwd=root,
         env={**os.environ, "MNIST_STUDIO_RUNS_DIR": str(folder / "peer-runs")},
         stdout=log_path.open("w"),
@@ -74,8 +83,15 @@ def start_peer(root: Path, folder: Path) -> tuple[subprocess.Popen, str]:
     return process, base_url
 
 
+def canvas_of(page) -> str:
+    """The drawing canvas's selector on this page: the app's own component or the old one."""
+    if page.locator(NEW_CANVAS).count():
+        return NEW_CANVAS
+    return OLD_CANVAS
+
+
 def stroke(page, points) -> None:
-    box = page.locator(CANVAS).bounding_box()
+    box = page.locator(canvas_of(page)).first.bounding_box()
     page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
     page.mouse.down()
     for x, y in points[1:]:
@@ -84,7 +100,10 @@ def stroke(page, points) -> None:
 
 
 def clear(page) -> None:
-    page.locator(".st-key-draw_clear button").click()
+    if canvas_of(page) == NEW_CANVAS:
+        page.get_by_label("Clear the canvas").click()
+    else:
+        page.locator(".st-key-draw_clear button").click()
     page.wait_for_function(
         f"() => !document.querySelector('{VERDICT}')?.textContent.trim()", timeout=120_000
     )
@@ -96,7 +115,10 @@ def open_warm_page(browser, base_url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base_url}/draw")
     wait_for_app(page, 300_000)
-    page.wait_for_selector(CANVAS, timeout=300_000)
+    page.wait_for_selector(CANVASES, timeout=300_000)
+    if canvas_of(page) == NEW_CANVAS:  # the model in the page, as a learner would have it
+        page.wait_for_selector('[data-testid="draw-pad-status"]:not([data-path="loading"])',
+                               timeout=300_000)  # fmt: skip
     for _ in range(120):
         stroke(page, SEVEN)
         page.wait_for_function(
@@ -131,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strokes", type=int, default=20)
     parser.add_argument("--peer", type=Path, help="another checkout of the app to compare")
+    parser.add_argument("--peer-python", type=Path, help="the peer's python (default: its .venv)")
     arguments = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -140,19 +163,25 @@ def main() -> None:
             process, base_url, _ = start_streamlit(Path(folder))
             servers.append(("this checkout", process, base_url))
             if arguments.peer is not None:
-                process, base_url = start_peer(arguments.peer.resolve(), Path(folder))
+                process, base_url = start_peer(
+                    arguments.peer.resolve(), Path(folder), arguments.peer_python
+                )
                 servers.append((f"peer {arguments.peer}", process, base_url))
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
                 )
                 pages = [open_warm_page(browser, url) for _, _, url in servers]
-                print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+                for (name, _, _), page in zip(servers, pages, strict=True):
+                    path = page.evaluate("""() => document.querySelector(
+                        '[data-testid="draw-pad-status"]')?.dataset.path ?? 'none'""")
+                    print(f"{name}: canvas {canvas_of(page)}, in-page path {path}")
+                print(f"load average at the start: {os.getloadavg()}")
                 timings: list[list[float]] = [[] for _ in servers]
                 for _ in range(arguments.strokes):
                     for page, measured in zip(pages, timings, strict=True):
                         measured.append(timed_stroke(page))
-                print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+                print(f"load average at the end: {os.getloadavg()}")
                 browser.close()
         finally:
             for _, process, _ in servers:
