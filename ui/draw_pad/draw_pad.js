@@ -108,13 +108,13 @@ function buildDrawPad(root, data) {
       const started = performance.now();
       const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
       const prepared = MnistNet.preprocess(pixels, canvas.width, canvas.height);
-      if (prepared.input) {
-        showProbabilities(MnistNet.predict(pad.model, prepared.input));
-      } else {
+      if (!prepared.input) {
         clearLive();
+        return;
       }
-      const took = performance.now() - started;
-      pad.stats.push(took);
+      showProbabilities(MnistNet.predict(pad.model, prepared.input));
+      // Only frames with ink, which ran the network, count as predictions.
+      pad.stats.push(performance.now() - started);
       if (pad.stats.length > 2000) pad.stats.shift();
       live.dataset.predictions = String(Number(live.dataset.predictions || 0) + 1);
     });
@@ -157,8 +157,10 @@ function buildDrawPad(root, data) {
   canvas.addEventListener("pointermove", (event) => {
     if (!pad.current || event.pointerId !== pad.pointer) return;
     event.preventDefault();
-    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    for (const each of events.length ? events : [event]) pad.current.points.push(point(each));
+    const coalesced = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    const events = coalesced.length ? coalesced : [event];
+    for (const each of events) pad.current.points.push(point(each));
+    // Paint only the new segments (from the last point already painted).
     paintStroke(context, { width: pad.current.width, points: pad.current.points.slice(-1 - events.length) });
     predictSoon();
   });
