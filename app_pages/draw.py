@@ -74,7 +74,9 @@ the network runs here on every movement of the pen, at most once per screen fram
 same preparation of the picture as the server's; so the digit and the bars follow the pen.
 When a stroke ends the drawing goes to the server, which gives the verdict below, the
 explanation and the neighbours. The page's numbers match the server's to 0.0001 (tested on
-200 drawings in Chromium).
+200 drawings in Chromium). A model the page cannot run (a layer or activation it does not
+know, or more than 4 million parameters) is predicted on the server after each stroke, and
+the line under the canvas says so.
 
 **Why this digit?** Each 4x4 patch of the input is blanked in turn and the change of each
 class's probability is measured (occlusion). The nearest training images are found in the
