@@ -278,7 +278,7 @@ export default function (component) {
       (model) => {
         if (pad.modelUrl !== data.model.url) return;
         pad.model = model;
-        pad.status.textContent = `The prediction follows your pen: the model (${model.parameters.toLocaleString("en")} weights) runs in this page. The verdict below comes from the server when a stroke ends.${model.bfloat16 ? " This model computes in bfloat16 on the server, so the two can differ by a few tenths of a percent." : ""}`;
+        pad.status.textContent = `The prediction follows your pen: the model (${model.parameters.toLocaleString("en")} weights) runs in this page. The verdict above the canvas comes from the server when a stroke ends.${model.bfloat16 ? " This model computes in bfloat16 on the server, so the two can differ by a few tenths of a percent." : ""}`;
         pad.status.dataset.path = "browser";
         if (pad.strokes.length) pad.predictSoon();
       },
