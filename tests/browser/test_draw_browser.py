@@ -445,7 +445,8 @@ def test_a_model_file_is_served_only_to_the_visitor_it_was_granted(streamlit_ser
         assert other.request.get(response.url).status == 404
         assert page.request.get(response.url).status == 200
         assert page.request.get(f"{streamlit_server}/model-weights/{'0' * 64}").status == 404
-        assert page.request.get(f"{streamlit_server}/model-weights/..%2Fapp.py").status in (400, 404)
+        traversal = page.request.get(f"{streamlit_server}/model-weights/..%2Fapp.py")
+        assert traversal.status in (400, 404)
     finally:
         first.close()
         second.close()

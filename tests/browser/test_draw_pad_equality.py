@@ -150,7 +150,8 @@ def page_results(page, models: dict) -> list[dict]:
                     out.input = Array.from(prepared.input);
                     out.probabilities = {};
                     for (const [name, model] of Object.entries(window.models)) {
-                        out.probabilities[name] = Array.from(MnistNet.predict(model, prepared.input));
+                        const answer = MnistNet.predict(model, prepared.input);
+                        out.probabilities[name] = Array.from(answer);
                     }
                 }
                 return out;
@@ -164,8 +165,8 @@ def compare(results: list[dict], models: dict) -> tuple[int, float, dict, dict]:
     """Drawings judged, worst pixel difference, worst probability difference and top-class
     agreement per model, between the page and Python."""
     judged, worst_pixel = 0, 0.0
-    worst_probability = {name: 0.0 for name in models}
-    agreeing = {name: 0 for name in models}
+    worst_probability = dict.fromkeys(models, 0.0)
+    agreeing = dict.fromkeys(models, 0)
     for result in results:
         rgba = np.frombuffer(base64.b64decode(result["rgba"]), np.uint8).reshape(SIZE, SIZE, 4)
         try:
