@@ -296,6 +296,14 @@ def model_picker(
     start = 0
     if prefer_default and CURRENT_CHOICE not in choices and DEFAULT_CHOICE in choices:
         start = keys.index(DEFAULT_CHOICE)
+    # Streamlit forgets a widget's value on a page that did not show it: the choice is kept
+    # under its own key too, so a visitor who comes back finds the model they picked, unless
+    # a newer current model arrived since (the Train page says it becomes the pages' model).
+    kept_key = f"{page}_model_kept"
+    current = choices[CURRENT_CHOICE].label if CURRENT_CHOICE in choices else None
+    kept = st.session_state.get(kept_key)
+    if isinstance(kept, tuple) and kept[0] in keys and kept[1] == current:
+        start = keys.index(kept[0])
     choice = st.selectbox(
         label,
         keys,
@@ -303,6 +311,7 @@ def model_picker(
         key=f"{page}_model",
         format_func=lambda key: choices[key].label if key in choices else key,
     )
+    st.session_state[kept_key] = (choice, current)
     try:
         return load_model_choice(choice)
     except (OSError, ValueError) as error:

@@ -49,22 +49,27 @@ function buildDrawPad(root, data) {
   undo.textContent = "↶ Undo";
   const clear = element("button", "mnist-pad-button", tools, { type: "button", "aria-label": "Clear the canvas" });
   clear.textContent = "Clear";
-  const canvas = element("canvas", "mnist-pad-canvas", root, {
-    width: String(data.size), height: String(data.size), "aria-label": "Drawing canvas",
-    role: "img", "data-testid": "draw-pad-canvas",
-  });
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  const live = element("div", "mnist-pad-live", root, { "aria-live": "polite", "data-testid": "draw-pad-live" });
-  const digit = element("span", "mnist-pad-digit", live, { "data-testid": "draw-pad-digit" });
+  // The network's answer sits between the buttons and the canvas, so it stays in view on a
+  // phone while a finger draws.
+  const live = element("div", "mnist-pad-live", root, { "aria-live": "off", "data-testid": "draw-pad-live", title: "The network's own answer (its softmax), as you draw" });
+  const answer = element("div", "mnist-pad-answer", live);
+  const digit = element("span", "mnist-pad-digit", answer, { "data-testid": "draw-pad-digit" });
+  element("span", "mnist-pad-answer-label", answer).textContent = "live";
   const bars = element("div", "mnist-pad-bars", live);
   const barFills = [];
   for (let i = 0; i < PANEL_BARS; i++) {
     const row = element("div", "mnist-pad-bar", bars);
+    const track = element("span", "mnist-pad-bar-track", row);
+    const fill = element("span", "mnist-pad-bar-fill", track);
     const name = element("span", "mnist-pad-bar-name", row);
     name.textContent = String(i);
-    const track = element("span", "mnist-pad-bar-track", row);
-    barFills.push({ row, name, fill: element("span", "mnist-pad-bar-fill", track) });
+    barFills.push({ row, name, fill });
   }
+  const canvas = element("canvas", "mnist-pad-canvas", root, {
+    width: String(data.size), height: String(data.size), "aria-label": "Drawing canvas",
+    role: "img", tabindex: "-1", "data-testid": "draw-pad-canvas",
+  });
+  const context = canvas.getContext("2d", { willReadFrequently: true });
   const status = element("div", "mnist-pad-status", root, { "data-testid": "draw-pad-status" });
   Object.assign(pad, { canvas, context, brush, undo, clear, digit, barFills, status, live });
 
@@ -85,7 +90,7 @@ function buildDrawPad(root, data) {
       const value = i < probabilities.length ? probabilities[i] : 0;
       bar.row.hidden = i >= probabilities.length;
       bar.name.textContent = pad.classes[i] ?? String(i);
-      bar.fill.style.width = `${(100 * value).toFixed(1)}%`;
+      bar.fill.style.height = `${(100 * value).toFixed(1)}%`;
       bar.row.classList.toggle("mnist-pad-top", i === top);
       bar.row.title = `${bar.name.textContent}: ${(100 * value).toFixed(1)}%`;
     });
@@ -94,7 +99,10 @@ function buildDrawPad(root, data) {
 
   function clearLive() {
     digit.textContent = "";
-    for (const bar of barFills) bar.fill.style.width = "0%";
+    for (const bar of barFills) {
+      bar.fill.style.height = "0%";
+      bar.row.classList.remove("mnist-pad-top");
+    }
     delete live.dataset.probabilities;
   }
 
@@ -185,10 +193,13 @@ function buildDrawPad(root, data) {
     send();
   });
   clear.addEventListener("click", () => {
+    const focused = document.activeElement === clear;
     pad.strokes = [];
     repaint();
     clearLive();
     send();
+    // Clear is disabled on an empty canvas: keep the keyboard's place on the canvas.
+    if (focused) canvas.focus();
   });
   // Back on the page (or after a reload of the page's script), the last drawing returns.
   for (const stroke of data.restore || []) pad.strokes.push(stroke);
