@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import ChainMap
 
 import streamlit as st
 
@@ -81,6 +82,10 @@ KEY_SAVED_CONFIG = "train_saved_config"
 KEY_IGNORED = "train_ignored_params"
 KEY_HANDLED_JOB = "train_handled_job"
 KEY_LEARNING_RATE_TYPED = "train_learning_rate_typed"
+# The settings a preset just changed, until the browser shows them: {"changed": widget key
+# -> (the value the browser showed before, the preset's value), "fresh": written in this
+# run}. See `unseen_preset_values`.
+KEY_PRESET_WRITES = "train_preset_writes"
 
 KEY_STARTED_JOB = "train_started_job"
 KEY_START_MESSAGE = "train_start_message"
@@ -147,10 +152,44 @@ def preset_name(config: TrainingConfig) -> str:
 
 
 def apply_preset() -> None:
-    """Callback of the preset box: load the chosen preset into the widgets."""
+    """Callback of the preset box: load the chosen preset into the widgets.
+
+    The browser keeps showing (and sending back) the old settings until this run's widgets
+    reach it; the settings the preset changes are remembered, so that a press of Train (or
+    any widget) in that moment cannot bring the old ones back: see `unseen_preset_values`.
+    """
     name = st.session_state[KEY_PRESET]
-    if name in PRESETS:
-        show_config(PRESETS[name])
+    if name not in PRESETS:
+        return
+    state = st.session_state
+    shown = {key: state.get(key) for key in widget_values(PRESETS[name])}
+    show_config(PRESETS[name])
+    changed = {key: (before, state[key]) for key, before in shown.items() if before != state[key]}
+    # Fresh: this run's widgets show the preset's values because this callback wrote them.
+    state[KEY_PRESET_WRITES] = {"changed": changed, "fresh": True}
+
+
+def unseen_preset_values() -> dict | None:
+    """The preset's settings to put back over stale ones the browser sent; None once it
+    shows the preset (or the visitor changed its settings), when the page forgets them.
+
+    The browser sends every widget's value with each interaction, and it learns the values
+    the preset box's callback wrote only when a run draws those widgets. On a busy server
+    the run may have drawn the preset's summary (its parameter count) but not yet the
+    settings below it when Train is pressed: the press then sent the settings of before the
+    preset, over the preset's, and trained them (Streamlit stops that run for the press).
+    So while every setting the preset changed comes back as it was before (none as the
+    preset's), the browser has not shown the preset yet and the preset's values stand. A
+    visitor's own edit changes one setting at a time, the others already the preset's.
+    """
+    record = st.session_state.get(KEY_PRESET_WRITES)
+    if not record or not record["changed"]:
+        return None
+    state, writes = st.session_state, record["changed"]
+    stale = {key: new for key, (old, new) in writes.items() if state.get(key) == old}
+    if not stale or any(state.get(key) == new for key, (_, new) in writes.items()):
+        return None
+    return stale
 
 
 def initialise_widgets() -> None:
@@ -176,9 +215,13 @@ def initialise_widgets() -> None:
     show_config(config)
 
 
-def values_from_state() -> dict:
-    """Return the configuration fields as the widgets hold them (text for layer lists)."""
-    state = st.session_state
+def values_from_state(overrides: dict | None = None) -> dict:
+    """Return the configuration fields as the widgets hold them (text for layer lists).
+
+    Args:
+        overrides: Widget key -> value to use instead of the widget's (`unseen_preset_values`).
+    """
+    state = ChainMap(overrides or {}, st.session_state)
     return {
         "architecture": state[KEY_ARCHITECTURE],
         "hidden_layers": state[KEY_HIDDEN],
@@ -243,6 +286,8 @@ def architecture_ui() -> None:
 
 def propose_learning_rate() -> None:
     """Callback of the optimizer box: its own default rate, unless the person typed one."""
+    if unseen_preset_values() is not None:
+        return  # The browser sent the optimizer from before a preset: the preset's stands.
     state = st.session_state
     state[KEY_LEARNING_RATE] = learning_rate_for(
         state[KEY_OPTIMIZER], state[KEY_LEARNING_RATE], state.get(KEY_LEARNING_RATE_TYPED, False)
@@ -251,6 +296,8 @@ def propose_learning_rate() -> None:
 
 def remember_typed_learning_rate() -> None:
     """Callback of the learning-rate box: keep this rate when the optimizer changes."""
+    if unseen_preset_values() is not None:
+        return  # The rate from before a preset, not a typed one.
     st.session_state[KEY_LEARNING_RATE_TYPED] = True
 
 
@@ -398,7 +445,9 @@ def start_training(dataset) -> None:
             )
             return
         try:
-            config = config_from(values_from_state())
+            # The settings the page showed: a preset's, even when the press came before the
+            # browser showed them (its widgets then still send the settings of before).
+            config = config_from(values_from_state(unseen_preset_values()))
             check_budget(config, len(dataset.train_images), settings.limits(), dataset.num_classes)
             address = ui.visitor_address()
             ui.run_store().check_room(ui.session_id(), address)
@@ -794,9 +843,34 @@ def job_view(job_id: str) -> None:
 # --- Page ---------------------------------------------------------------------------------
 
 
+def restore_preset_values() -> None:
+    """Put a preset's settings back over the stale ones a browser sent before it showed them,
+    or forget the preset's settings once it shows them.
+
+    In the run whose preset box callback wrote them the widgets hold the preset's values
+    whatever the browser shows, so that run only marks them as no longer fresh. A preset
+    that changed a single setting is put back once only: that setting alone cannot tell a
+    stale browser from a visitor who set it back on purpose, who then only has to do it
+    again.
+    """
+    record = st.session_state.get(KEY_PRESET_WRITES)
+    if record is None:
+        return
+    stale = unseen_preset_values()
+    if stale is not None:
+        st.session_state.update(stale)
+        if len(record["changed"]) == 1:
+            del st.session_state[KEY_PRESET_WRITES]
+    elif record["fresh"]:
+        st.session_state[KEY_PRESET_WRITES] = {**record, "fresh": False}
+    else:
+        del st.session_state[KEY_PRESET_WRITES]
+
+
 def preset_ui() -> None:
     """The preset box, above the settings it fills in."""
     initialise_widgets()
+    restore_preset_values()
     sync_preset_box()
     st.selectbox(
         "Preset",

@@ -140,6 +140,62 @@ def test_changing_controls_and_training_saves_the_run(isolated_run_store):
     assert any(note in element.value for element in app.markdown)
 
 
+SETTING_KINDS = ("text_input", "number_input", "selectbox", "radio", "slider", "checkbox")
+
+
+def settings_shown(app) -> dict:
+    """Setting widget key -> (kind, value): what the browser shows (and sends back)."""
+    return {
+        widget.key: (kind, widget.value)
+        for kind in SETTING_KINDS
+        for widget in getattr(app, kind)
+        if widget.key and widget.key.startswith("train_") and widget.key != "train_preset"
+    }
+
+
+def test_train_pressed_before_the_browser_showed_a_preset_trains_the_preset(isolated_run_store):
+    """A browser sends every widget's value with each interaction. Train pressed after the
+    preset's summary arrived but before its settings did (a loaded server, the run still
+    drawing them) sent the old preset's settings along with Quick look in the box: the
+    default preset was trained (tests/browser/test_journeys_browser.py, load 20+)."""
+    app = train_page()
+    before = settings_shown(app)
+    app.selectbox(key="train_preset").set_value("Quick look").run()
+    changed = {key for key, shown in settings_shown(app).items() if shown != before[key]}
+    assert {"train_hidden_layers", "train_epochs", "train_use_subset"} <= changed
+    # The message of a browser that has not drawn the preset's settings yet.
+    for key in changed:
+        kind, value = before[key]
+        getattr(app, kind)(key=key).set_value(value)
+    app.button(key="train_start").click().run()
+    assert not app.exception
+    owner = app.session_state[ui.KEY_SESSION_ID]
+    (job,) = ui.job_manager().jobs(owner=owner)
+    assert job.name == "Quick look · 2 ep · seed 0"
+    # The page goes on showing the preset, and the next interaction keeps it.
+    assert app.selectbox(key="train_preset").value == "Quick look"
+    assert app.text_input(key="train_hidden_layers").value == "64"
+    assert any("50,890 parameters" in element.value for element in app.markdown)
+    ui.job_manager().wait(job.id, timeout=300)
+    app.number_input(key="train_seed").set_value(4).run()
+    assert app.text_input(key="train_hidden_layers").value == "64"
+    assert app.number_input(key="train_epochs").value == 2
+
+
+def test_a_setting_changed_back_right_after_a_preset_is_kept():
+    """Once the browser shows a preset, a setting set back to its old value is the
+    visitor's choice, not a stale browser."""
+    app = train_page()
+    app.selectbox(key="train_preset").set_value("Quick look").run()
+    app.number_input(key="train_epochs").set_value(PRESETS["Recommended"].epochs).run()
+    assert not app.exception
+    assert app.number_input(key="train_epochs").value == PRESETS["Recommended"].epochs
+    assert app.text_input(key="train_hidden_layers").value == "64"
+    assert app.selectbox(key="train_preset").value == "Custom"
+    config, _ = TrainingConfig.from_query_params(dict(app.query_params))
+    assert config.epochs == PRESETS["Recommended"].epochs and config.hidden_layers == (64,)
+
+
 def test_switching_to_sgd_proposes_its_learning_rate_but_keeps_a_typed_one():
     app = train_page()
     assert app.number_input(key="train_learning_rate").value == PRESETS["Recommended"].learning_rate

@@ -281,8 +281,10 @@ def test_stopped_run_naming(journey_server, browser, output_dir):
         page.goto(f"{base_url}/train")
         wait_for_app(page)
         choose(page, "Preset", "Quick look")
-        # The preset reached the server once the page counts its network (784-64-10); CI at
-        # load 20+ once pressed Train before that and trained the default preset.
+        # The preset reached the server once the page counts its network (784-64-10). At load
+        # 20+ Train was pressed before the settings below it were drawn too, and the browser
+        # sent the default preset's settings with the press: the page now keeps the preset's
+        # (tests/apptest/test_train_page.py tests that message).
         page.get_by_text("50,890 parameters").first.wait_for(timeout=60_000)
         assert "Training finished." in train_and_wait(page)
         better = page.locator(SIDEBAR).inner_text()
