@@ -17,7 +17,10 @@ from core.jobs.tasks import make_training_job, save_training_result
 from core.nn import (
     ACTIVATIONS,
     ARCHITECTURES,
+    DEFAULT_ADAM_BETA_1,
+    DEFAULT_ADAM_BETA_2,
     DEFAULT_PRESET,
+    MAX_ADAM_BETA,
     MAX_BATCH_SIZE,
     MAX_DROPOUT,
     MAX_EPOCHS,
@@ -74,6 +77,8 @@ KEY_TRAIN_SIZE = "train_train_size"
 KEY_SEED = "train_seed"
 KEY_BATCH_NORM = "train_batch_norm"
 KEY_SCHEDULE = "train_schedule"
+KEY_ADAM_BETA_1 = "train_adam_beta_1"
+KEY_ADAM_BETA_2 = "train_adam_beta_2"
 KEY_START = "train_start"
 KEY_STOP = "train_stop"
 # Session keys of this page (not widgets).
@@ -118,6 +123,8 @@ def widget_values(config: TrainingConfig) -> dict:
         KEY_SEED: config.seed,
         KEY_BATCH_NORM: config.batch_norm,
         KEY_SCHEDULE: config.schedule,
+        KEY_ADAM_BETA_1: config.adam_beta_1,
+        KEY_ADAM_BETA_2: config.adam_beta_2,
     }
 
 
@@ -196,6 +203,8 @@ def values_from_state() -> dict:
         "seed": int(state[KEY_SEED]),
         "batch_norm": bool(state.get(KEY_BATCH_NORM, False)),
         "schedule": state.get(KEY_SCHEDULE, "constant"),
+        "adam_beta_1": float(state.get(KEY_ADAM_BETA_1, DEFAULT_ADAM_BETA_1)),
+        "adam_beta_2": float(state.get(KEY_ADAM_BETA_2, DEFAULT_ADAM_BETA_2)),
     }
 
 
@@ -271,6 +280,30 @@ def optimisation_ui() -> None:
         format="%.6f",
         key=KEY_LEARNING_RATE,
         on_change=remember_typed_learning_rate,
+    )
+    not_adam = st.session_state[KEY_OPTIMIZER] != "adam"
+    betas = st.columns(2)
+    betas[0].number_input(
+        "Adam beta 1",
+        0.0,
+        MAX_ADAM_BETA,
+        step=0.05,
+        format="%.4f",
+        key=KEY_ADAM_BETA_1,
+        disabled=not_adam,
+        help="How much of its past gradients each Adam step remembers (0.9 by default); "
+        "lower follows the latest batches more closely.",
+    )
+    betas[1].number_input(
+        "Adam beta 2",
+        0.0,
+        MAX_ADAM_BETA,
+        step=0.01,
+        format="%.4f",
+        key=KEY_ADAM_BETA_2,
+        disabled=not_adam,
+        help="How long Adam averages squared gradients to size each weight's step (0.999 by "
+        "default); lower adapts the steps faster, which pays in a training of few epochs.",
     )
     st.selectbox(
         "Learning-rate schedule",
