@@ -54,6 +54,10 @@ from core.text import format_duration, plain
 # and accuracy curves (two plotly figures, most of what a redraw sends) every CURVES_SECONDS.
 POLL_SECONDS = 1.0
 CURVES_SECONDS = 3.0
+# Once Stop is pressed the run ends within a fraction of a second (the chunk of batches that
+# is running, then scoring the test images): look that often, so the result shows at once
+# rather than up to POLL_SECONDS later (bench/README.md, "Stop in Chromium").
+STOPPING_POLL_SECONDS = 0.2
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
 METRIC_WIDTH = 160
 CUSTOM = "Custom"
@@ -889,7 +893,11 @@ def latest_job_ui(blocked: str | None) -> None:
     result = getattr(job, "result", None)  # None for another process's job.
     stored_name = result.name if job.done and result else None
     st.markdown(f"**Latest training:** {plain(stored_name or job.name)}")
-    st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
+    if job.done:
+        poll_seconds = None
+    else:
+        poll_seconds = STOPPING_POLL_SECONDS if job.stop_requested else POLL_SECONDS
+    st.fragment(run_every=poll_seconds)(job_view)(job.id)
     if not job.done and not ui.runs_elsewhere(job):
         st.fragment(run_every=CURVES_SECONDS)(live_curves_view)(job.id)
 
