@@ -177,6 +177,10 @@ def test_comparison_note_names_changes_accuracy_and_speed():
     assert comparison_note(after, 0.98, 9.0, after, 0.98, 9.1) == (
         "same settings, +0.0 points, about as fast"
     )
+    short = TrainingConfig(hidden_layers=(256,), adam_beta_1=0.7, adam_beta_2=0.9)
+    assert comparison_note(after, 0.98, 9.0, short, 0.981, 9.0).startswith(
+        "Adam betas 0.7/0.9, +0.1 points"
+    )
 
 
 def test_live_curve_stays_bounded_and_spans_the_whole_run_evenly():
