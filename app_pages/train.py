@@ -56,7 +56,7 @@ POLL_SECONDS = 1.0
 CURVES_SECONDS = 3.0
 # Once Stop is pressed the run ends within a fraction of a second (the chunk of batches that
 # is running, then scoring the test images): look that often, so the result shows at once
-# rather than up to POLL_SECONDS later (bench/README.md, "Stop in Chromium").
+# rather than up to POLL_SECONDS later (bench/README.md, "Issue 26: records").
 STOPPING_POLL_SECONDS = 0.2
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
 METRIC_WIDTH = 160
