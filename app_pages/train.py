@@ -18,7 +18,10 @@ from core.jobs.tasks import make_training_job, save_training_result
 from core.nn import (
     ACTIVATIONS,
     ARCHITECTURES,
+    DEFAULT_ADAM_BETA_1,
+    DEFAULT_ADAM_BETA_2,
     DEFAULT_PRESET,
+    MAX_ADAM_BETA,
     MAX_BATCH_SIZE,
     MAX_DROPOUT,
     MAX_EPOCHS,
@@ -52,6 +55,10 @@ from core.text import format_duration, plain
 # and accuracy curves (two plotly figures, most of what a redraw sends) every CURVES_SECONDS.
 POLL_SECONDS = 1.0
 CURVES_SECONDS = 3.0
+# Once Stop is pressed the run ends within a fraction of a second (the chunk of batches that
+# is running, then scoring the test images): look that often, so the result shows at once
+# rather than up to POLL_SECONDS later (bench/README.md, "Issue 26: records").
+STOPPING_POLL_SECONDS = 0.2
 # Pixels per figure: two fit side by side on a 390 px phone, four on a desktop.
 METRIC_WIDTH = 160
 CUSTOM = "Custom"
@@ -75,6 +82,8 @@ KEY_TRAIN_SIZE = "train_train_size"
 KEY_SEED = "train_seed"
 KEY_BATCH_NORM = "train_batch_norm"
 KEY_SCHEDULE = "train_schedule"
+KEY_ADAM_BETA_1 = "train_adam_beta_1"
+KEY_ADAM_BETA_2 = "train_adam_beta_2"
 KEY_START = "train_start"
 KEY_STOP = "train_stop"
 # Session keys of this page (not widgets).
@@ -123,6 +132,8 @@ def widget_values(config: TrainingConfig) -> dict:
         KEY_SEED: config.seed,
         KEY_BATCH_NORM: config.batch_norm,
         KEY_SCHEDULE: config.schedule,
+        KEY_ADAM_BETA_1: config.adam_beta_1,
+        KEY_ADAM_BETA_2: config.adam_beta_2,
     }
 
 
@@ -239,6 +250,8 @@ def values_from_state(overrides: dict | None = None) -> dict:
         "seed": int(state[KEY_SEED]),
         "batch_norm": bool(state.get(KEY_BATCH_NORM, False)),
         "schedule": state.get(KEY_SCHEDULE, "constant"),
+        "adam_beta_1": float(state.get(KEY_ADAM_BETA_1, DEFAULT_ADAM_BETA_1)),
+        "adam_beta_2": float(state.get(KEY_ADAM_BETA_2, DEFAULT_ADAM_BETA_2)),
     }
 
 
@@ -318,6 +331,30 @@ def optimisation_ui() -> None:
         format="%.6f",
         key=KEY_LEARNING_RATE,
         on_change=remember_typed_learning_rate,
+    )
+    not_adam = st.session_state[KEY_OPTIMIZER] != "adam"
+    betas = st.columns(2)
+    betas[0].number_input(
+        "Adam beta 1",
+        0.0,
+        MAX_ADAM_BETA,
+        step=0.05,
+        format="%.4f",
+        key=KEY_ADAM_BETA_1,
+        disabled=not_adam,
+        help="How much of its past gradients each Adam step remembers (0.9 by default); "
+        "lower follows the latest batches more closely.",
+    )
+    betas[1].number_input(
+        "Adam beta 2",
+        0.0,
+        MAX_ADAM_BETA,
+        step=0.01,
+        format="%.4f",
+        key=KEY_ADAM_BETA_2,
+        disabled=not_adam,
+        help="How long Adam averages squared gradients to size each weight's step (0.999 by "
+        "default); lower adapts the steps faster, which pays in a training of few epochs.",
     )
     st.selectbox(
         "Learning-rate schedule",
@@ -930,7 +967,11 @@ def latest_job_ui(blocked: str | None) -> None:
     result = getattr(job, "result", None)  # None for another process's job.
     stored_name = result.name if job.done and result else None
     st.markdown(f"**Latest training:** {plain(stored_name or job.name)}")
-    st.fragment(run_every=POLL_SECONDS if not job.done else None)(job_view)(job.id)
+    if job.done:
+        poll_seconds = None
+    else:
+        poll_seconds = STOPPING_POLL_SECONDS if job.stop_requested else POLL_SECONDS
+    st.fragment(run_every=poll_seconds)(job_view)(job.id)
     if not job.done and not ui.runs_elsewhere(job):
         st.fragment(run_every=CURVES_SECONDS)(live_curves_view)(job.id)
 

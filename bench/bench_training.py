@@ -39,6 +39,7 @@ from bench.tutorial_script import article_data, train_as_in_the_article
 from core.data.datasets import load_default_dataset
 from core.nn import PRESETS, TrainingConfig
 from core.nn.architecture import training_flops_per_sample
+from core.nn.budget import training_images
 from core.nn.precision import (
     BFLOAT16,
     BFLOAT16_FLAGS,
@@ -46,6 +47,7 @@ from core.nn.precision import (
     cpu_flags,
     training_precision,
 )
+from core.nn.throughput import estimate
 from core.nn.training import train_model
 
 MATMUL_SIZE = 2048
@@ -205,9 +207,15 @@ def presets_section(
             base = replace(base, epochs=1, train_size=min(base.train_size or 5_000, 5_000))
         precisions = [FLOAT32, BFLOAT16] if base.architecture == "cnn" and with_bf16 else [FLOAT32]
         for precision in precisions:
+            num_train = training_images(base, len(dataset.train_images))
+            with with_precision(precision):
+                # What the Train page would show before Train, measured first as it is.
+                before = estimate(base, num_train)
             results = [
                 run_preset(replace(base, seed=seed), dataset, precision) for seed in range(seeds)
             ]
+            with with_precision(precision):
+                after = estimate(base, num_train)
             accuracies = [result.test_accuracy for result in results]
             seconds = statistics.mean(result.train_seconds for result in results)
             speed = statistics.mean(result.samples_per_second for result in results)
@@ -221,6 +229,14 @@ def presets_section(
                 f"seed {seed} {accuracy:.2%}" for seed, accuracy in enumerate(accuracies)
             )
             print(f"{'':<20} {each}", flush=True)
+            times = ", ".join(f"{result.train_seconds:.1f}" for result in results)
+            print(f"{'':<20} seconds per seed: {times}", flush=True)
+            for when, shown in (("before", before), ("after", after)):
+                print(
+                    f"{'':<20} estimate shown {when} the runs: {shown.seconds:.1f} s "
+                    f"({shown.seconds / seconds - 1:+.0%} of the mean; {shown.basis})",
+                    flush=True,
+                )
         if base.architecture != "cnn":
             print(f"{'':<20} {'bfloat16':<9} (dense network: float32 by design, not run)")
     print()

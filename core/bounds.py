@@ -11,6 +11,8 @@ MAX_CONV_FILTERS = 512
 MAX_DROPOUT = 0.8
 MIN_LEARNING_RATE = 1e-6
 MAX_LEARNING_RATE = 1.0
+# Adam's decay rates of its two moving averages: 0 forgets at once, 1 would never forget.
+MAX_ADAM_BETA = 0.9999
 MAX_BATCH_SIZE = 60_000
 MAX_EPOCHS = 200
 MAX_VALIDATION_FRACTION = 0.5

@@ -9,6 +9,7 @@ TensorFlow nor scikit-learn: `core.nn.model` (Keras models), `core.nn.training`,
 # The configuration's bounds (`core.bounds`): the Train and Compare pages set their widgets'
 # ranges with them, next to the `TrainingConfig` they build.
 from core.bounds import (
+    MAX_ADAM_BETA,
     MAX_BATCH_SIZE,
     MAX_CONV_BLOCKS,
     MAX_CONV_FILTERS,
@@ -40,7 +41,12 @@ from core.nn.config import (
     TrainingConfig,
     learning_rate_for,
 )
-from core.nn.optimizers import OPTIMIZERS, OptimizerSpec
+from core.nn.optimizers import (
+    DEFAULT_ADAM_BETA_1,
+    DEFAULT_ADAM_BETA_2,
+    OPTIMIZERS,
+    OptimizerSpec,
+)
 from core.nn.precision import effective_precision, training_precision
 from core.nn.presets import (
     ARTICLE_GAP,
@@ -55,6 +61,9 @@ from core.nn.throughput import ASSUMED_FLOPS_PER_SECOND, Estimate, estimate
 from core.nn.uploads import ModelImportError, UploadError, config_from_json
 
 __all__ = [
+    "DEFAULT_ADAM_BETA_1",
+    "DEFAULT_ADAM_BETA_2",
+    "MAX_ADAM_BETA",
     "ACTIVATIONS",
     "ARCHITECTURES",
     "ARTICLE_GAP",

@@ -99,7 +99,9 @@ def build_model(
         keras.utils.set_random_seed(config.seed)
         model = _network(config, num_classes, precision)
         learning_rate = learning_rate_schedule(config, steps_per_epoch * config.epochs)
-        optimizer = OPTIMIZERS[config.optimizer].build(learning_rate)
+        optimizer = OPTIMIZERS[config.optimizer].build(
+            learning_rate, beta_1=config.adam_beta_1, beta_2=config.adam_beta_2
+        )
         if config.architecture in FUSED_ADAM_ARCHITECTURES:
             optimizer = fuse_adam_updates(optimizer)
         model.compile(

@@ -67,6 +67,8 @@ QUERY_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "seed": str,
     "batch_norm": lambda value: "1" if value else "0",
     "schedule": str,
+    "adam_beta_1": _format_float,
+    "adam_beta_2": _format_float,
 }
 QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
     "architecture": str.strip,
@@ -85,4 +87,6 @@ QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
     "seed": int,
     "batch_norm": _parse_bool,
     "schedule": str.strip,
+    "adam_beta_1": float,
+    "adam_beta_2": float,
 }

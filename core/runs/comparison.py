@@ -49,6 +49,11 @@ CHANGE_DESCRIPTIONS: dict[str, Callable[[TrainingConfig, TrainingConfig], str | 
     "learning_rate": lambda b, a: _more_or_fewer(
         b.learning_rate, a.learning_rate, "higher learning rate", "lower learning rate"
     ),
+    "adam_betas": lambda b, a: (
+        None
+        if (a.adam_beta_1, a.adam_beta_2) == (b.adam_beta_1, b.adam_beta_2) or a.optimizer != "adam"
+        else f"Adam betas {a.adam_beta_1:g}/{a.adam_beta_2:g}"
+    ),
     "batch_size": lambda b, a: _more_or_fewer(
         b.batch_size, a.batch_size, "larger batches", "smaller batches"
     ),

@@ -58,6 +58,24 @@ def test_url_query_round_trip():
     assert (rebuilt, ignored) == (config, [])
 
 
+def test_adam_betas_come_with_the_preset_go_into_the_link_and_only_apply_to_adam():
+    app = train_page()
+    app.selectbox(key="train_preset").set_value("Convolutional").run()
+    assert not app.exception
+    assert app.number_input(key="train_adam_beta_1").value == 0.7
+    assert app.number_input(key="train_adam_beta_2").value == 0.9
+    assert not app.number_input(key="train_adam_beta_1").disabled
+    # The page's one-line summary of the network names them.
+    assert any("betas 0.7/0.9" in element.value for element in app.markdown)
+    app.number_input(key="train_adam_beta_1").set_value(0.8).run()
+    assert app.selectbox(key="train_preset").value == "Custom"
+    config, ignored = TrainingConfig.from_query_params(dict(app.query_params))
+    assert (config.adam_beta_1, config.adam_beta_2, ignored) == (0.8, 0.9, [])
+    app.selectbox(key="train_optimizer").set_value("sgd").run()
+    assert app.number_input(key="train_adam_beta_1").disabled
+    assert app.number_input(key="train_adam_beta_2").disabled
+
+
 def test_junk_in_the_link_falls_back_and_is_named():
     app = train_page(epochs="many", dropout="3", hidden_layers="32", colour="blue")
     assert not app.exception

@@ -120,7 +120,7 @@ def test_the_budget_reads_as_text_with_the_caps():
     rows = dict(describe(job_budget(PRESETS["Recommended"], 60_000, settings.DEMO_LIMITS,
                                     available_bytes=8 * 10**9)))  # fmt: skip
     # Recommended holds out 10% of the 60,000 for validation.
-    assert rows["Training images"] == "54,000 per epoch, 5 epochs"
+    assert rows["Training images"] == "54,000 per epoch, 6 epochs"
     assert rows["Operations"].endswith("of 10.0 trillion allowed")
     assert rows["Memory (estimate)"].endswith("of 8.0 GB available")
     assert rows["Time limit"].startswith("stops itself after 15 minutes")

@@ -172,6 +172,27 @@ def test_batch_norm_and_schedule_are_checked_and_shared():
     assert TrainingConfig.from_dict(old).schedule == "constant"
 
 
+def test_adam_betas_are_checked_shared_and_optional_in_stored_runs():
+    config = TrainingConfig(adam_beta_1=0.7, adam_beta_2=0.9)
+    assert "adam 0.001 betas 0.7/0.9," in config.summary(10)
+    assert TrainingConfig().summary(10) == "784-256-10 relu, adam 0.001, 5 ep"
+    params = config.to_query_params()
+    assert (params["adam_beta_1"], params["adam_beta_2"]) == ("0.7", "0.9")
+    rebuilt, ignored = TrainingConfig.from_query_params(params)
+    assert rebuilt == config and ignored == []
+    rebuilt, ignored = TrainingConfig.from_query_params({"adam_beta_1": "1", "adam_beta_2": "x"})
+    assert (rebuilt.adam_beta_1, rebuilt.adam_beta_2) == (0.9, 0.999)
+    assert ignored == ["adam_beta_1", "adam_beta_2"]
+    with pytest.raises(ValueError, match="Adam beta 1 must be between 0 and 0.9999"):
+        TrainingConfig(adam_beta_1=1.0)
+    with pytest.raises(ValueError, match="Adam beta 2 must be a number"):
+        TrainingConfig(adam_beta_2="0.9")
+    # Stored runs from before these fields existed load with Keras's betas.
+    old = {key: value for key, value in config.to_dict().items() if not key.startswith("adam_")}
+    assert TrainingConfig.from_dict(old).default_adam_betas
+    assert TrainingConfig.from_json(config.to_json()) == config
+
+
 def test_optimizer_registry_builds_keras_optimizers():
     sgd = OPTIMIZERS["sgd"].build(0.05)
     assert float(sgd.learning_rate) == pytest.approx(0.05)

@@ -74,6 +74,15 @@ def test_optimizer_and_loss_come_from_the_config():
     assert model.loss == "sparse_categorical_crossentropy"
 
 
+def test_adam_takes_the_betas_of_the_config_and_other_optimizers_ignore_them():
+    model = build_model(TrainingConfig(adam_beta_1=0.7, adam_beta_2=0.9))
+    assert (model.optimizer.beta_1, model.optimizer.beta_2) == (0.7, 0.9)
+    default = build_model(TrainingConfig())
+    assert (default.optimizer.beta_1, default.optimizer.beta_2) == (0.9, 0.999)
+    sgd = build_model(TrainingConfig(optimizer="sgd", learning_rate=0.01, adam_beta_1=0.5))
+    assert type(sgd.optimizer).__name__ == "SGD"
+
+
 def test_too_few_classes_raise():
     with pytest.raises(ValueError, match="at least 2 classes"):
         build_model(TrainingConfig(), num_classes=1)

@@ -2,6 +2,7 @@
 
 import pickle
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -54,6 +55,25 @@ def test_short_training_on_2000_images_learns(dataset):
     assert epoch_events[-1]["val_accuracy"] == pytest.approx(result.history["val_accuracy"][-1])
     assert epoch_events[-1]["samples_per_second"] > 0
     assert events[-1]["test_accuracy"] == result.test_accuracy
+
+
+def test_adam_betas_reach_the_optimizer_and_change_the_training(dataset):
+    # The Convolutional preset's optimizer settings on 2,000 images: Adam with betas 0.7/0.9
+    # takes other steps than with Keras's 0.9/0.999, and both still learn.
+    base = TrainingConfig(
+        hidden_layers=(64,),
+        learning_rate=0.01,
+        schedule="one_cycle",
+        train_size=2_000,
+        epochs=1,
+        batch_size=64,
+        seed=2,
+    )
+    default = train_model(base, dataset)
+    short = train_model(replace(base, adam_beta_1=0.7, adam_beta_2=0.9), dataset)
+    assert short.history["loss"][0] != default.history["loss"][0]
+    assert short.config.adam_beta_1 == 0.7
+    assert short.test_accuracy > 0.8 and default.test_accuracy > 0.8
 
 
 def test_stop_ends_early_and_keeps_a_usable_model(dataset):
@@ -156,6 +176,10 @@ def test_comparison_note_names_changes_accuracy_and_speed():
     assert comparison_note(after, 0.98, 9.0, plain, 0.9, 9.0).startswith("plain sgd optimizer, ")
     assert comparison_note(after, 0.98, 9.0, after, 0.98, 9.1) == (
         "same settings, +0.0 points, about as fast"
+    )
+    short = TrainingConfig(hidden_layers=(256,), adam_beta_1=0.7, adam_beta_2=0.9)
+    assert comparison_note(after, 0.98, 9.0, short, 0.981, 9.0).startswith(
+        "Adam betas 0.7/0.9, +0.1 points"
     )
 
 
