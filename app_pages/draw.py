@@ -25,7 +25,6 @@ from ui.identity import browser_visitor_id
 
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
 DEFAULT_BRUSH = 18
-KEY_CROP_VERSION = "draw_crop_version"
 KEY_UPLOAD_PICTURE = "draw_upload_picture"
 CROP_DISPLAY_SIDE = 280
 STEP_IMAGE_WIDTH = 84
@@ -266,7 +265,7 @@ def drawing_area(model, key: str) -> None:
         result_ui(model, key, digit, slot, bars=model_data is None)
 
 
-def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
+def crop_ui(pixels: np.ndarray, file_id: str) -> tuple[float, float, float, float] | None:
     """Let the visitor drag a box over the picture; return it as shares, or None."""
     height, width = pixels.shape[:2]
     shown_width, shown_height = shown_size(height, width, CROP_DISPLAY_SIDE)
@@ -274,7 +273,8 @@ def crop_ui(pixels: np.ndarray) -> tuple[float, float, float, float] | None:
         Image.fromarray(pixels).convert("RGB").resize((shown_width, shown_height))
     )
     st.caption("Drag a box around the digit to crop the picture (draw a new box to change it).")
-    box = crop_box(f"draw_crop_{st.session_state.get(KEY_CROP_VERSION, 0)}", background)
+    # A box belongs to the file it was drawn on: a new picture starts uncropped.
+    box = crop_box("draw_crop", background, file_id)
     if box is None:
         return None
     return box_shares(box, shown_width, shown_height)
@@ -347,7 +347,7 @@ def upload_area(model, key: str) -> None:
     slot = st.empty()
     picture_column, result_column = st.columns(2, gap="large")
     with picture_column:
-        box = crop_ui(pixels)
+        box = crop_ui(pixels, upload.file_id)
         ink = st.radio("Ink", INK_CHOICES, key="draw_ink", horizontal=True,
                        help="Flip ink and paper when the automatic choice is wrong.")  # fmt: skip
     try:

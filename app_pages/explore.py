@@ -62,7 +62,10 @@ def use_uploaded_files() -> None:
         st.session_state[KEY_UPLOAD_MESSAGE] = ("info", ui.FILES_RELEASED)
         return
     if images is None or labels is None:
-        st.session_state[KEY_UPLOAD_MESSAGE] = ("info", "Upload an images and a labels file.")
+        # Streamlit gives None for a listed file the memory budget released: say so.
+        released = ui.uploads_released(ui.memory_owner())
+        message = ui.FILES_RELEASED if released else "Upload an images and a labels file."
+        st.session_state[KEY_UPLOAD_MESSAGE] = ("info", message)
         return
     limits = settings.limits()
     try:

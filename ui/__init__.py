@@ -78,6 +78,7 @@ from ui.resources import (
     run_store_banner,
     set_session_dataset,
     training_start_lock,
+    uploads_released,
 )
 from ui.sidebar import JOB_WATCH_SECONDS, rerun_when_jobs_change, sidebar_status, watch_jobs
 from ui.visitor_runs import (
@@ -147,6 +148,7 @@ __all__ = [
     "page_path",
     "page_run_slot",
     "remove_uploaded_file",
+    "uploads_released",
     "run_numbers",
     "run_store",
     "run_store_banner",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -148,8 +149,26 @@ class _RemovesUploadedFiles(Protocol):
     def remove_file(self, session_id: str, file_id: str) -> None: ...
 
 
+# Sessions whose uploaded files the memory budget released (most recent last, bounded): their
+# uploader may still list a file the server no longer has, and Streamlit then gives None.
+_released_upload_sessions: OrderedDict[str, None] = OrderedDict()
+_released_lock = threading.Lock()
+MAX_RELEASED_SESSIONS = 10_000
+
+
+def uploads_released(session: str) -> bool:
+    """Whether the memory budget released an uploaded file of this browser session."""
+    with _released_lock:
+        return session in _released_upload_sessions
+
+
 def remove_uploaded_file(session: str, file_id: str) -> None:
     """Drop an uploaded file from Streamlit's store (the memory budget released it)."""
+    with _released_lock:
+        _released_upload_sessions[session] = None
+        _released_upload_sessions.move_to_end(session)
+        while len(_released_upload_sessions) > MAX_RELEASED_SESSIONS:
+            _released_upload_sessions.popitem(last=False)
     if Runtime.exists():
         files = cast(_RemovesUploadedFiles, Runtime.instance().uploaded_file_mgr)
         files.remove_file(session, file_id)

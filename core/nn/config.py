@@ -310,6 +310,12 @@ class TrainingConfig:
             The configuration and the sorted names of the ignored parameters.
         """
         config = base if base is not None else cls()
+        if "optimizer" in params and not {"adam_beta_1", "adam_beta_2"} & set(params):
+            # A link that names its optimizer but not Adam's betas was made before they
+            # were settings (or keeps Keras's): it means Keras's 0.9/0.999, not the base's.
+            config = replace(
+                config, adam_beta_1=DEFAULT_ADAM_BETA_1, adam_beta_2=DEFAULT_ADAM_BETA_2
+            )
         ignored = []
         for name in sorted(str(key) for key in params):
             parser = QUERY_PARSERS.get(name)

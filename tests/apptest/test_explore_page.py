@@ -202,3 +202,12 @@ def test_a_link_from_evaluate_opens_that_image_and_links_back():
     page.run()
     assert not page.exception
     assert page.radio(key="explore_set").value == "Training set"
+
+
+def test_a_session_whose_upload_was_released_is_remembered():
+    """The Explore page tells such a session its files were released (not "upload a file")."""
+    session = "session-with-a-released-upload"
+    assert not ui.uploads_released(session)
+    ui.remove_uploaded_file(session, "file-1")  # What the memory budget's release calls.
+    assert ui.uploads_released(session)
+    assert not ui.uploads_released("another-session")

@@ -278,7 +278,14 @@ def test_photo_with_shadow_and_ruled_lines_is_read_and_crop_picks_a_digit(
     assert wait_for_prediction(page, SLOW_MS) == "2"
     assert "lines removed" in page.locator('[data-testid="stMain"]').inner_text()
 
+    picture = ".mnist-pad-picture"
+    single_picture = page.locator(picture).get_attribute("src")
     upload_input.set_input_files(str(photo_path))
+    # Drag once the new photo is on screen (a box drawn on the earlier one does not count).
+    page.wait_for_function(
+        f"document.querySelector('{picture}')?.getAttribute('src') !== {single_picture!r}",
+        timeout=SLOW_MS,
+    )
     wait_for_prediction(page, SLOW_MS)
     page.wait_for_selector(CROP_SELECTOR, timeout=SLOW_MS)
     box = page.locator(CROP_SELECTOR).bounding_box()

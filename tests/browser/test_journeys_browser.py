@@ -293,7 +293,7 @@ def test_stopped_run_naming(journey_server, browser, output_dir):
         # A network that learns slowly (plain SGD, a tiny step), stopped after 3 epochs.
         query = (
             "hidden_layers=8&optimizer=plain_sgd&learning_rate=0.0001&epochs=200"
-            "&train_size=2000&batch_size=100&validation_fraction=0"
+            "&train_size=2000&batch_size=100&validation_fraction=0&schedule=constant"
         )
         page.goto(f"{base_url}/train?{query}")
         wait_for_app(page)

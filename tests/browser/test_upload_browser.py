@@ -58,7 +58,7 @@ def test_a_dataset_of_fashion_mnists_size_uploads_locally(
     press_again = False
     try:
         expect(main).to_contain_text(
-            re.compile(r"Now exploring|Not loaded|Upload an images and a labels file"),
+            re.compile(r"Now exploring|Not loaded|Upload an images and a labels file|released"),
             timeout=120_000,
         )
         # Under heavy load (1-minute load 15-21, other tests' trainings), Chromium twice sent
@@ -73,6 +73,14 @@ def test_a_dataset_of_fashion_mnists_size_uploads_locally(
         state = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
         press_again = state == "notRunning"
     if press_again:
+        if "released to free memory" in main.inner_text():
+            # Other tests' sessions on this shared server took the memory budget, which
+            # released the 47 MB file; the page says so, and a learner uploads it again.
+            for key, path in (("images", images_path), ("labels", labels_path)):
+                uploader = page.locator(f".st-key-explore_upload_{key}")
+                uploader.locator('input[type="file"]').set_input_files(str(path))
+                uploader.locator('[role="progressbar"]').wait_for(state="detached", timeout=120_000)
+            wait_for_app(page)
         page.get_by_role("button", name="Use these files").click()
     expect(main).to_contain_text(loaded, timeout=180_000)
     text = main.inner_text()

@@ -128,17 +128,27 @@ def picture_url(picture: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def crop_box(key: str, picture: np.ndarray) -> dict[str, float] | None:
-    """Show ``picture`` (at its size) for a dragged crop box; return the box, or None."""
+def crop_box(key: str, picture: np.ndarray, picture_id: str) -> dict[str, float] | None:
+    """Show ``picture`` (at its size) for a dragged crop box; return the box drawn on this
+    picture (named by ``picture_id``), or None."""
     height, width = picture.shape[:2]
     result = _component()(
         key=key,
-        data={"mode": "box", "picture": picture_url(picture), "width": width, "height": height},
+        data={
+            "mode": "box",
+            "picture": picture_url(picture),
+            "picture_id": picture_id,
+            "width": width,
+            "height": height,
+        },
         default={"box": None},
         on_box_change=lambda: None,
         height="content",
     )
-    return checked_box(result.box, width, height)
+    box = result.box
+    if not isinstance(box, dict) or box.get("picture_id") != picture_id:
+        return None
+    return checked_box(box, width, height)
 
 
 __all__ = ["CANVAS_SIZE", "Drawing", "browser_model_for", "crop_box", "draw_pad"]

@@ -210,7 +210,11 @@ function buildDrawPad(root, data) {
 function buildBoxPad(root, data) {
   const pad = { mode: "box", box: null };
   root.__drawPad = pad;
+  // Sized from the start: the picture loads a moment later, and a drag must never find a
+  // frame of zero size (a loaded machine lays the picture out late).
   const frame = element("div", "mnist-pad-box-frame", root);
+  frame.style.width = `${data.width}px`;
+  frame.style.aspectRatio = `${data.width} / ${data.height}`;
   const picture = element("img", "mnist-pad-picture", frame, { alt: "The uploaded picture", draggable: "false" });
   const canvas = element("canvas", "mnist-pad-canvas mnist-pad-box", frame, {
     width: String(data.width), height: String(data.height), "aria-label": "Drag a box around the digit",
@@ -255,7 +259,7 @@ function buildBoxPad(root, data) {
     pad.box = boxTo(point(event));
     start = null;
     paint(pad.box);
-    pad.setStateValue("box", pad.box);
+    pad.setStateValue("box", { ...pad.box, picture_id: pad.pictureId });
   };
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish);
@@ -277,6 +281,19 @@ export default function (component) {
   pad.setStateValue = setStateValue;
   if (pad.mode === "box") {
     if (pad.picture.getAttribute("src") !== data.picture) pad.picture.src = data.picture;
+    if (pad.pictureId !== data.picture_id) {
+      pad.pictureId = data.picture_id;
+      pad.box = null;
+      pad.paint(null);
+    }
+    const frame = pad.canvas.parentElement;
+    frame.style.width = `${data.width}px`;
+    frame.style.aspectRatio = `${data.width} / ${data.height}`;
+    if (pad.canvas.width !== data.width || pad.canvas.height !== data.height) {
+      pad.canvas.width = data.width;
+      pad.canvas.height = data.height;
+      pad.paint(null);
+    }
     return;
   }
   pad.classes = data.classes || [];

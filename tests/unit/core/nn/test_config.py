@@ -220,3 +220,19 @@ def test_a_three_class_network_is_described_with_three_outputs():
     assert dense.summary(3) == "784-128-3 relu, adam 0.001, 5 ep"
     cnn = TrainingConfig(architecture="cnn", conv_filters=(16, 32), hidden_layers=(64,))
     assert cnn.network_summary(3) == "conv 16-32, dense 64-3"
+
+
+def test_a_link_made_before_adam_betas_were_settings_keeps_keras_betas():
+    recommended = PRESETS["Recommended"]
+    assert not recommended.default_adam_betas
+    # A full link of before issue 26: every field but the betas.
+    old_link = {
+        name: value
+        for name, value in recommended.to_query_params().items()
+        if not name.startswith("adam_beta")
+    }
+    config, ignored = TrainingConfig.from_query_params(old_link, base=recommended)
+    assert ignored == [] and config.default_adam_betas
+    # A short hand-made link changes only what it names: the base's betas stay.
+    config, _ = TrainingConfig.from_query_params({"epochs": "3"}, base=recommended)
+    assert (config.adam_beta_1, config.adam_beta_2) == (0.8, 0.99)
