@@ -71,7 +71,7 @@ network (784-256-10) the same measure flags 1.2% of the digits and 71.2% of the 
 **While you draw.** The model's weights come to this page once (the browser keeps them) and
 the network runs here on every movement of the pen, at most once per screen frame, with the
 same preparation of the picture as the server's; so the digit and the bars follow the pen.
-When a stroke ends the drawing goes to the server, which gives the verdict below, the
+When a stroke ends the drawing goes to the server, which gives the verdict above the canvas, the
 explanation and the neighbours. The page's numbers match the server's to 0.0001 (tested on
 200 drawings in Chromium). A model the page cannot run (a layer or activation it does not
 know, or more than 4 million parameters) is predicted on the server after each stroke, and
@@ -261,7 +261,7 @@ def drawing_area(model, key: str) -> None:
         if digit is None:
             st.info("Draw a digit on the canvas.")
             return
-        # With the model in the page its bars follow the pen under the canvas already.
+        # With the model in the page its bars follow the pen above the canvas already.
         result_ui(model, key, digit, slot, bars=model_data is None)
 
 

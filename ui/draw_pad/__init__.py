@@ -14,7 +14,6 @@ import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -49,7 +48,6 @@ class Drawing:
     """What the canvas sent when its last stroke ended."""
 
     pixels: np.ndarray  # (280, 280, 4) uint8 RGBA
-    strokes: list[dict[str, Any]] | None
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -118,7 +116,7 @@ def draw_pad(
         pixels = decode_canvas_png(sent.get("png"), CANVAS_SIZE)
     except ValueError as error:
         return str(error)
-    return Drawing(pixels, checked_strokes(sent.get("strokes"), CANVAS_SIZE))
+    return Drawing(pixels)
 
 
 def picture_url(picture: np.ndarray) -> str:
