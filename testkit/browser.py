@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 from core.nn.config import TrainingConfig
 from testkit.harness import page_errors
 
@@ -57,6 +59,17 @@ def new_page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
     context.set_default_timeout(30_000)
     return context, context.new_page()
+
+
+def wait_for_text(page, text: str, timeout: float) -> None:
+    """Wait until `text` shows; if it does not, fail with what the main area says instead."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout)
+    except PlaywrightTimeoutError:
+        main = page.inner_text('[data-testid="stMain"]')
+        raise AssertionError(
+            f"{text!r} did not show in {timeout / 1000:.0f} s; the page says:\n{main[:3000]}"
+        ) from None
 
 
 def open_train_page(
@@ -111,7 +124,7 @@ def train_then_stop(page, base_url: str, timeout: float = 180_000) -> str:
     press(page, "Stop")
     # As generous as the start: under the suite's load a Ray worker's stopped run is scored
     # and stored on a shared core (over 60 s once in CI at load 20+).
-    page.get_by_text("Stopped after").wait_for(timeout=timeout)
+    wait_for_text(page, "Stopped after", timeout)
     # The live view's last progress bar goes with the page's next run (under load, a moment
     # after the result shows).
     page.wait_for_function(f"() => !document.querySelector('{PROGRESS}')", timeout=30_000)

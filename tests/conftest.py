@@ -31,6 +31,14 @@ OUTPUT_DIR = PROJECT_ROOT / "test-output"
 # Users never see error details (.streamlit/config.toml); tests want the full message.
 os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 
+# Ray starts its workers at niceness 15 (its `worker_niceness`), so that on a shared host a
+# training yields the CPU to the app's web tier. In the suite, the "web tier" is every other
+# test: TensorFlow trainings and Chromiums at niceness 0 that starve a nice-15 worker (under
+# ten busy loops a Ray job had not started after 420 s, and in CI a stopped job was not scored
+# in 420 s; at niceness 0 it started in 80 s and stopped in 5 s). The suite's Rays (private
+# ones, `ray start` clusters, and those of the servers it starts) inherit this.
+os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray reads this exact name)
+
 
 # `make test` runs the suite in pytest-xdist workers. Tests that start a Ray (a private local
 # one, or a `ray start` cluster) all run in one worker, one after another (`RayTestsTogether`),
