@@ -11,6 +11,7 @@ from PIL import Image
 
 import ui
 from core.data.crop import box_shares, shown_size
+from core.data.drawings import DOT_MESSAGE
 from core.data.image_files import load_uploaded_image
 from core.data.photo import INK_CHOICES, PATH_SCAN, clean_photo
 from core.data.preprocess import BlankDrawingError, predict_probabilities, preprocess_digit
@@ -25,6 +26,7 @@ from ui.identity import browser_visitor_id
 
 PREVIEW_SIZE = 168  # The 28x28 input shown 6x larger, each pixel a crisp square.
 DEFAULT_BRUSH = 18
+VERDICT_DOT = "dot"  # The canvas got a tap, not a digit (`core.data.drawings.is_a_dot`).
 KEY_UPLOAD_PICTURE = "draw_upload_picture"
 CROP_DISPLAY_SIDE = 280
 STEP_IMAGE_WIDTH = 84
@@ -101,6 +103,12 @@ def reference(key: str, _model) -> Future:
     The build takes seconds, so it runs in a thread from the moment the model is chosen; a
     bounded cache keeps the last few models' references.
     """
+    if key == ui.DEFAULT_CHOICE:  # The shipped model's reference ships beside it.
+        saved = ui.default_model_reference()
+        if saved is not None:
+            ready: Future = Future()
+            ready.set_result(saved)
+            return ready
     dataset = ui.default_dataset()
     return start_in_thread(
         lambda: novelty.reference_for(_model, dataset.train_images, dataset.train_labels),
@@ -123,6 +131,8 @@ def verdict_html(digit: str, confidence: float | None, verdict: str | None) -> s
     """The big prediction line shown right above the canvas (fixed height, no layout jump)."""
     if verdict is None:
         words, colour = "Draw a digit: the prediction appears here.", "#6b7280"
+    elif verdict == VERDICT_DOT:
+        words, colour = "A dot is not a digit: draw a whole one.", "#b45309"
     elif verdict == novelty.VERDICT_NOT_A_DIGIT:
         words, colour = "This does not look like a digit.", "#b45309"
     elif verdict == novelty.VERDICT_NOT_SURE:
@@ -260,6 +270,10 @@ def drawing_area(model, key: str) -> None:
             return
         if digit is None:
             st.info("Draw a digit on the canvas.")
+            return
+        if drawing is not None and drawing.dot:
+            slot.html(verdict_html("", None, VERDICT_DOT))
+            st.info(DOT_MESSAGE)
             return
         # With the model in the page its bars follow the pen above the canvas already.
         result_ui(model, key, digit, slot, bars=model_data is None)

@@ -10,14 +10,20 @@ Besides the plain test accuracy, the script measures the accuracy on MNIST test 
 rendered onto a 280x280 canvas at different sizes and positions and passed through the
 Draw page's preprocessing (`core.data.preprocess.preprocess_digit`).
 
+It also saves the Draw page's reference for the model (`reference.npz`: the training
+embeddings and calibrated thresholds behind "not sure" and "not a digit"), so a visitor's
+first drawing is judged at once; `--reference-only` rebuilds just that file.
+
 Usage:
     .venv/bin/python scripts/train_default_model.py [--epochs 6] [--output models/default]
+    .venv/bin/python -m scripts.train_default_model --reference-only
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import math
 import shlex
@@ -31,6 +37,7 @@ from scipy import ndimage
 
 from core.data.datasets import load_default_dataset
 from core.data.preprocess import preprocess_digit, render_as_drawing
+from core.inspection import novelty
 from core.nn.config import TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -124,14 +131,33 @@ def save_for_prediction(model, path: Path) -> None:
     copy.save(path)
 
 
+def write_reference(model, dataset, output: Path) -> None:
+    """Save the Draw page's reference for the model file in `output` (`novelty.REFERENCE_FILE`), so
+    its "not sure" and "not a digit" verdicts are ready on a visitor's first drawing instead
+    of after the seconds that building them takes."""
+    digest = hashlib.sha256((output / "model.keras").read_bytes()).hexdigest()
+    reference = novelty.reference_for(model, dataset.train_images, dataset.train_labels)
+    novelty.save_reference(reference, output / novelty.REFERENCE_FILE, digest)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "models" / "default")
+    parser.add_argument(
+        "--reference-only",
+        action="store_true",
+        help="only rebuild the Draw page's reference for the model already in --output",
+    )
     script_arguments = list(argv if argv is not None else sys.argv[1:])
     arguments = parser.parse_args(script_arguments)
 
     import keras
+
+    if arguments.reference_only:
+        model = keras.saving.load_model(arguments.output / "model.keras", safe_mode=True)
+        write_reference(model, load_default_dataset(), arguments.output)
+        return json.loads((arguments.output / "model.json").read_text())
 
     from core.nn.model import build_model
 
@@ -213,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
         "file_bytes": model_path.stat().st_size,
     }
     (arguments.output / "model.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    write_reference(model, dataset, arguments.output)
     print(json.dumps(metadata, indent=2))
     return metadata
 

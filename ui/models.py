@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -14,6 +15,7 @@ import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
 from core import settings
+from core.inspection import novelty
 from core.nn.config import TrainingConfig
 from core.runs import MissingModelFileError, RunNotFoundError, RunStoreError
 from core.runs.display import display_name, short_name
@@ -131,6 +133,17 @@ def default_model() -> tuple[Any, dict] | None:
     metadata_path = DEFAULT_MODEL_DIR / "model.json"
     metadata = json.loads(metadata_path.read_text()) if metadata_path.exists() else {}
     return model, metadata
+
+
+def default_model_reference():
+    """The Draw page's saved `Reference` for the shipped model (`novelty.REFERENCE_FILE`), or
+    None when it is missing or was built for another model file (the page then builds one)."""
+    model_path = DEFAULT_MODEL_DIR / "model.keras"
+    try:
+        digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return novelty.load_reference(DEFAULT_MODEL_DIR / novelty.REFERENCE_FILE, digest)
 
 
 # --- The model picker (Evaluate, Draw) ------------------------------------------------------

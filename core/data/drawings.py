@@ -24,6 +24,10 @@ MAX_PNG_BYTES = 512 * 1024
 MAX_STROKES = 300
 MAX_POINTS = 30_000
 MAX_BRUSH = 80
+# A drawing whose points all lie within this many canvas pixels (of 280, where a digit spans
+# about 200) is a dot or a tap, not a digit.
+MIN_PEN_SPAN = 16.0
+DOT_MESSAGE = "That is a dot, not a digit: draw a whole digit, as large as the canvas allows."
 
 
 def decode_canvas_png(data_url: object, size: int) -> np.ndarray:
@@ -81,6 +85,24 @@ def checked_strokes(value: object, size: int) -> list[dict[str, Any]] | None:
             checked.append([float(point[0]), float(point[1])])
         strokes.append({"width": float(width), "points": checked})
     return strokes
+
+
+def pen_span(strokes: list[dict[str, Any]]) -> float:
+    """How far the pen went across the canvas: the longer side of the box around its points."""
+    xs = [point[0] for stroke in strokes for point in stroke["points"]]
+    ys = [point[1] for stroke in strokes for point in stroke["points"]]
+    if not xs:
+        return 0.0
+    return max(max(xs) - min(xs), max(ys) - min(ys))
+
+
+def is_a_dot(strokes: list[dict[str, Any]] | None) -> bool:
+    """True when the strokes are a tap or a dot: the pen moved under `MIN_PEN_SPAN` pixels.
+
+    A dot has as much ink as a small digit, and scaled to MNIST's 20-pixel box it becomes a
+    filled disc that every model reads as a confident "0". Unknown strokes (None) are no dot.
+    """
+    return bool(strokes) and pen_span(strokes) < MIN_PEN_SPAN  # type: ignore[arg-type]
 
 
 def checked_box(value: object, width: int, height: int) -> dict[str, float] | None:

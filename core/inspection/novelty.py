@@ -31,12 +31,19 @@ images shown under "Why this digit?".
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import sys
 import threading
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from core.data import preprocess as preprocess_module
 from core.data.preprocess import redraw_digits
+from core.inspection import novelty_measures as novelty_measures_module
 from core.inspection.novelty_measures import (
     MAX_EMBEDDING_DIMENSION,
     MEASURES,
@@ -303,6 +310,62 @@ def reference_for(model, train_images: np.ndarray, train_labels: np.ndarray) -> 
     )
     reference.search_bank  # noqa: B018 (converted here, in the builder's thread, not per stroke)
     return reference
+
+
+# The reference saved beside a shipped model file (models/default/).
+REFERENCE_FILE = "reference.npz"
+# A saved reference (`save_reference`): the arrays and numbers of a `Reference`, and the
+# SHA-256 of the model file it was built for.
+_REFERENCE_NUMBERS = ("temperature", "confidence_threshold", "novelty_threshold")
+_REFERENCE_ARRAYS = tuple(
+    field.name for field in dataclasses.fields(Reference) if field.name not in _REFERENCE_NUMBERS
+)
+
+
+def reference_code_digest() -> str:
+    """SHA-256 of the code a reference is built with (this module, its measures and the
+    preprocessing that draws the calibration digits): a saved reference from other code is
+    not used."""
+    digest = hashlib.sha256()
+    for module in (novelty_measures_module, preprocess_module, sys.modules[__name__]):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
+def save_reference(reference: Reference, path: Path, model_digest: str) -> None:
+    """Write `reference` for the model file whose SHA-256 is `model_digest` (no pickles)."""
+    contents: dict[str, Any] = {name: getattr(reference, name) for name in _REFERENCE_ARRAYS}
+    contents.update({name: np.float64(getattr(reference, name)) for name in _REFERENCE_NUMBERS})
+    contents.update(
+        model_digest=np.str_(model_digest), code_digest=np.str_(reference_code_digest())
+    )
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("wb") as file:
+        np.savez_compressed(file, **contents)
+    temporary.replace(path)
+
+
+def load_reference(path: Path, model_digest: str) -> Reference | None:
+    """The reference saved at `path` for the model file `model_digest`; None when there is
+    none, it belongs to another model file or other code, or it cannot be read (it is then
+    rebuilt).
+
+    The file is the app's own (``models/default/``), read without pickles all the same.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            expected = {"model_digest", "code_digest", *_REFERENCE_ARRAYS, *_REFERENCE_NUMBERS}
+            if set(saved.files) != expected:
+                return None
+            if str(saved["model_digest"]) != model_digest:
+                return None
+            if str(saved["code_digest"]) != reference_code_digest():
+                return None
+            values: dict[str, Any] = {name: saved[name] for name in _REFERENCE_ARRAYS}
+            values.update({name: float(saved[name]) for name in _REFERENCE_NUMBERS})
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return Reference(**values)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from PIL import Image
 
 import ui
 from core.data.datasets import load_default_dataset
+from core.data.drawings import DOT_MESSAGE
 from core.data.preprocess import render_as_drawing
 from testkit.harness import app_test
 
@@ -113,6 +114,26 @@ def test_a_drawing_sent_by_the_canvas_is_predicted_on_the_server(index):
     assert predicted_digit(app) == str(dataset.test_labels[index])
     # AppTest sends no visitor cookie: the page predicts on the server and says why.
     assert app.session_state["draw_pad_last"]["serial"] == 1
+
+
+def test_a_tap_is_called_a_dot_not_read_as_a_confident_zero():
+    pixels = np.zeros((280, 280, 4), np.uint8)
+    pixels[..., 3] = 255
+    rows, columns = np.mgrid[:280, :280]
+    pixels[(rows - 140) ** 2 + (columns - 140) ** 2 <= 9**2, :3] = 255  # An 18 px brush's tap.
+    tap = [{"width": 18, "points": [[140, 140]]}]
+    app = app_test(PAGE)
+    app.run()
+    app.session_state["draw_pad"] = canvas_state(pixels, strokes=tap)
+    app.run()
+    assert not app.exception
+    assert predicted_digit(app) is None
+    assert any(DOT_MESSAGE in info.value for info in app.info), [i.value for i in app.info]
+    # The same picture without its strokes (a forged message) is judged as any picture.
+    app.session_state["draw_pad"] = canvas_state(pixels)
+    app.run()
+    assert not app.exception
+    assert predicted_digit(app) is not None
 
 
 @pytest.mark.parametrize(

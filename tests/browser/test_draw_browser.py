@@ -377,6 +377,14 @@ def test_the_prediction_follows_the_pen_before_the_stroke_ends(streamlit_server,
     assert wait_for_prediction(page, SLOW_MS) == "7"
     assert during == "7"
     assert page.locator(LIVE_DIGIT).inner_text() == "7"
+    # A tap is a dot, not a digit (as a disc it would read as a sure "0"): no live answer,
+    # and the line above the canvas says so.
+    clear(page)
+    page.mouse.click(box["x"] + 140, box["y"] + 140)
+    expect(page.locator(".draw-verdict")).to_contain_text("A dot is not a digit", timeout=SLOW_MS)
+    wait_for_app(page, SLOW_MS)
+    assert page.locator(LIVE_DIGIT).inner_text() == ""
+    assert page.locator(METRIC_SELECTOR).count() == 0
     assert page_errors(page) == []
 
 

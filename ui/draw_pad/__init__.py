@@ -19,7 +19,13 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from core.data.drawings import checked_box, checked_strokes, decode_canvas_png
+from core.data.drawings import (
+    MIN_PEN_SPAN,
+    checked_box,
+    checked_strokes,
+    decode_canvas_png,
+    is_a_dot,
+)
 from core.nn.browser_model import BrowserModel, BrowserModelError, export_browser_model
 from core.text import plain
 from core.visitors.browser_models import browser_model_grants
@@ -48,6 +54,7 @@ class Drawing:
     """What the canvas sent when its last stroke ended."""
 
     pixels: np.ndarray  # (280, 280, 4) uint8 RGBA
+    dot: bool = False  # A tap, not a digit (`core.data.drawings.is_a_dot`).
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -100,6 +107,7 @@ def draw_pad(
             "model": model,
             "fallback": fallback,
             "restore": restore or [],
+            "minPenSpan": MIN_PEN_SPAN,
         },
         default={"drawing": None},
         on_drawing_change=lambda: None,
@@ -116,7 +124,7 @@ def draw_pad(
         pixels = decode_canvas_png(sent.get("png"), CANVAS_SIZE)
     except ValueError as error:
         return str(error)
-    return Drawing(pixels)
+    return Drawing(pixels, dot=is_a_dot(checked_strokes(sent.get("strokes"), CANVAS_SIZE)))
 
 
 def picture_url(picture: np.ndarray) -> str:

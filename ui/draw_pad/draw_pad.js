@@ -106,6 +106,19 @@ function buildDrawPad(root, data) {
     delete live.dataset.probabilities;
   }
 
+  // How far the pen went across the canvas: the longer side of the box around its points.
+  function penSpan() {
+    let left = Infinity, right = -Infinity, top = Infinity, bottom = -Infinity;
+    const strokes = pad.current ? [...pad.strokes, pad.current] : pad.strokes;
+    for (const stroke of strokes) {
+      for (const [x, y] of stroke.points) {
+        left = Math.min(left, x); right = Math.max(right, x);
+        top = Math.min(top, y); bottom = Math.max(bottom, y);
+      }
+    }
+    return right < left ? 0 : Math.max(right - left, bottom - top);
+  }
+
   // One prediction per display frame at most, however fast the pointer reports.
   function predictSoon() {
     if (pad.pending || !pad.model) return;
@@ -113,6 +126,11 @@ function buildDrawPad(root, data) {
     requestAnimationFrame(() => {
       pad.pending = false;
       if (!pad.model) return;
+      // A tap is no digit (core/data/drawings.py `is_a_dot`): no live answer for it.
+      if (penSpan() < pad.minPenSpan) {
+        clearLive();
+        return;
+      }
       const started = performance.now();
       const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
       const prepared = MnistNet.preprocess(pixels, canvas.width, canvas.height);
@@ -297,6 +315,7 @@ export default function (component) {
     return;
   }
   pad.classes = data.classes || [];
+  pad.minPenSpan = Number(data.minPenSpan) || 0;
   if (data.model && data.model.url !== pad.modelUrl) {
     pad.modelUrl = data.model.url;
     pad.model = null;

@@ -12,9 +12,12 @@ from PIL import Image
 from core.data.drawings import (
     MAX_PNG_BYTES,
     MAX_STROKES,
+    MIN_PEN_SPAN,
     checked_box,
     checked_strokes,
     decode_canvas_png,
+    is_a_dot,
+    pen_span,
 )
 
 
@@ -73,3 +76,23 @@ def test_a_box_is_four_finite_numbers():
     assert checked_box({**box, "left": "10"}, 280, 156) is None
     assert checked_box({**box, "width": float("inf")}, 280, 156) is None
     assert checked_box([10, 5, 100, 80], 280, 156) is None
+
+
+def stroke(*points, width=18):
+    return {"width": width, "points": [list(point) for point in points]}
+
+
+def test_a_tap_or_a_tiny_scribble_is_a_dot_and_a_digit_is_not():
+    assert is_a_dot([stroke((140, 140))])  # A tap: one point.
+    assert is_a_dot([stroke((140, 140), (150, 146), (144, 150))])  # A scribble 10 px across.
+    assert is_a_dot([stroke((140, 140)), stroke((146, 141), width=40)])  # Two taps, a fat brush.
+    one = [stroke((140, 35), (140, 245))]
+    assert pen_span(one) == 210.0
+    assert not is_a_dot(one)
+    # Two taps far apart are not one dot: that drawing is judged like any other.
+    assert not is_a_dot([stroke((60, 140)), stroke((200, 140))])
+    # Just at the span: a short dash is drawn, not tapped.
+    assert not is_a_dot([stroke((100, 100), (100 + MIN_PEN_SPAN, 100))])
+    # No strokes, or strokes the check refused (None): nothing to call a dot.
+    assert not is_a_dot([])
+    assert not is_a_dot(None)

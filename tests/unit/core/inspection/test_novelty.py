@@ -148,3 +148,52 @@ def test_one_drawing_and_a_batch_get_the_same_measures(model, reference, mnist):
              for i in range(len(digits))]  # fmt: skip
     np.testing.assert_allclose(together, np.stack(alone), rtol=1e-4, atol=1e-5)
     assert together[:, 1].min() > 0
+
+
+def small_reference(rng) -> novelty.Reference:
+    return novelty.Reference(
+        embeddings=rng.normal(size=(50, 8)).astype(np.float16),
+        indices=np.arange(50) * 3,
+        labels=rng.integers(0, 10, 50).astype(np.uint8),
+        projection=np.eye(8, dtype=np.float32),
+        mean=rng.normal(size=8).astype(np.float32),
+        temperature=1.7,
+        confidence_threshold=0.61,
+        pixel_mean=rng.random(784),
+        pixel_components=rng.normal(size=(4, 784)).astype(np.float32),
+        class_means=rng.normal(size=(10, 8)).astype(np.float32),
+        precision=np.eye(8, dtype=np.float32),
+        tails=np.sort(rng.random((4, 30)), axis=1),
+        novelty_threshold=12.5,
+    )
+
+
+def test_a_saved_reference_loads_back_for_its_model_file_and_code_only(tmp_path, monkeypatch):
+    reference = small_reference(np.random.default_rng(0))
+    path = tmp_path / novelty.REFERENCE_FILE
+    novelty.save_reference(reference, path, "a" * 64)
+    loaded = novelty.load_reference(path, "a" * 64)
+    assert loaded is not None
+    for name in ("embeddings", "indices", "labels", "mean", "pixel_mean", "tails", "precision"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(reference, name))
+        assert getattr(loaded, name).dtype == getattr(reference, name).dtype
+    assert (loaded.temperature, loaded.confidence_threshold, loaded.novelty_threshold) == (
+        1.7,
+        0.61,
+        12.5,
+    )
+    assert novelty.load_reference(path, "b" * 64) is None  # Built for another model file.
+    with monkeypatch.context() as patched:  # Built by other judging code.
+        patched.setattr(novelty, "reference_code_digest", lambda: "c" * 64)
+        assert novelty.load_reference(path, "a" * 64) is None
+    assert novelty.load_reference(tmp_path / "missing.npz", "a" * 64) is None
+    path.write_bytes(b"PK\x03\x04 not a zip")
+    assert novelty.load_reference(path, "a" * 64) is None
+    # A file with a pickled object in it is not read (no pickles, even in the app's own files).
+    novelty.save_reference(reference, path, "a" * 64)
+    with np.load(path) as saved:
+        fields = {name: saved[name] for name in saved.files}
+    fields["embeddings"] = np.array([{"x": 1}], dtype=object)
+    with path.open("wb") as file:
+        np.savez(file, **fields)
+    assert novelty.load_reference(path, "a" * 64) is None

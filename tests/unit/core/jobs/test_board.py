@@ -164,7 +164,9 @@ def test_a_stop_pressed_in_another_process_stops_the_job(start_process, gate):
     assert not job.stop_requested
     assert second.stop(job.id, owner="alice") is True
     [asked] = second.jobs_elsewhere("alice")
-    assert asked.stop_requested and asked.state == "running"
+    # The request is on the board; the first process may have stopped the job already (its
+    # heartbeat can come between the press and this read).
+    assert asked.stop_requested and asked.state in {"running", "stopped"}
 
     # The first process reads the request on its next heartbeat and stops the job.
     assert first.wait(job.id, timeout=10).state == "stopped"

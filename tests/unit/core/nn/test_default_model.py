@@ -102,3 +102,28 @@ def test_a_drawn_one_is_recognised(model):
     canvas[40:240, 132:150] = 255
     probabilities = predict_probabilities(model, preprocess_digit(canvas))
     assert int(np.argmax(probabilities)) == 1
+
+
+def test_the_shipped_draw_reference_belongs_to_the_shipped_model(model, dataset):
+    # The Draw page judges a first drawing at once with the reference saved beside the model
+    # (scripts/train_default_model.py); it must be this model's, built from these images.
+    import hashlib
+
+    from core.inspection import novelty, novelty_measures
+
+    digest = hashlib.sha256((MODEL_DIR / "model.keras").read_bytes()).hexdigest()
+    reference = novelty.load_reference(MODEL_DIR / novelty.REFERENCE_FILE, digest)
+    assert reference is not None, "models/default/reference.npz is missing or for another model"
+    assert len(reference.embeddings) == novelty.BANK_SIZE
+    assert 0 < reference.confidence_threshold < 1 and reference.temperature >= 0.05
+    sample = np.arange(0, novelty.BANK_SIZE, 400)
+    images = dataset.train_images[reference.indices[sample]]
+    embeddings, _ = novelty_measures.embed_all(novelty_measures.embedding_function(model), images)
+    fresh = novelty_measures.project(reference, embeddings)
+    saved = reference.embeddings[sample].astype(np.float32)
+    np.testing.assert_allclose(fresh, saved, atol=2e-3)  # float16 rounding
+    np.testing.assert_array_equal(
+        reference.labels[sample], dataset.train_labels[reference.indices[sample]]
+    )
+    # Another model file (another digest) gets no reference: the page builds its own.
+    assert novelty.load_reference(MODEL_DIR / novelty.REFERENCE_FILE, "0" * 64) is None
