@@ -101,7 +101,8 @@ def reference(key: str, _model) -> Future:
     """Start building the model's training embeddings and thresholds, once per model.
 
     The build takes seconds, so it runs in a thread from the moment the model is chosen; a
-    bounded cache keeps the last few models' references.
+    bounded cache keeps the last few models' references. The shipped model's is read from
+    the file saved beside it (`ui.default_model_reference`), so it is ready at once.
     """
     if key == ui.DEFAULT_CHOICE:  # The shipped model's reference ships beside it.
         saved = ui.default_model_reference()

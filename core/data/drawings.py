@@ -102,7 +102,7 @@ def is_a_dot(strokes: list[dict[str, Any]] | None) -> bool:
     A dot has as much ink as a small digit, and scaled to MNIST's 20-pixel box it becomes a
     filled disc that every model reads as a confident "0". Unknown strokes (None) are no dot.
     """
-    return bool(strokes) and pen_span(strokes) < MIN_PEN_SPAN  # type: ignore[arg-type]
+    return strokes is not None and len(strokes) > 0 and pen_span(strokes) < MIN_PEN_SPAN
 
 
 def checked_box(value: object, width: int, height: int) -> dict[str, float] | None:
