@@ -24,9 +24,10 @@ UPLOADED_SIZE = re.compile(r"^\d+(\.\d+)?\s?(B|KB|MB)$")
 
 @pytest.fixture
 def own_server(tmp_path_factory):
-    """A server of its own: on the suite's shared server, other tests' sessions fill the
-    memory budget, which then releases this test's 47 MB upload (the page says so), again
-    after each new upload under CI's load. A learner running the app locally is alone."""
+    """A server of its own, as a learner running the app locally has. On the suite's shared
+    server this test failed three times in CI at load 20-30, with both files listed and no
+    outcome after a second press; the likely cause (not confirmed) is other tests' sessions
+    filling the memory budget, which releases this test's 47 MB upload again and again."""
     process, base_url, _ = start_streamlit(tmp_path_factory.mktemp("fashion-size"))
     yield base_url
     stop_streamlit(process)
