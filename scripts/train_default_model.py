@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import math
 import shlex
@@ -39,6 +38,7 @@ from core.data.datasets import load_default_dataset
 from core.data.preprocess import preprocess_digit, render_as_drawing
 from core.inspection import novelty
 from core.nn.config import TrainingConfig
+from core.runs.model_files import sha256_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,10 +132,10 @@ def save_for_prediction(model, path: Path) -> None:
 
 
 def write_reference(model, dataset, output: Path) -> None:
-    """Save the Draw page's reference for the model file in `output` (`novelty.REFERENCE_FILE`), so
-    its "not sure" and "not a digit" verdicts are ready on a visitor's first drawing instead
+    """Save the Draw page's reference for the model file in `output` (`novelty.REFERENCE_FILE`),
+    so its "not sure" and "not a digit" verdicts are ready on a visitor's first drawing instead
     of after the seconds that building them takes."""
-    digest = hashlib.sha256((output / "model.keras").read_bytes()).hexdigest()
+    digest = sha256_of(output / "model.keras")
     reference = novelty.reference_for(model, dataset.train_images, dataset.train_labels)
     novelty.save_reference(reference, output / novelty.REFERENCE_FILE, digest)
 

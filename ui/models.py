@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 import uuid
@@ -19,6 +18,7 @@ from core.inspection import novelty
 from core.nn.config import TrainingConfig
 from core.runs import MissingModelFileError, RunNotFoundError, RunStoreError
 from core.runs.display import display_name, short_name
+from core.runs.model_files import sha256_of
 from core.text import plain
 from ui.identity import session_id
 from ui.resources import current_model_store, run_store
@@ -140,7 +140,7 @@ def default_model_reference():
     None when it is missing or was built for another model file (the page then builds one)."""
     model_path = DEFAULT_MODEL_DIR / "model.keras"
     try:
-        digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        digest = sha256_of(model_path)
     except OSError:
         return None
     return novelty.load_reference(DEFAULT_MODEL_DIR / novelty.REFERENCE_FILE, digest)
