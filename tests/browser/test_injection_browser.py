@@ -69,7 +69,7 @@ def test_a_shared_link_cannot_put_a_link_or_an_image_on_the_train_page(
 
 
 @pytest.fixture
-def evil_run(server_runs_dir):
+def evil_run(private_runs_dir):
     import keras
 
     model = keras.Sequential(
@@ -79,7 +79,7 @@ def evil_run(server_runs_dir):
             keras.layers.Dense(10, activation="softmax"),
         ]
     )
-    store = RunStore(server_runs_dir)
+    store = RunStore(private_runs_dir)
     run_ids = [
         store.save_run(
             "network", name, {"hidden_layers": [], "epochs": 2}, {"loss": [1.0, 0.5]},
@@ -93,8 +93,11 @@ def evil_run(server_runs_dir):
 
 
 def test_a_run_name_is_shown_as_text_in_messages_and_the_sidebar(
-    streamlit_server, evil_run, page, output_dir
+    private_server, evil_run, page, output_dir
 ):
+    """On a server of its own: the newest run must be this test's, not one that another
+    test's job stored meanwhile."""
+    streamlit_server = private_server
     requested = watch_evil_requests(page)
     page.goto(f"{streamlit_server}/compare")
     wait_for_app(page)

@@ -7,6 +7,8 @@ The app processes share nothing but the database (`testkit.postgres`): each has 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -59,6 +61,16 @@ def compare_page_text(browser, base_url, output_dir=None) -> tuple[str, list[str
         context.close()
 
 
+def store_state(store: RunStore) -> str:
+    """What the store holds: its runs and processes (for a failure's message)."""
+    with store.database.transaction() as connection:
+        rows = connection.execute(sa.select(processes)).all()
+    now = time.time()
+    beats = [f"{row.id} (pid {row.pid}, last beat {now - row.heartbeat:.1f} s ago)" for row in rows]
+    runs = store.list_runs()
+    return f"runs: {list(zip(runs['name'], runs['status'], strict=True))}; processes: {beats}"
+
+
 def process_ids(store: RunStore) -> set[str]:
     with store.database.transaction() as connection:
         return set(connection.execute(sa.select(processes.c.id)).scalars())
@@ -82,7 +94,9 @@ def test_a_server_killed_mid_training_loses_nothing_on_a_shared_database(
         try:
             start_and_wait_for_progress(page, base_url, LONG)
             watcher = RunStore(tmp_path / "watcher", database_url=database_url)
-            (training,) = watcher.runs_in_progress()
+            in_progress = watcher.runs_in_progress()
+            assert len(in_progress) == 1, store_state(watcher)
+            (training,) = in_progress
             assert training.process.startswith(f"{HOST}:{process.pid}:")
             killed = process.pid
             process.kill()  # SIGKILL: no clean-up of any kind

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from core.jobs import JobCaps, JobLimitError, JobManager
 from core.jobs.board import DEAD_PROCESS_MESSAGE, JobBoard, progress_snapshot
 from core.runs.engine import Database, checked_url
-from core.runs.heartbeats import ProcessHeartbeat
+from core.runs.heartbeats import HUNG_SECONDS, ProcessHeartbeat
 from core.runs.schema import jobs, processes
 from testkit.jobs import gated_job
 
@@ -187,12 +187,13 @@ def test_the_jobs_of_a_dead_process_are_failed_once_and_stop_counting(
     with pytest.raises(JobLimitError, match="You already have 2 jobs"):
         first.submit("third", gated_job(gate, 3), owner="alice", caps=caps)
 
-    # The crashed process last beat a minute ago (its beat thread never beats again).
+    # The crashed process (alive here, but hung) last beat longer ago than a starved one
+    # could (its beat thread never beats again).
     with database.transaction() as connection:
         connection.execute(
             processes.update()
             .where(processes.c.id == crashed.board.process_id)
-            .values(heartbeat=processes.c.heartbeat - 60)
+            .values(heartbeat=processes.c.heartbeat - HUNG_SECONDS - 60)
         )
     ended = []
     start = threading.Barrier(2)

@@ -178,6 +178,33 @@ def test_a_process_on_another_host_is_dead_once_its_heartbeat_is_stale(
     assert store.runs_in_progress() == [] and process_ids(store) == set()
 
 
+def test_a_starved_process_on_this_host_keeps_its_run_until_it_counts_as_hung(
+    tmp_path, database_url, caplog
+):
+    """A live pid here whose beat is late is starved (CI at load 20-30 held a server's beat
+    back and another process recorded its training as interrupted while it ran)."""
+    store = RunStore(tmp_path, database_url=database_url)
+    heartbeat = heartbeat_for(store.database, start=False)
+    # A process with a live pid (this one's) and its start, another id: alive, not beating.
+    live = f"{HOST}:{os.getpid()}:starved"
+    add_process(store, live, heartbeat=time.time() - heartbeat.stale_seconds - 10)
+    add_run_in_progress(store, live, name="starved process's run")
+    assert store.recover_interrupted() == []
+    assert [run.name for run in store.runs_in_progress()] == ["starved process's run"]
+
+    with store.database.transaction() as connection:
+        connection.execute(
+            processes.update().values(heartbeat=time.time() - heartbeat.hung_seconds - 10)
+        )
+    assert len(store.recover_interrupted()) == 1
+    assert list(store.list_runs()["status"]) == ["interrupted"]
+    assert store.runs_in_progress() == []
+    # The log says which run and why its process counts as dead.
+    (message,) = [r.getMessage() for r in caplog.records if "recorded as interrupted" in r.message]
+    assert message.startswith(f"Run starved process's run of process {live} is recorded")
+    assert f"pid {os.getpid()} lives but has not beaten for 13" in message
+
+
 def test_a_run_whose_process_row_is_gone_is_recovered(tmp_path, database_url):
     # A process that stopped cleanly, or was forgotten as dead, has no row left.
     store = RunStore(tmp_path, database_url=database_url)
