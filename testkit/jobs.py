@@ -1,11 +1,47 @@
-"""Jobs for testing the job manager: a job that holds its slot until the test lets it go, and
-waiting for a job's state."""
+"""Jobs for testing the job manager: a job that holds its slot until the test lets it go,
+waiting for a job's state, and another process that trains (its run noted in progress)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+RUN_WRITER = """
+import sys, time
+from core.runs import RunStore
+store = RunStore(sys.argv[1], database_url=sys.argv[2] or None)
+store.begin_run("network", sys.argv[3], {"epochs": 20}, owner=sys.argv[4] or None)
+print("training", flush=True)
+time.sleep(600)
+"""
+
+
+def start_run_writer(
+    folder: Path, database_url: str | None, name: str = "784-128-10", owner: str | None = "visitor"
+) -> subprocess.Popen:
+    """Start a process that begins a run and keeps training; return once the run is noted."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_WRITER, str(folder), database_url or "", name, owner or ""],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "training"
+    return process
+
+
+def kill(process: subprocess.Popen) -> None:
+    """Kill a process with SIGKILL (no clean-up of any kind) and reap it."""
+    process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def gated_job(gate: threading.Event, value):

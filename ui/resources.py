@@ -254,13 +254,26 @@ def _log_once(message: str) -> None:
         logger.error("%s", message)
 
 
+KEY_DEAD_RUNS_LOOKED_FOR = "_runs_of_dead_processes_looked_for"
+
+
 def run_store_banner() -> str | None:
     """Say at the top of the page when runs can be neither read nor saved (the database is
-    down or damaged); return that sentence, or None when the store works."""
-    message = run_store().unavailable()
+    down or damaged); return that sentence, or None when the store works.
+
+    A session's first page also records the runs of app processes that died as
+    interrupted. The store does so every few heartbeats, but a visitor whose process was
+    killed reloads onto another one at once, and their training must be there on that load.
+    """
+    store = run_store()
+    message = store.unavailable()
     if message:
         st.error(plain(message, 400), icon=":material/database:")
-    return message
+        return message
+    if not st.session_state.get(KEY_DEAD_RUNS_LOOKED_FOR):
+        st.session_state[KEY_DEAD_RUNS_LOOKED_FOR] = True
+        store.recover_interrupted()
+    return None
 
 
 def current_model_store_in(folder: str, database_url: str | None):

@@ -22,35 +22,7 @@ from sqlalchemy.exc import OperationalError
 from core.runs import DamagedRunStoreError, RunStore, RunStoreFullError
 from core.runs.heartbeats import HOST, PROCESS_STARTED, heartbeat_for
 from core.runs.schema import processes, runs_in_progress
-
-PROJECT_ROOT = Path(__file__).resolve().parents[4]
-
-WRITER = """
-import sys, time
-from core.runs import RunStore
-store = RunStore(sys.argv[1], database_url=sys.argv[2] or None)
-store.begin_run("network", "784-128-10", {"epochs": 20}, owner="visitor")
-print("training", flush=True)
-time.sleep(600)
-"""
-
-
-def start_writer(folder: Path, database_url: str | None) -> subprocess.Popen:
-    """Start a process that begins a run and keeps training; return once the run is noted."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(folder), database_url or ""],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
-    assert process.stdout.readline().strip() == "training"
-    return process
-
-
-def kill(process: subprocess.Popen) -> None:
-    process.kill()
-    process.wait()
-    process.stdout.close()
+from testkit.jobs import PROJECT_ROOT, RUN_WRITER, kill, start_run_writer
 
 
 def dead_pid() -> int:
@@ -90,7 +62,7 @@ def process_ids(store) -> set[str]:
 
 
 def test_a_run_whose_process_died_is_recorded_as_interrupted_once(tmp_path, database_url):
-    writer = start_writer(tmp_path / "writer", database_url)
+    writer = start_run_writer(tmp_path / "writer", database_url)
     # With PostgreSQL every store below has its own, empty folder: only the database is shared.
     folder = tmp_path / "writer" if database_url is None else tmp_path / "reader"
     try:
@@ -394,9 +366,9 @@ def test_a_process_that_exits_removes_its_row_and_leaves_its_runs_to_be_recovere
 ):
     from core.runs.engine import Database, checked_url
 
-    script = WRITER.replace("time.sleep(600)", "")  # begins a run, then exits normally
+    script = RUN_WRITER.replace("time.sleep(600)", "")  # begins a run, then exits normally
     subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path), database_url or ""],
+        [sys.executable, "-c", script, str(tmp_path), database_url or "", "784-128-10", "v"],
         cwd=PROJECT_ROOT, check=True, capture_output=True,
     )  # fmt: skip
     database = Database(checked_url(database_url, tmp_path))
