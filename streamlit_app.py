@@ -6,8 +6,10 @@ reload or a second tab keeps its runs and current model (core/visitors/identity.
 `SessionsPerAddressMiddleware` bounds the open sessions (tabs) of one public network address
 (`max_sessions_per_address`, 50 in the demo profile); `SessionUploadLimit` bounds the files one
 session holds uploaded (core/visitors/uploads.py); and the server-wide upload cap follows the
-`max_upload_mb` setting (20 MB in the demo profile). `/model-weights/<digest>` serves the
-Draw page's browser a model file it was granted (ui/draw_pad/).
+`max_upload_mb` setting (20 MB in the demo profile). `ClosedSocketMiddleware` keeps a
+WebSocket that Streamlit closes twice out of the error log (core/visitors/closed_sockets.py).
+`/model-weights/<digest>` serves the Draw page's browser a model file it was granted
+(ui/draw_pad/).
 `streamlit run app.py` still works, with one visitor per browser tab instead.
 """
 
@@ -22,6 +24,7 @@ from streamlit import config
 
 from core import settings
 from core.visitors.browser_models import browser_model_grants
+from core.visitors.closed_sockets import ClosedSocketMiddleware
 from core.visitors.identity import (
     SessionsPerAddressMiddleware,
     VisitorCookieMiddleware,
@@ -68,6 +71,7 @@ app = st.App(
     "app.py",
     routes=[Route("/model-weights/{digest}", model_weights, methods=["GET"])],
     middleware=[
+        Middleware(ClosedSocketMiddleware),
         Middleware(VisitorCookieMiddleware),
         Middleware(
             SessionsPerAddressMiddleware, max_sessions=settings.limits().max_sessions_per_address
