@@ -1,8 +1,8 @@
 """A WebSocket that Streamlit closes twice is a closed WebSocket, not an error in the log.
 
 Streamlit 1.67's Starlette endpoint (`streamlit.web.server.starlette.starlette_websocket`)
-reads frames in a loop. When the session's side has already sent the close (a tab reloaded or
-closed at the wrong moment), Starlette's next read raises a `RuntimeError` subclass, which
+reads frames in a loop. When the server's side has already sent the close (seen in CI while a
+tab reloaded during a training), Starlette's next read raises a `RuntimeError` subclass, which
 Streamlit takes for a text frame: it closes the socket again, and Starlette raises once more
 ("Cannot call "send" once a close message has been sent."). Uvicorn then logs "Exception in
 ASGI application" with two tracebacks, although the visitor lost nothing: the socket was
