@@ -380,8 +380,12 @@ def live_teacher_view(info: ClassInfo) -> None:
     # Ranked once per refresh; the tabs share it and the best runs' stored records.
     ranked = leaderboard(info.challenge, entries)
     runs = best_runs(ranked)
+    # The open tab is kept on the server (a key and on_change): this view refreshes every
+    # LIVE_SECONDS, and a tab picked as a refresh redrew it was once lost in CI.
     board_tab, students_tab, curves_tab, best_tab, export_tab = st.tabs(
-        ["Leaderboard", "Students", "Curves", "Best run", "Export"]
+        ["Leaderboard", "Students", "Curves", "Best run", "Export"],
+        key="class_teacher_tabs",
+        on_change="rerun",
     )
     with board_tab:
         show_leaderboard(info, entries)

@@ -33,6 +33,18 @@ def _pick(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def open_tab(page, name: str) -> None:
+    """Open a tab of the teacher's view and wait until the page shows it open.
+
+    The view refreshes every few seconds; once in CI the Students tab, picked as a refresh
+    redrew the view, did not open (its button stayed hidden). The open tab is now kept on
+    the server; this fails at once if a pick is lost again."""
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true", timeout=10_000)
+    wait_for_app(page)
+
+
 def _screenshots(page, output_dir, name: str) -> None:
     page.screenshot(path=str(output_dir / f"{name}-1400.png"), full_page=True)
     size = page.viewport_size
@@ -121,14 +133,14 @@ def test_a_teacher_runs_a_lesson_with_three_students(browser, tmp_path, output_d
         text = teacher.inner_text(MAIN)
         for accuracy in measured.values():
             assert f"{100 * accuracy:.2f}%" in text
-        teacher.get_by_role("tab", name="Export").click()
+        open_tab(teacher, "Export")
         with teacher.expect_download() as download:
             teacher.get_by_role("button", name=re.compile("Download the class's results")).click()
         table = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
         assert sorted(row["name"] for row in table) == sorted(STUDENTS)
         assert {row["name"]: float(row["test accuracy"]) for row in table} == measured
         # The teacher shares one entry (the list's first): every student sees its curves.
-        teacher.get_by_role("tab", name="Students").click()
+        open_tab(teacher, "Students")
         press(teacher, "Share with the class")
         expect(teacher.locator(MAIN)).to_contain_text("Every student now sees", timeout=30_000)
         (shared_run,) = classes.marks(info.id)
@@ -140,7 +152,7 @@ def test_a_teacher_runs_a_lesson_with_three_students(browser, tmp_path, output_d
         expect(ben.locator(MAIN)).to_contain_text(f"{sharer}: {100 * measured[sharer]:.2f}%")
         ben.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
         _screenshots(ben, output_dir, "class-student-shared")
-        teacher.get_by_role("tab", name="Leaderboard").click()
+        open_tab(teacher, "Leaderboard")
         teacher.wait_for_timeout(800)  # The tab's underline slides over.
         _screenshots(teacher, output_dir, "class-teacher")
         assert page_errors(teacher) == []

@@ -6,12 +6,11 @@ differently fails here rather than letting the tracebacks back into the log unno
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from starlette.websockets import WebSocket
 
 from core.visitors.closed_sockets import SECOND_CLOSE, ClosedSocketMiddleware
+from testkit.harness import run_coroutine
 
 
 async def closes_twice(scope, receive, send) -> None:
@@ -37,7 +36,7 @@ def serve(app, scope_type: str = "websocket") -> list[dict]:
         sent.append(message)
 
     scope = {"type": scope_type, "path": "/_stcore/stream", "headers": [], "query_string": b""}
-    asyncio.run(app(scope, receive, send))
+    run_coroutine(app(scope, receive, send))
     return sent
 
 
