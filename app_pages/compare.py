@@ -42,7 +42,13 @@ from core.nn.budget import check_baseline_budget
 from core.nn.model_files import model_from_keras_file
 from core.runs import RunStoreError
 from core.runs.csv_export import csv_bytes
-from core.runs.display import held_out_labels, history_table, short_name, with_display_columns
+from core.runs.display import (
+    NOT_TESTED,
+    held_out_labels,
+    history_table,
+    short_name,
+    with_display_columns,
+)
 from core.runs.filters import filter_runs
 from core.runs.records import RunKind, RunStatus
 from core.text import figure_text, format_duration, plain
@@ -183,7 +189,7 @@ def runs_table_ui(runs: pd.DataFrame) -> pd.DataFrame:
         mime="text/csv",
         key="compare_download_table",
     )
-    if warning := mixed_test_sets_warning(shown["tested_on"]):
+    if warning := mixed_test_sets_warning(shown.loc[shown["tested_on"] != NOT_TESTED, "tested_on"]):
         st.warning(plain(warning, 600), icon=":material/balance:")
     return shown
 

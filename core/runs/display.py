@@ -138,6 +138,10 @@ def with_display_columns(runs: pd.DataFrame, numbers: Mapping[str, int]) -> pd.D
     return table
 
 
+# "Tested on" for a run that has no test score (its process died before it was tested).
+NOT_TESTED = "not tested"
+
+
 def held_out_labels(runs: pd.DataFrame, sizes: Mapping[str, tuple[int, int]]) -> list[str]:
     """Return what each run was tested on, for the table's "Tested on" column.
 
@@ -148,15 +152,25 @@ def held_out_labels(runs: pd.DataFrame, sizes: Mapping[str, tuple[int, int]]) ->
 
     Returns:
         One text per run, e.g. "test file (10,000)" or "15,000 held out of training, seed 0",
-        starting with the data set's name when the table holds runs of several data sets.
+        starting with the data set's name when the table holds runs of several data sets;
+        `NOT_TESTED` for a run without a test score (an interrupted one).
     """
     datasets = [str(name) if isinstance(name, str) else "unknown data" for name in runs["dataset"]]
     several = len(set(datasets)) > 1
+    tested = (
+        runs["test_accuracy"].notna()
+        if "test_accuracy" in runs
+        else pd.Series(True, index=runs.index)
+    )
     return [
         held_out_images({"split": split, "seed": seed}, dataset).describe(
             sizes.get(dataset), dataset=several
         )
-        for dataset, split, seed in zip(datasets, runs["split"], runs["seed"], strict=True)
+        if has_score
+        else NOT_TESTED
+        for dataset, split, seed, has_score in zip(
+            datasets, runs["split"], runs["seed"], tested, strict=True
+        )
     ]
 
 

@@ -21,7 +21,7 @@ from core.data.splits import (
     make_splits,
 )
 from core.nn.config import TrainingConfig
-from core.runs.display import held_out_labels
+from core.runs.display import NOT_TESTED, held_out_labels
 
 MNIST_SIZES = (60_000, 10_000)
 
@@ -91,6 +91,22 @@ def test_a_mixed_table_gets_a_warning_naming_each_set_and_a_plain_one_none():
     assert "2 runs: test file (10,000); 1 run: 15,000 held out of training, seed 2" in warning
     assert mixed_test_sets_warning(texts[::2]) is None
     assert mixed_test_sets_warning([]) is None
+
+
+def test_a_run_without_a_test_score_is_not_tested_and_makes_no_warning():
+    """An interrupted run (its process died) has no score: it was tested on nothing, and a
+    table of it beside a run tested on held-out images is no mixture (a visitor saw one)."""
+    runs = pd.DataFrame(
+        {
+            "dataset": ["MNIST", "MNIST"],
+            "split": ["official", "article"],
+            "seed": [0, 0],
+            "test_accuracy": [float("nan"), 0.95],
+        }
+    )
+    texts = held_out_labels(runs, {"MNIST": MNIST_SIZES})
+    assert texts == [NOT_TESTED, "15,000 held out of training, seed 0"]
+    assert mixed_test_sets_warning([text for text in texts if text != NOT_TESTED]) is None
 
 
 def test_a_table_of_several_data_sets_names_the_data_set():
