@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from testkit.harness import PROJECT_ROOT
 
 RUN_WRITER = """
 import sys, time

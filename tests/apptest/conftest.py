@@ -17,3 +17,11 @@ def trained():
     model = build_model(config)
     model.fit(dataset.train_images[:2000], dataset.train_labels[:2000], epochs=1, verbose=0)
     return model, config, evaluate(model, dataset.test_images, dataset.test_labels)
+
+
+@pytest.fixture
+def store_on(database_url, monkeypatch):
+    """The app's run store on `database_url`'s backend: SQLite (None) or that PostgreSQL."""
+    if database_url is not None:
+        monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", database_url)
+    return database_url

@@ -11,21 +11,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import ui
 from testkit.harness import app_test
 from testkit.jobs import kill, start_run_writer
 
 PAGE = "app_pages/compare.py"
 NAME = "784-48-10 relu, adam 0.001, 20 ep, 60,000 images · seed 0"
-
-
-@pytest.fixture
-def store_on(database_url, monkeypatch):
-    if database_url is not None:
-        monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", database_url)
-    return database_url
 
 
 def runs_caption(app) -> str | None:

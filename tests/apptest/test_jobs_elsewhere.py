@@ -15,13 +15,6 @@ PAGE = "app_pages/train.py"
 
 
 @pytest.fixture
-def store_on(database_url, monkeypatch):
-    if database_url is not None:
-        monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", database_url)
-    return database_url
-
-
-@pytest.fixture
 def other_process(store_on):
     """A second app process on the run store's database: its own heartbeat and job manager."""
     heartbeat = ProcessHeartbeat(ui.run_store().database, beat_seconds=0.2)

@@ -18,13 +18,6 @@ def trained(mnist):
     return train_model(TrainingConfig(hidden_layers=(8,), epochs=1, train_size=300), mnist)
 
 
-@pytest.fixture
-def store_on(database_url, monkeypatch):
-    if database_url is not None:
-        monkeypatch.setenv("MNIST_STUDIO_DATABASE_URL", database_url)
-    return database_url
-
-
 class RunListReads:
     """Counts the statements that read the runs table's rows: its list or numbers (`count`)
     and one run's record (`one_run`)."""
